@@ -1,0 +1,411 @@
+//! The plan: where every allocated section, veneer and GOT slot goes, before any byte
+//! is written.
+//!
+//! [`Layout::plan`] walks the checked [`Object`] once: it places each allocated section
+//! in its region (text RX, rodata R, data RW) in section-table order at its alignment,
+//! reserves the veneer area (PLT) at the end of text and the GOT at the end of
+//! rodata, and COMMON symbols at the end of data. It also validates every relocation
+//! that will be applied (known type, symbol index in range, place inside its section,
+//! target section loaded), so that [`crate::Object::load`] can only fail on symbol
+//! resolution and range checks. The caller gets exact sizes and alignments and
+//! allocates each region once.
+//!
+//! Veneers: one slot per distinct (symbol, addend) target of a CALL26/JUMP26 whose
+//! symbol is not defined in the module's own text (undefined, absolute, or in
+//! another region) — the worst case, because those addresses are unknown until the
+//! caller places the regions. Within text, all branches reach each other as long as
+//! the text region stays under 128 MiB, which [`MAX_TEXT_SIZE`] enforces.
+//!
+//! GOT: one 8-byte slot per symbol named by a GOT-relative relocation, ordered
+//! globals first then locals, each in symbol-table order (the order lld uses, so the
+//! differential tests can compare bytes). It lives in rodata: slots are written once
+//! at load and never again, so mapping them read-only keeps a stray write from
+//! redirecting the module's calls (the same reason Linux has RELRO for user space).
+
+use alloc::format;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use crate::error::{LoadError, Place, RegionKind};
+use crate::object::{Binding, Object, SectionClass, SymbolDef};
+use crate::reloc::{RelocKind, RELOC_KIND_COUNT};
+
+/// Largest region accepted: 128 MiB minus room for veneers, so every branch inside
+/// the text region reaches every other without a veneer.
+pub const MAX_TEXT_SIZE: u64 = (128 << 20) - (1 << 20);
+/// Largest rodata or data region accepted (256 MiB).
+pub const MAX_REGION_SIZE: u64 = 256 << 20;
+/// Bytes in one veneer: `LDR X16, #8; BR X16; .quad target`.
+pub const VENEER_SIZE: u64 = 16;
+/// Bytes in one GOT slot.
+pub const GOT_SLOT_SIZE: u64 = 8;
+
+/// Size and alignment of one region.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RegionSpec {
+    /// Bytes to allocate (may be 0: then no allocation is needed).
+    pub size: u64,
+    /// Required alignment of the base address (a power of two).
+    pub align: u64,
+}
+
+/// A reserved area inside a region (the veneers, the GOT, the COMMON block).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Area {
+    /// Region it lives in.
+    pub region: RegionKind,
+    /// Offset from the region base.
+    pub offset: u64,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// Where one allocated section goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SectionSlot {
+    /// Region it lives in.
+    pub region: RegionKind,
+    /// Offset from the region base.
+    pub offset: u64,
+}
+
+/// The complete plan for one object. See the module comment.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    /// Text region: code, then veneers.
+    pub text: RegionSpec,
+    /// Read-only region: rodata, then the GOT.
+    pub rodata: RegionSpec,
+    /// Writable region: data, bss, then COMMON symbols.
+    pub data: RegionSpec,
+    /// Veneer area, when any CALL26/JUMP26 may need one.
+    pub plt: Option<Area>,
+    /// GOT, when any GOT-relative relocation (or `_GLOBAL_OFFSET_TABLE_`) is used.
+    pub got: Option<Area>,
+    /// COMMON symbols, when there are any.
+    pub common: Option<Area>,
+    /// Relocations to apply, by kind (index with [`RelocKind::index`]).
+    pub relocation_counts: [u64; RELOC_KIND_COUNT],
+    /// Per section index: where it goes (`None` when not allocated).
+    pub(crate) slots: Vec<Option<SectionSlot>>,
+    /// Per symbol index, for COMMON symbols: offset in the data region.
+    pub(crate) common_offsets: Vec<(u32, u64)>,
+    /// Distinct veneer targets, sorted: (symbol index, addend).
+    pub(crate) veneer_keys: Vec<(u32, i64)>,
+    /// Per symbol index: GOT slot number, or `u32::MAX`.
+    pub(crate) got_slot_of: Vec<u32>,
+    /// Per GOT slot: symbol index.
+    pub(crate) got_symbols: Vec<u32>,
+}
+
+impl Layout {
+    /// The spec of one region.
+    pub fn region(&self, kind: RegionKind) -> RegionSpec {
+        match kind {
+            RegionKind::Text => self.text,
+            RegionKind::Rodata => self.rodata,
+            RegionKind::Data => self.data,
+        }
+    }
+
+    /// Where section `index` goes, if it is allocated.
+    pub fn section_slot(&self, index: usize) -> Option<SectionSlot> {
+        self.slots.get(index).copied().flatten()
+    }
+
+    /// Number of veneer slots reserved (the worst case).
+    pub fn veneer_slots(&self) -> usize {
+        self.veneer_keys.len()
+    }
+
+    /// Number of GOT slots.
+    pub fn got_slots(&self) -> usize {
+        self.got_symbols.len()
+    }
+
+    /// Total relocations that will be applied.
+    pub fn relocation_total(&self) -> u64 {
+        self.relocation_counts.iter().sum()
+    }
+
+    /// Plans the layout of `object`. Pure: reads the object, writes nothing.
+    pub fn plan(object: &Object<'_>) -> Result<Layout, LoadError> {
+        let sections = object.sections();
+        let symbols = object.symbols();
+        let mut cursor = [Cursor::default(); 3];
+        let mut slots = vec![None; sections.len()];
+
+        // Progbits first in each region, NOBITS after, so bss sits at the end of data.
+        for pass_zero_fill in [false, true] {
+            for section in sections {
+                let SectionClass::Allocated { region, zero_fill } = section.class else {
+                    continue;
+                };
+                if zero_fill != pass_zero_fill {
+                    continue;
+                }
+                let offset = cursor[region_slot(region)]
+                    .place(section.size, section.align)
+                    .ok_or_else(|| {
+                        too_large(format!(
+                            "section '{}' does not fit the {region} region",
+                            section.name
+                        ))
+                    })?;
+                if let Some(slot) = slots.get_mut(section.index) {
+                    *slot = Some(SectionSlot { region, offset });
+                }
+            }
+        }
+
+        // COMMON symbols at the end of data, in symbol-table order.
+        let mut common_offsets = Vec::new();
+        let mut common_start = None;
+        for (index, sym) in symbols.iter().enumerate() {
+            if sym.def != SymbolDef::Common {
+                continue;
+            }
+            let data = &mut cursor[region_slot(RegionKind::Data)];
+            let offset = data
+                .place(sym.size, sym.value)
+                .ok_or_else(|| too_large(format!("COMMON symbol '{}' does not fit", sym.name)))?;
+            common_start.get_or_insert(offset);
+            common_offsets.push((index as u32, offset));
+        }
+        let common = common_start.map(|start| Area {
+            region: RegionKind::Data,
+            offset: start,
+            size: cursor[region_slot(RegionKind::Data)].end - start,
+        });
+
+        // One pass over the relocations: validate, count, collect veneer and GOT needs.
+        let mut relocation_counts = [0u64; RELOC_KIND_COUNT];
+        let mut veneer_keys = Vec::new();
+        let mut needs_got = vec![false; symbols.len()];
+        for table in object.rela_tables() {
+            let target = sections
+                .get(table.target)
+                .ok_or_else(|| LoadError::BadSection {
+                    index: table.index,
+                    name: "".into(),
+                    reason: "target section missing".into(),
+                })?;
+            for rela in table.iter() {
+                let place = || Place {
+                    section: target.name.into(),
+                    offset: rela.offset,
+                };
+                let Some(kind) = RelocKind::from_raw(rela.rtype) else {
+                    return Err(LoadError::UnsupportedRelocation {
+                        rtype: rela.rtype,
+                        place: place(),
+                    });
+                };
+                let bad = |reason: alloc::string::String| LoadError::BadRelocation {
+                    rtype: rela.rtype,
+                    place: place(),
+                    reason,
+                };
+                let width = kind.width() as u64;
+                if rela
+                    .offset
+                    .checked_add(width)
+                    .is_none_or(|end| end > target.size)
+                {
+                    return Err(bad(format!(
+                        "place lies outside the section ({:#x} bytes)",
+                        target.size
+                    )));
+                }
+                if width != 0
+                    && matches!(
+                        target.class,
+                        SectionClass::Allocated {
+                            zero_fill: true,
+                            ..
+                        }
+                    )
+                {
+                    return Err(bad("place is in a SHT_NOBITS section".into()));
+                }
+                let Some(sym) = symbols.get(rela.sym as usize) else {
+                    return Err(bad(format!(
+                        "symbol index {} out of range ({} symbols)",
+                        rela.sym,
+                        symbols.len()
+                    )));
+                };
+                if let SymbolDef::Section(i) = sym.def {
+                    if sections.get(i).and_then(|s| s.region()).is_none() {
+                        return Err(bad(format!(
+                            "refers to '{}' in a section that is not loaded",
+                            sym.name
+                        )));
+                    }
+                }
+                if let Some(count) = relocation_counts.get_mut(kind.index()) {
+                    *count += 1;
+                }
+                if kind.may_use_veneer() {
+                    let in_text = match sym.def {
+                        SymbolDef::Section(i) => {
+                            sections.get(i).and_then(|s| s.region()) == Some(RegionKind::Text)
+                        }
+                        _ => false,
+                    };
+                    if !in_text {
+                        veneer_keys.push((rela.sym, rela.addend));
+                    }
+                }
+                if kind.uses_got() {
+                    if let Some(flag) = needs_got.get_mut(rela.sym as usize) {
+                        *flag = true;
+                    }
+                }
+            }
+        }
+        veneer_keys.sort_unstable();
+        veneer_keys.dedup();
+
+        // GOT order: globals, then locals, each in symbol-table order (as lld).
+        let mut got_symbols = Vec::new();
+        for want_local in [false, true] {
+            for (index, sym) in symbols.iter().enumerate() {
+                if needs_got.get(index).copied().unwrap_or(false)
+                    && (sym.binding == Binding::Local) == want_local
+                {
+                    got_symbols.push(index as u32);
+                }
+            }
+        }
+        let mut got_slot_of = vec![
+            u32::MAX;
+            if got_symbols.is_empty() {
+                0
+            } else {
+                symbols.len()
+            }
+        ];
+        for (slot, &sym) in got_symbols.iter().enumerate() {
+            if let Some(s) = got_slot_of.get_mut(sym as usize) {
+                *s = slot as u32;
+            }
+        }
+        let wants_got_symbol = symbols
+            .iter()
+            .any(|s| s.def == SymbolDef::Undefined && s.name == crate::GOT_SYMBOL);
+
+        let plt = if veneer_keys.is_empty() {
+            None
+        } else {
+            let size = (veneer_keys.len() as u64)
+                .checked_mul(VENEER_SIZE)
+                .ok_or_else(|| too_large("veneers".into()))?;
+            let text = &mut cursor[region_slot(RegionKind::Text)];
+            let offset = text
+                .place(size, VENEER_SIZE)
+                .ok_or_else(|| too_large("veneers".into()))?;
+            Some(Area {
+                region: RegionKind::Text,
+                offset,
+                size,
+            })
+        };
+        let got = if got_symbols.is_empty() && !wants_got_symbol {
+            None
+        } else {
+            let size = (got_symbols.len() as u64)
+                .checked_mul(GOT_SLOT_SIZE)
+                .ok_or_else(|| too_large("GOT".into()))?;
+            let rodata = &mut cursor[region_slot(RegionKind::Rodata)];
+            let offset = rodata
+                .place(size, GOT_SLOT_SIZE)
+                .ok_or_else(|| too_large("GOT".into()))?;
+            Some(Area {
+                region: RegionKind::Rodata,
+                offset,
+                size,
+            })
+        };
+
+        let spec = |kind: RegionKind| {
+            let c = cursor[region_slot(kind)];
+            RegionSpec {
+                size: c.end,
+                align: c.align,
+            }
+        };
+        let layout = Layout {
+            text: spec(RegionKind::Text),
+            rodata: spec(RegionKind::Rodata),
+            data: spec(RegionKind::Data),
+            plt,
+            got,
+            common,
+            relocation_counts,
+            slots,
+            common_offsets,
+            veneer_keys,
+            got_slot_of,
+            got_symbols,
+        };
+        if layout.text.size > MAX_TEXT_SIZE {
+            return Err(too_large(format!(
+                "text region of {:#x} bytes exceeds {MAX_TEXT_SIZE:#x}",
+                layout.text.size
+            )));
+        }
+        for kind in [RegionKind::Rodata, RegionKind::Data] {
+            let size = layout.region(kind).size;
+            if size > MAX_REGION_SIZE {
+                return Err(too_large(format!(
+                    "{kind} region of {size:#x} bytes exceeds {MAX_REGION_SIZE:#x}"
+                )));
+            }
+        }
+        Ok(layout)
+    }
+}
+
+fn too_large(reason: alloc::string::String) -> LoadError {
+    LoadError::TooLarge { reason }
+}
+
+const fn region_slot(kind: RegionKind) -> usize {
+    match kind {
+        RegionKind::Text => 0,
+        RegionKind::Rodata => 1,
+        RegionKind::Data => 2,
+    }
+}
+
+/// The running end of one region while sections are placed.
+#[derive(Clone, Copy, Debug)]
+struct Cursor {
+    end: u64,
+    align: u64,
+}
+
+impl Default for Cursor {
+    fn default() -> Self {
+        Cursor { end: 0, align: 1 }
+    }
+}
+
+impl Cursor {
+    /// Places `size` bytes at `align` (a power of two); returns the offset. `None` when
+    /// the region would pass [`MAX_REGION_SIZE`] (checked here so sums cannot wrap).
+    fn place(&mut self, size: u64, align: u64) -> Option<u64> {
+        if !align.is_power_of_two() {
+            return None;
+        }
+        let offset = self.end.checked_add(align - 1)? & !(align - 1);
+        let end = offset.checked_add(size)?;
+        if end > MAX_REGION_SIZE {
+            return None;
+        }
+        self.end = end;
+        self.align = self.align.max(align);
+        Some(offset)
+    }
+}

@@ -1,0 +1,54 @@
+//! Module loader core: lays out, links and relocates AArch64 ELF64 `ET_REL` objects.
+//!
+//! The load path, top to bottom, as the kernel calls it:
+//!
+//! 1. [`Object::parse`] — check the untrusted bytes once (class, machine, type,
+//!    section and symbol tables); the result is the only way to reach them.
+//! 2. [`Layout::plan`] — pure: region sizes and alignments (text RX + veneers,
+//!    rodata R + GOT, data RW + bss + COMMON), every relocation validated and
+//!    counted, veneer and GOT slots reserved. The caller allocates each region once.
+//! 3. [`Object::load`] — given each region's run-time base and writable bytes and a
+//!    [`SymbolResolver`]: copy, zero, resolve, fill the GOT, relocate (veneers for
+//!    far CALL26/JUMP26). Returns a [`LoadedModule`]: placements, exports,
+//!    `init_module`/`cleanup_module`, `.modinfo`, imports, statistics.
+//!
+//! The caller then cleans the D-cache to PoU and invalidates the I-cache for the text
+//! region, maps text RX, rodata R, data RW, and calls init. On any error the caller
+//! frees the regions; the loader holds nothing.
+//!
+//! `no_std` + `alloc`; builds for `aarch64-unknown-none` and the host. Every
+//! allocation is bounded by the number of sections, symbols or relocations in the
+//! input, so by its size; none is made per relocation.
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+pub mod encode;
+pub mod error;
+pub mod layout;
+pub mod load;
+pub mod object;
+pub mod reloc;
+
+pub use error::{LoadError, Place, RegionKind};
+pub use layout::{Area, Layout, RegionSpec, SectionSlot};
+pub use load::{
+    ExportedSymbol, LoadStats, LoadedModule, PlacedArea, Region, Regions, SectionPlacement,
+    SymbolResolver,
+};
+pub use object::{Binding, Object, Section, SectionClass, Symbol, SymbolDef};
+pub use reloc::{RelocKind, RELOC_KIND_COUNT};
+
+/// Symbol called after a successful load (Linux's name for a module's init).
+pub const INIT_SYMBOL: &str = "init_module";
+/// Symbol called before unloading.
+pub const CLEANUP_SYMBOL: &str = "cleanup_module";
+/// Section of NUL-separated `key=value` strings.
+pub const MODINFO_SECTION: &str = ".modinfo";
+/// Symbol the loader defines as the GOT base (GCC's `-fpic` LD64_GOTPAGE_LO15).
+pub const GOT_SYMBOL: &str = "_GLOBAL_OFFSET_TABLE_";

@@ -1,0 +1,598 @@
+//! The load step: copy, zero, resolve, relocate, build veneers and the GOT.
+//!
+//! [`Object::load`] takes the [`Layout`] the caller allocated for and one writable
+//! byte slice per region with the address it will run at, and does, in order:
+//! check the regions against the layout; zero them and copy section bytes; resolve
+//! every symbol to an address once (undefined ones through the caller's
+//! [`SymbolResolver`], weak ones to 0 when unknown, `_GLOBAL_OFFSET_TABLE_` to the
+//! GOT); fill the GOT; apply every relocation. Each relocation is computed and
+//! range-checked before its place is written (see `encode.rs`), and nothing is
+//! allocated per relocation. On error the regions hold a partial image that the
+//! caller must discard (it owns them, so the undo is "free the regions").
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use crate::encode::{self, branch26_reaches, page, FieldError};
+use crate::error::{LoadError, Place, RegionKind};
+use crate::layout::{Layout, GOT_SLOT_SIZE, VENEER_SIZE};
+use crate::object::{Binding, Object, Rela, SectionClass, SymbolDef};
+use crate::reloc::{RelocKind, RELOC_KIND_COUNT};
+
+/// Looks up the addresses of symbols the module imports.
+pub trait SymbolResolver {
+    /// The address of `name`, or `None` when nobody exports it.
+    fn resolve(&mut self, name: &str) -> Option<u64>;
+}
+
+impl<F: FnMut(&str) -> Option<u64>> SymbolResolver for F {
+    fn resolve(&mut self, name: &str) -> Option<u64> {
+        self(name)
+    }
+}
+
+/// One region's memory as handed to [`Object::load`].
+#[derive(Debug)]
+pub struct Region<'m> {
+    /// Address the first byte will have when the module runs.
+    pub base: u64,
+    /// The bytes to fill; at least the layout's size (bytes past it are left alone).
+    pub bytes: &'m mut [u8],
+}
+
+/// The three regions' memory.
+#[derive(Debug)]
+pub struct Regions<'m> {
+    /// Text (becomes RX).
+    pub text: Region<'m>,
+    /// Rodata and GOT (becomes R).
+    pub rodata: Region<'m>,
+    /// Data and bss (stays RW).
+    pub data: Region<'m>,
+}
+
+impl<'m> Regions<'m> {
+    fn get_mut(&mut self, kind: RegionKind) -> &mut Region<'m> {
+        match kind {
+            RegionKind::Text => &mut self.text,
+            RegionKind::Rodata => &mut self.rodata,
+            RegionKind::Data => &mut self.data,
+        }
+    }
+
+    fn base(&self, kind: RegionKind) -> u64 {
+        match kind {
+            RegionKind::Text => self.text.base,
+            RegionKind::Rodata => self.rodata.base,
+            RegionKind::Data => self.data.base,
+        }
+    }
+}
+
+/// Where one allocated input section ended up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SectionPlacement<'a> {
+    /// Index in the input file's section header table.
+    pub index: usize,
+    /// Section name.
+    pub name: &'a str,
+    /// Region.
+    pub region: RegionKind,
+    /// Run-time address.
+    pub address: u64,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// A symbol the module defines and others may import.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExportedSymbol<'a> {
+    /// Name.
+    pub name: &'a str,
+    /// Run-time address.
+    pub address: u64,
+    /// `st_size`.
+    pub size: u64,
+    /// Whether it is weak.
+    pub weak: bool,
+}
+
+/// What the load did, for `modtool` and the kernel's log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoadStats {
+    /// Relocations applied, by [`RelocKind::index`].
+    pub relocations: [u64; RELOC_KIND_COUNT],
+    /// Veneers written (distinct far targets actually used).
+    pub veneers: usize,
+    /// Veneer slots reserved by the plan.
+    pub veneer_slots: usize,
+    /// GOT slots filled.
+    pub got_slots: usize,
+}
+
+impl LoadStats {
+    /// Total relocations applied.
+    pub fn relocation_total(&self) -> u64 {
+        self.relocations.iter().sum()
+    }
+
+    /// `(kind, count)` for every kind used at least once.
+    pub fn by_kind(&self) -> impl Iterator<Item = (RelocKind, u64)> + '_ {
+        RelocKind::ALL
+            .iter()
+            .zip(self.relocations.iter())
+            .filter(|(_, &n)| n != 0)
+            .map(|(&k, &n)| (k, n))
+    }
+}
+
+/// A placed area (veneers, GOT, COMMON) with its run-time address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlacedArea {
+    /// Run-time address.
+    pub address: u64,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// The result of a successful load: everything the kernel needs to register the
+/// module, and everything `modtool link` prints.
+#[derive(Clone, Debug)]
+pub struct LoadedModule<'a> {
+    /// Every allocated input section, in section-table order.
+    pub sections: Vec<SectionPlacement<'a>>,
+    /// The veneer area.
+    pub plt: Option<PlacedArea>,
+    /// The GOT.
+    pub got: Option<PlacedArea>,
+    /// The COMMON block.
+    pub common: Option<PlacedArea>,
+    /// Global and weak symbols the module defines.
+    pub exports: Vec<ExportedSymbol<'a>>,
+    /// Address of [`crate::INIT_SYMBOL`], if defined.
+    pub init: Option<u64>,
+    /// Address of [`crate::CLEANUP_SYMBOL`], if defined.
+    pub cleanup: Option<u64>,
+    /// `.modinfo` `key=value` strings.
+    pub modinfo: Vec<&'a str>,
+    /// Undefined symbols the module imported.
+    pub imports: Vec<&'a str>,
+    /// Counts.
+    pub stats: LoadStats,
+}
+
+/// Word 0 of a veneer: `LDR X16, #8` (LDR literal, 64-bit: opc=01, imm19=2, Rt=16).
+pub const VENEER_LDR_X16: u32 = 0x5800_0000 | (2 << encode::fields::IMM19_SHIFT) | 16;
+/// Word 1 of a veneer: `BR X16` (Rn=16 at bits [9:5]).
+pub const VENEER_BR_X16: u32 = 0xd61f_0000 | (16 << 5);
+
+impl<'a> Object<'a> {
+    /// Loads the object into `regions` as planned by `layout` (which must come from
+    /// [`Layout::plan`] on this same object). See the module comment for the steps.
+    pub fn load(
+        &self,
+        layout: &Layout,
+        mut regions: Regions<'_>,
+        resolver: &mut dyn SymbolResolver,
+    ) -> Result<LoadedModule<'a>, LoadError> {
+        check_regions(layout, &regions)?;
+        let sections = self.copy_sections(layout, &mut regions)?;
+        let addresses = self.resolve_symbols(layout, &regions, resolver)?;
+        let got_base = layout.got.map(|a| regions.base(a.region) + a.offset);
+        self.fill_got(layout, &mut regions, &addresses)?;
+
+        let mut stats = LoadStats {
+            relocations: [0; RELOC_KIND_COUNT],
+            veneers: 0,
+            veneer_slots: layout.veneer_slots(),
+            got_slots: layout.got_slots(),
+        };
+        let mut veneer_written = vec![false; layout.veneer_slots()];
+        for table in self.rela_tables() {
+            let Some(slot) = layout.section_slot(table.target) else {
+                continue;
+            };
+            let section_base = regions.base(slot.region).wrapping_add(slot.offset);
+            for rela in table.iter() {
+                let mut ctx = RelocContext {
+                    object: self,
+                    layout,
+                    regions: &mut regions,
+                    addresses: &addresses,
+                    got_base,
+                    veneer_written: &mut veneer_written,
+                    stats: &mut stats,
+                };
+                ctx.apply(table.target, slot.region, slot.offset, section_base, rela)?;
+            }
+        }
+
+        let area = |a: Option<crate::layout::Area>| {
+            a.map(|a| PlacedArea {
+                address: regions.base(a.region) + a.offset,
+                size: a.size,
+            })
+        };
+        let exports: Vec<ExportedSymbol<'a>> = self
+            .defined_globals()
+            .filter_map(|(i, s)| {
+                Some(ExportedSymbol {
+                    name: s.name,
+                    address: addresses.get(i).copied().flatten()?,
+                    size: s.size,
+                    weak: s.binding == Binding::Weak,
+                })
+            })
+            .collect();
+        let entry = |name: &str| exports.iter().find(|e| e.name == name).map(|e| e.address);
+        Ok(LoadedModule {
+            init: entry(crate::INIT_SYMBOL),
+            cleanup: entry(crate::CLEANUP_SYMBOL),
+            sections,
+            plt: area(layout.plt),
+            got: area(layout.got),
+            common: area(layout.common),
+            modinfo: self.modinfo().collect(),
+            imports: self.undefined_symbols().collect(),
+            exports,
+            stats,
+        })
+    }
+
+    /// Zeroes each region's planned bytes and copies the PROGBITS sections in.
+    fn copy_sections(
+        &self,
+        layout: &Layout,
+        regions: &mut Regions<'_>,
+    ) -> Result<Vec<SectionPlacement<'a>>, LoadError> {
+        for kind in [RegionKind::Text, RegionKind::Rodata, RegionKind::Data] {
+            let size = layout.region(kind).size as usize;
+            if let Some(bytes) = regions.get_mut(kind).bytes.get_mut(..size) {
+                bytes.fill(0);
+            }
+        }
+        let mut placements = Vec::new();
+        for section in self.sections() {
+            let Some(slot) = layout.section_slot(section.index) else {
+                continue;
+            };
+            let region = regions.get_mut(slot.region);
+            placements.push(SectionPlacement {
+                index: section.index,
+                name: section.name,
+                region: slot.region,
+                address: region.base.wrapping_add(slot.offset),
+                size: section.size,
+            });
+            if let SectionClass::Allocated {
+                zero_fill: false, ..
+            } = section.class
+            {
+                let start = slot.offset as usize;
+                let dst = start
+                    .checked_add(section.data.len())
+                    .and_then(|end| region.bytes.get_mut(start..end))
+                    .ok_or_else(|| LoadError::RegionMismatch {
+                        region: slot.region,
+                        reason: alloc::format!("section '{}' does not fit", section.name),
+                    })?;
+                dst.copy_from_slice(section.data);
+            }
+        }
+        Ok(placements)
+    }
+
+    /// The run-time address of every symbol (`None` for symbols of unloaded sections).
+    fn resolve_symbols(
+        &self,
+        layout: &Layout,
+        regions: &Regions<'_>,
+        resolver: &mut dyn SymbolResolver,
+    ) -> Result<Vec<Option<u64>>, LoadError> {
+        let symbols = self.symbols();
+        let mut addresses = Vec::with_capacity(symbols.len());
+        for (index, sym) in symbols.iter().enumerate() {
+            let address = match sym.def {
+                SymbolDef::Undefined if index == 0 => Some(0),
+                SymbolDef::Undefined => {
+                    let got = layout.got.filter(|_| sym.name == crate::GOT_SYMBOL);
+                    match got {
+                        Some(area) => Some(regions.base(area.region) + area.offset),
+                        None => match resolver.resolve(sym.name) {
+                            Some(a) => Some(a),
+                            None if sym.binding == Binding::Weak => Some(0),
+                            None => {
+                                return Err(LoadError::UnknownSymbol {
+                                    name: sym.name.into(),
+                                })
+                            }
+                        },
+                    }
+                }
+                SymbolDef::Absolute => Some(sym.value),
+                SymbolDef::Common => layout
+                    .common_offsets
+                    .binary_search_by_key(&(index as u32), |&(s, _)| s)
+                    .ok()
+                    .and_then(|i| layout.common_offsets.get(i))
+                    .map(|&(_, off)| regions.data.base.wrapping_add(off)),
+                SymbolDef::Section(i) => layout.section_slot(i).map(|slot| {
+                    regions
+                        .base(slot.region)
+                        .wrapping_add(slot.offset)
+                        .wrapping_add(sym.value)
+                }),
+            };
+            addresses.push(address);
+        }
+        Ok(addresses)
+    }
+
+    /// Writes each GOT slot with its symbol's address.
+    fn fill_got(
+        &self,
+        layout: &Layout,
+        regions: &mut Regions<'_>,
+        addresses: &[Option<u64>],
+    ) -> Result<(), LoadError> {
+        let Some(got) = layout.got else {
+            return Ok(());
+        };
+        let region = regions.get_mut(got.region);
+        for (slot, &sym) in layout.got_symbols.iter().enumerate() {
+            let value = addresses.get(sym as usize).copied().flatten().unwrap_or(0);
+            let start = got.offset as usize + slot * GOT_SLOT_SIZE as usize;
+            if let Some(dst) = region.bytes.get_mut(start..start + GOT_SLOT_SIZE as usize) {
+                dst.copy_from_slice(&value.to_le_bytes());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks each region against the layout: long enough, base aligned, no wrap.
+fn check_regions(layout: &Layout, regions: &Regions<'_>) -> Result<(), LoadError> {
+    for (kind, region) in [
+        (RegionKind::Text, &regions.text),
+        (RegionKind::Rodata, &regions.rodata),
+        (RegionKind::Data, &regions.data),
+    ] {
+        let spec = layout.region(kind);
+        let mismatch = |reason| {
+            Err(LoadError::RegionMismatch {
+                region: kind,
+                reason,
+            })
+        };
+        if (region.bytes.len() as u64) < spec.size {
+            return mismatch(alloc::format!(
+                "{:#x} bytes given, layout needs {:#x}",
+                region.bytes.len(),
+                spec.size
+            ));
+        }
+        if region.base & (spec.align - 1) != 0 {
+            return mismatch(alloc::format!(
+                "base {:#x} is not {:#x}-aligned",
+                region.base,
+                spec.align
+            ));
+        }
+        if region.base.checked_add(spec.size).is_none() {
+            return mismatch(alloc::format!("base {:#x} + size wraps", region.base));
+        }
+    }
+    Ok(())
+}
+
+/// Everything one relocation needs; rebuilt per relocation (no allocation).
+struct RelocContext<'r, 'a, 'm, 'o> {
+    object: &'o Object<'a>,
+    layout: &'r Layout,
+    regions: &'r mut Regions<'m>,
+    addresses: &'r [Option<u64>],
+    got_base: Option<u64>,
+    veneer_written: &'r mut [bool],
+    stats: &'r mut LoadStats,
+}
+
+impl RelocContext<'_, '_, '_, '_> {
+    fn apply(
+        &mut self,
+        target_section: usize,
+        region: RegionKind,
+        section_offset: u64,
+        section_base: u64,
+        rela: Rela,
+    ) -> Result<(), LoadError> {
+        let place = || Place {
+            section: self
+                .object
+                .sections()
+                .get(target_section)
+                .map_or("?", |s| s.name)
+                .into(),
+            offset: rela.offset,
+        };
+        let Some(kind) = RelocKind::from_raw(rela.rtype) else {
+            return Err(LoadError::UnsupportedRelocation {
+                rtype: rela.rtype,
+                place: place(),
+            });
+        };
+        let symbol_name = || {
+            self.object
+                .symbols()
+                .get(rela.sym as usize)
+                .map_or("?", |s| s.name)
+                .into()
+        };
+        let s = match self.addresses.get(rela.sym as usize) {
+            Some(Some(a)) => *a,
+            _ => {
+                return Err(LoadError::BadRelocation {
+                    rtype: rela.rtype,
+                    place: place(),
+                    reason: alloc::format!("symbol {} has no address", rela.sym),
+                })
+            }
+        };
+        let a = rela.addend as u64;
+        let p = section_base.wrapping_add(rela.offset);
+        let got_entry = || -> Result<u64, LoadError> {
+            let slot = self
+                .layout
+                .got_slot_of
+                .get(rela.sym as usize)
+                .copied()
+                .filter(|&s| s != u32::MAX);
+            match (slot, self.got_base) {
+                (Some(slot), Some(base)) => Ok(base.wrapping_add(u64::from(slot) * GOT_SLOT_SIZE)),
+                _ => Err(LoadError::BadRelocation {
+                    rtype: rela.rtype,
+                    place: place(),
+                    reason: "no GOT slot was planned for this symbol".into(),
+                }),
+            }
+        };
+
+        use RelocKind as K;
+        let mut target = s.wrapping_add(a);
+        let x = match kind {
+            K::None => 0,
+            K::Abs64 | K::Abs32 | K::Abs16 => target,
+            K::MovwUabsG0
+            | K::MovwUabsG0Nc
+            | K::MovwUabsG1
+            | K::MovwUabsG1Nc
+            | K::MovwUabsG2
+            | K::MovwUabsG2Nc
+            | K::MovwUabsG3
+            | K::MovwSabsG0
+            | K::MovwSabsG1
+            | K::MovwSabsG2 => target,
+            K::AddAbsLo12Nc
+            | K::Ldst8AbsLo12Nc
+            | K::Ldst16AbsLo12Nc
+            | K::Ldst32AbsLo12Nc
+            | K::Ldst64AbsLo12Nc
+            | K::Ldst128AbsLo12Nc => target,
+            K::Prel64
+            | K::Prel32
+            | K::Prel16
+            | K::MovwPrelG0
+            | K::MovwPrelG0Nc
+            | K::MovwPrelG1
+            | K::MovwPrelG1Nc
+            | K::MovwPrelG2
+            | K::MovwPrelG2Nc
+            | K::MovwPrelG3
+            | K::LdPrelLo19
+            | K::AdrPrelLo21
+            | K::TstBr14
+            | K::CondBr19 => target.wrapping_sub(p),
+            K::AdrPrelPgHi21 | K::AdrPrelPgHi21Nc => page(target).wrapping_sub(page(p)),
+            K::Jump26 | K::Call26 => {
+                if !branch26_reaches(p, target) {
+                    if let Some(veneer) = self.veneer(rela, target)? {
+                        target = veneer;
+                    }
+                }
+                target.wrapping_sub(p)
+            }
+            // GOT-relative: lld's convention, the addend offsets the slot address.
+            K::AdrGotPage => {
+                target = got_entry()?.wrapping_add(a);
+                page(target).wrapping_sub(page(p))
+            }
+            K::Ld64GotLo12Nc => {
+                target = got_entry()?.wrapping_add(a);
+                target
+            }
+            K::GotLdPrel19 => {
+                target = got_entry()?.wrapping_add(a);
+                target.wrapping_sub(p)
+            }
+            K::Ld64GotpageLo15 => {
+                target = got_entry()?.wrapping_add(a);
+                target.wrapping_sub(page(self.got_base.unwrap_or(0)))
+            }
+        };
+
+        let start = section_offset.checked_add(rela.offset);
+        let bytes = &mut self.regions.get_mut(region).bytes;
+        let dst = start
+            .and_then(|s| usize::try_from(s).ok())
+            .and_then(|s| bytes.get_mut(s..s.checked_add(kind.width())?));
+        let Some(dst) = dst else {
+            return Err(LoadError::BadRelocation {
+                rtype: rela.rtype,
+                place: place(),
+                reason: "place lies outside its region".into(),
+            });
+        };
+        match encode::apply(kind, dst, x) {
+            Ok(()) => {}
+            Err(FieldError::Overflow) => {
+                return Err(LoadError::OutOfRange {
+                    rtype: rela.rtype,
+                    place: place(),
+                    symbol: symbol_name(),
+                    target,
+                    address: p,
+                })
+            }
+            Err(FieldError::Misaligned { align }) => {
+                return Err(LoadError::Misaligned {
+                    rtype: rela.rtype,
+                    place: place(),
+                    symbol: symbol_name(),
+                    target,
+                    align,
+                })
+            }
+            Err(FieldError::ShortPlace) => {
+                return Err(LoadError::BadRelocation {
+                    rtype: rela.rtype,
+                    place: place(),
+                    reason: "place lies outside its region".into(),
+                })
+            }
+        }
+        if let Some(count) = self.stats.relocations.get_mut(kind.index()) {
+            *count += 1;
+        }
+        Ok(())
+    }
+
+    /// The address of the veneer for `rela`'s target, writing it on first use.
+    /// `None` when no slot was planned (then the range check reports the branch).
+    fn veneer(&mut self, rela: Rela, target: u64) -> Result<Option<u64>, LoadError> {
+        let (Some(plt), Ok(slot)) = (
+            self.layout.plt,
+            self.layout
+                .veneer_keys
+                .binary_search(&(rela.sym, rela.addend)),
+        ) else {
+            return Ok(None);
+        };
+        let offset = plt.offset + slot as u64 * VENEER_SIZE;
+        let region = self.regions.get_mut(plt.region);
+        let address = region.base.wrapping_add(offset);
+        if !self.veneer_written.get(slot).copied().unwrap_or(true) {
+            let mut code = [0u8; VENEER_SIZE as usize];
+            code[0..4].copy_from_slice(&VENEER_LDR_X16.to_le_bytes());
+            code[4..8].copy_from_slice(&VENEER_BR_X16.to_le_bytes());
+            code[8..16].copy_from_slice(&target.to_le_bytes());
+            let start = offset as usize;
+            if let Some(dst) = region.bytes.get_mut(start..start + code.len()) {
+                dst.copy_from_slice(&code);
+            }
+            if let Some(w) = self.veneer_written.get_mut(slot) {
+                *w = true;
+            }
+            self.stats.veneers += 1;
+        }
+        Ok(Some(address))
+    }
+}

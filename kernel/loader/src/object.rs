@@ -1,0 +1,542 @@
+//! The checked image: an untrusted `.ko` turned into sections and symbols we can trust.
+//!
+//! [`Object::parse`] is the one place that checks the input (STYLE.md rule 14): ELF64,
+//! little-endian, `EM_AARCH64`, `ET_REL`; every section's name readable, its data
+//! inside the file, its alignment a power of two within [`MAX_ALIGN`], never
+//! writable and executable at once; exactly one symbol table; every symbol's name
+//! readable and its section index valid; RELA tables whole and linked to that symbol
+//! table. Everything after this (layout, relocation) relies on those checks for its
+//! indices and ranges, and still goes through checked accessors so that a bug there
+//! is an error, not a panic. `sh_addr` is ignored: in `ET_REL` it means nothing.
+//! Memory held is proportional to the section and symbol counts, so to the file size.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use elf::abi;
+use elf::endian::LittleEndian;
+use elf::file::Class;
+use elf::ElfBytes;
+
+use crate::error::{LoadError, RegionKind};
+
+/// Largest section or COMMON alignment accepted (64 KiB, the largest AArch64 page).
+pub const MAX_ALIGN: u64 = 1 << 16;
+
+/// Size of one `Elf64_Rela` entry.
+pub const RELA_ENTRY_SIZE: usize = 24;
+
+/// Where an allocated section goes, from its flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SectionClass {
+    /// `SHF_ALLOC` and placed in the given region; `zero_fill` for `SHT_NOBITS`.
+    Allocated {
+        /// The region (text for `SHF_EXECINSTR`, data for `SHF_WRITE`, else rodata).
+        region: RegionKind,
+        /// `SHT_NOBITS`: no file bytes, zeroed at load.
+        zero_fill: bool,
+    },
+    /// Not loaded (debug info, symbol tables, relocations, notes, ...).
+    NotAllocated,
+}
+
+/// One section header, checked.
+#[derive(Clone, Debug)]
+pub struct Section<'a> {
+    /// Index in the section header table.
+    pub index: usize,
+    /// Name from `.shstrtab`.
+    pub name: &'a str,
+    /// `sh_type`.
+    pub sh_type: u32,
+    /// `sh_flags`.
+    pub flags: u64,
+    /// `sh_size`.
+    pub size: u64,
+    /// `sh_addralign`, at least 1.
+    pub align: u64,
+    /// Where it goes.
+    pub class: SectionClass,
+    /// The file bytes (empty for `SHT_NOBITS`; for unallocated sections other than
+    /// RELA tables, also empty: they are never read).
+    pub data: &'a [u8],
+}
+
+impl Section<'_> {
+    /// The region this section is placed in, if it is allocated.
+    pub fn region(&self) -> Option<RegionKind> {
+        match self.class {
+            SectionClass::Allocated { region, .. } => Some(region),
+            SectionClass::NotAllocated => None,
+        }
+    }
+}
+
+/// Where a symbol's value comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SymbolDef {
+    /// `SHN_UNDEF`: resolved by name at load.
+    Undefined,
+    /// `SHN_ABS`: the value is the address.
+    Absolute,
+    /// `SHN_COMMON`: allocated in the data region; the value is the alignment.
+    Common,
+    /// Defined relative to the section with this index.
+    Section(usize),
+}
+
+/// Symbol binding, reduced to what linking cares about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binding {
+    /// `STB_LOCAL`.
+    Local,
+    /// `STB_GLOBAL` (and `STB_GNU_UNIQUE`).
+    Global,
+    /// `STB_WEAK`: undefined resolves to 0 when nobody provides it.
+    Weak,
+}
+
+/// One symbol table entry, checked.
+#[derive(Clone, Debug)]
+pub struct Symbol<'a> {
+    /// Name from the string table (for section symbols, the section's name).
+    pub name: &'a str,
+    /// `st_value` (alignment for COMMON).
+    pub value: u64,
+    /// `st_size`.
+    pub size: u64,
+    /// Where it is defined.
+    pub def: SymbolDef,
+    /// Its binding.
+    pub binding: Binding,
+    /// `STT_*` type.
+    pub sym_type: u8,
+}
+
+/// A RELA table that applies to an allocated section.
+#[derive(Clone, Debug)]
+pub struct RelaTable<'a> {
+    /// Index of the `SHT_RELA` section.
+    pub index: usize,
+    /// Index of the section it relocates (`sh_info`).
+    pub target: usize,
+    /// The entries, a whole number of [`RELA_ENTRY_SIZE`] records.
+    pub entries: &'a [u8],
+}
+
+/// One decoded `Elf64_Rela`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rela {
+    /// Offset of the place in the target section.
+    pub offset: u64,
+    /// Symbol index (`ELF64_R_SYM`).
+    pub sym: u32,
+    /// Type (`ELF64_R_TYPE`).
+    pub rtype: u32,
+    /// Addend.
+    pub addend: i64,
+}
+
+impl RelaTable<'_> {
+    /// The decoded entries, in file order.
+    pub fn iter(&self) -> impl Iterator<Item = Rela> + '_ {
+        self.entries.chunks_exact(RELA_ENTRY_SIZE).map(|e| {
+            let word = |i: usize| {
+                let mut b = [0u8; 8];
+                if let Some(src) = e.get(i..i + 8) {
+                    b.copy_from_slice(src);
+                }
+                u64::from_le_bytes(b)
+            };
+            let info = word(8);
+            Rela {
+                offset: word(0),
+                sym: (info >> 32) as u32,
+                rtype: info as u32,
+                addend: word(16) as i64,
+            }
+        })
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len() / RELA_ENTRY_SIZE
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// A parsed and checked relocatable object. Borrowed from the file bytes.
+#[derive(Clone, Debug)]
+pub struct Object<'a> {
+    sections: Vec<Section<'a>>,
+    symbols: Vec<Symbol<'a>>,
+    relas: Vec<RelaTable<'a>>,
+}
+
+fn malformed(what: &'static str, e: elf::ParseError) -> LoadError {
+    LoadError::Malformed {
+        what,
+        detail: e.to_string(),
+    }
+}
+
+fn not_rel(reason: impl Into<String>) -> LoadError {
+    LoadError::NotRelocatable {
+        reason: reason.into(),
+    }
+}
+
+impl<'a> Object<'a> {
+    /// Checks `bytes` as an AArch64 ELF64 `ET_REL` object. See the module comment for
+    /// what is checked.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, LoadError> {
+        if bytes.get(..4) != Some(&abi::ELFMAGIC[..]) {
+            return Err(not_rel("bad ELF magic"));
+        }
+        match bytes.get(abi::EI_CLASS) {
+            Some(&abi::ELFCLASS64) => {}
+            Some(&abi::ELFCLASS32) => return Err(not_rel("ELFCLASS32")),
+            _ => return Err(not_rel("bad ELF class")),
+        }
+        if bytes.get(abi::EI_DATA) != Some(&abi::ELFDATA2LSB) {
+            return Err(not_rel("not little-endian"));
+        }
+        let file = ElfBytes::<LittleEndian>::minimal_parse(bytes)
+            .map_err(|e| malformed("file header", e))?;
+        if file.ehdr.class != Class::ELF64 {
+            return Err(not_rel("ELFCLASS32"));
+        }
+        if file.ehdr.e_machine != abi::EM_AARCH64 {
+            return Err(not_rel(format!("e_machine {}", file.ehdr.e_machine)));
+        }
+        if file.ehdr.e_type != abi::ET_REL {
+            return Err(not_rel(format!("e_type {}, not ET_REL", file.ehdr.e_type)));
+        }
+
+        let (shdrs, shstrtab) = file
+            .section_headers_with_strtab()
+            .map_err(|e| malformed("section headers", e))?;
+        let Some(shdrs) = shdrs else {
+            return Ok(Object {
+                sections: Vec::new(),
+                symbols: Vec::new(),
+                relas: Vec::new(),
+            });
+        };
+        let shnum = shdrs.len();
+        let mut sections = Vec::with_capacity(shnum);
+        let mut raw_relas = Vec::new();
+        let mut symtab_index = None;
+        for (index, sh) in shdrs.iter().enumerate() {
+            let bad = |reason: String, name: &str| LoadError::BadSection {
+                index,
+                name: name.into(),
+                reason,
+            };
+            let name = match (&shstrtab, index) {
+                (_, 0) => "",
+                (Some(strtab), _) => strtab
+                    .get(sh.sh_name as usize)
+                    .map_err(|e| bad(format!("bad name: {e}"), ""))?,
+                (None, _) => "",
+            };
+            let align = sh.sh_addralign.max(1);
+            let is_alloc = sh.sh_flags & u64::from(abi::SHF_ALLOC) != 0;
+            let exec = sh.sh_flags & u64::from(abi::SHF_EXECINSTR) != 0;
+            let write = sh.sh_flags & u64::from(abi::SHF_WRITE) != 0;
+            let mut data: &'a [u8] = &[];
+            let file_range = |sh: &elf::section::SectionHeader| -> Result<&'a [u8], LoadError> {
+                let start = usize::try_from(sh.sh_offset).ok();
+                let len = usize::try_from(sh.sh_size).ok();
+                start
+                    .zip(len)
+                    .and_then(|(s, l)| bytes.get(s..s.checked_add(l)?))
+                    .ok_or_else(|| {
+                        bad(
+                            format!(
+                                "data at offset {:#x} size {:#x} lies outside the file ({:#x} bytes)",
+                                sh.sh_offset,
+                                sh.sh_size,
+                                bytes.len()
+                            ),
+                            name,
+                        )
+                    })
+            };
+            let class = if index != 0 && is_alloc && sh.sh_type != abi::SHT_NULL {
+                if !align.is_power_of_two() || align > MAX_ALIGN {
+                    return Err(bad(
+                        format!(
+                            "alignment {:#x} is not a power of two up to {MAX_ALIGN:#x}",
+                            sh.sh_addralign
+                        ),
+                        name,
+                    ));
+                }
+                if sh.sh_flags & u64::from(abi::SHF_TLS) != 0 {
+                    return Err(bad(
+                        "thread-local storage is not supported in modules".into(),
+                        name,
+                    ));
+                }
+                if exec && write {
+                    return Err(bad("writable and executable: refusing W+X".into(), name));
+                }
+                let zero_fill = sh.sh_type == abi::SHT_NOBITS;
+                if !zero_fill {
+                    data = file_range(&sh)?;
+                }
+                let region = if exec {
+                    RegionKind::Text
+                } else if write {
+                    RegionKind::Data
+                } else {
+                    RegionKind::Rodata
+                };
+                SectionClass::Allocated { region, zero_fill }
+            } else {
+                if name == crate::MODINFO_SECTION && sh.sh_type != abi::SHT_NOBITS {
+                    data = file_range(&sh)?;
+                }
+                SectionClass::NotAllocated
+            };
+            match sh.sh_type {
+                abi::SHT_REL => {
+                    return Err(LoadError::RelNotSupported {
+                        section: name.into(),
+                    })
+                }
+                abi::SHT_RELA => {
+                    if sh.sh_entsize != RELA_ENTRY_SIZE as u64 {
+                        return Err(bad(
+                            format!("RELA entry size {} (expected 24)", sh.sh_entsize),
+                            name,
+                        ));
+                    }
+                    if sh.sh_size % RELA_ENTRY_SIZE as u64 != 0 {
+                        return Err(bad(
+                            format!("RELA size {:#x} is not a multiple of 24", sh.sh_size),
+                            name,
+                        ));
+                    }
+                    let entries = file_range(&sh)?;
+                    raw_relas.push((index, sh.sh_info as usize, sh.sh_link as usize, entries));
+                }
+                abi::SHT_SYMTAB => {
+                    if symtab_index.replace(index).is_some() {
+                        return Err(bad("second symbol table".into(), name));
+                    }
+                }
+                abi::SHT_SYMTAB_SHNDX => {
+                    return Err(bad(
+                        "extended section indices (SHT_SYMTAB_SHNDX) are not supported".into(),
+                        name,
+                    ));
+                }
+                _ => {}
+            }
+            sections.push(Section {
+                index,
+                name,
+                sh_type: sh.sh_type,
+                flags: sh.sh_flags,
+                size: sh.sh_size,
+                align,
+                class,
+                data,
+            });
+        }
+
+        let symbols = match symtab_index {
+            Some(_) => Self::parse_symbols(&file, &sections)?,
+            None => Vec::new(),
+        };
+
+        let mut relas = Vec::with_capacity(raw_relas.len());
+        for (index, target, link, entries) in raw_relas {
+            let rela_name = sections.get(index).map_or("", |s| s.name);
+            let bad = |reason: String| LoadError::BadSection {
+                index,
+                name: rela_name.into(),
+                reason,
+            };
+            let Some(target_section) = sections.get(target) else {
+                return Err(bad(format!(
+                    "relocates section {target}, which does not exist"
+                )));
+            };
+            if target_section.region().is_none() {
+                // Relocations of debug info and other unloaded sections are ignored.
+                continue;
+            }
+            if entries.is_empty() {
+                continue;
+            }
+            if Some(link) != symtab_index {
+                return Err(bad(format!(
+                    "linked to section {link}, not the symbol table"
+                )));
+            }
+            relas.push(RelaTable {
+                index,
+                target,
+                entries,
+            });
+        }
+
+        Ok(Object {
+            sections,
+            symbols,
+            relas,
+        })
+    }
+
+    fn parse_symbols(
+        file: &ElfBytes<'a, LittleEndian>,
+        sections: &[Section<'a>],
+    ) -> Result<Vec<Symbol<'a>>, LoadError> {
+        let Some((symtab, strtab)) = file
+            .symbol_table()
+            .map_err(|e| malformed("symbol table", e))?
+        else {
+            return Ok(Vec::new());
+        };
+        let mut symbols = Vec::with_capacity(symtab.len());
+        for index in 0..symtab.len() {
+            let sym = symtab
+                .get(index)
+                .map_err(|e| malformed("symbol table", e))?;
+            let bad = |reason: String, name: &str| LoadError::BadSymbol {
+                index,
+                name: name.into(),
+                reason,
+            };
+            let mut name = strtab
+                .get(sym.st_name as usize)
+                .map_err(|e| bad(format!("bad name: {e}"), ""))?;
+            let binding = match sym.st_bind() {
+                abi::STB_LOCAL => Binding::Local,
+                abi::STB_WEAK => Binding::Weak,
+                _ => Binding::Global,
+            };
+            let def = match sym.st_shndx {
+                abi::SHN_UNDEF => SymbolDef::Undefined,
+                abi::SHN_ABS => SymbolDef::Absolute,
+                abi::SHN_COMMON => {
+                    if !sym.st_value.is_power_of_two() || sym.st_value > MAX_ALIGN {
+                        return Err(bad(
+                            format!(
+                                "COMMON alignment {:#x} is not a power of two up to {MAX_ALIGN:#x}",
+                                sym.st_value
+                            ),
+                            name,
+                        ));
+                    }
+                    SymbolDef::Common
+                }
+                abi::SHN_XINDEX => {
+                    return Err(bad("extended section index is not supported".into(), name))
+                }
+                shndx => {
+                    let shndx = usize::from(shndx);
+                    let Some(section) = sections
+                        .get(shndx)
+                        .filter(|_| shndx < usize::from(abi::SHN_LORESERVE))
+                    else {
+                        return Err(bad(format!("section index {shndx} out of range"), name));
+                    };
+                    if section.region().is_some() && sym.st_value > section.size {
+                        return Err(bad(
+                            format!(
+                                "value {:#x} lies past the end of section '{}' ({:#x} bytes)",
+                                sym.st_value, section.name, section.size
+                            ),
+                            name,
+                        ));
+                    }
+                    if sym.st_symtype() == abi::STT_SECTION {
+                        name = section.name;
+                    }
+                    SymbolDef::Section(shndx)
+                }
+            };
+            if index != 0 && def == SymbolDef::Undefined && binding == Binding::Local {
+                return Err(bad("undefined local symbol".into(), name));
+            }
+            symbols.push(Symbol {
+                name,
+                value: sym.st_value,
+                size: sym.st_size,
+                def,
+                binding,
+                sym_type: sym.st_symtype(),
+            });
+        }
+        Ok(symbols)
+    }
+
+    /// All section headers, by index (index 0 is the null section).
+    pub fn sections(&self) -> &[Section<'a>] {
+        &self.sections
+    }
+
+    /// All symbols, by index (index 0 is the null symbol).
+    pub fn symbols(&self) -> &[Symbol<'a>] {
+        &self.symbols
+    }
+
+    /// The RELA tables that apply to allocated sections.
+    pub fn rela_tables(&self) -> &[RelaTable<'a>] {
+        &self.relas
+    }
+
+    /// Names of the undefined symbols the module needs (weak ones included), in
+    /// symbol table order.
+    pub fn undefined_symbols(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.symbols
+            .iter()
+            .skip(1)
+            .filter(|s| s.def == SymbolDef::Undefined && !s.name.is_empty())
+            .map(|s| s.name)
+    }
+
+    /// The global and weak symbols the module defines (its exports), in symbol table
+    /// order, with their section.
+    pub fn defined_globals(&self) -> impl Iterator<Item = (usize, &Symbol<'a>)> + '_ {
+        self.symbols.iter().enumerate().filter(|(_, s)| {
+            s.binding != Binding::Local
+                && !s.name.is_empty()
+                && match s.def {
+                    SymbolDef::Undefined => false,
+                    SymbolDef::Section(i) => {
+                        self.sections.get(i).is_some_and(|s| s.region().is_some())
+                    }
+                    SymbolDef::Absolute | SymbolDef::Common => true,
+                }
+        })
+    }
+
+    /// The `key=value` strings of the `.modinfo` section (empty when there is none).
+    /// Strings that are not UTF-8 are skipped.
+    pub fn modinfo(&self) -> impl Iterator<Item = &'a str> + '_ {
+        let data: &'a [u8] = self
+            .sections
+            .iter()
+            .find(|s| s.name == crate::MODINFO_SECTION)
+            .map_or(&[], |s| s.data);
+        data.split(|&b| b == 0)
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| core::str::from_utf8(s).ok())
+    }
+
+    /// The value of `.modinfo` key `key` (the first one), e.g. `license`.
+    pub fn modinfo_get(&self, key: &str) -> Option<&'a str> {
+        self.modinfo()
+            .find_map(|kv| kv.strip_prefix(key).and_then(|rest| rest.strip_prefix('=')))
+    }
+}

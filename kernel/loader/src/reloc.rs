@@ -1,0 +1,167 @@
+//! The AArch64 relocation types this loader applies, by name and number.
+//!
+//! Numbers and names are those of the Arm "ELF for the Arm 64-bit Architecture"
+//! (AAELF64) relocation tables, section 5.7. The set is every type Linux's arm64
+//! `apply_relocate_add` handles, plus the GOT-relative types compilers emit for PIC
+//! code (ADR_GOT_PAGE, LD64_GOT_LO12_NC, GOT_LD_PREL19, LD64_GOTPAGE_LO15). Each
+//! kind has a dense index so statistics are a fixed array, not a map.
+
+use core::fmt;
+
+macro_rules! reloc_kinds {
+    ($($variant:ident = $num:expr, $name:literal;)*) => {
+        /// One supported relocation type.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[allow(non_camel_case_types)]
+        pub enum RelocKind {
+            $(
+                #[doc = $name]
+                $variant,
+            )*
+        }
+
+        impl RelocKind {
+            /// Every supported kind, in [`RelocKind::index`] order.
+            pub const ALL: &'static [RelocKind] = &[$(RelocKind::$variant,)*];
+
+            /// The kind for an ELF `r_type`, or `None` when this loader does not support it.
+            pub const fn from_raw(raw: u32) -> Option<Self> {
+                match raw {
+                    $($num => Some(RelocKind::$variant),)*
+                    _ => None,
+                }
+            }
+
+            /// The ELF `r_type` number.
+            pub const fn raw(self) -> u32 {
+                match self {
+                    $(RelocKind::$variant => $num,)*
+                }
+            }
+
+            /// The ABI name, e.g. `R_AARCH64_CALL26`.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(RelocKind::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+reloc_kinds! {
+    None = 0, "R_AARCH64_NONE";
+    Abs64 = 257, "R_AARCH64_ABS64";
+    Abs32 = 258, "R_AARCH64_ABS32";
+    Abs16 = 259, "R_AARCH64_ABS16";
+    Prel64 = 260, "R_AARCH64_PREL64";
+    Prel32 = 261, "R_AARCH64_PREL32";
+    Prel16 = 262, "R_AARCH64_PREL16";
+    MovwUabsG0 = 263, "R_AARCH64_MOVW_UABS_G0";
+    MovwUabsG0Nc = 264, "R_AARCH64_MOVW_UABS_G0_NC";
+    MovwUabsG1 = 265, "R_AARCH64_MOVW_UABS_G1";
+    MovwUabsG1Nc = 266, "R_AARCH64_MOVW_UABS_G1_NC";
+    MovwUabsG2 = 267, "R_AARCH64_MOVW_UABS_G2";
+    MovwUabsG2Nc = 268, "R_AARCH64_MOVW_UABS_G2_NC";
+    MovwUabsG3 = 269, "R_AARCH64_MOVW_UABS_G3";
+    MovwSabsG0 = 270, "R_AARCH64_MOVW_SABS_G0";
+    MovwSabsG1 = 271, "R_AARCH64_MOVW_SABS_G1";
+    MovwSabsG2 = 272, "R_AARCH64_MOVW_SABS_G2";
+    LdPrelLo19 = 273, "R_AARCH64_LD_PREL_LO19";
+    AdrPrelLo21 = 274, "R_AARCH64_ADR_PREL_LO21";
+    AdrPrelPgHi21 = 275, "R_AARCH64_ADR_PREL_PG_HI21";
+    AdrPrelPgHi21Nc = 276, "R_AARCH64_ADR_PREL_PG_HI21_NC";
+    AddAbsLo12Nc = 277, "R_AARCH64_ADD_ABS_LO12_NC";
+    Ldst8AbsLo12Nc = 278, "R_AARCH64_LDST8_ABS_LO12_NC";
+    TstBr14 = 279, "R_AARCH64_TSTBR14";
+    CondBr19 = 280, "R_AARCH64_CONDBR19";
+    Jump26 = 282, "R_AARCH64_JUMP26";
+    Call26 = 283, "R_AARCH64_CALL26";
+    Ldst16AbsLo12Nc = 284, "R_AARCH64_LDST16_ABS_LO12_NC";
+    Ldst32AbsLo12Nc = 285, "R_AARCH64_LDST32_ABS_LO12_NC";
+    Ldst64AbsLo12Nc = 286, "R_AARCH64_LDST64_ABS_LO12_NC";
+    MovwPrelG0 = 287, "R_AARCH64_MOVW_PREL_G0";
+    MovwPrelG0Nc = 288, "R_AARCH64_MOVW_PREL_G0_NC";
+    MovwPrelG1 = 289, "R_AARCH64_MOVW_PREL_G1";
+    MovwPrelG1Nc = 290, "R_AARCH64_MOVW_PREL_G1_NC";
+    MovwPrelG2 = 291, "R_AARCH64_MOVW_PREL_G2";
+    MovwPrelG2Nc = 292, "R_AARCH64_MOVW_PREL_G2_NC";
+    MovwPrelG3 = 293, "R_AARCH64_MOVW_PREL_G3";
+    Ldst128AbsLo12Nc = 299, "R_AARCH64_LDST128_ABS_LO12_NC";
+    GotLdPrel19 = 309, "R_AARCH64_GOT_LD_PREL19";
+    AdrGotPage = 311, "R_AARCH64_ADR_GOT_PAGE";
+    Ld64GotLo12Nc = 312, "R_AARCH64_LD64_GOT_LO12_NC";
+    Ld64GotpageLo15 = 313, "R_AARCH64_LD64_GOTPAGE_LO15";
+}
+
+/// How many kinds there are (the length of a per-kind statistics array).
+pub const RELOC_KIND_COUNT: usize = RelocKind::ALL.len();
+
+impl RelocKind {
+    /// A dense index in `0..RELOC_KIND_COUNT`, for per-kind tables.
+    pub fn index(self) -> usize {
+        // `ALL` lists the variants in declaration order, so the discriminant is the index.
+        self as usize
+    }
+
+    /// Bytes the relocation reads and writes at the place.
+    pub const fn width(self) -> usize {
+        match self {
+            RelocKind::None => 0,
+            RelocKind::Abs64 | RelocKind::Prel64 => 8,
+            RelocKind::Abs16 | RelocKind::Prel16 => 2,
+            _ => 4,
+        }
+    }
+
+    /// Whether the value is computed from a GOT slot for the symbol (G(GDAT(S))).
+    pub const fn uses_got(self) -> bool {
+        matches!(
+            self,
+            RelocKind::GotLdPrel19
+                | RelocKind::AdrGotPage
+                | RelocKind::Ld64GotLo12Nc
+                | RelocKind::Ld64GotpageLo15
+        )
+    }
+
+    /// Whether an out-of-range target may be reached through a veneer (AAELF64 5.7.8:
+    /// only the 26-bit branch and call relocations permit a linker-made veneer).
+    pub const fn may_use_veneer(self) -> bool {
+        matches!(self, RelocKind::Call26 | RelocKind::Jump26)
+    }
+}
+
+/// Prints the name of a raw `r_type`, or its number when it is not one we know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RawRelocType(pub u32);
+
+impl fmt::Display for RawRelocType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match RelocKind::from_raw(self.0) {
+            Some(kind) => f.write_str(kind.name()),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+impl fmt::Display for RelocKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_round_trip_and_indices_are_dense() {
+        for (i, kind) in RelocKind::ALL.iter().enumerate() {
+            assert_eq!(kind.index(), i);
+            assert_eq!(RelocKind::from_raw(kind.raw()), Some(*kind));
+        }
+        assert_eq!(RelocKind::from_raw(1234), None);
+        assert_eq!(RELOC_KIND_COUNT, 42);
+    }
+}

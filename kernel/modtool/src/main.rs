@@ -1,0 +1,51 @@
+//! `modtool`: the host side of the module loader, for module authors, tests and benches.
+//!
+//! - `modtool info FILE.ko` — `.modinfo`, sections, imports, exports, relocations by type.
+//! - `modtool link FILE.ko --base ADDR --symbols SYMS -o OUT` — lay out and relocate
+//!   exactly as the kernel does (the same `modloader` code), regions placed one after
+//!   the other from ADDR, each page-aligned; writes `OUT.bin` and `OUT.map`.
+//! - `modtool lld-script OUT.map SYMS` — a linker script that makes `ld.lld` place the
+//!   same object at the same addresses (used by the differential tests and the bench).
+//! - `modtool bench FILE.ko [--iterations N]` — in-process parse+plan+load timing.
+//!
+//! Exit status: 0 on success, 1 on a load error (message on stderr, in the loader's
+//! words), 2 on bad usage.
+
+mod link;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage:
+  modtool info FILE.ko
+  modtool link FILE.ko --base ADDR --symbols SYMS -o OUT
+  modtool lld-script OUT.map SYMS
+  modtool bench FILE.ko [--iterations N]";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("info") => link::info(&args[1..]),
+        Some("link") => link::link_command(&args[1..]),
+        Some("lld-script") => link::lld_script_command(&args[1..]),
+        Some("bench") => link::bench(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => Err(link::Failure::Usage(String::new())),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(link::Failure::Usage(msg)) => {
+            if !msg.is_empty() {
+                eprintln!("modtool: {msg}");
+            }
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+        Err(link::Failure::Error(msg)) => {
+            eprintln!("modtool: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}
