@@ -1,0 +1,63 @@
+# Build, run and test the kernel. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+TARGET   := aarch64-unknown-none
+PROFILE  ?= release
+CARGO    ?= cargo
+BUILD    := build
+ELF      := target/$(TARGET)/$(PROFILE)/kernel
+IMAGE    := $(BUILD)/kernel.img
+KELF     := $(BUILD)/kernel.elf
+CARGO_PROFILE_FLAG := $(if $(filter release,$(PROFILE)),--release,)
+
+# Machine selection for run/debug (see qemu/run.sh).
+export CPU MEM SMP GIC EL QEMU_EXTRA APPEND INITRD
+
+.PHONY: help deps kernel run debug test test-host test-qemu lint bench fuzz clean
+
+help: ## this list
+	@echo "Targets:"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  \1\t\2/' | expand -t 14
+	@echo
+	@echo "Machine options for run/debug: CPU=cortex-a72 MEM=256M SMP=1 GIC=2|3 EL=1|2 QEMU_EXTRA='...'"
+
+deps: ## install what is missing (rustup target, Debian packages)
+	@./qemu/install-deps.sh
+
+kernel: deps ## build the kernel Image (build/kernel.img) and ELF with symbols (build/kernel.elf)
+	$(CARGO) build -p kernel --target $(TARGET) $(CARGO_PROFILE_FLAG)
+	@mkdir -p $(BUILD)
+	cp $(ELF) $(KELF)
+	$(CARGO) run -q -p kallsyms -- $(KELF)
+	llvm-objcopy -O binary $(KELF) $(IMAGE)
+	@echo "kernel: $(IMAGE) $$(stat -c %s $(IMAGE)) bytes"
+
+run: kernel ## build and boot in QEMU with the serial console here (Ctrl-A X quits QEMU)
+	./qemu/run.sh
+
+debug: kernel ## boot with QEMU halted (-s -S) and attach gdb-multiarch with the kernel's symbols
+	@./qemu/run.sh -s -S & qemu_pid=$$!; \
+	trap 'kill $$qemu_pid 2>/dev/null' EXIT; \
+	gdb-multiarch -q $(KELF) -ex 'set architecture aarch64' -ex 'target remote :1234'
+
+lint: deps ## cargo fmt --check and clippy (host and target) with warnings denied
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --exclude kernel --all-targets -- -D warnings
+	$(CARGO) clippy -p kernel -p kcore --target $(TARGET) $(CARGO_PROFILE_FLAG) -- -D warnings
+
+test-host: deps ## host unit tests (kcore, loader, modtool, kallsyms)
+	$(CARGO) test --workspace --exclude kernel --exclude qemu-tests
+
+test-qemu: kernel ## QEMU tests: boot, shell commands, oops, the CPU/GIC/EL/RAM/SMP matrix
+	$(CARGO) test -p qemu-tests -- --test-threads=2
+
+test: lint test-host test-qemu ## everything CI runs: lint, host tests, QEMU tests
+	@echo "make test: all passed"
+
+bench: kernel ## print figures: boot time vs the QEMU floor, image size, heap free
+	./tests/bench.sh
+
+clean: ## remove build outputs
+	$(CARGO) clean
+	rm -rf $(BUILD)

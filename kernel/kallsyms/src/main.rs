@@ -1,0 +1,78 @@
+//! `kallsyms KERNEL.elf`: fills the kernel's `.kallsyms` section in place.
+//!
+//! Reads the linked kernel's function symbols, demangles them (dropping the
+//! legacy hash suffix), builds the table with [`kcore::kallsyms::build`] and
+//! writes it over the zero-filled `.kallsyms` section of the ELF file. The
+//! section's size is fixed by the kernel, so no address moves; a table that does
+//! not fit is a build error that says by how much.
+
+use elf::endian::AnyEndian;
+use elf::ElfBytes;
+use std::process::ExitCode;
+
+fn run(path: &str) -> Result<String, String> {
+    let mut data = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    let (table, off, size) = {
+        let file =
+            ElfBytes::<AnyEndian>::minimal_parse(&data).map_err(|e| format!("{path}: {e}"))?;
+        let section = file
+            .section_header_by_name(".kallsyms")
+            .map_err(|e| format!("{path}: {e}"))?
+            .ok_or_else(|| format!("{path}: no .kallsyms section"))?;
+        let (symtab, strtab) = file
+            .symbol_table()
+            .map_err(|e| format!("{path}: {e}"))?
+            .ok_or_else(|| format!("{path}: no symbol table (was it stripped?)"))?;
+        let mut names: Vec<(u64, u32, String)> = Vec::new();
+        for sym in symtab.iter() {
+            if sym.st_symtype() != elf::abi::STT_FUNC || sym.st_value == 0 {
+                continue;
+            }
+            let raw = strtab
+                .get(sym.st_name as usize)
+                .map_err(|e| format!("{path}: {e}"))?;
+            let demangled = format!("{:#}", rustc_demangle::demangle(raw));
+            let short = kcore::kallsyms::strip_hash(&demangled).to_string();
+            names.push((sym.st_value, sym.st_size.min(u32::MAX as u64) as u32, short));
+        }
+        let refs: Vec<(u64, u32, &str)> =
+            names.iter().map(|(a, s, n)| (*a, *s, n.as_str())).collect();
+        (
+            kcore::kallsyms::build(&refs),
+            section.sh_offset as usize,
+            section.sh_size as usize,
+        )
+    };
+    if table.len() > size {
+        return Err(format!(
+            "{path}: symbol table needs {} bytes but .kallsyms has {size}: raise KALLSYMS_RESERVED in kernel/src/oops.rs by at least {}",
+            table.len(),
+            table.len() - size
+        ));
+    }
+    let dest = data
+        .get_mut(off..off + size)
+        .ok_or_else(|| format!("{path}: .kallsyms lies outside the file"))?;
+    dest.fill(0);
+    dest[..table.len()].copy_from_slice(&table);
+    std::fs::write(path, &data).map_err(|e| format!("{path}: {e}"))?;
+    Ok(format!("kallsyms: {} bytes of {size} used", table.len()))
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, path] = args.as_slice() else {
+        eprintln!("usage: kallsyms KERNEL.elf");
+        return ExitCode::from(2);
+    };
+    match run(path) {
+        Ok(msg) => {
+            println!("{msg}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("kallsyms: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! Device-tree queries the kernel needs, over the `fdt` crate.
+//!
+//! The DTB is the only source of truth for memory, devices, interrupts, bootargs and
+//! the initrd. Its bytes are untrusted: everything here returns `Option`/empty
+//! results for missing or malformed properties instead of relying on the `fdt`
+//! crate's panicking conveniences (`Fdt::memory()`, `Fdt::chosen()`, which
+//! `expect` their nodes): a DTB without `/memory` must yield a clear message from
+//! the kernel, not a panic inside a library.
+
+use crate::memrange::{Range, RangeSet};
+use fdt::node::FdtNode;
+use fdt::Fdt;
+
+/// Maximum `reg` entries and interrupts kept per device.
+pub const MAX_REGS: usize = 4;
+pub const MAX_IRQS: usize = 4;
+
+/// How PSCI calls reach the firmware (`/psci` `method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PsciConduit {
+    Hvc,
+    Smc,
+}
+
+/// The interrupt controller the DTB names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GicInfo {
+    /// `arm,cortex-a15-gic` / `arm,gic-400`: distributor and CPU interface.
+    V2 { gicd: Range, gicc: Range },
+    /// `arm,gic-v3`: distributor and redistributor region.
+    V3 { gicd: Range, gicr: Range },
+}
+
+/// One device node: what `devices` prints and what drivers are matched on.
+#[derive(Debug, Clone, Copy)]
+pub struct Device<'a> {
+    pub name: &'a str,
+    /// The raw `compatible` list (NUL-separated strings).
+    pub compatible: &'a [u8],
+    pub regs: [Range; MAX_REGS],
+    pub nregs: usize,
+    /// GIC interrupt IDs (INTID: SPI n is 32+n, PPI n is 16+n).
+    pub irqs: [u32; MAX_IRQS],
+    pub nirqs: usize,
+}
+
+impl<'a> Device<'a> {
+    pub fn regs(&self) -> &[Range] {
+        &self.regs[..self.nregs]
+    }
+
+    pub fn irqs(&self) -> &[u32] {
+        &self.irqs[..self.nirqs]
+    }
+
+    /// The compatible strings, most specific first.
+    pub fn compatibles(&self) -> impl Iterator<Item = &'a str> {
+        self.compatible
+            .split(|&b| b == 0)
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| core::str::from_utf8(s).ok())
+    }
+
+    pub fn is_compatible(&self, with: &str) -> bool {
+        self.compatibles().any(|c| c == with)
+    }
+}
+
+fn be_u32(b: &[u8]) -> Option<u32> {
+    Some(u32::from_be_bytes(b.get(..4)?.try_into().ok()?))
+}
+
+/// Reads a 1- or 2-cell number (the property's length decides).
+fn be_cells(b: &[u8]) -> Option<u64> {
+    match b.len() {
+        4 => be_u32(b).map(u64::from),
+        8 => Some(u64::from_be_bytes(b.try_into().ok()?)),
+        _ => None,
+    }
+}
+
+fn reg_ranges(node: &FdtNode<'_, '_>) -> ([Range; MAX_REGS], usize) {
+    let mut regs = [Range::default(); MAX_REGS];
+    let mut n = 0;
+    if let Some(iter) = node.reg() {
+        for r in iter.take(MAX_REGS) {
+            let start = r.starting_address as u64;
+            regs[n] = Range::from_size(start, r.size.unwrap_or(0) as u64);
+            n += 1;
+        }
+    }
+    (regs, n)
+}
+
+/// All RAM from every `device_type = "memory"` node. Empty when there is none.
+pub fn memory(fdt: &Fdt<'_>) -> RangeSet<8> {
+    let mut set = RangeSet::new();
+    for node in fdt.all_nodes() {
+        let is_memory = node
+            .property("device_type")
+            .and_then(|p| p.as_str())
+            .is_some_and(|s| s == "memory");
+        if !is_memory {
+            continue;
+        }
+        let (regs, n) = reg_ranges(&node);
+        for r in &regs[..n] {
+            set.push(*r);
+        }
+    }
+    set
+}
+
+/// `/chosen/bootargs`, if present and valid text.
+pub fn bootargs<'a>(fdt: &Fdt<'a>) -> Option<&'a str> {
+    fdt.find_node("/chosen")?
+        .property("bootargs")?
+        .as_str()
+        .map(|s| s.trim_end_matches('\0'))
+}
+
+/// The initrd from `/chosen` `linux,initrd-start`/`-end` (32- or 64-bit cells).
+pub fn initrd(fdt: &Fdt<'_>) -> Option<Range> {
+    let chosen = fdt.find_node("/chosen")?;
+    let start = be_cells(chosen.property("linux,initrd-start")?.value)?;
+    let end = be_cells(chosen.property("linux,initrd-end")?.value)?;
+    (end > start).then_some(Range::new(start, end))
+}
+
+/// The node `/chosen/stdout-path` names (a path or an alias, `:options` ignored).
+pub fn stdout<'b, 'a>(fdt: &'b Fdt<'a>) -> Option<FdtNode<'b, 'a>> {
+    let path = fdt
+        .find_node("/chosen")?
+        .property("stdout-path")?
+        .as_str()?;
+    let path = path.trim_end_matches('\0');
+    let path = path.split(':').next()?;
+    if path.starts_with('/') {
+        fdt.find_node(path)
+    } else {
+        let alias = fdt.find_node("/aliases")?.property(path)?.as_str()?;
+        fdt.find_node(alias.trim_end_matches('\0'))
+    }
+}
+
+/// First `reg` range of a node.
+pub fn first_reg(node: &FdtNode<'_, '_>) -> Option<Range> {
+    let (regs, n) = reg_ranges(node);
+    (n > 0).then_some(regs[0])
+}
+
+/// The PSCI conduit, if `/psci` exists.
+pub fn psci_conduit(fdt: &Fdt<'_>) -> Option<PsciConduit> {
+    let node = fdt.find_node("/psci")?;
+    match node.property("method")?.as_str()?.trim_end_matches('\0') {
+        "hvc" => Some(PsciConduit::Hvc),
+        "smc" => Some(PsciConduit::Smc),
+        _ => None,
+    }
+}
+
+/// The GIC, by compatible.
+pub fn gic(fdt: &Fdt<'_>) -> Option<GicInfo> {
+    for node in fdt.all_nodes() {
+        let Some(compat) = node.compatible() else {
+            continue;
+        };
+        let (regs, n) = reg_ranges(&node);
+        if n < 2 {
+            continue;
+        }
+        if compat.all().any(|c| c == "arm,gic-v3") {
+            return Some(GicInfo::V3 {
+                gicd: regs[0],
+                gicr: regs[1],
+            });
+        }
+        if compat.all().any(|c| {
+            matches!(
+                c,
+                "arm,cortex-a15-gic" | "arm,gic-400" | "arm,cortex-a9-gic"
+            )
+        }) {
+            return Some(GicInfo::V2 {
+                gicd: regs[0],
+                gicc: regs[1],
+            });
+        }
+    }
+    None
+}
+
+/// The `#interrupt-cells` of the controller a node's interrupts go to: the
+/// node's own `interrupt-parent`, else the root's (QEMU puts it there).
+fn interrupt_cells(fdt: &Fdt<'_>, node: &FdtNode<'_, '_>) -> Option<usize> {
+    let phandle_prop = node
+        .property("interrupt-parent")
+        .or_else(|| fdt.find_node("/")?.property("interrupt-parent"))?;
+    let parent = fdt.find_phandle(be_u32(phandle_prop.value)?)?;
+    parent.interrupt_cells()
+}
+
+/// Converts one GIC interrupt specifier to an INTID (GIC binding: cell 0 is 0 for
+/// SPI, 1 for PPI; cell 1 the number).
+fn gic_intid(cells: &[u32]) -> Option<u32> {
+    match cells {
+        [0, n, ..] => n.checked_add(32),
+        [1, n, ..] => n.checked_add(16),
+        [n] => Some(*n),
+        _ => None,
+    }
+}
+
+fn irqs_of(fdt: &Fdt<'_>, node: &FdtNode<'_, '_>) -> ([u32; MAX_IRQS], usize) {
+    let mut out = [0u32; MAX_IRQS];
+    let mut n = 0;
+    let (Some(prop), Some(cells)) = (node.property("interrupts"), interrupt_cells(fdt, node))
+    else {
+        return (out, 0);
+    };
+    if cells == 0 || cells > 4 {
+        return (out, 0);
+    }
+    for spec in prop.value.chunks_exact(cells * 4) {
+        let mut c = [0u32; 4];
+        for (i, w) in spec.chunks_exact(4).enumerate() {
+            c[i] = be_u32(w).unwrap_or(0);
+        }
+        if let Some(id) = gic_intid(&c[..cells]) {
+            if n < MAX_IRQS {
+                out[n] = id;
+                n += 1;
+            }
+        }
+    }
+    (out, n)
+}
+
+/// Every node with a `compatible` property, in tree order.
+pub fn devices<'b, 'a>(fdt: &'b Fdt<'a>) -> impl Iterator<Item = Device<'a>> + 'b {
+    fdt.all_nodes().filter_map(move |node| {
+        let compatible = node.property("compatible")?.value;
+        let (regs, nregs) = reg_ranges(&node);
+        let (irqs, nirqs) = irqs_of(fdt, &node);
+        Some(Device {
+            name: node.name,
+            compatible,
+            regs,
+            nregs,
+            irqs,
+            nirqs,
+        })
+    })
+}
+
+/// The virtual timer's INTID (`arm,armv8-timer`, third interrupt), if described.
+pub fn virtual_timer_irq(fdt: &Fdt<'_>) -> Option<u32> {
+    devices(fdt)
+        .find(|d| d.is_compatible("arm,armv8-timer"))
+        .and_then(|d| d.irqs().get(2).copied())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V2: &[u8] = include_bytes!("../testdata/virt-gicv2.dtb");
+    const V3: &[u8] = include_bytes!("../testdata/virt-gicv3-el2.dtb");
+    const NOMEM: &[u8] = include_bytes!("../testdata/virt-nomem.dtb");
+
+    #[test]
+    fn reads_memory_chosen_and_psci_from_qemu_virt() {
+        let fdt = Fdt::new(V2).unwrap();
+        assert_eq!(
+            memory(&fdt).as_slice(),
+            [Range::from_size(0x4000_0000, 256 << 20)]
+        );
+        assert_eq!(bootargs(&fdt), Some("loglevel=7 quiet"));
+        assert_eq!(initrd(&fdt), Some(Range::new(0x4800_0000, 0x4800_0003)));
+        assert_eq!(stdout(&fdt).unwrap().name, "pl011@9000000");
+        assert_eq!(psci_conduit(&fdt), Some(PsciConduit::Hvc));
+        let fdt3 = Fdt::new(V3).unwrap();
+        assert_eq!(psci_conduit(&fdt3), Some(PsciConduit::Smc));
+        assert_eq!(memory(&fdt3).total(), 2 << 30);
+        assert_eq!(initrd(&fdt3), None);
+    }
+
+    #[test]
+    fn finds_gic_v2_and_v3() {
+        let fdt = Fdt::new(V2).unwrap();
+        assert_eq!(
+            gic(&fdt),
+            Some(GicInfo::V2 {
+                gicd: Range::from_size(0x800_0000, 0x1_0000),
+                gicc: Range::from_size(0x801_0000, 0x1_0000),
+            })
+        );
+        let fdt = Fdt::new(V3).unwrap();
+        assert!(matches!(gic(&fdt), Some(GicInfo::V3 { gicd, .. }) if gicd.start == 0x800_0000));
+    }
+
+    #[test]
+    fn devices_have_regs_and_intids() {
+        let fdt = Fdt::new(V2).unwrap();
+        let uart = devices(&fdt)
+            .find(|d| d.is_compatible("arm,pl011"))
+            .unwrap();
+        assert_eq!(uart.regs(), [Range::from_size(0x900_0000, 0x1000)]);
+        assert_eq!(uart.irqs(), [33]);
+        assert_eq!(
+            uart.compatibles().collect::<alloc::vec::Vec<_>>(),
+            ["arm,pl011", "arm,primecell"]
+        );
+        let virtio: alloc::vec::Vec<_> = devices(&fdt)
+            .filter(|d| d.is_compatible("virtio,mmio"))
+            .collect();
+        assert_eq!(virtio.len(), 32);
+        assert!(virtio
+            .iter()
+            .any(|d| d.regs()[0].start == 0xa00_0000 && d.irqs() == [48]));
+        assert_eq!(virtual_timer_irq(&fdt), Some(27));
+    }
+
+    #[test]
+    fn dtb_without_memory_yields_empty_set_not_panic() {
+        let fdt = Fdt::new(NOMEM).unwrap();
+        assert_eq!(memory(&fdt).total(), 0);
+        assert!(Fdt::new(&[0u8; 64]).is_err());
+    }
+}

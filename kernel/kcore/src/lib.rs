@@ -1,0 +1,18 @@
+//! Pure kernel logic that builds both for `aarch64-unknown-none` and for the host.
+//!
+//! Nothing here touches hardware or global state: the kernel binary feeds these
+//! types bytes (a device tree, typed characters, log records, address ranges) and
+//! acts on what they return, so `cargo test` covers the logic quickly on the host
+//! and QEMU tests only have to prove the integration.
+#![no_std]
+
+extern crate alloc;
+
+pub mod cmdline;
+pub mod dt;
+pub mod esr;
+pub mod kallsyms;
+pub mod lineedit;
+pub mod logring;
+pub mod memrange;
+pub mod units;

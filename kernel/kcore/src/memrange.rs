@@ -1,0 +1,205 @@
+//! Physical address ranges: RAM minus what is already in use (kernel image, DTB,
+//! initrd, `/memreserve/`), cut to whole pages, for the page allocator and heap.
+//!
+//! Everything here is arithmetic on `[start, end)` pairs with no allocation: the
+//! caller passes fixed-size arrays, so it can run before the heap exists.
+
+/// A half-open physical range `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Range {
+    pub start: u64,
+    pub end: u64,
+}
+
+impl Range {
+    pub const fn new(start: u64, end: u64) -> Self {
+        Self { start, end }
+    }
+
+    /// A range from a base and a size, saturating at the top of the address space.
+    pub const fn from_size(start: u64, size: u64) -> Self {
+        Self {
+            start,
+            end: start.saturating_add(size),
+        }
+    }
+
+    pub const fn size(&self) -> u64 {
+        self.end.saturating_sub(self.start)
+    }
+
+    pub const fn is_empty(&self) -> bool {
+        self.end <= self.start
+    }
+
+    pub fn contains(&self, addr: u64) -> bool {
+        self.start <= addr && addr < self.end
+    }
+
+    /// Shrinks the range inwards to `align` boundaries (`align` a power of two).
+    pub fn align_inward(&self, align: u64) -> Self {
+        let mask = align - 1;
+        let start = self.start.saturating_add(mask) & !mask;
+        let end = self.end & !mask;
+        if end <= start {
+            Self::default()
+        } else {
+            Self { start, end }
+        }
+    }
+}
+
+/// Fixed-capacity list of ranges.
+#[derive(Debug, Clone)]
+pub struct RangeSet<const N: usize> {
+    items: [Range; N],
+    len: usize,
+    /// Set when a range had to be dropped for lack of room.
+    pub overflowed: bool,
+}
+
+impl<const N: usize> Default for RangeSet<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> RangeSet<N> {
+    pub const fn new() -> Self {
+        Self {
+            items: [Range::new(0, 0); N],
+            len: 0,
+            overflowed: false,
+        }
+    }
+
+    pub fn as_slice(&self) -> &[Range] {
+        &self.items[..self.len]
+    }
+
+    pub fn push(&mut self, r: Range) {
+        if r.is_empty() {
+            return;
+        }
+        if self.len == N {
+            self.overflowed = true;
+            return;
+        }
+        self.items[self.len] = r;
+        self.len += 1;
+    }
+
+    /// Removes `hole` from every range, splitting where needed.
+    pub fn subtract(&mut self, hole: Range) {
+        if hole.is_empty() {
+            return;
+        }
+        let old = core::mem::replace(self, Self::new());
+        self.overflowed = old.overflowed;
+        for r in old.as_slice() {
+            if hole.end <= r.start || r.end <= hole.start {
+                self.push(*r);
+                continue;
+            }
+            self.push(Range::new(r.start, hole.start.max(r.start)));
+            self.push(Range::new(hole.end.min(r.end), r.end));
+        }
+    }
+
+    /// Sorts the ranges and merges overlapping or touching ones.
+    pub fn coalesce(&mut self) {
+        let items = &mut self.items[..self.len];
+        items.sort_unstable_by_key(|r| r.start);
+        let mut out = 0;
+        for i in 0..items.len() {
+            if out > 0 && items[i].start <= items[out - 1].end {
+                items[out - 1].end = items[out - 1].end.max(items[i].end);
+            } else {
+                items[out] = items[i];
+                out += 1;
+            }
+        }
+        self.len = out;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.as_slice().iter().map(Range::size).sum()
+    }
+}
+
+/// RAM minus every reserved range, each piece shrunk to whole `page`s.
+pub fn free_ranges<const N: usize>(ram: &[Range], reserved: &[Range], page: u64) -> RangeSet<N> {
+    let mut set = RangeSet::<N>::new();
+    for r in ram {
+        set.push(*r);
+    }
+    for hole in reserved {
+        // Reserve whole pages: widen the hole outwards.
+        let mask = page - 1;
+        let widened = Range::new(hole.start & !mask, hole.end.saturating_add(mask) & !mask);
+        set.subtract(widened);
+    }
+    let mut out = RangeSet::<N>::new();
+    out.overflowed = set.overflowed;
+    for r in set.as_slice() {
+        out.push(r.align_inward(page));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subtracts_kernel_dtb_and_initrd() {
+        let ram = [Range::from_size(0x4000_0000, 256 << 20)];
+        let reserved = [
+            Range::new(0x4008_0000, 0x4012_3456),     // kernel
+            Range::from_size(0x4800_0000, 0x10_0000), // dtb
+            Range::new(0x4900_0100, 0x4900_0200),     // initrd, unaligned
+        ];
+        let free = free_ranges::<8>(&ram, &reserved, 4096);
+        assert_eq!(
+            free.as_slice(),
+            [
+                Range::new(0x4000_0000, 0x4008_0000),
+                Range::new(0x4012_4000, 0x4800_0000),
+                Range::new(0x4810_0000, 0x4900_0000),
+                Range::new(0x4900_1000, 0x5000_0000),
+            ]
+        );
+        assert!(!free.overflowed);
+    }
+
+    #[test]
+    fn hole_covering_everything_leaves_nothing_and_overflow_is_reported() {
+        let ram = [Range::new(0x1000, 0x3000)];
+        let free = free_ranges::<4>(&ram, &[Range::new(0, 0x10000)], 4096);
+        assert_eq!(free.total(), 0);
+        let mut s = RangeSet::<1>::new();
+        s.push(Range::new(0, 10));
+        s.push(Range::new(20, 30));
+        assert!(s.overflowed);
+    }
+
+    #[test]
+    fn coalesce_merges_overlapping_and_touching() {
+        let mut s = RangeSet::<8>::new();
+        s.push(Range::new(0x3000, 0x4000));
+        s.push(Range::new(0x1000, 0x2000));
+        s.push(Range::new(0x2000, 0x2800));
+        s.push(Range::new(0x3800, 0x5000));
+        s.coalesce();
+        assert_eq!(
+            s.as_slice(),
+            [Range::new(0x1000, 0x2800), Range::new(0x3000, 0x5000)]
+        );
+    }
+
+    #[test]
+    fn align_inward_and_saturation() {
+        assert_eq!(Range::new(1, 4095).align_inward(4096), Range::default());
+        assert_eq!(Range::from_size(u64::MAX - 1, 10).end, u64::MAX);
+    }
+}

@@ -1,0 +1,103 @@
+//! Small CPU primitives: interrupt masking, waiting, the generic counter, barriers
+//! and cache maintenance.
+
+use aarch64_cpu::asm::barrier;
+use aarch64_cpu::registers::{Readable, Writeable, CNTFRQ_EL0, CNTVCT_EL0, DAIF, MPIDR_EL1};
+use core::arch::asm;
+
+/// Interrupt mask state saved by [`irq_save`].
+#[derive(Clone, Copy)]
+pub struct IrqState(u64);
+
+/// Masks IRQs and returns the previous mask state.
+#[inline]
+pub fn irq_save() -> IrqState {
+    let daif = DAIF.get();
+    // SAFETY: setting PSTATE.I only masks interrupts; no memory is touched.
+    unsafe { asm!("msr daifset, #2", options(nomem, nostack, preserves_flags)) };
+    IrqState(daif)
+}
+
+/// Restores the mask state returned by [`irq_save`].
+#[inline]
+pub fn irq_restore(state: IrqState) {
+    DAIF.set(state.0);
+}
+
+/// Unmasks IRQs.
+#[inline]
+pub fn irq_enable() {
+    // SAFETY: clearing PSTATE.I lets IRQs in; handlers are installed before the
+    // first call (exceptions::init runs first in kernel_main).
+    unsafe { asm!("msr daifclr, #2", options(nomem, nostack, preserves_flags)) };
+}
+
+/// Whether IRQs are currently masked.
+pub fn irqs_masked() -> bool {
+    DAIF.matches_all(DAIF::I::Masked)
+}
+
+/// Sleeps until an interrupt (or an event) arrives.
+#[inline]
+pub fn wait_for_interrupt() {
+    aarch64_cpu::asm::wfi();
+}
+
+/// Stops this CPU for good: interrupts masked, waiting forever.
+pub fn halt() -> ! {
+    let _ = irq_save();
+    loop {
+        aarch64_cpu::asm::wfi();
+    }
+}
+
+/// The virtual counter (CNTVCT_EL0), in ticks of [`counter_frequency`].
+#[inline]
+pub fn counter() -> u64 {
+    barrier::isb(barrier::SY);
+    CNTVCT_EL0.get()
+}
+
+/// Counter frequency in Hz (CNTFRQ_EL0, set by firmware/QEMU: 62.5 MHz on virt).
+#[inline]
+pub fn counter_frequency() -> u64 {
+    CNTFRQ_EL0.get().max(1)
+}
+
+/// This CPU's affinity (MPIDR_EL1 Aff3..Aff0, as GICv3 routing wants it).
+pub fn affinity() -> u64 {
+    let m = MPIDR_EL1.get();
+    (m & 0xff_ffff) | ((m >> 32) & 0xff) << 32
+}
+
+/// Current frame pointer (x29), the start of a backtrace.
+#[inline(always)]
+pub fn frame_pointer() -> usize {
+    let fp: usize;
+    // SAFETY: reads a register, no side effects.
+    unsafe { asm!("mov {}, x29", out(reg) fp, options(nomem, nostack, preserves_flags)) };
+    fp
+}
+
+/// Makes freshly written instructions in `[start, start+len)` visible to
+/// instruction fetch: clean D-cache to PoU, invalidate I-cache (Arm ARM B2.4.4).
+pub fn sync_icache(start: usize, len: usize) {
+    const LINE: usize = 64; // smallest line on the cores we run on; CTR_EL0 could refine
+    let end = start.saturating_add(len);
+    let mut a = start & !(LINE - 1);
+    while a < end {
+        // SAFETY: cache maintenance by VA on mapped memory has no architectural
+        // effect on memory contents.
+        unsafe { asm!("dc cvau, {}", in(reg) a, options(nostack, preserves_flags)) };
+        a += LINE;
+    }
+    barrier::dsb(barrier::ISH);
+    let mut a = start & !(LINE - 1);
+    while a < end {
+        // SAFETY: as above, I-cache invalidation by VA.
+        unsafe { asm!("ic ivau, {}", in(reg) a, options(nostack, preserves_flags)) };
+        a += LINE;
+    }
+    barrier::dsb(barrier::ISH);
+    barrier::isb(barrier::SY);
+}

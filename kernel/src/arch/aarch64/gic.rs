@@ -1,0 +1,304 @@
+//! The Arm Generic Interrupt Controller, v2 or v3, whichever the device tree names.
+//!
+//! Only the boot CPU takes interrupts for now. SPIs are routed to it, all
+//! interrupts are Group 1 (QEMU virt runs the GIC with security disabled, so
+//! GICD_CTLR.DS = 1 and Group 1 is what EL1 acknowledges), priority 0xa0, and the
+//! CPU priority mask lets everything above 0xf0 through. Register offsets: GICv2
+//! architecture spec (IHI 0048B) 4.1.2 and 4.1.3; GICv3 (IHI 0069H) 12.8, 12.10
+//! and 12.11.
+
+use aarch64_cpu::asm::barrier;
+use core::arch::asm;
+use kcore::dt::GicInfo;
+use tock_registers::interfaces::{Readable, Writeable};
+use tock_registers::register_structs;
+use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
+
+register_structs! {
+    /// Distributor (GICD), common to v2 and v3.
+    GicdRegs {
+        (0x0000 => ctlr: ReadWrite<u32>),
+        (0x0004 => typer: ReadOnly<u32>),
+        (0x0008 => _reserved0),
+        (0x0080 => igroupr: [ReadWrite<u32>; 32]),
+        (0x0100 => isenabler: [ReadWrite<u32>; 32]),
+        (0x0180 => icenabler: [ReadWrite<u32>; 32]),
+        (0x0200 => _reserved1),
+        (0x0400 => ipriorityr: [ReadWrite<u8>; 1024]),
+        (0x0800 => itargetsr: [ReadWrite<u8>; 1024]),
+        (0x0c00 => icfgr: [ReadWrite<u32>; 64]),
+        (0x0d00 => _reserved2),
+        (0x6100 => irouter: [ReadWrite<u64>; 988]),
+        (0x7fe0 => _reserved3),
+        (0x10000 => @END),
+    }
+}
+
+register_structs! {
+    /// GICv2 CPU interface (GICC).
+    GiccRegs {
+        (0x0000 => ctlr: ReadWrite<u32>),
+        (0x0004 => pmr: ReadWrite<u32>),
+        (0x0008 => bpr: ReadWrite<u32>),
+        (0x000c => iar: ReadOnly<u32>),
+        (0x0010 => eoir: WriteOnly<u32>),
+        (0x0014 => _reserved),
+        (0x1000 => @END),
+    }
+}
+
+register_structs! {
+    /// GICv3 redistributor: RD_base frame then SGI_base frame.
+    GicrRegs {
+        (0x0000 => ctlr: ReadWrite<u32>),
+        (0x0004 => iidr: ReadOnly<u32>),
+        (0x0008 => typer: ReadOnly<u64>),
+        (0x0010 => _reserved0),
+        (0x0014 => waker: ReadWrite<u32>),
+        (0x0018 => _reserved1),
+        (0x10080 => igroupr0: ReadWrite<u32>),
+        (0x10084 => _reserved2),
+        (0x10100 => isenabler0: ReadWrite<u32>),
+        (0x10104 => _reserved3),
+        (0x10180 => icenabler0: ReadWrite<u32>),
+        (0x10184 => _reserved4),
+        (0x10400 => ipriorityr: [ReadWrite<u8>; 32]),
+        (0x10420 => _reserved5),
+        (0x20000 => @END),
+    }
+}
+
+const PRIORITY: u8 = 0xa0;
+const PRIORITY_MASK: u32 = 0xf0;
+/// INTIDs 1020..1023 are special; 1023 means "no pending interrupt".
+pub const SPURIOUS: u32 = 1020;
+const GICR_WAKER_PROCESSOR_SLEEP: u32 = 1 << 1;
+const GICR_WAKER_CHILDREN_ASLEEP: u32 = 1 << 2;
+const GICR_TYPER_LAST: u64 = 1 << 4;
+const GICR_FRAME: usize = 0x20000;
+
+enum Gic {
+    V2 {
+        gicd: &'static GicdRegs,
+        gicc: &'static GiccRegs,
+    },
+    V3 {
+        gicd: &'static GicdRegs,
+        gicr: &'static GicrRegs,
+    },
+}
+
+static mut GIC: Option<Gic> = None;
+
+fn gic() -> Option<&'static Gic> {
+    // SAFETY: written once in `init` on the boot CPU before IRQs are unmasked.
+    unsafe { (*core::ptr::addr_of!(GIC)).as_ref() }
+}
+
+/// Which GIC version is running, for the boot log.
+pub fn version() -> u8 {
+    match gic() {
+        Some(Gic::V2 { .. }) => 2,
+        Some(Gic::V3 { .. }) => 3,
+        None => 0,
+    }
+}
+
+/// Number of interrupt IDs the distributor implements (GICD_TYPER.ITLinesNumber).
+pub fn max_intid() -> u32 {
+    match gic() {
+        Some(Gic::V2 { gicd, .. }) | Some(Gic::V3 { gicd, .. }) => {
+            ((gicd.typer.get() & 0x1f) + 1) * 32
+        }
+        None => 0,
+    }
+}
+
+/// Initialises the distributor and this CPU's interface.
+///
+/// # Safety
+/// The register ranges in `info` must be mapped as device memory and describe the
+/// real GIC; called once, on the boot CPU, with IRQs masked.
+pub unsafe fn init(info: GicInfo) {
+    match info {
+        GicInfo::V2 { gicd, gicc } => {
+            // SAFETY: the caller guarantees these ranges are the mapped GIC frames.
+            let (gicd, gicc) = unsafe {
+                (
+                    &*(gicd.start as *const GicdRegs),
+                    &*(gicc.start as *const GiccRegs),
+                )
+            };
+            gicd.ctlr.set(0);
+            let lines = ((gicd.typer.get() & 0x1f) + 1) * 32;
+            for i in 32..lines as usize {
+                gicd.ipriorityr[i].set(PRIORITY);
+                gicd.itargetsr[i].set(1);
+            }
+            for i in 0..32 {
+                gicd.ipriorityr[i].set(PRIORITY);
+            }
+            for i in 0..(lines as usize / 32) {
+                gicd.icenabler[i].set(u32::MAX);
+                gicd.igroupr[i].set(0);
+            }
+            gicd.ctlr.set(1);
+            gicc.pmr.set(PRIORITY_MASK);
+            gicc.bpr.set(0);
+            gicc.ctlr.set(1);
+            // SAFETY: single writer at boot (see `gic`).
+            unsafe { GIC = Some(Gic::V2 { gicd, gicc }) };
+        }
+        GicInfo::V3 { gicd, gicr } => {
+            // SAFETY: the caller guarantees these ranges are the mapped GIC frames.
+            let gicd_regs = unsafe { &*(gicd.start as *const GicdRegs) };
+            gicd_regs.ctlr.set(0);
+            wait_rwp(gicd_regs);
+            let lines = ((gicd_regs.typer.get() & 0x1f) + 1) * 32;
+            for i in 1..(lines as usize / 32) {
+                gicd_regs.icenabler[i].set(u32::MAX);
+                gicd_regs.igroupr[i].set(u32::MAX);
+            }
+            let me = super::cpu::affinity();
+            for i in 32..lines as usize {
+                gicd_regs.ipriorityr[i].set(PRIORITY);
+                gicd_regs.irouter[i - 32].set(me);
+            }
+            // GICD_CTLR (DS=1 view): ARE (bit 4), EnableGrp1 (bit 1).
+            gicd_regs.ctlr.set((1 << 4) | (1 << 1));
+            wait_rwp(gicd_regs);
+            // Find this CPU's redistributor by affinity (GICR_TYPER[63:32]).
+            let mut frame = gicr.start as usize;
+            let mine = loop {
+                // SAFETY: frames lie inside the mapped GICR range (checked below).
+                let r = unsafe { &*(frame as *const GicrRegs) };
+                let typer = r.typer.get();
+                if typer >> 32 == me & 0xff_ffff | (me >> 32) << 24 {
+                    break Some(r);
+                }
+                if typer & GICR_TYPER_LAST != 0 || frame + 2 * GICR_FRAME > gicr.end as usize {
+                    break None;
+                }
+                frame += GICR_FRAME;
+            };
+            let Some(gicr_regs) = mine else {
+                log::error!("GICv3: no redistributor for affinity {me:#x}");
+                return;
+            };
+            gicr_regs
+                .waker
+                .set(gicr_regs.waker.get() & !GICR_WAKER_PROCESSOR_SLEEP);
+            while gicr_regs.waker.get() & GICR_WAKER_CHILDREN_ASLEEP != 0 {
+                core::hint::spin_loop();
+            }
+            gicr_regs.igroupr0.set(u32::MAX);
+            gicr_regs.icenabler0.set(u32::MAX);
+            for i in 0..32 {
+                gicr_regs.ipriorityr[i].set(PRIORITY);
+            }
+            // CPU interface through system registers (ICC_*_EL1).
+            // SAFETY: EL2 (if present) enabled ICC_SRE_EL2.Enable in boot.rs; these
+            // writes only configure this CPU's interface.
+            unsafe {
+                asm!(
+                    "mrs {t}, S3_0_C12_C12_5",    // ICC_SRE_EL1
+                    "orr {t}, {t}, #1",           // SRE
+                    "msr S3_0_C12_C12_5, {t}",
+                    "isb",
+                    "msr S3_0_C4_C6_0, {pmr}",    // ICC_PMR_EL1
+                    "msr S3_0_C12_C12_3, xzr",    // ICC_BPR1_EL1
+                    "mov {t}, #1",
+                    "msr S3_0_C12_C12_7, {t}",    // ICC_IGRPEN1_EL1
+                    "isb",
+                    t = out(reg) _,
+                    pmr = in(reg) PRIORITY_MASK as u64,
+                    options(nostack)
+                )
+            };
+            // SAFETY: single writer at boot (see `gic`).
+            unsafe {
+                GIC = Some(Gic::V3 {
+                    gicd: gicd_regs,
+                    gicr: gicr_regs,
+                })
+            };
+        }
+    }
+}
+
+fn wait_rwp(gicd: &GicdRegs) {
+    // GICD_CTLR.RWP (bit 31): register write pending.
+    while gicd.ctlr.get() & (1 << 31) != 0 {
+        core::hint::spin_loop();
+    }
+}
+
+/// Enables delivery of `intid` to this CPU.
+pub fn enable(intid: u32) {
+    let (word, bit) = ((intid / 32) as usize, 1u32 << (intid % 32));
+    match gic() {
+        Some(Gic::V2 { gicd, .. }) => {
+            if let Some(r) = gicd.isenabler.get(word) {
+                r.set(bit)
+            }
+        }
+        Some(Gic::V3 { gicd, gicr }) => {
+            if intid < 32 {
+                gicr.isenabler0.set(bit);
+            } else if let Some(r) = gicd.isenabler.get(word) {
+                r.set(bit)
+            }
+        }
+        None => {}
+    }
+}
+
+/// Disables delivery of `intid`.
+pub fn disable(intid: u32) {
+    let (word, bit) = ((intid / 32) as usize, 1u32 << (intid % 32));
+    match gic() {
+        Some(Gic::V2 { gicd, .. }) => {
+            if let Some(r) = gicd.icenabler.get(word) {
+                r.set(bit)
+            }
+        }
+        Some(Gic::V3 { gicd, gicr }) => {
+            if intid < 32 {
+                gicr.icenabler0.set(bit);
+            } else if let Some(r) = gicd.icenabler.get(word) {
+                r.set(bit)
+            }
+        }
+        None => {}
+    }
+    barrier::dsb(barrier::SY);
+}
+
+/// Acknowledges the highest-priority pending interrupt; `None` if spurious.
+pub fn acknowledge() -> Option<u32> {
+    let id = match gic()? {
+        Gic::V2 { gicc, .. } => gicc.iar.get() & 0x3ff,
+        Gic::V3 { .. } => {
+            let v: u64;
+            // SAFETY: reading ICC_IAR1_EL1 acknowledges one interrupt; the caller
+            // signals its end with `end_of_interrupt`.
+            unsafe { asm!("mrs {}, S3_0_C12_C12_0", out(reg) v, options(nostack)) };
+            barrier::dsb(barrier::SY);
+            (v & 0xff_ffff) as u32
+        }
+    };
+    (id < SPURIOUS).then_some(id)
+}
+
+/// Signals the end of handling `intid`.
+pub fn end_of_interrupt(intid: u32) {
+    match gic() {
+        Some(Gic::V2 { gicc, .. }) => gicc.eoir.set(intid),
+        Some(Gic::V3 { .. }) => {
+            // SAFETY: writing ICC_EOIR1_EL1 drops the running priority for an
+            // interrupt this CPU acknowledged.
+            unsafe { asm!("msr S3_0_C12_C12_1, {}", in(reg) intid as u64, options(nostack)) };
+        }
+        None => {}
+    }
+}

@@ -1,0 +1,9 @@
+//! AArch64 support: boot entry, exception vectors, MMU, GIC, generic timer, PSCI.
+
+mod boot;
+pub mod cpu;
+pub mod exceptions;
+pub mod gic;
+pub mod mmu;
+pub mod psci;
+pub mod timer;

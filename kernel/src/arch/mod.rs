@@ -1,0 +1,11 @@
+//! The one place that names the architecture.
+//!
+//! Everything outside `arch/` uses only the names re-exported here; inline assembly
+//! and system-register access (`asm!`, `aarch64_cpu`) appear nowhere else. A port to
+//! another architecture provides the same set of modules.
+
+#[cfg(target_arch = "aarch64")]
+mod aarch64;
+
+#[cfg(target_arch = "aarch64")]
+pub use aarch64::{cpu, exceptions, gic as irqchip, mmu, psci, timer};

@@ -1,0 +1,369 @@
+//! Boot sequence: device tree, page tables, memory, interrupts, timer.
+//!
+//! `early_init` runs with the MMU off (so it uses no locks and no heap), reads the
+//! DTB, finds the console and RAM, maps everything and turns the MMU on.
+//! `late_init` then brings up the log, allocators, GIC and tick, and records what
+//! the shell shows in [`BootInfo`].
+
+use crate::arch::mmu::{self, AddressSpace, Attr, Table};
+use crate::arch::{cpu, irqchip};
+use crate::{console, irq, klog, mm, time};
+use alloc::string::String;
+use fdt::Fdt;
+use kcore::dt::{self, GicInfo, PsciConduit};
+use kcore::memrange::{free_ranges, Range, RangeSet};
+
+/// QEMU virt's PL011, used to report a missing DTB when no DTB can tell us better.
+const FALLBACK_UART: usize = 0x0900_0000;
+/// Devices larger than this (flash, PCI windows) are not mapped.
+const MAX_DEVICE_MAP: u64 = 64 << 20;
+const BOOT_TABLES: usize = 32;
+
+/// Facts about this boot, for the shell and later subsystems.
+pub struct BootInfo {
+    pub dtb: &'static [u8],
+    pub entry_el: u64,
+    pub bootargs: String,
+    pub psci: Option<PsciConduit>,
+    pub panic_timeout: Option<u32>,
+    pub ram: RangeSet<8>,
+    pub initrd: Option<Range>,
+    pub gic: GicInfo,
+    pub timer_irq: u32,
+}
+
+static BOOT_INFO: spin::Once<BootInfo> = spin::Once::new();
+
+pub fn boot_info() -> Option<&'static BootInfo> {
+    BOOT_INFO.get()
+}
+
+/// Parsed before the MMU is on; handed to `late_init`.
+pub struct EarlyInfo {
+    fdt: Fdt<'static>,
+    dtb: &'static [u8],
+    entry_el: u64,
+    ram: RangeSet<8>,
+}
+
+#[repr(C, align(4096))]
+struct TablePool([Table; BOOT_TABLES]);
+
+struct BootTables {
+    pool: core::cell::UnsafeCell<TablePool>,
+    next: core::sync::atomic::AtomicUsize,
+}
+
+// SAFETY: used only by the boot CPU during `early_init`, before other CPUs run.
+unsafe impl Sync for BootTables {}
+
+static BOOT_PAGE_TABLES: BootTables = BootTables {
+    pool: core::cell::UnsafeCell::new(TablePool([const { Table::zeroed() }; BOOT_TABLES])),
+    next: core::sync::atomic::AtomicUsize::new(0),
+};
+
+static ADDRESS_SPACE: crate::sync::IrqLock<Option<AddressSpace>> = crate::sync::IrqLock::new(None);
+
+fn boot_table() -> Option<*mut Table> {
+    // Relaxed load/store rather than fetch_add: the MMU is off, and exclusive
+    // accesses to Device memory are not guaranteed to work.
+    let n = BOOT_PAGE_TABLES
+        .next
+        .load(core::sync::atomic::Ordering::Relaxed);
+    if n >= BOOT_TABLES {
+        return None;
+    }
+    BOOT_PAGE_TABLES
+        .next
+        .store(n + 1, core::sync::atomic::Ordering::Relaxed);
+    // SAFETY: each index is handed out once; the pool lives in BSS (zeroed).
+    Some(unsafe { (*BOOT_PAGE_TABLES.pool.get()).0.as_mut_ptr().add(n) })
+}
+
+fn fail(msg: &str) -> ! {
+    if console::early_base() == 0 {
+        // SAFETY: with no DTB we can only guess QEMU virt's UART; writing to it
+        // is harmless if it is absent (the address is not RAM on virt).
+        unsafe { console::init_early(FALLBACK_UART) };
+    }
+    console::emergency_write("\nKernel panic - not syncing: ");
+    console::emergency_write(msg);
+    console::emergency_write("\nSystem halted.\n");
+    cpu::halt()
+}
+
+macro_rules! linker_addr {
+    ($sym:ident) => {{
+        extern "C" {
+            static $sym: u8;
+        }
+        // SAFETY: only the address of a linker-script symbol is taken.
+        unsafe { &$sym as *const u8 as usize }
+    }};
+}
+
+fn kernel_image() -> Range {
+    Range::new(
+        linker_addr!(__kernel_start) as u64,
+        linker_addr!(__kernel_end) as u64,
+    )
+}
+
+/// Reads the DTB, finds the console and RAM, maps memory and enables the MMU.
+pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
+    // The header is 40 bytes, big-endian magic 0xd00dfeed first.
+    if dtb_addr == 0 || dtb_addr % 8 != 0 {
+        fail("no device tree: x0 does not point to a DTB (boot with an arm64 Image so QEMU passes one)");
+    }
+    // SAFETY: QEMU passes the DTB's physical address in x0; the MMU is off so it
+    // is directly readable. `from_ptr` checks the magic and reads `totalsize`.
+    let fdt = match unsafe { Fdt::from_ptr(dtb_addr as *const u8) } {
+        Ok(f) => f,
+        Err(_) => fail("no device tree: x0 does not point to a valid DTB (bad magic or header)"),
+    };
+    // SAFETY: the DTB stays in RAM we never hand out (reserved below).
+    let dtb: &'static [u8] =
+        unsafe { core::slice::from_raw_parts(dtb_addr as *const u8, fdt.total_size()) };
+    if let Some(uart) = dt::stdout(&fdt).and_then(|n| dt::first_reg(&n)) {
+        // SAFETY: stdout-path names the UART; it is identity-mapped below.
+        unsafe { console::init_early(uart.start as usize) };
+    }
+    let ram = dt::memory(&fdt);
+    if ram.total() == 0 {
+        fail("device tree has no /memory node: cannot find RAM");
+    }
+
+    // Page tables: RAM normal RW except the kernel image, mapped section by
+    // section; devices from the DT as Device-nGnRE.
+    let mut space = match boot_table() {
+        // SAFETY: a fresh zeroed table from the boot pool, never reused.
+        Some(root) => unsafe { AddressSpace::new(root) },
+        None => fail("out of boot page tables"),
+    };
+    let kernel = kernel_image();
+    let mut alloc = boot_table;
+    let mut map = |r: Range, attr: Attr, what: &str| {
+        if r.is_empty() {
+            return;
+        }
+        if let Err(e) = space.map(
+            r.start as usize,
+            r.start as usize,
+            r.size() as usize,
+            attr,
+            &mut alloc,
+        ) {
+            let _ = e;
+            fail(what);
+        }
+    };
+    for r in ram.as_slice() {
+        let mut pieces = RangeSet::<4>::new();
+        pieces.push(*r);
+        pieces.subtract(kernel);
+        for p in pieces.as_slice() {
+            let p = p.align_inward(mmu::PAGE_SIZE as u64);
+            if p.end as u128 <= 1u128 << mmu::VA_BITS {
+                map(p, Attr::NormalRw, "cannot map RAM");
+            }
+        }
+    }
+    let text_end = linker_addr!(__text_end) as u64;
+    let rodata_end = linker_addr!(__rodata_end) as u64;
+    let data_end = linker_addr!(__boot_stack_guard) as u64;
+    map(
+        Range::new(kernel.start, text_end),
+        Attr::NormalRx,
+        "cannot map kernel text",
+    );
+    map(
+        Range::new(text_end, rodata_end),
+        Attr::NormalRo,
+        "cannot map kernel rodata",
+    );
+    map(
+        Range::new(rodata_end, data_end),
+        Attr::NormalRw,
+        "cannot map kernel data",
+    );
+    map(
+        Range::new(
+            linker_addr!(__boot_stack_bottom) as u64,
+            linker_addr!(__boot_stack_top) as u64,
+        ),
+        Attr::NormalRw,
+        "cannot map boot stack",
+    );
+    map(
+        Range::new(
+            linker_addr!(__exc_stack_bottom) as u64,
+            linker_addr!(__exc_stack_top) as u64,
+        ),
+        Attr::NormalRw,
+        "cannot map exception stack",
+    );
+    let after_stacks = Range::new(linker_addr!(__exc_stack_top) as u64, kernel.end);
+    map(after_stacks, Attr::NormalRw, "cannot map kernel tail");
+
+    let mut devices = RangeSet::<64>::new();
+    for d in dt::devices(&fdt) {
+        if d.is_compatible("cfi-flash") || d.compatibles().any(|c| c.starts_with("pci")) {
+            continue;
+        }
+        for r in d.regs() {
+            let page = mmu::PAGE_SIZE as u64 - 1;
+            let r = Range::new(r.start & !page, r.end.saturating_add(page) & !page);
+            let in_ram = ram
+                .as_slice()
+                .iter()
+                .any(|m| r.start < m.end && m.start < r.end);
+            if !r.is_empty() && r.size() <= MAX_DEVICE_MAP && r.end <= 1 << mmu::VA_BITS && !in_ram
+            {
+                devices.push(r);
+            }
+        }
+    }
+    devices.coalesce();
+    for r in devices.as_slice() {
+        map(*r, Attr::Device, "cannot map device");
+    }
+    // SAFETY: the space maps the running kernel (text, data, stacks) at their
+    // current (physical = virtual) addresses, the console and the DTB (in RAM).
+    unsafe { mmu::enable(&space) };
+    *ADDRESS_SPACE.lock() = Some(space);
+    EarlyInfo {
+        fdt,
+        dtb,
+        entry_el,
+        ram,
+    }
+}
+
+/// Logging, memory, interrupts, timer. Runs with the MMU on.
+pub fn late_init(early: EarlyInfo) {
+    let fdt = &early.fdt;
+    let bootargs = dt::bootargs(fdt).unwrap_or("");
+    let loglevel = kcore::cmdline::get(bootargs, "loglevel").and_then(|v| v.parse().ok());
+    klog::init(loglevel);
+    log::info!(
+        "Booting kernel on {} (entered at EL{}, running at EL1)",
+        fdt.find_node("/")
+            .and_then(|n| n.property("model"))
+            .and_then(|p| p.as_str())
+            .unwrap_or("unknown machine")
+            .trim_end_matches('\0'),
+        early.entry_el
+    );
+    log::info!(
+        "Machine model: DTB at {:#x} ({} bytes)",
+        early.dtb.as_ptr() as usize,
+        early.dtb.len()
+    );
+    log::info!("Kernel command line: {bootargs}");
+
+    // Memory: everything not in use by the image, the DTB, the initrd or
+    // /memreserve/ entries.
+    let kernel = kernel_image();
+    let initrd = dt::initrd(fdt);
+    let mut reserved = RangeSet::<16>::new();
+    reserved.push(kernel);
+    reserved.push(Range::from_size(
+        early.dtb.as_ptr() as u64,
+        early.dtb.len() as u64,
+    ));
+    if let Some(r) = initrd {
+        reserved.push(r);
+    }
+    for r in fdt.memory_reservations() {
+        reserved.push(Range::from_size(r.address() as u64, r.size() as u64));
+    }
+    let free = free_ranges::<16>(
+        early.ram.as_slice(),
+        reserved.as_slice(),
+        mm::PAGE_SIZE as u64,
+    );
+    for r in early.ram.as_slice() {
+        log::info!(
+            "Memory: [mem {:#018x}-{:#018x}] {}",
+            r.start,
+            r.end - 1,
+            kcore::units::Bytes(r.size())
+        );
+    }
+    // SAFETY: `free` excludes everything in use and is mapped RW (early_init).
+    if unsafe { mm::init(&early.ram, &free, kernel.size()) }.is_err() {
+        crate::oops::die("Out of memory: no RAM left for the kernel heap");
+    }
+    let mi = mm::info();
+    log::info!(
+        "Memory: {} available ({} kernel image, {} reserved), heap {}",
+        kcore::units::Bytes(mi.pages_total * mm::PAGE_SIZE as u64 + mi.heap_total),
+        kcore::units::Bytes(kernel.size()),
+        kcore::units::Bytes(mi.reserved - kernel.size()),
+        kcore::units::Bytes(mi.heap_total)
+    );
+    if let Some(r) = initrd {
+        log::info!(
+            "Initrd: [mem {:#018x}-{:#018x}] {}",
+            r.start,
+            r.end - 1,
+            kcore::units::Bytes(r.size())
+        );
+    }
+
+    let Some(gic) = dt::gic(fdt) else {
+        crate::oops::die("no GIC (arm,cortex-a15-gic or arm,gic-v3) in the device tree");
+    };
+    // SAFETY: the GIC frames come from the DT and were mapped as device memory;
+    // IRQs are still masked and only this CPU runs.
+    unsafe { irqchip::init(gic) };
+    log::info!(
+        "GICv{}: {} interrupt lines",
+        irqchip::version(),
+        irqchip::max_intid()
+    );
+    let timer_irq = dt::virtual_timer_irq(fdt).unwrap_or(27);
+    if let Err(e) = irq::request(timer_irq, time::tick, 0, "arch_timer", irq::Owner::Kernel) {
+        log::error!("timer: {e}");
+    }
+    time::start_tick();
+    cpu::irq_enable();
+    log::info!(
+        "arch_timer: cp15 timer running at {}.{:02}MHz (virt), tick {} Hz, irq {}",
+        time::frequency() / 1_000_000,
+        time::frequency() / 10_000 % 100,
+        time::TICK_HZ,
+        timer_irq
+    );
+    let psci = dt::psci_conduit(fdt);
+    match psci {
+        Some(c) => log::info!(
+            "psci: using PSCI v0.2+ via {}",
+            if c == PsciConduit::Hvc { "hvc" } else { "smc" }
+        ),
+        None => log::warn!("psci: no /psci node: poweroff and reboot will halt instead"),
+    }
+    let cpus = fdt
+        .find_node("/cpus")
+        .map(|n| n.children().filter(|c| c.name.starts_with("cpu@")).count())
+        .unwrap_or(1);
+    if cpus > 1 {
+        log::info!(
+            "smp: {} CPUs described, secondary CPUs stay parked (PSCI CPU_ON not used yet)",
+            cpus
+        );
+    }
+    let panic_timeout = kcore::cmdline::get(bootargs, "panic").and_then(|v| v.parse().ok());
+    BOOT_INFO.call_once(|| BootInfo {
+        dtb: early.dtb,
+        entry_el: early.entry_el,
+        bootargs: String::from(bootargs),
+        psci,
+        panic_timeout,
+        ram: early.ram.clone(),
+        initrd,
+        gic,
+        timer_irq,
+    });
+    log::info!("Boot took {} us", time::micros());
+}

@@ -1,0 +1,131 @@
+//! Interrupt registration and dispatch, independent of the interrupt controller.
+//!
+//! A handler is a plain function plus a context word, registered for one INTID
+//! with a name and an owner (`None` for the kernel itself; a module's handlers
+//! name their module so its reference count and `rmmod` checks can account for
+//! them). The table is an `IrqLock`ed map from INTID to action: dispatch runs with IRQs masked
+//! and takes the same lock briefly to copy the action out, then calls it unlocked
+//! so a handler may itself (un)register.
+
+use crate::arch::irqchip;
+use crate::sync::IrqLock;
+use alloc::collections::BTreeMap;
+
+/// Highest INTID handled (GICv2/v3 SPIs end at 1019).
+pub const MAX_IRQ: usize = 1020;
+
+pub type Handler = fn(intid: u32, ctx: usize);
+
+/// Who registered a handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    Kernel,
+    /// A module, by its id in the module table.
+    Module(u32),
+}
+
+#[derive(Clone, Copy)]
+pub struct Action {
+    pub handler: Handler,
+    pub ctx: usize,
+    pub name: &'static str,
+    pub owner: Owner,
+    pub count: u64,
+}
+
+static TABLE: IrqLock<BTreeMap<u32, Action>> = IrqLock::new(BTreeMap::new());
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IrqError {
+    /// The INTID is out of range.
+    Invalid(u32),
+    /// Someone else already handles it.
+    Busy(u32),
+    /// Nothing is registered there.
+    NotRegistered(u32),
+}
+
+impl core::fmt::Display for IrqError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            IrqError::Invalid(i) => write!(f, "invalid IRQ {i}"),
+            IrqError::Busy(i) => write!(f, "IRQ {i} is already in use (Device or resource busy)"),
+            IrqError::NotRegistered(i) => write!(f, "IRQ {i} has no handler"),
+        }
+    }
+}
+
+/// Registers `handler` for `intid` and enables it at the controller.
+pub fn request(
+    intid: u32,
+    handler: Handler,
+    ctx: usize,
+    name: &'static str,
+    owner: Owner,
+) -> Result<(), IrqError> {
+    if intid as usize >= MAX_IRQ {
+        return Err(IrqError::Invalid(intid));
+    }
+    {
+        let mut t = TABLE.lock();
+        if t.contains_key(&intid) {
+            return Err(IrqError::Busy(intid));
+        }
+        t.insert(
+            intid,
+            Action {
+                handler,
+                ctx,
+                name,
+                owner,
+                count: 0,
+            },
+        );
+    }
+    irqchip::enable(intid);
+    Ok(())
+}
+
+/// Disables `intid` and removes its handler. Returns the action removed.
+pub fn free(intid: u32) -> Result<Action, IrqError> {
+    if intid as usize >= MAX_IRQ {
+        return Err(IrqError::Invalid(intid));
+    }
+    irqchip::disable(intid);
+    TABLE
+        .lock()
+        .remove(&intid)
+        .ok_or(IrqError::NotRegistered(intid))
+}
+
+/// Called by the exception vector with IRQs masked.
+pub fn dispatch() {
+    while let Some(intid) = irqchip::acknowledge() {
+        let action = {
+            let mut t = TABLE.lock();
+            match t.get_mut(&intid) {
+                Some(a) => {
+                    a.count += 1;
+                    Some(*a)
+                }
+                None => None,
+            }
+        };
+        match action {
+            Some(a) => (a.handler)(intid, a.ctx),
+            None => {
+                log::warn!("irq {intid}: nobody cared, disabling");
+                irqchip::disable(intid);
+            }
+        }
+        irqchip::end_of_interrupt(intid);
+    }
+}
+
+/// Calls `f` for each registered handler (for `interrupts`).
+pub fn for_each(mut f: impl FnMut(u32, &Action)) {
+    let t = TABLE.lock();
+    for (i, a) in t.iter() {
+        f(*i, a);
+    }
+}

@@ -1,0 +1,93 @@
+//! The kernel log: the `log` crate's backend.
+//!
+//! Each record is stamped with the time since kernel entry, appended to the
+//! `dmesg` ring ([`kcore::logring::LogRing`]) and echoed to the console when its
+//! level is at or above the console level (`loglevel=` bootarg, Linux numbering:
+//! 3 = errors, 4 = warnings, 6 = info (default 7 = debug shows all)).
+
+use crate::sync::IrqLock;
+use core::fmt::Write;
+use kcore::logring::{LineBuf, LogRing};
+use log::{Level, LevelFilter, Log, Metadata, Record};
+
+const RING_BYTES: usize = 32 * 1024;
+
+static RING: IrqLock<LogRing<RING_BYTES>> = IrqLock::new(LogRing::new());
+static LOGGER: KernelLogger = KernelLogger;
+static CONSOLE_LEVEL: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(7);
+
+struct KernelLogger;
+
+fn linux_level(level: Level) -> u8 {
+    match level {
+        Level::Error => 3,
+        Level::Warn => 4,
+        Level::Info => 6,
+        Level::Debug | Level::Trace => 7,
+    }
+}
+
+impl Log for KernelLogger {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        let mut line = LineBuf::<256>::new();
+        let _ = match record.level() {
+            Level::Error => write!(line, "ERROR: {}", record.args()),
+            Level::Warn => write!(line, "WARNING: {}", record.args()),
+            _ => write!(line, "{}", record.args()),
+        };
+        let micros = crate::time::micros();
+        RING.lock().push(micros, line.as_str());
+        let console_level = CONSOLE_LEVEL.load(core::sync::atomic::Ordering::Relaxed);
+        if linux_level(record.level()) <= console_level {
+            let mut out = LineBuf::<300>::new();
+            let _ = write!(
+                out,
+                "[{:5}.{:06}] {}\n",
+                micros / 1_000_000,
+                micros % 1_000_000,
+                line.as_str()
+            );
+            crate::console::write_str(out.as_str());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Installs the logger; `loglevel` as Linux's bootarg (messages with a level
+/// number below it reach the console).
+pub fn init(loglevel: Option<u8>) {
+    if let Some(l) = loglevel {
+        CONSOLE_LEVEL.store(l.saturating_sub(1), core::sync::atomic::Ordering::Relaxed);
+    }
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(LevelFilter::Debug);
+}
+
+/// Prints the whole log buffer (`dmesg`).
+pub fn dump(out: &mut dyn FnMut(&[u8])) {
+    // Copy out under the lock in chunks so the console is not written while
+    // holding the ring (the console may log).
+    let mut copy = alloc::vec::Vec::new();
+    let dropped;
+    {
+        let ring = RING.lock();
+        let (a, b) = ring.as_slices();
+        if copy.try_reserve_exact(a.len() + b.len()).is_err() {
+            return;
+        }
+        copy.extend_from_slice(a);
+        copy.extend_from_slice(b);
+        dropped = ring.dropped();
+    }
+    if dropped > 0 {
+        let mut l = LineBuf::<64>::new();
+        let _ = writeln!(l, "[dmesg: {dropped} older records dropped]");
+        out(&l.buf[..l.len]);
+    }
+    out(&copy);
+}

@@ -1,0 +1,59 @@
+//! Kernel entry: from the boot CPU's first Rust instruction to the shell.
+//!
+//! `kernel_main` reads the device tree (the only source of truth for memory,
+//! devices and the console), builds the page tables and turns the MMU on, then
+//! brings up logging, memory, interrupts and the timer, and runs the shell. Each
+//! step depends only on the ones before it; a missing DTB or a DTB without memory
+//! stops the boot with a message on whatever console can be found.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+mod arch;
+mod boot;
+mod console;
+mod early_console;
+mod irq;
+mod klog;
+mod mm;
+mod oops;
+mod shell;
+mod sync;
+mod time;
+
+pub use boot::{boot_info, BootInfo};
+
+use arch::exceptions::{self, Handlers, Origin, Syndrome, TrapFrame};
+
+static HANDLERS: Handlers = Handlers {
+    irq: on_irq,
+    sync: on_sync,
+    unexpected: on_unexpected,
+};
+
+fn on_irq(_frame: &mut TrapFrame) {
+    irq::dispatch();
+}
+
+fn on_sync(frame: &mut TrapFrame, origin: Origin, syn: Syndrome) {
+    oops::die_sync(frame, origin, syn);
+}
+
+fn on_unexpected(frame: &mut TrapFrame, what: &'static str) {
+    let _ = core::fmt::Write::write_fmt(
+        &mut console::Emergency,
+        format_args!("Unexpected {what} at {:#x}\n", frame.elr),
+    );
+    oops::die("unexpected exception");
+}
+
+/// Called by `boot.rs` on the boot CPU at EL1, MMU off, IRQs masked.
+#[no_mangle]
+pub extern "C" fn kernel_main(dtb: usize, entry_el: u64) -> ! {
+    time::init_boot_clock();
+    let info = boot::early_init(dtb, entry_el);
+    exceptions::init(&HANDLERS);
+    boot::late_init(info);
+    shell::run()
+}

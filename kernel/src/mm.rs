@@ -1,0 +1,169 @@
+//! Physical memory: the page allocator and the kernel heap, sized from the DTB.
+//!
+//! At boot, RAM from `/memory` minus the kernel image, the DTB, the initrd and
+//! `/memreserve/` entries gives the free ranges ([`kcore::memrange`]). The largest
+//! is split: a quarter (at least 1 MiB, at most 64 MiB) seeds the heap
+//! (`buddy_system_allocator::Heap`), everything else goes to the page allocator
+//! (`buddy_system_allocator::FrameAllocator`, 4 KiB frames). The heap comes first
+//! because the frame allocator keeps its free lists in heap memory. Both sit
+//! behind [`IrqLock`]s; allocation failure is returned to the caller
+//! ([`alloc_pages`] -> `Err`, `Vec::try_reserve` -> `Err`), never a hang.
+
+use crate::sync::IrqLock;
+use buddy_system_allocator::{FrameAllocator, Heap};
+use core::alloc::{GlobalAlloc, Layout};
+use core::ptr::NonNull;
+use kcore::memrange::{Range, RangeSet};
+
+pub const PAGE_SIZE: usize = 4096;
+
+pub struct KernelHeap {
+    heap: IrqLock<Heap<32>>,
+}
+
+#[global_allocator]
+static HEAP: KernelHeap = KernelHeap {
+    heap: IrqLock::new(Heap::new()),
+};
+
+// SAFETY: `Heap` hands out non-overlapping blocks of at least the requested size
+// and alignment from memory given to it in `init` (free RAM nobody else uses);
+// the lock serializes all access, with IRQs masked so a handler cannot re-enter.
+unsafe impl GlobalAlloc for KernelHeap {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        match self.heap.lock().alloc(layout) {
+            Ok(p) => p.as_ptr(),
+            Err(()) => core::ptr::null_mut(),
+        }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if let Some(p) = NonNull::new(ptr) {
+            self.heap.lock().dealloc(p, layout);
+        }
+    }
+}
+
+static FRAMES: IrqLock<FrameAllocator<32>> = IrqLock::new(FrameAllocator::new());
+
+/// What `mem` reports.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MemInfo {
+    pub ram_total: u64,
+    pub kernel_image: u64,
+    pub reserved: u64,
+    pub pages_total: u64,
+    pub pages_free: u64,
+    pub heap_total: u64,
+    pub heap_used: u64,
+    pub heap_actual: u64,
+}
+
+static LAYOUT: IrqLock<MemInfo> = IrqLock::new(MemInfo {
+    ram_total: 0,
+    kernel_image: 0,
+    reserved: 0,
+    pages_total: 0,
+    pages_free: 0,
+    heap_total: 0,
+    heap_used: 0,
+    heap_actual: 0,
+});
+static PAGES_ALLOCATED: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// The allocator ran out of memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutOfMemory;
+
+impl core::fmt::Display for OutOfMemory {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Cannot allocate memory")
+    }
+}
+
+/// Sets up heap and page allocator from the free ranges.
+///
+/// # Safety
+/// `free` must be RAM that is mapped read-write and used by nothing else, now or
+/// later; called once.
+pub unsafe fn init(
+    ram: &RangeSet<8>,
+    free: &RangeSet<16>,
+    kernel_image: u64,
+) -> Result<(), OutOfMemory> {
+    let largest = free
+        .as_slice()
+        .iter()
+        .copied()
+        .max_by_key(Range::size)
+        .ok_or(OutOfMemory)?;
+    let heap_size = (free.total() / 4)
+        .clamp(1 << 20, 64 << 20)
+        .min(largest.size())
+        & !(PAGE_SIZE as u64 - 1);
+    if heap_size == 0 {
+        return Err(OutOfMemory);
+    }
+    // SAFETY: the caller gives us exclusive use of `largest`; the first
+    // `heap_size` bytes become the heap and nothing else.
+    unsafe {
+        HEAP.heap
+            .lock()
+            .add_to_heap(largest.start as usize, (largest.start + heap_size) as usize)
+    };
+    let mut frames = FRAMES.lock();
+    let mut pages = 0;
+    for r in free.as_slice() {
+        let r = if *r == largest {
+            Range::new(r.start + heap_size, r.end)
+        } else {
+            *r
+        };
+        if r.is_empty() {
+            continue;
+        }
+        frames.add_frame(r.start as usize / PAGE_SIZE, r.end as usize / PAGE_SIZE);
+        pages += r.size() / PAGE_SIZE as u64;
+    }
+    let ram_total = ram.total();
+    let mut l = LAYOUT.lock();
+    l.ram_total = ram_total;
+    l.kernel_image = kernel_image;
+    l.reserved = ram_total - free.total();
+    l.pages_total = pages;
+    l.heap_total = heap_size;
+    Ok(())
+}
+
+/// Allocates `count` physically contiguous zeroed pages (rounded up to a power
+/// of two, naturally aligned); returns the physical (= virtual) address.
+pub fn alloc_pages(count: usize) -> Result<usize, OutOfMemory> {
+    let frame = FRAMES.lock().alloc(count).ok_or(OutOfMemory)?;
+    let addr = frame * PAGE_SIZE;
+    let n = count.next_power_of_two();
+    PAGES_ALLOCATED.fetch_add(n as u64, core::sync::atomic::Ordering::Relaxed);
+    // SAFETY: the frame allocator just gave us exclusive ownership of these
+    // pages, which are mapped read-write (all free RAM is).
+    unsafe { core::ptr::write_bytes(addr as *mut u8, 0, n * PAGE_SIZE) };
+    Ok(addr)
+}
+
+/// Returns pages from [`alloc_pages`] with the same `count`.
+pub fn free_pages(addr: usize, count: usize) {
+    FRAMES.lock().dealloc(addr / PAGE_SIZE, count);
+    PAGES_ALLOCATED.fetch_sub(
+        count.next_power_of_two() as u64,
+        core::sync::atomic::Ordering::Relaxed,
+    );
+}
+
+/// Current figures for `mem`.
+pub fn info() -> MemInfo {
+    let mut i = *LAYOUT.lock();
+    let allocated = PAGES_ALLOCATED.load(core::sync::atomic::Ordering::Relaxed);
+    i.pages_free = i.pages_total.saturating_sub(allocated);
+    let heap = HEAP.heap.lock();
+    i.heap_used = heap.stats_alloc_user() as u64;
+    i.heap_actual = heap.stats_alloc_actual() as u64;
+    i
+}

@@ -1,0 +1,294 @@
+//! The serial shell: reads lines from the console and runs commands.
+//!
+//! Input is polled from the console and edited by [`kcore::lineedit`]; between
+//! bytes the CPU sleeps in WFI until the next interrupt (the tick, at most
+//! 10 ms away). Command words are split on whitespace; every command reports its
+//! errors the way the equivalent Linux tool would.
+
+use crate::arch::{cpu, irqchip, psci};
+use crate::{console, irq, klog, mm, oops, print, println, time};
+use kcore::dt;
+use kcore::lineedit::{Action, LineEditor};
+use kcore::units::Bytes;
+
+pub const PROMPT: &str = "/ # ";
+
+struct Command {
+    name: &'static str,
+    help: &'static str,
+    run: fn(&[&str]),
+}
+
+const COMMANDS: &[Command] = &[
+    Command {
+        name: "help",
+        help: "list commands",
+        run: cmd_help,
+    },
+    Command {
+        name: "dmesg",
+        help: "print the kernel log",
+        run: cmd_dmesg,
+    },
+    Command {
+        name: "uptime",
+        help: "time since boot",
+        run: cmd_uptime,
+    },
+    Command {
+        name: "mem",
+        help: "memory use: RAM, page allocator, heap",
+        run: cmd_mem,
+    },
+    Command {
+        name: "devices",
+        help: "device-tree devices: compatible, address, irq",
+        run: cmd_devices,
+    },
+    Command {
+        name: "interrupts",
+        help: "registered interrupt handlers and counts",
+        run: cmd_interrupts,
+    },
+    Command {
+        name: "bootargs",
+        help: "the kernel command line",
+        run: cmd_bootargs,
+    },
+    Command {
+        name: "echo",
+        help: "print the arguments",
+        run: cmd_echo,
+    },
+    Command {
+        name: "poweroff",
+        help: "power the machine off (PSCI SYSTEM_OFF)",
+        run: cmd_poweroff,
+    },
+    Command {
+        name: "reboot",
+        help: "reset the machine (PSCI SYSTEM_RESET)",
+        run: cmd_reboot,
+    },
+    Command {
+        name: "panic",
+        help: "panic the kernel (tests the panic path)",
+        run: cmd_panic,
+    },
+    Command {
+        name: "fault",
+        help: "read from NULL: a real data abort (tests the oops path)",
+        run: cmd_fault,
+    },
+];
+
+/// Runs the shell forever.
+pub fn run() -> ! {
+    let mut ed = LineEditor::new();
+    print!("{PROMPT}");
+    loop {
+        let Some(byte) = console::read_byte() else {
+            cpu::wait_for_interrupt();
+            continue;
+        };
+        match ed.feed(byte) {
+            Action::None => {}
+            Action::Echo(b) => console::write_raw(&[b]),
+            Action::Erase => console::write_raw(b"\x08 \x08"),
+            Action::EraseN(n) => {
+                for _ in 0..n {
+                    console::write_raw(b"\x08 \x08");
+                }
+            }
+            Action::Bell => console::write_raw(b"\x07"),
+            Action::Cancel => print!("^C\n{PROMPT}"),
+            Action::Submit => {
+                print!("\n");
+                execute(ed.line());
+                print!("{PROMPT}");
+            }
+        }
+    }
+}
+
+/// Runs one command line.
+pub fn execute(line: &str) {
+    let mut words: [&str; 16] = [""; 16];
+    let mut n = 0;
+    for w in line.split_whitespace() {
+        if n == words.len() {
+            println!("sh: too many arguments (at most {})", words.len() - 1);
+            return;
+        }
+        words[n] = w;
+        n += 1;
+    }
+    if n == 0 {
+        return;
+    }
+    match COMMANDS.iter().find(|c| c.name == words[0]) {
+        Some(c) => (c.run)(&words[1..n]),
+        None => println!("sh: {}: command not found", words[0]),
+    }
+}
+
+fn cmd_help(_: &[&str]) {
+    println!("Commands:");
+    for c in COMMANDS {
+        println!("  {:<12} {}", c.name, c.help);
+    }
+}
+
+fn cmd_dmesg(_: &[&str]) {
+    klog::dump(&mut |bytes| {
+        // The ring holds text we formatted ourselves.
+        if let Ok(s) = core::str::from_utf8(bytes) {
+            console::write_str(s);
+        }
+    });
+}
+
+fn cmd_uptime(_: &[&str]) {
+    let us = time::micros();
+    let secs = us / 1_000_000;
+    println!(
+        "up {}:{:02}:{:02} ({}.{:06} s), {} timer ticks",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60,
+        secs,
+        us % 1_000_000,
+        time::jiffies()
+    );
+}
+
+fn cmd_mem(_: &[&str]) {
+    let m = mm::info();
+    let page = mm::PAGE_SIZE as u64;
+    println!("RAM:        {:>10}", Bytes(m.ram_total));
+    println!(
+        "kernel:     {:>10}  (image, BSS and stacks)",
+        Bytes(m.kernel_image)
+    );
+    println!(
+        "reserved:   {:>10}  (DTB, initrd, page tails)",
+        Bytes(m.reserved.saturating_sub(m.kernel_image))
+    );
+    println!(
+        "pages:      {:>10}  total, {} free ({} pages of 4 KiB, {} in use)",
+        Bytes(m.pages_total * page),
+        Bytes(m.pages_free * page),
+        m.pages_total,
+        m.pages_total - m.pages_free
+    );
+    println!(
+        "heap:       {:>10}  total, {} used ({} with allocator overhead), {} free",
+        Bytes(m.heap_total),
+        Bytes(m.heap_used),
+        Bytes(m.heap_actual),
+        Bytes(m.heap_total.saturating_sub(m.heap_actual))
+    );
+}
+
+fn cmd_devices(_: &[&str]) {
+    let Some(info) = crate::boot_info() else {
+        return;
+    };
+    let Ok(fdt) = fdt::Fdt::new(info.dtb) else {
+        println!("devices: device tree unreadable");
+        return;
+    };
+    println!("{:<28} {:<28} {:<24} IRQ", "NODE", "COMPATIBLE", "ADDRESS");
+    for d in dt::devices(&fdt) {
+        let compat = d.compatibles().next().unwrap_or("");
+        let mut addr = kcore::logring::LineBuf::<32>::new();
+        if let Some(r) = d.regs().first() {
+            let _ = core::fmt::Write::write_fmt(
+                &mut addr,
+                format_args!("{:#010x}+{:#x}", r.start, r.size()),
+            );
+        } else {
+            let _ = core::fmt::Write::write_str(&mut addr, "-");
+        }
+        print!("{:<28} {:<28} {:<24}", d.name, compat, addr.as_str());
+        if d.irqs().is_empty() {
+            print!(" -");
+        }
+        for (i, irq) in d.irqs().iter().enumerate() {
+            print!("{}{}", if i == 0 { " " } else { "," }, irq);
+        }
+        println!();
+    }
+}
+
+fn cmd_interrupts(_: &[&str]) {
+    println!(
+        "{:>5} {:>10}  {:<6} {:<16} OWNER",
+        "IRQ", "COUNT", "CHIP", "NAME"
+    );
+    let chip = if irqchip::version() == 3 {
+        "GICv3"
+    } else {
+        "GICv2"
+    };
+    irq::for_each(|intid, a| {
+        let owner = match a.owner {
+            irq::Owner::Kernel => "kernel",
+            irq::Owner::Module(_) => "module",
+        };
+        println!(
+            "{:>5} {:>10}  {:<6} {:<16} {}",
+            intid, a.count, chip, a.name, owner
+        );
+    });
+}
+
+fn cmd_bootargs(_: &[&str]) {
+    if let Some(info) = crate::boot_info() {
+        println!("{}", info.bootargs);
+    }
+}
+
+fn cmd_echo(args: &[&str]) {
+    for (i, a) in args.iter().enumerate() {
+        print!("{}{}", if i == 0 { "" } else { " " }, a);
+    }
+    println!();
+}
+
+fn psci_or_halt(function: u32, what: &str) {
+    log::info!("reboot: {what}");
+    match crate::boot_info().and_then(|b| b.psci) {
+        Some(c) => {
+            let r = psci::call(c, function);
+            println!("{what} failed: PSCI returned {r}");
+        }
+        None => {
+            println!("{what}: no PSCI in the device tree; System halted.");
+            cpu::halt();
+        }
+    }
+}
+
+fn cmd_poweroff(_: &[&str]) {
+    psci_or_halt(psci::SYSTEM_OFF, "Power down");
+}
+
+fn cmd_reboot(_: &[&str]) {
+    psci_or_halt(psci::SYSTEM_RESET, "Restarting system");
+}
+
+fn cmd_panic(args: &[&str]) {
+    let _ = args;
+    panic!("requested from the shell");
+}
+
+fn cmd_fault(_: &[&str]) {
+    let null = core::hint::black_box(0usize) as *const u64;
+    // SAFETY: deliberately unsound to exercise the oops path: address 0 is never
+    // mapped (boot.rs maps no flash), so this read takes a translation fault and
+    // the exception handler reports it and halts; it never returns here.
+    let v = unsafe { core::ptr::read_volatile(null) };
+    println!("fault: read {v:#x} from NULL without a fault?");
+    let _ = oops::kallsyms;
+}
