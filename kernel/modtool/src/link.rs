@@ -201,7 +201,8 @@ pub fn lld_rewrites(name: &str) -> bool {
 
 /// A linker script placing each section of `map` at its address.
 pub fn lld_script(map: &str, symbols: &HashMap<String, u64>) -> Result<String, Failure> {
-    let mut script = String::from("SECTIONS {\n");
+    // Output sections in address order, so lld's file offsets follow addresses.
+    let mut placed: Vec<(u64, String)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut discard = Vec::new();
     for line in map.lines() {
@@ -210,21 +211,28 @@ pub fn lld_script(map: &str, symbols: &HashMap<String, u64>) -> Result<String, F
         match words.as_slice() {
             ["PLT", ..] => {}
             ["GOT", addr, _] => {
-                let _ = writeln!(script, "  .got {addr} : {{ *(.got) }}");
+                let a = parse_address(addr).ok_or_else(bad)?;
+                placed.push((a, format!("  .got {a:#x} : {{ *(.got) }}\n")));
             }
             ["COMMON", addr, _] => {
-                let _ = writeln!(script, "  .common {addr} : {{ *(COMMON) }}");
+                let a = parse_address(addr).ok_or_else(bad)?;
+                placed.push((a, format!("  .common {a:#x} : {{ *(COMMON) }}\n")));
             }
-            [_index, name, addr, _size] => {
-                parse_address(addr).ok_or_else(bad)?;
+            [index, name, addr, _size] => {
+                let a = parse_address(addr).ok_or_else(bad)?;
                 if lld_rewrites(name) {
                     discard.push(*name);
                 } else if seen.insert(*name) {
-                    let _ = writeln!(script, "  \"{name}\" {addr} : {{ *(\"{name}\") }}");
+                    placed.push((a, format!("  .o{index} {a:#x} : {{ *(\"{name}\") }}\n")));
                 }
             }
             _ => return Err(bad()),
         }
+    }
+    placed.sort_by_key(|(a, _)| *a);
+    let mut script = String::from("SECTIONS {\n");
+    for (_, line) in placed {
+        script.push_str(&line);
     }
     script.push_str("  /DISCARD/ : {");
     for name in discard {
