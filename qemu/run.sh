@@ -4,7 +4,8 @@
 #
 # Environment (defaults in brackets):
 #   CPU [cortex-a72]  MEM [256M]  SMP [1]  GIC [2]  EL [1] (2 = enter at EL2)
-#   KERNEL [build/kernel.img]  INITRD []  APPEND []  QEMU_EXTRA []
+#   KERNEL [build/kernel.img] (none: no -kernel, for tests that load
+#   everything with -device loader)  INITRD []  APPEND []  QEMU_EXTRA []
 #   PRINT_ONLY=1 prints the command instead of running it.
 # Extra arguments are appended to QEMU's command line.
 set -euo pipefail
@@ -24,7 +25,8 @@ case "$EL" in
 esac
 
 cmd=(qemu-system-aarch64 -M "$machine" -cpu "$CPU" -m "$MEM" -smp "$SMP"
-     -nographic -nic none -kernel "$KERNEL")
+     -nographic -nic none)
+if [ "$KERNEL" != none ]; then cmd+=(-kernel "$KERNEL"); fi
 if [ -n "${INITRD:-}" ]; then cmd+=(-initrd "$INITRD"); fi
 if [ -n "${APPEND:-}" ]; then cmd+=(-append "$APPEND"); fi
 # shellcheck disable=SC2206 # QEMU_EXTRA is a word list by design

@@ -112,7 +112,7 @@ fn kernel_image() -> Range {
 /// Reads the DTB, finds the console and RAM, maps memory and enables the MMU.
 pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
     // The header is 40 bytes, big-endian magic 0xd00dfeed first.
-    if dtb_addr == 0 || dtb_addr % 8 != 0 {
+    if dtb_addr == 0 || !dtb_addr.is_multiple_of(8) {
         fail("no device tree: x0 does not point to a DTB (boot with an arm64 Image so QEMU passes one)");
     }
     // SAFETY: QEMU passes the DTB's physical address in x0; the MMU is off so it
@@ -124,7 +124,15 @@ pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
     // SAFETY: the DTB stays in RAM we never hand out (reserved below).
     let dtb: &'static [u8] =
         unsafe { core::slice::from_raw_parts(dtb_addr as *const u8, fdt.total_size()) };
-    if let Some(uart) = dt::stdout(&fdt).and_then(|n| dt::first_reg(&n)) {
+    // The console: /chosen/stdout-path, else the first PL011 in the tree.
+    let stdout = dt::stdout(&fdt)
+        .and_then(|n| dt::first_reg(&n))
+        .or_else(|| {
+            dt::devices(&fdt)
+                .find(|d| d.is_compatible("arm,pl011"))
+                .and_then(|d| d.regs().first().copied())
+        });
+    if let Some(uart) = stdout {
         // SAFETY: stdout-path names the UART; it is identity-mapped below.
         unsafe { console::init_early(uart.start as usize) };
     }

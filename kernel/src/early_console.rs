@@ -42,8 +42,8 @@ impl EarlyUart {
     /// `base` must be a mapped (or, before the MMU is on, physical) PL011 register
     /// frame that nothing else drives concurrently in a conflicting way.
     pub const unsafe fn new(base: usize) -> Self {
-        // SAFETY: the caller vouches for the frame.
         Self {
+            // SAFETY: the caller vouches for the frame.
             regs: unsafe { &*(base as *const Pl011Regs) },
         }
     }

@@ -21,6 +21,7 @@ pub type Handler = fn(intid: u32, ctx: usize);
 pub enum Owner {
     Kernel,
     /// A module, by its id in the module table.
+    #[allow(dead_code)] // used by the module subsystem
     Module(u32),
 }
 
@@ -42,6 +43,7 @@ pub enum IrqError {
     /// Someone else already handles it.
     Busy(u32),
     /// Nothing is registered there.
+    #[allow(dead_code)] // used by the module subsystem
     NotRegistered(u32),
 }
 
@@ -87,6 +89,7 @@ pub fn request(
 }
 
 /// Disables `intid` and removes its handler. Returns the action removed.
+#[allow(dead_code)] // used by the module subsystem
 pub fn free(intid: u32) -> Result<Action, IrqError> {
     if intid as usize >= MAX_IRQ {
         return Err(IrqError::Invalid(intid));

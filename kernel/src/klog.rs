@@ -44,9 +44,9 @@ impl Log for KernelLogger {
         let console_level = CONSOLE_LEVEL.load(core::sync::atomic::Ordering::Relaxed);
         if linux_level(record.level()) <= console_level {
             let mut out = LineBuf::<300>::new();
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "[{:5}.{:06}] {}\n",
+                "[{:5}.{:06}] {}",
                 micros / 1_000_000,
                 micros % 1_000_000,
                 line.as_str()

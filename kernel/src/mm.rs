@@ -137,6 +137,7 @@ pub unsafe fn init(
 
 /// Allocates `count` physically contiguous zeroed pages (rounded up to a power
 /// of two, naturally aligned); returns the physical (= virtual) address.
+#[allow(dead_code)] // used by the module subsystem
 pub fn alloc_pages(count: usize) -> Result<usize, OutOfMemory> {
     let frame = FRAMES.lock().alloc(count).ok_or(OutOfMemory)?;
     let addr = frame * PAGE_SIZE;
@@ -149,6 +150,7 @@ pub fn alloc_pages(count: usize) -> Result<usize, OutOfMemory> {
 }
 
 /// Returns pages from [`alloc_pages`] with the same `count`.
+#[allow(dead_code)] // used by the module subsystem
 pub fn free_pages(addr: usize, count: usize) {
     FRAMES.lock().dealloc(addr / PAGE_SIZE, count);
     PAGES_ALLOCATED.fetch_sub(

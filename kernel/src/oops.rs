@@ -86,7 +86,7 @@ pub fn backtrace(out: &mut dyn Write, mut fp: usize) {
     let _ = writeln!(out, "Call trace:");
     let stacks = stack_bounds();
     for _ in 0..32 {
-        let ok = fp % 16 == 0 && stacks.iter().any(|&(lo, hi)| fp >= lo && fp + 16 <= hi);
+        let ok = fp.is_multiple_of(16) && stacks.iter().any(|&(lo, hi)| fp >= lo && fp + 16 <= hi);
         if !ok {
             break;
         }

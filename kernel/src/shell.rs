@@ -111,7 +111,8 @@ pub fn run() -> ! {
     }
 }
 
-/// Runs one command line.
+/// Runs one command line. Kept out of line so backtraces name it.
+#[inline(never)]
 pub fn execute(line: &str) {
     let mut words: [&str; 16] = [""; 16];
     let mut n = 0;

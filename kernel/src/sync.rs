@@ -34,6 +34,7 @@ impl<T> IrqLock<T> {
 
     /// Takes the lock only if it is free (for the oops path, which must not
     /// wait on a lock the faulting code may hold).
+    #[allow(dead_code)] // used by the module subsystem
     pub fn try_lock(&self) -> Option<IrqLockGuard<'_, T>> {
         let state = cpu::irq_save();
         match self.inner.try_lock() {

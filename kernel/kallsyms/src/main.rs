@@ -23,14 +23,35 @@ fn run(path: &str) -> Result<String, String> {
             .symbol_table()
             .map_err(|e| format!("{path}: {e}"))?
             .ok_or_else(|| format!("{path}: no symbol table (was it stripped?)"))?;
+        let (shdrs, shstrtab) = file
+            .section_headers_with_strtab()
+            .map_err(|e| format!("{path}: {e}"))?;
+        let text_index = shdrs
+            .zip(shstrtab)
+            .and_then(|(shdrs, strtab)| {
+                shdrs
+                    .iter()
+                    .position(|s| strtab.get(s.sh_name as usize).is_ok_and(|n| n == ".text"))
+            })
+            .unwrap_or(0) as u16;
         let mut names: Vec<(u64, u32, String)> = Vec::new();
         for sym in symtab.iter() {
-            if sym.st_symtype() != elf::abi::STT_FUNC || sym.st_value == 0 {
+            // Functions, plus untyped labels in code (assembly entry points such
+            // as `primary_entry`), but not mapping symbols ($x, $d).
+            let kind = sym.st_symtype();
+            if sym.st_value == 0 || !(kind == elf::abi::STT_FUNC || kind == elf::abi::STT_NOTYPE) {
                 continue;
             }
             let raw = strtab
                 .get(sym.st_name as usize)
                 .map_err(|e| format!("{path}: {e}"))?;
+            let is_code_label = kind == elf::abi::STT_NOTYPE && sym.st_shndx == text_index;
+            if raw.is_empty()
+                || raw.starts_with('$')
+                || (kind == elf::abi::STT_NOTYPE && !is_code_label)
+            {
+                continue;
+            }
             let demangled = format!("{:#}", rustc_demangle::demangle(raw));
             let short = kcore::kallsyms::strip_hash(&demangled).to_string();
             names.push((sym.st_value, sym.st_size.min(u32::MAX as u64) as u32, short));

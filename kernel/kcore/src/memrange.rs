@@ -94,7 +94,7 @@ impl<const N: usize> RangeSet<N> {
         if hole.is_empty() {
             return;
         }
-        let old = core::mem::replace(self, Self::new());
+        let old = core::mem::take(self);
         self.overflowed = old.overflowed;
         for r in old.as_slice() {
             if hole.end <= r.start || r.end <= hole.start {

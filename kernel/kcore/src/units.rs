@@ -1,6 +1,6 @@
 //! Human-readable sizes for `mem`, `lsmod` and logs (`1.5 MiB`, `512 KiB`).
 
-use core::fmt;
+use core::fmt::{self, Write};
 
 /// Formats a byte count with a binary unit, one decimal when not whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,11 +17,14 @@ impl fmt::Display for Bytes {
         }
         let whole = self.0 / scale;
         let tenth = (self.0 % scale) * 10 / scale;
-        if unit == 0 || tenth == 0 {
-            write!(f, "{} {}", whole, UNITS[unit])
+        // Format into a small buffer first so width and alignment apply.
+        let mut s = crate::logring::LineBuf::<32>::new();
+        let _ = if unit == 0 || tenth == 0 {
+            write!(s, "{} {}", whole, UNITS[unit])
         } else {
-            write!(f, "{}.{} {}", whole, tenth, UNITS[unit])
-        }
+            write!(s, "{}.{} {}", whole, tenth, UNITS[unit])
+        };
+        f.pad(s.as_str())
     }
 }
 
@@ -38,5 +41,6 @@ mod tests {
         assert_eq!(format!("{}", Bytes(1536)), "1.5 KiB");
         assert_eq!(format!("{}", Bytes(256 << 20)), "256 MiB");
         assert_eq!(format!("{}", Bytes(3 << 30)), "3 GiB");
+        assert_eq!(format!("{:>8}", Bytes(1024)), "   1 KiB");
     }
 }

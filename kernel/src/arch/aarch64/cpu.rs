@@ -33,6 +33,7 @@ pub fn irq_enable() {
 }
 
 /// Whether IRQs are currently masked.
+#[allow(dead_code)] // used by the module subsystem
 pub fn irqs_masked() -> bool {
     DAIF.matches_all(DAIF::I::Masked)
 }
@@ -81,6 +82,7 @@ pub fn frame_pointer() -> usize {
 
 /// Makes freshly written instructions in `[start, start+len)` visible to
 /// instruction fetch: clean D-cache to PoU, invalidate I-cache (Arm ARM B2.4.4).
+#[allow(dead_code)] // used by the module subsystem
 pub fn sync_icache(start: usize, len: usize) {
     const LINE: usize = 64; // smallest line on the cores we run on; CTR_EL0 could refine
     let end = start.saturating_add(len);

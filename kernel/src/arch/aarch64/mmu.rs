@@ -148,6 +148,7 @@ impl AddressSpace {
 
     /// Changes the attributes of already page-mapped (level 3) `[va, va+size)`.
     /// The caller flushes the TLB ([`flush_tlb`]) afterwards.
+    #[allow(dead_code)] // used by the module subsystem
     pub fn protect(&mut self, va: usize, size: usize, attr: Attr) -> Result<(), MapError> {
         self.for_each_page(va, size, |e| {
             (*e & ADDR_MASK) | attr.bits() | TABLE_OR_PAGE | VALID
@@ -155,17 +156,19 @@ impl AddressSpace {
     }
 
     /// Removes level-3 mappings of `[va, va+size)`. The caller flushes the TLB.
+    #[allow(dead_code)] // used by the module subsystem
     pub fn unmap(&mut self, va: usize, size: usize) -> Result<(), MapError> {
         self.for_each_page(va, size, |_| 0)
     }
 
+    #[allow(dead_code)] // used by the module subsystem
     fn for_each_page(
         &mut self,
         va: usize,
         size: usize,
         f: impl Fn(&u64) -> u64,
     ) -> Result<(), MapError> {
-        if va % PAGE_SIZE != 0 || size % PAGE_SIZE != 0 {
+        if !va.is_multiple_of(PAGE_SIZE) || !size.is_multiple_of(PAGE_SIZE) {
             return Err(MapError::BadRange);
         }
         let mut none = || None;
@@ -253,6 +256,7 @@ pub unsafe fn enable(space: &AddressSpace) {
 }
 
 /// Invalidates all EL1 TLB entries after a permission change or unmap.
+#[allow(dead_code)] // used by the module subsystem
 pub fn flush_tlb() {
     barrier::dsb(barrier::ISHST);
     // SAFETY: TLB invalidation has no effect on memory contents.

@@ -12,6 +12,7 @@ pub fn arm(ticks: u64) {
 }
 
 /// Stops the timer.
+#[allow(dead_code)] // used by the module subsystem
 pub fn stop() {
     CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::CLEAR);
 }

@@ -1,0 +1,207 @@
+//! Host-side harness for the QEMU tests: boots the kernel through `qemu/run.sh`
+//! (the one place QEMU's flags live), types at its serial shell and collects what
+//! it prints. Every wait has a timeout and QEMU is killed when a [`Machine`] is
+//! dropped, so a hung guest fails its test instead of hanging the suite.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const PROMPT: &str = "/ # ";
+pub const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
+pub const CMD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The kernel image `make kernel` writes; the tests need it built first.
+pub fn kernel_image() -> PathBuf {
+    let p = root().join("build/kernel.img");
+    assert!(
+        p.exists(),
+        "{} is missing: run `make kernel` (make test does) first",
+        p.display()
+    );
+    p
+}
+
+/// How to start QEMU (the environment qemu/run.sh reads).
+#[derive(Debug, Clone, Default)]
+pub struct Opts {
+    pub cpu: Option<&'static str>,
+    pub mem: Option<&'static str>,
+    pub smp: Option<u32>,
+    pub gic: Option<u32>,
+    pub el: Option<u32>,
+    pub append: Option<String>,
+    pub kernel: Option<PathBuf>,
+    pub initrd: Option<PathBuf>,
+    pub extra: Vec<String>,
+}
+
+pub struct Machine {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    out: Arc<Mutex<Vec<u8>>>,
+    cursor: usize,
+}
+
+impl Machine {
+    /// Starts QEMU without waiting for anything.
+    pub fn start(opts: &Opts) -> Machine {
+        let mut cmd = Command::new(root().join("qemu/run.sh"));
+        let kernel = opts.kernel.clone().unwrap_or_else(kernel_image);
+        cmd.env("KERNEL", kernel);
+        if let Some(v) = opts.cpu {
+            cmd.env("CPU", v);
+        }
+        if let Some(v) = opts.mem {
+            cmd.env("MEM", v);
+        }
+        if let Some(v) = opts.smp {
+            cmd.env("SMP", v.to_string());
+        }
+        if let Some(v) = opts.gic {
+            cmd.env("GIC", v.to_string());
+        }
+        if let Some(v) = opts.el {
+            cmd.env("EL", v.to_string());
+        }
+        if let Some(v) = &opts.append {
+            cmd.env("APPEND", v);
+        }
+        if let Some(v) = &opts.initrd {
+            cmd.env("INITRD", v);
+        }
+        cmd.env_remove("QEMU_EXTRA");
+        cmd.args(&opts.extra);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("cannot start qemu/run.sh");
+        let out = Arc::new(Mutex::new(Vec::new()));
+        for mut stream in [
+            Box::new(child.stdout.take().expect("piped")) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().expect("piped")) as Box<dyn Read + Send>,
+        ] {
+            let out = Arc::clone(&out);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    out.lock()
+                        .expect("output lock")
+                        .extend_from_slice(&buf[..n]);
+                }
+            });
+        }
+        let stdin = child.stdin.take();
+        Machine {
+            child,
+            stdin,
+            out,
+            cursor: 0,
+        }
+    }
+
+    /// Starts QEMU and waits for the shell prompt.
+    pub fn boot(opts: &Opts) -> Machine {
+        let mut m = Machine::start(opts);
+        m.expect(PROMPT, BOOT_TIMEOUT);
+        m
+    }
+
+    /// Everything printed so far, CRs removed.
+    pub fn transcript(&self) -> String {
+        let bytes = self.out.lock().expect("output lock").clone();
+        String::from_utf8_lossy(&bytes).replace('\r', "")
+    }
+
+    /// Waits until `pattern` appears after the cursor; returns the text up to and
+    /// including it and moves the cursor past it.
+    pub fn wait_for(&mut self, pattern: &str, timeout: Duration) -> Result<String, String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let text = self.transcript();
+            if let Some(pos) = text.get(self.cursor..).and_then(|t| t.find(pattern)) {
+                let start = self.cursor;
+                self.cursor += pos + pattern.len();
+                return Ok(text[start..self.cursor].to_string());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "timed out after {timeout:?} waiting for {pattern:?}; output so far:\n{text}"
+                ));
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                // Let the reader threads drain the pipes once more.
+                std::thread::sleep(Duration::from_millis(100));
+                let text = self.transcript();
+                if text.get(self.cursor..).is_some_and(|t| t.contains(pattern)) {
+                    continue;
+                }
+                return Err(format!(
+                    "QEMU exited ({status}) before {pattern:?}; output:\n{text}"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Like [`wait_for`](Self::wait_for), panicking with the transcript on failure.
+    pub fn expect(&mut self, pattern: &str, timeout: Duration) -> String {
+        self.wait_for(pattern, timeout)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Types raw bytes.
+    pub fn send(&mut self, bytes: &[u8]) {
+        if let Some(stdin) = self.stdin.as_mut() {
+            let _ = stdin.write_all(bytes);
+            let _ = stdin.flush();
+        }
+    }
+
+    /// Runs a shell command and returns what it printed (without the echoed
+    /// command line and the next prompt).
+    pub fn run(&mut self, cmd: &str) -> String {
+        self.send(format!("{cmd}\r").as_bytes());
+        let echoed = format!("{cmd}\n");
+        self.expect(&echoed, CMD_TIMEOUT);
+        let out = self.expect(PROMPT, CMD_TIMEOUT);
+        out[..out.len() - PROMPT.len()].to_string()
+    }
+
+    /// Waits for QEMU to exit on its own.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "QEMU did not exit within {timeout:?}; output:\n{}",
+                    self.transcript()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Machine {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

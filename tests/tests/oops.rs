@@ -1,0 +1,59 @@
+//! The oops and panic paths: a real data abort and a Rust panic are reported the
+//! way Linux reports them, with symbolized backtraces, and the kernel halts.
+
+use qemu_tests::{Machine, Opts};
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(30);
+
+#[test]
+fn fault_command_prints_linux_style_oops_and_halts() {
+    let mut m = Machine::boot(&Opts::default());
+    m.send(b"fault\r");
+    let oops = m.expect(
+        "---[ end Kernel panic - not syncing: Oops: Fatal exception ]---",
+        T,
+    );
+    for want in [
+        "Unable to handle kernel NULL pointer dereference at virtual address 0000000000000000",
+        "  EC = 0x25: DABT (current EL), IL = 32 bits",
+        "translation fault",
+        "Internal error: Oops: 0000000096",
+        "pc : kernel::shell::cmd_fault+0x",
+        "x29: ",
+        "Call trace:",
+        "kernel::shell::execute+0x",
+        "kernel::shell::run+0x",
+        "Kernel panic - not syncing: Oops: Fatal exception",
+    ] {
+        assert!(oops.contains(want), "missing {want:?} in:\n{oops}");
+    }
+    // Halted: the shell no longer answers.
+    m.send(b"echo alive\r");
+    assert!(m.wait_for("alive\n", Duration::from_millis(1500)).is_err());
+}
+
+#[test]
+fn panic_command_reports_and_panic_bootarg_reboots() {
+    let mut m = Machine::boot(&Opts {
+        append: Some("panic=1".into()),
+        extra: vec!["-no-reboot".into()],
+        ..Opts::default()
+    });
+    m.send(b"panic\r");
+    let out = m.expect("Rebooting in 1 seconds..", T);
+    assert!(
+        out.contains("kernel BUG: requested from the shell at kernel/src/shell.rs:"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Call trace:") && out.contains("kernel::shell::cmd_panic"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Kernel panic - not syncing: requested from the shell"),
+        "{out}"
+    );
+    let status = m.wait_exit(T);
+    assert!(status.success(), "{status}");
+}
