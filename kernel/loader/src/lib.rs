@@ -52,3 +52,46 @@ pub const CLEANUP_SYMBOL: &str = "cleanup_module";
 pub const MODINFO_SECTION: &str = ".modinfo";
 /// Symbol the loader defines as the GOT base (GCC's `-fpic` LD64_GOTPAGE_LO15).
 pub const GOT_SYMBOL: &str = "_GLOBAL_OFFSET_TABLE_";
+
+/// Runs the whole load path on arbitrary bytes, as the fuzz target and the corpus
+/// replay test do: parse, plan, then load at a fixed address with a resolver that
+/// knows every name of even length. Regions larger than 16 MiB are not allocated.
+/// Returns the load result's error, if any (never panics, by contract).
+pub fn fuzz_one(data: &[u8]) -> Option<LoadError> {
+    const CAP: u64 = 16 << 20;
+    let object = match Object::parse(data) {
+        Ok(o) => o,
+        Err(e) => return Some(e),
+    };
+    let layout = match Layout::plan(&object) {
+        Ok(l) => l,
+        Err(e) => return Some(e),
+    };
+    if layout.text.size > CAP || layout.rodata.size > CAP || layout.data.size > CAP {
+        return None;
+    }
+    let mut text = alloc::vec![0u8; layout.text.size as usize];
+    let mut rodata = alloc::vec![0u8; layout.rodata.size as usize];
+    let mut data_region = alloc::vec![0u8; layout.data.size as usize];
+    let base = 0x4000_0000u64;
+    let regions = Regions {
+        text: Region {
+            base,
+            bytes: &mut text,
+        },
+        rodata: Region {
+            base: base + 0x100_0000,
+            bytes: &mut rodata,
+        },
+        data: Region {
+            base: base + 0x200_0000,
+            bytes: &mut data_region,
+        },
+    };
+    let mut resolver = |name: &str| {
+        name.len()
+            .is_multiple_of(2)
+            .then_some(0x3800_0000 + name.len() as u64 * 16)
+    };
+    object.load(&layout, regions, &mut resolver).err()
+}

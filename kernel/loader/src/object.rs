@@ -206,8 +206,18 @@ impl<'a> Object<'a> {
         if bytes.get(abi::EI_DATA) != Some(&abi::ELFDATA2LSB) {
             return Err(not_rel("not little-endian"));
         }
+        const EHDR_SIZE: usize = 64;
+        if bytes.len() < EHDR_SIZE {
+            return Err(LoadError::Malformed {
+                what: "file header",
+                detail: format!(
+                    "truncated: {} bytes, an ELF64 header needs {EHDR_SIZE}",
+                    bytes.len()
+                ),
+            });
+        }
         let file = ElfBytes::<LittleEndian>::minimal_parse(bytes)
-            .map_err(|e| malformed("file header", e))?;
+            .map_err(|e| malformed("section header table", e))?;
         if file.ehdr.class != Class::ELF64 {
             return Err(not_rel("ELFCLASS32"));
         }
@@ -327,10 +337,8 @@ impl<'a> Object<'a> {
                     let entries = file_range(&sh)?;
                     raw_relas.push((index, sh.sh_info as usize, sh.sh_link as usize, entries));
                 }
-                abi::SHT_SYMTAB => {
-                    if symtab_index.replace(index).is_some() {
-                        return Err(bad("second symbol table".into(), name));
-                    }
+                abi::SHT_SYMTAB if symtab_index.replace(index).is_some() => {
+                    return Err(bad("second symbol table".into(), name));
                 }
                 abi::SHT_SYMTAB_SHNDX => {
                     return Err(bad(
