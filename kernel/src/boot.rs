@@ -44,6 +44,8 @@ pub struct EarlyInfo {
     dtb: &'static [u8],
     entry_el: u64,
     ram: RangeSet<8>,
+    /// The virtual timer's INTID, found in the same pass over the devices.
+    timer_irq: Option<u32>,
 }
 
 #[repr(C, align(4096))]
@@ -213,8 +215,14 @@ pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
     let after_stacks = Range::new(linker_addr!(__exc_stack_top) as u64, kernel.end);
     map(after_stacks, Attr::NormalRw, "cannot map kernel tail");
 
+    // One pass over the device nodes serves both the device mappings and the
+    // timer lookup: each pass costs milliseconds under TCG.
     let mut devices = RangeSet::<64>::new();
+    let mut timer_irq = None;
     for d in dt::devices(&fdt) {
+        if d.is_compatible("arm,armv8-timer") {
+            timer_irq = d.irqs().get(2).copied();
+        }
         if d.is_compatible("cfi-flash") || d.compatibles().any(|c| c.starts_with("pci")) {
             continue;
         }
@@ -244,6 +252,7 @@ pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
         dtb,
         entry_el,
         ram,
+        timer_irq,
     }
 }
 
@@ -330,7 +339,8 @@ pub fn late_init(early: EarlyInfo) {
         irqchip::version(),
         irqchip::max_intid()
     );
-    let timer_irq = dt::virtual_timer_irq(fdt).unwrap_or(27);
+    // PPI 11 (INTID 27) is the architected virtual timer (Arm BSA).
+    let timer_irq = early.timer_irq.unwrap_or(27);
     if let Err(e) = irq::request(timer_irq, time::tick, 0, "arch_timer", irq::Owner::Kernel) {
         log::error!("timer: {e}");
     }
@@ -373,5 +383,10 @@ pub fn late_init(early: EarlyInfo) {
         gic,
         timer_irq,
     });
-    log::info!("Boot took {} us", time::micros());
+    log::info!(
+        "Boot took {} us ({} counter ticks at {} Hz)",
+        time::micros(),
+        time::ticks_since_boot(),
+        time::frequency()
+    );
 }

@@ -1,0 +1,130 @@
+//! `make bench`: boot figures, printed with their method.
+//!
+//! - QEMU floor: wall time from spawning QEMU to its exit for a 76-byte arm64
+//!   Image that only calls PSCI SYSTEM_OFF (same machine flags, same script).
+//! - Boot to prompt: wall time from spawning QEMU to the shell prompt appearing
+//!   on the serial console. Median of N runs each, interleaved so machine noise
+//!   hits both alike; the ratio of the medians is the figure to quote.
+//! - In guest: the kernel's own count of counter ticks from `kernel_main` to the
+//!   end of boot (`Boot took ...` in dmesg).
+//! - Image size, and heap free at the prompt with `-m 32M`.
+
+use qemu_tests::{root, Machine, Opts, PROMPT};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const RUNS: usize = 11;
+
+/// An arm64 Image whose code is: x0 = 0x84000008 (SYSTEM_OFF); hvc #0.
+fn floor_image() -> std::path::PathBuf {
+    let mut img = Vec::new();
+    let words: [u32; 2] = [0x1400_0010, 0]; // b +0x40 (past the header); code1
+    for w in words {
+        img.extend_from_slice(&w.to_le_bytes());
+    }
+    img.extend_from_slice(&0x80000u64.to_le_bytes()); // text_offset
+    img.extend_from_slice(&0x1000u64.to_le_bytes()); // image_size
+    img.extend_from_slice(&0xau64.to_le_bytes()); // flags
+    img.extend_from_slice(&[0u8; 24]); // res2..res4
+    img.extend_from_slice(b"ARM\x64");
+    img.extend_from_slice(&0u32.to_le_bytes());
+    for w in [
+        0xd280_0100u32, // movz x0, #0x8
+        0xf2b0_8000,    // movk x0, #0x8400, lsl #16
+        0xd400_0002,    // hvc #0
+        0x1400_0000,    // b .
+    ] {
+        img.extend_from_slice(&w.to_le_bytes());
+    }
+    let path = root().join("target/qemu-tests/floor.img");
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&path, img).expect("write floor image");
+    path
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn floor_once(img: &std::path::Path) -> f64 {
+    let t = Instant::now();
+    let st = Command::new(root().join("qemu/run.sh"))
+        .env("KERNEL", img)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("qemu/run.sh");
+    assert!(st.success(), "floor kernel did not power off cleanly: {st}");
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+fn boot_once() -> (f64, String) {
+    let t = Instant::now();
+    let mut m = Machine::start(&Opts::default());
+    m.expect(PROMPT, Duration::from_secs(60));
+    let ms = t.elapsed().as_secs_f64() * 1000.0;
+    let dmesg = m.run("dmesg");
+    (ms, dmesg)
+}
+
+fn main() {
+    let img = floor_image();
+    let (mut floor, mut boot, mut guest_us) = (Vec::new(), Vec::new(), Vec::new());
+    let mut ticks_line = String::new();
+    for _ in 0..RUNS {
+        floor.push(floor_once(&img));
+        let (ms, dmesg) = boot_once();
+        boot.push(ms);
+        if let Some(line) = dmesg.lines().find(|l| l.contains("Boot took ")) {
+            ticks_line = line.to_string();
+            if let Some(us) = line
+                .split("Boot took ")
+                .nth(1)
+                .and_then(|s| s.split(' ').next())
+                .and_then(|s| s.parse::<f64>().ok())
+            {
+                guest_us.push(us);
+            }
+        }
+    }
+    let (f, b) = (median(&mut floor), median(&mut boot));
+    println!("== boot (cortex-a72, 256M, GICv2, EL1; {RUNS} runs each, interleaved, median wall time) ==");
+    println!("QEMU floor (Image that only calls PSCI SYSTEM_OFF, spawn to exit): {f:.1} ms");
+    println!(
+        "boot to prompt (spawn to '{}' on the console):                   {b:.1} ms",
+        PROMPT.trim()
+    );
+    println!("ratio boot/floor: {:.2}x", b / f);
+    if !guest_us.is_empty() {
+        println!(
+            "in guest, kernel_main to end of boot: median {:.0} us; last run: {}",
+            median(&mut guest_us),
+            ticks_line.trim()
+        );
+    }
+    let image = root().join("build/kernel.img");
+    let size = std::fs::metadata(&image).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "kernel Image size: {size} bytes ({:.1} KiB), {}",
+        size as f64 / 1024.0,
+        image.display()
+    );
+
+    let mut m = Machine::boot(&Opts {
+        mem: Some("32M"),
+        ..Opts::default()
+    });
+    let mem = m.run("mem");
+    println!("== memory at the prompt with -m 32M (shell `mem`) ==");
+    print!("{mem}");
+    let mut m = Machine::start(&Opts {
+        mem: Some("16M"),
+        ..Opts::default()
+    });
+    match m.wait_for(PROMPT, Duration::from_secs(60)) {
+        Ok(_) => println!("-m 16M: prompt reached"),
+        Err(_) => println!("-m 16M: prompt NOT reached"),
+    }
+}
