@@ -40,6 +40,32 @@ pub const VENEER_SIZE: u64 = 16;
 /// Bytes in one GOT slot.
 pub const GOT_SLOT_SIZE: u64 = 8;
 
+/// Choices the caller makes when planning.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Apply the Cortex-A53 erratum 843419 workaround, as Linux does when the CPU
+    /// has it: an ADRP in the last two words of a 4 KiB page (page offset 0xff8 or
+    /// 0xffc) may compute a wrong address when followed by certain loads/stores, so
+    /// at load it becomes an ADR when the page is within +-1 MiB, else a branch to a
+    /// veneer `ADRP Xd, page; B back` placed at a safe offset. Forces the text
+    /// region to be 4 KiB aligned. Off by default (and in `modtool link`, to match
+    /// lld, which does not apply it unless asked).
+    pub fix_cortex_a53_843419: bool,
+}
+
+/// Page size the erratum is about.
+pub const ERRATUM_843419_PAGE: u64 = 4096;
+/// First page offset at which an ADRP is affected (0xff8 and 0xffc are).
+pub const ERRATUM_843419_FIRST_BAD_OFFSET: u64 = 0xff8;
+
+/// The page-address types whose instruction is an ADRP.
+pub(crate) fn is_adrp(kind: RelocKind) -> bool {
+    matches!(
+        kind,
+        RelocKind::AdrPrelPgHi21 | RelocKind::AdrPrelPgHi21Nc | RelocKind::AdrGotPage
+    )
+}
+
 /// Size and alignment of one region.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RegionSpec {
@@ -92,6 +118,11 @@ pub struct Layout {
     pub(crate) common_offsets: Vec<(u32, u64)>,
     /// Distinct veneer targets, sorted: (symbol index, addend).
     pub(crate) veneer_keys: Vec<(u32, i64)>,
+    /// ADRPs at a page offset of 0xff8/0xffc, sorted: (section index, offset). Their
+    /// veneer slots follow the branch veneers in the PLT.
+    pub(crate) adrp_keys: Vec<(u32, u64)>,
+    /// Whether the Cortex-A53 erratum 843419 workaround is applied at load.
+    pub(crate) fix_cortex_a53_843419: bool,
     /// Per symbol index: GOT slot number, or `u32::MAX`.
     pub(crate) got_slot_of: Vec<u32>,
     /// Per GOT slot: symbol index.
@@ -118,6 +149,12 @@ impl Layout {
         self.veneer_keys.len()
     }
 
+    /// Number of veneer slots reserved for ADRPs moved out of the way of Cortex-A53
+    /// erratum 843419 (0 unless [`PlanOptions::fix_cortex_a53_843419`]).
+    pub fn erratum_843419_slots(&self) -> usize {
+        self.adrp_keys.len()
+    }
+
     /// Number of GOT slots.
     pub fn got_slots(&self) -> usize {
         self.got_symbols.len()
@@ -128,11 +165,21 @@ impl Layout {
         self.relocation_counts.iter().sum()
     }
 
-    /// Plans the layout of `object`. Pure: reads the object, writes nothing.
+    /// Plans the layout of `object` with default options (no erratum workaround).
+    /// Pure: reads the object, writes nothing.
     pub fn plan(object: &Object<'_>) -> Result<Layout, LoadError> {
+        Self::plan_with(object, PlanOptions::default())
+    }
+
+    /// Plans the layout of `object` with `options`.
+    pub fn plan_with(object: &Object<'_>, options: PlanOptions) -> Result<Layout, LoadError> {
         let sections = object.sections();
         let symbols = object.symbols();
         let mut cursor = [Cursor::default(); 3];
+        if options.fix_cortex_a53_843419 {
+            // Page offsets of ADRPs are only known if text starts on a page.
+            cursor[region_slot(RegionKind::Text)].align = ERRATUM_843419_PAGE;
+        }
         let mut slots = vec![None; sections.len()];
 
         // Progbits first in each region, NOBITS after, so bss sits at the end of data.
@@ -181,6 +228,7 @@ impl Layout {
         // One pass over the relocations: validate, count, collect veneer and GOT needs.
         let mut relocation_counts = [0u64; RELOC_KIND_COUNT];
         let mut veneer_keys = Vec::new();
+        let mut adrp_keys = Vec::new();
         let mut needs_got = vec![false; symbols.len()];
         for table in object.rela_tables() {
             let target = sections
@@ -257,6 +305,15 @@ impl Layout {
                         veneer_keys.push((rela.sym, rela.addend));
                     }
                 }
+                if options.fix_cortex_a53_843419 && is_adrp(kind) {
+                    let slot = slots.get(table.target).copied().flatten();
+                    if let Some(slot) = slot.filter(|s| s.region == RegionKind::Text) {
+                        let at = slot.offset.wrapping_add(rela.offset);
+                        if at & (ERRATUM_843419_PAGE - 1) >= ERRATUM_843419_FIRST_BAD_OFFSET {
+                            adrp_keys.push((table.target as u32, rela.offset));
+                        }
+                    }
+                }
                 if kind.uses_got() {
                     if let Some(flag) = needs_got.get_mut(rela.sym as usize) {
                         *flag = true;
@@ -266,6 +323,8 @@ impl Layout {
         }
         veneer_keys.sort_unstable();
         veneer_keys.dedup();
+        adrp_keys.sort_unstable();
+        adrp_keys.dedup();
 
         // GOT order: globals, then locals, each in symbol-table order (as lld).
         let mut got_symbols = Vec::new();
@@ -295,10 +354,10 @@ impl Layout {
             .iter()
             .any(|s| s.def == SymbolDef::Undefined && s.name == crate::GOT_SYMBOL);
 
-        let plt = if veneer_keys.is_empty() {
+        let plt = if veneer_keys.is_empty() && adrp_keys.is_empty() {
             None
         } else {
-            let size = (veneer_keys.len() as u64)
+            let size = ((veneer_keys.len() + adrp_keys.len()) as u64)
                 .checked_mul(VENEER_SIZE)
                 .ok_or_else(|| too_large("veneers".into()))?;
             let text = &mut cursor[region_slot(RegionKind::Text)];
@@ -346,6 +405,8 @@ impl Layout {
             slots,
             common_offsets,
             veneer_keys,
+            adrp_keys,
+            fix_cortex_a53_843419: options.fix_cortex_a53_843419,
             got_slot_of,
             got_symbols,
         };

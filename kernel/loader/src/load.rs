@@ -15,7 +15,9 @@ use alloc::vec::Vec;
 
 use crate::encode::{self, branch26_reaches, page, FieldError};
 use crate::error::{LoadError, Place, RegionKind};
-use crate::layout::{Layout, GOT_SLOT_SIZE, VENEER_SIZE};
+use crate::layout::{
+    Layout, ERRATUM_843419_FIRST_BAD_OFFSET, ERRATUM_843419_PAGE, GOT_SLOT_SIZE, VENEER_SIZE,
+};
 use crate::object::{Binding, Object, Rela, SectionClass, SymbolDef};
 use crate::reloc::{RelocKind, RELOC_KIND_COUNT};
 
@@ -108,6 +110,8 @@ pub struct LoadStats {
     pub veneer_slots: usize,
     /// GOT slots filled.
     pub got_slots: usize,
+    /// ADRPs rewritten for Cortex-A53 erratum 843419 (to ADR or through a veneer).
+    pub erratum_843419_fixes: usize,
 }
 
 impl LoadStats {
@@ -186,6 +190,7 @@ impl<'a> Object<'a> {
             veneers: 0,
             veneer_slots: layout.veneer_slots(),
             got_slots: layout.got_slots(),
+            erratum_843419_fixes: 0,
         };
         let mut veneer_written = vec![false; layout.veneer_slots()];
         for table in self.rela_tables() {
@@ -519,6 +524,23 @@ impl RelocContext<'_, '_, '_, '_> {
             }
         };
 
+        if self.layout.fix_cortex_a53_843419
+            && region == RegionKind::Text
+            && crate::layout::is_adrp(kind)
+            && p & (ERRATUM_843419_PAGE - 1) >= ERRATUM_843419_FIRST_BAD_OFFSET
+        {
+            // The ordinary range check first, so the same inputs fail the same way.
+            if encode::encode_insn(kind, 0, x).is_err() {
+                return Err(LoadError::OutOfRange {
+                    rtype: rela.rtype,
+                    place: place(),
+                    symbol: symbol_name(),
+                    target,
+                    address: p,
+                });
+            }
+            return self.fix_erratum_843419(target_section, section_offset, rela, page(target), p);
+        }
         let start = section_offset.checked_add(rela.offset);
         let bytes = &mut self.regions.get_mut(region).bytes;
         let dst = start
@@ -563,6 +585,102 @@ impl RelocContext<'_, '_, '_, '_> {
             *count += 1;
         }
         Ok(())
+    }
+
+    /// Rewrites the ADRP at `p` (page offset 0xff8/0xffc) so that no ADRP executes
+    /// there: as `ADR Xd, page` when the page is within +-1 MiB, else as `B veneer`
+    /// where the veneer is `ADRP Xd, page; B p+4` at a 16-byte aligned (so safe)
+    /// offset. Everything is computed and checked before the first byte is written.
+    fn fix_erratum_843419(
+        &mut self,
+        target_section: usize,
+        section_offset: u64,
+        rela: Rela,
+        target_page: u64,
+        p: u64,
+    ) -> Result<(), LoadError> {
+        use RelocKind as K;
+        const ADRP_OP_BIT: u32 = 1 << 31; // op: 1 ADRP, 0 ADR (C6.2.10/11)
+        const RD_MASK: u32 = 0x1f;
+        const B_OPCODE: u32 = 0x1400_0000; // B imm26 with imm26 = 0
+        let fail = |reason: &str| LoadError::BadRelocation {
+            rtype: rela.rtype,
+            place: Place {
+                section: self
+                    .object
+                    .sections()
+                    .get(target_section)
+                    .map_or("?", |s| s.name)
+                    .into(),
+                offset: rela.offset,
+            },
+            reason: alloc::format!("Cortex-A53 erratum 843419 workaround: {reason}"),
+        };
+        let start = section_offset
+            .checked_add(rela.offset)
+            .and_then(|s| usize::try_from(s).ok())
+            .ok_or_else(|| fail("place lies outside its region"))?;
+        let text = &self.regions.text.bytes;
+        let old = match text.get(start..start.wrapping_add(4)) {
+            Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
+            _ => return Err(fail("place lies outside its region")),
+        };
+        let rd = old & RD_MASK;
+        if let Ok(adr) = encode::encode_insn(
+            K::AdrPrelLo21,
+            old & !ADRP_OP_BIT,
+            target_page.wrapping_sub(p),
+        ) {
+            self.write_text(start, &adr.to_le_bytes())
+                .ok_or_else(|| fail("place lies outside its region"))?;
+            self.stats.erratum_843419_fixes += 1;
+            return Ok(());
+        }
+        let slot = self
+            .layout
+            .adrp_keys
+            .binary_search(&(target_section as u32, rela.offset))
+            .map_err(|_| fail("no veneer slot was planned"))?;
+        let plt = self
+            .layout
+            .plt
+            .ok_or_else(|| fail("no veneer area was planned"))?;
+        let slot_offset = plt.offset + (self.layout.veneer_keys.len() + slot) as u64 * VENEER_SIZE;
+        let veneer = self.regions.text.base.wrapping_add(slot_offset);
+        let out_of_range = || fail("veneer out of range");
+        let veneer_adrp = encode::encode_insn(
+            K::AdrPrelPgHi21,
+            ADRP_OP_BIT | 0x1000_0000 | rd,
+            target_page.wrapping_sub(page(veneer)),
+        )
+        .map_err(|_| out_of_range())?;
+        let back = encode::encode_insn(
+            K::Jump26,
+            B_OPCODE,
+            p.wrapping_add(4).wrapping_sub(veneer.wrapping_add(4)),
+        )
+        .map_err(|_| out_of_range())?;
+        let branch = encode::encode_insn(K::Jump26, B_OPCODE, veneer.wrapping_sub(p))
+            .map_err(|_| out_of_range())?;
+        let v = slot_offset as usize;
+        let mut code = [0u8; 8];
+        code[..4].copy_from_slice(&veneer_adrp.to_le_bytes());
+        code[4..].copy_from_slice(&back.to_le_bytes());
+        self.write_text(v, &code)
+            .ok_or_else(|| fail("veneer lies outside the text region"))?;
+        self.write_text(start, &branch.to_le_bytes())
+            .ok_or_else(|| fail("place lies outside its region"))?;
+        self.stats.erratum_843419_fixes += 1;
+        Ok(())
+    }
+
+    fn write_text(&mut self, at: usize, bytes: &[u8]) -> Option<()> {
+        self.regions
+            .text
+            .bytes
+            .get_mut(at..at.checked_add(bytes.len())?)?
+            .copy_from_slice(bytes);
+        Some(())
     }
 
     /// The address of the veneer for `rela`'s target, writing it on first use.

@@ -610,3 +610,101 @@ fn every_prefix_and_every_single_byte_flip_of_a_good_object_fails_cleanly() {
         }
     }
 }
+
+fn load_with_fix(
+    obj: &[u8],
+    syms: &[(&str, u64)],
+    fix: bool,
+) -> (Vec<u8>, LoadStats, Option<PlacedArea>) {
+    let object = Object::parse(obj).unwrap();
+    let options = modloader::PlanOptions {
+        fix_cortex_a53_843419: fix,
+    };
+    let layout = Layout::plan_with(&object, options).unwrap();
+    if fix {
+        assert_eq!(layout.text.align, 4096);
+    }
+    let mut text = vec![0u8; layout.text.size as usize];
+    let (mut a, mut b) = (vec![0u8; 0], vec![0u8; 0]);
+    let regions = Regions {
+        text: Region {
+            base: TEXT,
+            bytes: &mut text,
+        },
+        rodata: Region {
+            base: RODATA,
+            bytes: &mut a,
+        },
+        data: Region {
+            base: DATA,
+            bytes: &mut b,
+        },
+    };
+    let mut resolver = |name: &str| syms.iter().find(|(n, _)| *n == name).map(|(_, a)| *a);
+    let m = object.load(&layout, regions, &mut resolver).unwrap();
+    (text, m.stats, m.plt)
+}
+
+#[test]
+fn cortex_a53_843419_adrps_at_page_end_become_adr_or_go_through_a_veneer() {
+    let mut words = vec![NOP; 0x1010 / 4];
+    words[0xff8 / 4] = ADRP_X0 | 3; // adrp x3 at page offset 0xff8
+    words[0xffc / 4] = ADRP_X0 | 5; // adrp x5 at page offset 0xffc
+    words[0xff0 / 4] = ADRP_X0 | 7; // unaffected offset
+    let mut o = ObjBuilder::new();
+    let text = o.text(&words);
+    let near = o.undefined("near_data");
+    let far = o.undefined("far_data");
+    o.rela(text, 0xff8, near, r(RelocKind::AdrPrelPgHi21), 0);
+    o.rela(text, 0xffc, far, r(RelocKind::AdrPrelPgHi21), 0);
+    o.rela(text, 0xff0, far, r(RelocKind::AdrPrelPgHi21), 0);
+    let obj = o.build();
+    let near_addr = TEXT + 0x8_0123; // within +-1 MiB
+    let far_addr = TEXT + 0x100_0456; // 16 MiB away
+    let syms = [("near_data", near_addr), ("far_data", far_addr)];
+
+    let (text, stats, plt) = load_with_fix(&obj, &syms, true);
+    assert_eq!(stats.erratum_843419_fixes, 2);
+    // 0xff8: ADR x3 to the page of near_data.
+    let adr = word(&text, 0xff8);
+    assert_eq!(adr & 0x9f00_001f, 0x1000_0003, "ADR x3");
+    let imm = (u64::from(adr >> 5) & 0x7_ffff) << 2 | (u64::from(adr >> 29) & 3);
+    assert_eq!(
+        (TEXT + 0xff8).wrapping_add(sext(imm, 21) as u64),
+        near_addr & !0xfff
+    );
+    // 0xffc: B to a veneer "ADRP x5, page; B 0x1000".
+    let b = word(&text, 0xffc);
+    assert_eq!(b & 0xfc00_0000, 0x1400_0000, "B");
+    let veneer = branch_target(b, TEXT + 0xffc);
+    let plt = plt.expect("veneer area");
+    assert!(veneer >= plt.address && veneer < plt.address + plt.size);
+    assert!(
+        veneer & 0xfff < 0xff8,
+        "the veneer's ADRP is itself at a safe offset"
+    );
+    let v_adrp = word(&text, veneer - TEXT);
+    assert_eq!(v_adrp & 0x9f00_001f, 0x9000_0005, "ADRP x5");
+    assert_eq!(adrp_target(v_adrp, veneer), far_addr & !0xfff);
+    assert_eq!(
+        branch_target(word(&text, veneer - TEXT + 4), veneer + 4),
+        TEXT + 0x1000
+    );
+    // Unaffected offset: a plain ADRP.
+    assert_eq!(
+        adrp_target(word(&text, 0xff0), TEXT + 0xff0),
+        far_addr & !0xfff
+    );
+
+    // Without the workaround both stay ADRPs.
+    let (text, stats, _) = load_with_fix(&obj, &syms, false);
+    assert_eq!(stats.erratum_843419_fixes, 0);
+    assert_eq!(
+        adrp_target(word(&text, 0xff8), TEXT + 0xff8),
+        near_addr & !0xfff
+    );
+    assert_eq!(
+        adrp_target(word(&text, 0xffc), TEXT + 0xffc),
+        far_addr & !0xfff
+    );
+}

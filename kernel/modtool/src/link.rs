@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use modloader::{Layout, LoadedModule, Object, Region, RegionKind, Regions};
+use modloader::{Layout, LoadedModule, Object, PlanOptions, Region, RegionKind, Regions};
 
 /// Why a subcommand failed.
 pub enum Failure {
@@ -84,8 +84,9 @@ pub fn link_at<'a>(
     object: &Object<'a>,
     base: u64,
     symbols: &HashMap<String, u64>,
+    options: PlanOptions,
 ) -> Result<Linked<'a>, Failure> {
-    let layout = Layout::plan(object)?;
+    let layout = Layout::plan_with(object, options)?;
     let overflow = || Failure::Error("regions do not fit the address space".into());
     let mut bases = [0u64; 3];
     let mut cursor = base;
@@ -146,6 +147,7 @@ pub fn link_command(args: &[String]) -> Result<(), Failure> {
     let mut base = None;
     let mut syms = None;
     let mut out = None;
+    let mut options = PlanOptions::default();
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = || {
@@ -163,6 +165,7 @@ pub fn link_command(args: &[String]) -> Result<(), Failure> {
             }
             "--symbols" => syms = Some(value()?),
             "-o" => out = Some(value()?),
+            "--fix-cortex-a53-843419" => options.fix_cortex_a53_843419 = true,
             _ if input.is_none() && !arg.starts_with('-') => input = Some(arg.clone()),
             _ => return Err(Failure::Usage(format!("unexpected argument '{arg}'"))),
         }
@@ -184,7 +187,7 @@ pub fn link_command(args: &[String]) -> Result<(), Failure> {
     };
     let bytes = read(&input)?;
     let object = Object::parse(&bytes).map_err(|e| Failure::Error(format!("{input}: {e}")))?;
-    let linked = link_at(&object, base, &symbols).map_err(|e| match e {
+    let linked = link_at(&object, base, &symbols, options).map_err(|e| match e {
         Failure::Error(m) => Failure::Error(format!("{input}: {m}")),
         u => u,
     })?;

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage:
   modtool info FILE.ko
-  modtool link FILE.ko --base ADDR --symbols SYMS -o OUT
+  modtool link FILE.ko --base ADDR --symbols SYMS -o OUT [--fix-cortex-a53-843419]
   modtool lld-script OUT.map SYMS
   modtool bench FILE.ko [--iterations N]";
 
