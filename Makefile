@@ -61,3 +61,14 @@ bench: kernel ## print figures: boot time vs the QEMU floor, image size, heap fr
 clean: ## remove build outputs
 	$(CARGO) clean
 	rm -rf $(BUILD)
+
+.PHONY: modules initrd
+
+modules: deps ## build every module (build/modules/*.ko) and the depmod index
+	./drivers/build-modules.sh
+
+initrd: modules ## cpio newc archive of the modules for -initrd (build/initrd.cpio)
+	set -o pipefail; cd $(BUILD)/modules && printf '%s\n' *.ko modules.dep modules.alias \
+		| cpio -o -H newc --quiet --reproducible > ../initrd.cpio.tmp
+	mv $(BUILD)/initrd.cpio.tmp $(BUILD)/initrd.cpio
+	@echo "initrd: $(BUILD)/initrd.cpio $$(stat -c %s $(BUILD)/initrd.cpio) bytes"

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Builds every module into build/modules/ (called by `make modules`):
+#
+#  - Rust: every crate drivers/NAME/ whose Cargo.toml makes a `staticlib`, all in
+#    one `cargo build --target aarch64-unknown-none --release -p A -p B ...`;
+#    each lib<NAME>.a is then linked with `ld.lld -r --gc-sections` (keeping
+#    init_module/cleanup_module and what they reach; .modinfo, __versions,
+#    .ksymtab and __param survive as `#[used]` sections) into NAME.ko.debug, and
+#    NAME.ko is that object without debug info or LLVM bitcode sections.
+#  - C: every drivers/c/NAME.c compiled with Debian's aarch64-linux-gnu-gcc
+#    against kernel/abi/include/kabi.h into NAME.ko.
+#  - Then depmod writes build/modules/modules.dep and modules.alias.
+#
+# Any error stops the script with a non-zero status and says what failed.
+set -euo pipefail
+
+die() { echo "build-modules: ERROR: $*" >&2; exit 1; }
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+TARGET=aarch64-unknown-none
+OUT=${MODULES_OUT:-build/modules}
+target_dir=${CARGO_TARGET_DIR:-target}
+[[ $target_dir = /* ]] || target_dir="$root/$target_dir"
+LIB_DIR="$target_dir/$TARGET/release"
+CC=${CROSS_CC:-aarch64-linux-gnu-gcc}
+CFLAGS=(-c -O2 -g -ffreestanding -fno-pic -mno-outline-atomics -mgeneral-regs-only
+    -fno-stack-protector -fno-asynchronous-unwind-tables -fno-unwind-tables -Wall -Wextra -Werror
+    -I kernel/abi/include)
+
+sysroot=$(rustc --print sysroot) || die "rustc not found"
+host=$(rustc -vV | sed -n 's/^host: //p')
+LLD="$sysroot/lib/rustlib/$host/bin/rust-lld"
+[ -x "$LLD" ] || LLD=$(command -v ld.lld) || die "no rust-lld in $sysroot and no ld.lld on PATH"
+command -v llvm-objcopy >/dev/null || die "llvm-objcopy not found (Debian package llvm; run 'make deps')"
+
+mkdir -p "$OUT"
+
+# --- Rust modules ------------------------------------------------------------
+crates=()
+for toml in drivers/*/Cargo.toml; do
+    [ -e "$toml" ] || continue
+    if ! grep -Eq '^crate-type *= *\[.*"staticlib"' "$toml"; then
+        echo "build-modules: $(dirname "$toml") is not a module crate (no staticlib crate-type); skipped" >&2
+        continue
+    fi
+    name=$(sed -n '/^\[package\]/,/^\[/ s/^name *= *"\(.*\)"/\1/p' "$toml" | head -n1)
+    [ -n "$name" ] || die "$toml: no package name"
+    crates+=("$name")
+done
+
+if [ ${#crates[@]} -gt 0 ]; then
+    pkgs=()
+    for c in "${crates[@]}"; do pkgs+=(-p "$c"); done
+    echo "build-modules: cargo build ${crates[*]}"
+    cargo build --target "$TARGET" --release "${pkgs[@]}" || die "cargo build of the module crates failed"
+fi
+
+for c in "${crates[@]}"; do
+    mod=${c//-/_}
+    lib="$LIB_DIR/lib$mod.a"
+    [ -f "$lib" ] || die "$c: $lib was not built"
+    "$LLD" -flavor gnu -r --gc-sections -u init_module -u cleanup_module \
+        "$lib" -o "$OUT/$mod.ko.debug" || die "$c: linking $mod.ko failed"
+    llvm-objcopy --strip-debug --remove-section=.llvmbc --remove-section=.llvmcmd \
+        "$OUT/$mod.ko.debug" "$OUT/$mod.ko" || die "$c: stripping $mod.ko failed"
+    echo "build-modules: $OUT/$mod.ko $(stat -c %s "$OUT/$mod.ko") bytes (+ $mod.ko.debug)"
+done
+
+# --- C modules ---------------------------------------------------------------
+shopt -s nullglob
+c_sources=(drivers/c/*.c)
+if [ ${#c_sources[@]} -gt 0 ]; then
+    command -v "$CC" >/dev/null || die "$CC not found (Debian package gcc-aarch64-linux-gnu; run 'make deps')"
+fi
+for src in "${c_sources[@]}"; do
+    mod=$(basename "$src" .c)
+    "$CC" "${CFLAGS[@]}" "$src" -o "$OUT/$mod.ko.debug" || die "$src: compile failed"
+    llvm-objcopy --strip-debug "$OUT/$mod.ko.debug" "$OUT/$mod.ko" || die "$src: stripping $mod.ko failed"
+    echo "build-modules: $OUT/$mod.ko $(stat -c %s "$OUT/$mod.ko") bytes (+ $mod.ko.debug)"
+done
+
+# --- index -------------------------------------------------------------------
+cargo run -q -p depmod -- "$OUT" || die "depmod failed"
+echo "build-modules: $OUT/modules.dep, $OUT/modules.alias"

@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * kabi.h - the module ABI for modules written in C.
+ *
+ * GENERATED from the Rust crate kernel/abi by kernel/abi/tests/c_header.rs;
+ * do not edit. After changing the ABI run:
+ *     UPDATE_KABI_H=1 cargo test -p kabi --test c_header
+ *
+ * A module is one ELF64 AArch64 relocatable object (.ko) that defines
+ *     int init_module(void);      0 or -errno (see module_init)
+ *     int cleanup_module(void);   0, or -errno to refuse unloading (module_exit)
+ * and describes itself with MODULE_NAME/LICENSE/... (.modinfo), MODULE_ABI()
+ * and one MODULE_VERSION_OF(sym) per kernel function it calls (__versions).
+ * Build with Debian's aarch64-linux-gnu-gcc:
+ *     -c -O2 -ffreestanding -fno-pic -mno-outline-atomics -mgeneral-regs-only
+ *     -fno-stack-protector -fno-asynchronous-unwind-tables -fno-unwind-tables
+ */
+#ifndef KABI_H
+#define KABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if !defined(__aarch64__) || !defined(__LP64__)
+#error "kabi.h describes the AArch64 LP64 ABI"
+#endif
+
+/* Version of the ABI as a whole (kabi::ABI_VERSION); recorded as abi=N. */
+#define KABI_VERSION 1
+
+/* ---- Types (kabi::types) ------------------------------------------------ */
+
+/* A module's handle in the kernel (ThisModule). Only its address is used. */
+struct module;
+extern struct module __this_module;
+#define THIS_MODULE (&__this_module)
+
+/* Interrupt handler (IrqHandler), timer callback (TimerFn), panic notifier
+ * (PanicNotifier). */
+typedef void (*irq_handler_t)(uint32_t intid, void *ctx);
+typedef void (*timer_fn_t)(void *ctx);
+typedef void (*panic_notifier_t)(const char *msg, size_t len);
+
+/* Linux errno values (kabi::errno), returned negated. */
+#define EPERM 1
+#define ENOENT 2
+#define EIO 5
+#define ENOEXEC 8
+#define EAGAIN 11
+#define ENOMEM 12
+#define EFAULT 14
+#define EBUSY 16
+#define EEXIST 17
+#define ENODEV 19
+#define EINVAL 22
+#define ENOSPC 28
+#define ETIMEDOUT 110
+
+/* printk levels, as Linux's LOGLEVEL_*. */
+#define LOGLEVEL_ERR 3u
+#define LOGLEVEL_WARNING 4u
+#define LOGLEVEL_INFO 6u
+#define LOGLEVEL_DEBUG 7u
+
+/* Up to four reg ranges and four interrupts of a device-tree node (DtDevice). */
+struct dt_device {
+	uint64_t reg_base[4];
+	uint64_t reg_size[4];
+	uint32_t nregs;
+	uint32_t irqs[4]; /* GIC INTIDs */
+	uint32_t nirqs;
+	char name[48]; /* NUL-terminated (truncated to fit) */
+};
+_Static_assert(sizeof(struct dt_device) == 136, "struct dt_device size");
+_Static_assert(offsetof(struct dt_device, reg_base) == 0, "dt_device.reg_base");
+_Static_assert(offsetof(struct dt_device, reg_size) == 32, "dt_device.reg_size");
+_Static_assert(offsetof(struct dt_device, nregs) == 64, "dt_device.nregs");
+_Static_assert(offsetof(struct dt_device, irqs) == 68, "dt_device.irqs");
+_Static_assert(offsetof(struct dt_device, nirqs) == 84, "dt_device.nirqs");
+_Static_assert(offsetof(struct dt_device, name) == 88, "dt_device.name");
+
+/* What kind of device a module registers (DeviceKind, a u32). */
+enum device_kind {
+	DEVICE_KIND_CHAR = 0,
+	DEVICE_KIND_TTY = 1,
+	DEVICE_KIND_BLOCK = 2,
+};
+_Static_assert(sizeof(enum device_kind) == 4, "enum device_kind size");
+
+/* Operations of a registered device (DeviceOps); unused ones may be NULL. The
+ * kernel calls them only while it holds a reference to the device. */
+struct device_ops {
+	/* A handle is being opened; 0 or -errno. */
+	int32_t (*open)(void *ctx);
+	/* The last handle of an open is closed. */
+	void (*release)(void *ctx);
+	/* Reads up to len bytes at offset; bytes read or -errno. */
+	intptr_t (*read)(void *ctx, char *buf, size_t len, uint64_t offset);
+	/* Writes len bytes at offset; bytes written or -errno. */
+	intptr_t (*write)(void *ctx, const char *buf, size_t len, uint64_t offset);
+};
+_Static_assert(sizeof(struct device_ops) == 32, "struct device_ops size");
+_Static_assert(offsetof(struct device_ops, open) == 0, "device_ops.open");
+_Static_assert(offsetof(struct device_ops, release) == 8, "device_ops.release");
+_Static_assert(offsetof(struct device_ops, read) == 16, "device_ops.read");
+_Static_assert(offsetof(struct device_ops, write) == 24, "device_ops.write");
+
+/* A device registration request (DeviceDesc). */
+struct device_desc {
+	enum device_kind kind;
+	const char *name; /* NUL-terminated, e.g. "hello0" */
+	const struct device_ops *ops;
+	void *ctx;
+	uint64_t size; /* bytes for block devices, 0 otherwise */
+};
+_Static_assert(sizeof(struct device_desc) == 40, "struct device_desc size");
+_Static_assert(offsetof(struct device_desc, kind) == 0, "device_desc.kind");
+_Static_assert(offsetof(struct device_desc, name) == 8, "device_desc.name");
+_Static_assert(offsetof(struct device_desc, ops) == 16, "device_desc.ops");
+_Static_assert(offsetof(struct device_desc, ctx) == 24, "device_desc.ctx");
+_Static_assert(offsetof(struct device_desc, size) == 32, "device_desc.size");
+
+/* An exported symbol, in .ksymtab (KernelSymbol). */
+struct kernel_symbol {
+	const char *name;
+	size_t name_len;
+	const void *addr;
+	uint32_t crc;
+	uint32_t flags; /* KSYM_UNSAFE_TO_UNLOAD */
+};
+#define KSYM_UNSAFE_TO_UNLOAD 1u
+_Static_assert(sizeof(struct kernel_symbol) == 32, "struct kernel_symbol size");
+_Static_assert(offsetof(struct kernel_symbol, name) == 0, "kernel_symbol.name");
+_Static_assert(offsetof(struct kernel_symbol, name_len) == 8, "kernel_symbol.name_len");
+_Static_assert(offsetof(struct kernel_symbol, addr) == 16, "kernel_symbol.addr");
+_Static_assert(offsetof(struct kernel_symbol, crc) == 24, "kernel_symbol.crc");
+_Static_assert(offsetof(struct kernel_symbol, flags) == 28, "kernel_symbol.flags");
+
+/* One __versions entry (ModVersion): Linux's struct modversion_info. */
+struct modversion_info {
+	uint64_t crc;
+	char name[56];
+};
+_Static_assert(sizeof(struct modversion_info) == 64, "struct modversion_info size");
+_Static_assert(offsetof(struct modversion_info, crc) == 0, "modversion_info.crc");
+_Static_assert(offsetof(struct modversion_info, name) == 8, "modversion_info.name");
+
+/* Type of a module parameter (ParamKind, a u32). */
+enum param_kind {
+	PARAM_KIND_INT = 0,  /* int64_t */
+	PARAM_KIND_BOOL = 1, /* uint8_t 0/1 */
+	PARAM_KIND_STR = 2,  /* char[size], NUL-terminated */
+};
+_Static_assert(sizeof(enum param_kind) == 4, "enum param_kind size");
+
+/* A module parameter, in __param (ParamDesc). The kernel writes parsed insmod
+ * arguments to ptr before calling init. */
+struct kernel_param {
+	const char *name;
+	size_t name_len;
+	enum param_kind kind;
+	void *ptr;
+	size_t size;
+};
+_Static_assert(sizeof(struct kernel_param) == 40, "struct kernel_param size");
+_Static_assert(offsetof(struct kernel_param, name) == 0, "kernel_param.name");
+_Static_assert(offsetof(struct kernel_param, name_len) == 8, "kernel_param.name_len");
+_Static_assert(offsetof(struct kernel_param, kind) == 16, "kernel_param.kind");
+_Static_assert(offsetof(struct kernel_param, ptr) == 24, "kernel_param.ptr");
+_Static_assert(offsetof(struct kernel_param, size) == 32, "kernel_param.size");
+
+/* ---- Kernel exports (kabi::api) ----------------------------------------- */
+/*
+ * KABI_CRC_<name> is the version a module records in __versions: the CRC-32
+ * (kabi::crc::crc32) of the export's Rust signature as rustc's stringify!
+ * spells it, shown above each prototype with its whitespace collapsed.
+ */
+
+/* printk(owner : *const ThisModule, level : u32, msg : *const u8, len : usize) */
+#define KABI_CRC_printk 0x7a47c195u
+void printk(const struct module *owner, uint32_t level, const char *msg, size_t len);
+
+/* kmalloc(size : usize, align : usize) -> *mut u8 */
+#define KABI_CRC_kmalloc 0x9cfa1658u
+void *kmalloc(size_t size, size_t align);
+
+/* kfree(ptr : *mut u8, size : usize, align : usize) */
+#define KABI_CRC_kfree 0xb5ddcf32u
+void kfree(void *ptr, size_t size, size_t align);
+
+/* dma_alloc(size : usize, bus : *mut u64) -> *mut u8 */
+#define KABI_CRC_dma_alloc 0x751df4fbu
+void *dma_alloc(size_t size, uint64_t *bus);
+
+/* dma_free(ptr : *mut u8, size : usize) */
+#define KABI_CRC_dma_free 0x1afdae7cu
+void dma_free(void *ptr, size_t size);
+
+/* ioremap(phys : u64, size : usize) -> *mut u8 */
+#define KABI_CRC_ioremap 0x5f024063u
+void *ioremap(uint64_t phys, size_t size);
+
+/* iounmap(ptr : *mut u8, size : usize) */
+#define KABI_CRC_iounmap 0xc2555c18u
+void iounmap(void *ptr, size_t size);
+
+/* request_irq(owner : *const ThisModule, intid : u32, handler : IrqHandler, ctx : *mut Opaque, name : *const u8) -> i32 */
+#define KABI_CRC_request_irq 0x9af9c79bu
+int32_t request_irq(const struct module *owner, uint32_t intid, irq_handler_t handler, void *ctx, const char *name);
+
+/* free_irq(owner : *const ThisModule, intid : u32) -> i32 */
+#define KABI_CRC_free_irq 0x2e202266u
+int32_t free_irq(const struct module *owner, uint32_t intid);
+
+/* timer_add(owner : *const ThisModule, delay_us : u64, period_us : u64, func : TimerFn, ctx : *mut Opaque) -> i64 */
+#define KABI_CRC_timer_add 0x52ec22fcu
+int64_t timer_add(const struct module *owner, uint64_t delay_us, uint64_t period_us, timer_fn_t func, void *ctx);
+
+/* timer_del(owner : *const ThisModule, id : i64) -> i32 */
+#define KABI_CRC_timer_del 0x748e7cd3u
+int32_t timer_del(const struct module *owner, int64_t id);
+
+/* udelay(us : u64) */
+#define KABI_CRC_udelay 0xc10a08a3u
+void udelay(uint64_t us);
+
+/* ktime_us() -> u64 */
+#define KABI_CRC_ktime_us 0x2baa9cc3u
+uint64_t ktime_us(void);
+
+/* dt_find_compatible(compatible : *const u8, index : u32, out : *mut DtDevice) -> i32 */
+#define KABI_CRC_dt_find_compatible 0x4f10aa67u
+int32_t dt_find_compatible(const char *compatible, uint32_t index, struct dt_device *out);
+
+/* register_device(owner : *const ThisModule, desc : *const DeviceDesc) -> i32 */
+#define KABI_CRC_register_device 0xbebc4753u
+int32_t register_device(const struct module *owner, const struct device_desc *desc);
+
+/* unregister_device(owner : *const ThisModule, id : i32) -> i32 */
+#define KABI_CRC_unregister_device 0xf89127fcu
+int32_t unregister_device(const struct module *owner, int32_t id);
+
+/* module_panic(owner : *const ThisModule, msg : *const u8, len : usize) */
+#define KABI_CRC_module_panic 0xfec9461du
+void module_panic(const struct module *owner, const char *msg, size_t len);
+
+/* panic_notifier_register(owner : *const ThisModule, func : PanicNotifier) */
+/* Unsafe to unload: a module that imports this is pinned. */
+#define KABI_CRC_panic_notifier_register 0x341571ceu
+void panic_notifier_register(const struct module *owner, panic_notifier_t func);
+
+#define KABI_EXPORT_COUNT 18
+
+/* ---- Module description ------------------------------------------------- */
+
+#define __KABI_STR2(x) #x
+#define __KABI_STR(x) __KABI_STR2(x)
+#define __KABI_CAT2(a, b) a##b
+#define __KABI_CAT(a, b) __KABI_CAT2(a, b)
+#define __KABI_UNIQUE(prefix) __KABI_CAT(prefix, __COUNTER__)
+
+/* One key=value string in .modinfo (Linux's MODULE_INFO). */
+#define MODULE_INFO(key, value)                                              \
+	static const char __KABI_UNIQUE(__kabi_modinfo_)[]                   \
+		__attribute__((section(".modinfo"), used, aligned(1))) =     \
+			__KABI_STR(key) "=" value
+
+#define MODULE_NAME(_name) MODULE_INFO(name, _name)
+#define MODULE_LICENSE(_license) MODULE_INFO(license, _license)
+#define MODULE_AUTHOR(_author) MODULE_INFO(author, _author)
+#define MODULE_DESCRIPTION(_description) MODULE_INFO(description, _description)
+#define MODULE_VERSION(_version) MODULE_INFO(version, _version)
+#define MODULE_ALIAS(_alias) MODULE_INFO(alias, _alias)
+/* The ABI version this module is built for (abi=KABI_VERSION). */
+#define MODULE_ABI() MODULE_INFO(abi, __KABI_STR(KABI_VERSION))
+
+/* A __versions entry recording crc as the version of sym. */
+#define MODULE_VERSION_CRC(sym, crc)                                         \
+	static const struct modversion_info __kabi_version_##sym             \
+		__attribute__((section("__versions"), used, aligned(8))) =   \
+			{ (crc), #sym }
+/* Records that this module was built against this header's version of the
+ * kernel export sym. */
+#define MODULE_VERSION_OF(sym) MODULE_VERSION_CRC(sym, KABI_CRC_##sym)
+
+/* init_module/cleanup_module as aliases of the named functions. */
+#define module_init(fn) int init_module(void) __attribute__((alias(#fn)))
+#define module_exit(fn) int cleanup_module(void) __attribute__((alias(#fn)))
+
+/* Log a string literal at a level, prefixed with the module's name. */
+#define pr_err(lit) printk(THIS_MODULE, LOGLEVEL_ERR, "" lit, sizeof(lit) - 1)
+#define pr_warn(lit) printk(THIS_MODULE, LOGLEVEL_WARNING, "" lit, sizeof(lit) - 1)
+#define pr_info(lit) printk(THIS_MODULE, LOGLEVEL_INFO, "" lit, sizeof(lit) - 1)
+#define pr_debug(lit) printk(THIS_MODULE, LOGLEVEL_DEBUG, "" lit, sizeof(lit) - 1)
+
+#endif /* KABI_H */
