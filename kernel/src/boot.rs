@@ -30,6 +30,8 @@ pub struct BootInfo {
     pub initrd: Option<Range>,
     pub gic: GicInfo,
     pub timer_irq: u32,
+    /// Device ranges mapped Device-nGnRE (what `ioremap` may hand out).
+    pub device_maps: RangeSet<64>,
 }
 
 static BOOT_INFO: spin::Once<BootInfo> = spin::Once::new();
@@ -46,6 +48,7 @@ pub struct EarlyInfo {
     ram: RangeSet<8>,
     /// The virtual timer's INTID, found in the same pass over the devices.
     timer_irq: Option<u32>,
+    device_maps: RangeSet<64>,
 }
 
 #[repr(C, align(4096))]
@@ -65,6 +68,16 @@ static BOOT_PAGE_TABLES: BootTables = BootTables {
 };
 
 static ADDRESS_SPACE: crate::sync::IrqLock<Option<AddressSpace>> = crate::sync::IrqLock::new(None);
+
+/// Runs `f` on the kernel's address space (for module mappings).
+pub fn with_address_space<R>(
+    f: impl FnOnce(&mut AddressSpace) -> Result<R, mmu::MapError>,
+) -> Result<R, mmu::MapError> {
+    match ADDRESS_SPACE.lock().as_mut() {
+        Some(space) => f(space),
+        None => Err(mmu::MapError::BadRange),
+    }
+}
 
 fn boot_table() -> Option<*mut Table> {
     // Relaxed load/store rather than fetch_add: the MMU is off, and exclusive
@@ -253,6 +266,7 @@ pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
         entry_el,
         ram,
         timer_irq,
+        device_maps: devices,
     }
 }
 
@@ -341,7 +355,13 @@ pub fn late_init(early: EarlyInfo) {
     );
     // PPI 11 (INTID 27) is the architected virtual timer (Arm BSA).
     let timer_irq = early.timer_irq.unwrap_or(27);
-    if let Err(e) = irq::request(timer_irq, time::tick, 0, "arch_timer", irq::Owner::Kernel) {
+    if let Err(e) = irq::request(
+        timer_irq,
+        irq::Handler::Kernel(time::tick),
+        0,
+        "arch_timer",
+        irq::Owner::Kernel,
+    ) {
         log::error!("timer: {e}");
     }
     time::start_tick();
@@ -382,6 +402,7 @@ pub fn late_init(early: EarlyInfo) {
         initrd,
         gic,
         timer_irq,
+        device_maps: early.device_maps.clone(),
     });
     log::info!(
         "Boot took {} us ({} counter ticks at {} Hz)",

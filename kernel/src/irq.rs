@@ -14,14 +14,26 @@ use alloc::collections::BTreeMap;
 /// Highest INTID handled (GICv2/v3 SPIs end at 1019).
 pub const MAX_IRQ: usize = 1020;
 
-pub type Handler = fn(intid: u32, ctx: usize);
+/// A kernel handler: `(intid, ctx)`.
+pub type KernelHandler = fn(intid: u32, ctx: usize);
+
+/// What to call for an interrupt.
+#[derive(Clone, Copy)]
+pub enum Handler {
+    Kernel(KernelHandler),
+    /// A module's `extern "C" fn(u32, *mut c_void)`, called through
+    /// `modcall::call_guarded` with its module's text range.
+    Module {
+        func: usize,
+        text: (u64, u64),
+    },
+}
 
 /// Who registered a handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Owner {
     Kernel,
     /// A module, by its id in the module table.
-    #[allow(dead_code)] // used by the module subsystem
     Module(u32),
 }
 
@@ -43,7 +55,6 @@ pub enum IrqError {
     /// Someone else already handles it.
     Busy(u32),
     /// Nothing is registered there.
-    #[allow(dead_code)] // used by the module subsystem
     NotRegistered(u32),
 }
 
@@ -89,7 +100,6 @@ pub fn request(
 }
 
 /// Disables `intid` and removes its handler. Returns the action removed.
-#[allow(dead_code)] // used by the module subsystem
 pub fn free(intid: u32) -> Result<Action, IrqError> {
     if intid as usize >= MAX_IRQ {
         return Err(IrqError::Invalid(intid));
@@ -115,7 +125,29 @@ pub fn dispatch() {
             }
         };
         match action {
-            Some(a) => (a.handler)(intid, a.ctx),
+            Some(Action {
+                handler: Handler::Kernel(f),
+                ctx,
+                ..
+            }) => f(intid, ctx),
+            Some(Action {
+                handler: Handler::Module { func, text },
+                ctx,
+                owner,
+                ..
+            }) => {
+                // SAFETY: the module registered `func` and must unregister it
+                // before its exit completes (checked), so its text is mapped.
+                if unsafe { crate::arch::modcall::call_guarded(func, intid as usize, ctx, text) }
+                    .is_err()
+                {
+                    log::error!("irq {intid}: handler faulted; disabling the interrupt");
+                    irqchip::disable(intid);
+                    if let Owner::Module(id) = owner {
+                        crate::module::mark_failed(id);
+                    }
+                }
+            }
             None => {
                 log::warn!("irq {intid}: nobody cared, disabling");
                 irqchip::disable(intid);

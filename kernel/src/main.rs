@@ -13,10 +13,16 @@ extern crate alloc;
 mod arch;
 mod boot;
 mod console;
+mod devfs;
 mod early_console;
+mod initrd;
 mod irq;
+mod kapi;
 mod klog;
+mod ktimer;
 mod mm;
+mod module;
+mod object;
 mod oops;
 mod shell;
 mod sync;
@@ -37,6 +43,13 @@ fn on_irq(_frame: &mut TrapFrame) {
 }
 
 fn on_sync(frame: &mut TrapFrame, origin: Origin, syn: Syndrome) {
+    // A fault whose PC is in the text of the module being called fails that
+    // call (the module is marked failed); anything else is fatal.
+    if arch::modcall::fault_is_in_module(frame.elr) {
+        oops::module_fault(frame, origin, syn);
+        arch::modcall::redirect(frame);
+        return;
+    }
     oops::die_sync(frame, origin, syn);
 }
 

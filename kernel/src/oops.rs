@@ -44,19 +44,20 @@ pub fn kallsyms() -> Option<Table<'static>> {
     Table::parse(bytes)
 }
 
-/// Writes `addr` as `symbol+0xoff/0xsize`, or the bare address.
+/// Writes `addr` as `symbol+0xoff/0xsize` (kernel), `symbol+0xoff/0xsize
+/// [module]` (a module's text), or the bare address.
 pub fn write_symbol(out: &mut dyn Write, addr: u64) {
-    match kallsyms().and_then(|t| t.lookup(addr)) {
-        Some((sym, off)) => {
-            let _ = write!(out, "{}+{:#x}/{:#x}", sym.name, off, sym.size);
-        }
-        None => {
-            let _ = write!(out, "{addr:#018x}");
-        }
+    if let Some((sym, off)) = kallsyms().and_then(|t| t.lookup(addr)) {
+        let _ = write!(out, "{}+{:#x}/{:#x}", sym.name, off, sym.size);
+        return;
     }
+    if crate::module::symbolize(addr, out) {
+        return;
+    }
+    let _ = write!(out, "{addr:#018x}");
 }
 
-fn stack_bounds() -> [(usize, usize); 2] {
+pub fn stack_bounds() -> [(usize, usize); 2] {
     extern "C" {
         static __boot_stack_bottom: u8;
         static __boot_stack_top: u8;
@@ -131,6 +132,27 @@ pub fn die_sync(frame: &mut TrapFrame, origin: Origin, syn: Syndrome) -> ! {
         crate::console::emergency_write("\nrecursive fault while reporting an oops: halting\n");
         cpu::halt();
     }
+    report(frame, origin, syn);
+    die("Oops: Fatal exception")
+}
+
+/// A fault in module code while a module call is running: report it as Linux
+/// reports an oops, without stopping the kernel; the caller then fails the
+/// module call (`modcall::redirect`).
+pub fn module_fault(frame: &mut TrapFrame, origin: Origin, syn: Syndrome) {
+    report(frame, origin, syn);
+    let _ = writeln!(Emergency, "---[ end trace: module call abandoned, module marked failed ]---");
+}
+
+/// A panic in a module (its panic handler called `module_panic`).
+pub fn module_panic_report(module: &str, msg: &str) {
+    let out = &mut Emergency;
+    let _ = writeln!(out, "{module}: module panic: {msg}");
+    backtrace(out, cpu::frame_pointer());
+    let _ = writeln!(out, "---[ end trace: module call abandoned, module marked failed ]---");
+}
+
+fn report(frame: &mut TrapFrame, origin: Origin, syn: Syndrome) {
     let out = &mut Emergency;
     let ec = esr::class(syn.esr);
     if esr::is_abort(ec) {
@@ -188,12 +210,14 @@ pub fn die_sync(frame: &mut TrapFrame, origin: Origin, syn: Syndrome) -> ! {
     if origin == Origin::Handler {
         let _ = writeln!(out, "(fault while handling an exception)");
     }
+    let _ = write!(out, "Modules linked in:");
+    crate::module::names_for_oops(out);
+    let _ = writeln!(out);
     dump_registers(out, frame);
     let _ = write!(out, "Call trace:\n ");
     write_symbol(out, frame.elr);
     let _ = writeln!(out);
     backtrace_inner(out, frame.x[29] as usize);
-    die("Oops: Fatal exception")
 }
 
 fn backtrace_inner(out: &mut dyn Write, fp: usize) {
@@ -228,6 +252,7 @@ impl Write for SkipFirstLine<'_> {
 pub fn die(msg: &str) -> ! {
     let out = &mut Emergency;
     let _ = writeln!(out, "Kernel panic - not syncing: {msg}");
+    crate::kapi::run_panic_notifiers(msg);
     let reboot_after = crate::boot_info()
         .and_then(|b| b.panic_timeout)
         .unwrap_or(0);

@@ -9,10 +9,13 @@
 extern crate alloc;
 
 pub mod cmdline;
+pub mod cpio;
 pub mod dt;
 pub mod esr;
 pub mod kallsyms;
 pub mod lineedit;
 pub mod logring;
 pub mod memrange;
+pub mod modparams;
+pub mod refcount;
 pub mod units;

@@ -8,4 +8,4 @@
 mod aarch64;
 
 #[cfg(target_arch = "aarch64")]
-pub use aarch64::{cpu, exceptions, gic as irqchip, mmu, psci, timer};
+pub use aarch64::{cpu, exceptions, gic as irqchip, mmu, modcall, psci, timer};

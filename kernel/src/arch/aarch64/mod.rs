@@ -5,5 +5,6 @@ pub mod cpu;
 pub mod exceptions;
 pub mod gic;
 pub mod mmu;
+pub mod modcall;
 pub mod psci;
 pub mod timer;

@@ -11,6 +11,9 @@ use kcore::dt;
 use kcore::lineedit::{Action, LineEditor};
 use kcore::units::Bytes;
 
+mod files;
+mod modules;
+
 pub const PROMPT: &str = "/ # ";
 
 struct Command {
@@ -60,6 +63,20 @@ const COMMANDS: &[Command] = &[
         help: "print the arguments",
         run: cmd_echo,
     },
+    Command { name: "insmod", help: "insmod PATH [param=value ...]: load a module", run: modules::insmod },
+    Command { name: "rmmod", help: "rmmod [-f] NAME: unload a module", run: modules::rmmod },
+    Command { name: "lsmod", help: "loaded modules: size, users, state", run: modules::lsmod },
+    Command { name: "modinfo", help: "modinfo PATH|NAME: a module's .modinfo", run: modules::modinfo },
+    Command { name: "modprobe", help: "modprobe NAME [param=value ...]: load with dependencies", run: modules::modprobe },
+    Command { name: "ksyms", help: "symbols modules can import (address, CRC, name, owner)", run: modules::ksyms },
+    Command { name: "ls", help: "ls [/initrd|/dev]: list files or devices", run: files::ls },
+    Command { name: "cat", help: "cat FILE|/dev/NAME: print a file or read a device", run: files::cat },
+    Command { name: "lsdev", help: "objects modules registered: owner, users, calls", run: files::lsdev },
+    Command { name: "open", help: "open /dev/NAME: keep a device open", run: files::open },
+    Command { name: "close", help: "close FD", run: files::close },
+    Command { name: "read", help: "read FD [N]: read from an open device", run: files::read },
+    Command { name: "write", help: "write FD TEXT: write to an open device", run: files::write },
+    Command { name: "lsof", help: "open descriptors", run: files::lsof },
     Command {
         name: "poweroff",
         help: "power the machine off (PSCI SYSTEM_OFF)",

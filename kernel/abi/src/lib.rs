@@ -1,0 +1,81 @@
+//! The module ABI: the one line between the kernel and the modules it loads.
+//!
+//! Everything that crosses it is `extern "C"` functions and `#[repr(C)]` types, so
+//! a module can be written in Rust (with this crate) or C (with
+//! `include/kabi.h`, generated from this crate and checked by a test).
+//!
+//! - [`api`] lists every function the kernel exports. Each has a version CRC
+//!   computed at compile time from its signature as written there, by the same
+//!   macro on both sides, so a module and the kernel agree exactly when their
+//!   signatures do. A module records the CRCs it was built against in its
+//!   `__versions` section (Linux's `struct modversion_info`); the loader refuses
+//!   a module that disagrees: `disagrees about version of symbol X`.
+//! - [`ABI_VERSION`] is recorded in every module's `.modinfo` (`abi=N`); a module
+//!   for another version is refused with both numbers in the message.
+//! - [`module!`] declares a module: its `.modinfo` strings and its
+//!   `init_module`/`cleanup_module` entry points; [`module_param!`] a parameter;
+//!   [`export_symbol!`] a symbol for other modules.
+#![no_std]
+
+pub mod crc;
+mod macros;
+pub mod types;
+
+#[cfg(feature = "module")]
+pub mod rt;
+
+pub use types::*;
+
+/// Version of the ABI as a whole: bump on any change to a type's layout or to
+/// the meaning of an export. Per-symbol CRCs catch signature changes.
+pub const ABI_VERSION: u32 = 1;
+
+/// Name the loader resolves to the module's own [`ThisModule`] handle.
+pub const THIS_MODULE_SYMBOL: &str = "__this_module";
+
+kernel_api! {
+    /// Logs `len` bytes at `msg` at Linux `level` (3 error .. 7 debug), prefixed
+    /// with the module's name.
+    fn printk(owner: *const ThisModule, level: u32, msg: *const u8, len: usize);
+    /// Allocates `size` bytes aligned to `align` from the kernel heap; null on failure.
+    fn kmalloc(size: usize, align: usize) -> *mut u8;
+    /// Frees memory from `kmalloc` (same size and align).
+    fn kfree(ptr: *mut u8, size: usize, align: usize);
+    /// Allocates `size` bytes of physically contiguous, zeroed, page-aligned
+    /// memory for DMA; writes its bus address to `bus`. Null on failure.
+    fn dma_alloc(size: usize, bus: *mut u64) -> *mut u8;
+    /// Frees memory from `dma_alloc` (same size).
+    fn dma_free(ptr: *mut u8, size: usize);
+    /// Returns a pointer to device registers at physical `phys` (`size` bytes),
+    /// mapped Device-nGnRE; null if the range is not a device the DT describes.
+    fn ioremap(phys: u64, size: usize) -> *mut u8;
+    /// Releases a mapping from `ioremap`.
+    fn iounmap(ptr: *mut u8, size: usize);
+    /// Registers `handler(intid, ctx)` for `intid`, owned by `owner`; 0 or -errno.
+    fn request_irq(owner: *const ThisModule, intid: u32, handler: IrqHandler, ctx: *mut Opaque, name: *const u8) -> i32;
+    /// Unregisters the handler for `intid` registered by `owner`; 0 or -errno.
+    fn free_irq(owner: *const ThisModule, intid: u32) -> i32;
+    /// Calls `func(ctx)` after `delay_us`, then every `period_us` if non-zero;
+    /// returns a timer id (> 0) or -errno.
+    fn timer_add(owner: *const ThisModule, delay_us: u64, period_us: u64, func: TimerFn, ctx: *mut Opaque) -> i64;
+    /// Cancels a timer from `timer_add`; 0 or -errno.
+    fn timer_del(owner: *const ThisModule, id: i64) -> i32;
+    /// Busy-waits `us` microseconds.
+    fn udelay(us: u64);
+    /// Microseconds since boot.
+    fn ktime_us() -> u64;
+    /// Fills `out` with the `index`-th device-tree node compatible with the
+    /// NUL-terminated `compatible`; 0, or -ENODEV when there is none.
+    fn dt_find_compatible(compatible: *const u8, index: u32, out: *mut DtDevice) -> i32;
+    /// Registers a device described by `desc`, owned by `owner`; returns its id
+    /// (> 0) or -errno.
+    fn register_device(owner: *const ThisModule, desc: *const DeviceDesc) -> i32;
+    /// Unregisters a device; -EBUSY while it is open.
+    fn unregister_device(owner: *const ThisModule, id: i32) -> i32;
+    /// Reports a module panic: the running module call is abandoned and fails.
+    fn module_panic(owner: *const ThisModule, msg: *const u8, len: usize);
+    /// Adds `func` to the functions called when the kernel panics. There is no
+    /// way to remove it, so using this pins the module: it cannot be unloaded.
+    [unsafe_to_unload]
+    fn panic_notifier_register(owner: *const ThisModule, func: PanicNotifier);
+}

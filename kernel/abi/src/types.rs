@@ -1,0 +1,190 @@
+//! Types that cross the kernel/module boundary. All `#[repr(C)]`; their layout is
+//! part of [`crate::ABI_VERSION`].
+
+use core::ffi::c_void;
+
+/// An opaque context pointer a module passes to the kernel and gets back.
+pub type Opaque = c_void;
+
+/// A module's handle in the kernel (Linux's `THIS_MODULE`): the loader resolves
+/// the undefined symbol `__this_module` to it. Modules only pass its address.
+#[repr(C)]
+pub struct ThisModule {
+    _private: [u8; 0],
+}
+
+/// Interrupt handler: `(intid, ctx)`.
+pub type IrqHandler = extern "C" fn(intid: u32, ctx: *mut Opaque);
+/// Timer callback.
+pub type TimerFn = extern "C" fn(ctx: *mut Opaque);
+/// Called with the panic message when the kernel panics.
+pub type PanicNotifier = extern "C" fn(msg: *const u8, len: usize);
+
+/// Linux errno values used across the ABI (returned negated).
+pub mod errno {
+    pub const EPERM: i32 = 1;
+    pub const ENOENT: i32 = 2;
+    pub const EIO: i32 = 5;
+    pub const ENOEXEC: i32 = 8;
+    pub const EAGAIN: i32 = 11;
+    pub const ENOMEM: i32 = 12;
+    pub const EFAULT: i32 = 14;
+    pub const EBUSY: i32 = 16;
+    pub const EEXIST: i32 = 17;
+    pub const ENODEV: i32 = 19;
+    pub const EINVAL: i32 = 22;
+    pub const ENOSPC: i32 = 28;
+    pub const ETIMEDOUT: i32 = 110;
+}
+
+/// Up to four `reg` ranges and four interrupts of a device-tree node.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct DtDevice {
+    pub reg_base: [u64; 4],
+    pub reg_size: [u64; 4],
+    pub nregs: u32,
+    /// GIC INTIDs.
+    pub irqs: [u32; 4],
+    pub nirqs: u32,
+    /// Node name, NUL-terminated (truncated to fit).
+    pub name: [u8; 48],
+}
+
+impl Default for DtDevice {
+    fn default() -> Self {
+        Self {
+            reg_base: [0; 4],
+            reg_size: [0; 4],
+            nregs: 0,
+            irqs: [0; 4],
+            nirqs: 0,
+            name: [0; 48],
+        }
+    }
+}
+
+/// What kind of device a module registers.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceKind {
+    Char = 0,
+    Tty = 1,
+    Block = 2,
+}
+
+/// Operations of a registered device. The kernel calls them only while it holds
+/// a reference to the device (and so to its module). Unused ones may be `None`.
+#[repr(C)]
+pub struct DeviceOps {
+    /// A handle is being opened; 0 or -errno.
+    pub open: Option<extern "C" fn(ctx: *mut Opaque) -> i32>,
+    /// The last handle of an open is closed.
+    pub release: Option<extern "C" fn(ctx: *mut Opaque)>,
+    /// Reads up to `len` bytes at `offset`; bytes read or -errno.
+    pub read:
+        Option<extern "C" fn(ctx: *mut Opaque, buf: *mut u8, len: usize, offset: u64) -> isize>,
+    /// Writes `len` bytes at `offset`; bytes written or -errno.
+    pub write:
+        Option<extern "C" fn(ctx: *mut Opaque, buf: *const u8, len: usize, offset: u64) -> isize>,
+}
+
+/// A device registration request.
+#[repr(C)]
+pub struct DeviceDesc {
+    pub kind: DeviceKind,
+    /// NUL-terminated name, e.g. `hello0`.
+    pub name: *const u8,
+    pub ops: *const DeviceOps,
+    pub ctx: *mut Opaque,
+    /// Size in bytes for block devices, 0 otherwise.
+    pub size: u64,
+}
+
+/// An exported symbol, in the `.ksymtab` section of the kernel or a module.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct KernelSymbol {
+    pub name: *const u8,
+    pub name_len: usize,
+    pub addr: *const c_void,
+    pub crc: u32,
+    /// [`KernelSymbol::UNSAFE_TO_UNLOAD`] and future flags.
+    pub flags: u32,
+}
+
+// SAFETY: the table is immutable data; the pointers are to 'static strings and
+// functions.
+unsafe impl Sync for KernelSymbol {}
+
+impl KernelSymbol {
+    /// Importing this symbol pins the module (it cannot be unloaded).
+    pub const UNSAFE_TO_UNLOAD: u32 = 1;
+}
+
+/// One entry of a module's `__versions` section: the CRC of a symbol's signature
+/// the module was built against. Layout of Linux's `struct modversion_info`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ModVersion {
+    pub crc: u64,
+    pub name: [u8; 56],
+}
+
+impl ModVersion {
+    pub const fn new(crc: u32, name: &str) -> Self {
+        let mut buf = [0u8; 56];
+        let b = name.as_bytes();
+        let mut i = 0;
+        while i < b.len() && i < 55 {
+            buf[i] = b[i];
+            i += 1;
+        }
+        Self {
+            crc: crc as u64,
+            name: buf,
+        }
+    }
+
+    /// The symbol name (up to the first NUL).
+    pub fn name(&self) -> &[u8] {
+        let len = self
+            .name
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(self.name.len());
+        &self.name[..len]
+    }
+}
+
+/// Type of a module parameter.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamKind {
+    /// `i64`.
+    Int = 0,
+    /// `bool` stored as a `u8` 0/1; accepts 0/1/y/n/Y/N/true/false.
+    Bool = 1,
+    /// A byte buffer of `size` bytes, NUL-terminated string.
+    Str = 2,
+}
+
+/// A module parameter, in the module's `__param` section. The kernel writes
+/// parsed `insmod` arguments to `ptr` before calling init.
+#[repr(C)]
+pub struct ParamDesc {
+    pub name: *const u8,
+    pub name_len: usize,
+    pub kind: ParamKind,
+    pub ptr: *mut u8,
+    pub size: usize,
+}
+
+// SAFETY: the descriptor is immutable; the storage it points at is written by
+// the kernel before init runs and only read afterwards.
+unsafe impl Sync for ParamDesc {}
+
+/// Size of a [`KernelSymbol`] entry, checked by the kernel when reading tables.
+pub const KERNEL_SYMBOL_SIZE: usize = core::mem::size_of::<KernelSymbol>();
+pub const MOD_VERSION_SIZE: usize = core::mem::size_of::<ModVersion>();
+pub const PARAM_DESC_SIZE: usize = core::mem::size_of::<ParamDesc>();

@@ -1,0 +1,132 @@
+//! Opening, reading and writing devices that modules register, by name
+//! (`/dev/NAME` at the shell).
+//!
+//! An open file holds an [`ObjectRef`] (and so, for the first opener, a
+//! reference on the device's module) until it is closed. Every call into the
+//! device's operations goes through `modcall::call_guarded4`: a device whose
+//! code faults fails the call with -EFAULT and its module is marked failed.
+
+use crate::arch::modcall;
+use crate::object::{self, KObject, ObjectRef};
+use crate::sync::IrqLock;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use kabi::errno;
+use kcore::refcount::GetError;
+
+pub struct OpenFile {
+    handle: ObjectRef,
+    pub offset: u64,
+}
+
+static FILES: IrqLock<Vec<Option<OpenFile>>> = IrqLock::new(Vec::new());
+/// Descriptors 0..2 are the console's, as on Unix.
+const FIRST_FD: usize = 3;
+
+fn text_of(obj: &KObject) -> (u64, u64) {
+    obj.owner.as_ref().map(|m| m.text).unwrap_or((0, 0))
+}
+
+fn call(obj: &Arc<KObject>, func: usize, args: [usize; 4]) -> i64 {
+    // SAFETY: `func` is one of the device's registered operations; the caller
+    // holds an ObjectRef, so the module is LIVE and its text mapped.
+    match unsafe { modcall::call_guarded4(func, args, text_of(obj)) } {
+        Ok(r) => r as i64,
+        Err(modcall::Fault) => {
+            if let Some(m) = &obj.owner {
+                m.refs.set_failed();
+            }
+            -(errno::EFAULT as i64)
+        }
+    }
+}
+
+/// Opens device `name`; returns a descriptor.
+pub fn open(name: &str) -> Result<usize, i32> {
+    let obj = object::find_device(name).ok_or(-errno::ENODEV)?;
+    let handle = ObjectRef::get(&obj).map_err(|e| match e {
+        GetError::Gone => -errno::ENODEV,
+        GetError::ModuleNotLive => -errno::EBUSY,
+    })?;
+    if let Some(f) = obj.ops.open {
+        let r = call(&obj, f, [obj.ctx, 0, 0, 0]) as i32;
+        if r < 0 {
+            return Err(r);
+        }
+    }
+    let mut files = FILES.lock();
+    let slot = files.iter().position(Option::is_none).unwrap_or_else(|| {
+        files.push(None);
+        files.len() - 1
+    });
+    files[slot] = Some(OpenFile { handle, offset: 0 });
+    Ok(slot + FIRST_FD)
+}
+
+fn take(fd: usize) -> Option<OpenFile> {
+    FILES.lock().get_mut(fd.checked_sub(FIRST_FD)?)?.take()
+}
+
+fn put_back(fd: usize, f: OpenFile) {
+    if let Some(slot) = FILES.lock().get_mut(fd - FIRST_FD) {
+        *slot = Some(f);
+    }
+}
+
+/// Closes a descriptor (the last close of a device calls its `release`).
+pub fn close(fd: usize) -> Result<(), i32> {
+    let f = take(fd).ok_or(-errno::EINVAL)?;
+    let obj = Arc::clone(f.handle.object());
+    if let (Some(rel), 1) = (obj.ops.release, obj.users.count()) {
+        call(&obj, rel, [obj.ctx, 0, 0, 0]);
+    }
+    drop(f);
+    Ok(())
+}
+
+/// Reads up to `buf.len()` bytes at the descriptor's offset.
+pub fn read(fd: usize, buf: &mut [u8]) -> Result<usize, i32> {
+    let mut f = take(fd).ok_or(-errno::EINVAL)?;
+    let obj = Arc::clone(f.handle.object());
+    let r = match obj.ops.read {
+        Some(op) => call(&obj, op, [obj.ctx, buf.as_mut_ptr() as usize, buf.len(), f.offset as usize]),
+        None => -(errno::EINVAL as i64),
+    };
+    if r > 0 {
+        f.offset += (r as u64).min(buf.len() as u64);
+    }
+    put_back(fd, f);
+    if r < 0 {
+        Err(r as i32)
+    } else {
+        Ok((r as usize).min(buf.len()))
+    }
+}
+
+/// Writes `data` at the descriptor's offset.
+pub fn write(fd: usize, data: &[u8]) -> Result<usize, i32> {
+    let mut f = take(fd).ok_or(-errno::EINVAL)?;
+    let obj = Arc::clone(f.handle.object());
+    let r = match obj.ops.write {
+        Some(op) => call(&obj, op, [obj.ctx, data.as_ptr() as usize, data.len(), f.offset as usize]),
+        None => -(errno::EINVAL as i64),
+    };
+    if r > 0 {
+        f.offset += (r as u64).min(data.len() as u64);
+    }
+    put_back(fd, f);
+    if r < 0 {
+        Err(r as i32)
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// Open descriptors: (fd, device name, offset).
+pub fn list(mut f: impl FnMut(usize, &str, u64)) {
+    for (i, file) in FILES.lock().iter().enumerate() {
+        if let Some(file) = file {
+            f(i + FIRST_FD, &file.handle.object().name, file.offset);
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Kernel objects that modules provide: devices, IRQ handlers, timers; and the
+//! handles through which the kernel reaches them.
+//!
+//! Every object names its owner module and carries its own user count
+//! ([`kcore::refcount::ObjectCount`]): the first [`ObjectRef`] to an object takes
+//! a reference on the owner (`try_module_get`, refused once the module is
+//! GOING), the last one dropped releases it. An `ObjectRef` is the only way to
+//! call a device's operations, so the kernel never calls into a module it does
+//! not hold. Registration itself holds no module reference (or no module could
+//! ever be unloaded); that is why a module's exit must unregister everything,
+//! and why the kernel checks afterwards ([`owned_by`]) that it did.
+
+use crate::module::Module;
+use crate::sync::IrqLock;
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use kabi::{errno, DeviceKind};
+use kcore::refcount::{GetError, ObjectCount, Owner};
+
+/// What an object is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Device(DeviceKind),
+    Irq(u32),
+    Timer(i64),
+}
+
+impl Kind {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Kind::Device(DeviceKind::Char) => "chardev",
+            Kind::Device(DeviceKind::Tty) => "tty",
+            Kind::Device(DeviceKind::Block) => "blockdev",
+            Kind::Irq(_) => "irq",
+            Kind::Timer(_) => "timer",
+        }
+    }
+}
+
+/// Device operations copied from the module's `DeviceOps` at registration.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ops {
+    pub open: Option<usize>,
+    pub release: Option<usize>,
+    pub read: Option<usize>,
+    pub write: Option<usize>,
+}
+
+pub struct KObject {
+    pub id: u32,
+    pub name: String,
+    pub kind: Kind,
+    pub owner: Option<Arc<Module>>,
+    pub users: ObjectCount,
+    pub ops: Ops,
+    pub ctx: usize,
+    pub size: u64,
+    /// Calls made (IRQs handled, timer expiries).
+    pub calls: AtomicU64,
+}
+
+impl KObject {
+    fn owner_ref(&self) -> Option<&dyn Owner> {
+        self.owner.as_deref().map(|m| &m.refs as &dyn Owner)
+    }
+}
+
+static OBJECTS: IrqLock<BTreeMap<u32, Arc<KObject>>> = IrqLock::new(BTreeMap::new());
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+
+/// Registers an object. Device names are unique (-EEXIST).
+pub fn register(name: String, kind: Kind, owner: Option<Arc<Module>>, ops: Ops, ctx: usize, size: u64) -> Result<Arc<KObject>, i32> {
+    let mut table = OBJECTS.lock();
+    if matches!(kind, Kind::Device(_)) && table.values().any(|o| matches!(o.kind, Kind::Device(_)) && o.name == name) {
+        return Err(-errno::EEXIST);
+    }
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let obj = Arc::new(KObject {
+        id,
+        name,
+        kind,
+        owner,
+        users: ObjectCount::new(),
+        ops,
+        ctx,
+        size,
+        calls: AtomicU64::new(0),
+    });
+    table.insert(id, Arc::clone(&obj));
+    Ok(obj)
+}
+
+/// Unregisters object `id` if `owner` owns it and nobody uses it (-EBUSY).
+pub fn unregister(id: u32, owner: Option<&Arc<Module>>) -> Result<Arc<KObject>, i32> {
+    let mut table = OBJECTS.lock();
+    let obj = table.get(&id).ok_or(-errno::ENOENT)?;
+    let same_owner = match (&obj.owner, owner) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    };
+    if !same_owner {
+        return Err(-errno::EPERM);
+    }
+    obj.users.kill().map_err(|_| -errno::EBUSY)?;
+    Ok(table.remove(&id).expect("present: checked above"))
+}
+
+/// Finds a device by name.
+pub fn find_device(name: &str) -> Option<Arc<KObject>> {
+    OBJECTS
+        .lock()
+        .values()
+        .find(|o| matches!(o.kind, Kind::Device(_)) && o.name == name)
+        .cloned()
+}
+
+/// Finds an object of `kind` owned by `owner`.
+pub fn find(kind: Kind, owner: &Arc<Module>) -> Option<Arc<KObject>> {
+    OBJECTS
+        .lock()
+        .values()
+        .find(|o| o.kind == kind && o.owner.as_ref().is_some_and(|m| Arc::ptr_eq(m, owner)))
+        .cloned()
+}
+
+/// Every object still registered by `module`.
+pub fn owned_by(module: &Arc<Module>) -> Vec<Arc<KObject>> {
+    OBJECTS
+        .lock()
+        .values()
+        .filter(|o| o.owner.as_ref().is_some_and(|m| Arc::ptr_eq(m, module)))
+        .cloned()
+        .collect()
+}
+
+/// Counts one call (IRQ handled, timer expiry) of object `id`.
+pub fn count_call(id: u32) {
+    if let Some(o) = OBJECTS.lock().get(&id) {
+        o.calls.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// All objects, in registration order.
+pub fn all() -> Vec<Arc<KObject>> {
+    OBJECTS.lock().values().cloned().collect()
+}
+
+/// A counted reference to an object; dropping it releases the count (and, for
+/// the last one, the module reference).
+pub struct ObjectRef {
+    obj: Arc<KObject>,
+}
+
+impl ObjectRef {
+    pub fn get(obj: &Arc<KObject>) -> Result<ObjectRef, GetError> {
+        obj.users.get(obj.owner_ref())?;
+        Ok(ObjectRef { obj: Arc::clone(obj) })
+    }
+
+    pub fn object(&self) -> &Arc<KObject> {
+        &self.obj
+    }
+}
+
+impl Drop for ObjectRef {
+    fn drop(&mut self) {
+        self.obj.users.put(self.obj.owner_ref());
+    }
+}

@@ -1,0 +1,220 @@
+//! Module commands: `insmod`, `rmmod`, `lsmod`, `modinfo`, `modprobe`, `ksyms`.
+//! Messages follow kmod's (`insmod: ERROR: could not insert 'x': ...`); the
+//! detailed reason is in the kernel log, as Linux puts it in dmesg.
+
+use crate::module::{self, strerror};
+use crate::{initrd, println, time};
+use alloc::string::String;
+use alloc::vec::Vec;
+use kcore::refcount::State;
+use modloader::Object;
+
+fn stem(path: &str) -> &str {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    base.strip_suffix(".ko").unwrap_or(base)
+}
+
+/// `insmod PATH [param=value ...]`
+pub fn insmod(args: &[&str]) {
+    let Some((&path, params)) = args.split_first() else {
+        println!("Usage: insmod PATH [param=value ...]");
+        return;
+    };
+    let bytes = match initrd::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            println!("insmod: ERROR: could not load module {path}: {e}");
+            return;
+        }
+    };
+    if let Err(e) = insert(stem(path), bytes, params) {
+        println!("insmod: ERROR: could not insert '{}': {}", stem(path), strerror(e.errno));
+        println!("insmod: {}", e.detail);
+    }
+}
+
+fn insert(name: &str, bytes: &[u8], params: &[&str]) -> Result<(), module::ModError> {
+    let t0 = time::ticks_since_boot();
+    let m = module::load(name, bytes, params)?;
+    let dt = time::ticks_since_boot() - t0;
+    LAST_LOAD_TICKS.store(dt, core::sync::atomic::Ordering::Relaxed);
+    let _ = m;
+    Ok(())
+}
+
+/// Counter ticks the last successful load took (for `time`-free benchmarks).
+pub static LAST_LOAD_TICKS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// `rmmod [-f] NAME`
+pub fn rmmod(args: &[&str]) {
+    let (force, names): (Vec<&str>, Vec<&str>) = args.iter().partition(|a| **a == "-f" || **a == "--force");
+    if names.is_empty() {
+        println!("Usage: rmmod [-f] NAME");
+        return;
+    }
+    for name in names {
+        let name = stem(name);
+        if let Err(e) = module::unload(name, !force.is_empty()) {
+            println!("rmmod: ERROR: {}", e.detail);
+        }
+    }
+}
+
+/// `lsmod`
+pub fn lsmod(_: &[&str]) {
+    println!("{:<19} {:>7}  Used by", "Module", "Size");
+    for m in module::list() {
+        let users = module::users_of(&m);
+        let mut line = String::new();
+        use core::fmt::Write;
+        let _ = write!(line, "{:<19} {:>7}  {}", m.name, m.size, m.refs.count());
+        if !users.is_empty() {
+            let _ = write!(line, " {}", users.join(","));
+        }
+        match m.state() {
+            State::Coming => line.push_str(" (Loading)"),
+            State::Going => line.push_str(" (Unloading)"),
+            State::Failed => line.push_str(" [failed]"),
+            State::Live => {}
+        }
+        if let Some(sym) = &m.pinned_by {
+            let _ = write!(line, " [pinned: {sym}]");
+        }
+        println!("{line}");
+    }
+}
+
+fn print_modinfo(filename: Option<&str>, fields: &[&str]) {
+    if let Some(f) = filename {
+        println!("{:<15} {}", "filename:", f);
+    }
+    for f in fields {
+        let Some((k, v)) = f.split_once('=') else { continue };
+        if k == "parmtype" {
+            continue;
+        }
+        if k == "parm" {
+            let pname = v.split(':').next().unwrap_or("");
+            let ty = fields
+                .iter()
+                .filter_map(|f| f.strip_prefix("parmtype="))
+                .find_map(|t| t.strip_prefix(pname).and_then(|t| t.strip_prefix(':')))
+                .unwrap_or("?");
+            println!("{:<15} {} ({})", "parm:", v, ty);
+            continue;
+        }
+        println!("{:<15} {}", alloc::format!("{k}:"), v);
+    }
+}
+
+/// `modinfo PATH|NAME`
+pub fn modinfo(args: &[&str]) {
+    let Some(&what) = args.first() else {
+        println!("Usage: modinfo PATH|NAME");
+        return;
+    };
+    if let Some(m) = module::find(what) {
+        let fields: Vec<&str> = m.modinfo.iter().map(String::as_str).collect();
+        print_modinfo(None, &fields);
+        return;
+    }
+    let path = if what.ends_with(".ko") { String::from(what) } else { alloc::format!("{what}.ko") };
+    let bytes = match initrd::read(&path) {
+        Ok(b) => b,
+        Err(_) => {
+            println!("modinfo: ERROR: Module {what} not found.");
+            return;
+        }
+    };
+    match Object::parse(bytes) {
+        Ok(o) => {
+            let fields: Vec<&str> = o.modinfo().collect();
+            let shown = if path.starts_with('/') { path.clone() } else { alloc::format!("/initrd/{path}") };
+            print_modinfo(Some(&shown), &fields);
+        }
+        Err(e) => println!("modinfo: ERROR: {path}: {e}"),
+    }
+}
+
+/// Dependencies of `name` from `modules.dep`, nearest first, or `None` if the
+/// module is not listed.
+fn deps_of(index: &str, name: &str) -> Option<Vec<String>> {
+    let norm = |s: &str| s.replace('-', "_");
+    for line in index.lines() {
+        let Some((module, deps)) = line.split_once(':') else { continue };
+        if norm(stem(module)) == norm(name) {
+            return Some(deps.split_whitespace().map(String::from).collect());
+        }
+    }
+    None
+}
+
+/// `modprobe NAME [param=value ...]`: loads dependencies first (from the
+/// `modules.dep` index built at build time), then the module.
+pub fn modprobe(args: &[&str]) {
+    let Some((&name, params)) = args.split_first() else {
+        println!("Usage: modprobe NAME [param=value ...]");
+        return;
+    };
+    let name = stem(name);
+    let index = match initrd::read("modules.dep") {
+        Ok(b) => String::from_utf8_lossy(b).into_owned(),
+        Err(e) => {
+            println!("modprobe: FATAL: could not open /initrd/modules.dep: {e}");
+            return;
+        }
+    };
+    let Some(deps) = deps_of(&index, name) else {
+        println!("modprobe: FATAL: Module {name} not found in directory /initrd");
+        return;
+    };
+    // Deepest dependency first.
+    for dep in deps.iter().rev() {
+        let dname = stem(dep);
+        if module::find(dname).is_some() {
+            continue;
+        }
+        let bytes = match initrd::read(dep) {
+            Ok(b) => b,
+            Err(e) => {
+                println!("modprobe: ERROR: could not load {dep}: {e}");
+                return;
+            }
+        };
+        if let Err(e) = insert(dname, bytes, &[]) {
+            println!("modprobe: ERROR: could not insert '{dname}': {}", strerror(e.errno));
+            println!("modprobe: {}", e.detail);
+            return;
+        }
+    }
+    if module::find(name).is_some() {
+        return; // Already loaded: modprobe succeeds silently, as on Linux.
+    }
+    let file = index
+        .lines()
+        .filter_map(|l| l.split_once(':').map(|(m, _)| m))
+        .find(|m| stem(m).replace('-', "_") == name.replace('-', "_"))
+        .unwrap_or(name);
+    let bytes = match initrd::read(file) {
+        Ok(b) => b,
+        Err(e) => {
+            println!("modprobe: ERROR: could not load {file}: {e}");
+            return;
+        }
+    };
+    if let Err(e) = insert(name, bytes, params) {
+        println!("modprobe: ERROR: could not insert '{name}': {}", strerror(e.errno));
+        println!("modprobe: {}", e.detail);
+    }
+}
+
+/// `ksyms`: every symbol modules can import.
+pub fn ksyms(_: &[&str]) {
+    module::symbols::list(|name, addr, crc, owner, flags| {
+        let pin = if flags & kabi::KernelSymbol::UNSAFE_TO_UNLOAD != 0 { " [unsafe to unload]" } else { "" };
+        match owner {
+            Some(m) => println!("{addr:016x} {crc:08x} {name} [{m}]{pin}"),
+            None => println!("{addr:016x} {crc:08x} {name}{pin}"),
+        }
+    });
+}
