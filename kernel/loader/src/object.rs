@@ -504,12 +504,15 @@ impl<'a> Object<'a> {
     }
 
     /// Names of the undefined symbols the module needs (weak ones included), in
-    /// symbol table order.
+    /// symbol table order; `_GLOBAL_OFFSET_TABLE_`, which the loader defines, is not
+    /// listed.
     pub fn undefined_symbols(&self) -> impl Iterator<Item = &'a str> + '_ {
         self.symbols
             .iter()
             .skip(1)
-            .filter(|s| s.def == SymbolDef::Undefined && !s.name.is_empty())
+            .filter(|s| {
+                s.def == SymbolDef::Undefined && !s.name.is_empty() && s.name != crate::GOT_SYMBOL
+            })
             .map(|s| s.name)
     }
 

@@ -24,14 +24,6 @@ macro_rules! reloc_kinds {
             /// Every supported kind, in [`RelocKind::index`] order.
             pub const ALL: &'static [RelocKind] = &[$(RelocKind::$variant,)*];
 
-            /// The kind for an ELF `r_type`, or `None` when this loader does not support it.
-            pub const fn from_raw(raw: u32) -> Option<Self> {
-                match raw {
-                    $($num => Some(RelocKind::$variant),)*
-                    _ => None,
-                }
-            }
-
             /// The ELF `r_type` number.
             pub const fn raw(self) -> u32 {
                 match self {
@@ -97,7 +89,36 @@ reloc_kinds! {
 /// How many kinds there are (the length of a per-kind statistics array).
 pub const RELOC_KIND_COUNT: usize = RelocKind::ALL.len();
 
+/// Lowest non-zero `r_type` supported (ABS64).
+const FIRST_RAW: u32 = 257;
+/// Highest `r_type` supported (LD64_GOTPAGE_LO15).
+const LAST_RAW: u32 = 313;
+
+/// `r_type - FIRST_RAW` -> kind: one load per relocation instead of a 42-way match.
+const BY_RAW: [Option<RelocKind>; (LAST_RAW - FIRST_RAW + 1) as usize] = {
+    let mut table = [None; (LAST_RAW - FIRST_RAW + 1) as usize];
+    let mut i = 0;
+    while i < RelocKind::ALL.len() {
+        let kind = RelocKind::ALL[i];
+        let raw = kind.raw();
+        if raw >= FIRST_RAW {
+            table[(raw - FIRST_RAW) as usize] = Some(kind);
+        }
+        i += 1;
+    }
+    table
+};
+
 impl RelocKind {
+    /// The kind for an ELF `r_type`, or `None` when this loader does not support it.
+    pub fn from_raw(raw: u32) -> Option<Self> {
+        if raw == 0 {
+            return Some(RelocKind::None);
+        }
+        let index = raw.checked_sub(FIRST_RAW)? as usize;
+        BY_RAW.get(index).copied().flatten()
+    }
+
     /// A dense index in `0..RELOC_KIND_COUNT`, for per-kind tables.
     pub fn index(self) -> usize {
         // `ALL` lists the variants in declaration order, so the discriminant is the index.
