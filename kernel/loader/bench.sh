@@ -16,7 +16,6 @@ need() {
 }
 need aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu
 need llvm-objcopy llvm
-need bc bc
 sysroot="$(rustc --print sysroot)"
 rust_lld="$sysroot/lib/rustlib/x86_64-unknown-linux-gnu/bin/rust-lld"
 if command -v ld.lld >/dev/null; then lld=(ld.lld); lld_name="$(ld.lld --version | head -1)";
@@ -75,7 +74,7 @@ awk '{ printf "%s = %s;\n", $1, $2 }' "$work/big.syms" >>"$work/big.ld"
 llvm-objcopy -O binary --only-section=.text "$work/big.lld.elf" "$work/big.lld.text"
 text_size=$(stat -c %s "$work/big.lld.text")
 if cmp -s <(head -c "$text_size" "$work/big.bin") "$work/big.lld.text"; then same=identical; else same=DIFFERENT; fi
-ms() { echo "scale=3; $1 / 1000000" | bc; }
+ms() { awk -v ns="$1" 'BEGIN { printf "%.3f", ns / 1e6 }'; }
 best_modtool=999999999999; best_lld=999999999999; sum_modtool=0; sum_lld=0
 for ((r = 0; r < runs; r++)); do
     t0=$(date +%s%N)
@@ -95,4 +94,4 @@ echo "method:  $runs alternating runs of each command, wall time from date +%s%N
 printf '%-22s best %8s ms   mean %8s ms\n' "modtool link" "$(ms $best_modtool)" "$(ms $((sum_modtool / runs)))"
 printf '%-22s best %8s ms   mean %8s ms\n' "ld.lld ($lld_name)" "$(ms $best_lld)" "$(ms $((sum_lld / runs)))"
 echo "text:    $text_size bytes, $same in both outputs"
-echo "ratio:   ld.lld / modtool (best) = $(echo "scale=2; $best_lld / $best_modtool" | bc)"
+echo "ratio:   ld.lld / modtool (best) = $(awk -v a="$best_lld" -v b="$best_modtool" 'BEGIN { printf "%.2f", a / b }')"

@@ -41,8 +41,12 @@ pub const VENEER_SIZE: u64 = 16;
 pub const GOT_SLOT_SIZE: u64 = 8;
 
 /// Choices the caller makes when planning.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PlanOptions {
+    /// Refuse objects whose three regions together exceed this many bytes, so that a
+    /// small file cannot make the caller allocate a lot (a huge `.bss` or COMMON
+    /// costs nothing in the file). Default [`DEFAULT_MAX_MODULE_SIZE`].
+    pub max_module_size: u64,
     /// Apply the Cortex-A53 erratum 843419 workaround, as Linux does when the CPU
     /// has it: an ADRP in the last two words of a 4 KiB page (page offset 0xff8 or
     /// 0xffc) may compute a wrong address when followed by certain loads/stores, so
@@ -51,6 +55,19 @@ pub struct PlanOptions {
     /// region to be 4 KiB aligned. Off by default (and in `modtool link`, to match
     /// lld, which does not apply it unless asked).
     pub fix_cortex_a53_843419: bool,
+}
+
+/// Default [`PlanOptions::max_module_size`]: 128 MiB, the module area the
+/// architecture notes suggest.
+pub const DEFAULT_MAX_MODULE_SIZE: u64 = 128 << 20;
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            max_module_size: DEFAULT_MAX_MODULE_SIZE,
+            fix_cortex_a53_843419: false,
+        }
+    }
 }
 
 /// Page size the erratum is about.
@@ -414,6 +431,17 @@ impl Layout {
             return Err(too_large(format!(
                 "text region of {:#x} bytes exceeds {MAX_TEXT_SIZE:#x}",
                 layout.text.size
+            )));
+        }
+        let total = layout
+            .text
+            .size
+            .saturating_add(layout.rodata.size)
+            .saturating_add(layout.data.size);
+        if total > options.max_module_size {
+            return Err(too_large(format!(
+                "{total:#x} bytes of regions exceed the limit of {:#x}",
+                options.max_module_size
             )));
         }
         for kind in [RegionKind::Rodata, RegionKind::Data] {

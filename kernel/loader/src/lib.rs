@@ -36,7 +36,7 @@ pub mod object;
 pub mod reloc;
 
 pub use error::{LoadError, Place, RegionKind};
-pub use layout::{Area, Layout, PlanOptions, RegionSpec, SectionSlot};
+pub use layout::{Area, Layout, PlanOptions, RegionSpec, SectionSlot, DEFAULT_MAX_MODULE_SIZE};
 pub use load::{
     ExportedSymbol, LoadStats, LoadedModule, PlacedArea, Region, Regions, SectionPlacement,
     SymbolResolver,
@@ -66,6 +66,7 @@ pub fn fuzz_one(data: &[u8]) -> Option<LoadError> {
     };
     let options = PlanOptions {
         fix_cortex_a53_843419: !data.len().is_multiple_of(2),
+        ..PlanOptions::default()
     };
     let layout = match Layout::plan_with(&object, options) {
         Ok(l) => l,

@@ -442,6 +442,11 @@ fn bad_section_offsets_sizes_and_alignment_are_refused() {
         error_of(&obj, &[]),
         "module too large: section '.bss' does not fit the data region"
     );
+    obj[hb + 32..hb + 40].copy_from_slice(&(200u64 << 20).to_le_bytes());
+    assert_eq!(
+        error_of(&obj, &[]),
+        "module too large: 0xc800004 bytes of regions exceed the limit of 0x8000000"
+    );
 }
 
 #[test]
@@ -619,6 +624,7 @@ fn load_with_fix(
     let object = Object::parse(obj).unwrap();
     let options = modloader::PlanOptions {
         fix_cortex_a53_843419: fix,
+        ..Default::default()
     };
     let layout = Layout::plan_with(&object, options).unwrap();
     if fix {

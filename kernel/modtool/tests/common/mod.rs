@@ -96,6 +96,16 @@ pub fn build_rust(
     opt: &str,
 ) -> PathBuf {
     let out = dir.join(format!("rust-{reloc_model}-{code_model}-O{opt}.o"));
+    let libdir = run_capture(Command::new("rustc").args([
+        "--print",
+        "target-libdir",
+        "--target",
+        "aarch64-unknown-none",
+    ]));
+    assert!(
+        Path::new(libdir.trim()).is_dir(),
+        "the Rust target aarch64-unknown-none is not installed: run `rustup target add aarch64-unknown-none`"
+    );
     run(Command::new("rustc")
         .args([
             "--target",
