@@ -266,7 +266,7 @@ pub unsafe extern "C" fn register_device(owner_ptr: *const ThisModule, desc: *co
     // SAFETY: the caller passes a valid descriptor.
     let d = unsafe { &*desc };
     let Some(name) = cstr_name(d.name) else { return -errno::EINVAL };
-    let kind = match d.kind as u32 {
+    let kind = match d.kind {
         0 => DeviceKind::Char,
         1 => DeviceKind::Tty,
         2 => DeviceKind::Block,

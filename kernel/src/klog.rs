@@ -42,7 +42,7 @@ impl Log for KernelLogger {
         let micros = crate::time::micros();
         RING.lock().push(micros, line.as_str());
         let console_level = CONSOLE_LEVEL.load(core::sync::atomic::Ordering::Relaxed);
-        if linux_level(record.level()) <= console_level {
+        if linux_level(record.level()) <= console_level && !QUIET.load(core::sync::atomic::Ordering::Relaxed) {
             let mut out = LineBuf::<300>::new();
             let _ = writeln!(
                 out,
@@ -56,6 +56,14 @@ impl Log for KernelLogger {
     }
 
     fn flush(&self) {}
+}
+
+static QUIET: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// While set, records go only to the ring, not the console (self-tests that
+/// would otherwise print thousands of lines).
+pub fn set_console_quiet(quiet: bool) {
+    QUIET.store(quiet, core::sync::atomic::Ordering::Relaxed);
 }
 
 /// Installs the logger; `loglevel` as Linux's bootarg (messages with a level

@@ -46,7 +46,7 @@ static OPS: DeviceOps = DeviceOps {
 
 fn busy_exit_init() -> Result<(), i32> {
     let desc = DeviceDesc {
-        kind: DeviceKind::Char,
+        kind: DeviceKind::Char as u32,
         name: c"busy0".as_ptr().cast(),
         ops: &OPS,
         ctx: core::ptr::null_mut(),

@@ -25,7 +25,7 @@ static OPS: DeviceOps = DeviceOps {
 
 fn init_fails_init() -> Result<(), i32> {
     let desc = DeviceDesc {
-        kind: DeviceKind::Char,
+        kind: DeviceKind::Char as u32,
         name: c"initfail0".as_ptr().cast(),
         ops: &OPS,
         ctx: core::ptr::null_mut(),

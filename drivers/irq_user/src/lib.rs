@@ -83,7 +83,7 @@ fn irq_user_init() -> Result<(), i32> {
         return Err((-timer) as i32);
     }
     let desc = DeviceDesc {
-        kind: DeviceKind::Char,
+        kind: DeviceKind::Char as u32,
         name: c"ticks0".as_ptr().cast(),
         ops: &OPS,
         ctx: core::ptr::null_mut(),

@@ -34,7 +34,7 @@ static OPS: DeviceOps = DeviceOps {
 
 fn leaky_init() -> Result<(), i32> {
     let desc = DeviceDesc {
-        kind: DeviceKind::Char,
+        kind: DeviceKind::Char as u32,
         name: c"leak0".as_ptr().cast(),
         ops: &OPS,
         ctx: core::ptr::null_mut(),

@@ -177,76 +177,76 @@ _Static_assert(offsetof(struct kernel_param, size) == 32, "kernel_param.size");
  */
 
 /* printk(owner : *const ThisModule, level : u32, msg : *const u8, len : usize) */
-#define KABI_CRC_printk 0x7a47c195u
+#define KABI_CRC_printk 0x2d3a2783u
 void printk(const struct module *owner, uint32_t level, const char *msg, size_t len);
 
 /* kmalloc(size : usize, align : usize) -> *mut u8 */
-#define KABI_CRC_kmalloc 0x9cfa1658u
+#define KABI_CRC_kmalloc 0x8948426au
 void *kmalloc(size_t size, size_t align);
 
 /* kfree(ptr : *mut u8, size : usize, align : usize) */
-#define KABI_CRC_kfree 0xb5ddcf32u
+#define KABI_CRC_kfree 0x069e8ef3u
 void kfree(void *ptr, size_t size, size_t align);
 
 /* dma_alloc(size : usize, bus : *mut u64) -> *mut u8 */
-#define KABI_CRC_dma_alloc 0x751df4fbu
+#define KABI_CRC_dma_alloc 0x70b1aec2u
 void *dma_alloc(size_t size, uint64_t *bus);
 
 /* dma_free(ptr : *mut u8, size : usize) */
-#define KABI_CRC_dma_free 0x1afdae7cu
+#define KABI_CRC_dma_free 0x7597fb3du
 void dma_free(void *ptr, size_t size);
 
 /* ioremap(phys : u64, size : usize) -> *mut u8 */
-#define KABI_CRC_ioremap 0x5f024063u
+#define KABI_CRC_ioremap 0x481da6d2u
 void *ioremap(uint64_t phys, size_t size);
 
 /* iounmap(ptr : *mut u8, size : usize) */
-#define KABI_CRC_iounmap 0xc2555c18u
+#define KABI_CRC_iounmap 0x501bd360u
 void iounmap(void *ptr, size_t size);
 
 /* request_irq(owner : *const ThisModule, intid : u32, handler : IrqHandler, ctx : *mut Opaque, name : *const u8) -> i32 */
-#define KABI_CRC_request_irq 0x9af9c79bu
+#define KABI_CRC_request_irq 0x07c8a3aau
 int32_t request_irq(const struct module *owner, uint32_t intid, irq_handler_t handler, void *ctx, const char *name);
 
 /* free_irq(owner : *const ThisModule, intid : u32) -> i32 */
-#define KABI_CRC_free_irq 0x2e202266u
+#define KABI_CRC_free_irq 0x75823d6bu
 int32_t free_irq(const struct module *owner, uint32_t intid);
 
 /* timer_add(owner : *const ThisModule, delay_us : u64, period_us : u64, func : TimerFn, ctx : *mut Opaque) -> i64 */
-#define KABI_CRC_timer_add 0x52ec22fcu
+#define KABI_CRC_timer_add 0x5f6bef45u
 int64_t timer_add(const struct module *owner, uint64_t delay_us, uint64_t period_us, timer_fn_t func, void *ctx);
 
 /* timer_del(owner : *const ThisModule, id : i64) -> i32 */
-#define KABI_CRC_timer_del 0x748e7cd3u
+#define KABI_CRC_timer_del 0x8cca15bfu
 int32_t timer_del(const struct module *owner, int64_t id);
 
 /* udelay(us : u64) */
-#define KABI_CRC_udelay 0xc10a08a3u
+#define KABI_CRC_udelay 0x8e5cea30u
 void udelay(uint64_t us);
 
 /* ktime_us() -> u64 */
-#define KABI_CRC_ktime_us 0x2baa9cc3u
+#define KABI_CRC_ktime_us 0x79f01efbu
 uint64_t ktime_us(void);
 
 /* dt_find_compatible(compatible : *const u8, index : u32, out : *mut DtDevice) -> i32 */
-#define KABI_CRC_dt_find_compatible 0x4f10aa67u
+#define KABI_CRC_dt_find_compatible 0x2beea694u
 int32_t dt_find_compatible(const char *compatible, uint32_t index, struct dt_device *out);
 
 /* register_device(owner : *const ThisModule, desc : *const DeviceDesc) -> i32 */
-#define KABI_CRC_register_device 0xbebc4753u
+#define KABI_CRC_register_device 0x32203e28u
 int32_t register_device(const struct module *owner, const struct device_desc *desc);
 
 /* unregister_device(owner : *const ThisModule, id : i32) -> i32 */
-#define KABI_CRC_unregister_device 0xf89127fcu
+#define KABI_CRC_unregister_device 0x693dc120u
 int32_t unregister_device(const struct module *owner, int32_t id);
 
 /* module_panic(owner : *const ThisModule, msg : *const u8, len : usize) */
-#define KABI_CRC_module_panic 0xfec9461du
+#define KABI_CRC_module_panic 0xf610d1cbu
 void module_panic(const struct module *owner, const char *msg, size_t len);
 
 /* panic_notifier_register(owner : *const ThisModule, func : PanicNotifier) */
 /* Unsafe to unload: a module that imports this is pinned. */
-#define KABI_CRC_panic_notifier_register 0x341571ceu
+#define KABI_CRC_panic_notifier_register 0x6fe15420u
 void panic_notifier_register(const struct module *owner, panic_notifier_t func);
 
 #define KABI_EXPORT_COUNT 18

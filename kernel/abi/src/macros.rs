@@ -157,7 +157,7 @@ macro_rules! module_param {
             static DESC: $crate::ParamDesc = $crate::ParamDesc {
                 name: $name.as_ptr(),
                 name_len: $name.len(),
-                kind: $kind,
+                kind: $kind as u32,
                 ptr: $static.as_ptr(),
                 size: $size,
             };

@@ -92,7 +92,9 @@ pub struct DeviceOps {
 /// A device registration request.
 #[repr(C)]
 pub struct DeviceDesc {
-    pub kind: DeviceKind,
+    /// A [`DeviceKind`] value. A plain `u32` so that a bad value from a module
+    /// is an error the kernel reports, not undefined behaviour.
+    pub kind: u32,
     /// NUL-terminated name, e.g. `hello0`.
     pub name: *const u8,
     pub ops: *const DeviceOps,
@@ -175,7 +177,8 @@ pub enum ParamKind {
 pub struct ParamDesc {
     pub name: *const u8,
     pub name_len: usize,
-    pub kind: ParamKind,
+    /// A [`ParamKind`] value (a plain `u32`, as `DeviceDesc::kind`).
+    pub kind: u32,
     pub ptr: *mut u8,
     pub size: usize,
 }

@@ -376,7 +376,7 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
         for i in 0..(p.size as usize / PARAM_DESC_SIZE) {
             // SAFETY: as for .ksymtab.
             let d = unsafe { core::ptr::read_unaligned((p.address as usize + i * PARAM_DESC_SIZE) as *const ParamDesc) };
-            let kind = d.kind as u32;
+            let kind = d.kind;
             let kind = match kind {
                 0 => modparams::Kind::Int,
                 1 => modparams::Kind::Bool,
@@ -414,7 +414,7 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
         if let modloader::SymbolDef::Section(idx) = s.def {
             if s.sym_type == 2 {
                 if let Some(p) = loaded.sections.iter().find(|p| p.index == idx && p.region == RegionKind::Text) {
-                    syms.push((p.address + s.value, s.size, rustc_demangle_lite(s.name)));
+                    syms.push((p.address + s.value, s.size, demangle(s.name)));
                 }
             }
         }
@@ -483,31 +483,10 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
     }
 }
 
-/// Demangles enough for backtraces: Rust legacy `_ZN...E` paths; anything else
-/// as is.
-fn rustc_demangle_lite(name: &str) -> String {
-    let Some(mut rest) = name.strip_prefix("_ZN") else {
-        return name.to_string();
-    };
-    let mut parts: Vec<&str> = Vec::new();
-    while let Some(first) = rest.chars().next() {
-        if first == 'E' {
-            break;
-        }
-        let digits = rest.bytes().take_while(|b| b.is_ascii_digit()).count();
-        let Ok(len) = rest[..digits].parse::<usize>() else {
-            return name.to_string();
-        };
-        let Some(part) = rest.get(digits..digits + len) else {
-            return name.to_string();
-        };
-        parts.push(part);
-        rest = &rest[digits + len..];
-    }
-    if parts.last().is_some_and(|p| p.len() == 17 && p.starts_with('h')) {
-        parts.pop();
-    }
-    parts.join("::")
+/// A symbol name for backtraces: demangled Rust (v0 or legacy, hash dropped),
+/// anything else as is.
+fn demangle(name: &str) -> String {
+    format!("{:#}", rustc_demangle::demangle(name))
 }
 
 fn describe(objs: &[Arc<object::KObject>]) -> String {

@@ -69,6 +69,7 @@ const COMMANDS: &[Command] = &[
     Command { name: "modinfo", help: "modinfo PATH|NAME: a module's .modinfo", run: modules::modinfo },
     Command { name: "modprobe", help: "modprobe NAME [param=value ...]: load with dependencies", run: modules::modprobe },
     Command { name: "ksyms", help: "symbols modules can import (address, CRC, name, owner)", run: modules::ksyms },
+    Command { name: "modstress", help: "modstress N PATH: load/unload N times, report time and memory", run: modules::modstress },
     Command { name: "ls", help: "ls [/initrd|/dev]: list files or devices", run: files::ls },
     Command { name: "cat", help: "cat FILE|/dev/NAME: print a file or read a device", run: files::cat },
     Command { name: "lsdev", help: "objects modules registered: owner, users, calls", run: files::lsdev },

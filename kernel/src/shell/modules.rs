@@ -218,3 +218,76 @@ pub fn ksyms(_: &[&str]) {
         }
     });
 }
+
+/// `modstress N PATH`: loads and unloads a module N times (a self-test, like
+/// Linux's kselftests) and reports time per insmod and rmmod and the heap and
+/// page use before and after. The first cycle is a warm-up (it creates the
+/// page table for the module area and the kernel's export index); the baseline
+/// is taken after it.
+pub fn modstress(args: &[&str]) {
+    let (Some(n), Some(&path)) = (args.first().and_then(|a| a.parse::<u64>().ok()), args.get(1)) else {
+        println!("Usage: modstress N PATH");
+        return;
+    };
+    let bytes = match initrd::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            println!("modstress: {path}: {e}");
+            return;
+        }
+    };
+    let name = stem(path);
+    let cycle = |load_ticks: &mut u64, unload_ticks: &mut u64| -> Result<(), String> {
+        let t0 = time::ticks_since_boot();
+        let m = module::load(name, bytes, &[]).map_err(|e| e.detail)?;
+        let t1 = time::ticks_since_boot();
+        let (size, relocs) = (m.size, m.relocations);
+        drop(m);
+        module::unload(name, false).map_err(|e| e.detail)?;
+        let t2 = time::ticks_since_boot();
+        *load_ticks += t1 - t0;
+        *unload_ticks += t2 - t1;
+        LAST_SIZE_RELOCS.lock().replace((size, relocs));
+        Ok(())
+    };
+    let (mut warm_l, mut warm_u) = (0, 0);
+    crate::klog::set_console_quiet(true);
+    let warm = cycle(&mut warm_l, &mut warm_u);
+    let before = crate::mm::info();
+    let (mut lt, mut ut) = (0u64, 0u64);
+    let mut done = 0;
+    let mut err = warm.err();
+    while err.is_none() && done < n {
+        if let Err(e) = cycle(&mut lt, &mut ut) {
+            err = Some(e);
+        }
+        done += 1;
+    }
+    crate::klog::set_console_quiet(false);
+    let after = crate::mm::info();
+    if let Some(e) = err {
+        println!("modstress: cycle {done} failed: {e}");
+        return;
+    }
+    let freq = time::frequency();
+    let us = |t: u64| t as f64 * 1e6 / freq as f64 / n.max(1) as f64;
+    let (size, relocs) = LAST_SIZE_RELOCS.lock().unwrap_or((0, 0));
+    println!("modstress: {n} load/unload cycles of {name} ({size} bytes mapped, {relocs} relocations)");
+    println!(
+        "insmod: {:.1} us/cycle ({:.2} us/KiB of file, {:.3} us/relocation); rmmod: {:.1} us/cycle",
+        us(lt),
+        us(lt) / (bytes.len() as f64 / 1024.0),
+        us(lt) / relocs.max(1) as f64,
+        us(ut)
+    );
+    println!(
+        "heap in use: before {} bytes, after {} bytes (difference {}); pages in use: before {}, after {}",
+        before.heap_actual,
+        after.heap_actual,
+        after.heap_actual as i64 - before.heap_actual as i64,
+        before.pages_total - before.pages_free,
+        after.pages_total - after.pages_free
+    );
+}
+
+static LAST_SIZE_RELOCS: crate::sync::IrqLock<Option<(usize, u64)>> = crate::sync::IrqLock::new(None);

@@ -46,6 +46,8 @@ global_asm!(
     .section .text.modcall, "ax"
     .global modcall_enter
     .global modcall_recover
+    .type   modcall_enter, %function
+    .type   modcall_recover, %function
 // u64 modcall_enter(rec, func, args: *const [usize; 4])
 modcall_enter:
     stp     x29, x30, [sp, #-16]!
@@ -64,6 +66,7 @@ modcall_enter:
     blr     x9
     ldp     x29, x30, [sp], #16
     ret
+    .size   modcall_enter, . - modcall_enter
 // modcall_recover(rec): resume as if modcall_enter returned 0.
 modcall_recover:
     ldp     x19, x20, [x0, #0]
@@ -76,6 +79,7 @@ modcall_recover:
     mov     x0, xzr
     ldp     x29, x30, [sp], #16
     ret
+    .size   modcall_recover, . - modcall_recover
 "#
 );
 
