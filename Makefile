@@ -49,13 +49,13 @@ lint: deps ## cargo fmt --check and clippy (host and target) with warnings denie
 test-host: deps ## host unit tests (kcore, loader, modtool, kallsyms)
 	$(CARGO) test --workspace --exclude kernel --exclude qemu-tests
 
-test-qemu: kernel ## QEMU tests: boot, shell commands, oops, the CPU/GIC/EL/RAM/SMP matrix
+test-qemu: kernel initrd ## QEMU tests: boot, shell commands, oops, the CPU/GIC/EL/RAM/SMP matrix
 	$(CARGO) test -p qemu-tests -- --test-threads=2
 
 test: lint test-host test-qemu ## everything CI runs: lint, host tests, QEMU tests
 	@echo "make test: all passed"
 
-bench: kernel ## print figures: boot time vs the QEMU floor, image size, heap free
+bench: kernel initrd ## print figures: boot time vs the QEMU floor, image size, heap free
 	./tests/bench.sh
 
 clean: ## remove build outputs

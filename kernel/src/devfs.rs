@@ -89,7 +89,16 @@ pub fn read(fd: usize, buf: &mut [u8]) -> Result<usize, i32> {
     let mut f = take(fd).ok_or(-errno::EINVAL)?;
     let obj = Arc::clone(f.handle.object());
     let r = match obj.ops.read {
-        Some(op) => call(&obj, op, [obj.ctx, buf.as_mut_ptr() as usize, buf.len(), f.offset as usize]),
+        Some(op) => call(
+            &obj,
+            op,
+            [
+                obj.ctx,
+                buf.as_mut_ptr() as usize,
+                buf.len(),
+                f.offset as usize,
+            ],
+        ),
         None => -(errno::EINVAL as i64),
     };
     if r > 0 {
@@ -108,7 +117,16 @@ pub fn write(fd: usize, data: &[u8]) -> Result<usize, i32> {
     let mut f = take(fd).ok_or(-errno::EINVAL)?;
     let obj = Arc::clone(f.handle.object());
     let r = match obj.ops.write {
-        Some(op) => call(&obj, op, [obj.ctx, data.as_ptr() as usize, data.len(), f.offset as usize]),
+        Some(op) => call(
+            &obj,
+            op,
+            [
+                obj.ctx,
+                data.as_ptr() as usize,
+                data.len(),
+                f.offset as usize,
+            ],
+        ),
         None => -(errno::EINVAL as i64),
     };
     if r > 0 {

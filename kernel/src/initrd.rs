@@ -8,7 +8,12 @@ use kcore::cpio::{self, CpioError, Entry};
 pub fn archive() -> Option<&'static [u8]> {
     let info = crate::boot_info()?;
     let r = info.initrd?;
-    if !info.ram.as_slice().iter().any(|m| m.start <= r.start && r.end <= m.end) {
+    if !info
+        .ram
+        .as_slice()
+        .iter()
+        .any(|m| m.start <= r.start && r.end <= m.end)
+    {
         return None;
     }
     // SAFETY: the range lies in RAM, is identity-mapped, and was reserved from
@@ -35,7 +40,9 @@ pub enum FsError {
 impl core::fmt::Display for FsError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            FsError::NoInitrd => f.write_str("No such file or directory (no initrd: boot with -initrd)"),
+            FsError::NoInitrd => {
+                f.write_str("No such file or directory (no initrd: boot with -initrd)")
+            }
             FsError::NotFound => f.write_str("No such file or directory"),
             FsError::Corrupt(e) => write!(f, "Input/output error ({e})"),
         }

@@ -15,7 +15,9 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use core::alloc::Layout;
 use core::ffi::CStr;
-use kabi::{errno, DeviceDesc, DeviceKind, DtDevice, IrqHandler, Opaque, PanicNotifier, ThisModule, TimerFn};
+use kabi::{
+    errno, DeviceDesc, DeviceKind, DtDevice, IrqHandler, Opaque, PanicNotifier, ThisModule, TimerFn,
+};
 
 macro_rules! export {
     ($($name:ident),* $(,)?) => {$(
@@ -74,14 +76,21 @@ fn cstr_name(p: *const u8) -> Option<String> {
 /// # Safety
 /// `msg` valid for `len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn printk(owner_ptr: *const ThisModule, level: u32, msg: *const u8, len: usize) {
+pub unsafe extern "C" fn printk(
+    owner_ptr: *const ThisModule,
+    level: u32,
+    msg: *const u8,
+    len: usize,
+) {
     if msg.is_null() {
         return;
     }
     // SAFETY: the caller passes a buffer valid for `len` bytes (bounded here).
     let bytes = unsafe { core::slice::from_raw_parts(msg, len.min(1024)) };
     let text = core::str::from_utf8(bytes).unwrap_or("<invalid UTF-8>");
-    let name = owner(owner_ptr).map(|m| m.name.clone()).unwrap_or_else(|| String::from("?"));
+    let name = owner(owner_ptr)
+        .map(|m| m.name.clone())
+        .unwrap_or_else(|| String::from("?"));
     match level {
         0..=3 => log::error!("{name}: {text}"),
         4 => log::warn!("{name}: {text}"),
@@ -103,7 +112,10 @@ pub extern "C" fn kmalloc(size: usize, align: usize) -> *mut u8 {
 /// `ptr` from `kmalloc` with the same size and align.
 #[no_mangle]
 pub unsafe extern "C" fn kfree(ptr: *mut u8, size: usize, align: usize) {
-    if let (false, Ok(l)) = (ptr.is_null(), Layout::from_size_align(size.max(1), align.max(1))) {
+    if let (false, Ok(l)) = (
+        ptr.is_null(),
+        Layout::from_size_align(size.max(1), align.max(1)),
+    ) {
         // SAFETY: the caller returns a kmalloc block with its layout.
         unsafe { alloc::alloc::dealloc(ptr, l) };
     }
@@ -139,9 +151,16 @@ pub extern "C" fn dma_free(ptr: *mut u8, size: usize) {
 #[no_mangle]
 pub extern "C" fn ioremap(phys: u64, size: usize) -> *mut u8 {
     // Devices the DT describes are identity-mapped Device-nGnRE at boot.
-    let Some(info) = crate::boot_info() else { return core::ptr::null_mut() };
+    let Some(info) = crate::boot_info() else {
+        return core::ptr::null_mut();
+    };
     let end = phys.saturating_add(size as u64);
-    if info.device_maps.as_slice().iter().any(|r| r.start <= phys && end <= r.end) {
+    if info
+        .device_maps
+        .as_slice()
+        .iter()
+        .any(|r| r.start <= phys && end <= r.end)
+    {
         phys as *mut u8
     } else {
         log::warn!("ioremap: {phys:#x}+{size:#x} is not a device the device tree describes");
@@ -153,10 +172,25 @@ pub extern "C" fn ioremap(phys: u64, size: usize) -> *mut u8 {
 pub extern "C" fn iounmap(_ptr: *mut u8, _size: usize) {}
 
 #[no_mangle]
-pub extern "C" fn request_irq(owner_ptr: *const ThisModule, intid: u32, handler: IrqHandler, ctx: *mut Opaque, name: *const u8) -> i32 {
-    let Some(m) = owner(owner_ptr) else { return -errno::EINVAL };
+pub extern "C" fn request_irq(
+    owner_ptr: *const ThisModule,
+    intid: u32,
+    handler: IrqHandler,
+    ctx: *mut Opaque,
+    name: *const u8,
+) -> i32 {
+    let Some(m) = owner(owner_ptr) else {
+        return -errno::EINVAL;
+    };
     let label = cstr_name(name).unwrap_or_else(|| m.name.clone());
-    let obj = match object::register(label.clone(), Kind::Irq(intid), Some(Arc::clone(&m)), Ops::default(), ctx as usize, 0) {
+    let obj = match object::register(
+        label.clone(),
+        Kind::Irq(intid),
+        Some(Arc::clone(&m)),
+        Ops::default(),
+        ctx as usize,
+        0,
+    ) {
         Ok(o) => o,
         Err(e) => return e,
     };
@@ -164,8 +198,17 @@ pub extern "C" fn request_irq(owner_ptr: *const ThisModule, intid: u32, handler:
     // as the object (leaked only once per registration, freed never: bounded
     // by the number of IRQ lines).
     let static_name: &'static str = alloc::boxed::Box::leak(label.into_boxed_str());
-    let h = irq::Handler::Module { func: handler as usize, text: m.text };
-    match irq::request(intid, h, ctx as usize, static_name, irq::Owner::Module(m.id)) {
+    let h = irq::Handler::Module {
+        func: handler as usize,
+        text: m.text,
+    };
+    match irq::request(
+        intid,
+        h,
+        ctx as usize,
+        static_name,
+        irq::Owner::Module(m.id),
+    ) {
         Ok(()) => 0,
         Err(e) => {
             let _ = object::unregister(obj.id, Some(&m));
@@ -179,8 +222,12 @@ pub extern "C" fn request_irq(owner_ptr: *const ThisModule, intid: u32, handler:
 
 #[no_mangle]
 pub extern "C" fn free_irq(owner_ptr: *const ThisModule, intid: u32) -> i32 {
-    let Some(m) = owner(owner_ptr) else { return -errno::EINVAL };
-    let Some(obj) = object::find(Kind::Irq(intid), &m) else { return -errno::ENOENT };
+    let Some(m) = owner(owner_ptr) else {
+        return -errno::EINVAL;
+    };
+    let Some(obj) = object::find(Kind::Irq(intid), &m) else {
+        return -errno::ENOENT;
+    };
     let _ = irq::free(intid);
     match object::unregister(obj.id, Some(&m)) {
         Ok(_) => 0,
@@ -189,26 +236,54 @@ pub extern "C" fn free_irq(owner_ptr: *const ThisModule, intid: u32) -> i32 {
 }
 
 #[no_mangle]
-pub extern "C" fn timer_add(owner_ptr: *const ThisModule, delay_us: u64, period_us: u64, func: TimerFn, ctx: *mut Opaque) -> i64 {
-    let Some(m) = owner(owner_ptr) else { return -(errno::EINVAL as i64) };
-    let obj = match object::register(alloc::format!("{}-timer", m.name), Kind::Timer(0), Some(Arc::clone(&m)), Ops::default(), ctx as usize, 0) {
+pub extern "C" fn timer_add(
+    owner_ptr: *const ThisModule,
+    delay_us: u64,
+    period_us: u64,
+    func: TimerFn,
+    ctx: *mut Opaque,
+) -> i64 {
+    let Some(m) = owner(owner_ptr) else {
+        return -(errno::EINVAL as i64);
+    };
+    let obj = match object::register(
+        alloc::format!("{}-timer", m.name),
+        Kind::Timer(0),
+        Some(Arc::clone(&m)),
+        Ops::default(),
+        ctx as usize,
+        0,
+    ) {
         Ok(o) => o,
         Err(e) => return e as i64,
     };
-    let id = ktimer::add(func as usize, ctx as usize, m.text, m.id, delay_us, period_us, obj.id);
+    let id = ktimer::add(
+        func as usize,
+        ctx as usize,
+        m.text,
+        m.id,
+        delay_us,
+        period_us,
+        obj.id,
+    );
     // Record the timer id in the object's kind for lookups on deletion.
     TIMER_OBJECTS.lock().push((id, obj.id));
     id
 }
 
-static TIMER_OBJECTS: crate::sync::IrqLock<alloc::vec::Vec<(i64, u32)>> = crate::sync::IrqLock::new(alloc::vec::Vec::new());
+static TIMER_OBJECTS: crate::sync::IrqLock<alloc::vec::Vec<(i64, u32)>> =
+    crate::sync::IrqLock::new(alloc::vec::Vec::new());
 
 #[no_mangle]
 pub extern "C" fn timer_del(owner_ptr: *const ThisModule, id: i64) -> i32 {
-    let Some(m) = owner(owner_ptr) else { return -errno::EINVAL };
+    let Some(m) = owner(owner_ptr) else {
+        return -errno::EINVAL;
+    };
     let obj_id = {
         let mut t = TIMER_OBJECTS.lock();
-        let Some(pos) = t.iter().position(|(tid, _)| *tid == id) else { return -errno::ENOENT };
+        let Some(pos) = t.iter().position(|(tid, _)| *tid == id) else {
+            return -errno::ENOENT;
+        };
         t.remove(pos).1
     };
     let _ = ktimer::remove(id);
@@ -231,11 +306,24 @@ pub extern "C" fn ktime_us() -> u64 {
 /// # Safety
 /// `compatible` NUL-terminated; `out` writable.
 #[no_mangle]
-pub unsafe extern "C" fn dt_find_compatible(compatible: *const u8, index: u32, out: *mut DtDevice) -> i32 {
-    let (Some(compat), false) = (cstr_name(compatible), out.is_null()) else { return -errno::EINVAL };
-    let Some(info) = crate::boot_info() else { return -errno::ENODEV };
-    let Ok(fdt) = fdt::Fdt::new(info.dtb) else { return -errno::ENODEV };
-    let Some(d) = kcore::dt::devices(&fdt).filter(|d| d.is_compatible(&compat)).nth(index as usize) else {
+pub unsafe extern "C" fn dt_find_compatible(
+    compatible: *const u8,
+    index: u32,
+    out: *mut DtDevice,
+) -> i32 {
+    let (Some(compat), false) = (cstr_name(compatible), out.is_null()) else {
+        return -errno::EINVAL;
+    };
+    let Some(info) = crate::boot_info() else {
+        return -errno::ENODEV;
+    };
+    let Ok(fdt) = fdt::Fdt::new(info.dtb) else {
+        return -errno::ENODEV;
+    };
+    let Some(d) = kcore::dt::devices(&fdt)
+        .filter(|d| d.is_compatible(&compat))
+        .nth(index as usize)
+    else {
         return -errno::ENODEV;
     };
     let mut dev = DtDevice::default();
@@ -258,14 +346,21 @@ pub unsafe extern "C" fn dt_find_compatible(compatible: *const u8, index: u32, o
 /// # Safety
 /// `desc` points to a valid `DeviceDesc` whose `ops` and `name` are valid.
 #[no_mangle]
-pub unsafe extern "C" fn register_device(owner_ptr: *const ThisModule, desc: *const DeviceDesc) -> i32 {
-    let Some(m) = owner(owner_ptr) else { return -errno::EINVAL };
+pub unsafe extern "C" fn register_device(
+    owner_ptr: *const ThisModule,
+    desc: *const DeviceDesc,
+) -> i32 {
+    let Some(m) = owner(owner_ptr) else {
+        return -errno::EINVAL;
+    };
     if desc.is_null() {
         return -errno::EINVAL;
     }
     // SAFETY: the caller passes a valid descriptor.
     let d = unsafe { &*desc };
-    let Some(name) = cstr_name(d.name) else { return -errno::EINVAL };
+    let Some(name) = cstr_name(d.name) else {
+        return -errno::EINVAL;
+    };
     let kind = match d.kind {
         0 => DeviceKind::Char,
         1 => DeviceKind::Tty,
@@ -284,7 +379,14 @@ pub unsafe extern "C" fn register_device(owner_ptr: *const ThisModule, desc: *co
             write: o.write.map(|f| f as usize),
         }
     };
-    match object::register(name, Kind::Device(kind), Some(m), ops, d.ctx as usize, d.size) {
+    match object::register(
+        name,
+        Kind::Device(kind),
+        Some(m),
+        ops,
+        d.ctx as usize,
+        d.size,
+    ) {
         Ok(o) => o.id as i32,
         Err(e) => e,
     }
@@ -292,7 +394,9 @@ pub unsafe extern "C" fn register_device(owner_ptr: *const ThisModule, desc: *co
 
 #[no_mangle]
 pub extern "C" fn unregister_device(owner_ptr: *const ThisModule, id: i32) -> i32 {
-    let Some(m) = owner(owner_ptr) else { return -errno::EINVAL };
+    let Some(m) = owner(owner_ptr) else {
+        return -errno::EINVAL;
+    };
     match object::unregister(id as u32, Some(&m)) {
         Ok(_) => 0,
         Err(e) => e,
@@ -303,10 +407,19 @@ pub extern "C" fn unregister_device(owner_ptr: *const ThisModule, id: i32) -> i3
 /// `msg` valid for `len` bytes; called from a module's panic handler.
 #[no_mangle]
 pub unsafe extern "C" fn module_panic(owner_ptr: *const ThisModule, msg: *const u8, len: usize) {
-    let name = owner(owner_ptr).map(|m| m.name.clone()).unwrap_or_else(|| String::from("?"));
+    let name = owner(owner_ptr)
+        .map(|m| m.name.clone())
+        .unwrap_or_else(|| String::from("?"));
     // SAFETY: as for printk.
-    let bytes = if msg.is_null() { &[][..] } else { unsafe { core::slice::from_raw_parts(msg, len.min(512)) } };
-    crate::oops::module_panic_report(&name, core::str::from_utf8(bytes).unwrap_or("<invalid UTF-8>"));
+    let bytes = if msg.is_null() {
+        &[][..]
+    } else {
+        unsafe { core::slice::from_raw_parts(msg, len.min(512)) }
+    };
+    crate::oops::module_panic_report(
+        &name,
+        core::str::from_utf8(bytes).unwrap_or("<invalid UTF-8>"),
+    );
     if let Some(m) = owner(owner_ptr) {
         m.refs.set_failed();
     }
@@ -316,7 +429,8 @@ pub unsafe extern "C" fn module_panic(owner_ptr: *const ThisModule, msg: *const 
     unsafe { crate::arch::modcall::abandon() }
 }
 
-static PANIC_NOTIFIERS: crate::sync::IrqLock<alloc::vec::Vec<(usize, (u64, u64))>> = crate::sync::IrqLock::new(alloc::vec::Vec::new());
+static PANIC_NOTIFIERS: crate::sync::IrqLock<alloc::vec::Vec<(usize, (u64, u64))>> =
+    crate::sync::IrqLock::new(alloc::vec::Vec::new());
 
 #[no_mangle]
 pub extern "C" fn panic_notifier_register(owner_ptr: *const ThisModule, func: PanicNotifier) {
@@ -333,6 +447,8 @@ pub fn run_panic_notifiers(msg: &str) {
     };
     for (f, text) in list {
         // SAFETY: pinned modules are never unloaded, so `f` stays mapped.
-        let _ = unsafe { crate::arch::modcall::call_guarded(f, msg.as_ptr() as usize, msg.len(), text) };
+        let _ = unsafe {
+            crate::arch::modcall::call_guarded(f, msg.as_ptr() as usize, msg.len(), text)
+        };
     }
 }

@@ -42,7 +42,9 @@ impl Log for KernelLogger {
         let micros = crate::time::micros();
         RING.lock().push(micros, line.as_str());
         let console_level = CONSOLE_LEVEL.load(core::sync::atomic::Ordering::Relaxed);
-        if linux_level(record.level()) <= console_level && !QUIET.load(core::sync::atomic::Ordering::Relaxed) {
+        if linux_level(record.level()) <= console_level
+            && !QUIET.load(core::sync::atomic::Ordering::Relaxed)
+        {
             let mut out = LineBuf::<300>::new();
             let _ = writeln!(
                 out,

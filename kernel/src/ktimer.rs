@@ -33,7 +33,15 @@ fn us_to_ticks(us: u64) -> u64 {
 }
 
 /// Adds a timer; returns its id.
-pub fn add(func: usize, ctx: usize, text: (u64, u64), owner: u32, delay_us: u64, period_us: u64, object: u32) -> i64 {
+pub fn add(
+    func: usize,
+    ctx: usize,
+    text: (u64, u64),
+    owner: u32,
+    delay_us: u64,
+    period_us: u64,
+    object: u32,
+) -> i64 {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let t = Timer {
         func,
@@ -60,7 +68,10 @@ pub fn run_due() {
         // Take one due timer at a time, calling it without the lock held.
         let due = {
             let mut timers = TIMERS.lock();
-            let found = timers.iter().find(|(_, t)| t.due <= now).map(|(id, t)| (*id, *t));
+            let found = timers
+                .iter()
+                .find(|(_, t)| t.due <= now)
+                .map(|(id, t)| (*id, *t));
             if let Some((id, t)) = found {
                 if t.period == 0 {
                     timers.remove(&id);

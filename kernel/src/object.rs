@@ -72,9 +72,20 @@ static OBJECTS: IrqLock<BTreeMap<u32, Arc<KObject>>> = IrqLock::new(BTreeMap::ne
 static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 
 /// Registers an object. Device names are unique (-EEXIST).
-pub fn register(name: String, kind: Kind, owner: Option<Arc<Module>>, ops: Ops, ctx: usize, size: u64) -> Result<Arc<KObject>, i32> {
+pub fn register(
+    name: String,
+    kind: Kind,
+    owner: Option<Arc<Module>>,
+    ops: Ops,
+    ctx: usize,
+    size: u64,
+) -> Result<Arc<KObject>, i32> {
     let mut table = OBJECTS.lock();
-    if matches!(kind, Kind::Device(_)) && table.values().any(|o| matches!(o.kind, Kind::Device(_)) && o.name == name) {
+    if matches!(kind, Kind::Device(_))
+        && table
+            .values()
+            .any(|o| matches!(o.kind, Kind::Device(_)) && o.name == name)
+    {
         return Err(-errno::EEXIST);
     }
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
@@ -158,7 +169,9 @@ pub struct ObjectRef {
 impl ObjectRef {
     pub fn get(obj: &Arc<KObject>) -> Result<ObjectRef, GetError> {
         obj.users.get(obj.owner_ref())?;
-        Ok(ObjectRef { obj: Arc::clone(obj) })
+        Ok(ObjectRef {
+            obj: Arc::clone(obj),
+        })
     }
 
     pub fn object(&self) -> &Arc<KObject> {

@@ -141,7 +141,10 @@ pub fn die_sync(frame: &mut TrapFrame, origin: Origin, syn: Syndrome) -> ! {
 /// module call (`modcall::redirect`).
 pub fn module_fault(frame: &mut TrapFrame, origin: Origin, syn: Syndrome) {
     report(frame, origin, syn);
-    let _ = writeln!(Emergency, "---[ end trace: module call abandoned, module marked failed ]---");
+    let _ = writeln!(
+        Emergency,
+        "---[ end trace: module call abandoned, module marked failed ]---"
+    );
 }
 
 /// A panic in a module (its panic handler called `module_panic`).
@@ -149,7 +152,10 @@ pub fn module_panic_report(module: &str, msg: &str) {
     let out = &mut Emergency;
     let _ = writeln!(out, "{module}: module panic: {msg}");
     backtrace(out, cpu::frame_pointer());
-    let _ = writeln!(out, "---[ end trace: module call abandoned, module marked failed ]---");
+    let _ = writeln!(
+        out,
+        "---[ end trace: module call abandoned, module marked failed ]---"
+    );
 }
 
 fn report(frame: &mut TrapFrame, origin: Origin, syn: Syndrome) {

@@ -32,6 +32,25 @@ pub fn kernel_image() -> PathBuf {
     p
 }
 
+/// The initrd `make initrd` writes (every module and the depmod index).
+pub fn initrd_image() -> PathBuf {
+    let p = root().join("build/initrd.cpio");
+    assert!(
+        p.exists(),
+        "{} is missing: run `make initrd` (make test does) first",
+        p.display()
+    );
+    p
+}
+
+/// Options for a machine booted with the module initrd.
+pub fn with_initrd() -> Opts {
+    Opts {
+        initrd: Some(initrd_image()),
+        ..Opts::default()
+    }
+}
+
 /// How to start QEMU (the environment qemu/run.sh reads).
 #[derive(Debug, Clone, Default)]
 pub struct Opts {

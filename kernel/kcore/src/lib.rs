@@ -17,5 +17,6 @@ pub mod lineedit;
 pub mod logring;
 pub mod memrange;
 pub mod modparams;
+pub mod rangealloc;
 pub mod refcount;
 pub mod units;

@@ -4,8 +4,9 @@
 //! The range is the 64 MiB below the kernel image (`0x3c00_0000..0x4000_0000`
 //! on QEMU virt, where RAM starts at 0x4000_0000), so every call from a module
 //! to the kernel or another module is within CALL26's +-128 MiB reach; the
-//! loader still makes veneers for any target that is not. Virtual space is handed out by a buddy allocator over page
-//! numbers; physical pages one by one, so no contiguity is needed. Each region
+//! loader still makes veneers for any target that is not. Virtual space is handed out by a heap-free first-fit allocator
+//! ([`kcore::rangealloc`], highest address first); physical pages one by one,
+//! so no contiguity is needed. Each region
 //! is mapped read-write while the loader writes it, then switched to its final
 //! permission (text RX, rodata R, data RW: never W+X) with a TLB flush, and the
 //! text is made visible to instruction fetch (D-cache clean to PoU, I-cache
@@ -15,13 +16,17 @@ use crate::arch::{cpu, mmu};
 use crate::mm::{self, OutOfMemory, PAGE_SIZE};
 use crate::sync::IrqLock;
 use alloc::vec::Vec;
-use buddy_system_allocator::FrameAllocator;
+use kcore::memrange::Range;
+use kcore::rangealloc::RangeAllocator;
 
 /// The module virtual range.
 pub const MODULE_VA_START: usize = 0x3c00_0000;
 pub const MODULE_VA_END: usize = 0x4000_0000;
 
-static VA: IrqLock<Option<FrameAllocator<32>>> = IrqLock::new(None);
+static VA: IrqLock<RangeAllocator<128>> = IrqLock::new(RangeAllocator::new(Range::new(
+    MODULE_VA_START as u64,
+    MODULE_VA_END as u64,
+)));
 
 /// One mapped module image: text, rodata and data, consecutive in VA.
 pub struct ModuleMemory {
@@ -51,7 +56,9 @@ impl core::fmt::Display for MemError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             MemError::OutOfMemory => f.write_str("Cannot allocate memory"),
-            MemError::OutOfVirtualSpace => f.write_str("module address space exhausted (Cannot allocate memory)"),
+            MemError::OutOfVirtualSpace => {
+                f.write_str("module address space exhausted (Cannot allocate memory)")
+            }
             MemError::Map(e) => write!(f, "cannot map module memory: {e:?}"),
         }
     }
@@ -75,17 +82,15 @@ impl ModuleMemory {
             page_round(rodata).ok_or(MemError::OutOfVirtualSpace)?,
             page_round(data).ok_or(MemError::OutOfVirtualSpace)?,
         );
-        let bytes = t.checked_add(r).and_then(|x| x.checked_add(d)).ok_or(MemError::OutOfVirtualSpace)?;
+        let bytes = t
+            .checked_add(r)
+            .and_then(|x| x.checked_add(d))
+            .ok_or(MemError::OutOfVirtualSpace)?;
         let pages = (bytes / PAGE_SIZE).max(1);
-        let base = {
-            let mut va = VA.lock();
-            let alloc = va.get_or_insert_with(|| {
-                let mut a = FrameAllocator::new();
-                a.add_frame(MODULE_VA_START / PAGE_SIZE, MODULE_VA_END / PAGE_SIZE);
-                a
-            });
-            alloc.alloc(pages).ok_or(MemError::OutOfVirtualSpace)? * PAGE_SIZE
-        };
+        let base = VA
+            .lock()
+            .alloc((pages * PAGE_SIZE) as u64, PAGE_SIZE as u64)
+            .ok_or(MemError::OutOfVirtualSpace)? as usize;
         let mut mem = ModuleMemory {
             base,
             pages,
@@ -95,7 +100,9 @@ impl ModuleMemory {
             phys: Vec::new(),
         };
         // From here on, dropping `mem` undoes whatever was done.
-        mem.phys.try_reserve_exact(pages).map_err(|_| MemError::OutOfMemory)?;
+        mem.phys
+            .try_reserve_exact(pages)
+            .map_err(|_| MemError::OutOfMemory)?;
         for i in 0..pages {
             let page = mm::alloc_pages(1)?;
             mem.phys.push(page);
@@ -158,8 +165,7 @@ impl Drop for ModuleMemory {
         for &page in &self.phys {
             mm::free_pages(page, 1);
         }
-        if let Some(a) = VA.lock().as_mut() {
-            a.dealloc(self.base / PAGE_SIZE, self.pages);
-        }
+        VA.lock()
+            .free(self.base as u64, (self.pages * PAGE_SIZE) as u64);
     }
 }

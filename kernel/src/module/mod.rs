@@ -32,7 +32,10 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU32, Ordering};
-use kabi::{errno, KernelSymbol, ModVersion, ParamDesc, KERNEL_SYMBOL_SIZE, MOD_VERSION_SIZE, PARAM_DESC_SIZE};
+use kabi::{
+    errno, KernelSymbol, ModVersion, ParamDesc, KERNEL_SYMBOL_SIZE, MOD_VERSION_SIZE,
+    PARAM_DESC_SIZE,
+};
 use kcore::modparams;
 use kcore::refcount::{ModuleRef, State};
 use memory::ModuleMemory;
@@ -121,7 +124,10 @@ pub fn from_handle(ptr: usize) -> Option<Arc<Module>> {
 
 /// Marks module `id` FAILED (its IRQ handler or timer faulted).
 pub fn mark_failed(id: u32) {
-    if let Some(m) = MODULES.try_lock().and_then(|l| l.iter().find(|m| m.id == id).cloned()) {
+    if let Some(m) = MODULES
+        .try_lock()
+        .and_then(|l| l.iter().find(|m| m.id == id).cloned())
+    {
         m.refs.set_failed();
     }
 }
@@ -235,24 +241,49 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
         Some(v) => {
             return Err(noexec(
                 &name,
-                format_args!("module ABI version {v}, kernel ABI version {}", kabi::ABI_VERSION),
+                format_args!(
+                    "module ABI version {v}, kernel ABI version {}",
+                    kabi::ABI_VERSION
+                ),
             ))
         }
-        None => return Err(noexec(&name, format_args!("no abi= in .modinfo (not built against kabi; kernel ABI version {})", kabi::ABI_VERSION))),
+        None => {
+            return Err(noexec(
+                &name,
+                format_args!(
+                    "no abi= in .modinfo (not built against kabi; kernel ABI version {})",
+                    kabi::ABI_VERSION
+                ),
+            ))
+        }
     }
     match object.modinfo_get("license") {
-        Some("GPL" | "GPL v2" | "GPL and additional rights" | "Dual MIT/GPL" | "Dual BSD/GPL" | "Dual MPL/GPL") => {}
+        Some(
+            "GPL"
+            | "GPL v2"
+            | "GPL and additional rights"
+            | "Dual MIT/GPL"
+            | "Dual BSD/GPL"
+            | "Dual MPL/GPL",
+        ) => {}
         Some(other) => log::warn!("{name}: module license '{other}' taints kernel."),
         None => log::warn!("{name}: module license 'unspecified' taints kernel."),
     }
     if find(&name).is_some() {
-        return Err(ModError::new(errno::EEXIST, format!("{name}: module is already loaded")));
+        return Err(ModError::new(
+            errno::EEXIST,
+            format!("{name}: module is already loaded"),
+        ));
     }
     // 2. Lay out.
     let layout = Layout::plan(&object).map_err(|e| noexec(&name, e))?;
 
     // 3. Resolve imports against the kernel and loaded modules, checking versions.
-    let mut txn = Txn { deps: Vec::new(), exports_of: None, listed: None };
+    let mut txn = Txn {
+        deps: Vec::new(),
+        exports_of: None,
+        listed: None,
+    };
     let vers = versions(&object);
     let has_versions = object.sections().iter().any(|s| s.name == "__versions");
     let mut resolved: Vec<(&str, u64)> = Vec::new();
@@ -260,7 +291,9 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
     let weak: Vec<&str> = object
         .symbols()
         .iter()
-        .filter(|s| s.def == modloader::SymbolDef::Undefined && s.binding == modloader::Binding::Weak)
+        .filter(|s| {
+            s.def == modloader::SymbolDef::Undefined && s.binding == modloader::Binding::Weak
+        })
         .map(|s| s.name)
         .collect();
     for import in object.undefined_symbols() {
@@ -272,17 +305,26 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
                 continue;
             }
             log::error!("{name}: Unknown symbol {import} (err -2)");
-            return Err(ModError::new(errno::ENOENT, format!("{name}: Unknown symbol {import}")));
+            return Err(ModError::new(
+                errno::ENOENT,
+                format!("{name}: Unknown symbol {import}"),
+            ));
         };
         match vers.iter().find(|(n, _)| *n == import.as_bytes()) {
             Some((_, crc)) if *crc == sym.crc as u64 => {}
             Some(_) => {
                 log::error!("{name}: disagrees about version of symbol {import}");
-                return Err(ModError::new(errno::EINVAL, format!("{name}: disagrees about version of symbol {import}")));
+                return Err(ModError::new(
+                    errno::EINVAL,
+                    format!("{name}: disagrees about version of symbol {import}"),
+                ));
             }
             None if has_versions || sym.owner.is_none() => {
                 log::error!("{name}: no symbol version for {import}");
-                return Err(ModError::new(errno::EINVAL, format!("{name}: no symbol version for {import}")));
+                return Err(ModError::new(
+                    errno::EINVAL,
+                    format!("{name}: no symbol version for {import}"),
+                ));
             }
             None => {}
         }
@@ -294,7 +336,10 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
                 if !provider.refs.try_get() {
                     return Err(ModError::new(
                         errno::EBUSY,
-                        format!("{name}: {} (provider of {import}) is not live", provider.name),
+                        format!(
+                            "{name}: {} (provider of {import}) is not live",
+                            provider.name
+                        ),
                     ));
                 }
                 txn.deps.push(provider);
@@ -306,7 +351,8 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
     // 4. Memory: reserved and mapped read-write.
     let mut mem = ModuleMemory::allocate(layout.text.size, layout.rodata.size, layout.data.size)
         .map_err(|e| ModError::new(errno::ENOMEM, format!("{name}: {e}")))?;
-    let (text_base, rodata_base, data_base) = (mem.text.0 as u64, mem.rodata.0 as u64, mem.data.0 as u64);
+    let (text_base, rodata_base, data_base) =
+        (mem.text.0 as u64, mem.rodata.0 as u64, mem.data.0 as u64);
 
     // The module's handle must exist before relocation (`__this_module`), so the
     // Module is built now, with its image known, and listed only after relocation.
@@ -342,9 +388,18 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
     let loaded = {
         let (text, rodata, data) = mem.regions_mut();
         let regions = modloader::Regions {
-            text: modloader::Region { base: text_base, bytes: text },
-            rodata: modloader::Region { base: rodata_base, bytes: rodata },
-            data: modloader::Region { base: data_base, bytes: data },
+            text: modloader::Region {
+                base: text_base,
+                bytes: text,
+            },
+            rodata: modloader::Region {
+                base: rodata_base,
+                bytes: rodata,
+            },
+            data: modloader::Region {
+                base: data_base,
+                bytes: data,
+            },
         };
         object.load(&layout, regions, &mut resolver).map_err(|e| {
             log::error!("{name}: {e}");
@@ -354,19 +409,29 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
 
     // 6. The module's own exports (`.ksymtab`) and parameters (`__param`), read
     // from the relocated image and checked to point inside it.
-    let in_image = |addr: u64, len: u64| mem.contains(addr) && len <= mem.size() as u64 && mem.contains(addr + len.saturating_sub(1));
+    let in_image = |addr: u64, len: u64| {
+        mem.contains(addr) && len <= mem.size() as u64 && mem.contains(addr + len.saturating_sub(1))
+    };
     let mut exports = Vec::new();
     for p in loaded.sections.iter().filter(|p| p.name == ".ksymtab") {
         for i in 0..(p.size as usize / KERNEL_SYMBOL_SIZE) {
             // SAFETY: the section lies inside the mapped image (the loader placed
             // it there) and is aligned for KernelSymbol (its sh_addralign).
-            let e = unsafe { core::ptr::read_unaligned((p.address as usize + i * KERNEL_SYMBOL_SIZE) as *const KernelSymbol) };
-            if !in_image(e.name as u64, e.name_len as u64) || e.name_len > 128 || !in_image(e.addr as u64, 1) {
+            let e = unsafe {
+                core::ptr::read_unaligned(
+                    (p.address as usize + i * KERNEL_SYMBOL_SIZE) as *const KernelSymbol,
+                )
+            };
+            if !in_image(e.name as u64, e.name_len as u64)
+                || e.name_len > 128
+                || !in_image(e.addr as u64, 1)
+            {
                 return Err(noexec(&name, "malformed .ksymtab entry"));
             }
             // SAFETY: checked to lie inside the image just above.
             let bytes = unsafe { core::slice::from_raw_parts(e.name, e.name_len) };
-            let sym = core::str::from_utf8(bytes).map_err(|_| noexec(&name, "export name is not UTF-8"))?;
+            let sym = core::str::from_utf8(bytes)
+                .map_err(|_| noexec(&name, "export name is not UTF-8"))?;
             exports.push((sym.to_string(), e.addr as u64, e.crc));
         }
     }
@@ -375,7 +440,11 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
     for p in loaded.sections.iter().filter(|p| p.name == "__param") {
         for i in 0..(p.size as usize / PARAM_DESC_SIZE) {
             // SAFETY: as for .ksymtab.
-            let d = unsafe { core::ptr::read_unaligned((p.address as usize + i * PARAM_DESC_SIZE) as *const ParamDesc) };
+            let d = unsafe {
+                core::ptr::read_unaligned(
+                    (p.address as usize + i * PARAM_DESC_SIZE) as *const ParamDesc,
+                )
+            };
             let kind = d.kind;
             let kind = match kind {
                 0 => modparams::Kind::Int,
@@ -383,19 +452,33 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
                 2 => modparams::Kind::Str,
                 _ => return Err(noexec(&name, "unknown parameter type")),
             };
-            if !in_image(d.name as u64, d.name_len as u64) || !in_image(d.ptr as u64, d.size as u64) || d.size == 0 {
+            if !in_image(d.name as u64, d.name_len as u64)
+                || !in_image(d.ptr as u64, d.size as u64)
+                || d.size == 0
+            {
                 return Err(noexec(&name, "malformed __param entry"));
             }
             // SAFETY: checked inside the image.
             let pname = unsafe { core::slice::from_raw_parts(d.name, d.name_len) };
             param_names.push(String::from_utf8_lossy(pname).into_owned());
-            params.push((modparams::Declared { name: "", kind, size: d.size }, d.ptr as usize));
+            params.push((
+                modparams::Declared {
+                    name: "",
+                    kind,
+                    size: d.size,
+                },
+                d.ptr as usize,
+            ));
         }
     }
     let declared: Vec<modparams::Declared<'_>> = params
         .iter()
         .zip(param_names.iter())
-        .map(|((d, _), n)| modparams::Declared { name: n.as_str(), kind: d.kind, size: d.size })
+        .map(|((d, _), n)| modparams::Declared {
+            name: n.as_str(),
+            kind: d.kind,
+            size: d.size,
+        })
         .collect();
     let assignments = modparams::parse(&declared, args).map_err(|e| {
         log::error!("{name}: {e}");
@@ -413,7 +496,11 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
     for s in object.symbols() {
         if let modloader::SymbolDef::Section(idx) = s.def {
             if s.sym_type == 2 {
-                if let Some(p) = loaded.sections.iter().find(|p| p.index == idx && p.region == RegionKind::Text) {
+                if let Some(p) = loaded
+                    .sections
+                    .iter()
+                    .find(|p| p.index == idx && p.region == RegionKind::Text)
+                {
                     syms.push((p.address + s.value, s.size, demangle(s.name)));
                 }
             }
@@ -422,7 +509,8 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
     syms.sort_unstable_by_key(|s| s.0);
 
     // 7. Final permissions.
-    mem.protect().map_err(|e| ModError::new(errno::ENOMEM, format!("{name}: {e}")))?;
+    mem.protect()
+        .map_err(|e| ModError::new(errno::ENOMEM, format!("{name}: {e}")))?;
 
     {
         let m = Arc::get_mut(&mut handle).expect("only owner before listing");
@@ -438,7 +526,10 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
     // 8. Exports visible, module listed (COMING: no references yet).
     symbols::add_module_exports(&module, &exports).map_err(|dup| {
         log::error!("{name}: exports duplicate symbol {dup}");
-        ModError::new(errno::ENOEXEC, format!("{name}: exports duplicate symbol {dup}"))
+        ModError::new(
+            errno::ENOEXEC,
+            format!("{name}: exports duplicate symbol {dup}"),
+        )
     })?;
     txn.exports_of = Some(Arc::clone(&module));
     MODULES.lock().push(Arc::clone(&module));
@@ -449,14 +540,21 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
         None => Ok(0),
         // SAFETY: `init` is the relocated address of `init_module`, in the text
         // just made executable; it takes no arguments.
-        Some(f) => unsafe { modcall::call_guarded(f as usize, 0, 0, module.text) }.map(|r| r as u32 as i32 as i64),
+        Some(f) => unsafe { modcall::call_guarded(f as usize, 0, 0, module.text) }
+            .map(|r| r as u32 as i32 as i64),
     };
     let leftovers = object::owned_by(&module);
     match result {
         Ok(0) => {
             module.refs.set_live();
             txn.commit();
-            log::info!("{name}: loaded at {:#x} ({} bytes, {} relocations, {} veneers)", module.base, module.size, module.relocations, module.veneers);
+            log::info!(
+                "{name}: loaded at {:#x} ({} bytes, {} relocations, {} veneers)",
+                module.base,
+                module.size,
+                module.relocations,
+                module.veneers
+            );
             Ok(module)
         }
         outcome => {
@@ -468,7 +566,10 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
                 // Objects still point into the module: it cannot be freed.
                 module.refs.set_failed();
                 txn.commit();
-                log::error!("{name}: init {what} but left registered: {}; module kept as [failed]", describe(&leftovers));
+                log::error!(
+                    "{name}: init {what} but left registered: {}; module kept as [failed]",
+                    describe(&leftovers)
+                );
             } else if err == errno::EFAULT {
                 log::error!("{name}: init faulted; module unloaded");
                 drop(txn);
@@ -492,7 +593,13 @@ fn demangle(name: &str) -> String {
 fn describe(objs: &[Arc<object::KObject>]) -> String {
     let mut s = String::new();
     for (i, o) in objs.iter().enumerate() {
-        let _ = write!(s, "{}{} ({})", if i == 0 { "" } else { ", " }, o.name, o.kind.label());
+        let _ = write!(
+            s,
+            "{}{} ({})",
+            if i == 0 { "" } else { ", " },
+            o.name,
+            o.kind.label()
+        );
     }
     s
 }
@@ -518,7 +625,12 @@ pub fn holders(module: &Arc<Module>) -> String {
 /// one that left nothing registered; it never frees code anything can reach.
 pub fn unload(name: &str, force: bool) -> Result<(), ModError> {
     let _serial = MODULE_MUTEX.lock();
-    let module = find(name).ok_or_else(|| ModError::new(errno::ENOENT, format!("Module {name} is not currently loaded")))?;
+    let module = find(name).ok_or_else(|| {
+        ModError::new(
+            errno::ENOENT,
+            format!("Module {name} is not currently loaded"),
+        )
+    })?;
     if let Some(sym) = &module.pinned_by {
         return Err(ModError::new(
             errno::EBUSY,
@@ -530,20 +642,32 @@ pub fn unload(name: &str, force: bool) -> Result<(), ModError> {
         if !left.is_empty() {
             return Err(ModError::new(
                 errno::EBUSY,
-                format!("Module {name} failed and still has registered objects: {}; it cannot be freed", describe(&left)),
+                format!(
+                    "Module {name} failed and still has registered objects: {}; it cannot be freed",
+                    describe(&left)
+                ),
             ));
         }
         if !force {
-            return Err(ModError::new(errno::EBUSY, format!("Module {name} failed; use rmmod -f to free it")));
+            return Err(ModError::new(
+                errno::EBUSY,
+                format!("Module {name} failed; use rmmod -f to free it"),
+            ));
         }
         finish_unload(&module);
         return Ok(());
     }
     if module.cleanup.is_none() && !force {
-        return Err(ModError::new(errno::EBUSY, format!("Module {name} has no exit function; use rmmod -f")));
+        return Err(ModError::new(
+            errno::EBUSY,
+            format!("Module {name} has no exit function; use rmmod -f"),
+        ));
     }
     if module.refs.try_begin_unload().is_err() {
-        return Err(ModError::new(errno::EBUSY, format!("Module {name} is in use by: {}", holders(&module))));
+        return Err(ModError::new(
+            errno::EBUSY,
+            format!("Module {name} is in use by: {}", holders(&module)),
+        ));
     }
     // GOING: no new references. Run exit.
     if let Some(f) = module.cleanup {
@@ -551,12 +675,18 @@ pub fn unload(name: &str, force: bool) -> Result<(), ModError> {
         match unsafe { modcall::call_guarded(f as usize, 0, 0, module.text) } {
             Err(modcall::Fault) => {
                 module.refs.set_failed();
-                return Err(ModError::new(errno::EFAULT, format!("{name}: exit faulted; module kept as [failed]")));
+                return Err(ModError::new(
+                    errno::EFAULT,
+                    format!("{name}: exit faulted; module kept as [failed]"),
+                ));
             }
             Ok(r) if r as u32 as i32 != 0 => {
                 let e = (r as u32 as i32).abs();
                 module.refs.abort_unload();
-                return Err(ModError::new(e, format!("could not remove '{name}': {}", strerror(e))));
+                return Err(ModError::new(
+                    e,
+                    format!("could not remove '{name}': {}", strerror(e)),
+                ));
             }
             Ok(_) => {}
         }
@@ -565,10 +695,16 @@ pub fn unload(name: &str, force: bool) -> Result<(), ModError> {
     if !left.is_empty() {
         module.refs.set_failed();
         symbols::remove_module_exports(&module);
-        log::error!("{name}: exit left registered: {}; not freeing the module", describe(&left));
+        log::error!(
+            "{name}: exit left registered: {}; not freeing the module",
+            describe(&left)
+        );
         return Err(ModError::new(
             errno::EBUSY,
-            format!("Module {name} left objects registered after exit: {}; not freeing it", describe(&left)),
+            format!(
+                "Module {name} left objects registered after exit: {}; not freeing it",
+                describe(&left)
+            ),
         ));
     }
     finish_unload(&module);

@@ -83,11 +83,18 @@ pub fn resolve(name: &str) -> Option<Resolved> {
 
 /// Registers a module's exports; fails (registering none) on a name that is
 /// already exported, returning it.
-pub fn add_module_exports(owner: &Arc<Module>, exports: &[(String, u64, u32)]) -> Result<(), String> {
+pub fn add_module_exports(
+    owner: &Arc<Module>,
+    exports: &[(String, u64, u32)],
+) -> Result<(), String> {
     let table = kernel_table();
     let mut map = MODULE_EXPORTS.lock();
     for (name, _, _) in exports {
-        if map.contains_key(name) || table.binary_search_by_key(&name.as_str(), |e| e.name).is_ok() {
+        if map.contains_key(name)
+            || table
+                .binary_search_by_key(&name.as_str(), |e| e.name)
+                .is_ok()
+        {
             return Err(name.clone());
         }
     }
@@ -118,6 +125,12 @@ pub fn list(mut f: impl FnMut(&str, u64, u32, Option<&str>, u32)) {
         f(e.name, e.addr, e.crc, None, e.flags);
     }
     for (name, r) in MODULE_EXPORTS.lock().iter() {
-        f(name, r.addr, r.crc, r.owner.as_ref().map(|m| m.name.as_str()), r.flags);
+        f(
+            name,
+            r.addr,
+            r.crc,
+            r.owner.as_ref().map(|m| m.name.as_str()),
+            r.flags,
+        );
     }
 }

@@ -89,9 +89,16 @@ pub fn cat(args: &[&str]) {
 
 /// `lsdev`: objects modules registered, with owners and counts.
 pub fn lsdev(_: &[&str]) {
-    println!("{:>4} {:<16} {:<9} {:<16} {:>5} {:>8}  SIZE", "ID", "NAME", "KIND", "OWNER", "USERS", "CALLS");
+    println!(
+        "{:>4} {:<16} {:<9} {:<16} {:>5} {:>8}  SIZE",
+        "ID", "NAME", "KIND", "OWNER", "USERS", "CALLS"
+    );
     for o in object::all() {
-        let owner = o.owner.as_ref().map(|m| m.name.as_str()).unwrap_or("kernel");
+        let owner = o
+            .owner
+            .as_ref()
+            .map(|m| m.name.as_str())
+            .unwrap_or("kernel");
         println!(
             "{:>4} {:<16} {:<9} {:<16} {:>5} {:>8}  {}",
             o.id,
@@ -100,7 +107,11 @@ pub fn lsdev(_: &[&str]) {
             owner,
             o.users.count(),
             o.calls.load(core::sync::atomic::Ordering::Relaxed),
-            if o.size > 0 { alloc::format!("{}", kcore::units::Bytes(o.size)) } else { alloc::string::String::from("-") }
+            if o.size > 0 {
+                alloc::format!("{}", kcore::units::Bytes(o.size))
+            } else {
+                alloc::string::String::from("-")
+            }
         );
     }
 }
@@ -130,7 +141,9 @@ fn fd_arg(args: &[&str], cmd: &str) -> Option<usize> {
 
 /// `close FD`
 pub fn close(args: &[&str]) {
-    let Some(fd) = fd_arg(args, "close") else { return };
+    let Some(fd) = fd_arg(args, "close") else {
+        return;
+    };
     if let Err(e) = devfs::close(fd) {
         println!("close: {fd}: {}", errstr(e));
     }
@@ -138,18 +151,31 @@ pub fn close(args: &[&str]) {
 
 /// `read FD [N]`
 pub fn read(args: &[&str]) {
-    let Some(fd) = fd_arg(args, "read") else { return };
-    let n = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(256usize).min(4096);
+    let Some(fd) = fd_arg(args, "read") else {
+        return;
+    };
+    let n = args
+        .get(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(256usize)
+        .min(4096);
     let mut buf = alloc::vec![0u8; n];
     match devfs::read(fd, &mut buf) {
-        Ok(got) => println!("{}", core::str::from_utf8(&buf[..got]).unwrap_or("<binary>").trim_end_matches('\n')),
+        Ok(got) => println!(
+            "{}",
+            core::str::from_utf8(&buf[..got])
+                .unwrap_or("<binary>")
+                .trim_end_matches('\n')
+        ),
         Err(e) => println!("read: {fd}: {}", errstr(e)),
     }
 }
 
 /// `write FD TEXT...`
 pub fn write(args: &[&str]) {
-    let Some(fd) = fd_arg(args, "write") else { return };
+    let Some(fd) = fd_arg(args, "write") else {
+        return;
+    };
     let text = args[1..].join(" ");
     match devfs::write(fd, text.as_bytes()) {
         Ok(n) => println!("{n} bytes written"),

@@ -28,7 +28,11 @@ pub fn insmod(args: &[&str]) {
         }
     };
     if let Err(e) = insert(stem(path), bytes, params) {
-        println!("insmod: ERROR: could not insert '{}': {}", stem(path), strerror(e.errno));
+        println!(
+            "insmod: ERROR: could not insert '{}': {}",
+            stem(path),
+            strerror(e.errno)
+        );
         println!("insmod: {}", e.detail);
     }
 }
@@ -47,7 +51,8 @@ pub static LAST_LOAD_TICKS: core::sync::atomic::AtomicU64 = core::sync::atomic::
 
 /// `rmmod [-f] NAME`
 pub fn rmmod(args: &[&str]) {
-    let (force, names): (Vec<&str>, Vec<&str>) = args.iter().partition(|a| **a == "-f" || **a == "--force");
+    let (force, names): (Vec<&str>, Vec<&str>) =
+        args.iter().partition(|a| **a == "-f" || **a == "--force");
     if names.is_empty() {
         println!("Usage: rmmod [-f] NAME");
         return;
@@ -89,7 +94,9 @@ fn print_modinfo(filename: Option<&str>, fields: &[&str]) {
         println!("{:<15} {}", "filename:", f);
     }
     for f in fields {
-        let Some((k, v)) = f.split_once('=') else { continue };
+        let Some((k, v)) = f.split_once('=') else {
+            continue;
+        };
         if k == "parmtype" {
             continue;
         }
@@ -118,7 +125,11 @@ pub fn modinfo(args: &[&str]) {
         print_modinfo(None, &fields);
         return;
     }
-    let path = if what.ends_with(".ko") { String::from(what) } else { alloc::format!("{what}.ko") };
+    let path = if what.ends_with(".ko") {
+        String::from(what)
+    } else {
+        alloc::format!("{what}.ko")
+    };
     let bytes = match initrd::read(&path) {
         Ok(b) => b,
         Err(_) => {
@@ -129,7 +140,11 @@ pub fn modinfo(args: &[&str]) {
     match Object::parse(bytes) {
         Ok(o) => {
             let fields: Vec<&str> = o.modinfo().collect();
-            let shown = if path.starts_with('/') { path.clone() } else { alloc::format!("/initrd/{path}") };
+            let shown = if path.starts_with('/') {
+                path.clone()
+            } else {
+                alloc::format!("/initrd/{path}")
+            };
             print_modinfo(Some(&shown), &fields);
         }
         Err(e) => println!("modinfo: ERROR: {path}: {e}"),
@@ -141,7 +156,9 @@ pub fn modinfo(args: &[&str]) {
 fn deps_of(index: &str, name: &str) -> Option<Vec<String>> {
     let norm = |s: &str| s.replace('-', "_");
     for line in index.lines() {
-        let Some((module, deps)) = line.split_once(':') else { continue };
+        let Some((module, deps)) = line.split_once(':') else {
+            continue;
+        };
         if norm(stem(module)) == norm(name) {
             return Some(deps.split_whitespace().map(String::from).collect());
         }
@@ -182,7 +199,10 @@ pub fn modprobe(args: &[&str]) {
             }
         };
         if let Err(e) = insert(dname, bytes, &[]) {
-            println!("modprobe: ERROR: could not insert '{dname}': {}", strerror(e.errno));
+            println!(
+                "modprobe: ERROR: could not insert '{dname}': {}",
+                strerror(e.errno)
+            );
             println!("modprobe: {}", e.detail);
             return;
         }
@@ -203,7 +223,10 @@ pub fn modprobe(args: &[&str]) {
         }
     };
     if let Err(e) = insert(name, bytes, params) {
-        println!("modprobe: ERROR: could not insert '{name}': {}", strerror(e.errno));
+        println!(
+            "modprobe: ERROR: could not insert '{name}': {}",
+            strerror(e.errno)
+        );
         println!("modprobe: {}", e.detail);
     }
 }
@@ -211,7 +234,11 @@ pub fn modprobe(args: &[&str]) {
 /// `ksyms`: every symbol modules can import.
 pub fn ksyms(_: &[&str]) {
     module::symbols::list(|name, addr, crc, owner, flags| {
-        let pin = if flags & kabi::KernelSymbol::UNSAFE_TO_UNLOAD != 0 { " [unsafe to unload]" } else { "" };
+        let pin = if flags & kabi::KernelSymbol::UNSAFE_TO_UNLOAD != 0 {
+            " [unsafe to unload]"
+        } else {
+            ""
+        };
         match owner {
             Some(m) => println!("{addr:016x} {crc:08x} {name} [{m}]{pin}"),
             None => println!("{addr:016x} {crc:08x} {name}{pin}"),
@@ -225,7 +252,10 @@ pub fn ksyms(_: &[&str]) {
 /// page table for the module area and the kernel's export index); the baseline
 /// is taken after it.
 pub fn modstress(args: &[&str]) {
-    let (Some(n), Some(&path)) = (args.first().and_then(|a| a.parse::<u64>().ok()), args.get(1)) else {
+    let (Some(n), Some(&path)) = (
+        args.first().and_then(|a| a.parse::<u64>().ok()),
+        args.get(1),
+    ) else {
         println!("Usage: modstress N PATH");
         return;
     };
@@ -272,7 +302,9 @@ pub fn modstress(args: &[&str]) {
     let freq = time::frequency();
     let us = |t: u64| t as f64 * 1e6 / freq as f64 / n.max(1) as f64;
     let (size, relocs) = LAST_SIZE_RELOCS.lock().unwrap_or((0, 0));
-    println!("modstress: {n} load/unload cycles of {name} ({size} bytes mapped, {relocs} relocations)");
+    println!(
+        "modstress: {n} load/unload cycles of {name} ({size} bytes mapped, {relocs} relocations)"
+    );
     println!(
         "insmod: {:.1} us/cycle ({:.2} us/KiB of file, {:.3} us/relocation); rmmod: {:.1} us/cycle",
         us(lt),
@@ -290,4 +322,5 @@ pub fn modstress(args: &[&str]) {
     );
 }
 
-static LAST_SIZE_RELOCS: crate::sync::IrqLock<Option<(usize, u64)>> = crate::sync::IrqLock::new(None);
+static LAST_SIZE_RELOCS: crate::sync::IrqLock<Option<(usize, u64)>> =
+    crate::sync::IrqLock::new(None);

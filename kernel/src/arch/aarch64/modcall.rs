@@ -89,7 +89,12 @@ modcall_recover:
 /// # Safety
 /// `func` must be the address of a function with the C calling convention that
 /// takes at most two register arguments, in mapped executable module memory.
-pub unsafe fn call_guarded(func: usize, arg0: usize, arg1: usize, text: (u64, u64)) -> Result<u64, Fault> {
+pub unsafe fn call_guarded(
+    func: usize,
+    arg0: usize,
+    arg1: usize,
+    text: (u64, u64),
+) -> Result<u64, Fault> {
     // SAFETY: forwarded from the caller.
     unsafe { call_guarded4(func, [arg0, arg1, 0, 0], text) }
 }
