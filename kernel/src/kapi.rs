@@ -410,10 +410,10 @@ pub unsafe extern "C" fn module_panic(owner_ptr: *const ThisModule, msg: *const 
     let name = owner(owner_ptr)
         .map(|m| m.name.clone())
         .unwrap_or_else(|| String::from("?"));
-    // SAFETY: as for printk.
     let bytes = if msg.is_null() {
         &[][..]
     } else {
+        // SAFETY: as for printk: the caller passes a buffer valid for `len`.
         unsafe { core::slice::from_raw_parts(msg, len.min(512)) }
     };
     crate::oops::module_panic_report(

@@ -43,7 +43,7 @@ fn panic_command_reports_and_panic_bootarg_reboots() {
     m.send(b"panic\r");
     let out = m.expect("Rebooting in 1 seconds..", T);
     assert!(
-        out.contains("kernel BUG: requested from the shell at kernel/src/shell.rs:"),
+        out.contains("kernel BUG: requested from the shell at kernel/src/shell/mod.rs:"),
         "{out}"
     );
     assert!(

@@ -69,7 +69,7 @@ static OPS: DeviceOps = DeviceOps {
 fn hello_init() -> Result<(), i32> {
     let desc = DeviceDesc {
         kind: DeviceKind::Char as u32,
-        name: c"hello0".as_ptr() as *const u8,
+        name: c"hello0".as_ptr().cast(),
         ops: &OPS,
         ctx: core::ptr::null_mut(),
         size: 0,

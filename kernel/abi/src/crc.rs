@@ -34,6 +34,10 @@ mod tests {
         // The standard check value for CRC-32/ISO-HDLC.
         assert_eq!(super::crc32(b"123456789"), 0xcbf4_3926);
         assert_eq!(super::crc32(b""), 0);
-        assert_eq!(super::crc32(b"1234 5678\n9"), 0xcbf4_3926, "whitespace is ignored");
+        assert_eq!(
+            super::crc32(b"1234 5678\n9"),
+            0xcbf4_3926,
+            "whitespace is ignored"
+        );
     }
 }

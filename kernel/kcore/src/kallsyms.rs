@@ -120,7 +120,13 @@ pub fn build(symbols: &[(u64, u32, &str)]) -> Vec<u8> {
     sorted.dedup_by(|a, b| a.0 == b.0);
     let mut names = Vec::new();
     let mut entries = Vec::with_capacity(sorted.len() * ENTRY);
-    for (addr, size, name) in sorted.iter().map(|s| **s) {
+    for (i, (addr, size, name)) in sorted.iter().map(|s| **s).enumerate() {
+        // Assembly labels carry no size: let them reach the next symbol, as
+        // Linux's kallsyms does.
+        let size = match (size, sorted.get(i + 1)) {
+            (0, Some(next)) => u32::try_from(next.0 - addr).unwrap_or(0),
+            _ => size,
+        };
         entries.extend_from_slice(&addr.to_le_bytes());
         entries.extend_from_slice(&size.to_le_bytes());
         entries.extend_from_slice(&(names.len() as u32).to_le_bytes());
@@ -169,7 +175,10 @@ mod tests {
             "past the end of a sized symbol"
         );
         assert!(t.lookup(0x4007_ffff).is_none(), "below the first symbol");
-        assert_eq!(t.lookup(0x4008_2010).unwrap().1, 0x10, "unsized symbol");
+        assert_eq!(t.lookup(0x4008_2010).unwrap().1, 0x10, "unsized last symbol");
+        let bytes = build(&[(0x100, 0, "label"), (0x180, 4, "next")]);
+        let t = Table::parse(&bytes).unwrap();
+        assert_eq!(t.lookup(0x104).unwrap().0.size, 0x80, "unsized symbol reaches the next one");
         assert_eq!(t.find("_start").unwrap().addr, 0x4008_0000);
     }
 
