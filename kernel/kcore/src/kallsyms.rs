@@ -175,11 +175,19 @@ mod tests {
             "past the end of a sized symbol"
         );
         assert!(t.lookup(0x4007_ffff).is_none(), "below the first symbol");
-        assert_eq!(t.lookup(0x4008_2010).unwrap().1, 0x10, "unsized last symbol");
+        assert_eq!(
+            t.lookup(0x4008_2010).unwrap().1,
+            0x10,
+            "unsized last symbol"
+        );
         assert_eq!(t.find("_start").unwrap().addr, 0x4008_0000);
         let bytes = build(&[(0x100, 0, "label"), (0x180, 4, "next")]);
         let t = Table::parse(&bytes).unwrap();
-        assert_eq!(t.lookup(0x104).unwrap().0.size, 0x80, "unsized symbol reaches the next one");
+        assert_eq!(
+            t.lookup(0x104).unwrap().0.size,
+            0x80,
+            "unsized symbol reaches the next one"
+        );
     }
 
     #[test]
