@@ -84,3 +84,34 @@ fn bad_usage_exits_2_and_info_prints_modinfo_and_relocations() {
     assert!(text.contains("exports ("), "{text}");
     assert!(text.contains("kernel_alloc"), "{text}");
 }
+
+#[test]
+fn link_accepts_the_erratum_843419_workaround() {
+    let dir = workdir("cli-erratum");
+    let obj = build_rust(&dir, "module.rs", "static", "small", "2");
+    let bytes = std::fs::read(&obj).unwrap();
+    let syms = dir.join("syms");
+    write_symbols(&syms, &symbols_for(&bytes, 0x4010_0000));
+    let out = Command::new(MODTOOL)
+        .arg("link")
+        .arg(&obj)
+        .args([
+            "--base",
+            "0x40100000",
+            "--fix-cortex-a53-843419",
+            "--symbols",
+        ])
+        .arg(&syms)
+        .arg("-o")
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Small text: no ADRP reaches a page end, so the image equals the plain link.
+    let (plain, _) = modtool_link(&obj, 0x4010_0000, &syms, &dir.join("plain"));
+    assert_eq!(std::fs::read(dir.join("out.bin")).unwrap(), plain);
+}
