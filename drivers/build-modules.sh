@@ -61,7 +61,7 @@ for c in "${crates[@]}"; do
     mod=${c//-/_}
     lib="$LIB_DIR/lib$mod.a"
     [ -f "$lib" ] || die "$c: $lib was not built"
-    "$LLD" -flavor gnu -r --gc-sections -u init_module -u cleanup_module \
+    "$LLD" -flavor gnu -r --gc-sections -T drivers/module.lds -u init_module -u cleanup_module \
         "$lib" -o "$OUT/$mod.ko.debug" || die "$c: linking $mod.ko failed"
     llvm-objcopy --strip-debug --remove-section=.llvmbc --remove-section=.llvmcmd \
         "$OUT/$mod.ko.debug" "$OUT/$mod.ko" || die "$c: stripping $mod.ko failed"

@@ -46,6 +46,21 @@ unsafe impl GlobalAlloc for KernelHeap {
 
 static FRAMES: IrqLock<FrameAllocator<32>> = IrqLock::new(FrameAllocator::new());
 
+/// Single free pages kept out of the buddy allocator (Linux's per-CPU page
+/// lists): module images are mapped page by page, and without this cache every
+/// load and unload would split and re-merge buddy blocks up to the largest
+/// order. A plain array: no heap, and per-CPU when more CPUs run.
+struct PageCache {
+    pages: [usize; PAGE_CACHE_SIZE],
+    len: usize,
+}
+
+const PAGE_CACHE_SIZE: usize = 64;
+static PAGE_CACHE: IrqLock<PageCache> = IrqLock::new(PageCache {
+    pages: [0; PAGE_CACHE_SIZE],
+    len: 0,
+});
+
 /// What `mem` reports.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct MemInfo {
@@ -139,8 +154,19 @@ pub unsafe fn init(
 /// of two, naturally aligned); returns the physical (= virtual) address.
 #[allow(dead_code)] // used by the module subsystem
 pub fn alloc_pages(count: usize) -> Result<usize, OutOfMemory> {
-    let frame = FRAMES.lock().alloc(count).ok_or(OutOfMemory)?;
-    let addr = frame * PAGE_SIZE;
+    let cached = if count == 1 {
+        let mut c = PAGE_CACHE.lock();
+        c.len.checked_sub(1).map(|i| {
+            c.len = i;
+            c.pages[i]
+        })
+    } else {
+        None
+    };
+    let addr = match cached {
+        Some(a) => a,
+        None => FRAMES.lock().alloc(count).ok_or(OutOfMemory)? * PAGE_SIZE,
+    };
     let n = count.next_power_of_two();
     PAGES_ALLOCATED.fetch_add(n as u64, core::sync::atomic::Ordering::Relaxed);
     // SAFETY: the frame allocator just gave us exclusive ownership of these
@@ -152,7 +178,20 @@ pub fn alloc_pages(count: usize) -> Result<usize, OutOfMemory> {
 /// Returns pages from [`alloc_pages`] with the same `count`.
 #[allow(dead_code)] // used by the module subsystem
 pub fn free_pages(addr: usize, count: usize) {
-    FRAMES.lock().dealloc(addr / PAGE_SIZE, count);
+    let cached = count == 1 && {
+        let mut c = PAGE_CACHE.lock();
+        let i = c.len;
+        if i < PAGE_CACHE_SIZE {
+            c.pages[i] = addr;
+            c.len = i + 1;
+            true
+        } else {
+            false
+        }
+    };
+    if !cached {
+        FRAMES.lock().dealloc(addr / PAGE_SIZE, count);
+    }
     PAGES_ALLOCATED.fetch_sub(
         count.next_power_of_two() as u64,
         core::sync::atomic::Ordering::Relaxed,

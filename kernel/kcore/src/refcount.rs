@@ -92,21 +92,18 @@ impl ModuleRef {
     }
 
     /// `module_put`: drops a reference taken with [`try_get`](Self::try_get).
-    /// Returns false (and changes nothing) if there was none: a bug in the caller.
+    ///
+    /// One atomic subtraction: the caller holds a reference, so the count is at
+    /// least 1 and the subtraction cannot borrow from the state bits. A put
+    /// without a get (a bug in the caller) is detected afterwards, undone, and
+    /// reported as `false`.
     pub fn put(&self) -> bool {
-        let mut cur = self.0.load(Ordering::Acquire);
-        loop {
-            if cur & COUNT_MASK == 0 {
-                return false;
-            }
-            match self
-                .0
-                .compare_exchange_weak(cur, cur - 1, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return true,
-                Err(now) => cur = now,
-            }
+        let prev = self.0.fetch_sub(1, Ordering::AcqRel);
+        if prev & COUNT_MASK == 0 {
+            self.0.fetch_add(1, Ordering::AcqRel);
+            return false;
         }
+        true
     }
 
     /// COMING -> LIVE after a successful init.

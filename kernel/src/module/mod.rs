@@ -56,7 +56,8 @@ pub struct Module {
     pub uses: Vec<Arc<Module>>,
     /// The export that pins it, if it imports one marked unsafe to unload.
     pub pinned_by: Option<String>,
-    /// Function symbols (address, size, name), sorted, for oops backtraces.
+    /// Function symbols (address, size, mangled name), sorted, for oops
+    /// backtraces; demangled only when printed (no allocation then).
     pub symbols: Vec<(u64, u64, String)>,
     pub relocations: u64,
     pub veneers: usize,
@@ -162,7 +163,15 @@ pub fn symbolize(addr: u64, out: &mut dyn Write) -> bool {
         let i = m.symbols.partition_point(|s| s.0 <= addr);
         match i.checked_sub(1).map(|i| &m.symbols[i]) {
             Some((start, size, name)) if addr < start + (*size).max(1) => {
-                let _ = write!(out, "{}+{:#x}/{:#x} [{}]", name, addr - start, size, m.name);
+                let name = rustc_demangle::demangle(name);
+                let _ = write!(
+                    out,
+                    "{:#}+{:#x}/{:#x} [{}]",
+                    name,
+                    addr - start,
+                    size,
+                    m.name
+                );
             }
             _ => {
                 let _ = write!(out, "[{}+{:#x}/{:#x}]", m.name, addr - m.base, m.size);
@@ -491,18 +500,22 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
         unsafe { core::ptr::copy_nonoverlapping(a.bytes.as_ptr(), dest as *mut u8, a.bytes.len()) };
     }
 
-    // Symbols for backtraces: every function defined in a placed section.
+    // Symbols for backtraces: every function defined in a placed text section.
+    let mut text_base_of = alloc::vec![None; object.sections().len() + 1];
+    for p in loaded
+        .sections
+        .iter()
+        .filter(|p| p.region == RegionKind::Text)
+    {
+        if let Some(slot) = text_base_of.get_mut(p.index) {
+            *slot = Some(p.address);
+        }
+    }
     let mut syms = Vec::new();
     for s in object.symbols() {
-        if let modloader::SymbolDef::Section(idx) = s.def {
-            if s.sym_type == 2 {
-                if let Some(p) = loaded
-                    .sections
-                    .iter()
-                    .find(|p| p.index == idx && p.region == RegionKind::Text)
-                {
-                    syms.push((p.address + s.value, s.size, demangle(s.name)));
-                }
+        if let (modloader::SymbolDef::Section(idx), 2) = (s.def, s.sym_type) {
+            if let Some(Some(base)) = text_base_of.get(idx) {
+                syms.push((base + s.value, s.size, s.name.to_string()));
             }
         }
     }
@@ -582,12 +595,6 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
             Err(ModError::new(err, format!("{name}: init {what}")))
         }
     }
-}
-
-/// A symbol name for backtraces: demangled Rust (v0 or legacy, hash dropped),
-/// anything else as is.
-fn demangle(name: &str) -> String {
-    format!("{:#}", rustc_demangle::demangle(name))
 }
 
 fn describe(objs: &[Arc<object::KObject>]) -> String {

@@ -99,6 +99,11 @@ const COMMANDS: &[Command] = &[
         run: modules::modstress,
     },
     Command {
+        name: "refbench",
+        help: "refbench [N]: cost of module and object get/put",
+        run: modules::refbench,
+    },
+    Command {
         name: "ls",
         help: "ls [/initrd|/dev]: list files or devices",
         run: files::ls,

@@ -324,3 +324,79 @@ pub fn modstress(args: &[&str]) {
 
 static LAST_SIZE_RELOCS: crate::sync::IrqLock<Option<(usize, u64)>> =
     crate::sync::IrqLock::new(None);
+
+/// `refbench N`: the cost of the reference-count rules, measured in guest
+/// counter ticks over N iterations each: a bare atomic increment+decrement,
+/// `try_module_get`+`module_put` on a LIVE module, and an object get+put whose
+/// first reference takes the module reference (the worst case: every get is a
+/// 0 -> 1 transition).
+pub fn refbench(args: &[&str]) {
+    use core::hint::black_box;
+    use core::sync::atomic::{AtomicU64, Ordering};
+    use kcore::refcount::{ModuleRef, ObjectCount};
+    let n: u64 = args
+        .first()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100_000)
+        .max(1);
+    let atomic = AtomicU64::new(0);
+    let module = ModuleRef::new();
+    module.set_live();
+    let object = ObjectCount::new();
+    let measure = |f: &dyn Fn()| {
+        let t0 = time::ticks_since_boot();
+        for _ in 0..n {
+            f();
+        }
+        time::ticks_since_boot() - t0
+    };
+    let bare = measure(&|| {
+        black_box(&atomic).fetch_add(1, Ordering::AcqRel);
+        black_box(&atomic).fetch_sub(1, Ordering::AcqRel);
+    });
+    let modref = measure(&|| {
+        let m = black_box(&module);
+        if m.try_get() {
+            m.put();
+        }
+    });
+    // Steady state: the object is already referenced (an open handle), so a
+    // get/put pair never touches the module count.
+    let held = object.get(Some(&module)).is_ok();
+    let objref_held = measure(&|| {
+        let o = black_box(&object);
+        if o.get(Some(&module)).is_ok() {
+            o.put(Some(&module));
+        }
+    });
+    if held {
+        object.put(Some(&module));
+    }
+    let objref = measure(&|| {
+        let o = black_box(&object);
+        if o.get(Some(&module)).is_ok() {
+            o.put(Some(&module));
+        }
+    });
+    let ns = |t: u64| t as f64 * 1e9 / time::frequency() as f64 / n as f64;
+    println!(
+        "refbench: {n} iterations each, guest counter at {} Hz",
+        time::frequency()
+    );
+    println!("atomic inc+dec:                  {:.1} ns", ns(bare));
+    println!(
+        "try_module_get+module_put:       {:.1} ns ({:.2}x the bare atomic pair)",
+        ns(modref),
+        modref as f64 / bare.max(1) as f64
+    );
+    println!(
+        "object get+put (already held):   {:.1} ns ({:.2}x the bare atomic pair)",
+        ns(objref_held),
+        objref_held as f64 / bare.max(1) as f64
+    );
+    println!(
+        "object get+put (first/last ref): {:.1} ns ({:.2}x the bare atomic pair)",
+        ns(objref),
+        objref as f64 / bare.max(1) as f64
+    );
+}
