@@ -8,8 +8,14 @@
 //! - In guest: the kernel's own count of counter ticks from `kernel_main` to the
 //!   end of boot (`Boot took ...` in dmesg).
 //! - Image size, and heap free at the prompt with `-m 32M`.
+//! - Modules: `modstress` (insmod/rmmod of each shipped module that can cycle,
+//!   time per load, per KiB, per relocation, heap before/after) and `refbench`
+//!   (get/put costs), each run twice: with QEMU's `-icount shift=0`, where the
+//!   guest counter advances one nanosecond per instruction (deterministic: read
+//!   "us" as thousands of instructions), and in real time (TCG wall clock,
+//!   which includes QEMU translating freshly loaded code, and host noise).
 
-use qemu_tests::{root, Machine, Opts, PROMPT};
+use qemu_tests::{root, with_initrd, Machine, Opts, PROMPT};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -69,7 +75,52 @@ fn boot_once() -> (f64, String) {
     (ms, dmesg)
 }
 
+/// Runs shell commands on a fresh machine and prints their output.
+fn guest_report(title: &str, icount: bool, cmds: &[&str]) {
+    let mut opts = with_initrd();
+    if icount {
+        opts.extra = vec!["-icount".into(), "shift=0".into()];
+    }
+    let mut m = Machine::boot(&opts);
+    println!(
+        "== {title} ({}) ==",
+        if icount {
+            "-icount shift=0: 1 ns = 1 instruction"
+        } else {
+            "real time"
+        }
+    );
+    for c in cmds {
+        m.send(format!("{c}\r").as_bytes());
+        m.expect(&format!("{c}\n"), Duration::from_secs(30));
+        let out = m.expect(PROMPT, Duration::from_secs(300));
+        print!("{}", &out[..out.len() - PROMPT.len()]);
+    }
+}
+
+fn modules() {
+    let cmds = [
+        "modstress 200 /initrd/hello.ko",
+        "modstress 200 /initrd/hello_c.ko",
+        "modstress 200 /initrd/busy_exit.ko",
+        "modstress 200 /initrd/irq_user.ko",
+        "modstress 1000 /initrd/hello.ko",
+        "refbench 100000",
+    ];
+    for icount in [true, false] {
+        guest_report(
+            "modules: insmod/rmmod per cycle, heap, get/put",
+            icount,
+            &cmds,
+        );
+    }
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "--modules-only") {
+        modules();
+        return;
+    }
     let img = floor_image();
     let (mut floor, mut boot, mut guest_us) = (Vec::new(), Vec::new(), Vec::new());
     let mut ticks_line = String::new();
@@ -127,4 +178,18 @@ fn main() {
         Ok(_) => println!("-m 16M: prompt reached"),
         Err(_) => println!("-m 16M: prompt NOT reached"),
     }
+    drop(m);
+    let mut m = Machine::boot(&Opts {
+        extra: vec!["-icount".into(), "shift=0".into()],
+        ..Opts::default()
+    });
+    let dmesg = m.run("dmesg");
+    if let Some(line) = dmesg.lines().find(|l| l.contains("Boot took ")) {
+        println!(
+            "in guest with -icount shift=0 (1 ns = 1 instruction): {}",
+            line.trim()
+        );
+    }
+    drop(m);
+    modules();
 }
