@@ -15,7 +15,9 @@ CARGO_PROFILE_FLAG := $(if $(filter release,$(PROFILE)),--release,)
 DRIVER_CRATES := $(patsubst drivers/%/Cargo.toml,%,$(wildcard drivers/*/Cargo.toml))
 HOST_EXCLUDES := --exclude kernel $(foreach d,$(DRIVER_CRATES),--exclude $(d))
 
-# Machine selection for run/debug (see qemu/run.sh).
+# Machine selection for run/debug (see qemu/run.sh); the modules' initrd is
+# attached unless INITRD= is given empty.
+INITRD ?= $(BUILD)/initrd.cpio
 export CPU MEM SMP GIC EL QEMU_EXTRA APPEND INITRD
 
 .PHONY: help deps kernel run debug test test-host test-qemu lint bench fuzz clean
@@ -37,10 +39,10 @@ kernel: deps ## build the kernel Image (build/kernel.img) and ELF with symbols (
 	llvm-objcopy -O binary $(KELF) $(IMAGE)
 	@echo "kernel: $(IMAGE) $$(stat -c %s $(IMAGE)) bytes"
 
-run: kernel ## build and boot in QEMU with the serial console here (Ctrl-A X quits QEMU)
+run: kernel initrd ## build and boot in QEMU with the serial console here (Ctrl-A X quits QEMU)
 	./qemu/run.sh
 
-debug: kernel ## boot with QEMU halted (-s -S) and attach gdb-multiarch with the kernel's symbols
+debug: kernel initrd ## boot with QEMU halted (-s -S) and attach gdb-multiarch with the kernel's symbols
 	@./qemu/run.sh -s -S & qemu_pid=$$!; \
 	trap 'kill $$qemu_pid 2>/dev/null' EXIT; \
 	gdb-multiarch -q $(KELF) -ex 'set architecture aarch64' -ex 'target remote :1234'

@@ -140,6 +140,23 @@ pub fn write(fd: usize, data: &[u8]) -> Result<usize, i32> {
     }
 }
 
+/// Flushes a descriptor's device (block devices); devices without `flush` have
+/// nothing to make durable.
+pub fn flush(fd: usize) -> Result<(), i32> {
+    let f = take(fd).ok_or(-errno::EINVAL)?;
+    let obj = Arc::clone(f.handle.object());
+    let r = match obj.ops.flush {
+        Some(op) => call(&obj, op, [obj.ctx, 0, 0, 0]) as i32,
+        None => 0,
+    };
+    put_back(fd, f);
+    if r < 0 {
+        Err(r)
+    } else {
+        Ok(())
+    }
+}
+
 /// Open descriptors: (fd, device name, offset).
 pub fn list(mut f: impl FnMut(usize, &str, u64)) {
     for (i, file) in FILES.lock().iter().enumerate() {

@@ -49,6 +49,7 @@ export!(
     free_irq,
     timer_add,
     timer_del,
+    virt_to_phys,
     udelay,
     ktime_us,
     dt_find_compatible,
@@ -294,6 +295,11 @@ pub extern "C" fn timer_del(owner_ptr: *const ThisModule, id: i64) -> i32 {
 }
 
 #[no_mangle]
+pub extern "C" fn virt_to_phys(addr: *const u8) -> u64 {
+    crate::arch::mmu::translate(addr as usize).unwrap_or(0)
+}
+
+#[no_mangle]
 pub extern "C" fn udelay(us: u64) {
     time::udelay(us.min(1_000_000));
 }
@@ -377,6 +383,7 @@ pub unsafe extern "C" fn register_device(
             release: o.release.map(|f| f as usize),
             read: o.read.map(|f| f as usize),
             write: o.write.map(|f| f as usize),
+            flush: o.flush.map(|f| f as usize),
         }
     };
     match object::register(

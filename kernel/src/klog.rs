@@ -3,7 +3,8 @@
 //! Each record is stamped with the time since kernel entry, appended to the
 //! `dmesg` ring ([`kcore::logring::LogRing`]) and echoed to the console when its
 //! level is at or above the console level (`loglevel=` bootarg, Linux numbering:
-//! 3 = errors, 4 = warnings, 6 = info (default 7 = debug shows all)).
+//! 3 = errors, 4 = warnings, 6 = info, 7 = debug; the default, like Linux's
+//! `loglevel=7`, shows everything but debug).
 
 use crate::sync::IrqLock;
 use core::fmt::Write;
@@ -14,7 +15,9 @@ const RING_BYTES: usize = 32 * 1024;
 
 static RING: IrqLock<LogRing<RING_BYTES>> = IrqLock::new(LogRing::new());
 static LOGGER: KernelLogger = KernelLogger;
-static CONSOLE_LEVEL: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(7);
+/// Highest Linux level shown on the console: 6 (info) by default, as Linux's
+/// default console_loglevel of 7 shows levels below 7; debug goes to dmesg only.
+static CONSOLE_LEVEL: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(6);
 
 struct KernelLogger;
 

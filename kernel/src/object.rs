@@ -47,6 +47,7 @@ pub struct Ops {
     pub release: Option<usize>,
     pub read: Option<usize>,
     pub write: Option<usize>,
+    pub flush: Option<usize>,
 }
 
 pub struct KObject {

@@ -42,6 +42,7 @@ static OPS: DeviceOps = DeviceOps {
     release: None,
     read: None,
     write: Some(busy_write),
+    flush: None,
 };
 
 fn busy_exit_init() -> Result<(), i32> {

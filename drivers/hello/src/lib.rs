@@ -64,6 +64,7 @@ static OPS: DeviceOps = DeviceOps {
     release: None,
     read: Some(hello_read),
     write: None,
+    flush: None,
 };
 
 fn hello_init() -> Result<(), i32> {

@@ -21,6 +21,7 @@ static OPS: DeviceOps = DeviceOps {
     release: None,
     read: None,
     write: None,
+    flush: None,
 };
 
 fn init_fails_init() -> Result<(), i32> {

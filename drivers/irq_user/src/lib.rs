@@ -66,6 +66,7 @@ static OPS: DeviceOps = DeviceOps {
     release: None,
     read: Some(ticks_read),
     write: None,
+    flush: None,
 };
 
 fn irq_user_init() -> Result<(), i32> {

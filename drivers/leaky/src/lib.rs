@@ -30,6 +30,7 @@ static OPS: DeviceOps = DeviceOps {
     release: None,
     read: None,
     write: None,
+    flush: None,
 };
 
 fn leaky_init() -> Result<(), i32> {

@@ -26,7 +26,7 @@
 #endif
 
 /* Version of the ABI as a whole (kabi::ABI_VERSION); recorded as abi=N. */
-#define KABI_VERSION 1
+#define KABI_VERSION 2
 
 /* ---- Types (kabi::types) ------------------------------------------------ */
 
@@ -98,12 +98,15 @@ struct device_ops {
 	intptr_t (*read)(void *ctx, char *buf, size_t len, uint64_t offset);
 	/* Writes len bytes at offset; bytes written or -errno. */
 	intptr_t (*write)(void *ctx, const char *buf, size_t len, uint64_t offset);
+	/* Makes completed writes durable (block devices); 0 or -errno. */
+	int32_t (*flush)(void *ctx);
 };
-_Static_assert(sizeof(struct device_ops) == 32, "struct device_ops size");
+_Static_assert(sizeof(struct device_ops) == 40, "struct device_ops size");
 _Static_assert(offsetof(struct device_ops, open) == 0, "device_ops.open");
 _Static_assert(offsetof(struct device_ops, release) == 8, "device_ops.release");
 _Static_assert(offsetof(struct device_ops, read) == 16, "device_ops.read");
 _Static_assert(offsetof(struct device_ops, write) == 24, "device_ops.write");
+_Static_assert(offsetof(struct device_ops, flush) == 32, "device_ops.flush");
 
 /* A device registration request (DeviceDesc). */
 struct device_desc {
@@ -220,6 +223,10 @@ int64_t timer_add(const struct module *owner, uint64_t delay_us, uint64_t period
 #define KABI_CRC_timer_del 0x8cca15bfu
 int32_t timer_del(const struct module *owner, int64_t id);
 
+/* virt_to_phys(addr : *const u8) -> u64 */
+#define KABI_CRC_virt_to_phys 0x306e3379u
+uint64_t virt_to_phys(const char *addr);
+
 /* udelay(us : u64) */
 #define KABI_CRC_udelay 0x8e5cea30u
 void udelay(uint64_t us);
@@ -249,7 +256,7 @@ void module_panic(const struct module *owner, const char *msg, size_t len);
 #define KABI_CRC_panic_notifier_register 0x6fe15420u
 void panic_notifier_register(const struct module *owner, panic_notifier_t func);
 
-#define KABI_EXPORT_COUNT 18
+#define KABI_EXPORT_COUNT 19
 
 /* ---- Module description ------------------------------------------------- */
 

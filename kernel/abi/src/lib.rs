@@ -28,7 +28,7 @@ pub use types::*;
 
 /// Version of the ABI as a whole: bump on any change to a type's layout or to
 /// the meaning of an export. Per-symbol CRCs catch signature changes.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// Name the loader resolves to the module's own [`ThisModule`] handle.
 pub const THIS_MODULE_SYMBOL: &str = "__this_module";
@@ -60,6 +60,10 @@ kernel_api! {
     fn timer_add(owner: *const ThisModule, delay_us: u64, period_us: u64, func: TimerFn, ctx: *mut Opaque) -> i64;
     /// Cancels a timer from `timer_add`; 0 or -errno.
     fn timer_del(owner: *const ThisModule, id: i64) -> i32;
+    /// The physical (bus) address of `addr`, for DMA from module memory (module
+    /// images are not identity-mapped; `dma_alloc` memory and the kernel are).
+    /// 0 if `addr` is not mapped.
+    fn virt_to_phys(addr: *const u8) -> u64;
     /// Busy-waits `us` microseconds.
     fn udelay(us: u64);
     /// Microseconds since boot.

@@ -87,6 +87,8 @@ pub struct DeviceOps {
     /// Writes `len` bytes at `offset`; bytes written or -errno.
     pub write:
         Option<extern "C" fn(ctx: *mut Opaque, buf: *const u8, len: usize, offset: u64) -> isize>,
+    /// Makes completed writes durable (block devices); 0 or -errno.
+    pub flush: Option<extern "C" fn(ctx: *mut Opaque) -> i32>,
 }
 
 /// A device registration request.

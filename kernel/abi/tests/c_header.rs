@@ -57,7 +57,7 @@ const HEAD: &str = r#"/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 #endif
 
 /* Version of the ABI as a whole (kabi::ABI_VERSION); recorded as abi=N. */
-#define KABI_VERSION 1
+#define KABI_VERSION 2
 
 /* ---- Types (kabi::types) ------------------------------------------------ */
 
@@ -129,12 +129,15 @@ struct device_ops {
 	intptr_t (*read)(void *ctx, char *buf, size_t len, uint64_t offset);
 	/* Writes len bytes at offset; bytes written or -errno. */
 	intptr_t (*write)(void *ctx, const char *buf, size_t len, uint64_t offset);
+	/* Makes completed writes durable (block devices); 0 or -errno. */
+	int32_t (*flush)(void *ctx);
 };
-_Static_assert(sizeof(struct device_ops) == 32, "struct device_ops size");
+_Static_assert(sizeof(struct device_ops) == 40, "struct device_ops size");
 _Static_assert(offsetof(struct device_ops, open) == 0, "device_ops.open");
 _Static_assert(offsetof(struct device_ops, release) == 8, "device_ops.release");
 _Static_assert(offsetof(struct device_ops, read) == 16, "device_ops.read");
 _Static_assert(offsetof(struct device_ops, write) == 24, "device_ops.write");
+_Static_assert(offsetof(struct device_ops, flush) == 32, "device_ops.flush");
 
 /* A device registration request (DeviceDesc). */
 struct device_desc {

@@ -37,6 +37,7 @@ fn rust_layout() -> Vec<(&'static str, &'static str, usize)> {
         ),
         ("struct device_ops", "read", offset_of!(DeviceOps, read)),
         ("struct device_ops", "write", offset_of!(DeviceOps, write)),
+        ("struct device_ops", "flush", offset_of!(DeviceOps, flush)),
         ("struct device_desc", "", size_of::<DeviceDesc>()),
         ("struct device_desc", "kind", offset_of!(DeviceDesc, kind)),
         ("struct device_desc", "name", offset_of!(DeviceDesc, name)),
@@ -191,5 +192,5 @@ fn enum_values_match() {
     assert_eq!(ParamKind::Bool as u32, 1);
     assert_eq!(ParamKind::Str as u32, 2);
     assert_eq!(KernelSymbol::UNSAFE_TO_UNLOAD, 1);
-    assert_eq!(kabi::ABI_VERSION, 1);
+    assert_eq!(kabi::ABI_VERSION, 2);
 }

@@ -520,6 +520,15 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
         }
     }
     syms.sort_unstable_by_key(|s| s.0);
+    // For `make debug`: the gdb command that loads this module's symbols where
+    // it was placed (the .ko.debug file has the same section names).
+    let mut gdb = format!("{name}: gdb: add-symbol-file build/modules/{name}.ko.debug");
+    for sect in [".text", ".rodata", ".data", ".bss"] {
+        if let Some(p) = loaded.sections.iter().find(|p| p.name == sect) {
+            let _ = write!(gdb, " -s {sect} {:#x}", p.address);
+        }
+    }
+    log::debug!("{gdb}");
 
     // 7. Final permissions.
     mem.protect()

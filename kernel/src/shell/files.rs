@@ -183,6 +183,16 @@ pub fn write(args: &[&str]) {
     }
 }
 
+/// `sync FD`: flush an open device.
+pub fn sync(args: &[&str]) {
+    let Some(fd) = fd_arg(args, "sync") else {
+        return;
+    };
+    if let Err(e) = devfs::flush(fd) {
+        println!("sync: {fd}: {}", errstr(e));
+    }
+}
+
 /// `lsof`: open descriptors.
 pub fn lsof(_: &[&str]) {
     println!("{:>3} {:<16} {:>8}", "FD", "DEVICE", "OFFSET");

@@ -139,6 +139,11 @@ const COMMANDS: &[Command] = &[
         run: files::write,
     },
     Command {
+        name: "sync",
+        help: "sync FD: flush an open device",
+        run: files::sync,
+    },
+    Command {
         name: "lsof",
         help: "open descriptors",
         run: files::lsof,

@@ -264,3 +264,25 @@ pub fn flush_tlb() {
     barrier::dsb(barrier::ISH);
     barrier::isb(barrier::SY);
 }
+
+/// The physical address `va` maps to now, from the MMU itself (`AT S1E1R`, Arm
+/// ARM C5.5.8; PAR_EL1.F set means the walk faulted).
+pub fn translate(va: usize) -> Option<u64> {
+    let par: u64;
+    // SAFETY: address translation instructions only write PAR_EL1.
+    unsafe {
+        asm!(
+            "at s1e1r, {va}",
+            "isb",
+            "mrs {par}, par_el1",
+            va = in(reg) va,
+            par = out(reg) par,
+            options(nostack, preserves_flags)
+        )
+    };
+    if par & 1 != 0 {
+        None
+    } else {
+        Some((par & ADDR_MASK) | (va as u64 & 0xfff))
+    }
+}
