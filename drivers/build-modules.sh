@@ -45,6 +45,10 @@ for toml in drivers/*/Cargo.toml; do
         echo "build-modules: $(dirname "$toml") is not a module crate (no staticlib crate-type); skipped" >&2
         continue
     fi
+    if ! grep -q "\"$(dirname "$toml")\"" Cargo.toml; then
+        echo "build-modules: $(dirname "$toml") is not a workspace member (add it to Cargo.toml); skipped" >&2
+        continue
+    fi
     name=$(sed -n '/^\[package\]/,/^\[/ s/^name *= *"\(.*\)"/\1/p' "$toml" | head -n1)
     [ -n "$name" ] || die "$toml: no package name"
     crates+=("$name")

@@ -1,18 +1,54 @@
 //! "The console": where the boot log, the shell and oops messages go.
 //!
-//! Today it is always the early PL011; the console driver module (a later issue)
-//! will swap in a tty handle here. Writers serialize on one lock so lines do not
-//! interleave; the oops path uses [`emergency_write`], which skips the lock because
-//! the faulting code may hold it.
+//! Two modes. At boot it is the early console, the kernel's polled PL011
+//! ([`crate::early_console`]). Once a tty driver module registers the device the
+//! kernel command line names (`console=ttyAMA0`, Linux's default name for a
+//! PL011) and its module goes LIVE, the console opens that tty and moves to it:
+//! the console then holds an [`ObjectRef`] on the tty — which is why `rmmod
+//! pl011` is refused while the shell uses it — and writes through the tty's
+//! `write` operation, while the driver's receive interrupt hands typed bytes to
+//! [`receive`]. `console early` moves back (dropping the reference), after which
+//! the module can be unloaded and a new one loaded; the console moves to it again.
+//!
+//! Input goes through one kernel-side queue in both modes, so a switch loses no
+//! typed byte: bytes the driver received but the shell has not read stay queued,
+//! and bytes still in the UART's FIFO are read by whoever drives it next.
+//!
+//! Output with interrupts masked (interrupt handlers, the oops path) cannot wait
+//! for a tty to drain its buffer, so it is written polled through the early
+//! console; it may then overtake bytes still in the tty's buffer.
 
+use crate::arch::{cpu, modcall};
 use crate::early_console::EarlyUart;
+use crate::object::{self, KObject, ObjectRef};
 use crate::sync::IrqLock;
+use alloc::string::String;
+use alloc::sync::Arc;
 use core::fmt;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Base address of the early UART, 0 while there is none.
 static EARLY_BASE: AtomicUsize = AtomicUsize::new(0);
 static WRITE_LOCK: IrqLock<()> = IrqLock::new(());
+/// Serializes writers to a tty with interrupts left enabled (the tty's
+/// transmit interrupt must be able to drain its buffer while a writer waits).
+static TTY_WRITE: spin::Mutex<()> = spin::Mutex::new(());
+static TTY: IrqLock<Option<ObjectRef>> = IrqLock::new(None);
+static ON_TTY: AtomicBool = AtomicBool::new(false);
+
+const INPUT_SIZE: usize = 1024;
+struct Input {
+    buf: [u8; INPUT_SIZE],
+    head: usize,
+    len: usize,
+    dropped: u64,
+}
+static INPUT: IrqLock<Input> = IrqLock::new(Input {
+    buf: [0; INPUT_SIZE],
+    head: 0,
+    len: 0,
+    dropped: 0,
+});
 
 /// Uses the PL011 at `base` as the console.
 ///
@@ -33,8 +69,64 @@ pub fn early_base() -> usize {
     EARLY_BASE.load(Ordering::Acquire)
 }
 
+/// The tty the console uses, if any.
+pub fn current_tty() -> Option<String> {
+    TTY.lock().as_ref().map(|r| r.object().name.clone())
+}
+
+fn tty_object() -> Option<Arc<KObject>> {
+    TTY.lock().as_ref().map(|r| Arc::clone(r.object()))
+}
+
+/// Writes through the tty: the bytes the driver accepts, waiting (interrupts
+/// enabled) while its buffer is full. False if the tty failed.
+fn tty_write(obj: &Arc<KObject>, mut bytes: &[u8]) -> bool {
+    let (Some(op), Some(owner)) = (obj.ops.write, obj.owner.as_ref()) else {
+        return false;
+    };
+    let mut idle_rounds = 0;
+    while !bytes.is_empty() {
+        // SAFETY: the console holds an ObjectRef on `obj`, so its module is LIVE
+        // and `op` is mapped module text.
+        let r = unsafe {
+            modcall::call_guarded4(
+                op,
+                [obj.ctx, bytes.as_ptr() as usize, bytes.len(), 0],
+                owner.text,
+            )
+        };
+        match r {
+            Ok(n) if (n as i64) > 0 => {
+                bytes = &bytes[(n as usize).min(bytes.len())..];
+                idle_rounds = 0;
+            }
+            Ok(0) if idle_rounds < 1000 => {
+                // Buffer full: the transmit interrupt drains it.
+                cpu::wait_for_interrupt();
+                idle_rounds += 1;
+            }
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// Writes text (LF becomes CRLF).
 pub fn write_str(s: &str) {
+    if ON_TTY.load(Ordering::Acquire) && !cpu::irqs_masked() {
+        if let (Some(obj), Some(_guard)) = (tty_object(), TTY_WRITE.try_lock()) {
+            let mut ok = true;
+            for (i, line) in s.split('\n').enumerate() {
+                if i > 0 {
+                    ok &= tty_write(&obj, b"\r\n");
+                }
+                ok &= tty_write(&obj, line.as_bytes());
+            }
+            if ok {
+                return;
+            }
+        }
+    }
     let _guard = WRITE_LOCK.lock();
     if let Some(u) = early() {
         u.write_bytes(s.as_bytes());
@@ -43,6 +135,13 @@ pub fn write_str(s: &str) {
 
 /// Writes raw bytes (no newline translation).
 pub fn write_raw(bytes: &[u8]) {
+    if ON_TTY.load(Ordering::Acquire) && !cpu::irqs_masked() {
+        if let (Some(obj), Some(_guard)) = (tty_object(), TTY_WRITE.try_lock()) {
+            if tty_write(&obj, bytes) {
+                return;
+            }
+        }
+    }
     let _guard = WRITE_LOCK.lock();
     if let Some(u) = early() {
         for &b in bytes {
@@ -58,9 +157,96 @@ pub fn emergency_write(s: &str) {
     }
 }
 
-/// One byte of input, if any is waiting.
+/// Bytes a tty driver received (from its interrupt handler).
+pub fn receive(bytes: &[u8]) {
+    let mut q = INPUT.lock();
+    for &b in bytes {
+        if q.len == INPUT_SIZE {
+            q.dropped += 1;
+            continue;
+        }
+        let tail = (q.head + q.len) % INPUT_SIZE;
+        q.buf[tail] = b;
+        q.len += 1;
+    }
+}
+
+/// One byte of input, if any is waiting: queued bytes first, then (on the
+/// early console) the UART's FIFO.
 pub fn read_byte() -> Option<u8> {
+    {
+        let mut q = INPUT.lock();
+        if q.len > 0 {
+            let b = q.buf[q.head];
+            q.head = (q.head + 1) % INPUT_SIZE;
+            q.len -= 1;
+            return Some(b);
+        }
+    }
+    if ON_TTY.load(Ordering::Acquire) {
+        return None;
+    }
     early()?.get()
+}
+
+/// The tty name the console should use (`console=` on the command line,
+/// default `ttyAMA0`).
+fn wanted_tty() -> String {
+    let args = crate::boot_info()
+        .map(|b| b.bootargs.as_str())
+        .unwrap_or("");
+    let name = kcore::cmdline::get(args, "console").unwrap_or("ttyAMA0");
+    String::from(name.split(',').next().unwrap_or(name))
+}
+
+/// Moves the console to tty `name`; opens it (taking a reference on its module).
+pub fn attach(name: &str) -> Result<(), &'static str> {
+    let obj = object::find_device(name).ok_or("No such device")?;
+    if !matches!(obj.kind, object::Kind::Device(kabi::DeviceKind::Tty)) {
+        return Err("not a tty");
+    }
+    let handle = ObjectRef::get(&obj).map_err(|_| "Device or resource busy")?;
+    if let (Some(op), Some(owner)) = (obj.ops.open, obj.owner.as_ref()) {
+        // SAFETY: we hold a reference, so the module is LIVE; `op` is its code.
+        match unsafe { modcall::call_guarded(op, obj.ctx, 0, owner.text) } {
+            Ok(r) if r as u32 as i32 == 0 => {}
+            _ => return Err("open failed"),
+        }
+    }
+    let old = TTY.lock().replace(handle);
+    ON_TTY.store(true, Ordering::Release);
+    drop(old);
+    log::info!("console [{name}] enabled");
+    Ok(())
+}
+
+/// Moves the console back to the early console, releasing the tty.
+pub fn detach() -> Option<String> {
+    let old = TTY.lock().take()?;
+    ON_TTY.store(false, Ordering::Release);
+    let obj = Arc::clone(old.object());
+    if let (Some(rel), Some(owner)) = (obj.ops.release, obj.owner.as_ref()) {
+        // SAFETY: `old` still holds the reference until dropped below.
+        let _ = unsafe { modcall::call_guarded(rel, obj.ctx, 0, owner.text) };
+    }
+    drop(old);
+    log::info!("console [{}] disabled, back to the early console", obj.name);
+    Some(obj.name.clone())
+}
+
+/// After a module went LIVE: if it provides the wanted console tty and the
+/// console is still early, move to it.
+pub fn module_live(module: &Arc<crate::module::Module>) {
+    if ON_TTY.load(Ordering::Acquire) {
+        return;
+    }
+    let wanted = wanted_tty();
+    let provides = object::owned_by(module).iter().any(|o| o.name == wanted);
+    if provides {
+        if let Err(e) = attach(&wanted) {
+            log::warn!("console: cannot use {wanted}: {e}");
+        }
+    }
 }
 
 pub struct Console;

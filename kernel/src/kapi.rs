@@ -50,11 +50,14 @@ export!(
     timer_add,
     timer_del,
     virt_to_phys,
+    local_irq_save,
+    local_irq_restore,
     udelay,
     ktime_us,
     dt_find_compatible,
     register_device,
     unregister_device,
+    tty_receive,
     module_panic,
     panic_notifier_register,
 );
@@ -300,6 +303,16 @@ pub extern "C" fn virt_to_phys(addr: *const u8) -> u64 {
 }
 
 #[no_mangle]
+pub extern "C" fn local_irq_save() -> u64 {
+    crate::arch::cpu::irq_save().bits()
+}
+
+#[no_mangle]
+pub extern "C" fn local_irq_restore(flags: u64) {
+    crate::arch::cpu::irq_restore(crate::arch::cpu::IrqState::from_bits(flags));
+}
+
+#[no_mangle]
 pub extern "C" fn udelay(us: u64) {
     time::udelay(us.min(1_000_000));
 }
@@ -408,6 +421,24 @@ pub extern "C" fn unregister_device(owner_ptr: *const ThisModule, id: i32) -> i3
         Ok(_) => 0,
         Err(e) => e,
     }
+}
+
+/// # Safety
+/// `buf` valid for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn tty_receive(
+    owner_ptr: *const ThisModule,
+    id: i32,
+    buf: *const u8,
+    len: usize,
+) {
+    if buf.is_null() || owner(owner_ptr).is_none() {
+        return;
+    }
+    let _ = id;
+    // SAFETY: the driver passes a buffer valid for `len` bytes (bounded).
+    let bytes = unsafe { core::slice::from_raw_parts(buf, len.min(4096)) };
+    crate::console::receive(bytes);
 }
 
 /// # Safety

@@ -227,6 +227,14 @@ int32_t timer_del(const struct module *owner, int64_t id);
 #define KABI_CRC_virt_to_phys 0x306e3379u
 uint64_t virt_to_phys(const char *addr);
 
+/* local_irq_save() -> u64 */
+#define KABI_CRC_local_irq_save 0x7de1500bu
+uint64_t local_irq_save(void);
+
+/* local_irq_restore(flags : u64) */
+#define KABI_CRC_local_irq_restore 0x250f0432u
+void local_irq_restore(uint64_t flags);
+
 /* udelay(us : u64) */
 #define KABI_CRC_udelay 0x8e5cea30u
 void udelay(uint64_t us);
@@ -247,6 +255,10 @@ int32_t register_device(const struct module *owner, const struct device_desc *de
 #define KABI_CRC_unregister_device 0x693dc120u
 int32_t unregister_device(const struct module *owner, int32_t id);
 
+/* tty_receive(owner : *const ThisModule, id : i32, buf : *const u8, len : usize) */
+#define KABI_CRC_tty_receive 0x1efa98eeu
+void tty_receive(const struct module *owner, int32_t id, const char *buf, size_t len);
+
 /* module_panic(owner : *const ThisModule, msg : *const u8, len : usize) */
 #define KABI_CRC_module_panic 0xf610d1cbu
 void module_panic(const struct module *owner, const char *msg, size_t len);
@@ -256,7 +268,7 @@ void module_panic(const struct module *owner, const char *msg, size_t len);
 #define KABI_CRC_panic_notifier_register 0x6fe15420u
 void panic_notifier_register(const struct module *owner, panic_notifier_t func);
 
-#define KABI_EXPORT_COUNT 19
+#define KABI_EXPORT_COUNT 22
 
 /* ---- Module description ------------------------------------------------- */
 

@@ -64,6 +64,12 @@ kernel_api! {
     /// images are not identity-mapped; `dma_alloc` memory and the kernel are).
     /// 0 if `addr` is not mapped.
     fn virt_to_phys(addr: *const u8) -> u64;
+    /// Masks interrupts on this CPU and returns the previous state (Linux's
+    /// `local_irq_save`); for a driver's short critical sections shared with its
+    /// interrupt handler.
+    fn local_irq_save() -> u64;
+    /// Restores the state `local_irq_save` returned.
+    fn local_irq_restore(flags: u64);
     /// Busy-waits `us` microseconds.
     fn udelay(us: u64);
     /// Microseconds since boot.
@@ -76,6 +82,9 @@ kernel_api! {
     fn register_device(owner: *const ThisModule, desc: *const DeviceDesc) -> i32;
     /// Unregisters a device; -EBUSY while it is open.
     fn unregister_device(owner: *const ThisModule, id: i32) -> i32;
+    /// Hands bytes a tty driver received (from its interrupt handler) to the
+    /// kernel's tty layer for device `id`; the console reads them.
+    fn tty_receive(owner: *const ThisModule, id: i32, buf: *const u8, len: usize);
     /// Reports a module panic: the running module call is abandoned and fails.
     fn module_panic(owner: *const ThisModule, msg: *const u8, len: usize);
     /// Adds `func` to the functions called when the kernel panics. There is no

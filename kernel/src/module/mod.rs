@@ -570,6 +570,7 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
         Ok(0) => {
             module.refs.set_live();
             txn.commit();
+            crate::console::module_live(&module);
             log::info!(
                 "{name}: loaded at {:#x} ({} bytes, {} relocations, {} veneers)",
                 module.base,

@@ -149,6 +149,11 @@ const COMMANDS: &[Command] = &[
         run: files::lsof,
     },
     Command {
+        name: "console",
+        help: "console [early|TTY]: show or move the console",
+        run: cmd_console,
+    },
+    Command {
         name: "poweroff",
         help: "power the machine off (PSCI SYSTEM_OFF)",
         run: cmd_poweroff,
@@ -355,6 +360,26 @@ fn psci_or_halt(function: u32, what: &str) {
         None => {
             println!("{what}: no PSCI in the device tree; System halted.");
             cpu::halt();
+        }
+    }
+}
+
+fn cmd_console(args: &[&str]) {
+    match args.first().copied() {
+        None => println!(
+            "console: {}",
+            console::current_tty()
+                .unwrap_or_else(|| alloc::string::String::from("early (polled PL011)"))
+        ),
+        Some("early") => {
+            if console::detach().is_none() {
+                println!("console: already on the early console");
+            }
+        }
+        Some(tty) => {
+            if let Err(e) = console::attach(tty) {
+                println!("console: {tty}: {e}");
+            }
         }
     }
 }

@@ -9,6 +9,19 @@ use core::arch::asm;
 #[derive(Clone, Copy)]
 pub struct IrqState(u64);
 
+impl IrqState {
+    /// The saved DAIF value (for modules, which keep it as a plain u64).
+    pub fn bits(self) -> u64 {
+        self.0
+    }
+
+    /// From [`bits`](Self::bits). Only the DAIF bits are kept, so a module
+    /// cannot set anything else in PSTATE through it.
+    pub fn from_bits(bits: u64) -> Self {
+        Self(bits & (0xf << 6))
+    }
+}
+
 /// Masks IRQs and returns the previous mask state.
 #[inline]
 pub fn irq_save() -> IrqState {
@@ -33,7 +46,6 @@ pub fn irq_enable() {
 }
 
 /// Whether IRQs are currently masked.
-#[allow(dead_code)] // used by the module subsystem
 pub fn irqs_masked() -> bool {
     DAIF.matches_all(DAIF::I::Masked)
 }
