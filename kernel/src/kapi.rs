@@ -58,6 +58,7 @@ export!(
     register_device,
     unregister_device,
     tty_receive,
+    request_module,
     module_panic,
     panic_notifier_register,
 );
@@ -421,6 +422,15 @@ pub extern "C" fn unregister_device(owner_ptr: *const ThisModule, id: i32) -> i3
         Ok(_) => 0,
         Err(e) => e,
     }
+}
+
+#[no_mangle]
+pub extern "C" fn request_module(device: *const u8, alias: *const u8) -> i32 {
+    let (Some(device), Some(alias)) = (cstr_name(device), cstr_name(alias)) else {
+        return -errno::EINVAL;
+    };
+    crate::modprobe::request(&device, &alias);
+    0
 }
 
 /// # Safety

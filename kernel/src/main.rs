@@ -21,6 +21,7 @@ mod kapi;
 mod klog;
 mod ktimer;
 mod mm;
+mod modprobe;
 mod module;
 mod object;
 mod oops;
@@ -68,5 +69,6 @@ pub extern "C" fn kernel_main(dtb: usize, entry_el: u64) -> ! {
     let info = boot::early_init(dtb, entry_el);
     exceptions::init(&HANDLERS);
     boot::late_init(info);
+    modprobe::coldplug();
     shell::run()
 }

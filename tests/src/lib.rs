@@ -51,6 +51,15 @@ pub fn with_initrd() -> Opts {
     }
 }
 
+/// With the initrd but no driver loaded by coldplug at boot (the module tests
+/// start from a kernel with no module loaded).
+pub fn with_initrd_no_coldplug() -> Opts {
+    Opts {
+        append: Some("modprobe.blacklist=pl011,virtio_mmio,virtio_blk,virtio_rng".into()),
+        ..with_initrd()
+    }
+}
+
 /// How to start QEMU (the environment qemu/run.sh reads).
 #[derive(Debug, Clone, Default)]
 pub struct Opts {

@@ -7,13 +7,38 @@ use qemu_tests::{with_initrd, Machine, CMD_TIMEOUT, PROMPT};
 
 #[test]
 fn pl011_module_takes_the_console_and_can_be_swapped_live() {
+    // Coldplug at boot loads pl011 for the DT's arm,pl011 node.
     let mut m = Machine::boot(&with_initrd());
-    let out = m.run("insmod /initrd/pl011.ko");
+    let out = m.run("dmesg");
     assert!(
         out.contains("pl011: ttyAMA0 at MMIO 0x9000000 (irq = 33) is a PL011 rev3"),
         "{out}"
     );
     assert!(out.contains("console [ttyAMA0] enabled"), "{out}");
+    let coldplug = out
+        .lines()
+        .find(|l| l.contains("coldplug: "))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        coldplug
+            .split("drivers loaded:")
+            .nth(1)
+            .is_some_and(|l| l.split_whitespace().any(|m| m == "pl011")),
+        "{coldplug}"
+    );
+    let lsdev = m.run("lsdev");
+    assert!(
+        lsdev.lines().any(|l| l.starts_with("pl011@9000000")
+            && l.contains("of:Npl011TCarm,pl011Carm,primecell")
+            && l.ends_with(" pl011")),
+        "{lsdev}"
+    );
+    assert!(
+        lsdev
+            .lines()
+            .any(|l| l.starts_with("pl031@9010000") && l.ends_with("(no driver)")),
+        "{lsdev}"
+    );
     assert_eq!(m.run("console"), "console: ttyAMA0\n");
     // Typed input now arrives by the receive interrupt.
     assert_eq!(m.run("echo through the tty"), "through the tty\n");

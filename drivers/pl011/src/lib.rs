@@ -30,7 +30,7 @@ kabi::module! {
     license: "GPL",
     author: "The kernel authors",
     description: "ARM PL011 UART: interrupt-driven tty ttyAMA0",
-    alias: ["of:arm,pl011"],
+    alias: ["of:N*T*Carm,pl011", "of:N*T*Carm,pl011C*"],
     init: pl011_init,
     exit: pl011_exit,
 }

@@ -259,6 +259,10 @@ int32_t unregister_device(const struct module *owner, int32_t id);
 #define KABI_CRC_tty_receive 0x1efa98eeu
 void tty_receive(const struct module *owner, int32_t id, const char *buf, size_t len);
 
+/* request_module(device : *const u8, alias : *const u8) -> i32 */
+#define KABI_CRC_request_module 0xbfcb96e5u
+int32_t request_module(const char *device, const char *alias);
+
 /* module_panic(owner : *const ThisModule, msg : *const u8, len : usize) */
 #define KABI_CRC_module_panic 0xf610d1cbu
 void module_panic(const struct module *owner, const char *msg, size_t len);
@@ -268,7 +272,7 @@ void module_panic(const struct module *owner, const char *msg, size_t len);
 #define KABI_CRC_panic_notifier_register 0x6fe15420u
 void panic_notifier_register(const struct module *owner, panic_notifier_t func);
 
-#define KABI_EXPORT_COUNT 22
+#define KABI_EXPORT_COUNT 23
 
 /* ---- Module description ------------------------------------------------- */
 

@@ -85,6 +85,10 @@ kernel_api! {
     /// Hands bytes a tty driver received (from its interrupt handler) to the
     /// kernel's tty layer for device `id`; the console reads them.
     fn tty_receive(owner: *const ThisModule, id: i32, buf: *const u8, len: usize);
+    /// Asks for the driver of a device with this alias (NUL-terminated, e.g.
+    /// `virtio:d00000002v554D4551`), as a bus driver does for what it finds;
+    /// `device` names the device for `lsdev`. Served after the caller's init.
+    fn request_module(device: *const u8, alias: *const u8) -> i32;
     /// Reports a module panic: the running module call is abandoned and fails.
     fn module_panic(owner: *const ThisModule, msg: *const u8, len: usize);
     /// Adds `func` to the functions called when the kernel panics. There is no

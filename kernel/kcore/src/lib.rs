@@ -16,6 +16,7 @@ pub mod kallsyms;
 pub mod lineedit;
 pub mod logring;
 pub mod memrange;
+pub mod modalias;
 pub mod modparams;
 pub mod rangealloc;
 pub mod refcount;

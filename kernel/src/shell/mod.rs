@@ -115,8 +115,8 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "lsdev",
-        help: "objects modules registered: owner, users, calls",
-        run: files::lsdev,
+        help: "devices with their drivers, and objects modules registered: owner, users, calls",
+        run: modules::lsdev,
     },
     Command {
         name: "open",

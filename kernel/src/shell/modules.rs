@@ -151,21 +151,6 @@ pub fn modinfo(args: &[&str]) {
     }
 }
 
-/// Dependencies of `name` from `modules.dep`, nearest first, or `None` if the
-/// module is not listed.
-fn deps_of(index: &str, name: &str) -> Option<Vec<String>> {
-    let norm = |s: &str| s.replace('-', "_");
-    for line in index.lines() {
-        let Some((module, deps)) = line.split_once(':') else {
-            continue;
-        };
-        if norm(stem(module)) == norm(name) {
-            return Some(deps.split_whitespace().map(String::from).collect());
-        }
-    }
-    None
-}
-
 /// `modprobe NAME [param=value ...]`: loads dependencies first (from the
 /// `modules.dep` index built at build time), then the module.
 pub fn modprobe(args: &[&str]) {
@@ -174,61 +159,40 @@ pub fn modprobe(args: &[&str]) {
         return;
     };
     let name = stem(name);
-    let index = match initrd::read("modules.dep") {
-        Ok(b) => String::from_utf8_lossy(b).into_owned(),
+    match crate::modprobe::probe(name, params) {
+        Ok(()) => {}
+        Err(e) if e.detail.starts_with("Module ") || e.detail.starts_with("could not open") => {
+            println!("modprobe: FATAL: {}", e.detail)
+        }
         Err(e) => {
-            println!("modprobe: FATAL: could not open /initrd/modules.dep: {e}");
-            return;
-        }
-    };
-    let Some(deps) = deps_of(&index, name) else {
-        println!("modprobe: FATAL: Module {name} not found in directory /initrd");
-        return;
-    };
-    // Deepest dependency first.
-    for dep in deps.iter().rev() {
-        let dname = stem(dep);
-        if module::find(dname).is_some() {
-            continue;
-        }
-        let bytes = match initrd::read(dep) {
-            Ok(b) => b,
-            Err(e) => {
-                println!("modprobe: ERROR: could not load {dep}: {e}");
-                return;
-            }
-        };
-        if let Err(e) = insert(dname, bytes, &[]) {
             println!(
-                "modprobe: ERROR: could not insert '{dname}': {}",
+                "modprobe: ERROR: could not insert '{name}': {}",
                 strerror(e.errno)
             );
             println!("modprobe: {}", e.detail);
-            return;
         }
     }
-    if module::find(name).is_some() {
-        return; // Already loaded: modprobe succeeds silently, as on Linux.
-    }
-    let file = index
-        .lines()
-        .filter_map(|l| l.split_once(':').map(|(m, _)| m))
-        .find(|m| stem(m).replace('-', "_") == name.replace('-', "_"))
-        .unwrap_or(name);
-    let bytes = match initrd::read(file) {
-        Ok(b) => b,
-        Err(e) => {
-            println!("modprobe: ERROR: could not load {file}: {e}");
-            return;
+    crate::modprobe::run_pending();
+}
+
+/// `lsdev`: every device offered to the drivers (device-tree nodes at boot,
+/// devices bus drivers announce) with its driver, then the objects modules
+/// registered with their counts.
+pub fn lsdev(args: &[&str]) {
+    let bindings = crate::modprobe::bindings();
+    if !bindings.is_empty() {
+        println!("{:<28} {:<36} DRIVER", "DEVICE", "ALIAS");
+        for b in &bindings {
+            let driver = match &b.driver {
+                Some(d) if module::find(d).is_some() => d.clone(),
+                Some(d) => alloc::format!("{d} (not loaded)"),
+                None => String::from("(no driver)"),
+            };
+            println!("{:<28} {:<36} {}", b.device, b.alias, driver);
         }
-    };
-    if let Err(e) = insert(name, bytes, params) {
-        println!(
-            "modprobe: ERROR: could not insert '{name}': {}",
-            strerror(e.errno)
-        );
-        println!("modprobe: {}", e.detail);
+        println!();
     }
+    super::files::lsdev(args);
 }
 
 /// `ksyms`: every symbol modules can import.

@@ -1,0 +1,182 @@
+//! Matching device aliases against `modules.alias`, as `modprobe` does.
+//!
+//! Bus code describes a device with an alias string (`of:arm,pl011` for a
+//! device-tree node, `virtio:d00000002v00554D45` for a virtio device); modules
+//! declare patterns (`alias=virtio:d00000002v*` in `.modinfo`), and depmod
+//! collects them into `modules.alias` lines `alias PATTERN MODULE`. Patterns use
+//! shell globbing (`*`, `?`, `[...]`), like Linux's `fnmatch`.
+
+/// Whether `text` matches the glob `pattern` (`*`, `?`, `[abc]`, `[a-z]`,
+/// `[!x]`). Iterative with one backtrack point: linear in practice, no
+/// recursion, no allocation.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() {
+            match p[pi] {
+                b'*' => {
+                    star = Some((pi, ti));
+                    pi += 1;
+                    continue;
+                }
+                b'?' => {
+                    pi += 1;
+                    ti += 1;
+                    continue;
+                }
+                b'[' => {
+                    if let Some((matched, next)) = class(&p[pi..], t[ti]) {
+                        if matched {
+                            pi += next;
+                            ti += 1;
+                            continue;
+                        }
+                    } else if t[ti] == b'[' {
+                        pi += 1;
+                        ti += 1;
+                        continue;
+                    }
+                }
+                c if c == t[ti] => {
+                    pi += 1;
+                    ti += 1;
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        match star {
+            Some((sp, st)) => {
+                pi = sp + 1;
+                ti = st + 1;
+                star = Some((sp, st + 1));
+            }
+            None => return false,
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}
+
+/// Matches one `[...]` class at the start of `p` against `c`: (matched, length
+/// of the class in `p`), or `None` if the class is not closed.
+fn class(p: &[u8], c: u8) -> Option<(bool, usize)> {
+    let mut i = 1;
+    let negate = matches!(p.get(i), Some(b'!') | Some(b'^'));
+    if negate {
+        i += 1;
+    }
+    let mut matched = false;
+    let mut first = true;
+    while i < p.len() {
+        if p[i] == b']' && !first {
+            return Some((matched != negate, i + 1));
+        }
+        if i + 2 < p.len() && p[i + 1] == b'-' && p[i + 2] != b']' {
+            if p[i] <= c && c <= p[i + 2] {
+                matched = true;
+            }
+            i += 3;
+        } else {
+            if p[i] == c {
+                matched = true;
+            }
+            i += 1;
+        }
+        first = false;
+    }
+    None
+}
+
+/// The modules whose patterns in `alias_file` match `alias`, in file order.
+pub fn lookup<'a>(alias_file: &'a str, alias: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    alias_file.lines().filter_map(move |line| {
+        let mut words = line.split_whitespace();
+        if words.next()? != "alias" {
+            return None;
+        }
+        let pattern = words.next()?;
+        let module = words.next()?;
+        glob(pattern, alias).then_some(module)
+    })
+}
+
+/// The alias of a device-tree node, Linux's `of_modalias()` format:
+/// `of:N<name>T<device_type>C<compatible>C<compatible>...`, the node name
+/// without its unit address. Drivers match it with patterns such as
+/// `of:N*T*Carm,pl011` and `of:N*T*Carm,pl011C*` (what modpost emits).
+pub fn of_alias<'a>(
+    node: &str,
+    device_type: &str,
+    compatibles: impl Iterator<Item = &'a str>,
+) -> alloc::string::String {
+    let name = node.split('@').next().unwrap_or(node);
+    let mut s = alloc::format!("of:N{name}T{device_type}");
+    for c in compatibles {
+        s.push('C');
+        s.push_str(c);
+    }
+    s
+}
+
+/// The alias of a virtio device (Linux's `virtio:d%08Xv%08X`).
+pub fn virtio_alias(device_id: u32, vendor_id: u32) -> alloc::string::String {
+    alloc::format!("virtio:d{device_id:08X}v{vendor_id:08X}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_like_fnmatch() {
+        assert!(glob("of:arm,pl011", "of:arm,pl011"));
+        assert!(glob("virtio:d00000002v*", "virtio:d00000002v554D4551"));
+        assert!(!glob("virtio:d00000002v*", "virtio:d00000004v554D4551"));
+        assert!(glob("*", ""));
+        assert!(glob("a*b*c", "aXXbYYc"));
+        assert!(!glob("a*b*c", "aXXbYY"));
+        assert!(glob("d0000000?", "d00000004"));
+        assert!(glob("[0-9]x", "7x"));
+        assert!(!glob("[!0-9]x", "7x"));
+        assert!(glob("[ab]", "b"));
+        assert!(!glob("abc", "abcd"));
+        assert!(glob("*[", "x["), "an unclosed class is a literal");
+        // Pathological pattern stays fast (no exponential backtracking).
+        let text = "a".repeat(200);
+        assert!(!glob("*a*a*a*a*a*a*a*b", &text));
+    }
+
+    #[test]
+    fn of_aliases_match_modpost_patterns() {
+        let a = of_alias(
+            "pl011@9000000",
+            "",
+            ["arm,pl011", "arm,primecell"].into_iter(),
+        );
+        assert_eq!(a, "of:Npl011TCarm,pl011Carm,primecell");
+        assert!(glob("of:N*T*Carm,pl011C*", &a));
+        assert!(
+            !glob("of:N*T*Carm,pl011", &a),
+            "exact form needs the node's only compatible"
+        );
+        let b = of_alias("virtio_mmio@a000000", "", ["virtio,mmio"].into_iter());
+        assert!(glob("of:N*T*Cvirtio,mmio", &b));
+    }
+
+    #[test]
+    fn looks_up_modules_by_alias() {
+        let file = "# Aliases extracted from modules themselves.\nalias of:arm,pl011 pl011\nalias virtio:d00000002v* virtio_blk\nalias virtio:d00000004v* virtio_rng\n";
+        assert_eq!(
+            lookup(file, "of:arm,pl011").collect::<alloc::vec::Vec<_>>(),
+            ["pl011"]
+        );
+        assert_eq!(
+            lookup(file, &virtio_alias(2, 0x554d4551)).collect::<alloc::vec::Vec<_>>(),
+            ["virtio_blk"]
+        );
+        assert_eq!(lookup(file, "of:arm,pl031").count(), 0);
+        assert_eq!(virtio_alias(4, 0x554d4551), "virtio:d00000004v554D4551");
+    }
+}

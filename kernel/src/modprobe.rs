@@ -1,0 +1,173 @@
+//! `modprobe` and coldplug: loading modules by name and by device alias.
+//!
+//! Module files, `modules.dep` and `modules.alias` come from the initrd (the
+//! disk joins later). [`probe`] loads a module after its dependencies, deepest
+//! first, as Linux's modprobe does. Bus code (the kernel for device-tree nodes,
+//! bus driver modules for what they discover, through the `request_module`
+//! export) queues device aliases with [`request`]; [`run_pending`] resolves them
+//! against `modules.alias` and loads the drivers. Requests are queued, not
+//! served at once, because they arrive while a module's init runs under the
+//! module mutex; the queue is drained after every load from the shell and once
+//! at boot ([`coldplug`]), which offers every device-tree node's `of:COMPATIBLE`
+//! aliases. `modprobe.blacklist=a,b` on the command line keeps modules from
+//! being loaded by alias, as on Linux.
+
+use crate::initrd;
+use crate::module::{self, ModError};
+use crate::sync::IrqLock;
+use alloc::collections::VecDeque;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use kabi::errno;
+use kcore::modalias;
+
+/// A device alias and the driver it was bound to (for `lsdev`).
+#[derive(Clone)]
+pub struct Binding {
+    pub device: String,
+    pub alias: String,
+    pub driver: Option<String>,
+}
+
+static PENDING: IrqLock<VecDeque<(String, String)>> = IrqLock::new(VecDeque::new());
+static BINDINGS: IrqLock<Vec<Binding>> = IrqLock::new(Vec::new());
+
+pub fn file_stem(path: &str) -> &str {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    base.strip_suffix(".ko").unwrap_or(base)
+}
+
+fn norm(s: &str) -> String {
+    s.replace('-', "_")
+}
+
+fn index(file: &str) -> Result<String, ModError> {
+    initrd::read(file)
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .map_err(|e| ModError {
+            errno: errno::ENOENT,
+            detail: format!("could not open /initrd/{file}: {e}"),
+        })
+}
+
+/// `(file, dependencies nearest first)` of module `name` in `modules.dep`.
+fn find_in_dep(dep: &str, name: &str) -> Option<(String, Vec<String>)> {
+    dep.lines().find_map(|line| {
+        let (file, deps) = line.split_once(':')?;
+        (norm(file_stem(file)) == norm(name)).then(|| {
+            (
+                file.to_string(),
+                deps.split_whitespace().map(String::from).collect(),
+            )
+        })
+    })
+}
+
+fn load_file(file: &str, params: &[&str]) -> Result<(), ModError> {
+    let bytes = initrd::read(file).map_err(|e| ModError {
+        errno: errno::ENOENT,
+        detail: format!("could not load {file}: {e}"),
+    })?;
+    module::load(file_stem(file), bytes, params).map(|_| ())
+}
+
+/// Loads `name` and, first, what it depends on. Already loaded is success.
+pub fn probe(name: &str, params: &[&str]) -> Result<(), ModError> {
+    let dep = index("modules.dep")?;
+    let (file, deps) = find_in_dep(&dep, name).ok_or_else(|| ModError {
+        errno: errno::ENOENT,
+        detail: format!("Module {name} not found in directory /initrd"),
+    })?;
+    for d in deps.iter().rev() {
+        if module::find(file_stem(d)).is_none() {
+            load_file(d, &[])?;
+        }
+    }
+    if module::find(file_stem(&file)).is_some() {
+        return Ok(());
+    }
+    load_file(&file, params)
+}
+
+/// Queues a device alias for a driver (from bus code or `request_module`).
+pub fn request(device: &str, alias: &str) {
+    PENDING
+        .lock()
+        .push_back((device.to_string(), alias.to_string()));
+}
+
+fn blacklisted(name: &str) -> bool {
+    let args = crate::boot_info()
+        .map(|b| b.bootargs.as_str())
+        .unwrap_or("");
+    kcore::cmdline::get(args, "modprobe.blacklist")
+        .is_some_and(|list| list.split(',').any(|b| norm(b) == norm(name)))
+}
+
+/// Loads drivers for queued aliases until the queue is empty (a driver's init
+/// may queue more). Returns the modules loaded.
+pub fn run_pending() -> Vec<String> {
+    let mut loaded = Vec::new();
+    let Ok(aliases) = index("modules.alias") else {
+        PENDING.lock().clear();
+        return loaded;
+    };
+    loop {
+        let Some((device, alias)) = PENDING.lock().pop_front() else {
+            break;
+        };
+        let driver = modalias::lookup(&aliases, &alias)
+            .find(|m| !blacklisted(m))
+            .map(str::to_string);
+        if let Some(d) = &driver {
+            if module::find(d).is_none() {
+                match probe(d, &[]) {
+                    Ok(()) => loaded.push(d.clone()),
+                    Err(e) => log::error!(
+                        "{device}: driver {d} for {alias} failed to load: {}",
+                        e.detail
+                    ),
+                }
+            }
+        }
+        let mut b = BINDINGS.lock();
+        b.retain(|x| !(x.device == device && x.alias == alias));
+        b.push(Binding {
+            device,
+            alias,
+            driver,
+        });
+    }
+    loaded
+}
+
+/// Boot-time coldplug: offers every device-tree node to the drivers.
+pub fn coldplug() {
+    let Some(info) = crate::boot_info() else {
+        return;
+    };
+    if initrd::archive().is_none() {
+        log::info!("coldplug: no initrd, no drivers to load");
+        return;
+    }
+    let Ok(fdt) = fdt::Fdt::new(info.dtb) else {
+        return;
+    };
+    let mut offered = 0;
+    for d in kcore::dt::devices(&fdt) {
+        offered += 1;
+        request(d.name, &modalias::of_alias(d.name, "", d.compatibles()));
+    }
+    let loaded = run_pending();
+    log::info!(
+        "coldplug: {offered} device-tree devices offered, {} drivers loaded: {}",
+        loaded.len(),
+        loaded.join(" ")
+    );
+}
+
+/// Every device offered so far and its driver.
+pub fn bindings() -> Vec<Binding> {
+    BINDINGS.lock().clone()
+}
