@@ -14,6 +14,7 @@ mod arch;
 mod boot;
 mod console;
 mod devfs;
+mod disk;
 mod early_console;
 mod initrd;
 mod irq;
@@ -28,6 +29,7 @@ mod oops;
 mod shell;
 mod sync;
 mod time;
+mod vfs;
 
 pub use boot::{boot_info, BootInfo};
 
@@ -70,5 +72,6 @@ pub extern "C" fn kernel_main(dtb: usize, entry_el: u64) -> ! {
     exceptions::init(&HANDLERS);
     boot::late_init(info);
     modprobe::coldplug();
+    modprobe::mount_disk();
     shell::run()
 }

@@ -12,7 +12,6 @@
 //! aliases. `modprobe.blacklist=a,b` on the command line keeps modules from
 //! being loaded by alias, as on Linux.
 
-use crate::initrd;
 use crate::module::{self, ModError};
 use crate::sync::IrqLock;
 use alloc::collections::VecDeque;
@@ -42,13 +41,47 @@ fn norm(s: &str) -> String {
     s.replace('-', "_")
 }
 
+/// Where module files and indexes live: the initrd (boot modules), then the
+/// disk (every module) when mounted.
+fn places() -> Vec<&'static str> {
+    let mut p = alloc::vec!["/initrd/"];
+    if crate::disk::mounted().is_some() {
+        p.push("/disk/");
+    }
+    p
+}
+
+/// An index file (`modules.dep`, `modules.alias`) from every place, with the
+/// module paths in `modules.dep` made absolute.
 fn index(file: &str) -> Result<String, ModError> {
-    initrd::read(file)
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-        .map_err(|e| ModError {
+    let mut out = String::new();
+    let mut found = false;
+    for place in places() {
+        let Ok(bytes) = crate::vfs::read(&format!("{place}{file}")) else {
+            continue;
+        };
+        found = true;
+        for line in String::from_utf8_lossy(&bytes).lines() {
+            match line.split_once(':') {
+                Some((m, deps)) if file == "modules.dep" => {
+                    out.push_str(&format!("{place}{m}:"));
+                    for d in deps.split_whitespace() {
+                        out.push_str(&format!(" {place}{d}"));
+                    }
+                }
+                _ => out.push_str(line),
+            }
+            out.push('\n');
+        }
+    }
+    if found {
+        Ok(out)
+    } else {
+        Err(ModError {
             errno: errno::ENOENT,
-            detail: format!("could not open /initrd/{file}: {e}"),
+            detail: format!("could not open {file} in /initrd or /disk"),
         })
+    }
 }
 
 /// `(file, dependencies nearest first)` of module `name` in `modules.dep`.
@@ -65,11 +98,11 @@ fn find_in_dep(dep: &str, name: &str) -> Option<(String, Vec<String>)> {
 }
 
 fn load_file(file: &str, params: &[&str]) -> Result<(), ModError> {
-    let bytes = initrd::read(file).map_err(|e| ModError {
+    let bytes = crate::vfs::read(file).map_err(|e| ModError {
         errno: errno::ENOENT,
         detail: format!("could not load {file}: {e}"),
     })?;
-    module::load(file_stem(file), bytes, params).map(|_| ())
+    module::load(file_stem(file), &bytes, params).map(|_| ())
 }
 
 /// Loads `name` and, first, what it depends on. Already loaded is success.
@@ -77,7 +110,7 @@ pub fn probe(name: &str, params: &[&str]) -> Result<(), ModError> {
     let dep = index("modules.dep")?;
     let (file, deps) = find_in_dep(&dep, name).ok_or_else(|| ModError {
         errno: errno::ENOENT,
-        detail: format!("Module {name} not found in directory /initrd"),
+        detail: format!("Module {name} not found in /initrd or /disk"),
     })?;
     for d in deps.iter().rev() {
         if module::find(file_stem(d)).is_none() {
@@ -147,7 +180,7 @@ pub fn coldplug() {
     let Some(info) = crate::boot_info() else {
         return;
     };
-    if initrd::archive().is_none() {
+    if crate::initrd::archive().is_none() {
         log::info!("coldplug: no initrd, no drivers to load");
         return;
     }
@@ -165,6 +198,38 @@ pub fn coldplug() {
         loaded.len(),
         loaded.join(" ")
     );
+}
+
+/// After boot coldplug: mounts the first disk at `/disk`, then offers the
+/// devices that found no driver in the initrd to the disk's modules.
+pub fn mount_disk() {
+    if crate::object::find_device("vda").is_none() {
+        return;
+    }
+    match crate::disk::mount("vda") {
+        Ok(label) => log::info!("disk: mounted vda at /disk (FAT volume '{}')", label.trim()),
+        Err(e) => {
+            log::error!("disk: cannot mount: {e}");
+            return;
+        }
+    }
+    let retry: Vec<(String, String)> = BINDINGS
+        .lock()
+        .iter()
+        .filter(|b| b.driver.is_none())
+        .map(|b| (b.device.clone(), b.alias.clone()))
+        .collect();
+    for (device, alias) in retry {
+        request(&device, &alias);
+    }
+    let loaded = run_pending();
+    if !loaded.is_empty() {
+        log::info!(
+            "coldplug: {} more drivers loaded from /disk: {}",
+            loaded.len(),
+            loaded.join(" ")
+        );
+    }
 }
 
 /// Every device offered so far and its driver.

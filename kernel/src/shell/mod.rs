@@ -11,6 +11,7 @@ use kcore::dt;
 use kcore::lineedit::{Action, LineEditor};
 use kcore::units::Bytes;
 
+mod disk;
 mod files;
 mod modules;
 
@@ -114,6 +115,16 @@ const COMMANDS: &[Command] = &[
         run: files::cat,
     },
     Command {
+        name: "hexdump",
+        help: "hexdump [-s OFFSET] [-n LENGTH] FILE: hexdump -C of a file or device",
+        run: files::hexdump,
+    },
+    Command {
+        name: "blkbench",
+        help: "blkbench /dev/NAME MiB [write]: sequential MB/s in 1 MiB requests",
+        run: files::blkbench,
+    },
+    Command {
         name: "lsdev",
         help: "devices with their drivers, and objects modules registered: owner, users, calls",
         run: modules::lsdev,
@@ -152,6 +163,21 @@ const COMMANDS: &[Command] = &[
         name: "console",
         help: "console [early|TTY]: show or move the console",
         run: cmd_console,
+    },
+    Command {
+        name: "mount",
+        help: "mount [DEV]: mount the FAT disk DEV (default vda) at /disk",
+        run: disk::mount,
+    },
+    Command {
+        name: "umount",
+        help: "umount: unmount /disk (releases the block device)",
+        run: disk::umount,
+    },
+    Command {
+        name: "lsdisk",
+        help: "files on /disk with sizes",
+        run: disk::lsdisk,
     },
     Command {
         name: "poweroff",

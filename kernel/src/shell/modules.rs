@@ -20,14 +20,14 @@ pub fn insmod(args: &[&str]) {
         println!("Usage: insmod PATH [param=value ...]");
         return;
     };
-    let bytes = match initrd::read(path) {
+    let bytes = match crate::vfs::read(path) {
         Ok(b) => b,
         Err(e) => {
             println!("insmod: ERROR: could not load module {path}: {e}");
             return;
         }
     };
-    if let Err(e) = insert(stem(path), bytes, params) {
+    if let Err(e) = insert(stem(path), &bytes, params) {
         println!(
             "insmod: ERROR: could not insert '{}': {}",
             stem(path),

@@ -1,0 +1,249 @@
+//! The disk: a FAT file system on a block device a driver module registered,
+//! mounted at `/disk` with the `embedded-sdmmc` crate (FAT16/32, MBR-partitioned
+//! disks, long names read through their LFN entries).
+//!
+//! A mount holds the block device open through an [`ObjectRef`], so its driver
+//! module cannot be unloaded while mounted (`rmmod virtio_blk` is refused with
+//! `vda (1 open)`); `umount` releases it. Every sector goes through the device's
+//! `read`/`write` operations in guarded module calls: a faulting or failing
+//! driver becomes an I/O error here, never a kernel fault. The mount is used
+//! from thread context only and sits behind a plain spin mutex, so interrupts
+//! (the driver's completion interrupt among them) stay enabled during I/O.
+
+use crate::arch::modcall;
+use crate::object::{self, KObject, ObjectRef};
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use embedded_sdmmc::{
+    Block, BlockCount, BlockDevice, BlockIdx, Mode, RawDirectory, RawVolume, TimeSource, Timestamp,
+    VolumeIdx, VolumeManager,
+};
+use kabi::errno;
+
+const SECTOR: usize = 512;
+
+/// A registered block device, as `embedded-sdmmc` sees it.
+pub struct BlockDev {
+    handle: ObjectRef,
+}
+
+impl BlockDev {
+    fn obj(&self) -> &Arc<KObject> {
+        self.handle.object()
+    }
+
+    fn call(&self, op: Option<usize>, buf: usize, len: usize, offset: u64) -> Result<usize, i32> {
+        let obj = self.obj();
+        let (Some(f), Some(owner)) = (op, obj.owner.as_ref()) else {
+            return Err(-errno::EIO);
+        };
+        // SAFETY: we hold an ObjectRef, so the driver module is LIVE and `f`
+        // is its registered operation.
+        match unsafe { modcall::call_guarded4(f, [obj.ctx, buf, len, offset as usize], owner.text) }
+        {
+            Ok(r) if (r as i64) < 0 => Err(r as i64 as i32),
+            Ok(r) => Ok(r as usize),
+            Err(modcall::Fault) => {
+                owner.refs.set_failed();
+                Err(-errno::EFAULT)
+            }
+        }
+    }
+}
+
+impl BlockDevice for BlockDev {
+    type Error = i32;
+
+    fn read(&self, blocks: &mut [Block], start: BlockIdx) -> Result<(), i32> {
+        let len = blocks.len() * SECTOR;
+        // `[Block]` is contiguous 512-byte arrays: one request for the run.
+        let n = self.call(
+            self.obj().ops.read,
+            blocks.as_mut_ptr() as usize,
+            len,
+            start.0 as u64 * SECTOR as u64,
+        )?;
+        if n == len {
+            Ok(())
+        } else {
+            Err(-errno::EIO)
+        }
+    }
+
+    fn write(&self, blocks: &[Block], start: BlockIdx) -> Result<(), i32> {
+        let len = blocks.len() * SECTOR;
+        let n = self.call(
+            self.obj().ops.write,
+            blocks.as_ptr() as usize,
+            len,
+            start.0 as u64 * SECTOR as u64,
+        )?;
+        if n == len {
+            Ok(())
+        } else {
+            Err(-errno::EIO)
+        }
+    }
+
+    fn num_blocks(&self) -> Result<BlockCount, i32> {
+        Ok(BlockCount(
+            (self.obj().size / SECTOR as u64).min(u32::MAX as u64) as u32,
+        ))
+    }
+}
+
+/// Files get a fixed timestamp: the kernel has no wall clock yet.
+pub struct NoClock;
+
+impl TimeSource for NoClock {
+    fn get_timestamp(&self) -> Timestamp {
+        Timestamp {
+            year_since_1970: 56,
+            zero_indexed_month: 0,
+            zero_indexed_day: 0,
+            hours: 0,
+            minutes: 0,
+            seconds: 0,
+        }
+    }
+}
+
+struct Mount {
+    device: String,
+    vm: VolumeManager<BlockDev, NoClock, 4, 4, 1>,
+    volume: RawVolume,
+    root: RawDirectory,
+}
+
+// SAFETY: the volume manager's RefCell is only ever touched with the MOUNT
+// mutex held, so it is never shared between CPUs without synchronization.
+unsafe impl Send for Mount {}
+
+static MOUNT: spin::Mutex<Option<Mount>> = spin::Mutex::new(None);
+
+fn fs_error(e: embedded_sdmmc::Error<i32>) -> String {
+    use embedded_sdmmc::Error as E;
+    match e {
+        E::DeviceError(code) => alloc::format!("I/O error ({})", crate::module::strerror(code)),
+        E::FormatError(what) => alloc::format!("not a FAT file system ({what})"),
+        E::NotFound => "No such file or directory".to_string(),
+        E::FilenameError(_) => "invalid file name".to_string(),
+        other => alloc::format!("{other:?}"),
+    }
+}
+
+/// Mounts the FAT file system on block device `name` at `/disk`.
+pub fn mount(name: &str) -> Result<String, String> {
+    let mut m = MOUNT.lock();
+    if let Some(cur) = m.as_ref() {
+        return Err(alloc::format!("/disk is already mounted ({})", cur.device));
+    }
+    let obj = object::find_device(name).ok_or_else(|| alloc::format!("{name}: No such device"))?;
+    if !matches!(obj.kind, object::Kind::Device(kabi::DeviceKind::Block)) {
+        return Err(alloc::format!("{name}: not a block device"));
+    }
+    let handle =
+        ObjectRef::get(&obj).map_err(|_| alloc::format!("{name}: Device or resource busy"))?;
+    let vm = VolumeManager::new_with_limits(BlockDev { handle }, NoClock, 0);
+    let volume = vm
+        .open_raw_volume(VolumeIdx(0))
+        .map_err(|e| alloc::format!("{name}: {}", fs_error(e)))?;
+    let root = vm
+        .open_root_dir(volume)
+        .map_err(|e| alloc::format!("{name}: {}", fs_error(e)))?;
+    let label = vm
+        .get_root_volume_label(volume)
+        .ok()
+        .flatten()
+        .map(|l| l.to_string())
+        .unwrap_or_default();
+    *m = Some(Mount {
+        device: name.to_string(),
+        vm,
+        volume,
+        root,
+    });
+    Ok(label)
+}
+
+/// Unmounts `/disk`, releasing the block device.
+pub fn umount() -> Result<String, String> {
+    let mut m = MOUNT.lock();
+    let mount = m.take().ok_or_else(|| "/disk: not mounted".to_string())?;
+    let _ = mount.vm.close_dir(mount.root);
+    let _ = mount.vm.close_volume(mount.volume);
+    Ok(mount.device)
+}
+
+/// The mounted device, if any.
+pub fn mounted() -> Option<String> {
+    MOUNT.lock().as_ref().map(|m| m.device.clone())
+}
+
+/// A directory entry: long name (or the short one), size, directory flag.
+pub struct Entry {
+    pub name: String,
+    pub short: String,
+    pub size: u32,
+    pub is_dir: bool,
+}
+
+/// The root directory's entries.
+pub fn list() -> Result<Vec<Entry>, String> {
+    let m = MOUNT.lock();
+    let mount = m.as_ref().ok_or_else(|| "/disk: not mounted".to_string())?;
+    let mut storage = [0u8; 256];
+    let mut lfn = embedded_sdmmc::LfnBuffer::new(&mut storage);
+    let mut out = Vec::new();
+    mount
+        .vm
+        .iterate_dir_lfn(mount.root, &mut lfn, |e, long| {
+            if e.attributes.is_volume() {
+                return;
+            }
+            let short = e.name.to_string();
+            out.push(Entry {
+                name: long
+                    .map(str::to_string)
+                    .unwrap_or_else(|| short.to_ascii_lowercase()),
+                short,
+                size: e.size,
+                is_dir: e.attributes.is_directory(),
+            });
+        })
+        .map_err(fs_error)?;
+    Ok(out)
+}
+
+/// Reads a whole file of the root directory by its (long) name.
+pub fn read(name: &str) -> Result<Vec<u8>, String> {
+    let entry = list()?
+        .into_iter()
+        .find(|e| !e.is_dir && (e.name == name || e.short.eq_ignore_ascii_case(name)))
+        .ok_or_else(|| "No such file or directory".to_string())?;
+    let m = MOUNT.lock();
+    let mount = m.as_ref().ok_or_else(|| "/disk: not mounted".to_string())?;
+    let file = mount
+        .vm
+        .open_file_in_dir(mount.root, entry.short.as_str(), Mode::ReadOnly)
+        .map_err(fs_error)?;
+    let mut data = Vec::new();
+    let result = (|| {
+        data.try_reserve_exact(entry.size as usize)
+            .map_err(|_| "Cannot allocate memory".to_string())?;
+        data.resize(entry.size as usize, 0);
+        let mut done = 0;
+        while done < data.len() {
+            let n = mount.vm.read(file, &mut data[done..]).map_err(fs_error)?;
+            if n == 0 {
+                break;
+            }
+            done += n;
+        }
+        data.truncate(done);
+        Ok(())
+    })();
+    let _ = mount.vm.close_file(file);
+    result.map(|()| data)
+}

@@ -1,0 +1,45 @@
+//! Disk commands: `mount [DEV]`, `umount`, `df`-like listing via `lsdisk`.
+
+use crate::{disk, println};
+
+/// `mount [DEV]`: mounts DEV (default `vda`) at `/disk`; without a device
+/// argument and with a disk mounted, says what is mounted.
+pub fn mount(args: &[&str]) {
+    match (args.first(), disk::mounted()) {
+        (None, Some(dev)) => println!("/dev/{dev} on /disk type vfat"),
+        (dev, _) => {
+            let dev = dev.map(|d| d.trim_start_matches("/dev/")).unwrap_or("vda");
+            match disk::mount(dev) {
+                Ok(label) => println!(
+                    "mount: /dev/{dev} mounted on /disk (FAT volume '{}')",
+                    label.trim()
+                ),
+                Err(e) => println!("mount: {e}"),
+            }
+        }
+    }
+}
+
+/// `umount`: unmounts `/disk`, releasing the block device.
+pub fn umount(_: &[&str]) {
+    match disk::umount() {
+        Ok(dev) => println!("umount: /dev/{dev} unmounted from /disk"),
+        Err(e) => println!("umount: {e}"),
+    }
+}
+
+/// `lsdisk`: the files in `/disk` with their sizes (as `ls -l /disk`).
+pub fn lsdisk(_: &[&str]) {
+    match disk::list() {
+        Ok(entries) => {
+            for e in entries {
+                if e.is_dir {
+                    println!("{:>8} {}/", "-", e.name);
+                } else {
+                    println!("{:>8} {}", e.size, e.name);
+                }
+            }
+        }
+        Err(e) => println!("ls: /disk: {e}"),
+    }
+}

@@ -1,0 +1,17 @@
+//! Paths: `/initrd/NAME` (the boot archive), `/disk/NAME` (the mounted FAT
+//! disk); a bare `NAME` means `/initrd/NAME`. One read function for the shell,
+//! `insmod` and `modprobe`.
+
+use crate::{disk, initrd};
+use alloc::borrow::Cow;
+use alloc::string::{String, ToString};
+
+/// Reads a whole file.
+pub fn read(path: &str) -> Result<Cow<'static, [u8]>, String> {
+    if let Some(name) = path.strip_prefix("/disk/") {
+        return disk::read(name).map(Cow::Owned);
+    }
+    initrd::read(path)
+        .map(Cow::Borrowed)
+        .map_err(|e| e.to_string())
+}
