@@ -3,6 +3,7 @@
 
 use crate::{claim, release};
 use core::ffi::CStr;
+use core::fmt::Write;
 use kabi::{DtDevice, ThisModule};
 use virtio_common::VirtioSlot;
 
@@ -12,6 +13,42 @@ pub fn dt_find_compatible(compatible: &CStr, index: u32) -> Option<DtDevice> {
     // SAFETY: `compatible` is NUL-terminated and `dev` writable for the call.
     let r = unsafe { kabi::sys::dt_find_compatible(compatible.as_ptr().cast(), index, &mut dev) };
     (r == 0).then_some(dev)
+}
+
+/// Asks for the driver of the device in node `node` (device `device_id`,
+/// vendor `vendor_id`) by its alias, as Linux's virtio bus does
+/// (`virtio:d%08Xv%08X`, drivers/virtio/virtio.c).
+pub fn request_driver(node: &str, device_id: u32, vendor_id: u32) {
+    let mut alias = [0u8; 32];
+    let mut name = [0u8; 49];
+    let mut w = Cursor {
+        buf: &mut alias[..31],
+        len: 0,
+    };
+    let _ = write!(w, "virtio:d{device_id:08X}v{vendor_id:08X}");
+    let n = node.len().min(name.len() - 1);
+    name[..n].copy_from_slice(&node.as_bytes()[..n]);
+    // SAFETY: both strings are NUL-terminated (the last byte of each buffer is
+    // never written) and live for the call; the kernel copies them.
+    let r = unsafe { kabi::sys::request_module(name.as_ptr(), alias.as_ptr()) };
+    if r < 0 {
+        kabi::pr_warn!("{node}: request_module failed: error {}", -r);
+    }
+}
+
+/// Formats into a byte buffer, truncating.
+struct Cursor<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl Write for Cursor<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let take = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + take].copy_from_slice(&s.as_bytes()[..take]);
+        self.len += take;
+        Ok(())
+    }
 }
 
 /// See `virtio_common::slot::virtio_mmio_claim`.

@@ -7,6 +7,10 @@
 //! `virtio_rng`) import both, so they depend on this module and it cannot be
 //! unloaded while any of them is loaded.
 //!
+//! For each slot with a device it asks the kernel for the device's driver
+//! by Linux's alias `virtio:dDDDDDDDDvVVVVVVVV` (`request_module`, served
+//! after this init), so coldplug loads `virtio_blk` and `virtio_rng`.
+//!
 //! Invariant: a slot has at most one owner; the table is written only by init
 //! and exit (which run while no device module is loaded) and by claim and
 //! release under its lock.
@@ -126,6 +130,7 @@ fn probe(dev: &DtDevice, index: u32) -> Option<VirtioSlot> {
     }
     slot.device_id = regs.device_id();
     if slot.device_id != 0 {
+        glue::request_driver(name, slot.device_id, regs.vendor_id());
         pr_info!(
             "{name}: virtio device {} ({}), vendor {:#x}, version {}, irq {}",
             slot.device_id,

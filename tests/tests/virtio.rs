@@ -1,0 +1,340 @@
+//! virtio over MMIO as modules: the transport `virtio_mmio` and the device
+//! drivers `virtio_blk` (/dev/vda) and `virtio_rng` (/dev/hwrng) that depend on
+//! it. Reads of a known disk image at several offsets, a pattern written in
+//! the guest checked byte for byte in the image on the host, random bytes, the
+//! unload rules (transport held by its users, a disk held by an open handle),
+//! a second disk, coldplug, and a machine with no disk.
+//!
+//! Disk images are made by each test in target/qemu-tests/.
+
+use qemu_tests::{initrd_image, root, Machine, Opts};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Every module (the plain initrd holds only the boot modules).
+fn initrd_all() -> PathBuf {
+    let all = root().join("build/initrd-all.cpio");
+    if all.exists() {
+        all
+    } else {
+        initrd_image()
+    }
+}
+
+/// The byte at `offset` of the images the read tests use.
+fn image_byte(offset: u64) -> u8 {
+    (offset.wrapping_mul(7) ^ (offset >> 9)) as u8
+}
+
+/// The byte `blkbench ... write` writes at `offset` (kernel/src/shell/files.rs).
+fn blkbench_pattern(offset: u64) -> u8 {
+    ((offset % 251) as u8).wrapping_add((offset >> 20) as u8)
+}
+
+/// Writes `target/qemu-tests/NAME` of `size` bytes filled by `byte`.
+fn make_image(name: &str, size: u64, byte: impl Fn(u64) -> u8) -> PathBuf {
+    let dir = root().join("target/qemu-tests");
+    std::fs::create_dir_all(&dir).expect("create target/qemu-tests");
+    let path = dir.join(name);
+    let data: Vec<u8> = (0..size).map(byte).collect();
+    std::fs::write(&path, data).expect("write disk image");
+    path
+}
+
+/// QEMU options: the full initrd, `disks` as virtio-blk devices (the first
+/// becomes vda), an entropy device if `rng`. The transport is blacklisted
+/// from coldplug so that each test loads the modules itself.
+fn opts(disks: &[&PathBuf], rng: bool) -> Opts {
+    let mut extra = Vec::new();
+    for (i, d) in disks.iter().enumerate() {
+        extra.push("-drive".to_string());
+        extra.push(format!("file={},if=none,format=raw,id=d{i}", d.display()));
+        extra.push("-device".to_string());
+        extra.push(format!("virtio-blk-device,drive=d{i}"));
+    }
+    if rng {
+        extra.push("-device".to_string());
+        extra.push("virtio-rng-device".to_string());
+    }
+    Opts {
+        initrd: Some(initrd_all()),
+        append: Some("modprobe.blacklist=virtio_mmio,virtio_blk,virtio_rng".to_string()),
+        extra,
+        ..Opts::default()
+    }
+}
+
+fn lsmod_line(m: &mut Machine, name: &str) -> Option<String> {
+    m.run("lsmod")
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .map(str::to_string)
+}
+
+/// Loads the transport and both drivers the way a user would.
+fn load_all(m: &mut Machine) -> String {
+    let mut out = m.run("insmod /initrd/virtio_mmio.ko");
+    out += &m.run("insmod /initrd/virtio_blk.ko");
+    out += &m.run("modprobe virtio_rng");
+    out
+}
+
+/// Parses `hexdump -C` output back into (first offset, bytes). A `*` line
+/// (repeats) is not expected from the patterns used here.
+fn parse_hexdump(out: &str) -> (u64, Vec<u8>) {
+    let mut start = None;
+    let mut bytes = Vec::new();
+    for line in out.lines() {
+        assert_ne!(line, "*", "unexpected repeated line in\n{out}");
+        let Some((offset, rest)) = line.split_once("  ") else {
+            continue;
+        };
+        let offset = u64::from_str_radix(offset, 16).unwrap_or_else(|_| panic!("{out}"));
+        start.get_or_insert(offset);
+        let hex = rest.split("  |").next().unwrap_or("");
+        bytes.extend(
+            hex.split_whitespace()
+                .map(|b| u8::from_str_radix(b, 16).unwrap_or_else(|_| panic!("{out}"))),
+        );
+    }
+    (start.unwrap_or(0), bytes)
+}
+
+#[test]
+fn virtio_blk_reads_the_disk_and_lsmod_shows_the_transport_dependency() {
+    const SIZE: u64 = 4 << 20;
+    let img = make_image("virtio-read.img", SIZE, image_byte);
+    let mut m = Machine::boot(&opts(&[&img], true));
+    let out = load_all(&mut m);
+    assert!(
+        out.contains("virtio_mmio: 32 slots, 2 with a device"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "virtio_blk: vda: 8192 512-byte logical blocks (4 MB/4 MiB), virtio-mmio at 0xa003e00 irq 79"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("virtio_rng: hwrng: virtio entropy device at 0xa003c00 irq 78"),
+        "{out}"
+    );
+    let transport = lsmod_line(&mut m, "virtio_mmio").expect("virtio_mmio loaded");
+    assert!(
+        transport.ends_with(" 2 virtio_blk,virtio_rng"),
+        "{transport}"
+    );
+
+    let lsdev = m.run("lsdev");
+    let vda = lsdev
+        .lines()
+        .find(|l| l.contains(" vda ") && l.contains("block"))
+        .unwrap_or_else(|| panic!("{lsdev}"));
+    assert!(
+        vda.contains(" virtio_blk ") && vda.ends_with(" 4 MiB"),
+        "{vda}"
+    );
+
+    for (offset, len) in [
+        (0u64, 64u64),
+        (512, 48),
+        (4096 + 16, 32),
+        ((1 << 20) + 512 * 3 + 100, 200),
+        (SIZE - 32, 32),
+    ] {
+        let out = m.run(&format!("hexdump -s {offset} -n {len} /dev/vda"));
+        let (start, bytes) = parse_hexdump(&out);
+        assert_eq!(start, offset, "{out}");
+        let want: Vec<u8> = (offset..offset + len).map(image_byte).collect();
+        assert_eq!(bytes, want, "at {offset}:\n{out}");
+        assert!(out.ends_with(&format!("{:08x}\n", offset + len)), "{out}");
+    }
+    // Past the end: nothing to dump.
+    assert_eq!(
+        m.run(&format!("hexdump -s {SIZE} -n 16 /dev/vda")),
+        format!("{SIZE:08x}\n")
+    );
+    // Lengths and offsets must be multiples of 512.
+    assert_eq!(m.run("open /dev/vda"), "/dev/vda: opened as fd 3\n");
+    assert_eq!(m.run("read 3 100"), "read: 3: Invalid argument\n");
+    assert_eq!(m.run("write 3 hello"), "write: 3: Invalid argument\n");
+    assert_eq!(m.run("close 3"), "");
+}
+
+#[test]
+fn a_pattern_written_in_the_guest_reaches_the_host_image_byte_for_byte() {
+    const SIZE: u64 = 4 << 20;
+    let img = make_image("virtio-write.img", SIZE, |_| 0xee);
+    let mut m = Machine::boot(&opts(&[&img], false));
+    m.run("insmod /initrd/virtio_mmio.ko");
+    let out = m.run("insmod /initrd/virtio_blk.ko");
+    assert!(out.contains("vda: 8192 512-byte logical blocks"), "{out}");
+    let out = m.run("blkbench /dev/vda 3 write");
+    assert!(
+        out.contains("blkbench: /dev/vda: write 3 MiB in 1 MiB requests: "),
+        "{out}"
+    );
+    assert!(
+        out.contains("blkbench: /dev/vda: read back 3 MiB: matches the pattern"),
+        "{out}"
+    );
+    let (_, bytes) = parse_hexdump(&m.run("hexdump -s 2097660 -n 40 /dev/vda"));
+    let want: Vec<u8> = (2097660..2097700).map(blkbench_pattern).collect();
+    assert_eq!(bytes, want);
+    m.send(b"poweroff\r");
+    assert!(m.wait_exit(Duration::from_secs(30)).success());
+
+    let data = std::fs::read(&img).expect("read image back");
+    assert_eq!(data.len() as u64, SIZE);
+    for (o, &b) in data.iter().enumerate() {
+        let o = o as u64;
+        let want = if o < 3 << 20 {
+            blkbench_pattern(o)
+        } else {
+            0xee
+        };
+        assert_eq!(b, want, "image byte {o:#x}");
+    }
+}
+
+#[test]
+fn hwrng_gives_random_bytes() {
+    let mut m = Machine::boot(&opts(&[], true));
+    m.run("insmod /initrd/virtio_mmio.ko");
+    let out = m.run("insmod /initrd/virtio_rng.ko");
+    assert!(
+        out.contains("virtio_rng: hwrng: virtio entropy device at"),
+        "{out}"
+    );
+    let (start, a) = parse_hexdump(&m.run("hexdump -n 64 /dev/hwrng"));
+    assert_eq!((start, a.len()), (0, 64));
+    let (_, b) = parse_hexdump(&m.run("hexdump -n 64 /dev/hwrng"));
+    assert_eq!(b.len(), 64);
+    assert_ne!(a, b, "two reads of hwrng gave the same bytes");
+    assert!(a.iter().any(|&x| x != a[0]), "{a:?}");
+    let interrupts = m.run("interrupts");
+    assert!(
+        interrupts
+            .lines()
+            .any(|l| l.contains(" hwrng ") && l.ends_with(" module")),
+        "{interrupts}"
+    );
+}
+
+#[test]
+fn rmmod_follows_the_refcount_rules_and_unload_releases_everything() {
+    let img = make_image("virtio-unload.img", 1 << 20, image_byte);
+    let mut m = Machine::boot(&opts(&[&img], true));
+    load_all(&mut m);
+    assert_eq!(
+        m.run("rmmod virtio_mmio"),
+        "rmmod: ERROR: Module virtio_mmio is in use by: virtio_blk, virtio_rng\n"
+    );
+    assert_eq!(m.run("open /dev/vda"), "/dev/vda: opened as fd 3\n");
+    assert_eq!(
+        m.run("rmmod virtio_blk"),
+        "rmmod: ERROR: Module virtio_blk is in use by: vda (1 open)\n"
+    );
+    // Still working while refused.
+    let (_, bytes) = parse_hexdump(&m.run("hexdump -n 16 /dev/vda"));
+    assert_eq!(bytes, (0..16).map(image_byte).collect::<Vec<_>>());
+    assert_eq!(m.run("close 3"), "");
+    for name in ["virtio_blk", "virtio_rng", "virtio_mmio"] {
+        let out = m.run(&format!("rmmod {name}"));
+        assert!(out.contains(&format!("{name}: unloaded")), "{out}");
+    }
+    let lsmod = m.run("lsmod");
+    assert!(!lsmod.contains("virtio"), "{lsmod}");
+    let lsdev = m.run("lsdev");
+    let objects = lsdev
+        .split_once("  ID NAME")
+        .map(|(_, o)| o)
+        .unwrap_or(&lsdev);
+    for gone in [
+        " vda ",
+        " hwrng ",
+        "virtio_blk",
+        "virtio_rng",
+        "virtio_mmio ",
+    ] {
+        assert!(!objects.contains(gone), "{gone:?} left in\n{lsdev}");
+    }
+    let interrupts = m.run("interrupts");
+    assert!(
+        !interrupts.contains(" vda ") && !interrupts.contains(" hwrng "),
+        "{interrupts}"
+    );
+    // And it all comes back.
+    let out = load_all(&mut m);
+    assert!(out.contains("vda: 2048 512-byte logical blocks"), "{out}");
+}
+
+#[test]
+fn a_second_disk_becomes_vdb() {
+    let a = make_image("virtio-two-a.img", 1 << 20, |_| 0xaa);
+    let b = make_image("virtio-two-b.img", 2 << 20, |_| 0xbb);
+    let mut m = Machine::boot(&opts(&[&a, &b], false));
+    m.run("insmod /initrd/virtio_mmio.ko");
+    let out = m.run("insmod /initrd/virtio_blk.ko");
+    assert!(out.contains("vda: "), "{out}");
+    assert!(out.contains("vdb: "), "{out}");
+    let sizes: Vec<u8> = ["vda", "vdb"]
+        .iter()
+        .map(|d| parse_hexdump(&m.run(&format!("hexdump -n 16 /dev/{d}"))).1[0])
+        .collect();
+    let mut sorted = sizes.clone();
+    sorted.sort();
+    assert_eq!(sorted, [0xaa, 0xbb], "{out}");
+    assert!(m.run("rmmod virtio_blk").contains("virtio_blk: unloaded"));
+}
+
+#[test]
+fn coldplug_binds_the_virtio_drivers() {
+    let img = make_image("virtio-coldplug.img", 1 << 20, image_byte);
+    let mut o = opts(&[&img], true);
+    o.append = None;
+    let mut m = Machine::boot(&o);
+    let lsmod = m.run("lsmod");
+    for name in ["virtio_mmio", "virtio_blk", "virtio_rng"] {
+        assert!(lsmod.contains(name), "{name} not loaded:\n{lsmod}");
+    }
+    let (_, bytes) = parse_hexdump(&m.run("hexdump -s 512 -n 16 /dev/vda"));
+    assert_eq!(bytes, (512..528).map(image_byte).collect::<Vec<_>>());
+}
+
+#[test]
+fn without_a_disk_virtio_blk_fails_cleanly_and_leaves_nothing() {
+    let mut m = Machine::boot(&opts(&[], false));
+    let out = m.run("insmod /initrd/virtio_mmio.ko");
+    assert!(
+        out.contains("virtio_mmio: 32 slots, 0 with a device"),
+        "{out}"
+    );
+    let out = m.run("insmod /initrd/virtio_blk.ko");
+    assert!(
+        out.contains(
+            "virtio_blk: no virtio block device: no unclaimed virtio-mmio slot with device ID 2"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("insmod: ERROR: could not insert 'virtio_blk': No such device"),
+        "{out}"
+    );
+    let out = m.run("insmod /initrd/virtio_rng.ko");
+    assert!(
+        out.contains("insmod: ERROR: could not insert 'virtio_rng': No such device"),
+        "{out}"
+    );
+    assert!(lsmod_line(&mut m, "virtio_blk").is_none());
+    assert!(lsmod_line(&mut m, "virtio_rng").is_none());
+    let transport = lsmod_line(&mut m, "virtio_mmio").expect("transport stays");
+    assert!(transport.ends_with(" 0"), "{transport}");
+    let lsdev = m.run("lsdev");
+    assert!(
+        !lsdev.contains(" vda ") && !lsdev.contains(" hwrng "),
+        "{lsdev}"
+    );
+    assert!(m.run("rmmod virtio_mmio").contains("virtio_mmio: unloaded"));
+}
