@@ -18,7 +18,8 @@ HOST_EXCLUDES := --exclude kernel $(foreach d,$(DRIVER_CRATES),--exclude $(d))
 # Machine selection for run/debug (see qemu/run.sh); the modules' initrd is
 # attached unless INITRD= is given empty.
 INITRD ?= $(BUILD)/initrd.cpio
-export CPU MEM SMP GIC EL QEMU_EXTRA APPEND INITRD
+DISK ?= $(BUILD)/disk.img
+export CPU MEM SMP GIC EL QEMU_EXTRA APPEND INITRD DISK
 
 .PHONY: help deps kernel run debug test test-host test-qemu lint bench fuzz clean
 
@@ -39,10 +40,10 @@ kernel: deps ## build the kernel Image (build/kernel.img) and ELF with symbols (
 	llvm-objcopy -O binary $(KELF) $(IMAGE)
 	@echo "kernel: $(IMAGE) $$(stat -c %s $(IMAGE)) bytes"
 
-run: kernel initrd ## build and boot in QEMU with the serial console here (Ctrl-A X quits QEMU)
+run: kernel initrd disk ## build and boot in QEMU with the serial console here (Ctrl-A X quits QEMU)
 	./qemu/run.sh
 
-debug: kernel initrd ## boot with QEMU halted (-s -S) and attach gdb-multiarch with the kernel's symbols
+debug: kernel initrd disk ## boot with QEMU halted (-s -S) and attach gdb-multiarch with the kernel's symbols
 	@./qemu/run.sh -s -S & qemu_pid=$$!; \
 	trap 'kill $$qemu_pid 2>/dev/null' EXIT; \
 	gdb-multiarch -q $(KELF) -ex 'set architecture aarch64' -ex 'target remote :1234'
@@ -56,26 +57,46 @@ lint: deps ## cargo fmt --check and clippy (host and target) with warnings denie
 test-host: deps ## host unit tests (kcore, loader, modtool, kallsyms)
 	$(CARGO) test --workspace $(HOST_EXCLUDES) --exclude qemu-tests
 
-test-qemu: kernel initrd ## QEMU tests: boot, shell commands, oops, the CPU/GIC/EL/RAM/SMP matrix
+test-qemu: kernel initrd initrd-all ## QEMU tests: boot, shell commands, oops, the CPU/GIC/EL/RAM/SMP matrix
 	$(CARGO) test -p qemu-tests -- --test-threads=2
 
 test: lint test-host test-qemu ## everything CI runs: lint, host tests, QEMU tests
 	@echo "make test: all passed"
 
-bench: kernel initrd ## print figures: boot time vs the QEMU floor, image size, heap free
+bench: kernel initrd initrd-all ## print figures: boot time vs the QEMU floor, image size, heap free
 	./tests/bench.sh
 
 clean: ## remove build outputs
 	$(CARGO) clean
 	rm -rf $(BUILD)
 
-.PHONY: modules initrd
+.PHONY: modules initrd initrd-all disk
+
+# Boot modules go in the initrd (the console and what it takes to reach the
+# disk); every module goes on the disk.
+BOOT_MODULES := pl011 virtio_mmio virtio_blk
+DISK_MIB ?= 32
 
 modules: deps ## build every module (build/modules/*.ko) and the depmod index
 	./drivers/build-modules.sh
 
-initrd: modules ## cpio newc archive of the modules for -initrd (build/initrd.cpio)
-	set -o pipefail; cd $(BUILD)/modules && printf '%s\n' *.ko modules.dep modules.alias \
-		| cpio -o -H newc --quiet --reproducible > ../initrd.cpio.tmp
-	mv $(BUILD)/initrd.cpio.tmp $(BUILD)/initrd.cpio
-	@echo "initrd: $(BUILD)/initrd.cpio $$(stat -c %s $(BUILD)/initrd.cpio) bytes"
+# pack DIR OUT: a cpio newc archive of DIR's modules and indexes.
+define pack
+	set -o pipefail; cd $(1) && printf '%s\n' *.ko modules.dep modules.alias \
+		| cpio -o -H newc --quiet --reproducible > $(abspath $(2)).tmp
+	mv $(2).tmp $(2)
+	@echo "initrd: $(2) $$(stat -c %s $(2)) bytes"
+endef
+
+initrd: modules ## initrd with the boot modules (build/initrd.cpio): pl011, virtio_mmio, virtio_blk
+	rm -rf $(BUILD)/boot-modules && mkdir -p $(BUILD)/boot-modules
+	cp $(foreach m,$(BOOT_MODULES),$(BUILD)/modules/$(m).ko) $(BUILD)/boot-modules/
+	$(CARGO) run -q -p depmod -- $(BUILD)/boot-modules
+	$(call pack,$(BUILD)/boot-modules,$(BUILD)/initrd.cpio)
+
+initrd-all: modules ## initrd with every module (build/initrd-all.cpio), for the tests
+	$(call pack,$(BUILD)/modules,$(BUILD)/initrd-all.cpio)
+
+disk: modules ## FAT disk image with every module and the index (build/disk.img, DISK_MIB MiB)
+	./qemu/mkdisk.sh $(BUILD)/disk.img $(DISK_MIB) $(BUILD)/modules/*.ko $(BUILD)/modules/modules.dep $(BUILD)/modules/modules.alias
+	@echo "disk: $(BUILD)/disk.img ($(DISK_MIB) MiB)"

@@ -5,7 +5,8 @@
 # Environment (defaults in brackets):
 #   CPU [cortex-a72]  MEM [256M]  SMP [1]  GIC [2]  EL [1] (2 = enter at EL2)
 #   KERNEL [build/kernel.img] (none: no -kernel, for tests that load
-#   everything with -device loader)  INITRD []  APPEND []  QEMU_EXTRA []
+#   everything with -device loader)  INITRD []  DISK [] (a raw image attached
+#   as a virtio-blk device)  APPEND []  QEMU_EXTRA []
 #   PRINT_ONLY=1 prints the command instead of running it.
 # Extra arguments are appended to QEMU's command line.
 set -euo pipefail
@@ -29,6 +30,9 @@ cmd=(qemu-system-aarch64 -M "$machine" -cpu "$CPU" -m "$MEM" -smp "$SMP"
 if [ "$KERNEL" != none ]; then cmd+=(-kernel "$KERNEL"); fi
 if [ -n "${INITRD:-}" ]; then cmd+=(-initrd "$INITRD"); fi
 if [ -n "${APPEND:-}" ]; then cmd+=(-append "$APPEND"); fi
+if [ -n "${DISK:-}" ]; then
+    cmd+=(-drive "file=$DISK,if=none,format=raw,id=disk0" -device virtio-blk-device,drive=disk0)
+fi
 # shellcheck disable=SC2206 # QEMU_EXTRA is a word list by design
 if [ -n "${QEMU_EXTRA:-}" ]; then cmd+=($QEMU_EXTRA); fi
 cmd+=("$@")

@@ -32,12 +32,12 @@ pub fn kernel_image() -> PathBuf {
     p
 }
 
-/// The initrd `make initrd` writes (every module and the depmod index).
+/// The initrd `make initrd-all` writes (every module and the depmod index).
 pub fn initrd_image() -> PathBuf {
-    let p = root().join("build/initrd.cpio");
+    let p = root().join("build/initrd-all.cpio");
     assert!(
         p.exists(),
-        "{} is missing: run `make initrd` (make test does) first",
+        "{} is missing: run `make initrd-all` (make test does) first",
         p.display()
     );
     p
@@ -94,6 +94,7 @@ impl Machine {
             "EL",
             "APPEND",
             "INITRD",
+            "DISK",
             "QEMU_EXTRA",
             "PRINT_ONLY",
         ] {

@@ -71,7 +71,7 @@ fn modprobe_loads_dependencies_and_a_used_provider_cannot_be_removed() {
     );
     assert_eq!(
         m.run("modprobe nope"),
-        "modprobe: FATAL: Module nope not found in directory /initrd\n"
+        "modprobe: FATAL: Module nope not found in /initrd or /disk\n"
     );
     assert_eq!(
         m.run("rmmod hello"),
