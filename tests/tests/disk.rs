@@ -1,0 +1,167 @@
+//! The FAT disk and boot-time coldplug: booting with the boot-module initrd and
+//! a disk image made like `make disk`, the drivers bind at boot (pl011 takes
+//! the console, virtio_mmio finds the disk, virtio_blk registers vda), the disk
+//! is mounted at /disk, a device whose driver is only on the disk gets it after
+//! the mount, modules load from the disk by path and by `modprobe`, the mount
+//! holds the disk's driver, and bad disks and files give clear errors.
+
+use qemu_tests::{root, Machine, Opts};
+use std::path::PathBuf;
+use std::process::Command;
+
+/// A disk like `make disk` makes, with `extra` files added (name, bytes).
+fn fat_disk(name: &str, extra: &[(&str, &[u8])]) -> PathBuf {
+    let dir = root().join("target/qemu-tests");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let modules = root().join("build/modules");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&modules)
+        .expect("build/modules (run make modules)")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "ko")
+                || p.file_name()
+                    .is_some_and(|n| n == "modules.dep" || n == "modules.alias")
+        })
+        .collect();
+    for (fname, bytes) in extra {
+        let p = dir.join(fname);
+        std::fs::write(&p, bytes).expect("write extra file");
+        files.push(p);
+    }
+    let out = dir.join(name);
+    let st = Command::new(root().join("qemu/mkdisk.sh"))
+        .arg(&out)
+        .arg("16")
+        .args(&files)
+        .status()
+        .expect("qemu/mkdisk.sh");
+    assert!(st.success(), "mkdisk failed");
+    out
+}
+
+fn boot_image() -> PathBuf {
+    let p = root().join("build/initrd.cpio");
+    assert!(p.exists(), "run make initrd first");
+    p
+}
+
+fn machine(disk: Option<&PathBuf>) -> Machine {
+    let mut extra = vec!["-device".to_string(), "virtio-rng-device".to_string()];
+    if let Some(d) = disk {
+        extra.extend([
+            "-drive".to_string(),
+            format!("file={},if=none,format=raw,id=d0", d.display()),
+            "-device".to_string(),
+            "virtio-blk-device,drive=d0".to_string(),
+        ]);
+    }
+    Machine::boot(&Opts {
+        initrd: Some(boot_image()),
+        extra,
+        ..Opts::default()
+    })
+}
+
+#[test]
+fn drivers_bind_at_boot_and_the_disk_serves_modules() {
+    let disk = fat_disk(
+        "disk-modules.img",
+        &[("corrupt.ko", b"this is not an ELF file at all".as_slice())],
+    );
+    let mut m = machine(Some(&disk));
+    let dmesg = m.run("dmesg");
+    for want in [
+        "console [ttyAMA0] enabled",
+        "virtio_blk: vda: ",
+        "disk: mounted vda at /disk (FAT volume 'MODULES')",
+        "coldplug: 1 more drivers loaded from /disk: virtio_rng",
+    ] {
+        assert!(dmesg.contains(want), "missing {want:?} in\n{dmesg}");
+    }
+    let lsmod = m.run("lsmod");
+    for module in ["pl011", "virtio_mmio", "virtio_blk", "virtio_rng"] {
+        assert!(
+            lsmod.lines().any(|l| l.starts_with(&format!("{module} "))),
+            "{module} not loaded:\n{lsmod}"
+        );
+    }
+    assert_eq!(
+        m.run("ls /initrd")
+            .lines()
+            .filter(|l| l.ends_with(".ko"))
+            .count(),
+        3,
+        "the initrd holds the boot modules"
+    );
+    let files = m.run("lsdisk");
+    assert!(
+        files.lines().any(|l| l.ends_with(" user_of_hello.ko")),
+        "long names read back:\n{files}"
+    );
+    assert!(files.lines().any(|l| l.ends_with(" hello.ko")), "{files}");
+    let lsdev = m.run("lsdev");
+    assert!(
+        lsdev
+            .lines()
+            .any(|l| l.contains("virtio:d00000002v") && l.ends_with(" virtio_blk")),
+        "{lsdev}"
+    );
+
+    // Modules from the disk: by path, and by name with dependencies.
+    assert!(m
+        .run("insmod /disk/hello_c.ko")
+        .contains("hello_c: Hello from C"));
+    let out = m.run("modprobe user_of_hello");
+    assert!(
+        out.contains("hello: loaded at") && out.contains("user_of_hello: hello_add(2, 3) = 5"),
+        "{out}"
+    );
+    let out = m.run("insmod /disk/corrupt.ko");
+    assert!(
+        out.contains("insmod: ERROR: could not insert 'corrupt': Invalid module format"),
+        "{out}"
+    );
+    assert!(m
+        .run("insmod /disk/missing.ko")
+        .contains("could not load module /disk/missing.ko: No such file or directory"));
+
+    // The mount holds the disk; umount lets its driver go.
+    assert_eq!(
+        m.run("rmmod virtio_blk"),
+        "rmmod: ERROR: Module virtio_blk is in use by: vda (1 open)\n"
+    );
+    assert_eq!(m.run("umount"), "umount: /dev/vda unmounted from /disk\n");
+    assert!(m.run("rmmod virtio_blk").contains("virtio_blk: unloaded"));
+    assert!(m.run("lsdisk").contains("not mounted"));
+    assert!(m.run("modprobe virtio_blk").contains("virtio_blk: vda: "));
+    assert!(m
+        .run("mount")
+        .contains("mount: /dev/vda mounted on /disk (FAT volume 'MODULES')"));
+    assert!(m
+        .run("insmod /disk/irq_user.ko")
+        .contains("irq_user: counting"));
+}
+
+#[test]
+fn no_disk_and_a_disk_that_is_not_fat_are_reported_not_fatal() {
+    let mut m = machine(None);
+    let dmesg = m.run("dmesg");
+    assert!(!dmesg.contains("disk: mounted"), "{dmesg}");
+    assert!(m.run("lsdisk").contains("/disk: not mounted"));
+    assert_eq!(m.run("mount"), "mount: vda: No such device\n");
+    drop(m);
+
+    let dir = root().join("target/qemu-tests");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let raw = dir.join("not-fat.img");
+    std::fs::write(&raw, vec![0x5au8; 4 << 20]).expect("write");
+    let mut m = machine(Some(&raw));
+    let dmesg = m.run("dmesg");
+    assert!(
+        dmesg.contains("disk: cannot mount: vda: not a FAT file system"),
+        "{dmesg}"
+    );
+    assert_eq!(m.run("echo still here"), "still here\n");
+    let t = m.transcript();
+    assert!(!t.contains("Kernel panic") && !t.contains("Oops"), "{t}");
+}
