@@ -180,6 +180,11 @@ const COMMANDS: &[Command] = &[
         run: disk::lsdisk,
     },
     Command {
+        name: "time",
+        help: "time CMD...: run a command and print how long it took",
+        run: cmd_time,
+    },
+    Command {
         name: "poweroff",
         help: "power the machine off (PSCI SYSTEM_OFF)",
         run: cmd_poweroff,
@@ -388,6 +393,23 @@ fn psci_or_halt(function: u32, what: &str) {
             cpu::halt();
         }
     }
+}
+
+fn cmd_time(args: &[&str]) {
+    if args.is_empty() {
+        println!("Usage: time CMD [ARGS...]");
+        return;
+    }
+    let line = args.join(" ");
+    let t0 = time::ticks_since_boot();
+    execute(&line);
+    let ticks = time::ticks_since_boot() - t0;
+    let us = ticks as u128 * 1_000_000 / time::frequency() as u128;
+    println!(
+        "real {}.{:06} s ({ticks} counter ticks)",
+        us / 1_000_000,
+        us % 1_000_000
+    );
 }
 
 fn cmd_console(args: &[&str]) {
