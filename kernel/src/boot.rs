@@ -274,7 +274,10 @@ pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
 pub fn late_init(early: EarlyInfo) {
     let fdt = &early.fdt;
     let bootargs = dt::bootargs(fdt).unwrap_or("");
-    let loglevel = kcore::cmdline::get(bootargs, "loglevel").and_then(|v| v.parse().ok());
+    // `quiet` is Linux's: console loglevel 4 (warnings and errors only).
+    let loglevel = kcore::cmdline::get(bootargs, "loglevel")
+        .and_then(|v| v.parse().ok())
+        .or_else(|| kcore::cmdline::has(bootargs, "quiet").then_some(4));
     klog::init(loglevel);
     log::info!(
         "Booting kernel on {} (entered at EL{}, running at EL1)",

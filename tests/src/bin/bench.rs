@@ -66,9 +66,9 @@ fn floor_once(img: &std::path::Path) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
-fn boot_once() -> (f64, String) {
+fn boot_once(append: Option<&str>) -> (f64, String) {
     let t = Instant::now();
-    let mut m = Machine::start(&Opts::default());
+    let mut m = Machine::start(&Opts { append: append.map(String::from), ..Opts::default() });
     m.expect(PROMPT, Duration::from_secs(60));
     let ms = t.elapsed().as_secs_f64() * 1000.0;
     let dmesg = m.run("dmesg");
@@ -227,12 +227,13 @@ fn main() {
         return;
     }
     let img = floor_image();
-    let (mut floor, mut boot, mut guest_us) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut floor, mut boot, mut guest_us, mut quiet) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut ticks_line = String::new();
     for _ in 0..RUNS {
         floor.push(floor_once(&img));
-        let (ms, dmesg) = boot_once();
+        let (ms, dmesg) = boot_once(None);
         boot.push(ms);
+        quiet.push(boot_once(Some("quiet")).0);
         if let Some(line) = dmesg.lines().find(|l| l.contains("Boot took ")) {
             ticks_line = line.to_string();
             if let Some(us) = line
@@ -253,6 +254,8 @@ fn main() {
         PROMPT.trim()
     );
     println!("ratio boot/floor: {:.2}x", b / f);
+    let q = median(&mut quiet);
+    println!("boot to prompt with `quiet` (boot log in dmesg only, not on the serial console): {q:.1} ms, {:.2}x the floor", q / f);
     if !guest_us.is_empty() {
         println!(
             "in guest, kernel_main to end of boot: median {:.0} us; last run: {}",

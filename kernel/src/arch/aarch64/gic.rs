@@ -24,8 +24,8 @@ register_structs! {
         (0x0100 => isenabler: [ReadWrite<u32>; 32]),
         (0x0180 => icenabler: [ReadWrite<u32>; 32]),
         (0x0200 => _reserved1),
-        (0x0400 => ipriorityr: [ReadWrite<u8>; 1024]),
-        (0x0800 => itargetsr: [ReadWrite<u8>; 1024]),
+        (0x0400 => ipriorityr: [ReadWrite<u32>; 256]),
+        (0x0800 => itargetsr: [ReadWrite<u32>; 256]),
         (0x0c00 => icfgr: [ReadWrite<u32>; 64]),
         (0x0d00 => _reserved2),
         (0x6100 => irouter: [ReadWrite<u64>; 988]),
@@ -62,13 +62,17 @@ register_structs! {
         (0x10104 => _reserved3),
         (0x10180 => icenabler0: ReadWrite<u32>),
         (0x10184 => _reserved4),
-        (0x10400 => ipriorityr: [ReadWrite<u8>; 32]),
+        (0x10400 => ipriorityr: [ReadWrite<u32>; 8]),
         (0x10420 => _reserved5),
         (0x20000 => @END),
     }
 }
 
 const PRIORITY: u8 = 0xa0;
+/// Four priority (or target) bytes per 32-bit register write: a quarter of the
+/// MMIO accesses, each of which is an exit to the device model under QEMU.
+const PRIORITY_X4: u32 = u32::from_ne_bytes([PRIORITY; 4]);
+const TARGET_CPU0_X4: u32 = 0x0101_0101;
 const PRIORITY_MASK: u32 = 0xf0;
 /// INTIDs 1020..1023 are special; 1023 means "no pending interrupt".
 pub const SPURIOUS: u32 = 1020;
@@ -131,12 +135,11 @@ pub unsafe fn init(info: GicInfo) {
             };
             gicd.ctlr.set(0);
             let lines = ((gicd.typer.get() & 0x1f) + 1) * 32;
-            for i in 32..lines as usize {
-                gicd.ipriorityr[i].set(PRIORITY);
-                gicd.itargetsr[i].set(1);
-            }
-            for i in 0..32 {
-                gicd.ipriorityr[i].set(PRIORITY);
+            for i in 0..lines as usize / 4 {
+                gicd.ipriorityr[i].set(PRIORITY_X4);
+                if i >= 8 {
+                    gicd.itargetsr[i].set(TARGET_CPU0_X4);
+                }
             }
             for i in 0..(lines as usize / 32) {
                 gicd.icenabler[i].set(u32::MAX);
@@ -160,8 +163,10 @@ pub unsafe fn init(info: GicInfo) {
                 gicd_regs.igroupr[i].set(u32::MAX);
             }
             let me = super::cpu::affinity();
+            for i in 8..lines as usize / 4 {
+                gicd_regs.ipriorityr[i].set(PRIORITY_X4);
+            }
             for i in 32..lines as usize {
-                gicd_regs.ipriorityr[i].set(PRIORITY);
                 gicd_regs.irouter[i - 32].set(me);
             }
             // GICD_CTLR (DS=1 view): ARE (bit 4), EnableGrp1 (bit 1).
@@ -193,8 +198,8 @@ pub unsafe fn init(info: GicInfo) {
             }
             gicr_regs.igroupr0.set(u32::MAX);
             gicr_regs.icenabler0.set(u32::MAX);
-            for i in 0..32 {
-                gicr_regs.ipriorityr[i].set(PRIORITY);
+            for i in 0..8 {
+                gicr_regs.ipriorityr[i].set(PRIORITY_X4);
             }
             // CPU interface through system registers (ICC_*_EL1).
             // SAFETY: EL2 (if present) enabled ICC_SRE_EL2.Enable in boot.rs; these
