@@ -170,7 +170,7 @@ pub fn mount(name: &str) -> Result<String, String> {
 /// Unmounts `/disk`, releasing the block device.
 pub fn umount() -> Result<String, String> {
     let mut m = MOUNT.lock();
-    let mount = m.take().ok_or_else(|| "/disk: not mounted".to_string())?;
+    let mount = m.take().ok_or_else(|| "not mounted".to_string())?;
     let _ = mount.vm.close_dir(mount.root);
     let _ = mount.vm.close_volume(mount.volume);
     Ok(mount.device)
@@ -192,7 +192,7 @@ pub struct Entry {
 /// The root directory's entries.
 pub fn list() -> Result<Vec<Entry>, String> {
     let m = MOUNT.lock();
-    let mount = m.as_ref().ok_or_else(|| "/disk: not mounted".to_string())?;
+    let mount = m.as_ref().ok_or_else(|| "not mounted".to_string())?;
     let mut storage = [0u8; 256];
     let mut lfn = embedded_sdmmc::LfnBuffer::new(&mut storage);
     let mut out = Vec::new();
@@ -223,7 +223,7 @@ pub fn read(name: &str) -> Result<Vec<u8>, String> {
         .find(|e| !e.is_dir && (e.name == name || e.short.eq_ignore_ascii_case(name)))
         .ok_or_else(|| "No such file or directory".to_string())?;
     let m = MOUNT.lock();
-    let mount = m.as_ref().ok_or_else(|| "/disk: not mounted".to_string())?;
+    let mount = m.as_ref().ok_or_else(|| "not mounted".to_string())?;
     let file = mount
         .vm
         .open_file_in_dir(mount.root, entry.short.as_str(), Mode::ReadOnly)

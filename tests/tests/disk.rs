@@ -107,6 +107,16 @@ fn drivers_bind_at_boot_and_the_disk_serves_modules() {
         "{lsdev}"
     );
 
+    assert_eq!(m.run("ls /disk"), files, "ls /disk is lsdisk");
+    assert!(m
+        .run("cat /disk/modules.dep")
+        .contains("user_of_hello.ko: hello.ko\n"));
+    let rng = m.run("rng 16");
+    assert!(
+        rng.starts_with("00000000  ") && rng.lines().count() == 2,
+        "{rng}"
+    );
+
     // Modules from the disk: by path, and by name with dependencies.
     assert!(m
         .run("insmod /disk/hello_c.ko")

@@ -1,4 +1,4 @@
-//! Disk commands: `mount [DEV]`, `umount`, `df`-like listing via `lsdisk`.
+//! Disk commands: `mount [DEV]`, `umount`, `lsdisk`.
 
 use crate::{disk, println};
 
@@ -24,11 +24,11 @@ pub fn mount(args: &[&str]) {
 pub fn umount(_: &[&str]) {
     match disk::umount() {
         Ok(dev) => println!("umount: /dev/{dev} unmounted from /disk"),
-        Err(e) => println!("umount: {e}"),
+        Err(e) => println!("umount: /disk: {e}"),
     }
 }
 
-/// `lsdisk`: the files in `/disk` with their sizes (as `ls -l /disk`).
+/// `lsdisk` (and `ls /disk`): the files in `/disk` with their sizes.
 pub fn lsdisk(_: &[&str]) {
     match disk::list() {
         Ok(entries) => {

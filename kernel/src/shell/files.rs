@@ -19,10 +19,11 @@ fn errstr(e: i32) -> &'static str {
     }
 }
 
-/// `ls [/initrd|/dev]`
+/// `ls [/initrd|/disk|/dev]`
 pub fn ls(args: &[&str]) {
     match args.first().copied().unwrap_or("/") {
-        "/" => println!("dev  initrd"),
+        "/" => println!("dev  disk  initrd"),
+        "/disk" | "/disk/" => super::disk::lsdisk(&[]),
         "/dev" | "/dev/" => {
             for o in object::all() {
                 if matches!(o.kind, Kind::Device(_)) {
@@ -80,13 +81,25 @@ pub fn cat(args: &[&str]) {
         let _ = devfs::close(fd);
         return;
     }
-    match initrd::read(path) {
-        Ok(b) => match core::str::from_utf8(b) {
+    match crate::vfs::read(path) {
+        Ok(b) => match core::str::from_utf8(&b) {
             Ok(s) => print!("{s}"),
             Err(_) => println!("cat: {path}: binary file ({} bytes); use hexdump", b.len()),
         },
         Err(e) => println!("cat: {path}: {e}"),
     }
+}
+
+/// `rng N`: N bytes from the entropy device (`/dev/hwrng`), in hex.
+pub fn rng(args: &[&str]) {
+    let n: u64 = match args.first().map(|a| a.parse()) {
+        Some(Ok(n)) if n > 0 => n,
+        _ => {
+            println!("Usage: rng N");
+            return;
+        }
+    };
+    hexdump(&["-n", &alloc::format!("{}", n.min(4096)), "/dev/hwrng"]);
 }
 
 /// `lsdev`: objects modules registered, with owners and counts.
@@ -370,7 +383,7 @@ pub fn hexdump(args: &[&str]) {
         }
         return;
     }
-    match initrd::read(path) {
+    match crate::vfs::read(path) {
         Ok(b) => {
             let start = offset.min(b.len() as u64) as usize;
             let n = len.unwrap_or(u64::MAX).min((b.len() - start) as u64) as usize;

@@ -106,7 +106,7 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "ls",
-        help: "ls [/initrd|/dev]: list files or devices",
+        help: "ls [/initrd|/disk|/dev]: list files or devices",
         run: files::ls,
     },
     Command {
@@ -178,6 +178,11 @@ const COMMANDS: &[Command] = &[
         name: "lsdisk",
         help: "files on /disk with sizes",
         run: disk::lsdisk,
+    },
+    Command {
+        name: "rng",
+        help: "rng N: N random bytes from /dev/hwrng (virtio-rng)",
+        run: files::rng,
     },
     Command {
         name: "time",

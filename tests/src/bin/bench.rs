@@ -68,7 +68,10 @@ fn floor_once(img: &std::path::Path) -> f64 {
 
 fn boot_once(append: Option<&str>) -> (f64, String) {
     let t = Instant::now();
-    let mut m = Machine::start(&Opts { append: append.map(String::from), ..Opts::default() });
+    let mut m = Machine::start(&Opts {
+        append: append.map(String::from),
+        ..Opts::default()
+    });
     m.expect(PROMPT, Duration::from_secs(60));
     let ms = t.elapsed().as_secs_f64() * 1000.0;
     let dmesg = m.run("dmesg");
@@ -227,7 +230,8 @@ fn main() {
         return;
     }
     let img = floor_image();
-    let (mut floor, mut boot, mut guest_us, mut quiet) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut floor, mut boot, mut guest_us, mut quiet) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut ticks_line = String::new();
     for _ in 0..RUNS {
         floor.push(floor_once(&img));
