@@ -2,7 +2,7 @@
 //! and cache maintenance.
 
 use aarch64_cpu::asm::barrier;
-use aarch64_cpu::registers::{Readable, Writeable, CNTFRQ_EL0, CNTVCT_EL0, DAIF, MPIDR_EL1};
+use aarch64_cpu::registers::{Readable, Writeable, CNTFRQ_EL0, CNTVCT_EL0, DAIF, MIDR_EL1, MPIDR_EL1};
 use core::arch::asm;
 
 /// Interrupt mask state saved by [`irq_save`].
@@ -114,4 +114,12 @@ pub fn sync_icache(start: usize, len: usize) {
     }
     barrier::dsb(barrier::ISH);
     barrier::isb(barrier::SY);
+}
+
+/// Whether this CPU is a Cortex-A53 (MIDR_EL1 implementer 0x41 Arm, part 0xD03),
+/// whose erratum 843419 (ADRP at the end of a 4 KiB page) the module loader
+/// works around.
+pub fn has_erratum_843419() -> bool {
+    let midr = MIDR_EL1.get();
+    (midr >> 24) & 0xff == 0x41 && (midr >> 4) & 0xfff == 0xd03
 }
