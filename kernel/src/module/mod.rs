@@ -291,7 +291,8 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
             fix_cortex_a53_843419: crate::arch::cpu::has_erratum_843419(),
             ..modloader::PlanOptions::default()
         },
-    ).map_err(|e| noexec(&name, e))?;
+    )
+    .map_err(|e| noexec(&name, e))?;
 
     // 3. Resolve imports against the kernel and loaded modules, checking versions.
     let mut txn = Txn {

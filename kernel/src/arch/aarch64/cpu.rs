@@ -2,7 +2,9 @@
 //! and cache maintenance.
 
 use aarch64_cpu::asm::barrier;
-use aarch64_cpu::registers::{Readable, Writeable, CNTFRQ_EL0, CNTVCT_EL0, DAIF, MIDR_EL1, MPIDR_EL1};
+use aarch64_cpu::registers::{
+    Readable, Writeable, CNTFRQ_EL0, CNTVCT_EL0, DAIF, MIDR_EL1, MPIDR_EL1,
+};
 use core::arch::asm;
 
 /// Interrupt mask state saved by [`irq_save`].
