@@ -3,7 +3,7 @@
 //! whose reads return a greeting (`greeting=` parameter) `count` times.
 #![no_std]
 
-use kabi::{pr_info, DeviceDesc, DeviceKind, DeviceOps, Opaque};
+use kabi::{pr_info, Device, DeviceKind, DeviceOps, Global, Opaque};
 
 kabi::module! {
     name: "hello",
@@ -37,7 +37,7 @@ pub extern "C" fn hello_add(a: u32, b: u32) -> u32 {
 }
 kabi::export_symbol!(hello_add, "(a: u32, b: u32) -> u32");
 
-static mut DEVICE_ID: i32 = 0;
+static DEVICE: Global<Device> = Global::new();
 
 extern "C" fn hello_read(_ctx: *mut Opaque, buf: *mut u8, len: usize, offset: u64) -> isize {
     let greeting = GREETING.get().as_bytes();
@@ -68,20 +68,13 @@ static OPS: DeviceOps = DeviceOps {
 };
 
 fn hello_init() -> Result<(), i32> {
-    let desc = DeviceDesc {
-        kind: DeviceKind::Char as u32,
-        name: c"hello0".as_ptr().cast(),
-        ops: &OPS,
-        ctx: core::ptr::null_mut(),
-        size: 0,
-    };
-    // SAFETY: `desc` and what it points to outlive the call; OPS is static.
-    let id = unsafe { kabi::sys::register_device(kabi::rt::this_module(), &desc) };
-    if id < 0 {
-        return Err(-id);
-    }
-    // SAFETY: init and exit never run concurrently with each other.
-    unsafe { DEVICE_ID = id };
+    DEVICE.set(Device::register(
+        DeviceKind::Char,
+        c"hello0",
+        &OPS,
+        core::ptr::null_mut(),
+        0,
+    )?);
     pr_info!(
         "Hello, world (greeting={:?}, count={})",
         GREETING.get(),
@@ -91,12 +84,11 @@ fn hello_init() -> Result<(), i32> {
 }
 
 fn hello_exit() -> Result<(), i32> {
-    // SAFETY: as in init.
-    let id = unsafe { DEVICE_ID };
-    // SAFETY: plain call into the kernel with our own id.
-    let r = unsafe { kabi::sys::unregister_device(kabi::rt::this_module(), id) };
-    if r < 0 {
-        return Err(-r);
+    if let Some(dev) = DEVICE.take() {
+        if let Err((dev, e)) = dev.unregister() {
+            DEVICE.set(dev);
+            return Err(e);
+        }
     }
     pr_info!("Goodbye");
     Ok(())

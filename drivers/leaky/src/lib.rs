@@ -5,8 +5,8 @@
 //! module's memory (its code backs `leak0`'s ops) and report the leak.
 #![no_std]
 
-use core::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use kabi::{pr_info, pr_warn, DeviceDesc, DeviceKind, DeviceOps, Opaque};
+use core::sync::atomic::{AtomicU64, Ordering};
+use kabi::{pr_info, pr_warn, Device, DeviceKind, DeviceOps, Global, Opaque, Timer};
 
 kabi::module! {
     name: "leaky",
@@ -19,7 +19,7 @@ kabi::module! {
 }
 
 static TICKS: AtomicU64 = AtomicU64::new(0);
-static TIMER_ID: AtomicI64 = AtomicI64::new(0);
+static TIMER: Global<Timer> = Global::new();
 
 extern "C" fn leaky_tick(_ctx: *mut Opaque) {
     TICKS.fetch_add(1, Ordering::Relaxed);
@@ -34,45 +34,23 @@ static OPS: DeviceOps = DeviceOps {
 };
 
 fn leaky_init() -> Result<(), i32> {
-    let desc = DeviceDesc {
-        kind: DeviceKind::Char as u32,
-        name: c"leak0".as_ptr().cast(),
-        ops: &OPS,
-        ctx: core::ptr::null_mut(),
-        size: 0,
-    };
-    // SAFETY: `desc` and what it points to outlive the call; OPS is static.
-    let id = unsafe { kabi::sys::register_device(kabi::rt::this_module(), &desc) };
-    if id < 0 {
-        return Err(-id);
-    }
-    // SAFETY: `leaky_tick` is a function of this module and ignores its context.
-    let timer = unsafe {
-        kabi::sys::timer_add(
-            kabi::rt::this_module(),
-            100_000,
-            100_000,
-            leaky_tick,
-            core::ptr::null_mut(),
-        )
-    };
-    if timer < 0 {
-        // SAFETY: `id` is the device registered above.
-        unsafe { kabi::sys::unregister_device(kabi::rt::this_module(), id) };
-        return Err((-timer) as i32);
-    }
-    TIMER_ID.store(timer, Ordering::SeqCst);
+    let device = Device::register(DeviceKind::Char, c"leak0", &OPS, core::ptr::null_mut(), 0)?;
+    // If the timer cannot be added, `device` is dropped: unregistered.
+    TIMER.set(Timer::add(
+        100_000,
+        100_000,
+        leaky_tick,
+        core::ptr::null_mut(),
+    )?);
+    // The bug this module exists for, made visible: the handle is forgotten,
+    // so nothing ever unregisters leak0.
+    core::mem::forget(device);
     pr_info!("registered leak0 and a 100 ms timer");
     Ok(())
 }
 
 fn leaky_exit() -> Result<(), i32> {
-    // SAFETY: the id is the timer init added.
-    let r =
-        unsafe { kabi::sys::timer_del(kabi::rt::this_module(), TIMER_ID.load(Ordering::SeqCst)) };
-    if r < 0 {
-        return Err(-r);
-    }
+    drop(TIMER.take());
     pr_warn!("deleted the timer; leaving leak0 registered on purpose");
     Ok(())
 }

@@ -155,8 +155,13 @@ extern "C" fn pl011_irq(_intid: u32, _ctx: *mut Opaque) {
     let Some(r) = regs() else { return };
     let pending = r.mis.extract();
     if pending.is_set(INT::RX) || pending.is_set(INT::RT) {
-        receive(r);
+        // Acknowledge first, then drain: a byte that arrives while we drain
+        // raises the interrupt again. (Acknowledging after the drain would
+        // clear the interrupt of a byte that arrived in between, leaving it in
+        // the FIFO with nothing to signal it, and a full one-byte FIFO stops
+        // the sender.)
         r.icr.write(INT::RX::SET + INT::RT::SET);
+        receive(r);
     }
     if pending.is_set(INT::TX) {
         r.icr.write(INT::TX::SET);

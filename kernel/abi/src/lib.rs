@@ -23,6 +23,8 @@ pub mod types;
 
 #[cfg(feature = "module")]
 pub mod rt;
+#[cfg(feature = "module")]
+pub use rt::{Device, Global, Timer};
 
 pub use types::*;
 

@@ -158,3 +158,127 @@ impl StrParam {
         core::str::from_utf8(&bytes[..len]).unwrap_or("")
     }
 }
+
+/// A device this module registered. Dropping it unregisters it, so error paths
+/// in init clean up by themselves, and a module that means to leave a device
+/// registered says so with a visible `core::mem::forget`. Keep it between init
+/// and exit in a [`Global`].
+pub struct Device {
+    id: i32,
+}
+
+impl Device {
+    /// Registers a device whose operations and name live as long as the module.
+    pub fn register(
+        kind: crate::DeviceKind,
+        name: &'static core::ffi::CStr,
+        ops: &'static crate::DeviceOps,
+        ctx: *mut crate::Opaque,
+        size: u64,
+    ) -> Result<Self, i32> {
+        let desc = crate::DeviceDesc {
+            kind: kind as u32,
+            name: name.as_ptr().cast(),
+            ops,
+            ctx,
+            size,
+        };
+        // SAFETY: `desc` lives across the call; `name` and `ops` are 'static.
+        let id = unsafe { sys::register_device(this_module(), &desc) };
+        if id < 0 {
+            Err(-id)
+        } else {
+            Ok(Self { id })
+        }
+    }
+
+    /// The kernel's id for the device.
+    pub fn id(&self) -> i32 {
+        self.id
+    }
+
+    /// Unregisters now; on refusal (`EBUSY` while it is open) gives the handle
+    /// back with the error.
+    pub fn unregister(self) -> Result<(), (Self, i32)> {
+        // SAFETY: our own device id.
+        let r = unsafe { sys::unregister_device(this_module(), self.id) };
+        if r < 0 {
+            Err((self, -r))
+        } else {
+            core::mem::forget(self);
+            Ok(())
+        }
+    }
+}
+
+impl Drop for Device {
+    fn drop(&mut self) {
+        // SAFETY: our own device id.
+        let _ = unsafe { sys::unregister_device(this_module(), self.id) };
+    }
+}
+
+/// A timer this module added; dropping it deletes it.
+pub struct Timer {
+    id: i64,
+}
+
+impl Timer {
+    /// Calls `func(ctx)` after `delay_us`, then every `period_us` (0: once).
+    // `ctx` is never dereferenced here or by the kernel: it is handed back to
+    // `func`, which is the module's own code.
+    #[allow(clippy::not_unsafe_ptr_arg_deref)]
+    pub fn add(
+        delay_us: u64,
+        period_us: u64,
+        func: crate::TimerFn,
+        ctx: *mut crate::Opaque,
+    ) -> Result<Self, i32> {
+        // SAFETY: `func` is a function of this module; the kernel calls it
+        // only while the timer exists, and dropping the handle deletes it.
+        let id = unsafe { sys::timer_add(this_module(), delay_us, period_us, func, ctx) };
+        if id < 0 {
+            Err((-id) as i32)
+        } else {
+            Ok(Self { id })
+        }
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        // SAFETY: our own timer id.
+        let _ = unsafe { sys::timer_del(this_module(), self.id) };
+    }
+}
+
+/// Module-global state: set in init, taken in exit, behind a spin lock so it is
+/// sound whatever runs concurrently.
+pub struct Global<T>(spin::Mutex<Option<T>>);
+
+impl<T> Default for Global<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> Global<T> {
+    pub const fn new() -> Self {
+        Self(spin::Mutex::new(None))
+    }
+
+    /// Stores `v` (dropping what was there).
+    pub fn set(&self, v: T) {
+        *self.0.lock() = Some(v);
+    }
+
+    /// Takes the value out.
+    pub fn take(&self) -> Option<T> {
+        self.0.lock().take()
+    }
+
+    /// Runs `f` on the value, if set.
+    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        self.0.lock().as_mut().map(f)
+    }
+}
