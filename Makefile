@@ -27,7 +27,7 @@ help: ## this list
 	@echo "Targets:"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  \1\t\2/' | expand -t 14
 	@echo
-	@echo "Machine options for run/debug: CPU=cortex-a72 MEM=256M SMP=1 GIC=2|3 EL=1|2 QEMU_EXTRA='...'"
+	@echo "Machine options for run/debug: CPU=cortex-a72 MEM=256M SMP=1 GIC=2|3 EL=1|2 APPEND='...' INITRD=file DISK=file QEMU_EXTRA='...'"
 
 deps: ## install what is missing (rustup target, Debian packages)
 	@./qemu/install-deps.sh
@@ -54,17 +54,20 @@ lint: deps ## cargo fmt --check and clippy (host and target) with warnings denie
 	$(CARGO) clippy -p kernel -p kcore -p modloader --target $(TARGET) $(CARGO_PROFILE_FLAG) -- -D warnings
 	$(CARGO) clippy $(foreach d,$(DRIVER_CRATES),-p $(d)) --target $(TARGET) $(CARGO_PROFILE_FLAG) -- -D warnings
 
-test-host: deps ## host unit tests (kcore, loader, modtool, kallsyms)
+test-host: deps ## host unit tests (kcore, loader, modtool, kallsyms, kabi, depmod)
 	$(CARGO) test --workspace $(HOST_EXCLUDES) --exclude qemu-tests
 
-test-qemu: kernel initrd initrd-all ## QEMU tests: boot, shell commands, oops, the CPU/GIC/EL/RAM/SMP matrix
+test-qemu: kernel initrd initrd-all ## QEMU tests: boot, shell, oops, machine matrix, modules, drivers, disk
 	$(CARGO) test -p qemu-tests -- --test-threads=2
 
 test: lint test-host test-qemu ## everything CI runs: lint, host tests, QEMU tests
 	@echo "make test: all passed"
 
-bench: kernel initrd initrd-all ## print figures: boot time vs the QEMU floor, image size, heap free
+bench: kernel initrd initrd-all disk ## print figures: boot vs QEMU floor, image size, memory, modules, drivers, loader
 	./tests/bench.sh
+
+fuzz: ## fuzz the module load path with cargo fuzz (nightly); FUZZ_SECONDS=600
+	./kernel/loader/fuzz.sh $(or $(FUZZ_SECONDS),600)
 
 clean: ## remove build outputs
 	$(CARGO) clean
