@@ -26,6 +26,30 @@ const SECTOR: usize = 512;
 /// A registered block device, as `embedded-sdmmc` sees it.
 pub struct BlockDev {
     handle: ObjectRef,
+    readahead: core::cell::RefCell<ReadAhead>,
+}
+
+/// Sectors read ahead: `embedded-sdmmc` asks for one sector at a time, and each
+/// request to the driver is a virtqueue round trip, so reads fetch `READAHEAD`
+/// sectors at once into one of `WINDOWS` windows (least recently used is
+/// replaced), which keeps the FAT and the file's data both cached while a file
+/// is read. Writes go straight to the device and drop the windows they overlap,
+/// so no window ever serves stale data.
+const READAHEAD: usize = 32;
+const WINDOWS: usize = 4;
+
+#[derive(Default)]
+struct Window {
+    start: u64,
+    valid: usize,
+    used: u64,
+    buf: Vec<u8>,
+}
+
+#[derive(Default)]
+struct ReadAhead {
+    windows: [Window; WINDOWS],
+    clock: u64,
 }
 
 impl BlockDev {
@@ -56,6 +80,54 @@ impl BlockDevice for BlockDev {
     type Error = i32;
 
     fn read(&self, blocks: &mut [Block], start: BlockIdx) -> Result<(), i32> {
+        let first = start.0 as u64;
+        let count = blocks.len();
+        let mut ra = self.readahead.borrow_mut();
+        ra.clock += 1;
+        let now = ra.clock;
+        let covers =
+            |w: &Window| first >= w.start && first + count as u64 <= w.start + w.valid as u64;
+        let mut slot = ra.windows.iter().position(covers);
+        if slot.is_none() && count < READAHEAD {
+            // Refill the least recently used window from `first`.
+            let lru = (0..WINDOWS)
+                .min_by_key(|&i| ra.windows[i].used)
+                .unwrap_or(0);
+            let total = self.obj().size / SECTOR as u64;
+            let want = (total.saturating_sub(first) as usize).min(READAHEAD);
+            let w = &mut ra.windows[lru];
+            if w.buf.len() < READAHEAD * SECTOR
+                && w.buf.try_reserve_exact(READAHEAD * SECTOR).is_ok()
+            {
+                w.buf.resize(READAHEAD * SECTOR, 0);
+            }
+            w.valid = 0;
+            if want >= count && w.buf.len() >= want * SECTOR {
+                let buf = w.buf.as_mut_ptr() as usize;
+                if self.call(
+                    self.obj().ops.read,
+                    buf,
+                    want * SECTOR,
+                    first * SECTOR as u64,
+                )? == want * SECTOR
+                {
+                    w.start = first;
+                    w.valid = want;
+                    slot = Some(lru);
+                }
+            }
+        }
+        if let Some(i) = slot {
+            let w = &mut ra.windows[i];
+            w.used = now;
+            let off = (first - w.start) as usize * SECTOR;
+            for (k, b) in blocks.iter_mut().enumerate() {
+                b.contents
+                    .copy_from_slice(&w.buf[off + k * SECTOR..off + (k + 1) * SECTOR]);
+            }
+            return Ok(());
+        }
+        drop(ra);
         let len = blocks.len() * SECTOR;
         // `[Block]` is contiguous 512-byte arrays: one request for the run.
         let n = self.call(
@@ -72,6 +144,15 @@ impl BlockDevice for BlockDev {
     }
 
     fn write(&self, blocks: &[Block], start: BlockIdx) -> Result<(), i32> {
+        {
+            let mut ra = self.readahead.borrow_mut();
+            let (s, e) = (start.0 as u64, start.0 as u64 + blocks.len() as u64);
+            for w in ra.windows.iter_mut() {
+                if s < w.start + w.valid as u64 && w.start < e {
+                    w.valid = 0;
+                }
+            }
+        }
         let len = blocks.len() * SECTOR;
         let n = self.call(
             self.obj().ops.write,
@@ -145,7 +226,11 @@ pub fn mount(name: &str) -> Result<String, String> {
     }
     let handle =
         ObjectRef::get(&obj).map_err(|_| alloc::format!("{name}: Device or resource busy"))?;
-    let vm = VolumeManager::new_with_limits(BlockDev { handle }, NoClock, 0);
+    let dev = BlockDev {
+        handle,
+        readahead: core::cell::RefCell::new(ReadAhead::default()),
+    };
+    let vm = VolumeManager::new_with_limits(dev, NoClock, 0);
     let volume = vm
         .open_raw_volume(VolumeIdx(0))
         .map_err(|e| alloc::format!("{name}: {}", fs_error(e)))?;
