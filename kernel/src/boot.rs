@@ -40,6 +40,21 @@ pub fn boot_info() -> Option<&'static BootInfo> {
     BOOT_INFO.get()
 }
 
+static DEVICES: spin::Once<alloc::vec::Vec<dt::Device<'static>>> = spin::Once::new();
+
+/// Every device-tree node with a `compatible`, parsed once (on first use) from
+/// the DTB, which stays in reserved RAM for good. Walking the tree costs
+/// milliseconds under TCG; drivers ask for their nodes one index at a time, so
+/// each query walking it again made a 32-slot probe quadratic.
+pub fn devices() -> &'static [dt::Device<'static>] {
+    DEVICES.call_once(|| {
+        boot_info()
+            .and_then(|b| Fdt::new(b.dtb).ok())
+            .map(|fdt| dt::devices(&fdt).collect())
+            .unwrap_or_default()
+    })
+}
+
 /// Parsed before the MMU is on; handed to `late_init`.
 pub struct EarlyInfo {
     fdt: Fdt<'static>,

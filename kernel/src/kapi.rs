@@ -334,13 +334,8 @@ pub unsafe extern "C" fn dt_find_compatible(
     let (Some(compat), false) = (cstr_name(compatible), out.is_null()) else {
         return -errno::EINVAL;
     };
-    let Some(info) = crate::boot_info() else {
-        return -errno::ENODEV;
-    };
-    let Ok(fdt) = fdt::Fdt::new(info.dtb) else {
-        return -errno::ENODEV;
-    };
-    let Some(d) = kcore::dt::devices(&fdt)
+    let Some(d) = crate::boot::devices()
+        .iter()
         .filter(|d| d.is_compatible(&compat))
         .nth(index as usize)
     else {

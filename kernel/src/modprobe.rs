@@ -177,18 +177,12 @@ pub fn run_pending() -> Vec<String> {
 
 /// Boot-time coldplug: offers every device-tree node to the drivers.
 pub fn coldplug() {
-    let Some(info) = crate::boot_info() else {
-        return;
-    };
     if crate::initrd::archive().is_none() {
         log::info!("coldplug: no initrd, no drivers to load");
         return;
     }
-    let Ok(fdt) = fdt::Fdt::new(info.dtb) else {
-        return;
-    };
     let mut offered = 0;
-    for d in kcore::dt::devices(&fdt) {
+    for d in crate::boot::devices() {
         offered += 1;
         request(d.name, &modalias::of_alias(d.name, "", d.compatibles()));
     }

@@ -7,7 +7,6 @@
 
 use crate::arch::{cpu, irqchip, psci};
 use crate::{console, irq, klog, mm, oops, print, println, time};
-use kcore::dt;
 use kcore::lineedit::{Action, LineEditor};
 use kcore::units::Bytes;
 
@@ -321,15 +320,8 @@ fn cmd_mem(_: &[&str]) {
 }
 
 fn cmd_devices(_: &[&str]) {
-    let Some(info) = crate::boot_info() else {
-        return;
-    };
-    let Ok(fdt) = fdt::Fdt::new(info.dtb) else {
-        println!("devices: device tree unreadable");
-        return;
-    };
     println!("{:<28} {:<28} {:<24} IRQ", "NODE", "COMPATIBLE", "ADDRESS");
-    for d in dt::devices(&fdt) {
+    for d in crate::boot::devices() {
         let compat = d.compatibles().next().unwrap_or("");
         let mut addr = kcore::logring::LineBuf::<32>::new();
         if let Some(r) = d.regs().first() {
