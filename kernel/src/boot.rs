@@ -191,8 +191,10 @@ pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
             attr,
             &mut alloc,
         ) {
-            let _ = e;
-            fail(what);
+            // No heap yet: format on the stack.
+            let mut msg = kcore::logring::LineBuf::<128>::new();
+            let _ = core::fmt::Write::write_fmt(&mut msg, format_args!("{what}: {e:?}"));
+            fail(msg.as_str());
         }
     };
     for r in ram.as_slice() {

@@ -437,10 +437,11 @@ pub unsafe extern "C" fn tty_receive(
     buf: *const u8,
     len: usize,
 ) {
-    if buf.is_null() || owner(owner_ptr).is_none() {
+    // One console input queue serves every tty for now; `id` will pick the
+    // tty's own queue when there is more than one.
+    if buf.is_null() || owner(owner_ptr).is_none() || id <= 0 {
         return;
     }
-    let _ = id;
     // SAFETY: the driver passes a buffer valid for `len` bytes (bounded).
     let bytes = unsafe { core::slice::from_raw_parts(buf, len.min(4096)) };
     crate::console::receive(bytes);

@@ -32,10 +32,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU32, Ordering};
-use kabi::{
-    errno, KernelSymbol, ModVersion, ParamDesc, KERNEL_SYMBOL_SIZE, MOD_VERSION_SIZE,
-    PARAM_DESC_SIZE,
-};
+use kabi::{errno, KernelSymbol, ParamDesc, KERNEL_SYMBOL_SIZE, MOD_VERSION_SIZE, PARAM_DESC_SIZE};
 use kcore::modparams;
 use kcore::refcount::{ModuleRef, State};
 use memory::ModuleMemory;
@@ -235,7 +232,6 @@ fn versions<'a>(object: &Object<'a>) -> Vec<(&'a [u8], u64)> {
             out.push((&name[..len], crc));
         }
     }
-    let _ = core::mem::size_of::<ModVersion>();
     out
 }
 

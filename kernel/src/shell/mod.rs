@@ -6,7 +6,7 @@
 //! errors the way the equivalent Linux tool would.
 
 use crate::arch::{cpu, irqchip, psci};
-use crate::{console, irq, klog, mm, oops, print, println, time};
+use crate::{console, irq, klog, mm, print, println, time};
 use kcore::lineedit::{Action, LineEditor};
 use kcore::units::Bytes;
 
@@ -449,5 +449,4 @@ fn cmd_fault(_: &[&str]) {
     // the exception handler reports it and halts; it never returns here.
     let v = unsafe { core::ptr::read_volatile(null) };
     println!("fault: read {v:#x} from NULL without a fault?");
-    let _ = oops::kallsyms;
 }

@@ -38,16 +38,8 @@ pub fn insmod(args: &[&str]) {
 }
 
 fn insert(name: &str, bytes: &[u8], params: &[&str]) -> Result<(), module::ModError> {
-    let t0 = time::ticks_since_boot();
-    let m = module::load(name, bytes, params)?;
-    let dt = time::ticks_since_boot() - t0;
-    LAST_LOAD_TICKS.store(dt, core::sync::atomic::Ordering::Relaxed);
-    let _ = m;
-    Ok(())
+    module::load(name, bytes, params).map(|_| ())
 }
-
-/// Counter ticks the last successful load took (for `time`-free benchmarks).
-pub static LAST_LOAD_TICKS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
 /// `rmmod [-f] NAME`
 pub fn rmmod(args: &[&str]) {
