@@ -46,6 +46,10 @@ fn boot_image() -> PathBuf {
 }
 
 fn machine(disk: Option<&PathBuf>) -> Machine {
+    machine_on(disk, Opts::default())
+}
+
+fn machine_on(disk: Option<&PathBuf>, base: Opts) -> Machine {
     let mut extra = vec!["-device".to_string(), "virtio-rng-device".to_string()];
     if let Some(d) = disk {
         extra.extend([
@@ -58,7 +62,7 @@ fn machine(disk: Option<&PathBuf>) -> Machine {
     Machine::boot(&Opts {
         initrd: Some(boot_image()),
         extra,
-        ..Opts::default()
+        ..base
     })
 }
 
@@ -174,4 +178,40 @@ fn no_disk_and_a_disk_that_is_not_fat_are_reported_not_fatal() {
     assert_eq!(m.run("echo still here"), "still here\n");
     let t = m.transcript();
     assert!(!t.contains("Kernel panic") && !t.contains("Oops"), "{t}");
+}
+
+#[test]
+fn drivers_work_on_gicv3_entered_at_el2_with_4_cpus() {
+    let disk = fat_disk("disk-gicv3.img", &[]);
+    let mut m = machine_on(
+        Some(&disk),
+        Opts {
+            cpu: Some("max"),
+            gic: Some(3),
+            el: Some(2),
+            smp: Some(4),
+            mem: Some("2G"),
+            ..Opts::default()
+        },
+    );
+    let lsmod = m.run("lsmod");
+    for module in ["pl011", "virtio_mmio", "virtio_blk", "virtio_rng"] {
+        assert!(
+            lsmod.lines().any(|l| l.starts_with(&format!("{module} "))),
+            "{module} not loaded:\n{lsmod}"
+        );
+    }
+    assert_eq!(m.run("echo through the tty"), "through the tty\n");
+    assert_eq!(m.run("rng 8").lines().count(), 2);
+    let irqs = m.run("interrupts");
+    for name in ["ttyAMA0", "vda", "hwrng"] {
+        let line = irqs
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{name}:\n{irqs}"));
+        let count: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        assert!(count > 0 && line.contains("GICv3"), "{line}");
+    }
+    m.send(b"poweroff\r");
+    assert!(m.wait_exit(std::time::Duration::from_secs(30)).success());
 }
