@@ -84,60 +84,35 @@ pub fn close(fd: usize) -> Result<(), i32> {
     Ok(())
 }
 
-/// Reads up to `buf.len()` bytes at the descriptor's offset.
-pub fn read(fd: usize, buf: &mut [u8]) -> Result<usize, i32> {
+/// Calls the read or write operation on `len` bytes at `ptr`, at the
+/// descriptor's offset, and advances the offset by what was transferred.
+fn transfer(fd: usize, write: bool, ptr: usize, len: usize) -> Result<usize, i32> {
     let mut f = take(fd).ok_or(-errno::EINVAL)?;
     let obj = Arc::clone(f.handle.object());
-    let r = match obj.ops.read {
-        Some(op) => call(
-            &obj,
-            op,
-            [
-                obj.ctx,
-                buf.as_mut_ptr() as usize,
-                buf.len(),
-                f.offset as usize,
-            ],
-        ),
+    let op = if write { obj.ops.write } else { obj.ops.read };
+    let r = match op {
+        Some(op) => call(&obj, op, [obj.ctx, ptr, len, f.offset as usize]),
         None => -(errno::EINVAL as i64),
     };
     if r > 0 {
-        f.offset += (r as u64).min(buf.len() as u64);
+        f.offset += (r as u64).min(len as u64);
     }
     put_back(fd, f);
     if r < 0 {
         Err(r as i32)
     } else {
-        Ok((r as usize).min(buf.len()))
+        Ok((r as usize).min(len))
     }
+}
+
+/// Reads up to `buf.len()` bytes at the descriptor's offset.
+pub fn read(fd: usize, buf: &mut [u8]) -> Result<usize, i32> {
+    transfer(fd, false, buf.as_mut_ptr() as usize, buf.len())
 }
 
 /// Writes `data` at the descriptor's offset.
 pub fn write(fd: usize, data: &[u8]) -> Result<usize, i32> {
-    let mut f = take(fd).ok_or(-errno::EINVAL)?;
-    let obj = Arc::clone(f.handle.object());
-    let r = match obj.ops.write {
-        Some(op) => call(
-            &obj,
-            op,
-            [
-                obj.ctx,
-                data.as_ptr() as usize,
-                data.len(),
-                f.offset as usize,
-            ],
-        ),
-        None => -(errno::EINVAL as i64),
-    };
-    if r > 0 {
-        f.offset += (r as u64).min(data.len() as u64);
-    }
-    put_back(fd, f);
-    if r < 0 {
-        Err(r as i32)
-    } else {
-        Ok(r as usize)
-    }
+    transfer(fd, true, data.as_ptr() as usize, data.len())
 }
 
 /// Flushes a descriptor's device (block devices); devices without `flush` have

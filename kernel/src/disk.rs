@@ -76,6 +76,25 @@ impl BlockDev {
     }
 }
 
+impl BlockDev {
+    /// One request for `count` sectors at `start` (`[Block]` is contiguous
+    /// 512-byte arrays); anything short of all of them is an I/O error.
+    fn whole(
+        &self,
+        op: Option<usize>,
+        buf: usize,
+        count: usize,
+        start: BlockIdx,
+    ) -> Result<(), i32> {
+        let len = count * SECTOR;
+        if self.call(op, buf, len, start.0 as u64 * SECTOR as u64)? == len {
+            Ok(())
+        } else {
+            Err(-errno::EIO)
+        }
+    }
+}
+
 impl BlockDevice for BlockDev {
     type Error = i32;
 
@@ -128,19 +147,12 @@ impl BlockDevice for BlockDev {
             return Ok(());
         }
         drop(ra);
-        let len = blocks.len() * SECTOR;
-        // `[Block]` is contiguous 512-byte arrays: one request for the run.
-        let n = self.call(
+        self.whole(
             self.obj().ops.read,
             blocks.as_mut_ptr() as usize,
-            len,
-            start.0 as u64 * SECTOR as u64,
-        )?;
-        if n == len {
-            Ok(())
-        } else {
-            Err(-errno::EIO)
-        }
+            count,
+            start,
+        )
     }
 
     fn write(&self, blocks: &[Block], start: BlockIdx) -> Result<(), i32> {
@@ -153,18 +165,12 @@ impl BlockDevice for BlockDev {
                 }
             }
         }
-        let len = blocks.len() * SECTOR;
-        let n = self.call(
+        self.whole(
             self.obj().ops.write,
             blocks.as_ptr() as usize,
-            len,
-            start.0 as u64 * SECTOR as u64,
-        )?;
-        if n == len {
-            Ok(())
-        } else {
-            Err(-errno::EIO)
-        }
+            blocks.len(),
+            start,
+        )
     }
 
     fn num_blocks(&self) -> Result<BlockCount, i32> {

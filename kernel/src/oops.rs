@@ -32,10 +32,9 @@ pub fn kallsyms() -> Option<Table<'static>> {
         static __kallsyms_start: u8;
         static __kallsyms_end: u8;
     }
-    // SAFETY: the linker script brackets the .kallsyms section with these
-    // symbols; it is read-only data for the kernel's lifetime. Reading through
-    // the linker symbols (not KALLSYMS_SPACE) keeps the compiler from assuming
-    // the zeros it was initialized with.
+    // Reading through the linker symbols (not KALLSYMS_SPACE) keeps the
+    // compiler from assuming the zeros it was initialized with.
+    // SAFETY: the link script brackets .kallsyms (read-only for good) with these.
     let bytes = unsafe {
         let start = &__kallsyms_start as *const u8;
         let end = &__kallsyms_end as *const u8;

@@ -22,9 +22,9 @@ fn faulty_init() -> Result<(), i32> {
     // `black_box` hides the value from the optimiser, so the load is emitted
     // as written instead of being treated as unreachable.
     let addr = core::hint::black_box(0usize) as *const u32;
-    // SAFETY: deliberately unsound: this module exists to fault. The address is
-    // unmapped, so the load traps before any value is produced, and the kernel's
-    // recovery point abandons this call.
+    // This module exists to fault: address 0 is unmapped, so the load traps
+    // before any value is produced and the kernel abandons this call.
+    // SAFETY: deliberately unsound, as above (the trap happens first).
     let value = unsafe { core::ptr::read_volatile(addr) };
     pr_info!("read {:#x} from address 0: the kernel maps page 0", value);
     Ok(())

@@ -24,9 +24,10 @@ extern "C" {
 kabi::import_version!(hello_add, "(a: u32, b: u32) -> u32");
 
 fn user_of_hello_init() -> Result<(), i32> {
-    // SAFETY: the loader resolved `hello_add` to hello's export after checking
-    // its version CRC against the signature declared above, and hello cannot
-    // be unloaded while we hold a reference to it.
+    // The loader resolved `hello_add` to hello's export after checking its
+    // version CRC against the signature declared above, and hello cannot be
+    // unloaded while we hold a reference to it.
+    // SAFETY: the declaration matches the export (checked CRC), which is live.
     let sum = unsafe { hello_add(2, 3) };
     pr_info!("hello_add(2, 3) = {}", sum);
     Ok(())

@@ -103,10 +103,10 @@ pub fn mmio_transport(regs: &MmioRegs, size: u64) -> Result<MmioTransport<'stati
     if size < regs.window_size() {
         return Err(MmioError::MmioRegionTooSmall);
     }
-    // SAFETY: `regs` maps at least `size` bytes (checked) of a virtio-mmio
-    // window for the life of the kernel ('static); the caller claimed the slot
-    // from virtio_mmio, so no other driver uses it. The acknowledge and reset
-    // registers `MmioRegs` also touches are single volatile accesses (see its
-    // comment).
+    // `regs` maps at least `size` bytes (checked) of a virtio-mmio window for
+    // the life of the kernel ('static); the caller claimed the slot from
+    // virtio_mmio, so no other driver uses it. The acknowledge and reset
+    // registers `MmioRegs` also touches are single volatile accesses.
+    // SAFETY: a valid, exclusively claimed, 'static virtio-mmio header (above).
     unsafe { MmioTransport::new(header, size) }
 }

@@ -68,9 +68,8 @@ impl MmioRegs {
         if ptr.is_null() || ptr.align_offset(core::mem::align_of::<Header>()) != 0 {
             return None;
         }
-        // SAFETY: the kernel returned a mapping of at least `size_of::<Header>()`
-        // bytes of device memory, aligned (checked above). Boot-time device
-        // mappings are never removed (`iounmap` is a no-op), so 'static holds.
+        // Boot-time device mappings are never removed (`iounmap` is a no-op).
+        // SAFETY: an aligned (checked) mapping of at least a Header, 'static.
         let header = unsafe { &*ptr.cast::<Header>() };
         Some(Self { header, size })
     }

@@ -65,8 +65,7 @@ impl Rng {
         dst: &mut [u8],
         timeout_us: u64,
     ) -> Result<usize, RequestError> {
-        // SAFETY: `dst` is not touched until `pop_used` below succeeds or the
-        // device has been reset.
+        // SAFETY: `dst` is untouched until `pop_used` succeeds or a reset.
         let token =
             unsafe { self.queue.add(&[], &mut [&mut *dst]) }.map_err(RequestError::Queue)?;
         if self.queue.should_notify() {

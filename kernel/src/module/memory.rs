@@ -117,9 +117,9 @@ impl ModuleMemory {
 
     /// The writable bytes of a region, while it is still mapped RW.
     pub fn bytes_mut(&mut self, region: (usize, usize)) -> &mut [u8] {
-        // SAFETY: the region is inside this image's VA range, mapped RW (until
-        // `protect`) and backed by pages only this image owns; `&mut self`
-        // makes the borrow unique.
+        // `&mut self` makes the borrow unique.
+        // SAFETY: inside this image's VA range, mapped RW until `protect`, on
+        // pages only this image owns.
         unsafe { core::slice::from_raw_parts_mut(region.0 as *mut u8, region.1) }
     }
 

@@ -444,9 +444,9 @@ fn cmd_panic(args: &[&str]) {
 
 fn cmd_fault(_: &[&str]) {
     let null = core::hint::black_box(0usize) as *const u64;
-    // SAFETY: deliberately unsound to exercise the oops path: address 0 is never
-    // mapped (boot.rs maps no flash), so this read takes a translation fault and
-    // the exception handler reports it and halts; it never returns here.
+    // Address 0 is never mapped (boot.rs maps no flash): this read takes a
+    // translation fault, reported by the oops path, and never returns here.
+    // SAFETY: deliberately unsound to exercise the oops path (see above).
     let v = unsafe { core::ptr::read_volatile(null) };
     println!("fault: read {v:#x} from NULL without a fault?");
 }
