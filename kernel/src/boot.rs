@@ -139,6 +139,26 @@ fn kernel_image() -> Range {
     )
 }
 
+/// The physical address of `len` bytes at `va` when they lie in the linear
+/// map: RAM outside the kernel image, which `early_init` maps at physical =
+/// virtual and nothing unmaps (the heap, page frames, `dma_alloc` memory).
+/// None for anything else, including the kernel image (its guard pages are
+/// unmapped) and module images; callers then translate page by page.
+pub fn linear_phys(va: u64, len: u64) -> Option<u64> {
+    let end = va.checked_add(len)?;
+    let kernel = kernel_image();
+    if va < kernel.end && end > kernel.start {
+        return None;
+    }
+    boot_info()?
+        .ram
+        .as_slice()
+        .iter()
+        .map(|r| r.align_inward(mmu::PAGE_SIZE as u64))
+        .any(|r| r.start <= va && end <= r.end && r.end as u128 <= 1u128 << mmu::VA_BITS)
+        .then_some(va)
+}
+
 /// Reads the DTB, finds the console and RAM, maps memory and enables the MMU.
 pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
     // The header is 40 bytes, big-endian magic 0xd00dfeed first.

@@ -50,6 +50,7 @@ export!(
     timer_add,
     timer_del,
     virt_to_phys,
+    virt_to_phys_range,
     local_irq_save,
     local_irq_restore,
     udelay,
@@ -301,6 +302,31 @@ pub extern "C" fn timer_del(owner_ptr: *const ThisModule, id: i64) -> i32 {
 #[no_mangle]
 pub extern "C" fn virt_to_phys(addr: *const u8) -> u64 {
     crate::arch::mmu::translate(addr as usize).unwrap_or(0)
+}
+
+#[no_mangle]
+pub extern "C" fn virt_to_phys_range(addr: *const u8, len: usize) -> u64 {
+    let va = addr as usize;
+    if let Some(pa) = crate::boot::linear_phys(va as u64, len as u64) {
+        return pa;
+    }
+    // Anything else (module images, the kernel image with its guard pages):
+    // translate page by page and insist on contiguity.
+    let Some(end) = va.checked_add(len.max(1)) else {
+        return 0;
+    };
+    let Some(phys) = crate::arch::mmu::translate(va) else {
+        return 0;
+    };
+    let page = crate::arch::mmu::PAGE_SIZE;
+    let mut next = (va | (page - 1)) + 1;
+    while next < end {
+        if crate::arch::mmu::translate(next) != Some(phys + (next - va) as u64) {
+            return 0;
+        }
+        next += page;
+    }
+    phys
 }
 
 #[no_mangle]

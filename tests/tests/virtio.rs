@@ -338,3 +338,110 @@ fn without_a_disk_virtio_blk_fails_cleanly_and_leaves_nothing() {
     );
     assert!(m.run("rmmod virtio_mmio").contains("virtio_mmio: unloaded"));
 }
+
+/// A block device whose host image fails writes and flushes (QEMU's blkdebug
+/// injecting EIO, passed to the guest with `werror=report`): each failure is
+/// an error for the caller and a Linux-style line in dmesg, reads still work,
+/// and the module unloads cleanly afterwards.
+#[test]
+fn device_errors_are_reported_and_the_disk_keeps_working() {
+    let img = make_image("virtio-eio.img", 1 << 20, image_byte);
+    let conf = root().join("target/qemu-tests/virtio-eio.blkdebug");
+    std::fs::write(
+        &conf,
+        "[inject-error]\nevent = \"write_aio\"\niotype = \"write\"\nerrno = \"5\"\n\n\
+         [inject-error]\nevent = \"flush_to_disk\"\niotype = \"flush\"\nerrno = \"5\"\n",
+    )
+    .expect("write blkdebug config");
+    let mut o = opts(&[], false);
+    o.extra = vec![
+        "-drive".into(),
+        format!(
+            "file=blkdebug:{}:{},if=none,format=raw,id=d0,rerror=report,werror=report",
+            conf.display(),
+            img.display()
+        ),
+        "-device".into(),
+        "virtio-blk-device,drive=d0".into(),
+    ];
+    let mut m = Machine::boot(&o);
+    m.run("insmod /initrd/virtio_mmio.ko");
+    let out = m.run("insmod /initrd/virtio_blk.ko");
+    assert!(out.contains("vda: 2048 512-byte logical blocks"), "{out}");
+    let heap = m.run("mem");
+
+    let out = m.run("blkbench /dev/vda 1 write");
+    assert!(
+        out.ends_with("blkbench: /dev/vda: write: Input/output error\n"),
+        "{out}"
+    );
+    let out = m.run("dmesg");
+    assert!(
+        out.contains("vda: I/O error, sector 0 (+512) op WRITE: device status 1 (IOERR)"),
+        "{out}"
+    );
+    assert_eq!(m.run("open /dev/vda"), "/dev/vda: opened as fd 3\n");
+    let out = m.run("sync 3");
+    assert!(out.ends_with("sync: 3: Input/output error\n"), "{out}");
+    assert!(
+        m.run("dmesg")
+            .contains("vda: I/O error, sector 0 (+0) op FLUSH: device status 1 (IOERR)"),
+        "{out}"
+    );
+    // Reads are unaffected.
+    let (start, bytes) = parse_hexdump(&m.run("hexdump -s 4096 -n 32 /dev/vda"));
+    assert_eq!(start, 4096);
+    let want: Vec<u8> = (4096..4128).map(image_byte).collect();
+    assert_eq!(bytes, want);
+    assert_eq!(m.run("close 3"), "");
+    assert_eq!(m.run("mem"), heap, "a failed request leaked memory");
+    assert!(m.run("rmmod virtio_blk").contains("virtio_blk: unloaded"));
+    assert!(m.run("rmmod virtio_mmio").contains("virtio_mmio: unloaded"));
+}
+
+/// A device that does not answer (writes throttled by QEMU to 4 KiB/s: the
+/// first 1 MiB passes, the next would take minutes): the request fails after its 2 s
+/// deadline with ETIMEDOUT, the driver resets the device and brings it up
+/// again, and the disk serves reads afterwards.
+#[test]
+fn a_request_the_device_does_not_answer_times_out_and_the_device_is_reset() {
+    let img = make_image("virtio-slow.img", 4 << 20, image_byte);
+    let mut o = opts(&[], false);
+    o.extra = vec![
+        "-drive".into(),
+        format!(
+            "file={},if=none,format=raw,id=d0,throttling.bps-write=4096",
+            img.display()
+        ),
+        "-device".into(),
+        "virtio-blk-device,drive=d0".into(),
+    ];
+    let mut m = Machine::boot(&o);
+    m.run("insmod /initrd/virtio_mmio.ko");
+    let out = m.run("insmod /initrd/virtio_blk.ko");
+    assert!(out.contains("vda: 8192 512-byte logical blocks"), "{out}");
+    let heap = m.run("mem");
+
+    m.send(b"blkbench /dev/vda 2 write\r");
+    let out = m.expect(qemu_tests::PROMPT, Duration::from_secs(30));
+    assert!(
+        out.contains("blkbench: /dev/vda: write: Connection timed out\n"),
+        "{out}"
+    );
+    let out = m.run("dmesg");
+    assert!(
+        out.contains("timed out after 2000 ms; resetting the device"),
+        "{out}"
+    );
+    assert!(
+        out.contains("vda: device reset and brought up again"),
+        "{out}"
+    );
+    // The first MiB was written before the stalled request.
+    let (start, bytes) = parse_hexdump(&m.run("hexdump -s 8192 -n 32 /dev/vda"));
+    assert_eq!(start, 8192);
+    let want: Vec<u8> = (8192..8224).map(blkbench_pattern).collect();
+    assert_eq!(bytes, want);
+    assert_eq!(m.run("mem"), heap, "the reset leaked or lost memory");
+    assert!(m.run("rmmod virtio_blk").contains("virtio_blk: unloaded"));
+}

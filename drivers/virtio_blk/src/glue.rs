@@ -1,31 +1,95 @@
 //! The ABI boundary of `virtio_blk`: device operations and the interrupt
-//! handler as the kernel calls them (raw pointers in, -errno out), and
-//! virtio-drivers' non-blocking requests, whose buffers must outlive the
-//! request. The only `unsafe` in the crate.
+//! handler as the kernel calls them (raw pointers in, -errno out), and the
+//! block protocol over virtio-drivers' `VirtQueue` and MMIO transport, whose
+//! request buffers must outlive each request. The only `unsafe` in the crate.
+//!
+//! The driver speaks virtio-blk itself (virtio 1.2, 5.2.6) rather than through
+//! `virtio_drivers::device::blk::VirtIOBlk`, whose flush only exists as a
+//! blocking call with no deadline and which waits for one request at a time:
+//! here every request (read, write, flush) is polled for with a deadline, and
+//! a transfer keeps several requests in flight.
 
-use crate::{RequestError, REQUEST_TIMEOUT_US};
+use crate::{RequestError, SECTOR_SIZE};
 use kabi::{errno, DeviceOps, Opaque};
 use virtio_common::{mmio_transport, poll_until, KernelHal, MmioRegs};
-use virtio_drivers::device::blk::{BlkReq, BlkResp, VirtIOBlk};
+use virtio_drivers::queue::VirtQueue;
 use virtio_drivers::transport::mmio::{MmioError, MmioTransport};
+use virtio_drivers::transport::Transport;
 
-/// The virtio-drivers block device this module drives.
-pub struct Blk(VirtIOBlk<KernelHal, MmioTransport<'static>>);
+/// The one request queue of a virtio block device.
+const QUEUE: u16 = 0;
+/// Descriptors in the queue; a request takes 2 (flush) or 3 (read, write).
+const QUEUE_SIZE: usize = 32;
+/// Requests a transfer keeps in flight at once.
+pub const MAX_IN_FLIGHT: usize = 8;
+/// Largest single request.
+pub const MAX_REQUEST: usize = 256 << 10;
+
+bitflags::bitflags! {
+    /// The feature bits this driver knows (virtio 1.2, 5.2.3 and 6).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    struct BlkFeature: u64 {
+        const RO = 1 << 5;
+        const FLUSH = 1 << 9;
+        const RING_EVENT_IDX = 1 << 29;
+        const VERSION_1 = 1 << 32;
+    }
+}
+
+/// Request types (virtio 1.2, 5.2.6).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Op {
+    Read = 0,
+    Write = 1,
+    Flush = 4,
+}
+
+impl Op {
+    /// As Linux names them in I/O error messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Read => "READ",
+            Op::Write => "WRITE",
+            Op::Flush => "FLUSH",
+        }
+    }
+}
+
+/// A virtio block device: its transport and request queue.
+pub struct Blk {
+    transport: MmioTransport<'static>,
+    queue: VirtQueue<KernelHal, QUEUE_SIZE>,
+    capacity: u64,
+    features: BlkFeature,
+}
 
 // SAFETY: a `Blk` is only ever reached through its disk's lock, so it is never
 // used from two CPUs at once; the raw pointers inside point to DMA memory and
 // device registers that do not depend on the CPU.
 unsafe impl Send for Blk {}
 
-impl core::ops::Deref for Blk {
-    type Target = VirtIOBlk<KernelHal, MmioTransport<'static>>;
-    fn deref(&self) -> &Self::Target {
-        &self.0
+impl Drop for Blk {
+    fn drop(&mut self) {
+        // The device must not reach the queue once it is freed: unset it here,
+        // then the transport's drop resets the device, then the queue's frees
+        // its memory (fields drop in order).
+        self.transport.queue_unset(QUEUE);
     }
 }
-impl core::ops::DerefMut for Blk {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
+
+impl Blk {
+    /// Size in 512-byte sectors, from the config space.
+    pub fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    pub fn readonly(&self) -> bool {
+        self.features.contains(BlkFeature::RO)
+    }
+
+    /// Whether the device has a write cache to flush.
+    pub fn has_flush(&self) -> bool {
+        self.features.contains(BlkFeature::FLUSH)
     }
 }
 
@@ -44,18 +108,43 @@ impl core::fmt::Display for ProbeError {
     }
 }
 
-/// Brings up the virtio block device behind `regs` (`size` bytes of window).
+/// Brings up the virtio block device behind `regs` (`size` bytes of window):
+/// reset, feature negotiation, capacity, queue 0, DRIVER_OK (virtio 1.2, 3.1.1).
 pub fn new_blk(regs: &MmioRegs, size: u64) -> Result<Blk, ProbeError> {
-    let transport = mmio_transport(regs, size).map_err(ProbeError::Transport)?;
-    VirtIOBlk::new(transport)
-        .map(Blk)
-        .map_err(ProbeError::Device)
+    let mut transport = mmio_transport(regs, size).map_err(ProbeError::Transport)?;
+    // From here on an error drops `transport`, which resets the device.
+    let features = transport.begin_init(
+        BlkFeature::RO | BlkFeature::FLUSH | BlkFeature::RING_EVENT_IDX | BlkFeature::VERSION_1,
+    );
+    let capacity = transport
+        .read_consistent(|| {
+            let low: u32 = transport.read_config_space(0)?;
+            let high: u32 = transport.read_config_space(4)?;
+            Ok(u64::from(low) | (u64::from(high) << 32))
+        })
+        .map_err(ProbeError::Device)?;
+    let queue = VirtQueue::new(
+        &mut transport,
+        QUEUE,
+        false,
+        features.contains(BlkFeature::RING_EVENT_IDX),
+    )
+    .map_err(ProbeError::Device)?;
+    transport.finish_init();
+    Ok(Blk {
+        transport,
+        queue,
+        capacity,
+        features,
+    })
 }
 
 /// A caller's buffer for one transfer.
 pub enum IoBuf<'a> {
     Read(&'a mut [u8]),
     Write(&'a [u8]),
+    /// A flush has no data.
+    None,
 }
 
 impl IoBuf<'_> {
@@ -63,57 +152,145 @@ impl IoBuf<'_> {
         match self {
             IoBuf::Read(b) => b.len(),
             IoBuf::Write(b) => b.len(),
+            IoBuf::None => 0,
         }
     }
 
-    /// `len` bytes from `start`.
-    pub fn range(&mut self, start: usize, len: usize) -> IoBuf<'_> {
+    fn op(&self) -> Op {
         match self {
-            IoBuf::Read(b) => IoBuf::Read(&mut b[start..start + len]),
-            IoBuf::Write(b) => IoBuf::Write(&b[start..start + len]),
+            IoBuf::Read(_) => Op::Read,
+            IoBuf::Write(_) => Op::Write,
+            IoBuf::None => Op::Flush,
         }
     }
 }
 
-/// Submits one request, polls for its completion for at most
-/// `REQUEST_TIMEOUT_US`, and completes it. On a timeout the device is reset
-/// before returning, so it cannot touch `buf` (or this frame) afterwards.
-pub fn request(
+/// One request in flight: the header and status byte the device reads and
+/// writes, and which part of the caller's buffer it carries.
+#[derive(Default)]
+struct Request {
+    header: [u8; 16],
+    status: [u8; 1],
+    token: Option<u16>,
+    start: usize,
+    len: usize,
+    sector: u64,
+}
+
+/// Calls `f` with the request's descriptor chain as virtio-drivers takes it:
+/// driver-to-device buffers, then device-to-driver ones.
+fn with_chain<R>(
+    req: &mut Request,
+    buf: &mut IoBuf<'_>,
+    f: impl for<'a> FnOnce(&'a [&'a [u8]], &'a mut [&'a mut [u8]]) -> R,
+) -> R {
+    let range = req.start..req.start + req.len;
+    match buf {
+        IoBuf::Read(b) => f(&[&req.header], &mut [&mut b[range], &mut req.status]),
+        IoBuf::Write(b) => f(&[&req.header, &b[range]], &mut [&mut req.status]),
+        IoBuf::None => f(&[&req.header], &mut [&mut req.status]),
+    }
+}
+
+/// Runs one transfer from `sector` (or a flush, for `IoBuf::None`): the buffer
+/// split into requests of at most [`MAX_REQUEST`] bytes, up to
+/// [`MAX_IN_FLIGHT`] of them with the device at once, each completion waited
+/// for at most `timeout_us`. On a timeout (or a device that breaks the
+/// protocol) the device is reset before returning, so it cannot touch `buf` or
+/// this frame afterwards. Every request submitted is completed or abandoned by
+/// the reset before this returns; the first failure is the result.
+pub fn transfer(
     blk: &mut Blk,
     regs: &MmioRegs,
     sector: u64,
-    buf: IoBuf<'_>,
+    mut buf: IoBuf<'_>,
+    timeout_us: u64,
 ) -> Result<(), RequestError> {
-    let mut req = BlkReq::default();
-    let mut resp = BlkResp::default();
-    let block = sector as usize;
-    match buf {
-        IoBuf::Read(buf) => {
-            // SAFETY: `req`, `buf` and `resp` are not touched again until the
-            // request is completed below or the device has been reset.
-            let token = unsafe { blk.read_blocks_nb(block, &mut req, buf, &mut resp) }
-                .map_err(RequestError::Submit)?;
-            if !poll_until(REQUEST_TIMEOUT_US, || blk.peek_used() == Some(token)) {
-                regs.reset();
-                return Err(RequestError::Timeout);
+    let op = buf.op();
+    let total = buf.len();
+    let mut reqs: [Request; MAX_IN_FLIGHT] = Default::default();
+    let (mut next, mut in_flight) = (0usize, 0usize);
+    // A flush is one request without data.
+    let mut flush_left = op == Op::Flush;
+    let mut first_error = None;
+    loop {
+        let mut submitted = false;
+        while first_error.is_none() && in_flight < MAX_IN_FLIGHT && (next < total || flush_left) {
+            let Some(req) = reqs.iter_mut().find(|r| r.token.is_none()) else {
+                break;
+            };
+            let len = (total - next).min(MAX_REQUEST);
+            let req_sector = sector + (next as u64) / SECTOR_SIZE;
+            req.header[..4].copy_from_slice(&(op as u32).to_le_bytes());
+            req.header[4..8].fill(0);
+            req.header[8..].copy_from_slice(&req_sector.to_le_bytes());
+            req.status = [0xff];
+            (req.start, req.len, req.sector) = (next, len, req_sector);
+            let queue = &mut blk.queue;
+            // SAFETY: the header, status and data of `req` are not touched
+            // again until the request is popped below or the device has been
+            // reset; `reqs` and `buf` outlive both.
+            let added = with_chain(req, &mut buf, |i, o| unsafe { queue.add(i, o) });
+            match added {
+                Ok(token) => req.token = Some(token),
+                Err(virtio_drivers::Error::QueueFull) if in_flight > 0 => break,
+                Err(e) => {
+                    first_error = Some(RequestError::Submit(e));
+                    break;
+                }
             }
-            // SAFETY: the same buffers as were submitted with `token`.
-            unsafe { blk.complete_read_blocks(token, &req, buf, &mut resp) }
-                .map_err(RequestError::Device)
+            submitted = true;
+            flush_left = false;
+            in_flight += 1;
+            next += len;
         }
-        IoBuf::Write(buf) => {
-            // SAFETY: as for reads.
-            let token = unsafe { blk.write_blocks_nb(block, &mut req, buf, &mut resp) }
-                .map_err(RequestError::Submit)?;
-            if !poll_until(REQUEST_TIMEOUT_US, || blk.peek_used() == Some(token)) {
-                regs.reset();
-                return Err(RequestError::Timeout);
-            }
-            // SAFETY: the same buffers as were submitted with `token`.
-            unsafe { blk.complete_write_blocks(token, &req, buf, &mut resp) }
-                .map_err(RequestError::Device)
+        if submitted && blk.queue.should_notify() {
+            blk.transport.notify(QUEUE);
+        }
+        if in_flight == 0 {
+            break;
+        }
+        let queue = &blk.queue;
+        if !poll_until(timeout_us, || queue.can_pop()) {
+            regs.reset();
+            let stuck = reqs
+                .iter()
+                .filter(|r| r.token.is_some())
+                .min_by_key(|r| r.sector);
+            return Err(RequestError::Timeout {
+                op,
+                sector: stuck.map_or(sector, |r| r.sector),
+                len: stuck.map_or(0, |r| r.len),
+            });
+        }
+        let token = blk.queue.peek_used();
+        let Some(req) = reqs
+            .iter_mut()
+            .find(|r| r.token.is_some() && r.token == token)
+        else {
+            // A token this transfer never handed out: the device is broken.
+            regs.reset();
+            return Err(RequestError::Submit(virtio_drivers::Error::WrongToken));
+        };
+        let token = req.token.take().unwrap_or_default();
+        in_flight -= 1;
+        let queue = &mut blk.queue;
+        // SAFETY: the same buffers as were added with `token`.
+        let popped = with_chain(req, &mut buf, |i, o| unsafe { queue.pop_used(token, i, o) });
+        if let Err(e) = popped {
+            regs.reset();
+            return Err(RequestError::Submit(e));
+        }
+        if req.status[0] != 0 && first_error.is_none() {
+            first_error = Some(RequestError::Device {
+                op,
+                sector: req.sector,
+                len: req.len,
+                status: req.status[0],
+            });
         }
     }
+    first_error.map_or(Ok(()), Err)
 }
 
 /// The interrupt handler: `ctx` is the disk's index.

@@ -26,7 +26,7 @@ use virtio_common::{device_id, ClaimedSlot, DeviceRegistration, IrqRegistration,
 #[allow(unsafe_code)]
 mod glue;
 
-use glue::Blk;
+use glue::{Blk, Op};
 
 kabi::module! {
     name: "virtio_blk",
@@ -42,10 +42,11 @@ kabi::module! {
 virtio_common::virtio_mmio_symbols!(import_version);
 
 const SECTOR_SIZE: u64 = 512;
-/// Largest request handed to the device at once.
-const MAX_REQUEST: usize = 1 << 20;
-/// How long a request may take before it is declared lost.
+/// How long a read or write request may take before it is declared lost.
 const REQUEST_TIMEOUT_US: u64 = 2_000_000;
+/// How long a flush may take (the host may write back a large cache); Linux's
+/// default block request timeout.
+const FLUSH_TIMEOUT_US: u64 = 30_000_000;
 const MAX_DISKS: usize = 8;
 /// Linux's EROFS (not in kabi::errno).
 const EROFS: i32 = 30;
@@ -58,6 +59,8 @@ pub struct Disk {
     irq: IrqRegistration,
     _slot: ClaimedSlot,
     regs: MmioRegs,
+    /// Size of the virtio-mmio window, to bring the device up again.
+    window: u64,
     name: [u8; 4],
     sectors: u64,
     readonly: bool,
@@ -116,6 +119,7 @@ fn probe(index: usize, slot: ClaimedSlot) -> Result<(Disk, DeviceRegistration), 
         irq,
         _slot: slot,
         regs,
+        window: s.size,
         name,
         sectors,
         readonly,
@@ -195,21 +199,21 @@ fn virtio_blk_exit() -> Result<(), i32> {
     remove_all()
 }
 
-/// Direction of a transfer.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Read,
-    Write,
-}
-
 /// A transfer's outcome from the device.
 pub enum RequestError {
-    /// The queue refused the request (virtio-drivers' error).
+    /// The queue refused the request, or the device broke the queue protocol
+    /// (virtio-drivers' error; the device has been reset in the latter case).
     Submit(virtio_drivers::Error),
-    /// No answer within [`REQUEST_TIMEOUT_US`]; the device has been reset.
-    Timeout,
-    /// The device answered with an error status.
-    Device(virtio_drivers::Error),
+    /// No answer within the deadline; the device has been reset.
+    Timeout { op: Op, sector: u64, len: usize },
+    /// The device answered with an error status (virtio 1.2, 5.2.6: 1 IOERR,
+    /// 2 UNSUPP).
+    Device {
+        op: Op,
+        sector: u64,
+        len: usize,
+        status: u8,
+    },
 }
 
 /// Checks a byte range against the disk and the 512-byte rule; the number of
@@ -223,46 +227,72 @@ fn clamp(disk: &Disk, len: usize, offset: u64) -> Result<usize, i32> {
     Ok(len.min(usize::try_from(left).unwrap_or(usize::MAX)))
 }
 
-/// Reads or writes `buf.len()` bytes at `offset` (both checked by `clamp`).
-fn transfer(disk: &mut Disk, op: Op, offset: u64, mut buf: glue::IoBuf<'_>) -> Result<(), i32> {
-    let mut done = 0;
-    while done < buf.len() {
-        let n = (buf.len() - done).min(MAX_REQUEST);
-        let sector = (offset + done as u64) / SECTOR_SIZE;
-        let Some(blk) = disk.blk.as_mut() else {
-            return Err(errno::EIO);
-        };
-        let result = glue::request(blk, &disk.regs, sector, buf.range(done, n));
-        match result {
-            Ok(()) => {}
-            Err(RequestError::Timeout) => {
-                pr_err!(
-                    "{}: {} of sector {} (+{}) timed out after {} ms; device reset, disk is dead",
-                    disk.name(),
-                    if op == Op::Read { "read" } else { "write" },
-                    sector,
-                    n / 512,
-                    REQUEST_TIMEOUT_US / 1000
-                );
-                // Already reset; dropping frees the queue and resets again.
-                disk.blk = None;
-                return Err(errno::ETIMEDOUT);
+/// Reads or writes `buf.len()` bytes at `offset` (both checked by `clamp`),
+/// or flushes (`IoBuf::None`). A request the device does not answer in time
+/// resets it; the driver then brings it up again (a disk that cannot be
+/// brought up is dead: -EIO from then on) and fails this transfer with
+/// -ETIMEDOUT. An error status is -EIO.
+fn transfer(disk: &mut Disk, offset: u64, buf: glue::IoBuf<'_>) -> Result<(), i32> {
+    let Some(blk) = disk.blk.as_mut() else {
+        return Err(errno::EIO);
+    };
+    let timeout = if matches!(buf, glue::IoBuf::None) {
+        FLUSH_TIMEOUT_US
+    } else {
+        REQUEST_TIMEOUT_US
+    };
+    let result = glue::transfer(blk, &disk.regs, offset / SECTOR_SIZE, buf, timeout);
+    match result {
+        Ok(()) => Ok(()),
+        Err(RequestError::Timeout { op, sector, len }) => {
+            pr_err!(
+                "{}: {} of sector {} (+{}) timed out after {} ms; resetting the device",
+                disk.name(),
+                op.name(),
+                sector,
+                len / 512,
+                timeout / 1000
+            );
+            // Already reset; dropping frees the queue and resets again.
+            disk.blk = None;
+            match glue::new_blk(&disk.regs, disk.window) {
+                Ok(blk) => {
+                    pr_info!("{}: device reset and brought up again", disk.name());
+                    disk.blk = Some(blk);
+                }
+                Err(e) => pr_err!(
+                    "{}: cannot bring the device up again: {e}; disk is dead",
+                    disk.name()
+                ),
             }
-            Err(RequestError::Submit(e)) | Err(RequestError::Device(e)) => {
-                pr_err!(
-                    "{}: I/O error, sector {} (+{}), op {}: {}",
-                    disk.name(),
-                    sector,
-                    n / 512,
-                    if op == Op::Read { "READ" } else { "WRITE" },
-                    e
-                );
-                return Err(errno::EIO);
-            }
+            Err(errno::ETIMEDOUT)
         }
-        done += n;
+        Err(RequestError::Device {
+            op,
+            sector,
+            len,
+            status,
+        }) => {
+            pr_err!(
+                "{}: I/O error, sector {} (+{}) op {}: device status {} ({})",
+                disk.name(),
+                sector,
+                len / 512,
+                op.name(),
+                status,
+                match status {
+                    1 => "IOERR",
+                    2 => "UNSUPP",
+                    _ => "unknown",
+                }
+            );
+            Err(errno::EIO)
+        }
+        Err(RequestError::Submit(e)) => {
+            pr_err!("{}: request failed: {e}", disk.name());
+            Err(errno::EIO)
+        }
     }
-    Ok(())
 }
 
 /// The `read` operation of disk `index`.
@@ -275,7 +305,7 @@ fn read(index: usize, buf: &mut [u8], offset: u64) -> Result<usize, i32> {
     let (disk, _) = entry.as_mut().ok_or(errno::ENODEV)?;
     let n = clamp(disk, buf.len(), offset)?;
     if n > 0 {
-        transfer(disk, Op::Read, offset, glue::IoBuf::Read(&mut buf[..n]))?;
+        transfer(disk, offset, glue::IoBuf::Read(&mut buf[..n]))?;
     }
     Ok(n)
 }
@@ -296,12 +326,13 @@ fn write(index: usize, buf: &[u8], offset: u64) -> Result<usize, i32> {
         return Err(errno::ENOSPC);
     }
     if n > 0 {
-        transfer(disk, Op::Write, offset, glue::IoBuf::Write(&buf[..n]))?;
+        transfer(disk, offset, glue::IoBuf::Write(&buf[..n]))?;
     }
     Ok(n)
 }
 
-/// The `flush` operation of disk `index`.
+/// The `flush` operation of disk `index`: a no-op for a device without a
+/// write cache (no VIRTIO_BLK_F_FLUSH).
 fn flush(index: usize) -> Result<(), i32> {
     let mut entry = DISKS
         .get(index)
@@ -309,13 +340,9 @@ fn flush(index: usize) -> Result<(), i32> {
         .try_lock()
         .ok_or(errno::EBUSY)?;
     let (disk, _) = entry.as_mut().ok_or(errno::ENODEV)?;
-    let name = disk.name;
-    let blk = disk.blk.as_mut().ok_or(errno::EIO)?;
-    blk.flush().map_err(|e| {
-        pr_err!(
-            "{}: flush failed: {e}",
-            core::str::from_utf8(&name[..3]).unwrap_or("vd?")
-        );
-        errno::EIO
-    })
+    let blk = disk.blk.as_ref().ok_or(errno::EIO)?;
+    if !blk.has_flush() {
+        return Ok(());
+    }
+    transfer(disk, 0, glue::IoBuf::None)
 }

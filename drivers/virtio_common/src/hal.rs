@@ -14,26 +14,12 @@ use virtio_drivers::{BufferDirection, Hal, PhysAddr, PAGE_SIZE};
 pub struct KernelHal;
 
 /// The physical address of `len` bytes at `start` if they are physically
-/// contiguous, checked page by page with the kernel's `virt_to_phys`.
+/// contiguous (the kernel's `virt_to_phys_range`: one call per buffer).
 fn contiguous_phys(start: *const u8, len: usize) -> Option<u64> {
-    // SAFETY: `virt_to_phys` only translates an address (AT S1E1R); it never
-    // dereferences it.
-    let phys = unsafe { kabi::sys::virt_to_phys(start) };
-    if phys == 0 {
-        return None;
-    }
-    let first_page_end = (start as usize | (PAGE_SIZE - 1)) + 1;
-    let end = (start as usize).checked_add(len)?;
-    let mut page = first_page_end;
-    while page < end {
-        let offset = (page - start as usize) as u64;
-        // SAFETY: as above.
-        if unsafe { kabi::sys::virt_to_phys(page as *const u8) } != phys + offset {
-            return None;
-        }
-        page += PAGE_SIZE;
-    }
-    Some(phys)
+    // SAFETY: `virt_to_phys_range` only translates addresses (from the linear
+    // map's bounds or with AT S1E1R); it never dereferences them.
+    let phys = unsafe { kabi::sys::virt_to_phys_range(start, len) };
+    (phys != 0).then_some(phys)
 }
 
 // SAFETY: `dma_alloc` returns zeroed, page-aligned memory nobody else uses until

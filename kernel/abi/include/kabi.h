@@ -227,6 +227,10 @@ int32_t timer_del(const struct module *owner, int64_t id);
 #define KABI_CRC_virt_to_phys 0x306e3379u
 uint64_t virt_to_phys(const char *addr);
 
+/* virt_to_phys_range(addr : *const u8, len : usize) -> u64 */
+#define KABI_CRC_virt_to_phys_range 0xaf9a1736u
+uint64_t virt_to_phys_range(const char *addr, size_t len);
+
 /* local_irq_save() -> u64 */
 #define KABI_CRC_local_irq_save 0x7de1500bu
 uint64_t local_irq_save(void);
@@ -272,7 +276,7 @@ void module_panic(const struct module *owner, const char *msg, size_t len);
 #define KABI_CRC_panic_notifier_register 0x6fe15420u
 void panic_notifier_register(const struct module *owner, panic_notifier_t func);
 
-#define KABI_EXPORT_COUNT 23
+#define KABI_EXPORT_COUNT 24
 
 /* ---- Module description ------------------------------------------------- */
 

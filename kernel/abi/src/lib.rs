@@ -66,6 +66,10 @@ kernel_api! {
     /// images are not identity-mapped; `dma_alloc` memory and the kernel are).
     /// 0 if `addr` is not mapped.
     fn virt_to_phys(addr: *const u8) -> u64;
+    /// The bus address of `len` bytes at `addr` if they are all mapped and
+    /// physically contiguous (one DMA segment), else 0. One call for a whole
+    /// buffer: kernel heap and `dma_alloc` memory answer without a page walk.
+    fn virt_to_phys_range(addr: *const u8, len: usize) -> u64;
     /// Masks interrupts on this CPU and returns the previous state (Linux's
     /// `local_irq_save`); for a driver's short critical sections shared with its
     /// interrupt handler.
