@@ -13,6 +13,7 @@
 //! being loaded by alias, as on Linux.
 
 use crate::module::{self, ModError};
+use crate::object::Kind;
 use crate::sync::IrqLock;
 use alloc::collections::VecDeque;
 use alloc::format;
@@ -194,18 +195,38 @@ pub fn coldplug() {
     );
 }
 
-/// After boot coldplug: mounts the first disk at `/disk`, then offers the
-/// devices that found no driver in the initrd to the disk's modules.
+/// After boot coldplug: mounts the first block device (in name order: vda,
+/// vdb, ...) that holds a FAT file system at `/disk`, then offers the devices
+/// that found no driver in the initrd to the disk's modules. (Which QEMU
+/// `-device` becomes vda is QEMU's choice, as for Linux: the last one given
+/// gets the lowest slot; trying each disk means a scratch disk added to the
+/// command line does not hide the modules disk.)
 pub fn mount_disk() {
-    if crate::object::find_device("vda").is_none() {
+    let mut disks: Vec<String> = crate::object::all()
+        .into_iter()
+        .filter(|o| matches!(o.kind, Kind::Device(kabi::DeviceKind::Block)))
+        .map(|o| o.name.clone())
+        .collect();
+    if disks.is_empty() {
         return;
     }
-    match crate::disk::mount("vda") {
-        Ok(label) => log::info!("disk: mounted vda at /disk (FAT volume '{}')", label.trim()),
-        Err(e) => {
-            log::error!("disk: cannot mount: {e}");
-            return;
+    disks.sort_unstable();
+    let mut errors = Vec::new();
+    let mounted = disks.iter().find(|d| match crate::disk::mount(d) {
+        Ok(label) => {
+            log::info!("disk: mounted {d} at /disk (FAT volume '{}')", label.trim());
+            true
         }
+        Err(e) => {
+            errors.push(e);
+            false
+        }
+    });
+    if mounted.is_none() {
+        for e in errors {
+            log::error!("disk: cannot mount: {e}");
+        }
+        return;
     }
     let retry: Vec<(String, String)> = BINDINGS
         .lock()

@@ -180,6 +180,46 @@ fn no_disk_and_a_disk_that_is_not_fat_are_reported_not_fatal() {
     assert!(!t.contains("Kernel panic") && !t.contains("Oops"), "{t}");
 }
 
+/// A scratch disk next to the modules disk: whichever of the two QEMU makes
+/// vda, boot mounts the one with a FAT file system and loads from it.
+#[test]
+fn boot_mounts_the_fat_disk_whichever_slot_it_gets() {
+    let disk = fat_disk("disk-two-fat.img", &[]);
+    let dir = root().join("target/qemu-tests");
+    let raw = dir.join("disk-two-raw.img");
+    std::fs::write(&raw, vec![0x5au8; 1 << 20]).expect("write");
+    // The scratch disk last: QEMU gives it the lowest slot, so it is vda.
+    let mut extra = vec!["-device".to_string(), "virtio-rng-device".to_string()];
+    for (i, d) in [&disk, &raw].iter().enumerate() {
+        extra.extend([
+            "-drive".to_string(),
+            format!("file={},if=none,format=raw,id=d{i}", d.display()),
+            "-device".to_string(),
+            format!("virtio-blk-device,drive=d{i}"),
+        ]);
+    }
+    let mut m = Machine::boot(&Opts {
+        initrd: Some(boot_image()),
+        extra,
+        ..Opts::default()
+    });
+    let dmesg = m.run("dmesg");
+    assert!(
+        dmesg.contains("vda: 2048 512-byte logical blocks"),
+        "{dmesg}"
+    );
+    assert!(
+        dmesg.contains("disk: mounted vdb at /disk (FAT volume 'MODULES')"),
+        "{dmesg}"
+    );
+    assert!(!dmesg.contains("cannot mount"), "{dmesg}");
+    assert!(
+        dmesg.contains("coldplug: 1 more drivers loaded from /disk: virtio_rng"),
+        "{dmesg}"
+    );
+    assert_eq!(m.run("mount"), "/dev/vdb on /disk type vfat\n");
+}
+
 #[test]
 fn drivers_work_on_gicv3_entered_at_el2_with_4_cpus() {
     let disk = fat_disk("disk-gicv3.img", &[]);
