@@ -55,6 +55,7 @@ export!(
     local_irq_restore,
     udelay,
     ktime_us,
+    cpu_wait_irq,
     dt_find_compatible,
     register_device,
     unregister_device,
@@ -347,6 +348,11 @@ pub extern "C" fn udelay(us: u64) {
 #[no_mangle]
 pub extern "C" fn ktime_us() -> u64 {
     time::micros()
+}
+
+#[no_mangle]
+pub extern "C" fn cpu_wait_irq() {
+    crate::arch::cpu::wait_for_interrupt();
 }
 
 /// # Safety

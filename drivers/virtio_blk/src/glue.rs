@@ -31,7 +31,6 @@ bitflags::bitflags! {
     struct BlkFeature: u64 {
         const RO = 1 << 5;
         const FLUSH = 1 << 9;
-        const RING_EVENT_IDX = 1 << 29;
         const VERSION_1 = 1 << 32;
     }
 }
@@ -113,9 +112,11 @@ impl core::fmt::Display for ProbeError {
 pub fn new_blk(regs: &MmioRegs, size: u64) -> Result<Blk, ProbeError> {
     let mut transport = mmio_transport(regs, size).map_err(ProbeError::Transport)?;
     // From here on an error drops `transport`, which resets the device.
-    let features = transport.begin_init(
-        BlkFeature::RO | BlkFeature::FLUSH | BlkFeature::RING_EVENT_IDX | BlkFeature::VERSION_1,
-    );
+    // Not VIRTIO_F_EVENT_IDX: virtio-drivers 0.13's `should_notify` compares
+    // ring indices without the wrap-safe test of virtio 1.2, 2.7.10 (Linux's
+    // vring_need_event), so a batch of requests that crosses index 65535
+    // could go unannounced.
+    let features = transport.begin_init(BlkFeature::RO | BlkFeature::FLUSH | BlkFeature::VERSION_1);
     let capacity = transport
         .read_consistent(|| {
             let low: u32 = transport.read_config_space(0)?;
@@ -123,13 +124,7 @@ pub fn new_blk(regs: &MmioRegs, size: u64) -> Result<Blk, ProbeError> {
             Ok(u64::from(low) | (u64::from(high) << 32))
         })
         .map_err(ProbeError::Device)?;
-    let queue = VirtQueue::new(
-        &mut transport,
-        QUEUE,
-        false,
-        features.contains(BlkFeature::RING_EVENT_IDX),
-    )
-    .map_err(ProbeError::Device)?;
+    let queue = VirtQueue::new(&mut transport, QUEUE, false, false).map_err(ProbeError::Device)?;
     transport.finish_init();
     Ok(Blk {
         transport,

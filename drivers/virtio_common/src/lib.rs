@@ -29,10 +29,14 @@ pub use kobj::{mmio_transport, DeviceRegistration, IrqRegistration};
 pub use regs::MmioRegs;
 pub use slot::{device_id, ClaimedSlot, VirtioSlot};
 
-/// Busy-waits until `done()` is true or `timeout_us` has passed (by the
-/// kernel's `ktime_us`); false on timeout. Requests poll the used ring this way
-/// so that a device that never answers fails the request instead of hanging
-/// the caller.
+/// Waits until `done()` is true or `timeout_us` has passed (by the kernel's
+/// `ktime_us`); false on timeout. Requests wait for the used ring this way so
+/// that a device that never answers fails the request instead of hanging the
+/// caller. Between checks the CPU sleeps until the next interrupt (the
+/// device's completion interrupt, or the timer tick within 10 ms), with
+/// interrupts masked around the last check so that a completion arriving
+/// just before the sleep still ends it. Sleeping instead of spinning leaves
+/// the host's CPUs to the device model under emulation.
 pub fn poll_until(timeout_us: u64, mut done: impl FnMut() -> bool) -> bool {
     let deadline = ktime_us().saturating_add(timeout_us);
     loop {
@@ -43,7 +47,16 @@ pub fn poll_until(timeout_us: u64, mut done: impl FnMut() -> bool) -> bool {
             // One last look: the answer may have come while we were late.
             return done();
         }
-        core::hint::spin_loop();
+        // SAFETY: masking interrupts on this CPU has no preconditions; the
+        // state is restored below.
+        let flags = unsafe { kabi::sys::local_irq_save() };
+        if !done() {
+            // SAFETY: WFI has no preconditions; a pending interrupt ends it
+            // even while masked.
+            unsafe { kabi::sys::cpu_wait_irq() };
+        }
+        // SAFETY: `flags` came from the `local_irq_save` above.
+        unsafe { kabi::sys::local_irq_restore(flags) };
     }
 }
 

@@ -247,6 +247,10 @@ void udelay(uint64_t us);
 #define KABI_CRC_ktime_us 0x79f01efbu
 uint64_t ktime_us(void);
 
+/* cpu_wait_irq() */
+#define KABI_CRC_cpu_wait_irq 0xa642c7b1u
+void cpu_wait_irq(void);
+
 /* dt_find_compatible(compatible : *const u8, index : u32, out : *mut DtDevice) -> i32 */
 #define KABI_CRC_dt_find_compatible 0x2beea694u
 int32_t dt_find_compatible(const char *compatible, uint32_t index, struct dt_device *out);
@@ -276,7 +280,7 @@ void module_panic(const struct module *owner, const char *msg, size_t len);
 #define KABI_CRC_panic_notifier_register 0x6fe15420u
 void panic_notifier_register(const struct module *owner, panic_notifier_t func);
 
-#define KABI_EXPORT_COUNT 24
+#define KABI_EXPORT_COUNT 25
 
 /* ---- Module description ------------------------------------------------- */
 

@@ -80,6 +80,12 @@ kernel_api! {
     fn udelay(us: u64);
     /// Microseconds since boot.
     fn ktime_us() -> u64;
+    /// Waits for an interrupt (WFI): returns once one is pending, whether or
+    /// not interrupts are masked. To wait for a condition an interrupt handler
+    /// makes true without missing the wake-up: `local_irq_save`, check the
+    /// condition, `cpu_wait_irq` only if it is false, `local_irq_restore`
+    /// (the handler then runs). The timer tick ends any wait within 10 ms.
+    fn cpu_wait_irq();
     /// Fills `out` with the `index`-th device-tree node compatible with the
     /// NUL-terminated `compatible`; 0, or -ENODEV when there is none.
     fn dt_find_compatible(compatible: *const u8, index: u32, out: *mut DtDevice) -> i32;
