@@ -265,7 +265,7 @@ pub fn transfer(
         else {
             // A token this transfer never handed out: the device is broken.
             regs.reset();
-            return Err(RequestError::Submit(virtio_drivers::Error::WrongToken));
+            return Err(RequestError::Broken(virtio_drivers::Error::WrongToken));
         };
         let token = req.token.take().unwrap_or_default();
         in_flight -= 1;
@@ -274,7 +274,7 @@ pub fn transfer(
         let popped = with_chain(req, &mut buf, |i, o| unsafe { queue.pop_used(token, i, o) });
         if let Err(e) = popped {
             regs.reset();
-            return Err(RequestError::Submit(e));
+            return Err(RequestError::Broken(e));
         }
         if req.status[0] != 0 && first_error.is_none() {
             first_error = Some(RequestError::Device {

@@ -201,9 +201,11 @@ fn virtio_blk_exit() -> Result<(), i32> {
 
 /// A transfer's outcome from the device.
 pub enum RequestError {
-    /// The queue refused the request, or the device broke the queue protocol
-    /// (virtio-drivers' error; the device has been reset in the latter case).
+    /// The queue refused the request (virtio-drivers' error).
     Submit(virtio_drivers::Error),
+    /// The device broke the queue protocol (virtio-drivers' error); it has
+    /// been reset.
+    Broken(virtio_drivers::Error),
     /// No answer within the deadline; the device has been reset.
     Timeout { op: Op, sector: u64, len: usize },
     /// The device answered with an error status (virtio 1.2, 5.2.6: 1 IOERR,
@@ -253,19 +255,16 @@ fn transfer(disk: &mut Disk, offset: u64, buf: glue::IoBuf<'_>) -> Result<(), i3
                 len / 512,
                 timeout / 1000
             );
-            // Already reset; dropping frees the queue and resets again.
-            disk.blk = None;
-            match glue::new_blk(&disk.regs, disk.window) {
-                Ok(blk) => {
-                    pr_info!("{}: device reset and brought up again", disk.name());
-                    disk.blk = Some(blk);
-                }
-                Err(e) => pr_err!(
-                    "{}: cannot bring the device up again: {e}; disk is dead",
-                    disk.name()
-                ),
-            }
+            bring_up_again(disk);
             Err(errno::ETIMEDOUT)
+        }
+        Err(RequestError::Broken(e)) => {
+            pr_err!(
+                "{}: device broke the queue protocol ({e}); resetting the device",
+                disk.name()
+            );
+            bring_up_again(disk);
+            Err(errno::EIO)
         }
         Err(RequestError::Device {
             op,
@@ -292,6 +291,24 @@ fn transfer(disk: &mut Disk, offset: u64, buf: glue::IoBuf<'_>) -> Result<(), i3
             pr_err!("{}: request failed: {e}", disk.name());
             Err(errno::EIO)
         }
+    }
+}
+
+/// After a reset by `glue::transfer`: frees the old queue and initialises the
+/// device again; a device that cannot be brought up leaves the disk dead
+/// (-EIO from then on, until the module is reloaded).
+fn bring_up_again(disk: &mut Disk) {
+    // Dropping unsets the queue, resets the device again and frees the queue.
+    disk.blk = None;
+    match glue::new_blk(&disk.regs, disk.window) {
+        Ok(blk) => {
+            pr_info!("{}: device reset and brought up again", disk.name());
+            disk.blk = Some(blk);
+        }
+        Err(e) => pr_err!(
+            "{}: cannot bring the device up again: {e}; disk is dead",
+            disk.name()
+        ),
     }
 }
 
