@@ -32,9 +32,9 @@ unsafe impl Hal for KernelHal {
         let ptr = unsafe { kabi::sys::dma_alloc(pages * PAGE_SIZE, &mut bus) };
         match NonNull::new(ptr) {
             Some(p) => (bus, p),
-            // The trait has no way to fail; a module panic fails the running
-            // module call (the kernel carries on).
-            None => panic!("dma_alloc: out of memory for {pages} pages"),
+            // virtio-drivers reads a zero bus address as a failed allocation
+            // (`Error::DmaError`), so queue set-up fails cleanly.
+            None => (0, NonNull::dangling()),
         }
     }
 
@@ -60,6 +60,11 @@ unsafe impl Hal for KernelHal {
             return phys;
         }
         let (bus, bounce) = Self::dma_alloc(len.div_ceil(PAGE_SIZE), direction);
+        if bus == 0 {
+            // `share` has no way to fail; a module panic fails the running
+            // module call (the kernel carries on).
+            panic!("no DMA memory for a {len}-byte bounce buffer");
+        }
         if direction != BufferDirection::DeviceToDriver {
             // SAFETY: the caller's buffer is valid for `len` bytes and not
             // accessed by anyone else; the bounce buffer is fresh and as long.
