@@ -280,20 +280,21 @@ pub struct Entry {
     pub is_dir: bool,
 }
 
-/// The root directory's entries.
-pub fn list() -> Result<Vec<Entry>, String> {
-    let m = MOUNT.lock();
-    let mount = m.as_ref().ok_or_else(|| "not mounted".to_string())?;
+/// The entries of `dir`.
+fn entries(mount: &Mount, dir: RawDirectory) -> Result<Vec<Entry>, String> {
     let mut storage = [0u8; 256];
     let mut lfn = embedded_sdmmc::LfnBuffer::new(&mut storage);
     let mut out = Vec::new();
     mount
         .vm
-        .iterate_dir_lfn(mount.root, &mut lfn, |e, long| {
+        .iterate_dir_lfn(dir, &mut lfn, |e, long| {
             if e.attributes.is_volume() {
                 return;
             }
             let short = e.name.to_string();
+            if short == "." || short == ".." {
+                return;
+            }
             out.push(Entry {
                 name: long
                     .map(str::to_string)
@@ -307,17 +308,76 @@ pub fn list() -> Result<Vec<Entry>, String> {
     Ok(out)
 }
 
-/// Reads a whole file of the root directory by its (long) name.
-pub fn read(name: &str) -> Result<Vec<u8>, String> {
-    let entry = list()?
+/// The entry called `name` (its long name, or its short name in any case).
+fn find(entries: Vec<Entry>, name: &str) -> Option<Entry> {
+    entries
         .into_iter()
-        .find(|e| !e.is_dir && (e.name == name || e.short.eq_ignore_ascii_case(name)))
-        .ok_or_else(|| "No such file or directory".to_string())?;
+        .find(|e| e.name == name || e.short.eq_ignore_ascii_case(name))
+}
+
+/// Runs `f` on the directory at `path` (components separated by `/`, relative
+/// to the root; empty for the root). Directories opened on the way are closed
+/// again, whatever `f` returns.
+fn in_dir<T>(
+    mount: &Mount,
+    path: &str,
+    f: impl FnOnce(&Mount, RawDirectory) -> Result<T, String>,
+) -> Result<T, String> {
+    let mut dir = mount.root;
+    let mut result = None;
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        let next = match find(entries(mount, dir)?, part) {
+            Some(e) if e.is_dir => mount.vm.open_dir(dir, e.short.as_str()).map_err(fs_error),
+            Some(_) => Err("Not a directory".to_string()),
+            None => Err("No such file or directory".to_string()),
+        };
+        if dir != mount.root {
+            let _ = mount.vm.close_dir(dir);
+        }
+        match next {
+            Ok(d) => dir = d,
+            Err(e) => {
+                result = Some(Err(e));
+                dir = mount.root;
+                break;
+            }
+        }
+    }
+    let result = result.unwrap_or_else(|| f(mount, dir));
+    if dir != mount.root {
+        let _ = mount.vm.close_dir(dir);
+    }
+    result
+}
+
+/// The entries of the directory at `path` (relative to `/disk`; empty for the
+/// root).
+pub fn list(path: &str) -> Result<Vec<Entry>, String> {
     let m = MOUNT.lock();
     let mount = m.as_ref().ok_or_else(|| "not mounted".to_string())?;
+    in_dir(mount, path, entries)
+}
+
+/// Reads a whole file by its path relative to `/disk` (long or short names).
+pub fn read(path: &str) -> Result<Vec<u8>, String> {
+    let m = MOUNT.lock();
+    let mount = m.as_ref().ok_or_else(|| "not mounted".to_string())?;
+    let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+    in_dir(mount, dir, |mount, dir| {
+        let entry = match find(entries(mount, dir)?, name) {
+            Some(e) if e.is_dir => return Err("Is a directory".to_string()),
+            Some(e) => e,
+            None => return Err("No such file or directory".to_string()),
+        };
+        read_file(mount, dir, &entry)
+    })
+}
+
+/// Reads the whole of `entry`, a file in `dir`.
+fn read_file(mount: &Mount, dir: RawDirectory, entry: &Entry) -> Result<Vec<u8>, String> {
     let file = mount
         .vm
-        .open_file_in_dir(mount.root, entry.short.as_str(), Mode::ReadOnly)
+        .open_file_in_dir(dir, entry.short.as_str(), Mode::ReadOnly)
         .map_err(fs_error)?;
     let mut data = Vec::new();
     let result = (|| {

@@ -180,6 +180,77 @@ fn no_disk_and_a_disk_that_is_not_fat_are_reported_not_fatal() {
     assert!(!t.contains("Kernel panic") && !t.contains("Oops"), "{t}");
 }
 
+/// Directories on the disk: `ls`, `cat` and `insmod` take paths below
+/// `/disk` with long names, and errors name what is wrong with the path.
+#[test]
+fn paths_reach_files_in_directories() {
+    let disk = fat_disk("disk-dirs.img", &[]);
+    let dir = root().join("target/qemu-tests");
+    let note = dir.join("disk-dirs-note.txt");
+    std::fs::write(&note, "deep inside\n").expect("write note");
+    let img = format!("{}@@1M", disk.display());
+    let mtools = |args: &[&str]| {
+        let st = Command::new(args[0])
+            .args(&args[1..])
+            .env("MTOOLS_SKIP_CHECK", "1")
+            .status()
+            .expect("mtools");
+        assert!(st.success(), "{args:?}");
+    };
+    mtools(&[
+        "mmd",
+        "-i",
+        &img,
+        "::Extra-Drivers",
+        "::Extra-Drivers/deeper",
+    ]);
+    let hello = root().join("build/modules/hello.ko");
+    mtools(&[
+        "mcopy",
+        "-i",
+        &img,
+        hello.to_str().expect("utf-8 path"),
+        "::Extra-Drivers/my_greeting_driver.ko",
+    ]);
+    mtools(&[
+        "mcopy",
+        "-i",
+        &img,
+        note.to_str().expect("utf-8 path"),
+        "::Extra-Drivers/deeper/note.txt",
+    ]);
+    let mut m = machine(Some(&disk));
+    assert!(m.run("ls /disk").contains("Extra-Drivers/"));
+    let size = std::fs::metadata(&hello).expect("hello.ko").len();
+    assert_eq!(
+        m.run("ls /disk/Extra-Drivers"),
+        format!("       - deeper/\n{size:>8} my_greeting_driver.ko\n")
+    );
+    // More walks than the FAT layer has directory handles: each is closed.
+    for _ in 0..6 {
+        assert_eq!(
+            m.run("cat /disk/Extra-Drivers/deeper/note.txt"),
+            "deep inside\n"
+        );
+    }
+    assert_eq!(m.run("lsdisk /Extra-Drivers/deeper"), "      12 note.txt\n");
+    assert!(m
+        .run("insmod /disk/Extra-Drivers/my_greeting_driver.ko")
+        .contains("hello: loaded at"));
+    assert_eq!(
+        m.run("ls /disk/nope"),
+        "ls: /disk/nope: No such file or directory\n"
+    );
+    assert_eq!(
+        m.run("ls /disk/modules.dep"),
+        "ls: /disk/modules.dep: Not a directory\n"
+    );
+    let out = m.run("cat /disk/Extra-Drivers");
+    assert!(out.contains("Is a directory"), "{out}");
+    let out = m.run("insmod /disk/Extra-Drivers/deeper/missing.ko");
+    assert!(out.contains("No such file or directory"), "{out}");
+}
+
 /// A scratch disk next to the modules disk: whichever of the two QEMU makes
 /// vda, boot mounts the one with a FAT file system and loads from it.
 #[test]

@@ -28,9 +28,12 @@ pub fn umount(_: &[&str]) {
     }
 }
 
-/// `lsdisk` (and `ls /disk`): the files in `/disk` with their sizes.
-pub fn lsdisk(_: &[&str]) {
-    match disk::list() {
+/// `lsdisk [DIR]` (and `ls /disk[/DIR]`): the files in `/disk` (or a
+/// directory below it) with their sizes.
+pub fn lsdisk(args: &[&str]) {
+    let dir = args.first().copied().unwrap_or("");
+    let dir = dir.strip_prefix("/disk").unwrap_or(dir).trim_matches('/');
+    match disk::list(dir) {
         Ok(entries) => {
             for e in entries {
                 if e.is_dir {
@@ -40,6 +43,7 @@ pub fn lsdisk(_: &[&str]) {
                 }
             }
         }
-        Err(e) => println!("ls: /disk: {e}"),
+        Err(e) if dir.is_empty() => println!("ls: /disk: {e}"),
+        Err(e) => println!("ls: /disk/{dir}: {e}"),
     }
 }

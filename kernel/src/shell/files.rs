@@ -19,11 +19,11 @@ fn errstr(e: i32) -> &'static str {
     }
 }
 
-/// `ls [/initrd|/disk|/dev]`
+/// `ls [/initrd|/disk[/DIR]|/dev]`
 pub fn ls(args: &[&str]) {
     match args.first().copied().unwrap_or("/") {
         "/" => println!("dev  disk  initrd"),
-        "/disk" | "/disk/" => super::disk::lsdisk(&[]),
+        d if d == "/disk" || d.starts_with("/disk/") => super::disk::lsdisk(&[d]),
         "/dev" | "/dev/" => {
             for o in object::all() {
                 if matches!(o.kind, Kind::Device(_)) {

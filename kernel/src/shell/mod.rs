@@ -105,7 +105,7 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "ls",
-        help: "ls [/initrd|/disk|/dev]: list files or devices",
+        help: "ls [/initrd|/disk[/DIR]|/dev]: list files or devices",
         run: files::ls,
     },
     Command {
@@ -175,7 +175,7 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "lsdisk",
-        help: "files on /disk with sizes",
+        help: "lsdisk [DIR]: files on /disk (or a directory below it) with sizes",
         run: disk::lsdisk,
     },
     Command {
