@@ -64,6 +64,19 @@ fn opts(disks: &[&PathBuf], rng: bool) -> Opts {
     }
 }
 
+/// Like [`opts`] with one virtio-blk device whose `-drive` is `spec` (file
+/// and options) plus `if=none,format=raw,id=d0`.
+fn opts_with_drive(spec: &str) -> Opts {
+    let mut o = opts(&[], false);
+    o.extra = vec![
+        "-drive".into(),
+        format!("{spec},if=none,format=raw,id=d0"),
+        "-device".into(),
+        "virtio-blk-device,drive=d0".into(),
+    ];
+    o
+}
+
 fn lsmod_line(m: &mut Machine, name: &str) -> Option<String> {
     m.run("lsmod")
         .lines()
@@ -353,18 +366,11 @@ fn device_errors_are_reported_and_the_disk_keeps_working() {
          [inject-error]\nevent = \"flush_to_disk\"\niotype = \"flush\"\nerrno = \"5\"\n",
     )
     .expect("write blkdebug config");
-    let mut o = opts(&[], false);
-    o.extra = vec![
-        "-drive".into(),
-        format!(
-            "file=blkdebug:{}:{},if=none,format=raw,id=d0,rerror=report,werror=report",
-            conf.display(),
-            img.display()
-        ),
-        "-device".into(),
-        "virtio-blk-device,drive=d0".into(),
-    ];
-    let mut m = Machine::boot(&o);
+    let mut m = Machine::boot(&opts_with_drive(&format!(
+        "file=blkdebug:{}:{},rerror=report,werror=report",
+        conf.display(),
+        img.display()
+    )));
     m.run("insmod /initrd/virtio_mmio.ko");
     let out = m.run("insmod /initrd/virtio_blk.ko");
     assert!(out.contains("vda: 2048 512-byte logical blocks"), "{out}");
@@ -409,17 +415,10 @@ fn device_errors_are_reported_and_the_disk_keeps_working() {
 #[test]
 fn a_request_the_device_does_not_answer_times_out_and_the_device_is_reset() {
     let img = make_image("virtio-slow.img", 4 << 20, image_byte);
-    let mut o = opts(&[], false);
-    o.extra = vec![
-        "-drive".into(),
-        format!(
-            "file={},if=none,format=raw,id=d0,throttling.bps-write=4096",
-            img.display()
-        ),
-        "-device".into(),
-        "virtio-blk-device,drive=d0".into(),
-    ];
-    let mut m = Machine::boot(&o);
+    let mut m = Machine::boot(&opts_with_drive(&format!(
+        "file={},throttling.bps-write=4096",
+        img.display()
+    )));
     m.run("insmod /initrd/virtio_mmio.ko");
     let out = m.run("insmod /initrd/virtio_blk.ko");
     assert!(out.contains("vda: 8192 512-byte logical blocks"), "{out}");

@@ -222,10 +222,13 @@ pub fn transfer(
             req.status = [0xff];
             (req.start, req.len, req.sector) = (next, len, req_sector);
             let queue = &mut blk.queue;
-            // SAFETY: the header, status and data of `req` are not touched
-            // again until the request is popped below or the device has been
-            // reset; `reqs` and `buf` outlive both.
-            let added = with_chain(req, &mut buf, |i, o| unsafe { queue.add(i, o) });
+            // The header, status and data of `req` are not touched again until
+            // the request is popped below or the device has been reset; `reqs`
+            // and `buf` outlive both.
+            let added = with_chain(req, &mut buf, |i, o| {
+                // SAFETY: buffers untouched until popped or reset (above).
+                unsafe { queue.add(i, o) }
+            });
             match added {
                 Ok(token) => req.token = Some(token),
                 Err(virtio_drivers::Error::QueueFull) if in_flight > 0 => break,
@@ -270,8 +273,10 @@ pub fn transfer(
         let token = req.token.take().unwrap_or_default();
         in_flight -= 1;
         let queue = &mut blk.queue;
-        // SAFETY: the same buffers as were added with `token`.
-        let popped = with_chain(req, &mut buf, |i, o| unsafe { queue.pop_used(token, i, o) });
+        let popped = with_chain(req, &mut buf, |i, o| {
+            // SAFETY: the same buffers as were added with `token`.
+            unsafe { queue.pop_used(token, i, o) }
+        });
         if let Err(e) = popped {
             regs.reset();
             return Err(RequestError::Broken(e));

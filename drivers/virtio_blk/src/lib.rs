@@ -312,54 +312,54 @@ fn bring_up_again(disk: &mut Disk) {
     }
 }
 
-/// The `read` operation of disk `index`.
-fn read(index: usize, buf: &mut [u8], offset: u64) -> Result<usize, i32> {
+/// Runs `f` on disk `index` under its lock: -ENODEV for no such disk, -EBUSY
+/// if another call holds it.
+fn with_disk<T>(index: usize, f: impl FnOnce(&mut Disk) -> Result<T, i32>) -> Result<T, i32> {
     let mut entry = DISKS
         .get(index)
         .ok_or(errno::ENODEV)?
         .try_lock()
         .ok_or(errno::EBUSY)?;
     let (disk, _) = entry.as_mut().ok_or(errno::ENODEV)?;
-    let n = clamp(disk, buf.len(), offset)?;
-    if n > 0 {
-        transfer(disk, offset, glue::IoBuf::Read(&mut buf[..n]))?;
-    }
-    Ok(n)
+    f(disk)
+}
+
+/// The `read` operation of disk `index`.
+fn read(index: usize, buf: &mut [u8], offset: u64) -> Result<usize, i32> {
+    with_disk(index, |disk| {
+        let n = clamp(disk, buf.len(), offset)?;
+        if n > 0 {
+            transfer(disk, offset, glue::IoBuf::Read(&mut buf[..n]))?;
+        }
+        Ok(n)
+    })
 }
 
 /// The `write` operation of disk `index`.
 fn write(index: usize, buf: &[u8], offset: u64) -> Result<usize, i32> {
-    let mut entry = DISKS
-        .get(index)
-        .ok_or(errno::ENODEV)?
-        .try_lock()
-        .ok_or(errno::EBUSY)?;
-    let (disk, _) = entry.as_mut().ok_or(errno::ENODEV)?;
-    if disk.readonly {
-        return Err(EROFS);
-    }
-    let n = clamp(disk, buf.len(), offset)?;
-    if n == 0 && !buf.is_empty() {
-        return Err(errno::ENOSPC);
-    }
-    if n > 0 {
-        transfer(disk, offset, glue::IoBuf::Write(&buf[..n]))?;
-    }
-    Ok(n)
+    with_disk(index, |disk| {
+        if disk.readonly {
+            return Err(EROFS);
+        }
+        let n = clamp(disk, buf.len(), offset)?;
+        if n == 0 && !buf.is_empty() {
+            return Err(errno::ENOSPC);
+        }
+        if n > 0 {
+            transfer(disk, offset, glue::IoBuf::Write(&buf[..n]))?;
+        }
+        Ok(n)
+    })
 }
 
 /// The `flush` operation of disk `index`: a no-op for a device without a
 /// write cache (no VIRTIO_BLK_F_FLUSH).
 fn flush(index: usize) -> Result<(), i32> {
-    let mut entry = DISKS
-        .get(index)
-        .ok_or(errno::ENODEV)?
-        .try_lock()
-        .ok_or(errno::EBUSY)?;
-    let (disk, _) = entry.as_mut().ok_or(errno::ENODEV)?;
-    let blk = disk.blk.as_ref().ok_or(errno::EIO)?;
-    if !blk.has_flush() {
-        return Ok(());
-    }
-    transfer(disk, 0, glue::IoBuf::None)
+    with_disk(index, |disk| {
+        let blk = disk.blk.as_ref().ok_or(errno::EIO)?;
+        if !blk.has_flush() {
+            return Ok(());
+        }
+        transfer(disk, 0, glue::IoBuf::None)
+    })
 }
