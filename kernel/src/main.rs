@@ -13,25 +13,17 @@ extern crate alloc;
 mod arch;
 mod boot;
 mod console;
-mod devfs;
-mod disk;
-mod early_console;
-mod initrd;
+mod fs;
 mod irq;
 mod kapi;
 mod klog;
-mod ktimer;
+mod kmod;
+mod kobject;
+mod machine;
 mod mm;
-mod modprobe;
 mod module;
-mod object;
-mod oops;
 mod shell;
 mod sync;
-mod time;
-mod vfs;
-
-pub use boot::{boot_info, BootInfo};
 
 use arch::exceptions::{self, Handlers, Origin, Syndrome, TrapFrame};
 
@@ -49,11 +41,11 @@ fn on_sync(frame: &mut TrapFrame, origin: Origin, syn: Syndrome) {
     // A fault whose PC is in the text of the module being called fails that
     // call (the module is marked failed); anything else is fatal.
     if arch::modcall::fault_is_in_module(frame.elr) {
-        oops::module_fault(frame, origin, syn);
+        klog::oops::module_fault(frame, origin, syn);
         arch::modcall::redirect(frame);
         return;
     }
-    oops::die_sync(frame, origin, syn);
+    klog::oops::die_sync(frame, origin, syn);
 }
 
 fn on_unexpected(frame: &mut TrapFrame, what: &'static str) {
@@ -61,17 +53,17 @@ fn on_unexpected(frame: &mut TrapFrame, what: &'static str) {
         &mut console::Emergency,
         format_args!("Unexpected {what} at {:#x}\n", frame.elr),
     );
-    oops::die("unexpected exception");
+    klog::oops::die("unexpected exception");
 }
 
 /// Called by `boot.rs` on the boot CPU at EL1, MMU off, IRQs masked.
 #[no_mangle]
 pub extern "C" fn kernel_main(dtb: usize, entry_el: u64) -> ! {
-    time::init_boot_clock();
+    irq::time::init_boot_clock();
     let info = boot::early_init(dtb, entry_el);
     exceptions::init(&HANDLERS);
     boot::late_init(info);
-    modprobe::coldplug();
-    modprobe::mount_disk();
+    kmod::coldplug();
+    kmod::mount_disk();
     shell::run()
 }

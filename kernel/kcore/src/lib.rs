@@ -11,6 +11,7 @@ extern crate alloc;
 pub mod cmdline;
 pub mod cpio;
 pub mod dt;
+pub mod errno;
 pub mod esr;
 pub mod kallsyms;
 pub mod lineedit;

@@ -28,14 +28,20 @@ static VA: IrqLock<RangeAllocator<128>> = IrqLock::new(RangeAllocator::new(Range
     MODULE_VA_END as u64,
 )));
 
+/// A region of an image: `size` bytes (a whole number of pages) at `base`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub base: usize,
+    pub size: usize,
+}
+
 /// One mapped module image: text, rodata and data, consecutive in VA.
 pub struct ModuleMemory {
     pub base: usize,
     pub pages: usize,
-    /// Byte sizes rounded up to pages: text, rodata, data.
-    pub text: (usize, usize),
-    pub rodata: (usize, usize),
-    pub data: (usize, usize),
+    pub text: Span,
+    pub rodata: Span,
+    pub data: Span,
     phys: Vec<usize>,
 }
 
@@ -94,9 +100,15 @@ impl ModuleMemory {
         let mut mem = ModuleMemory {
             base,
             pages,
-            text: (base, t),
-            rodata: (base + t, r),
-            data: (base + t + r, d),
+            text: Span { base, size: t },
+            rodata: Span {
+                base: base + t,
+                size: r,
+            },
+            data: Span {
+                base: base + t + r,
+                size: d,
+            },
             phys: Vec::new(),
         };
         // From here on, dropping `mem` undoes whatever was done.
@@ -107,7 +119,7 @@ impl ModuleMemory {
             let page = mm::alloc_pages(1)?;
             mem.phys.push(page);
             let va = base + i * PAGE_SIZE;
-            crate::boot::with_address_space(|space| {
+            crate::mm::address_space::with(|space| {
                 space.map(va, page, PAGE_SIZE, mmu::Attr::NormalRw, &mut table_page)
             })
             .map_err(MemError::Map)?;
@@ -115,12 +127,37 @@ impl ModuleMemory {
         Ok(mem)
     }
 
-    /// The writable bytes of a region, while it is still mapped RW.
-    pub fn bytes_mut(&mut self, region: (usize, usize)) -> &mut [u8] {
+    /// The three regions' bytes at once (they are disjoint), while the image
+    /// is still mapped RW (before `protect`).
+    pub fn regions_mut(&mut self) -> (&mut [u8], &mut [u8], &mut [u8]) {
+        let (t, r, d) = (self.text.size, self.rodata.size, self.data.size);
         // `&mut self` makes the borrow unique.
-        // SAFETY: inside this image's VA range, mapped RW until `protect`, on
-        // pages only this image owns.
-        unsafe { core::slice::from_raw_parts_mut(region.0 as *mut u8, region.1) }
+        // SAFETY: `base..base+t+r+d` is this image's VA range, mapped RW until
+        // `protect`, on pages only this image owns.
+        let all = unsafe { core::slice::from_raw_parts_mut(self.base as *mut u8, t + r + d) };
+        let (text, rest) = all.split_at_mut(t);
+        let (rodata, data) = rest.split_at_mut(r);
+        (text, rodata, data)
+    }
+
+    /// `len` bytes at `addr` if they lie inside the image (readable for the
+    /// image's lifetime: every region is mapped at least read-only).
+    pub fn image_bytes(&self, addr: u64, len: usize) -> Option<&[u8]> {
+        self.contains_range(addr, len as u64).then(|| {
+            // SAFETY: checked inside this image, which stays mapped while
+            // `self` lives; nothing writes it through a shared borrow.
+            unsafe { core::slice::from_raw_parts(addr as usize as *const u8, len) }
+        })
+    }
+
+    /// Writable `len` bytes at `addr` if they lie inside the image, before
+    /// `protect` (while every region is still mapped RW).
+    pub fn image_bytes_mut(&mut self, addr: u64, len: usize) -> Option<&mut [u8]> {
+        self.contains_range(addr, len as u64).then(|| {
+            // SAFETY: checked inside this image, mapped RW until `protect`;
+            // `&mut self` makes the borrow unique.
+            unsafe { core::slice::from_raw_parts_mut(addr as usize as *mut u8, len) }
+        })
     }
 
     /// Final permissions: text RX, rodata R, data RW. Then flushes the TLB and
@@ -128,27 +165,35 @@ impl ModuleMemory {
     pub fn protect(&mut self) -> Result<(), MemError> {
         let text = self.text;
         let rodata = self.rodata;
-        crate::boot::with_address_space(|space| {
-            if text.1 > 0 {
-                space.protect(text.0, text.1, mmu::Attr::NormalRx)?;
+        crate::mm::address_space::with(|space| {
+            if text.size > 0 {
+                space.protect(text.base, text.size, mmu::Attr::NormalRx)?;
             }
-            if rodata.1 > 0 {
-                space.protect(rodata.0, rodata.1, mmu::Attr::NormalRo)?;
+            if rodata.size > 0 {
+                space.protect(rodata.base, rodata.size, mmu::Attr::NormalRo)?;
             }
             Ok(())
         })
         .map_err(MemError::Map)?;
         mmu::flush_tlb();
-        cpu::sync_icache(text.0, text.1);
+        cpu::sync_icache(text.base, text.size);
         Ok(())
     }
 
-    pub fn text_range(&self) -> (u64, u64) {
-        (self.text.0 as u64, (self.text.0 + self.text.1) as u64)
+    /// The text's bounds `(start, end)`, as `Module::text` holds them.
+    pub fn text_bounds(&self) -> (u64, u64) {
+        (
+            self.text.base as u64,
+            (self.text.base + self.text.size) as u64,
+        )
     }
 
-    pub fn contains(&self, addr: u64) -> bool {
-        (self.base as u64..(self.base + self.pages * PAGE_SIZE) as u64).contains(&addr)
+    /// Whether `len` bytes at `addr` lie inside the image (an empty range at
+    /// an address inside it counts).
+    pub fn contains_range(&self, addr: u64, len: u64) -> bool {
+        let start = self.base as u64;
+        let end = start + self.size() as u64;
+        addr >= start && addr <= end && len <= end - addr && (len > 0 || addr < end)
     }
 
     pub fn size(&self) -> usize {
@@ -160,7 +205,7 @@ impl Drop for ModuleMemory {
     fn drop(&mut self) {
         let mapped = self.phys.len();
         let base = self.base;
-        let _ = crate::boot::with_address_space(|space| space.unmap(base, mapped * PAGE_SIZE));
+        let _ = crate::mm::address_space::with(|space| space.unmap(base, mapped * PAGE_SIZE));
         mmu::flush_tlb();
         for &page in &self.phys {
             mm::free_pages(page, 1);

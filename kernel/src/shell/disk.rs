@@ -1,6 +1,7 @@
 //! Disk commands: `mount [DEV]`, `umount`, `lsdisk`.
 
-use crate::{disk, println};
+use crate::fs::fat as disk;
+use crate::println;
 
 /// `mount [DEV]`: mounts DEV (default `vda`) at `/disk`; without a device
 /// argument and with a disk mounted, says what is mounted.

@@ -2,8 +2,11 @@
 //! `close`, `read`, `write`, `lsof`, and the `blkbench` self-test. Devices
 //! registered by modules appear as `/dev/NAME`.
 
-use crate::object::{self, Kind};
-use crate::{devfs, initrd, module, print, println, time};
+use crate::fs::initrd;
+use crate::irq::time;
+use crate::kobject::devfs;
+use crate::kobject::{self, Kind};
+use crate::{module, print, println};
 use kabi::errno;
 
 fn errstr(e: i32) -> &'static str {
@@ -25,7 +28,7 @@ pub fn ls(args: &[&str]) {
         "/" => println!("dev  disk  initrd"),
         d if d == "/disk" || d.starts_with("/disk/") => super::disk::lsdisk(&[d]),
         "/dev" | "/dev/" => {
-            for o in object::all() {
+            for o in kobject::all() {
                 if matches!(o.kind, Kind::Device(_)) {
                     println!("{}", o.name);
                 }
@@ -81,7 +84,7 @@ pub fn cat(args: &[&str]) {
         let _ = devfs::close(fd);
         return;
     }
-    match crate::vfs::read(path) {
+    match crate::fs::read(path) {
         Ok(b) => match core::str::from_utf8(&b) {
             Ok(s) => print!("{s}"),
             Err(_) => println!("cat: {path}: binary file ({} bytes); use hexdump", b.len()),
@@ -108,7 +111,7 @@ pub fn lsdev(_: &[&str]) {
         "{:>4} {:<16} {:<9} {:<16} {:>5} {:>8}  SIZE",
         "ID", "NAME", "KIND", "OWNER", "USERS", "CALLS"
     );
-    for o in object::all() {
+    for o in kobject::all() {
         let owner = o
             .owner
             .as_ref()
@@ -383,7 +386,7 @@ pub fn hexdump(args: &[&str]) {
         }
         return;
     }
-    match crate::vfs::read(path) {
+    match crate::fs::read(path) {
         Ok(b) => {
             let start = offset.min(b.len() as u64) as usize;
             let n = len.unwrap_or(u64::MAX).min((b.len() - start) as u64) as usize;

@@ -6,7 +6,8 @@
 //! errors the way the equivalent Linux tool would.
 
 use crate::arch::{cpu, irqchip, psci};
-use crate::{console, irq, klog, mm, print, println, time};
+use crate::irq::{self, time};
+use crate::{console, klog, mm, print, println};
 use kcore::lineedit::{Action, LineEditor};
 use kcore::units::Bytes;
 
@@ -321,7 +322,7 @@ fn cmd_mem(_: &[&str]) {
 
 fn cmd_devices(_: &[&str]) {
     println!("{:<28} {:<28} {:<24} IRQ", "NODE", "COMPATIBLE", "ADDRESS");
-    for d in crate::boot::devices() {
+    for d in crate::machine::devices() {
         let compat = d.compatibles().next().unwrap_or("");
         let mut addr = kcore::logring::LineBuf::<32>::new();
         if let Some(r) = d.regs().first() {
@@ -366,7 +367,7 @@ fn cmd_interrupts(_: &[&str]) {
 }
 
 fn cmd_bootargs(_: &[&str]) {
-    if let Some(info) = crate::boot_info() {
+    if let Some(info) = crate::machine::boot_info() {
         println!("{}", info.bootargs);
     }
 }
@@ -380,7 +381,7 @@ fn cmd_echo(args: &[&str]) {
 
 fn psci_or_halt(function: u32, what: &str) {
     log::info!("reboot: {what}");
-    match crate::boot_info().and_then(|b| b.psci) {
+    match crate::machine::boot_info().and_then(|b| b.psci) {
         Some(c) => {
             let r = psci::call(c, function);
             println!("{what} failed: PSCI returned {r}");

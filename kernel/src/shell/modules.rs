@@ -2,8 +2,10 @@
 //! Messages follow kmod's (`insmod: ERROR: could not insert 'x': ...`); the
 //! detailed reason is in the kernel log, as Linux puts it in dmesg.
 
+use crate::fs::initrd;
+use crate::irq::time;
 use crate::module::{self, strerror};
-use crate::{initrd, println, time};
+use crate::println;
 use alloc::string::String;
 use alloc::vec::Vec;
 use kcore::refcount::State;
@@ -20,7 +22,7 @@ pub fn insmod(args: &[&str]) {
         println!("Usage: insmod PATH [param=value ...]");
         return;
     };
-    let bytes = match crate::vfs::read(path) {
+    let bytes = match crate::fs::read(path) {
         Ok(b) => b,
         Err(e) => {
             println!("insmod: ERROR: could not load module {path}: {e}");
@@ -151,7 +153,7 @@ pub fn modprobe(args: &[&str]) {
         return;
     };
     let name = stem(name);
-    match crate::modprobe::probe(name, params) {
+    match crate::kmod::probe(name, params) {
         Ok(()) => {}
         Err(e) if e.detail.starts_with("Module ") || e.detail.starts_with("could not open") => {
             println!("modprobe: FATAL: {}", e.detail)
@@ -164,14 +166,14 @@ pub fn modprobe(args: &[&str]) {
             println!("modprobe: {}", e.detail);
         }
     }
-    crate::modprobe::run_pending();
+    crate::kmod::run_pending();
 }
 
 /// `lsdev`: every device offered to the drivers (device-tree nodes at boot,
 /// devices bus drivers announce) with its driver, then the objects modules
 /// registered with their counts.
 pub fn lsdev(args: &[&str]) {
-    let bindings = crate::modprobe::bindings();
+    let bindings = crate::kmod::bindings();
     if !bindings.is_empty() {
         println!("{:<28} {:<36} DRIVER", "DEVICE", "ALIAS");
         for b in &bindings {
@@ -189,7 +191,7 @@ pub fn lsdev(args: &[&str]) {
 
 /// `ksyms`: every symbol modules can import.
 pub fn ksyms(_: &[&str]) {
-    module::symbols::list(|name, addr, crc, owner, flags| {
+    module::exports::list(|name, addr, crc, owner, flags| {
         let pin = if flags & kabi::KernelSymbol::UNSAFE_TO_UNLOAD != 0 {
             " [unsafe to unload]"
         } else {

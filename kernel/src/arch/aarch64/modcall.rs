@@ -164,7 +164,7 @@ pub fn redirect(frame: &mut TrapFrame) {
 pub unsafe fn abandon() -> ! {
     let rec = CURRENT.load(Ordering::Relaxed);
     if rec.is_null() {
-        crate::oops::die("module_panic outside a module call");
+        panic!("module_panic outside a module call");
     }
     // SAFETY: a live record; `modcall_recover` unwinds to its owner's frame.
     unsafe {

@@ -6,7 +6,7 @@ use kcore::cpio::{self, CpioError, Entry};
 
 /// The archive bytes, if the DTB names an initrd.
 pub fn archive() -> Option<&'static [u8]> {
-    let info = crate::boot_info()?;
+    let info = crate::machine::boot_info()?;
     let r = info.initrd?;
     if !info
         .ram

@@ -48,7 +48,7 @@ pub fn start_tick() {
 pub fn tick(_intid: u32, _ctx: usize) {
     TICKS.fetch_add(1, Ordering::Relaxed);
     timer::arm(frequency() / TICK_HZ);
-    crate::ktimer::run_due();
+    crate::irq::timer::run_due();
 }
 
 /// Busy-waits `us` microseconds.

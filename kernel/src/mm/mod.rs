@@ -9,6 +9,9 @@
 //! behind [`IrqLock`]s; allocation failure is returned to the caller
 //! ([`alloc_pages`] -> `Err`, `Vec::try_reserve` -> `Err`), never a hang.
 
+pub mod address_space;
+pub mod layout;
+
 use crate::sync::IrqLock;
 use buddy_system_allocator::{FrameAllocator, Heap};
 use core::alloc::{GlobalAlloc, Layout};

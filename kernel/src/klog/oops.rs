@@ -7,54 +7,16 @@
 //! code may hold the console lock. A second fault while reporting is caught by
 //! the nesting counter and halts at once instead of recursing.
 
+use super::symbols::write_symbol;
 use crate::arch::exceptions::{Origin, Syndrome, TrapFrame};
 use crate::arch::{cpu, psci};
 use crate::console::Emergency;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU32, Ordering};
 use kcore::esr;
-use kcore::kallsyms::Table;
-
-/// Space reserved in the image for the symbol table; the `kallsyms` host tool
-/// fails the build if the table does not fit.
-pub const KALLSYMS_RESERVED: usize = 48 * 1024;
-
-#[used]
-#[link_section = ".kallsyms"]
-static KALLSYMS_SPACE: [u8; KALLSYMS_RESERVED] = [0; KALLSYMS_RESERVED];
 
 static OOPS_COUNT: AtomicU32 = AtomicU32::new(0);
 static NESTING: AtomicU32 = AtomicU32::new(0);
-
-/// The kernel's symbol table, if the build filled it in.
-pub fn kallsyms() -> Option<Table<'static>> {
-    extern "C" {
-        static __kallsyms_start: u8;
-        static __kallsyms_end: u8;
-    }
-    // Reading through the linker symbols (not KALLSYMS_SPACE) keeps the
-    // compiler from assuming the zeros it was initialized with.
-    // SAFETY: the link script brackets .kallsyms (read-only for good) with these.
-    let bytes = unsafe {
-        let start = &__kallsyms_start as *const u8;
-        let end = &__kallsyms_end as *const u8;
-        core::slice::from_raw_parts(start, end as usize - start as usize)
-    };
-    Table::parse(bytes)
-}
-
-/// Writes `addr` as `symbol+0xoff/0xsize` (kernel), `symbol+0xoff/0xsize
-/// [module]` (a module's text), or the bare address.
-pub fn write_symbol(out: &mut dyn Write, addr: u64) {
-    if let Some((sym, off)) = kallsyms().and_then(|t| t.lookup(addr)) {
-        let _ = write!(out, "{}+{:#x}/{:#x}", sym.name, off, sym.size);
-        return;
-    }
-    if crate::module::symbolize(addr, out) {
-        return;
-    }
-    let _ = write!(out, "{addr:#018x}");
-}
 
 pub fn stack_bounds() -> [(usize, usize); 2] {
     extern "C" {
@@ -216,7 +178,7 @@ fn report(frame: &mut TrapFrame, origin: Origin, syn: Syndrome) {
         let _ = writeln!(out, "(fault while handling an exception)");
     }
     let _ = write!(out, "Modules linked in:");
-    crate::module::names_for_oops(out);
+    super::symbols::module_names(out);
     let _ = writeln!(out);
     dump_registers(out, frame);
     let _ = write!(out, "Call trace:\n ");
@@ -257,14 +219,14 @@ impl Write for SkipFirstLine<'_> {
 pub fn die(msg: &str) -> ! {
     let out = &mut Emergency;
     let _ = writeln!(out, "Kernel panic - not syncing: {msg}");
-    crate::kapi::run_panic_notifiers(msg);
-    let reboot_after = crate::boot_info()
+    run_panic_notifiers(msg);
+    let reboot_after = crate::machine::boot_info()
         .and_then(|b| b.panic_timeout)
         .unwrap_or(0);
     if reboot_after > 0 {
         let _ = writeln!(out, "Rebooting in {reboot_after} seconds..");
-        crate::time::udelay(reboot_after as u64 * 1_000_000);
-        if let Some(c) = crate::boot_info().and_then(|b| b.psci) {
+        crate::irq::time::udelay(reboot_after as u64 * 1_000_000);
+        if let Some(c) = crate::machine::boot_info().and_then(|b| b.psci) {
             psci::call(c, psci::SYSTEM_RESET);
         }
     }
@@ -288,4 +250,29 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     let mut msg = kcore::logring::LineBuf::<128>::new();
     let _ = write!(msg, "{}", info.message());
     die(msg.as_str())
+}
+
+/// Module panic notifiers: (function, text range of its module). The module
+/// that registers one is pinned (the export is unsafe to unload), so the
+/// function stays mapped for good.
+static PANIC_NOTIFIERS: crate::sync::IrqLock<alloc::vec::Vec<(usize, (u64, u64))>> =
+    crate::sync::IrqLock::new(alloc::vec::Vec::new());
+
+/// Adds a module's panic notifier (`panic_notifier_register`).
+pub fn panic_notifier_add(func: usize, text: (u64, u64)) {
+    PANIC_NOTIFIERS.lock().push((func, text));
+}
+
+/// Calls the panic notifiers (from the panic path; never waits on the lock).
+pub fn run_panic_notifiers(msg: &str) {
+    let list = match PANIC_NOTIFIERS.try_lock() {
+        Some(l) => l.clone(),
+        None => return,
+    };
+    for (f, text) in list {
+        // SAFETY: pinned modules are never unloaded, so `f` stays mapped.
+        let _ = unsafe {
+            crate::arch::modcall::call_guarded(f, msg.as_ptr() as usize, msg.len(), text)
+        };
+    }
 }

@@ -7,6 +7,9 @@
 //! and takes the same lock briefly to copy the action out, then calls it unlocked
 //! so a handler may itself (un)register.
 
+pub mod time;
+pub mod timer;
+
 use crate::arch::irqchip;
 use crate::sync::IrqLock;
 use alloc::collections::BTreeMap;

@@ -7,10 +7,13 @@
 
 use crate::arch::mmu::{self, AddressSpace, Attr, Table};
 use crate::arch::{cpu, irqchip};
-use crate::{console, irq, klog, mm, time};
+use crate::irq::{self, time};
+use crate::linker_addr;
+use crate::mm::layout::kernel_image;
+use crate::{console, klog, mm};
 use alloc::string::String;
 use fdt::Fdt;
-use kcore::dt::{self, GicInfo, PsciConduit};
+use kcore::dt::{self, PsciConduit};
 use kcore::memrange::{free_ranges, Range, RangeSet};
 
 /// QEMU virt's PL011, used to report a missing DTB when no DTB can tell us better.
@@ -18,42 +21,6 @@ const FALLBACK_UART: usize = 0x0900_0000;
 /// Devices larger than this (flash, PCI windows) are not mapped.
 const MAX_DEVICE_MAP: u64 = 64 << 20;
 const BOOT_TABLES: usize = 32;
-
-/// Facts about this boot, for the shell and later subsystems.
-pub struct BootInfo {
-    pub dtb: &'static [u8],
-    pub entry_el: u64,
-    pub bootargs: String,
-    pub psci: Option<PsciConduit>,
-    pub panic_timeout: Option<u32>,
-    pub ram: RangeSet<8>,
-    pub initrd: Option<Range>,
-    pub gic: GicInfo,
-    pub timer_irq: u32,
-    /// Device ranges mapped Device-nGnRE (what `ioremap` may hand out).
-    pub device_maps: RangeSet<64>,
-}
-
-static BOOT_INFO: spin::Once<BootInfo> = spin::Once::new();
-
-pub fn boot_info() -> Option<&'static BootInfo> {
-    BOOT_INFO.get()
-}
-
-static DEVICES: spin::Once<alloc::vec::Vec<dt::Device<'static>>> = spin::Once::new();
-
-/// Every device-tree node with a `compatible`, parsed once (on first use) from
-/// the DTB, which stays in reserved RAM for good. Walking the tree costs
-/// milliseconds under TCG; drivers ask for their nodes one index at a time, so
-/// each query walking it again made a 32-slot probe quadratic.
-pub fn devices() -> &'static [dt::Device<'static>] {
-    DEVICES.call_once(|| {
-        boot_info()
-            .and_then(|b| Fdt::new(b.dtb).ok())
-            .map(|fdt| dt::devices(&fdt).collect())
-            .unwrap_or_default()
-    })
-}
 
 /// Parsed before the MMU is on; handed to `late_init`.
 pub struct EarlyInfo {
@@ -82,18 +49,6 @@ static BOOT_PAGE_TABLES: BootTables = BootTables {
     next: core::sync::atomic::AtomicUsize::new(0),
 };
 
-static ADDRESS_SPACE: crate::sync::IrqLock<Option<AddressSpace>> = crate::sync::IrqLock::new(None);
-
-/// Runs `f` on the kernel's address space (for module mappings).
-pub fn with_address_space<R>(
-    f: impl FnOnce(&mut AddressSpace) -> Result<R, mmu::MapError>,
-) -> Result<R, mmu::MapError> {
-    match ADDRESS_SPACE.lock().as_mut() {
-        Some(space) => f(space),
-        None => Err(mmu::MapError::BadRange),
-    }
-}
-
 fn boot_table() -> Option<*mut Table> {
     // Relaxed load/store rather than fetch_add: the MMU is off, and exclusive
     // accesses to Device memory are not guaranteed to work.
@@ -120,43 +75,6 @@ fn fail(msg: &str) -> ! {
     console::emergency_write(msg);
     console::emergency_write("\nSystem halted.\n");
     cpu::halt()
-}
-
-macro_rules! linker_addr {
-    ($sym:ident) => {{
-        extern "C" {
-            static $sym: u8;
-        }
-        // SAFETY: only the address of a linker-script symbol is taken.
-        unsafe { &$sym as *const u8 as usize }
-    }};
-}
-
-fn kernel_image() -> Range {
-    Range::new(
-        linker_addr!(__kernel_start) as u64,
-        linker_addr!(__kernel_end) as u64,
-    )
-}
-
-/// The physical address of `len` bytes at `va` when they lie in the linear
-/// map: RAM outside the kernel image, which `early_init` maps at physical =
-/// virtual and nothing unmaps (the heap, page frames, `dma_alloc` memory).
-/// None for anything else, including the kernel image (its guard pages are
-/// unmapped) and module images; callers then translate page by page.
-pub fn linear_phys(va: u64, len: u64) -> Option<u64> {
-    let end = va.checked_add(len)?;
-    let kernel = kernel_image();
-    if va < kernel.end && end > kernel.start {
-        return None;
-    }
-    boot_info()?
-        .ram
-        .as_slice()
-        .iter()
-        .map(|r| r.align_inward(mmu::PAGE_SIZE as u64))
-        .any(|r| r.start <= va && end <= r.end && r.end as u128 <= 1u128 << mmu::VA_BITS)
-        .then_some(va)
 }
 
 /// Reads the DTB, finds the console and RAM, maps memory and enables the MMU.
@@ -296,7 +214,7 @@ pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
     // SAFETY: the space maps the running kernel (text, data, stacks) at their
     // current (physical = virtual) addresses, the console and the DTB (in RAM).
     unsafe { mmu::enable(&space) };
-    *ADDRESS_SPACE.lock() = Some(space);
+    crate::mm::address_space::install(space);
     EarlyInfo {
         fdt,
         dtb,
@@ -363,8 +281,9 @@ pub fn late_init(early: EarlyInfo) {
     }
     // SAFETY: `free` excludes everything in use and is mapped RW (early_init).
     if unsafe { mm::init(&early.ram, &free, kernel.size()) }.is_err() {
-        crate::oops::die("Out of memory: no RAM left for the kernel heap");
+        crate::klog::oops::die("Out of memory: no RAM left for the kernel heap");
     }
+    console::init_late();
     let mi = mm::info();
     log::info!(
         "Memory: {} available ({} kernel image, {} reserved), heap {}",
@@ -383,7 +302,7 @@ pub fn late_init(early: EarlyInfo) {
     }
 
     let Some(gic) = dt::gic(fdt) else {
-        crate::oops::die("no GIC (arm,cortex-a15-gic or arm,gic-v3) in the device tree");
+        crate::klog::oops::die("no GIC (arm,cortex-a15-gic or arm,gic-v3) in the device tree");
     };
     // SAFETY: the GIC frames come from the DT and were mapped as device memory;
     // IRQs are still masked and only this CPU runs.
@@ -432,7 +351,7 @@ pub fn late_init(early: EarlyInfo) {
         );
     }
     let panic_timeout = kcore::cmdline::get(bootargs, "panic").and_then(|v| v.parse().ok());
-    BOOT_INFO.call_once(|| BootInfo {
+    crate::machine::set_boot_info(crate::machine::BootInfo {
         dtb: early.dtb,
         entry_el: early.entry_el,
         bootargs: String::from(bootargs),

@@ -1,7 +1,7 @@
 //! "The console": where the boot log, the shell and oops messages go.
 //!
 //! Two modes. At boot it is the early console, the kernel's polled PL011
-//! ([`crate::early_console`]). Once a tty driver module registers the device the
+//! ([`crate::console::early`]). Once a tty driver module registers the device the
 //! kernel command line names (`console=ttyAMA0`, Linux's default name for a
 //! PL011) and its module goes LIVE, the console opens that tty and moves to it:
 //! the console then holds an [`ObjectRef`] on the tty — which is why `rmmod
@@ -18,9 +18,11 @@
 //! for a tty to drain its buffer, so it is written polled through the early
 //! console; it may then overtake bytes still in the tty's buffer.
 
+pub mod early;
+
 use crate::arch::{cpu, modcall};
-use crate::early_console::EarlyUart;
-use crate::object::{self, KObject, ObjectRef};
+use crate::console::early::EarlyUart;
+use crate::kobject::{self, KObject, ObjectRef};
 use crate::sync::IrqLock;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -192,7 +194,7 @@ pub fn read_byte() -> Option<u8> {
 /// The tty name the console should use (`console=` on the command line,
 /// default `ttyAMA0`).
 fn wanted_tty() -> String {
-    let args = crate::boot_info()
+    let args = crate::machine::boot_info()
         .map(|b| b.bootargs.as_str())
         .unwrap_or("");
     let name = kcore::cmdline::get(args, "console").unwrap_or("ttyAMA0");
@@ -201,8 +203,8 @@ fn wanted_tty() -> String {
 
 /// Moves the console to tty `name`; opens it (taking a reference on its module).
 pub fn attach(name: &str) -> Result<(), &'static str> {
-    let obj = object::find_device(name).ok_or("No such device")?;
-    if !matches!(obj.kind, object::Kind::Device(kabi::DeviceKind::Tty)) {
+    let obj = kobject::find_device(name).ok_or("No such device")?;
+    if !matches!(obj.kind, kobject::Kind::Device(kabi::DeviceKind::Tty)) {
         return Err("not a tty");
     }
     let handle = ObjectRef::get(&obj).map_err(|_| "Device or resource busy")?;
@@ -234,14 +236,20 @@ pub fn detach() -> Option<String> {
     Some(obj.name.clone())
 }
 
+/// Subscribes the console to modules going live, so it moves to its tty as
+/// soon as the driver providing it is up.
+pub fn init_late() {
+    crate::module::on_live(module_live);
+}
+
 /// After a module went LIVE: if it provides the wanted console tty and the
 /// console is still early, move to it.
-pub fn module_live(module: &Arc<crate::module::Module>) {
+fn module_live(module: &Arc<crate::module::Module>) {
     if ON_TTY.load(Ordering::Acquire) {
         return;
     }
     let wanted = wanted_tty();
-    let provides = object::owned_by(module).iter().any(|o| o.name == wanted);
+    let provides = module.resources().iter().any(|o| o.name() == wanted);
     if provides {
         if let Err(e) = attach(&wanted) {
             log::warn!("console: cannot use {wanted}: {e}");

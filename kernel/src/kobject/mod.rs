@@ -8,9 +8,12 @@
 //! call a device's operations, so the kernel never calls into a module it does
 //! not hold. Registration itself holds no module reference (or no module could
 //! ever be unloaded); that is why a module's exit must unregister everything,
-//! and why the kernel checks afterwards ([`owned_by`]) that it did.
+//! and why the kernel checks afterwards that it did: each object is entered in
+//! its owner's ledger ([`Module::add_resource`]) while registered.
 
-use crate::module::Module;
+pub mod devfs;
+
+use crate::module::{Module, Resource};
 use crate::sync::IrqLock;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -63,6 +66,21 @@ pub struct KObject {
     pub calls: AtomicU64,
 }
 
+impl Resource for KObject {
+    fn id(&self) -> u32 {
+        self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn label(&self) -> &'static str {
+        self.kind.label()
+    }
+    fn users(&self) -> u32 {
+        self.users.count()
+    }
+}
+
 impl KObject {
     fn owner_ref(&self) -> Option<&dyn Owner> {
         self.owner.as_deref().map(|m| &m.refs as &dyn Owner)
@@ -102,6 +120,9 @@ pub fn register(
         calls: AtomicU64::new(0),
     });
     table.insert(id, Arc::clone(&obj));
+    if let Some(m) = &obj.owner {
+        m.add_resource(Arc::clone(&obj) as Arc<dyn Resource>);
+    }
     Ok(obj)
 }
 
@@ -118,7 +139,11 @@ pub fn unregister(id: u32, owner: Option<&Arc<Module>>) -> Result<Arc<KObject>, 
         return Err(-errno::EPERM);
     }
     obj.users.kill().map_err(|_| -errno::EBUSY)?;
-    Ok(table.remove(&id).expect("present: checked above"))
+    let obj = table.remove(&id).ok_or(-errno::ENOENT)?;
+    if let Some(m) = &obj.owner {
+        m.remove_resource(id);
+    }
+    Ok(obj)
 }
 
 /// Finds a device by name.
@@ -137,16 +162,6 @@ pub fn find(kind: Kind, owner: &Arc<Module>) -> Option<Arc<KObject>> {
         .values()
         .find(|o| o.kind == kind && o.owner.as_ref().is_some_and(|m| Arc::ptr_eq(m, owner)))
         .cloned()
-}
-
-/// Every object still registered by `module`.
-pub fn owned_by(module: &Arc<Module>) -> Vec<Arc<KObject>> {
-    OBJECTS
-        .lock()
-        .values()
-        .filter(|o| o.owner.as_ref().is_some_and(|m| Arc::ptr_eq(m, module)))
-        .cloned()
-        .collect()
 }
 
 /// Counts one call (IRQ handled, timer expiry) of object `id`.

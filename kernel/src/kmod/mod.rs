@@ -12,8 +12,8 @@
 //! aliases. `modprobe.blacklist=a,b` on the command line keeps modules from
 //! being loaded by alias, as on Linux.
 
+use crate::kobject::Kind;
 use crate::module::{self, ModError};
-use crate::object::Kind;
 use crate::sync::IrqLock;
 use alloc::collections::VecDeque;
 use alloc::format;
@@ -46,7 +46,7 @@ fn norm(s: &str) -> String {
 /// disk (every module) when mounted.
 fn places() -> Vec<&'static str> {
     let mut p = alloc::vec!["/initrd/"];
-    if crate::disk::mounted().is_some() {
+    if crate::fs::fat::mounted().is_some() {
         p.push("/disk/");
     }
     p
@@ -58,7 +58,7 @@ fn index(file: &str) -> Result<String, ModError> {
     let mut out = String::new();
     let mut found = false;
     for place in places() {
-        let Ok(bytes) = crate::vfs::read(&format!("{place}{file}")) else {
+        let Ok(bytes) = crate::fs::read(&format!("{place}{file}")) else {
             continue;
         };
         found = true;
@@ -99,7 +99,7 @@ fn find_in_dep(dep: &str, name: &str) -> Option<(String, Vec<String>)> {
 }
 
 fn load_file(file: &str, params: &[&str]) -> Result<(), ModError> {
-    let bytes = crate::vfs::read(file).map_err(|e| ModError {
+    let bytes = crate::fs::read(file).map_err(|e| ModError {
         errno: errno::ENOENT,
         detail: format!("could not load {file}: {e}"),
     })?;
@@ -132,7 +132,7 @@ pub fn request(device: &str, alias: &str) {
 }
 
 fn blacklisted(name: &str) -> bool {
-    let args = crate::boot_info()
+    let args = crate::machine::boot_info()
         .map(|b| b.bootargs.as_str())
         .unwrap_or("");
     kcore::cmdline::get(args, "modprobe.blacklist")
@@ -178,12 +178,12 @@ pub fn run_pending() -> Vec<String> {
 
 /// Boot-time coldplug: offers every device-tree node to the drivers.
 pub fn coldplug() {
-    if crate::initrd::archive().is_none() {
+    if crate::fs::initrd::archive().is_none() {
         log::info!("coldplug: no initrd, no drivers to load");
         return;
     }
     let mut offered = 0;
-    for d in crate::boot::devices() {
+    for d in crate::machine::devices() {
         offered += 1;
         request(d.name, &modalias::of_alias(d.name, "", d.compatibles()));
     }
@@ -202,7 +202,7 @@ pub fn coldplug() {
 /// gets the lowest slot; trying each disk means a scratch disk added to the
 /// command line does not hide the modules disk.)
 pub fn mount_disk() {
-    let mut disks: Vec<String> = crate::object::all()
+    let mut disks: Vec<String> = crate::kobject::all()
         .into_iter()
         .filter(|o| matches!(o.kind, Kind::Device(kabi::DeviceKind::Block)))
         .map(|o| o.name.clone())
@@ -212,7 +212,7 @@ pub fn mount_disk() {
     }
     disks.sort_unstable();
     let mut errors = Vec::new();
-    let mounted = disks.iter().find(|d| match crate::disk::mount(d) {
+    let mounted = disks.iter().find(|d| match crate::fs::fat::mount(d) {
         Ok(label) => {
             log::info!("disk: mounted {d} at /disk (FAT volume '{}')", label.trim());
             true

@@ -2,9 +2,12 @@
 //! disk); a bare `NAME` means `/initrd/NAME`. One read function for the shell,
 //! `insmod` and `modprobe`.
 
-use crate::{disk, initrd};
+pub mod fat;
+pub mod initrd;
+
 use alloc::borrow::Cow;
 use alloc::string::{String, ToString};
+use fat as disk;
 
 /// Reads a whole file.
 pub fn read(path: &str) -> Result<Cow<'static, [u8]>, String> {

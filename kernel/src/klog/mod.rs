@@ -6,6 +6,9 @@
 //! 3 = errors, 4 = warnings, 6 = info, 7 = debug; the default, like Linux's
 //! `loglevel=7`, shows everything but debug).
 
+pub mod oops;
+pub mod symbols;
+
 use crate::sync::IrqLock;
 use core::fmt::Write;
 use kcore::logring::{LineBuf, LogRing};
@@ -42,7 +45,7 @@ impl Log for KernelLogger {
             Level::Warn => write!(line, "WARNING: {}", record.args()),
             _ => write!(line, "{}", record.args()),
         };
-        let micros = crate::time::micros();
+        let micros = crate::irq::time::micros();
         RING.lock().push(micros, line.as_str());
         let console_level = CONSOLE_LEVEL.load(core::sync::atomic::Ordering::Relaxed);
         if linux_level(record.level()) <= console_level

@@ -8,9 +8,10 @@
 //! module passes for its own buffers are trusted to be valid for the stated
 //! length, as in any kernel: modules run at EL1.
 
+use crate::irq::{self, time, timer as ktimer};
+use crate::kobject::{self, Kind, Ops};
+use crate::mm;
 use crate::module::{self, Module};
-use crate::object::{self, Kind, Ops};
-use crate::{irq, ktimer, mm, time};
 use alloc::string::String;
 use alloc::sync::Arc;
 use core::alloc::Layout;
@@ -158,7 +159,7 @@ pub extern "C" fn dma_free(ptr: *mut u8, size: usize) {
 #[no_mangle]
 pub extern "C" fn ioremap(phys: u64, size: usize) -> *mut u8 {
     // Devices the DT describes are identity-mapped Device-nGnRE at boot.
-    let Some(info) = crate::boot_info() else {
+    let Some(info) = crate::machine::boot_info() else {
         return core::ptr::null_mut();
     };
     let end = phys.saturating_add(size as u64);
@@ -190,7 +191,7 @@ pub extern "C" fn request_irq(
         return -errno::EINVAL;
     };
     let label = cstr_name(name).unwrap_or_else(|| m.name.clone());
-    let obj = match object::register(
+    let obj = match kobject::register(
         label.clone(),
         Kind::Irq(intid),
         Some(Arc::clone(&m)),
@@ -218,7 +219,7 @@ pub extern "C" fn request_irq(
     ) {
         Ok(()) => 0,
         Err(e) => {
-            let _ = object::unregister(obj.id, Some(&m));
+            let _ = kobject::unregister(obj.id, Some(&m));
             match e {
                 irq::IrqError::Busy(_) => -errno::EBUSY,
                 _ => -errno::EINVAL,
@@ -232,11 +233,11 @@ pub extern "C" fn free_irq(owner_ptr: *const ThisModule, intid: u32) -> i32 {
     let Some(m) = owner(owner_ptr) else {
         return -errno::EINVAL;
     };
-    let Some(obj) = object::find(Kind::Irq(intid), &m) else {
+    let Some(obj) = kobject::find(Kind::Irq(intid), &m) else {
         return -errno::ENOENT;
     };
     let _ = irq::free(intid);
-    match object::unregister(obj.id, Some(&m)) {
+    match kobject::unregister(obj.id, Some(&m)) {
         Ok(_) => 0,
         Err(e) => e,
     }
@@ -253,7 +254,7 @@ pub extern "C" fn timer_add(
     let Some(m) = owner(owner_ptr) else {
         return -(errno::EINVAL as i64);
     };
-    let obj = match object::register(
+    let obj = match kobject::register(
         alloc::format!("{}-timer", m.name),
         Kind::Timer(0),
         Some(Arc::clone(&m)),
@@ -294,7 +295,7 @@ pub extern "C" fn timer_del(owner_ptr: *const ThisModule, id: i64) -> i32 {
         t.remove(pos).1
     };
     let _ = ktimer::remove(id);
-    match object::unregister(obj_id, Some(&m)) {
+    match kobject::unregister(obj_id, Some(&m)) {
         Ok(_) => 0,
         Err(e) => e,
     }
@@ -308,7 +309,7 @@ pub extern "C" fn virt_to_phys(addr: *const u8) -> u64 {
 #[no_mangle]
 pub extern "C" fn virt_to_phys_range(addr: *const u8, len: usize) -> u64 {
     let va = addr as usize;
-    if let Some(pa) = crate::boot::linear_phys(va as u64, len as u64) {
+    if let Some(pa) = crate::mm::address_space::linear_phys(va as u64, len as u64) {
         return pa;
     }
     // Anything else (module images, the kernel image with its guard pages):
@@ -366,7 +367,7 @@ pub unsafe extern "C" fn dt_find_compatible(
     let (Some(compat), false) = (cstr_name(compatible), out.is_null()) else {
         return -errno::EINVAL;
     };
-    let Some(d) = crate::boot::devices()
+    let Some(d) = crate::machine::devices()
         .iter()
         .filter(|d| d.is_compatible(&compat))
         .nth(index as usize)
@@ -427,7 +428,7 @@ pub unsafe extern "C" fn register_device(
             flush: o.flush.map(|f| f as usize),
         }
     };
-    match object::register(
+    match kobject::register(
         name,
         Kind::Device(kind),
         Some(m),
@@ -445,7 +446,7 @@ pub extern "C" fn unregister_device(owner_ptr: *const ThisModule, id: i32) -> i3
     let Some(m) = owner(owner_ptr) else {
         return -errno::EINVAL;
     };
-    match object::unregister(id as u32, Some(&m)) {
+    match kobject::unregister(id as u32, Some(&m)) {
         Ok(_) => 0,
         Err(e) => e,
     }
@@ -456,7 +457,7 @@ pub extern "C" fn request_module(device: *const u8, alias: *const u8) -> i32 {
     let (Some(device), Some(alias)) = (cstr_name(device), cstr_name(alias)) else {
         return -errno::EINVAL;
     };
-    crate::modprobe::request(&device, &alias);
+    crate::kmod::request(&device, &alias);
     0
 }
 
@@ -492,7 +493,7 @@ pub unsafe extern "C" fn module_panic(owner_ptr: *const ThisModule, msg: *const 
         // SAFETY: as for printk: the caller passes a buffer valid for `len`.
         unsafe { core::slice::from_raw_parts(msg, len.min(512)) }
     };
-    crate::oops::module_panic_report(
+    crate::klog::oops::module_panic_report(
         &name,
         core::str::from_utf8(bytes).unwrap_or("<invalid UTF-8>"),
     );
@@ -505,26 +506,9 @@ pub unsafe extern "C" fn module_panic(owner_ptr: *const ThisModule, msg: *const 
     unsafe { crate::arch::modcall::abandon() }
 }
 
-static PANIC_NOTIFIERS: crate::sync::IrqLock<alloc::vec::Vec<(usize, (u64, u64))>> =
-    crate::sync::IrqLock::new(alloc::vec::Vec::new());
-
 #[no_mangle]
 pub extern "C" fn panic_notifier_register(owner_ptr: *const ThisModule, func: PanicNotifier) {
     if let Some(m) = owner(owner_ptr) {
-        PANIC_NOTIFIERS.lock().push((func as usize, m.text));
-    }
-}
-
-/// Calls the panic notifiers (from the panic path; never waits on the lock).
-pub fn run_panic_notifiers(msg: &str) {
-    let list = match PANIC_NOTIFIERS.try_lock() {
-        Some(l) => l.clone(),
-        None => return,
-    };
-    for (f, text) in list {
-        // SAFETY: pinned modules are never unloaded, so `f` stays mapped.
-        let _ = unsafe {
-            crate::arch::modcall::call_guarded(f, msg.as_ptr() as usize, msg.len(), text)
-        };
+        crate::klog::oops::panic_notifier_add(func as usize, m.text);
     }
 }

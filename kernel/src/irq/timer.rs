@@ -7,8 +7,8 @@
 //! cancelled.
 
 use crate::arch::modcall;
+use crate::irq::time;
 use crate::sync::IrqLock;
-use crate::time;
 use alloc::collections::BTreeMap;
 use core::sync::atomic::{AtomicI64, Ordering};
 
@@ -82,7 +82,7 @@ pub fn run_due() {
             found
         };
         let Some((id, t)) = due else { break };
-        crate::object::count_call(t.object);
+        crate::kobject::count_call(t.object);
         // SAFETY: a module timer must be deleted before its module's exit
         // completes (checked), so `func` is mapped module text.
         if unsafe { modcall::call_guarded(t.func, t.ctx, 0, t.text) }.is_err() {

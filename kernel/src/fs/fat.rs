@@ -11,7 +11,7 @@
 //! (the driver's completion interrupt among them) stay enabled during I/O.
 
 use crate::arch::modcall;
-use crate::object::{self, KObject, ObjectRef};
+use crate::kobject::{self, KObject, ObjectRef};
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -226,8 +226,8 @@ pub fn mount(name: &str) -> Result<String, String> {
     if let Some(cur) = m.as_ref() {
         return Err(alloc::format!("/disk is already mounted ({})", cur.device));
     }
-    let obj = object::find_device(name).ok_or_else(|| alloc::format!("{name}: No such device"))?;
-    if !matches!(obj.kind, object::Kind::Device(kabi::DeviceKind::Block)) {
+    let obj = kobject::find_device(name).ok_or_else(|| alloc::format!("{name}: No such device"))?;
+    if !matches!(obj.kind, kobject::Kind::Device(kabi::DeviceKind::Block)) {
         return Err(alloc::format!("{name}: not a block device"));
     }
     let handle =

@@ -7,7 +7,7 @@
 //! code faults fails the call with -EFAULT and its module is marked failed.
 
 use crate::arch::modcall;
-use crate::object::{self, KObject, ObjectRef};
+use crate::kobject::{self, KObject, ObjectRef};
 use crate::sync::IrqLock;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -43,7 +43,7 @@ fn call(obj: &Arc<KObject>, func: usize, args: [usize; 4]) -> i64 {
 
 /// Opens device `name`; returns a descriptor.
 pub fn open(name: &str) -> Result<usize, i32> {
-    let obj = object::find_device(name).ok_or(-errno::ENODEV)?;
+    let obj = kobject::find_device(name).ok_or(-errno::ENODEV)?;
     let handle = ObjectRef::get(&obj).map_err(|e| match e {
         GetError::Gone => -errno::ENODEV,
         GetError::ModuleNotLive => -errno::EBUSY,

@@ -1,0 +1,55 @@
+//! The machine as the device tree describes it: facts of this boot (bootargs,
+//! RAM, initrd, PSCI conduit, GIC, timer) and the list of device nodes.
+//!
+//! Owns [`BootInfo`], set once by `boot::late_init`, and the cached device
+//! list. Uses nothing of the kernel but `kcore`'s DT queries: every room above
+//! may ask it what the machine is.
+
+use alloc::string::String;
+use fdt::Fdt;
+use kcore::dt::{self, GicInfo, PsciConduit};
+use kcore::memrange::{Range, RangeSet};
+
+/// Facts about this boot, for the shell and later subsystems.
+// `entry_el`, `gic` and `timer_irq` are recorded for secondary-CPU bring-up
+// (each CPU sets up its own GIC interface and timer), not read yet.
+#[allow(dead_code)]
+pub struct BootInfo {
+    pub dtb: &'static [u8],
+    pub entry_el: u64,
+    pub bootargs: String,
+    pub psci: Option<PsciConduit>,
+    pub panic_timeout: Option<u32>,
+    pub ram: RangeSet<8>,
+    pub initrd: Option<Range>,
+    pub gic: GicInfo,
+    pub timer_irq: u32,
+    /// Device ranges mapped Device-nGnRE (what `ioremap` may hand out).
+    pub device_maps: RangeSet<64>,
+}
+
+static BOOT_INFO: spin::Once<BootInfo> = spin::Once::new();
+
+/// Records the facts of this boot (once, at the end of `late_init`).
+pub fn set_boot_info(info: BootInfo) {
+    BOOT_INFO.call_once(|| info);
+}
+
+pub fn boot_info() -> Option<&'static BootInfo> {
+    BOOT_INFO.get()
+}
+
+static DEVICES: spin::Once<alloc::vec::Vec<dt::Device<'static>>> = spin::Once::new();
+
+/// Every device-tree node with a `compatible`, parsed once (on first use) from
+/// the DTB, which stays in reserved RAM for good. Walking the tree costs
+/// milliseconds under TCG; drivers ask for their nodes one index at a time, so
+/// each query walking it again made a 32-slot probe quadratic.
+pub fn devices() -> &'static [dt::Device<'static>] {
+    DEVICES.call_once(|| {
+        boot_info()
+            .and_then(|b| Fdt::new(b.dtb).ok())
+            .map(|fdt| dt::devices(&fdt).collect())
+            .unwrap_or_default()
+    })
+}

@@ -1,0 +1,493 @@
+//! The load path, as Linux's `load_module` reads: one function a step, in
+//! order, and one reverse unwind.
+//!
+//! parse -> check `.modinfo` (ABI version, license, name not loaded) -> plan
+//! the layout -> resolve imports (kernel and module exports, each checked
+//! against the module's `__versions` CRC; providers referenced) -> allocate and
+//! map memory -> relocate -> read the module's own exports and apply its
+//! parameters -> protect (text RX, rodata R, data RW) -> publish (exports
+//! visible, module listed, COMING) -> init. Every step that acquires something
+//! records it in the [`Txn`]; returning early drops the transaction, which
+//! undoes everything in reverse: a failed load leaves nothing behind (memory,
+//! exports, listing, dependency references).
+
+use super::exports;
+use super::memory::ModuleMemory;
+use super::tables;
+use super::{ModError, Module, MODULES, MODULE_MUTEX, NEXT_ID};
+use crate::arch::modcall;
+use crate::sync::IrqLock;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt::Write;
+use core::sync::atomic::Ordering;
+use kabi::{errno, KernelSymbol};
+use kcore::refcount::ModuleRef;
+use modloader::{Layout, LoadedModule, Object, RegionKind};
+
+/// What a load acquired so far; dropping it undoes all of it, in reverse
+/// order of acquisition.
+#[derive(Default)]
+struct Txn {
+    /// Providers referenced (step: resolve).
+    deps: Vec<Arc<Module>>,
+    /// The module whose image is mapped (step: allocate, once it is owned by
+    /// the `Module`).
+    image_of: Option<Arc<Module>>,
+    /// The module whose exports are visible (step: publish).
+    exports_of: Option<Arc<Module>>,
+    /// The module in the list (step: publish).
+    listed: Option<Arc<Module>>,
+}
+
+impl Drop for Txn {
+    fn drop(&mut self) {
+        if let Some(m) = self.listed.take() {
+            MODULES.lock().retain(|x| !Arc::ptr_eq(x, &m));
+        }
+        if let Some(m) = self.exports_of.take() {
+            exports::remove_module_exports(&m);
+        }
+        if let Some(m) = self.image_of.take() {
+            free_image(&m);
+        }
+        for d in self.deps.drain(..) {
+            d.refs.put();
+        }
+    }
+}
+
+impl Txn {
+    /// The load succeeded (or the module is kept as failed): keep everything.
+    fn commit(mut self) {
+        self.deps.clear();
+        self.image_of = None;
+        self.exports_of = None;
+        self.listed = None;
+    }
+}
+
+/// Frees the image of a module nothing can reach any more.
+pub(super) fn free_image(module: &Module) {
+    drop(module.mem.lock().take());
+}
+
+fn noexec(name: &str, what: impl core::fmt::Display) -> ModError {
+    ModError::new(errno::ENOEXEC, format!("{name}: {what}"))
+}
+
+/// Logs a load error as Linux does (dmesg) and returns it.
+fn logged(e: ModError) -> ModError {
+    log::error!("{}", e.detail);
+    e
+}
+
+/// Loads a module from `bytes`; `file_stem` names it when `.modinfo` has no name.
+pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>, ModError> {
+    let _serial = MODULE_MUTEX.lock();
+    let object = Object::parse(bytes).map_err(|e| noexec(file_stem, e))?;
+    let name = check_modinfo(&object, file_stem)?;
+    let layout = plan(&object, &name)?;
+    let mut txn = Txn::default();
+    let imports = resolve_imports(&object, &name, &mut txn)?;
+    let mem = ModuleMemory::allocate(layout.text.size, layout.rodata.size, layout.data.size)
+        .map_err(|e| ModError::new(errno::ENOMEM, format!("{name}: {e}")))?;
+    // `__this_module` resolves to the Module's address, so the Module exists
+    // before relocation; what is known only afterwards is set in `publish`.
+    let mut module = Arc::new(new_module(&object, name, &mem, &txn, imports.pinned_by));
+    // Until `publish`, this is the only handle: dropping it on an early
+    // return frees the image (ModuleMemory's Drop).
+    *module.mem.lock() = Some(mem);
+    let loaded = relocate(&object, &layout, &module, &imports.resolved)?;
+    let exports = read_exports(&module, &loaded)?;
+    apply_params(&module, &loaded, args)?;
+    let symbols = function_symbols(&object, &loaded);
+    log_gdb_command(&module.name, &loaded);
+    protect(&module)?;
+    {
+        let m = Arc::get_mut(&mut module).ok_or_else(|| {
+            ModError::new(errno::EBUSY, format!("{}: module handle shared", file_stem))
+        })?;
+        m.init = loaded.init;
+        m.cleanup = loaded.cleanup;
+        m.symbols = symbols;
+        m.relocations = loaded.stats.relocation_total();
+        m.veneers = loaded.stats.veneers;
+    }
+    // The transaction's clones of the handle are taken only now, after the
+    // `Arc::get_mut` above.
+    txn.image_of = Some(Arc::clone(&module));
+    publish(&module, &exports, &mut txn)?;
+    run_init(module, txn)
+}
+
+/// Step: `.modinfo` checks. Returns the module's name.
+fn check_modinfo(object: &Object<'_>, file_stem: &str) -> Result<String, ModError> {
+    let name = object.modinfo_get("name").unwrap_or(file_stem).to_string();
+    match object.modinfo_get("abi") {
+        Some(v) if v.parse::<u32>() == Ok(kabi::ABI_VERSION) => {}
+        Some(v) => {
+            return Err(noexec(
+                &name,
+                format_args!(
+                    "module ABI version {v}, kernel ABI version {}",
+                    kabi::ABI_VERSION
+                ),
+            ))
+        }
+        None => {
+            return Err(noexec(
+                &name,
+                format_args!(
+                    "no abi= in .modinfo (not built against kabi; kernel ABI version {})",
+                    kabi::ABI_VERSION
+                ),
+            ))
+        }
+    }
+    match object.modinfo_get("license") {
+        Some(
+            "GPL"
+            | "GPL v2"
+            | "GPL and additional rights"
+            | "Dual MIT/GPL"
+            | "Dual BSD/GPL"
+            | "Dual MPL/GPL",
+        ) => {}
+        Some(other) => log::warn!("{name}: module license '{other}' taints kernel."),
+        None => log::warn!("{name}: module license 'unspecified' taints kernel."),
+    }
+    if super::find(&name).is_some() {
+        return Err(ModError::new(
+            errno::EEXIST,
+            format!("{name}: module is already loaded"),
+        ));
+    }
+    Ok(name)
+}
+
+/// Step: the layout, exact region sizes before anything is allocated.
+fn plan(object: &Object<'_>, name: &str) -> Result<Layout, ModError> {
+    Layout::plan_with(
+        object,
+        modloader::PlanOptions {
+            fix_cortex_a53_843419: crate::arch::cpu::has_erratum_843419(),
+            ..modloader::PlanOptions::default()
+        },
+    )
+    .map_err(|e| noexec(name, e))
+}
+
+/// What import resolution found.
+struct Imports<'a> {
+    /// (symbol, address), one per undefined symbol the module uses.
+    resolved: Vec<(&'a str, u64)>,
+    /// The export marked unsafe to unload that the module imports, if any.
+    pinned_by: Option<String>,
+}
+
+/// Step: every undefined symbol resolved against the kernel and loaded
+/// modules, its version checked; each provider module referenced once (in
+/// `txn.deps`).
+fn resolve_imports<'a>(
+    object: &Object<'a>,
+    name: &str,
+    txn: &mut Txn,
+) -> Result<Imports<'a>, ModError> {
+    let versions = tables::versions(object);
+    let has_versions = object.sections().iter().any(|s| s.name == "__versions");
+    let mut out = Imports {
+        resolved: Vec::new(),
+        pinned_by: None,
+    };
+    for sym in object.symbols().iter().skip(1) {
+        if sym.def != modloader::SymbolDef::Undefined
+            || sym.name.is_empty()
+            || sym.name == modloader::GOT_SYMBOL
+        {
+            continue;
+        }
+        let import = sym.name;
+        if import == kabi::THIS_MODULE_SYMBOL || out.resolved.iter().any(|(n, _)| *n == import) {
+            continue;
+        }
+        let Some(found) = exports::resolve(import) else {
+            if sym.binding == modloader::Binding::Weak {
+                continue;
+            }
+            log::error!("{name}: Unknown symbol {import} (err -2)");
+            return Err(ModError::new(
+                errno::ENOENT,
+                format!("{name}: Unknown symbol {import}"),
+            ));
+        };
+        match versions.iter().find(|(n, _)| *n == import.as_bytes()) {
+            Some((_, crc)) if *crc == found.crc as u64 => {}
+            Some(_) => {
+                return Err(logged(ModError::new(
+                    errno::EINVAL,
+                    format!("{name}: disagrees about version of symbol {import}"),
+                )))
+            }
+            None if has_versions || found.owner.is_none() => {
+                return Err(logged(ModError::new(
+                    errno::EINVAL,
+                    format!("{name}: no symbol version for {import}"),
+                )))
+            }
+            None => {}
+        }
+        if found.flags & KernelSymbol::UNSAFE_TO_UNLOAD != 0 {
+            out.pinned_by = Some(import.to_string());
+        }
+        if let Some(provider) = found.owner {
+            if !txn.deps.iter().any(|d| Arc::ptr_eq(d, &provider)) {
+                if !provider.refs.try_get() {
+                    return Err(ModError::new(
+                        errno::EBUSY,
+                        format!(
+                            "{name}: {} (provider of {import}) is not live",
+                            provider.name
+                        ),
+                    ));
+                }
+                txn.deps.push(provider);
+            }
+        }
+        out.resolved.push((import, found.addr));
+    }
+    Ok(out)
+}
+
+/// The `Module` for an image just allocated (fields known only after
+/// relocation are filled in by `load`).
+fn new_module(
+    object: &Object<'_>,
+    name: String,
+    mem: &ModuleMemory,
+    txn: &Txn,
+    pinned_by: Option<String>,
+) -> Module {
+    Module {
+        id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        name,
+        refs: ModuleRef::new(),
+        size: mem.size(),
+        base: mem.base as u64,
+        text: mem.text_bounds(),
+        init: None,
+        cleanup: None,
+        modinfo: object.modinfo().map(|s| s.to_string()).collect(),
+        uses: txn.deps.clone(),
+        pinned_by,
+        symbols: Vec::new(),
+        relocations: 0,
+        veneers: 0,
+        resources: IrqLock::new(Vec::new()),
+        mem: IrqLock::new(None),
+    }
+}
+
+/// Step: copy, zero and relocate the sections into the module's image.
+fn relocate<'a>(
+    object: &Object<'a>,
+    layout: &Layout,
+    module: &Arc<Module>,
+    resolved: &[(&str, u64)],
+) -> Result<LoadedModule<'a>, ModError> {
+    let handle = module.handle() as u64;
+    let mut resolver = |sym: &str| -> Option<u64> {
+        if sym == kabi::THIS_MODULE_SYMBOL {
+            return Some(handle);
+        }
+        resolved.iter().find(|(n, _)| *n == sym).map(|(_, a)| *a)
+    };
+    let mut guard = module.mem.lock();
+    let mem = guard
+        .as_mut()
+        .ok_or_else(|| noexec(&module.name, "image gone"))?;
+    let (text_base, rodata_base, data_base) = (
+        mem.text.base as u64,
+        mem.rodata.base as u64,
+        mem.data.base as u64,
+    );
+    let (text, rodata, data) = mem.regions_mut();
+    let regions = modloader::Regions {
+        text: modloader::Region {
+            base: text_base,
+            bytes: text,
+        },
+        rodata: modloader::Region {
+            base: rodata_base,
+            bytes: rodata,
+        },
+        data: modloader::Region {
+            base: data_base,
+            bytes: data,
+        },
+    };
+    object
+        .load(layout, regions, &mut resolver)
+        .map_err(|e| logged(noexec(&module.name, e)))
+}
+
+/// Step: the module's own exports (`.ksymtab`), read from the relocated image
+/// and checked to point inside it: (name, address, CRC).
+fn read_exports(
+    module: &Module,
+    loaded: &LoadedModule<'_>,
+) -> Result<Vec<(String, u64, u32)>, ModError> {
+    let guard = module.mem.lock();
+    let mem = guard
+        .as_ref()
+        .ok_or_else(|| noexec(&module.name, "image gone"))?;
+    let mut out = Vec::new();
+    for e in tables::placed_entries::<KernelSymbol>(mem, loaded, ".ksymtab") {
+        let name = tables::image_str(mem, e.name as u64, e.name_len)
+            .filter(|_| e.name_len <= 128 && mem.contains_range(e.addr as u64, 1))
+            .ok_or_else(|| noexec(&module.name, "malformed .ksymtab entry"))?;
+        out.push((name.to_string(), e.addr as u64, e.crc));
+    }
+    Ok(out)
+}
+
+/// Step: `insmod` arguments checked against the module's `__param` table and
+/// written into its data before init.
+fn apply_params(module: &Module, loaded: &LoadedModule<'_>, args: &[&str]) -> Result<(), ModError> {
+    let name = &module.name;
+    let mut guard = module.mem.lock();
+    let mem = guard.as_mut().ok_or_else(|| noexec(name, "image gone"))?;
+    let params = tables::params(mem, loaded).map_err(|what| noexec(name, what))?;
+    let declared: Vec<_> = params.iter().map(|p| p.declared()).collect();
+    let assignments = kcore::modparams::parse(&declared, args)
+        .map_err(|e| logged(ModError::new(errno::EINVAL, format!("{name}: {e}"))))?;
+    for a in &assignments {
+        let dest = params[a.index].ptr;
+        // The table reader checked `dest..dest+size` inside the image, and
+        // the parser never returns more than `size` bytes.
+        let bytes = mem
+            .image_bytes_mut(dest, a.bytes.len())
+            .ok_or_else(|| noexec(name, "malformed __param entry"))?;
+        bytes.copy_from_slice(&a.bytes);
+    }
+    Ok(())
+}
+
+/// Every function defined in a placed text section (address, size, mangled
+/// name), sorted, for backtraces.
+fn function_symbols(object: &Object<'_>, loaded: &LoadedModule<'_>) -> Vec<(u64, u64, String)> {
+    const STT_FUNC: u8 = 2;
+    let mut text_base_of = alloc::vec![None; object.sections().len() + 1];
+    for p in loaded
+        .sections
+        .iter()
+        .filter(|p| p.region == RegionKind::Text)
+    {
+        if let Some(slot) = text_base_of.get_mut(p.index) {
+            *slot = Some(p.address);
+        }
+    }
+    let mut syms = Vec::new();
+    for s in object.symbols() {
+        if let (modloader::SymbolDef::Section(idx), STT_FUNC) = (s.def, s.sym_type) {
+            if let Some(Some(base)) = text_base_of.get(idx) {
+                syms.push((base + s.value, s.size, s.name.to_string()));
+            }
+        }
+    }
+    syms.sort_unstable_by_key(|s| s.0);
+    syms
+}
+
+/// For `make debug`: the gdb command that loads this module's symbols where
+/// it was placed (the .ko.debug file has the same section names). Formatted
+/// only when debug records are kept.
+fn log_gdb_command(name: &str, loaded: &LoadedModule<'_>) {
+    if !log::log_enabled!(log::Level::Debug) {
+        return;
+    }
+    let mut gdb = format!("{name}: gdb: add-symbol-file build/modules/{name}.ko.debug");
+    for sect in [".text", ".rodata", ".data", ".bss"] {
+        if let Some(p) = loaded.sections.iter().find(|p| p.name == sect) {
+            let _ = write!(gdb, " -s {sect} {:#x}", p.address);
+        }
+    }
+    log::debug!("{gdb}");
+}
+
+/// Step: final permissions, and the text made visible to instruction fetch.
+fn protect(module: &Module) -> Result<(), ModError> {
+    let mut guard = module.mem.lock();
+    let mem = guard
+        .as_mut()
+        .ok_or_else(|| noexec(&module.name, "image gone"))?;
+    mem.protect()
+        .map_err(|e| ModError::new(errno::ENOMEM, format!("{}: {e}", module.name)))
+}
+
+/// Step: exports visible, module listed (COMING: no references yet).
+fn publish(
+    module: &Arc<Module>,
+    exports: &[(String, u64, u32)],
+    txn: &mut Txn,
+) -> Result<(), ModError> {
+    exports::add_module_exports(module, exports).map_err(|dup| {
+        logged(ModError::new(
+            errno::ENOEXEC,
+            format!("{}: exports duplicate symbol {dup}", module.name),
+        ))
+    })?;
+    txn.exports_of = Some(Arc::clone(module));
+    MODULES.lock().push(Arc::clone(module));
+    txn.listed = Some(Arc::clone(module));
+    Ok(())
+}
+
+/// Step: init. On success the module goes LIVE; on failure everything is
+/// undone, unless init left something registered: then the module stays,
+/// FAILED, since objects still point into it.
+fn run_init(module: Arc<Module>, txn: Txn) -> Result<Arc<Module>, ModError> {
+    let name = module.name.clone();
+    let result = match module.init {
+        None => Ok(0),
+        // SAFETY: `init` is the relocated address of `init_module`, in the text
+        // just made executable; it takes no arguments.
+        Some(f) => unsafe { modcall::call_guarded(f as usize, 0, 0, module.text) }
+            .map(|r| r as u32 as i32 as i64),
+    };
+    let (err, what) = match result {
+        Ok(0) => {
+            module.refs.set_live();
+            txn.commit();
+            super::notify_live(&module);
+            log::info!(
+                "{name}: loaded at {:#x} ({} bytes, {} relocations, {} veneers)",
+                module.base,
+                module.size,
+                module.relocations,
+                module.veneers
+            );
+            return Ok(module);
+        }
+        Err(modcall::Fault) => (errno::EFAULT, "faulted".to_string()),
+        Ok(r) => ((r as i32).abs(), format!("returned {r}")),
+    };
+    let leftovers = module.resources();
+    if !leftovers.is_empty() {
+        module.refs.set_failed();
+        txn.commit();
+        log::error!(
+            "{name}: init {what} but left registered: {}; module kept as [failed]",
+            super::unload::describe(&leftovers)
+        );
+    } else if err == errno::EFAULT {
+        log::error!("{name}: init faulted; module unloaded");
+        drop(txn);
+    } else {
+        log::warn!("{name}: init {what}");
+        drop(txn);
+    }
+    Err(ModError::new(err, format!("{name}: init {what}")))
+}

@@ -1,0 +1,119 @@
+//! The one reader of a module's ABI tables: `__versions` (from the file, before
+//! relocation), `.ksymtab` and `__param` (from the relocated image, whose
+//! pointers are then checked to lie inside it).
+//!
+//! Every entry is decoded from bytes with an unaligned read, and every address
+//! an entry holds is checked against the image before it is followed: a
+//! malformed table is an error, never a wild read.
+
+use super::memory::ModuleMemory;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use kabi::{KernelSymbol, ParamDesc, KERNEL_SYMBOL_SIZE, MOD_VERSION_SIZE, PARAM_DESC_SIZE};
+use kcore::modparams;
+use modloader::{LoadedModule, Object};
+
+/// `(name, crc)` of every `__versions` entry (Linux's `struct modversion_info`).
+pub fn versions<'a>(object: &Object<'a>) -> Vec<(&'a [u8], u64)> {
+    let mut out = Vec::new();
+    for s in object.sections().iter().filter(|s| s.name == "__versions") {
+        for chunk in s.data.chunks_exact(MOD_VERSION_SIZE) {
+            let (crc, name) = chunk.split_at(8);
+            let mut crc_bytes = [0u8; 8];
+            crc_bytes.copy_from_slice(crc);
+            let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+            out.push((&name[..len], u64::from_le_bytes(crc_bytes)));
+        }
+    }
+    out
+}
+
+/// An ABI table entry type: `#[repr(C)]`, made only of integers and raw
+/// pointers, so every bit pattern is a valid value.
+///
+/// # Safety
+/// Implement only for such types, with `SIZE == size_of::<Self>()`.
+unsafe trait TableEntry: Sized {
+    const SIZE: usize;
+}
+
+// SAFETY: KernelSymbol is repr(C) with pointer and integer fields only.
+unsafe impl TableEntry for KernelSymbol {
+    const SIZE: usize = KERNEL_SYMBOL_SIZE;
+}
+
+// SAFETY: ParamDesc is repr(C) with pointer and integer fields only.
+unsafe impl TableEntry for ParamDesc {
+    const SIZE: usize = PARAM_DESC_SIZE;
+}
+
+/// The entries of every placed section called `section`, read from the image.
+#[allow(private_bounds)]
+pub fn placed_entries<T: TableEntry>(
+    mem: &ModuleMemory,
+    loaded: &LoadedModule<'_>,
+    section: &str,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    for p in loaded.sections.iter().filter(|p| p.name == section) {
+        let Some(bytes) = mem.image_bytes(p.address, p.size as usize) else {
+            continue;
+        };
+        for chunk in bytes.chunks_exact(T::SIZE) {
+            // SAFETY: `chunk` holds SIZE == size_of::<T>() readable bytes, and
+            // any bit pattern is a valid T (TableEntry's contract).
+            out.push(unsafe { core::ptr::read_unaligned(chunk.as_ptr() as *const T) });
+        }
+    }
+    out
+}
+
+/// A UTF-8 string of `len` bytes at `addr` inside the image.
+pub fn image_str(mem: &ModuleMemory, addr: u64, len: usize) -> Option<&str> {
+    core::str::from_utf8(mem.image_bytes(addr, len)?).ok()
+}
+
+/// A parameter the module declares in `__param`, checked against its image.
+pub struct Param {
+    pub name: String,
+    pub kind: modparams::Kind,
+    /// Storage bytes at `ptr` (strings: including the NUL).
+    pub size: usize,
+    /// Where the value is written, inside the image's data.
+    pub ptr: u64,
+}
+
+impl Param {
+    pub fn declared(&self) -> modparams::Declared<'_> {
+        modparams::Declared {
+            name: &self.name,
+            kind: self.kind,
+            size: self.size,
+        }
+    }
+}
+
+/// The `__param` table: every entry's name and storage checked to lie inside
+/// the image.
+pub fn params(mem: &ModuleMemory, loaded: &LoadedModule<'_>) -> Result<Vec<Param>, &'static str> {
+    let mut out = Vec::new();
+    for d in placed_entries::<ParamDesc>(mem, loaded, "__param") {
+        let kind = match d.kind {
+            0 => modparams::Kind::Int,
+            1 => modparams::Kind::Bool,
+            2 => modparams::Kind::Str,
+            _ => return Err("unknown parameter type"),
+        };
+        let name = image_str(mem, d.name as u64, d.name_len).ok_or("malformed __param entry")?;
+        if d.size == 0 || !mem.contains_range(d.ptr as u64, d.size as u64) {
+            return Err("malformed __param entry");
+        }
+        out.push(Param {
+            name: name.to_string(),
+            kind,
+            size: d.size,
+            ptr: d.ptr as u64,
+        });
+    }
+    Ok(out)
+}
