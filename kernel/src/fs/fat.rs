@@ -212,7 +212,7 @@ static MOUNT: spin::Mutex<Option<Mount>> = spin::Mutex::new(None);
 fn fs_error(e: embedded_sdmmc::Error<i32>) -> String {
     use embedded_sdmmc::Error as E;
     match e {
-        E::DeviceError(code) => alloc::format!("I/O error ({})", crate::module::strerror(code)),
+        E::DeviceError(code) => alloc::format!("I/O error ({})", kcore::errno::strerror(code)),
         E::FormatError(what) => alloc::format!("not a FAT file system ({what})"),
         E::NotFound => "No such file or directory".to_string(),
         E::FilenameError(_) => "invalid file name".to_string(),

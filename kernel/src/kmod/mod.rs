@@ -33,11 +33,6 @@ pub struct Binding {
 static PENDING: IrqLock<VecDeque<(String, String)>> = IrqLock::new(VecDeque::new());
 static BINDINGS: IrqLock<Vec<Binding>> = IrqLock::new(Vec::new());
 
-pub fn file_stem(path: &str) -> &str {
-    let base = path.rsplit('/').next().unwrap_or(path);
-    base.strip_suffix(".ko").unwrap_or(base)
-}
-
 fn norm(s: &str) -> String {
     s.replace('-', "_")
 }
@@ -89,7 +84,7 @@ fn index(file: &str) -> Result<String, ModError> {
 fn find_in_dep(dep: &str, name: &str) -> Option<(String, Vec<String>)> {
     dep.lines().find_map(|line| {
         let (file, deps) = line.split_once(':')?;
-        (norm(file_stem(file)) == norm(name)).then(|| {
+        (norm(crate::fs::file_stem(file)) == norm(name)).then(|| {
             (
                 file.to_string(),
                 deps.split_whitespace().map(String::from).collect(),
@@ -103,7 +98,7 @@ fn load_file(file: &str, params: &[&str]) -> Result<(), ModError> {
         errno: errno::ENOENT,
         detail: format!("could not load {file}: {e}"),
     })?;
-    module::load(file_stem(file), &bytes, params).map(|_| ())
+    module::load(crate::fs::file_stem(file), &bytes, params).map(|_| ())
 }
 
 /// Loads `name` and, first, what it depends on. Already loaded is success.
@@ -114,11 +109,11 @@ pub fn probe(name: &str, params: &[&str]) -> Result<(), ModError> {
         detail: format!("Module {name} not found in /initrd or /disk"),
     })?;
     for d in deps.iter().rev() {
-        if module::find(file_stem(d)).is_none() {
+        if module::find(crate::fs::file_stem(d)).is_none() {
             load_file(d, &[])?;
         }
     }
-    if module::find(file_stem(&file)).is_some() {
+    if module::find(crate::fs::file_stem(&file)).is_some() {
         return Ok(());
     }
     load_file(&file, params)

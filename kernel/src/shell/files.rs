@@ -3,24 +3,10 @@
 //! registered by modules appear as `/dev/NAME`.
 
 use crate::fs::initrd;
-use crate::irq::time;
 use crate::kobject::devfs;
 use crate::kobject::{self, Kind};
-use crate::{module, print, println};
-use kabi::errno;
-
-fn errstr(e: i32) -> &'static str {
-    match -e {
-        errno::ENODEV => "No such device",
-        errno::EBUSY => "Device or resource busy",
-        errno::EINVAL => "Invalid argument",
-        errno::EFAULT => "Bad address",
-        errno::EIO => "Input/output error",
-        errno::ENOMEM => "Cannot allocate memory",
-        30 => "Read-only file system",
-        _ => module::strerror(e),
-    }
-}
+use crate::{print, println};
+use kcore::errno::strerror;
 
 /// `ls [/initrd|/disk[/DIR]|/dev]`
 pub fn ls(args: &[&str]) {
@@ -62,7 +48,7 @@ pub fn cat(args: &[&str]) {
         let fd = match devfs::open(dev) {
             Ok(fd) => fd,
             Err(e) => {
-                println!("cat: {path}: {}", errstr(e));
+                println!("cat: {path}: {}", strerror(e));
                 return;
             }
         };
@@ -76,7 +62,7 @@ pub fn cat(args: &[&str]) {
                     total += n;
                 }
                 Err(e) => {
-                    println!("cat: {path}: {}", errstr(e));
+                    println!("cat: {path}: {}", strerror(e));
                     break;
                 }
             }
@@ -143,7 +129,7 @@ pub fn open(args: &[&str]) {
     let name = dev_name(path).unwrap_or(path);
     match devfs::open(name) {
         Ok(fd) => println!("{path}: opened as fd {fd}"),
-        Err(e) => println!("open: {path}: {}", errstr(e)),
+        Err(e) => println!("open: {path}: {}", strerror(e)),
     }
 }
 
@@ -163,7 +149,7 @@ pub fn close(args: &[&str]) {
         return;
     };
     if let Err(e) = devfs::close(fd) {
-        println!("close: {fd}: {}", errstr(e));
+        println!("close: {fd}: {}", strerror(e));
     }
 }
 
@@ -185,7 +171,7 @@ pub fn read(args: &[&str]) {
                 .unwrap_or("<binary>")
                 .trim_end_matches('\n')
         ),
-        Err(e) => println!("read: {fd}: {}", errstr(e)),
+        Err(e) => println!("read: {fd}: {}", strerror(e)),
     }
 }
 
@@ -197,7 +183,7 @@ pub fn write(args: &[&str]) {
     let text = args[1..].join(" ");
     match devfs::write(fd, text.as_bytes()) {
         Ok(n) => println!("{n} bytes written"),
-        Err(e) => println!("write: {fd}: {}", errstr(e)),
+        Err(e) => println!("write: {fd}: {}", strerror(e)),
     }
 }
 
@@ -207,7 +193,7 @@ pub fn sync(args: &[&str]) {
         return;
     };
     if let Err(e) = devfs::flush(fd) {
-        println!("sync: {fd}: {}", errstr(e));
+        println!("sync: {fd}: {}", strerror(e));
     }
 }
 
@@ -338,7 +324,7 @@ fn dump_device(path: &str, name: &str, offset: u64, len: u64) -> Result<(), i32>
     }
     let _ = devfs::close(fd);
     if let Err(e) = result {
-        println!("hexdump: {path}: {}", errstr(e));
+        println!("hexdump: {path}: {}", strerror(e));
     }
     dumper.finish();
     Ok(())
@@ -382,7 +368,7 @@ pub fn hexdump(args: &[&str]) {
     };
     if let Some(dev) = dev_name(path) {
         if let Err(e) = dump_device(path, dev, offset, len.unwrap_or(256)) {
-            println!("hexdump: {path}: {}", errstr(e));
+            println!("hexdump: {path}: {}", strerror(e));
         }
         return;
     }
@@ -395,150 +381,5 @@ pub fn hexdump(args: &[&str]) {
             dumper.finish();
         }
         Err(e) => println!("hexdump: {path}: {e}"),
-    }
-}
-
-/// The byte `blkbench` writes at disk offset `offset` (251 is prime, so the
-/// pattern never lines up with sectors; the MiB number shifts it per request).
-pub fn blkbench_pattern(offset: u64) -> u8 {
-    ((offset % 251) as u8).wrapping_add((offset >> 20) as u8)
-}
-
-const MIB: usize = 1 << 20;
-
-/// Seconds and MB/s (10^6 bytes, as dd) for `bytes` in `ticks` counter ticks.
-fn rate(bytes: u64, ticks: u64) -> (u64, u64, u64) {
-    let freq = time::frequency().max(1);
-    let us = (ticks as u128 * 1_000_000 / freq as u128) as u64;
-    let mb_per_s_x10 = (bytes as u128 * 10 / us.max(1) as u128) as u64;
-    (us, mb_per_s_x10 / 10, mb_per_s_x10 % 10)
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Pass {
-    Write,
-    Read,
-    /// Read and count the bytes that differ from the pattern (untimed).
-    Verify,
-}
-
-/// One pass over `mib` MiB of device `name` in 1 MiB requests: counter ticks
-/// taken by the requests, then by the final flush (`Write` only), then for
-/// `Verify` the bytes that differ from the pattern.
-fn blkbench_pass(
-    name: &str,
-    buf: &mut [u8],
-    mib: usize,
-    pass: Pass,
-) -> Result<(u64, u64, u64), i32> {
-    let fd = devfs::open(name)?;
-    let mut ticks = 0;
-    let mut result = Ok(());
-    let mut bad = 0u64;
-    for i in 0..mib {
-        let base = (i * MIB) as u64;
-        if pass == Pass::Write {
-            for (j, b) in buf.iter_mut().enumerate() {
-                *b = blkbench_pattern(base + j as u64);
-            }
-            let start = time::ticks_since_boot();
-            result = devfs::write(fd, buf).map(|_| ());
-            ticks += time::ticks_since_boot() - start;
-        } else {
-            let start = time::ticks_since_boot();
-            let r = devfs::read(fd, buf);
-            ticks += time::ticks_since_boot() - start;
-            result = match r {
-                Ok(n) if n == buf.len() => Ok(()),
-                Ok(_) => Err(-errno::ENOSPC),
-                Err(e) => Err(e),
-            };
-            if pass == Pass::Verify {
-                bad += buf
-                    .iter()
-                    .enumerate()
-                    .filter(|&(j, &b)| b != blkbench_pattern(base + j as u64))
-                    .count() as u64;
-            }
-        }
-        if result.is_err() {
-            break;
-        }
-    }
-    let mut flush_ticks = 0;
-    if pass == Pass::Write && result.is_ok() {
-        let start = time::ticks_since_boot();
-        result = devfs::flush(fd);
-        flush_ticks = time::ticks_since_boot() - start;
-    }
-    let _ = devfs::close(fd);
-    result.map(|()| (ticks, flush_ticks, bad))
-}
-
-/// `blkbench /dev/NAME MiB [write]`: self-test: sequential reads (after
-/// writing a known pattern, with `write`) of MiB MiB in 1 MiB requests through
-/// devfs, timed with the generic counter around each request (filling the
-/// buffer with the pattern is not counted). The write pass is followed by a
-/// `sync` (a virtio flush: QEMU's fsync of the image), timed and printed on
-/// its own line; after it an untimed pass reads everything back and checks it
-/// against the pattern.
-pub fn blkbench(args: &[&str]) {
-    let (Some(path), Some(mib)) = (
-        args.first(),
-        args.get(1).and_then(|a| a.parse::<usize>().ok()),
-    ) else {
-        println!("Usage: blkbench /dev/NAME MiB [write]");
-        return;
-    };
-    let write = args.get(2) == Some(&"write");
-    let name = dev_name(path).unwrap_or(path);
-    let mut buf = alloc::vec::Vec::new();
-    if buf.try_reserve_exact(MIB).is_err() {
-        println!("blkbench: cannot allocate a 1 MiB buffer");
-        return;
-    }
-    buf.resize(MIB, 0u8);
-    let bytes = (mib * MIB) as u64;
-    let passes: &[(&str, Pass)] = if write {
-        &[
-            ("write", Pass::Write),
-            ("read", Pass::Read),
-            ("verify", Pass::Verify),
-        ]
-    } else {
-        &[("read", Pass::Read)]
-    };
-    for &(what, pass) in passes {
-        match blkbench_pass(name, &mut buf, mib, pass) {
-            Ok((_, _, bad)) if pass == Pass::Verify => {
-                if bad == 0 {
-                    println!("blkbench: {path}: read back {mib} MiB: matches the pattern");
-                } else {
-                    println!("blkbench: {path}: read back {mib} MiB: {bad} bytes differ from the pattern");
-                }
-            }
-            Ok((ticks, flush_ticks, _)) => {
-                let (us, mbs, tenth) = rate(bytes, ticks);
-                println!(
-                    "blkbench: {path}: {what} {mib} MiB in 1 MiB requests: {}.{:06} s, {mbs}.{tenth} MB/s",
-                    us / 1_000_000,
-                    us % 1_000_000,
-                );
-                if pass == Pass::Write {
-                    let (us, _, _) = rate(0, flush_ticks);
-                    let (all_us, mbs, tenth) = rate(bytes, ticks + flush_ticks);
-                    println!(
-                        "blkbench: {path}: sync (flush to the host's disk): {}.{:06} s; write+sync {mbs}.{tenth} MB/s ({} ms)",
-                        us / 1_000_000,
-                        us % 1_000_000,
-                        all_us / 1000
-                    );
-                }
-            }
-            Err(e) => {
-                println!("blkbench: {path}: {what}: {}", errstr(e));
-                return;
-            }
-        }
     }
 }

@@ -14,6 +14,7 @@ use kcore::units::Bytes;
 mod disk;
 mod files;
 mod modules;
+mod selftest;
 
 pub const PROMPT: &str = "/ # ";
 
@@ -97,12 +98,12 @@ const COMMANDS: &[Command] = &[
     Command {
         name: "modstress",
         help: "modstress N PATH: load/unload N times, report time and memory",
-        run: modules::modstress,
+        run: selftest::modstress,
     },
     Command {
         name: "refbench",
         help: "refbench [N]: cost of module and object get/put",
-        run: modules::refbench,
+        run: selftest::refbench,
     },
     Command {
         name: "ls",
@@ -122,7 +123,7 @@ const COMMANDS: &[Command] = &[
     Command {
         name: "blkbench",
         help: "blkbench /dev/NAME MiB [write]: sequential MB/s in 1 MiB requests",
-        run: files::blkbench,
+        run: selftest::blkbench,
     },
     Command {
         name: "lsdev",

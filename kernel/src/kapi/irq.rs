@@ -1,0 +1,87 @@
+//! Interrupt exports: `request_irq`/`free_irq`, local IRQ masking, waiting
+//! for an interrupt.
+
+use super::{cstr_name, owner};
+use crate::irq;
+use crate::kobject::{self, Kind, Ops};
+use alloc::sync::Arc;
+use kabi::{errno, IrqHandler, Opaque, ThisModule};
+
+#[no_mangle]
+pub extern "C" fn request_irq(
+    owner_ptr: *const ThisModule,
+    intid: u32,
+    handler: IrqHandler,
+    ctx: *mut Opaque,
+    name: *const u8,
+) -> i32 {
+    let Some(m) = owner(owner_ptr) else {
+        return -errno::EINVAL;
+    };
+    let label = cstr_name(name).unwrap_or_else(|| m.name.clone());
+    let obj = match kobject::register(
+        label.clone(),
+        Kind::Irq(intid),
+        Some(Arc::clone(&m)),
+        Ops::default(),
+        ctx as usize,
+        0,
+    ) {
+        Ok(o) => o,
+        Err(e) => return e,
+    };
+    // Handler names are 'static in the IRQ table: keep the label alive as long
+    // as the object (leaked only once per registration, freed never: bounded
+    // by the number of IRQ lines).
+    let static_name: &'static str = alloc::boxed::Box::leak(label.into_boxed_str());
+    let h = irq::Handler::Module {
+        func: handler as usize,
+        text: m.text,
+    };
+    match irq::request(
+        intid,
+        h,
+        ctx as usize,
+        static_name,
+        irq::Owner::Module(m.id),
+    ) {
+        Ok(()) => 0,
+        Err(e) => {
+            let _ = kobject::unregister(obj.id, Some(&m));
+            match e {
+                irq::IrqError::Busy(_) => -errno::EBUSY,
+                _ => -errno::EINVAL,
+            }
+        }
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn free_irq(owner_ptr: *const ThisModule, intid: u32) -> i32 {
+    let Some(m) = owner(owner_ptr) else {
+        return -errno::EINVAL;
+    };
+    let Some(obj) = kobject::find(Kind::Irq(intid), &m) else {
+        return -errno::ENOENT;
+    };
+    let _ = irq::free(intid);
+    match kobject::unregister(obj.id, Some(&m)) {
+        Ok(_) => 0,
+        Err(e) => e,
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn local_irq_save() -> u64 {
+    crate::arch::cpu::irq_save().bits()
+}
+
+#[no_mangle]
+pub extern "C" fn local_irq_restore(flags: u64) {
+    crate::arch::cpu::irq_restore(crate::arch::cpu::IrqState::from_bits(flags));
+}
+
+#[no_mangle]
+pub extern "C" fn cpu_wait_irq() {
+    crate::arch::cpu::wait_for_interrupt();
+}

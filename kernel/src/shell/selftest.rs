@@ -1,0 +1,312 @@
+//! Self-tests run from the shell, like Linux's kselftests: `modstress`
+//! (load/unload cycles with time and memory figures), `refbench` (the cost of
+//! the reference-count rules) and `blkbench` (block device throughput, with a
+//! read-back check). `make bench` drives them.
+
+use crate::irq::time;
+use crate::kobject::devfs;
+use crate::module;
+use crate::println;
+use alloc::string::String;
+use kabi::errno;
+use kcore::errno::strerror;
+
+/// `modstress N PATH`: loads and unloads a module N times (a self-test, like
+/// Linux's kselftests) and reports time per insmod and rmmod and the heap and
+/// page use before and after. The first cycle is a warm-up (it creates the
+/// page table for the module area and the kernel's export index); the baseline
+/// is taken after it.
+pub fn modstress(args: &[&str]) {
+    let (Some(n), Some(&path)) = (
+        args.first().and_then(|a| a.parse::<u64>().ok()),
+        args.get(1),
+    ) else {
+        println!("Usage: modstress N PATH");
+        return;
+    };
+    let bytes = match crate::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            println!("modstress: {path}: {e}");
+            return;
+        }
+    };
+    let name = crate::fs::file_stem(path);
+    let cycle = |load_ticks: &mut u64, unload_ticks: &mut u64| -> Result<(), String> {
+        let t0 = time::ticks_since_boot();
+        let m = module::load(name, &bytes, &[]).map_err(|e| e.detail)?;
+        let t1 = time::ticks_since_boot();
+        let (size, relocs) = (m.size, m.relocations);
+        drop(m);
+        module::unload(name, false).map_err(|e| e.detail)?;
+        let t2 = time::ticks_since_boot();
+        *load_ticks += t1 - t0;
+        *unload_ticks += t2 - t1;
+        LAST_SIZE_RELOCS.lock().replace((size, relocs));
+        Ok(())
+    };
+    let (mut warm_l, mut warm_u) = (0, 0);
+    crate::klog::set_console_quiet(true);
+    let warm = cycle(&mut warm_l, &mut warm_u);
+    let before = crate::mm::info();
+    let (mut lt, mut ut) = (0u64, 0u64);
+    let mut done = 0;
+    let mut err = warm.err();
+    while err.is_none() && done < n {
+        if let Err(e) = cycle(&mut lt, &mut ut) {
+            err = Some(e);
+        }
+        done += 1;
+    }
+    crate::klog::set_console_quiet(false);
+    let after = crate::mm::info();
+    if let Some(e) = err {
+        println!("modstress: cycle {done} failed: {e}");
+        return;
+    }
+    let freq = time::frequency();
+    let us = |t: u64| t as f64 * 1e6 / freq as f64 / n.max(1) as f64;
+    let (size, relocs) = LAST_SIZE_RELOCS.lock().unwrap_or((0, 0));
+    println!(
+        "modstress: {n} load/unload cycles of {name} ({size} bytes mapped, {relocs} relocations)"
+    );
+    println!(
+        "insmod: {:.1} us/cycle ({:.2} us/KiB of file, {:.3} us/relocation); rmmod: {:.1} us/cycle",
+        us(lt),
+        us(lt) / (bytes.len() as f64 / 1024.0),
+        us(lt) / relocs.max(1) as f64,
+        us(ut)
+    );
+    println!(
+        "heap in use: before {} bytes, after {} bytes (difference {}); pages in use: before {}, after {}",
+        before.heap_actual,
+        after.heap_actual,
+        after.heap_actual as i64 - before.heap_actual as i64,
+        before.pages_total - before.pages_free,
+        after.pages_total - after.pages_free
+    );
+}
+
+static LAST_SIZE_RELOCS: crate::sync::IrqLock<Option<(usize, u64)>> =
+    crate::sync::IrqLock::new(None);
+
+/// `refbench N`: the cost of the reference-count rules, measured in guest
+/// counter ticks over N iterations each: a bare atomic increment+decrement,
+/// `try_module_get`+`module_put` on a LIVE module, and an object get+put whose
+/// first reference takes the module reference (the worst case: every get is a
+/// 0 -> 1 transition).
+pub fn refbench(args: &[&str]) {
+    use core::hint::black_box;
+    use core::sync::atomic::{AtomicU64, Ordering};
+    use kcore::refcount::{ModuleRef, ObjectCount};
+    let n: u64 = args
+        .first()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100_000)
+        .max(1);
+    let atomic = AtomicU64::new(0);
+    let module = ModuleRef::new();
+    module.set_live();
+    let object = ObjectCount::new();
+    let measure = |f: &dyn Fn()| {
+        let t0 = time::ticks_since_boot();
+        for _ in 0..n {
+            f();
+        }
+        time::ticks_since_boot() - t0
+    };
+    let bare = measure(&|| {
+        black_box(&atomic).fetch_add(1, Ordering::AcqRel);
+        black_box(&atomic).fetch_sub(1, Ordering::AcqRel);
+    });
+    let modref = measure(&|| {
+        let m = black_box(&module);
+        if m.try_get() {
+            m.put();
+        }
+    });
+    // Steady state: the object is already referenced (an open handle), so a
+    // get/put pair never touches the module count.
+    let held = object.get(Some(&module)).is_ok();
+    let objref_held = measure(&|| {
+        let o = black_box(&object);
+        if o.get(Some(&module)).is_ok() {
+            o.put(Some(&module));
+        }
+    });
+    if held {
+        object.put(Some(&module));
+    }
+    let objref = measure(&|| {
+        let o = black_box(&object);
+        if o.get(Some(&module)).is_ok() {
+            o.put(Some(&module));
+        }
+    });
+    let ns = |t: u64| t as f64 * 1e9 / time::frequency() as f64 / n as f64;
+    println!(
+        "refbench: {n} iterations each, guest counter at {} Hz",
+        time::frequency()
+    );
+    println!("atomic inc+dec:                  {:.1} ns", ns(bare));
+    println!(
+        "try_module_get+module_put:       {:.1} ns ({:.2}x the bare atomic pair)",
+        ns(modref),
+        modref as f64 / bare.max(1) as f64
+    );
+    println!(
+        "object get+put (already held):   {:.1} ns ({:.2}x the bare atomic pair)",
+        ns(objref_held),
+        objref_held as f64 / bare.max(1) as f64
+    );
+    println!(
+        "object get+put (first/last ref): {:.1} ns ({:.2}x the bare atomic pair)",
+        ns(objref),
+        objref as f64 / bare.max(1) as f64
+    );
+}
+
+/// The byte `blkbench` writes at disk offset `offset` (251 is prime, so the
+/// pattern never lines up with sectors; the MiB number shifts it per request).
+pub fn blkbench_pattern(offset: u64) -> u8 {
+    ((offset % 251) as u8).wrapping_add((offset >> 20) as u8)
+}
+
+const MIB: usize = 1 << 20;
+
+/// Seconds and MB/s (10^6 bytes, as dd) for `bytes` in `ticks` counter ticks.
+fn rate(bytes: u64, ticks: u64) -> (u64, u64, u64) {
+    let freq = time::frequency().max(1);
+    let us = (ticks as u128 * 1_000_000 / freq as u128) as u64;
+    let mb_per_s_x10 = (bytes as u128 * 10 / us.max(1) as u128) as u64;
+    (us, mb_per_s_x10 / 10, mb_per_s_x10 % 10)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Write,
+    Read,
+    /// Read and count the bytes that differ from the pattern (untimed).
+    Verify,
+}
+
+/// One pass over `mib` MiB of device `name` in 1 MiB requests: counter ticks
+/// taken by the requests, then by the final flush (`Write` only), then for
+/// `Verify` the bytes that differ from the pattern.
+fn blkbench_pass(
+    name: &str,
+    buf: &mut [u8],
+    mib: usize,
+    pass: Pass,
+) -> Result<(u64, u64, u64), i32> {
+    let fd = devfs::open(name)?;
+    let mut ticks = 0;
+    let mut result = Ok(());
+    let mut bad = 0u64;
+    for i in 0..mib {
+        let base = (i * MIB) as u64;
+        if pass == Pass::Write {
+            for (j, b) in buf.iter_mut().enumerate() {
+                *b = blkbench_pattern(base + j as u64);
+            }
+            let start = time::ticks_since_boot();
+            result = devfs::write(fd, buf).map(|_| ());
+            ticks += time::ticks_since_boot() - start;
+        } else {
+            let start = time::ticks_since_boot();
+            let r = devfs::read(fd, buf);
+            ticks += time::ticks_since_boot() - start;
+            result = match r {
+                Ok(n) if n == buf.len() => Ok(()),
+                Ok(_) => Err(-errno::ENOSPC),
+                Err(e) => Err(e),
+            };
+            if pass == Pass::Verify {
+                bad += buf
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, &b)| b != blkbench_pattern(base + j as u64))
+                    .count() as u64;
+            }
+        }
+        if result.is_err() {
+            break;
+        }
+    }
+    let mut flush_ticks = 0;
+    if pass == Pass::Write && result.is_ok() {
+        let start = time::ticks_since_boot();
+        result = devfs::flush(fd);
+        flush_ticks = time::ticks_since_boot() - start;
+    }
+    let _ = devfs::close(fd);
+    result.map(|()| (ticks, flush_ticks, bad))
+}
+
+/// `blkbench /dev/NAME MiB [write]`: self-test: sequential reads (after
+/// writing a known pattern, with `write`) of MiB MiB in 1 MiB requests through
+/// devfs, timed with the generic counter around each request (filling the
+/// buffer with the pattern is not counted). The write pass is followed by a
+/// `sync` (a virtio flush: QEMU's fsync of the image), timed and printed on
+/// its own line; after it an untimed pass reads everything back and checks it
+/// against the pattern.
+pub fn blkbench(args: &[&str]) {
+    let (Some(path), Some(mib)) = (
+        args.first(),
+        args.get(1).and_then(|a| a.parse::<usize>().ok()),
+    ) else {
+        println!("Usage: blkbench /dev/NAME MiB [write]");
+        return;
+    };
+    let write = args.get(2) == Some(&"write");
+    let name = path.strip_prefix("/dev/").unwrap_or(path);
+    let mut buf = alloc::vec::Vec::new();
+    if buf.try_reserve_exact(MIB).is_err() {
+        println!("blkbench: cannot allocate a 1 MiB buffer");
+        return;
+    }
+    buf.resize(MIB, 0u8);
+    let bytes = (mib * MIB) as u64;
+    let passes: &[(&str, Pass)] = if write {
+        &[
+            ("write", Pass::Write),
+            ("read", Pass::Read),
+            ("verify", Pass::Verify),
+        ]
+    } else {
+        &[("read", Pass::Read)]
+    };
+    for &(what, pass) in passes {
+        match blkbench_pass(name, &mut buf, mib, pass) {
+            Ok((_, _, bad)) if pass == Pass::Verify => {
+                if bad == 0 {
+                    println!("blkbench: {path}: read back {mib} MiB: matches the pattern");
+                } else {
+                    println!("blkbench: {path}: read back {mib} MiB: {bad} bytes differ from the pattern");
+                }
+            }
+            Ok((ticks, flush_ticks, _)) => {
+                let (us, mbs, tenth) = rate(bytes, ticks);
+                println!(
+                    "blkbench: {path}: {what} {mib} MiB in 1 MiB requests: {}.{:06} s, {mbs}.{tenth} MB/s",
+                    us / 1_000_000,
+                    us % 1_000_000,
+                );
+                if pass == Pass::Write {
+                    let (us, _, _) = rate(0, flush_ticks);
+                    let (all_us, mbs, tenth) = rate(bytes, ticks + flush_ticks);
+                    println!(
+                        "blkbench: {path}: sync (flush to the host's disk): {}.{:06} s; write+sync {mbs}.{tenth} MB/s ({} ms)",
+                        us / 1_000_000,
+                        us % 1_000_000,
+                        all_us / 1000
+                    );
+                }
+            }
+            Err(e) => {
+                println!("blkbench: {path}: {what}: {}", strerror(e));
+                return;
+            }
+        }
+    }
+}
