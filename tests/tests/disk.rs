@@ -149,7 +149,7 @@ fn drivers_bind_at_boot_and_the_disk_serves_modules() {
     assert!(m.run("lsdisk").contains("not mounted"));
     assert!(m.run("modprobe virtio_blk").contains("virtio_blk: vda: "));
     assert!(m
-        .run("mount")
+        .run("mount vda")
         .contains("mount: /dev/vda mounted on /disk (FAT volume 'MODULES')"));
     assert!(m
         .run("insmod /disk/irq_user.ko")
@@ -162,7 +162,8 @@ fn no_disk_and_a_disk_that_is_not_fat_are_reported_not_fatal() {
     let dmesg = m.run("dmesg");
     assert!(!dmesg.contains("disk: mounted"), "{dmesg}");
     assert!(m.run("lsdisk").contains("/disk: not mounted"));
-    assert_eq!(m.run("mount"), "mount: vda: No such device\n");
+    assert_eq!(m.run("mount"), "initrd on /initrd type cpio (ro)\n");
+    assert_eq!(m.run("mount vda"), "mount: vda: No such device\n");
     drop(m);
 
     let dir = root().join("target/qemu-tests");
@@ -288,7 +289,10 @@ fn boot_mounts_the_fat_disk_whichever_slot_it_gets() {
         dmesg.contains("coldplug: 1 more drivers loaded from /disk: virtio_rng"),
         "{dmesg}"
     );
-    assert_eq!(m.run("mount"), "/dev/vdb on /disk type vfat\n");
+    assert_eq!(
+        m.run("mount"),
+        "initrd on /initrd type cpio (ro)\n/dev/vdb on /disk type vfat (ro)\n"
+    );
 }
 
 #[test]
@@ -325,4 +329,79 @@ fn drivers_work_on_gicv3_entered_at_el2_with_4_cpus() {
     }
     m.send(b"poweroff\r");
     assert!(m.wait_exit(std::time::Duration::from_secs(30)).success());
+}
+
+/// Nothing the shell offers may destroy the disk it booted from: a mounted
+/// block device refuses raw writes (EBUSY, like Linux 6.8 with
+/// BLK_DEV_WRITE_MOUNTED=n), and `blkbench ... write` refuses a device that
+/// holds a partition table or a file system unless told `--force`.
+#[test]
+fn the_mounted_disk_cannot_be_overwritten_from_the_shell() {
+    let disk = fat_disk("disk-protect.img", &[]);
+    let before = std::fs::read(&disk).expect("read image");
+    let mut m = machine(Some(&disk));
+    assert!(m.run("dmesg").contains("disk: mounted vda at /disk"));
+    assert_eq!(m.run("open /dev/vda"), "/dev/vda: opened as fd 3\n");
+    assert_eq!(m.run("write 3 oops"), "write: 3: Device or resource busy\n");
+    assert_eq!(m.run("close 3"), "");
+    assert_eq!(
+        m.run("blkbench /dev/vda 1 write"),
+        "blkbench: /dev/vda: Device or resource busy: mounted at /disk; unmount it first\n"
+    );
+    assert_eq!(
+        m.run("blkbench /dev/vda 1 write --force"),
+        "blkbench: /dev/vda: Device or resource busy: mounted at /disk; unmount it first\n"
+    );
+    assert_eq!(m.run("umount"), "umount: /dev/vda unmounted from /disk\n");
+    assert_eq!(
+        m.run("blkbench /dev/vda 1 write"),
+        "blkbench: /dev/vda: holds an MBR partition table; writing the test pattern \
+         would destroy it (use --force to write anyway)\n"
+    );
+    // Reads stay allowed, mounted or not.
+    assert!(m
+        .run("blkbench /dev/vda 1")
+        .contains("read 1 MiB in 1 MiB requests"));
+    assert!(m.run("mount vda").contains("mounted on /disk"));
+    assert!(m.run("insmod /disk/hello.ko").contains("hello: Hello"));
+    m.send(b"poweroff\r");
+    assert!(m.wait_exit(std::time::Duration::from_secs(30)).success());
+    let after = std::fs::read(&disk).expect("read image");
+    assert!(before == after, "the disk image changed");
+}
+
+/// Commands reach files through one path lookup and name themselves in
+/// their messages: `modstress` loads from /disk like `insmod`, `rng` without
+/// an entropy device says so.
+#[test]
+fn commands_share_one_path_lookup_and_name_themselves() {
+    let disk = fat_disk("disk-paths.img", &[]);
+    // No entropy device this time.
+    let mut m = Machine::boot(&Opts {
+        initrd: Some(boot_image()),
+        extra: vec![
+            "-drive".to_string(),
+            format!("file={},if=none,format=raw,id=d0", disk.display()),
+            "-device".to_string(),
+            "virtio-blk-device,drive=d0".to_string(),
+        ],
+        ..Opts::default()
+    });
+    let out = m.run("modstress 2 /disk/hello.ko");
+    assert!(
+        out.contains("modstress: 2 load/unload cycles of hello"),
+        "{out}"
+    );
+    assert_eq!(
+        m.run("modstress 1 /disk/missing.ko"),
+        "modstress: /disk/missing.ko: No such file or directory\n"
+    );
+    assert_eq!(
+        m.run("rng 8"),
+        "rng: /dev/hwrng: No such device (no entropy device; QEMU: -device virtio-rng-device)\n"
+    );
+    assert_eq!(
+        m.run("hexdump /dev/nothing"),
+        "hexdump: /dev/nothing: No such device\n"
+    );
 }

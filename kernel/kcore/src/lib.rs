@@ -8,6 +8,7 @@
 
 extern crate alloc;
 
+pub mod blkid;
 pub mod cmdline;
 pub mod cpio;
 pub mod dt;

@@ -4,14 +4,16 @@
 //!
 //! A mount holds the block device open through an [`ObjectRef`], so its driver
 //! module cannot be unloaded while mounted (`rmmod virtio_blk` is refused with
-//! `vda (1 open)`); `umount` releases it. Every sector goes through the device's
-//! `read`/`write` operations in guarded module calls: a faulting or failing
+//! `vda (1 open)`); `umount` releases it. While mounted, the file system owns
+//! the device's writes ([`WriteClaim`]): a raw `write` or `blkbench ... write`
+//! on it gets EBUSY, as Linux 6.8 does with BLK_DEV_WRITE_MOUNTED=n.
+//! Every sector goes through the device's `read`/`write` operations in guarded module calls: a faulting or failing
 //! driver becomes an I/O error here, never a kernel fault. The mount is used
 //! from thread context only and sits behind a plain spin mutex, so interrupts
 //! (the driver's completion interrupt among them) stay enabled during I/O.
 
 use crate::arch::modcall;
-use crate::kobject::{self, KObject, ObjectRef};
+use crate::kobject::{self, KObject, ObjectRef, WriteClaim};
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -26,6 +28,8 @@ const SECTOR: usize = 512;
 /// A registered block device, as `embedded-sdmmc` sees it.
 pub struct BlockDev {
     handle: ObjectRef,
+    /// Raw writes through devfs are refused while mounted.
+    _claim: WriteClaim,
     readahead: core::cell::RefCell<ReadAhead>,
 }
 
@@ -233,6 +237,7 @@ pub fn mount(name: &str) -> Result<String, String> {
     let handle =
         ObjectRef::get(&obj).map_err(|_| alloc::format!("{name}: Device or resource busy"))?;
     let dev = BlockDev {
+        _claim: WriteClaim::new(&obj),
         handle,
         readahead: core::cell::RefCell::new(ReadAhead::default()),
     };

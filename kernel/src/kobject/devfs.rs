@@ -89,6 +89,10 @@ pub fn close(fd: usize) -> Result<(), i32> {
 fn transfer(fd: usize, write: bool, ptr: usize, len: usize) -> Result<usize, i32> {
     let mut f = take(fd).ok_or(-errno::EINVAL)?;
     let obj = Arc::clone(f.handle.object());
+    if write && obj.writes_claimed() {
+        put_back(fd, f);
+        return Err(-errno::EBUSY);
+    }
     let op = if write { obj.ops.write } else { obj.ops.read };
     let r = match op {
         Some(op) => call(&obj, op, [obj.ctx, ptr, len, f.offset as usize]),
@@ -130,6 +134,15 @@ pub fn flush(fd: usize) -> Result<(), i32> {
     } else {
         Ok(())
     }
+}
+
+/// Whether the descriptor's device has its writes claimed (a mounted disk).
+pub fn writes_claimed(fd: usize) -> bool {
+    FILES
+        .lock()
+        .get(fd.wrapping_sub(FIRST_FD))
+        .and_then(Option::as_ref)
+        .is_some_and(|f| f.handle.object().writes_claimed())
 }
 
 /// Open descriptors: (fd, device name, offset).

@@ -64,6 +64,9 @@ pub struct KObject {
     pub size: u64,
     /// Calls made (IRQs handled, timer expiries).
     pub calls: AtomicU64,
+    /// Holders of a [`WriteClaim`]: while non-zero, raw writes through devfs
+    /// are refused (a mounted block device; Linux's BLK_DEV_WRITE_MOUNTED=n).
+    write_claims: AtomicU32,
 }
 
 impl Resource for KObject {
@@ -118,6 +121,7 @@ pub fn register(
         ctx,
         size,
         calls: AtomicU64::new(0),
+        write_claims: AtomicU32::new(0),
     });
     table.insert(id, Arc::clone(&obj));
     if let Some(m) = &obj.owner {
@@ -198,5 +202,34 @@ impl ObjectRef {
 impl Drop for ObjectRef {
     fn drop(&mut self) {
         self.obj.users.put(self.obj.owner_ref());
+    }
+}
+
+impl KObject {
+    /// Whether someone (a mounted file system) owns all writes to it.
+    pub fn writes_claimed(&self) -> bool {
+        self.write_claims.load(Ordering::Acquire) != 0
+    }
+}
+
+/// Exclusive ownership of a device's writes, held by a mounted file system:
+/// while it lives, raw writes through devfs get -EBUSY, so nothing the shell
+/// offers can overwrite a mounted disk under its file system.
+pub struct WriteClaim {
+    obj: Arc<KObject>,
+}
+
+impl WriteClaim {
+    pub fn new(obj: &Arc<KObject>) -> WriteClaim {
+        obj.write_claims.fetch_add(1, Ordering::AcqRel);
+        WriteClaim {
+            obj: Arc::clone(obj),
+        }
+    }
+}
+
+impl Drop for WriteClaim {
+    fn drop(&mut self) {
+        self.obj.write_claims.fetch_sub(1, Ordering::AcqRel);
     }
 }

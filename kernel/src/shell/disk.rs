@@ -3,21 +3,25 @@
 use crate::fs::fat as disk;
 use crate::println;
 
-/// `mount [DEV]`: mounts DEV (default `vda`) at `/disk`; without a device
-/// argument and with a disk mounted, says what is mounted.
+/// `mount`: lists what is mounted, as Linux's `mount` does. `mount DEV`
+/// mounts DEV's FAT file system at `/disk`.
 pub fn mount(args: &[&str]) {
-    match (args.first(), disk::mounted()) {
-        (None, Some(dev)) => println!("/dev/{dev} on /disk type vfat"),
-        (dev, _) => {
-            let dev = dev.map(|d| d.trim_start_matches("/dev/")).unwrap_or("vda");
-            match disk::mount(dev) {
-                Ok(label) => println!(
-                    "mount: /dev/{dev} mounted on /disk (FAT volume '{}')",
-                    label.trim()
-                ),
-                Err(e) => println!("mount: {e}"),
-            }
+    let Some(dev) = args.first() else {
+        if crate::fs::initrd::archive().is_some() {
+            println!("initrd on /initrd type cpio (ro)");
         }
+        if let Some(dev) = disk::mounted() {
+            println!("/dev/{dev} on /disk type vfat (ro)");
+        }
+        return;
+    };
+    let dev = dev.trim_start_matches("/dev/");
+    match disk::mount(dev) {
+        Ok(label) => println!(
+            "mount: /dev/{dev} mounted on /disk (FAT volume '{}')",
+            label.trim()
+        ),
+        Err(e) => println!("mount: {e}"),
     }
 }
 

@@ -88,7 +88,16 @@ pub fn rng(args: &[&str]) {
             return;
         }
     };
-    hexdump(&["-n", &alloc::format!("{}", n.min(4096)), "/dev/hwrng"]);
+    if crate::kobject::find_device("hwrng").is_none() {
+        println!(
+            "rng: /dev/hwrng: No such device (no entropy device; QEMU: -device virtio-rng-device)"
+        );
+        return;
+    }
+    hexdump_as(
+        "rng",
+        &["-n", &alloc::format!("{}", n.min(4096)), "/dev/hwrng"],
+    );
 }
 
 /// `lsdev`: objects modules registered, with owners and counts.
@@ -293,7 +302,7 @@ impl HexDumper {
 /// Reads `len` bytes at `offset` of device `name` into `out` (a device has
 /// no seek: reads from 0, skipping, in 512-byte multiples as block devices
 /// require).
-fn dump_device(path: &str, name: &str, offset: u64, len: u64) -> Result<(), i32> {
+fn dump_device(cmd: &str, path: &str, name: &str, offset: u64, len: u64) -> Result<(), i32> {
     const CHUNK: u64 = 64 * 1024;
     let fd = devfs::open(name)?;
     let mut buf = alloc::vec![0u8; CHUNK as usize];
@@ -324,7 +333,7 @@ fn dump_device(path: &str, name: &str, offset: u64, len: u64) -> Result<(), i32>
     }
     let _ = devfs::close(fd);
     if let Err(e) = result {
-        println!("hexdump: {path}: {}", strerror(e));
+        println!("{cmd}: {path}: {}", strerror(e));
     }
     dumper.finish();
     Ok(())
@@ -333,6 +342,11 @@ fn dump_device(path: &str, name: &str, offset: u64, len: u64) -> Result<(), i32>
 /// `hexdump [-s OFFSET] [-n LENGTH] FILE`: `hexdump -C` of an initrd file or
 /// a device (default: the first 256 bytes of a device, all of a file).
 pub fn hexdump(args: &[&str]) {
+    hexdump_as("hexdump", args)
+}
+
+/// `hexdump` on behalf of command `cmd`, whose name its messages carry.
+fn hexdump_as(cmd: &str, args: &[&str]) {
     const USAGE: &str = "Usage: hexdump [-s OFFSET] [-n LENGTH] FILE";
     let mut offset = 0u64;
     let mut len = None;
@@ -343,7 +357,7 @@ pub fn hexdump(args: &[&str]) {
             "-s" | "-n" => match it.next().and_then(|v| parse_number(v)) {
                 Some(v) => v,
                 None => {
-                    println!("hexdump: {a} needs a number\n{USAGE}");
+                    println!("{cmd}: {a} needs a number\n{USAGE}");
                     return;
                 }
             },
@@ -367,8 +381,8 @@ pub fn hexdump(args: &[&str]) {
         return;
     };
     if let Some(dev) = dev_name(path) {
-        if let Err(e) = dump_device(path, dev, offset, len.unwrap_or(256)) {
-            println!("hexdump: {path}: {}", strerror(e));
+        if let Err(e) = dump_device(cmd, path, dev, offset, len.unwrap_or(256)) {
+            println!("{cmd}: {path}: {}", strerror(e));
         }
         return;
     }
@@ -380,6 +394,6 @@ pub fn hexdump(args: &[&str]) {
             dumper.push(&b[start..start + n]);
             dumper.finish();
         }
-        Err(e) => println!("hexdump: {path}: {e}"),
+        Err(e) => println!("{cmd}: {path}: {e}"),
     }
 }

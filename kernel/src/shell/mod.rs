@@ -122,7 +122,7 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "blkbench",
-        help: "blkbench /dev/NAME MiB [write]: sequential MB/s in 1 MiB requests",
+        help: "blkbench /dev/NAME MiB [write [--force]]: sequential MB/s in 1 MiB requests",
         run: selftest::blkbench,
     },
     Command {
@@ -167,7 +167,7 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "mount",
-        help: "mount [DEV]: mount the FAT disk DEV (default vda) at /disk",
+        help: "mount [DEV]: list mounts; mount DEV's FAT file system at /disk",
         run: disk::mount,
     },
     Command {

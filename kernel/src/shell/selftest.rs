@@ -190,6 +190,30 @@ enum Pass {
     Verify,
 }
 
+/// Whether `blkbench ... write` may overwrite device `name`: never while it
+/// is mounted (its file system owns its writes), and not when it holds a
+/// partition table or a file system unless `force`.
+fn check_scratch(name: &str, force: bool) -> Result<(), String> {
+    let fd = devfs::open(name).map_err(|e| String::from(strerror(e)))?;
+    let mut start = [0u8; kcore::blkid::PROBE_BYTES];
+    let got = devfs::read(fd, &mut start);
+    let claimed = devfs::writes_claimed(fd);
+    let _ = devfs::close(fd);
+    if claimed {
+        return Err(alloc::format!(
+            "{}: mounted at /disk; unmount it first",
+            strerror(-errno::EBUSY)
+        ));
+    }
+    let got = got.map_err(|e| String::from(strerror(e)))?;
+    match kcore::blkid::probe(&start[..got]) {
+        Some(what) if !force => Err(alloc::format!(
+            "holds {what}; writing the test pattern would destroy it (use --force to write anyway)"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// One pass over `mib` MiB of device `name` in 1 MiB requests: counter ticks
 /// taken by the requests, then by the final flush (`Write` only), then for
 /// `Verify` the bytes that differ from the pattern.
@@ -243,7 +267,7 @@ fn blkbench_pass(
     result.map(|()| (ticks, flush_ticks, bad))
 }
 
-/// `blkbench /dev/NAME MiB [write]`: self-test: sequential reads (after
+/// `blkbench /dev/NAME MiB [write [--force]]`: self-test: sequential reads (after
 /// writing a known pattern, with `write`) of MiB MiB in 1 MiB requests through
 /// devfs, timed with the generic counter around each request (filling the
 /// buffer with the pattern is not counted). The write pass is followed by a
@@ -251,15 +275,23 @@ fn blkbench_pass(
 /// its own line; after it an untimed pass reads everything back and checks it
 /// against the pattern.
 pub fn blkbench(args: &[&str]) {
+    let force = args.contains(&"--force");
+    let args: alloc::vec::Vec<&str> = args.iter().copied().filter(|a| *a != "--force").collect();
     let (Some(path), Some(mib)) = (
         args.first(),
         args.get(1).and_then(|a| a.parse::<usize>().ok()),
     ) else {
-        println!("Usage: blkbench /dev/NAME MiB [write]");
+        println!("Usage: blkbench /dev/NAME MiB [write [--force]]");
         return;
     };
     let write = args.get(2) == Some(&"write");
     let name = path.strip_prefix("/dev/").unwrap_or(path);
+    if write {
+        if let Err(why) = check_scratch(name, force) {
+            println!("blkbench: {path}: {why}");
+            return;
+        }
+    }
     let mut buf = alloc::vec::Vec::new();
     if buf.try_reserve_exact(MIB).is_err() {
         println!("blkbench: cannot allocate a 1 MiB buffer");
