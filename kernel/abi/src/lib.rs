@@ -17,6 +17,11 @@
 //!   [`export_symbol!`] a symbol for other modules.
 #![no_std]
 
+// On the host a module crate built by `cargo build --workspace` gets std's
+// panic handler instead of the module one (which only exists for the target).
+#[cfg(all(feature = "module", not(target_os = "none")))]
+extern crate std;
+
 pub mod crc;
 mod macros;
 pub mod types;
