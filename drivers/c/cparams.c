@@ -18,27 +18,27 @@ MODULE_DESCRIPTION("Module parameters of every type, in C");
 
 static int count = 1;
 module_param(count, int, 0444);
-MODULE_PARM_DESC(count, "how many lines to log (int)");
+MODULE_PARM_DESC(count, "how many lines to log");
 
 static unsigned int mask = 0xff;
 module_param(mask, uint, 0444);
-MODULE_PARM_DESC(mask, "a bit mask (uint)");
+MODULE_PARM_DESC(mask, "a bit mask");
 
 static long offset = -1;
 module_param(offset, long, 0444);
-MODULE_PARM_DESC(offset, "a signed offset (long)");
+MODULE_PARM_DESC(offset, "a signed offset");
 
 static unsigned long limit = 4096;
 module_param(limit, ulong, 0444);
-MODULE_PARM_DESC(limit, "a size limit (ulong)");
+MODULE_PARM_DESC(limit, "a size limit");
 
 static bool verbose;
 module_param(verbose, bool, 0444);
-MODULE_PARM_DESC(verbose, "log more (bool)");
+MODULE_PARM_DESC(verbose, "log more");
 
 static char *name = "world";
 module_param(name, charp, 0444);
-MODULE_PARM_DESC(name, "whom to greet (charp)");
+MODULE_PARM_DESC(name, "whom to greet");
 
 /* The kernel's version of this export comes from its prototype. */
 unsigned long cparams_scale(unsigned long value, unsigned int shift)

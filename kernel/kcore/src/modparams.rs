@@ -154,8 +154,8 @@ fn parse_integer(kind: Kind, v: &str) -> Result<Vec<u8>, &'static str> {
     let wide = parse_wide(v);
     let out_of_range = |why| if wide.is_some() { why } else { "not a number" };
     Ok(match kind {
-        Kind::Int | Kind::Long => i64::try_from(wide.ok_or("not a number")?)
-            .map_err(|_| out_of_range("out of range for a 64-bit integer"))?
+        Kind::Int | Kind::Long => i64::try_from(wide.ok_or("not a 64-bit integer")?)
+            .map_err(|_| "not a 64-bit integer")?
             .to_le_bytes()
             .to_vec(),
         Kind::Int32 => i32::try_from(wide.ok_or("not a number")?)
@@ -302,7 +302,7 @@ mod tests {
         let e = parse(DECL, &["count=12abc"]).unwrap_err();
         assert_eq!(
             alloc::format!("{e}"),
-            "invalid value '12abc' for parameter 'count': not a number"
+            "invalid value '12abc' for parameter 'count': not a 64-bit integer"
         );
         assert!(parse(DECL, &["count=9223372036854775808"]).is_err());
         assert!(parse(DECL, &["count=-9223372036854775808"]).is_ok());
