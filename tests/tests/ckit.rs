@@ -18,6 +18,15 @@ fn lines(out: &str) -> Vec<String> {
         .collect()
 }
 
+fn heap_used(m: &mut Machine) -> String {
+    let mem = m.run("mem");
+    let line = mem
+        .lines()
+        .find(|l| l.starts_with("heap:"))
+        .unwrap_or_else(|| panic!("{mem}"));
+    line.split(", ").nth(1).unwrap_or("").to_string()
+}
+
 fn assert_has(out: &str, want: &str) {
     assert!(
         lines(out).iter().any(|l| l == want),
@@ -125,6 +134,10 @@ fn modinfo_shows_c_parameters_with_their_descriptions_and_types() {
 #[ignore = "needs kernel param kinds (patch in report)"]
 fn c_parameters_of_every_type_reach_the_module() {
     let mut m = Machine::boot(&with_initrd());
+    // Warm up whatever the first load allocates for good (the log ring...).
+    m.run("insmod /initrd/cparams.ko");
+    m.run("rmmod cparams");
+    let before = heap_used(&mut m);
     let out = m.run("insmod /initrd/cparams.ko");
     assert_has(
         &out,
@@ -140,9 +153,12 @@ fn c_parameters_of_every_type_reach_the_module() {
         "cparams: count=2 mask=0x000000f0 offset=-9223372036854775808 limit=18446744073709551615 verbose=1 name=disk",
     );
     assert_has(&out, "cparams: hello 2 of 2, disk");
-    let baseline = m.run("mem");
     assert_has(&m.run("rmmod cparams"), "cparams: goodbye, disk");
-    assert!(!baseline.is_empty());
+    assert_eq!(
+        heap_used(&mut m),
+        before,
+        "the charp copy is freed with the module"
+    );
 
     for (arg, why) in [
         (
