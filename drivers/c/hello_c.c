@@ -65,6 +65,7 @@ static int hello_c_init(void)
 		return id;
 	}
 	device_id = id;
+	pr_debug("helloc0 is device %d\n", id); /* dmesg only, at loglevel 7 */
 	pr_info("%s\n", shout ? "HELLO FROM C" : "Hello from C");
 	pr_info("read %zu bytes at %llx: %s\n", sizeof(greeting) - 1, 0x1000ULL, desc.name);
 	printk(KERN_NOTICE "device %d, [%-5s|%5s] [%05d] [%x/%X] %c %u%%\n", id, "ab", "cd",

@@ -52,8 +52,16 @@ fn a_c_module_logs_with_printf_formats_and_kern_levels() {
         notice.ends_with(", [ab   |   cd] [-0042] [beef/BEEF] z 100%"),
         "{notice}"
     );
+    // KERN_DEBUG (pr_debug) reaches dmesg but not the console at loglevel 7.
+    assert!(!out.contains("helloc0 is device"), "{out}");
     let dmesg = m.run("dmesg");
     assert_has(&dmesg, "hello_c: read 13 bytes at 1000: helloc0");
+    assert!(
+        lines(&dmesg)
+            .iter()
+            .any(|l| l.starts_with("hello_c: helloc0 is device ")),
+        "{dmesg}"
+    );
     assert_eq!(m.run("cat /dev/helloc0"), "Hello from C\n");
     assert_has(&m.run("rmmod hello_c"), "hello_c: Goodbye from C");
 
