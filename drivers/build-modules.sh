@@ -7,8 +7,16 @@
 #    init_module/cleanup_module and what they reach; .modinfo, __versions,
 #    .ksymtab and __param survive as `#[used]` sections) into NAME.ko.debug, and
 #    NAME.ko is that object without debug info or LLVM bitcode sections.
-#  - C: every drivers/c/NAME.c compiled with Debian's aarch64-linux-gnu-gcc
-#    against kernel/abi/include/kabi.h into NAME.ko.
+#  - C, as Linux's kbuild does it: for every drivers/c/NAME.c,
+#      1. `modtool genksyms` reads the preprocessed source (-D__GENKSYMS__) and
+#         writes build/c/NAME.ksyms.h, the version CRC of each EXPORT_SYMBOL;
+#      2. Debian's aarch64-linux-gnu-gcc compiles it against
+#         kernel/abi/include/kabi.h (with -include NAME.ksyms.h) into build/c/NAME.o;
+#    then `modtool symvers` writes build/Module.symvers (the kernel's exports
+#    from kabi, the Rust modules' and the C objects' .ksymtab), and
+#      3. `modtool modpost --symvers build/Module.symvers NAME.o -o NAME.ko.debug`
+#         adds abi= and the __versions entry of every symbol NAME calls, and
+#         refuses one nobody exports; NAME.ko is that without debug info.
 #  - Then depmod writes build/modules/modules.dep and modules.alias.
 #
 # Any error stops the script with a non-zero status and says what failed.
@@ -25,7 +33,10 @@ target_dir=${CARGO_TARGET_DIR:-target}
 [[ $target_dir = /* ]] || target_dir="$root/$target_dir"
 LIB_DIR="$target_dir/$TARGET/release"
 CC=${CROSS_CC:-aarch64-linux-gnu-gcc}
-CFLAGS=(-c -O2 -g -ffreestanding -fno-pic -mno-outline-atomics -mgeneral-regs-only
+C_OBJ=${C_OBJ_DIR:-build/c}
+SYMVERS=${SYMVERS:-build/Module.symvers}
+# -fno-toplevel-reorder keeps .modinfo, __param and .ksymtab in source order.
+CFLAGS=(-O2 -g -fno-toplevel-reorder -ffreestanding -fno-pic -mno-outline-atomics -mgeneral-regs-only
     -fno-stack-protector -fno-asynchronous-unwind-tables -fno-unwind-tables -Wall -Wextra -Werror
     -I kernel/abi/include)
 
@@ -35,7 +46,9 @@ LLD="$sysroot/lib/rustlib/$host/bin/rust-lld"
 [ -x "$LLD" ] || LLD=$(command -v ld.lld) || die "no rust-lld in $sysroot and no ld.lld on PATH"
 command -v llvm-objcopy >/dev/null || die "llvm-objcopy not found (Debian package llvm; run 'make deps')"
 
-mkdir -p "$OUT"
+mkdir -p "$OUT" "$C_OBJ" "$(dirname "$SYMVERS")"
+cargo build -q -p modtool -p depmod || die "building the host tools (modtool, depmod) failed"
+MODTOOL="$target_dir/debug/modtool"
 
 # --- Rust modules ------------------------------------------------------------
 crates=()
@@ -61,8 +74,10 @@ if [ ${#crates[@]} -gt 0 ]; then
     cargo build --target "$TARGET" --release "${pkgs[@]}" || die "cargo build of the module crates failed"
 fi
 
+rust_kos=()
 for c in "${crates[@]}"; do
     mod=${c//-/_}
+    rust_kos+=("$OUT/$mod.ko")
     lib="$LIB_DIR/lib$mod.a"
     [ -f "$lib" ] || die "$c: $lib was not built"
     "$LLD" -flavor gnu -r --gc-sections -T drivers/module.lds -u init_module -u cleanup_module \
@@ -78,10 +93,27 @@ c_sources=(drivers/c/*.c)
 if [ ${#c_sources[@]} -gt 0 ]; then
     command -v "$CC" >/dev/null || die "$CC not found (Debian package gcc-aarch64-linux-gnu; run 'make deps')"
 fi
+c_objs=()
 for src in "${c_sources[@]}"; do
     mod=$(basename "$src" .c)
-    "$CC" "${CFLAGS[@]}" "$src" -o "$OUT/$mod.ko.debug" || die "$src: compile failed"
-    llvm-objcopy --strip-debug "$OUT/$mod.ko.debug" "$OUT/$mod.ko" || die "$src: stripping $mod.ko failed"
+    "$CC" -E -D__GENKSYMS__ "${CFLAGS[@]}" "$src" | "$MODTOOL" genksyms -o "$C_OBJ/$mod.ksyms.h" \
+        || die "$src: genksyms failed"
+    "$CC" -c "${CFLAGS[@]}" -include "$C_OBJ/$mod.ksyms.h" "$src" -o "$C_OBJ/$mod.o" \
+        || die "$src: compile failed"
+    c_objs+=("$C_OBJ/$mod.o")
+done
+
+# --- Module.symvers ----------------------------------------------------------
+"$MODTOOL" symvers -o "$SYMVERS" ${rust_kos[@]+"${rust_kos[@]}"} ${c_objs[@]+"${c_objs[@]}"} \
+    || die "writing $SYMVERS failed"
+echo "build-modules: $SYMVERS $(wc -l < "$SYMVERS") exports"
+
+# --- modpost: C objects into modules -----------------------------------------
+for obj in ${c_objs[@]+"${c_objs[@]}"}; do
+    mod=$(basename "$obj" .o)
+    "$MODTOOL" modpost --symvers "$SYMVERS" "$obj" -o "$OUT/$mod.ko.debug" \
+        || die "$obj: modpost failed"
+    llvm-objcopy --strip-debug "$OUT/$mod.ko.debug" "$OUT/$mod.ko" || die "$obj: stripping $mod.ko failed"
     echo "build-modules: $OUT/$mod.ko $(stat -c %s "$OUT/$mod.ko") bytes (+ $mod.ko.debug)"
 done
 

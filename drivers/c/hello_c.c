@@ -1,8 +1,12 @@
 /*
- * hello_c: a module written in C against kernel/abi/include/kabi.h. Exercises
- * the C side of the ABI: .modinfo and __versions from the header's macros,
- * THIS_MODULE, printk, and a character device (helloc0) whose reads return
- * "Hello from C\n". Loads, reads and unloads exactly like a Rust module.
+ * hello_c: a module written in C against kernel/abi/include/kabi.h, as a Linux
+ * author would write it. It logs with printf-style pr_info()/printk(KERN_...),
+ * takes a bool parameter, registers a character device (helloc0) whose reads
+ * return "Hello from C\n", and exports hello_c_add() for other modules (the
+ * Rust module user_of_hello_c calls it). It has no MODULE_ABI() and no
+ * MODULE_VERSION_OF lines: `modtool modpost` adds abi= and the __versions
+ * entry of every kernel function it calls; `modtool genksyms` computes
+ * hello_c_add's version from its prototype.
  */
 #include <kabi.h>
 
@@ -10,14 +14,22 @@ MODULE_NAME("hello_c");
 MODULE_VERSION("1.0");
 MODULE_LICENSE("GPL");
 MODULE_AUTHOR("The kernel authors");
-MODULE_DESCRIPTION("Says hello from C; registers /dev/helloc0");
-MODULE_ABI();
-MODULE_VERSION_OF(printk);
-MODULE_VERSION_OF(register_device);
-MODULE_VERSION_OF(unregister_device);
+MODULE_DESCRIPTION("Says hello from C; registers /dev/helloc0; exports hello_c_add");
+
+static bool shout;
+module_param(shout, bool, 0444);
+MODULE_PARM_DESC(shout, "greet in capitals");
 
 static const char greeting[] = "Hello from C\n";
 static int32_t device_id;
+
+/* Exported: a Rust module imports it with
+ *     kabi::import_version!(hello_c_add, "(a: i32, b: i32) -> i32") */
+int hello_c_add(int a, int b)
+{
+	return a + b;
+}
+EXPORT_SYMBOL(hello_c_add);
 
 static intptr_t helloc_read(void *ctx, char *buf, size_t len, uint64_t offset)
 {
@@ -48,10 +60,18 @@ static int hello_c_init(void)
 	};
 	int32_t id = register_device(THIS_MODULE, &desc);
 
-	if (id < 0)
+	if (id < 0) {
+		pr_err("cannot register helloc0: error %d\n", id);
 		return id;
+	}
 	device_id = id;
-	pr_info("Hello from C");
+	pr_debug("helloc0 is device %d\n", id); /* dmesg only, at loglevel 7 */
+	pr_info("%s\n", shout ? "HELLO FROM C" : "Hello from C");
+	pr_info("read %zu bytes at %llx: %s\n", sizeof(greeting) - 1, 0x1000ULL, desc.name);
+	printk(KERN_NOTICE "device %d, [%-5s|%5s] [%05d] [%x/%X] %c %u%%\n", id, "ab", "cd",
+	       -42, 0xbeefu, 0xbeefu, 'z', 100u);
+	pr_info("limits: %lld %llu %d\n", (long long)INT64_MIN, (unsigned long long)UINT64_MAX,
+		INT32_MIN);
 	return 0;
 }
 
@@ -61,7 +81,7 @@ static int hello_c_exit(void)
 
 	if (r < 0)
 		return r;
-	pr_info("Goodbye from C");
+	pr_info("Goodbye from C\n");
 	return 0;
 }
 

@@ -9,15 +9,23 @@
  * A module is one ELF64 AArch64 relocatable object (.ko) that defines
  *     int init_module(void);      0 or -errno (see module_init)
  *     int cleanup_module(void);   0, or -errno to refuse unloading (module_exit)
- * and describes itself with MODULE_NAME/LICENSE/... (.modinfo), MODULE_ABI()
- * and one MODULE_VERSION_OF(sym) per kernel function it calls (__versions).
- * Build with Debian's aarch64-linux-gnu-gcc:
- *     -c -O2 -ffreestanding -fno-pic -mno-outline-atomics -mgeneral-regs-only
- *     -fno-stack-protector -fno-asynchronous-unwind-tables -fno-unwind-tables
+ * and describes itself with MODULE_NAME/LICENSE/... (.modinfo); parameters
+ * with module_param()/MODULE_PARM_DESC(); exports with EXPORT_SYMBOL(); logs
+ * with pr_info("fmt", ...) or printk(KERN_INFO "fmt", ...). Build as
+ * drivers/build-modules.sh does:
+ *     aarch64-linux-gnu-gcc -E -D__GENKSYMS__ m.c | modtool genksyms -o m.ksyms.h
+ *     aarch64-linux-gnu-gcc -c -include m.ksyms.h -O2 -ffreestanding -fno-pic
+ *         -mno-outline-atomics -mgeneral-regs-only -fno-stack-protector
+ *         -fno-asynchronous-unwind-tables -fno-unwind-tables m.c -o m.o
+ *     modtool modpost --symvers build/Module.symvers m.o -o m.ko
+ * modpost adds the abi= line and a __versions entry (its CRC) for every
+ * symbol the module calls; MODULE_ABI() and MODULE_VERSION_OF(sym) still work.
  */
 #ifndef KABI_H
 #define KABI_H
 
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,10 +65,16 @@ typedef void (*panic_notifier_t)(const char *msg, size_t len);
 #define ETIMEDOUT 110
 
 /* printk levels, as Linux's LOGLEVEL_*. */
+#define LOGLEVEL_EMERG 0u
+#define LOGLEVEL_ALERT 1u
+#define LOGLEVEL_CRIT 2u
 #define LOGLEVEL_ERR 3u
 #define LOGLEVEL_WARNING 4u
+#define LOGLEVEL_NOTICE 5u
 #define LOGLEVEL_INFO 6u
 #define LOGLEVEL_DEBUG 7u
+/* The level of a printk() without a KERN_ prefix (Linux's default, 4). */
+#define LOGLEVEL_DEFAULT LOGLEVEL_WARNING
 
 /* Up to four reg ranges and four interrupts of a device-tree node (DtDevice). */
 struct dt_device {
@@ -129,9 +143,10 @@ struct kernel_symbol {
 	size_t name_len;
 	const void *addr;
 	uint32_t crc;
-	uint32_t flags; /* KSYM_UNSAFE_TO_UNLOAD */
+	uint32_t flags; /* KSYM_UNSAFE_TO_UNLOAD, KSYM_GPL_ONLY */
 };
 #define KSYM_UNSAFE_TO_UNLOAD 1u
+#define KSYM_GPL_ONLY 2u /* EXPORT_SYMBOL_GPL */
 _Static_assert(sizeof(struct kernel_symbol) == 32, "struct kernel_symbol size");
 _Static_assert(offsetof(struct kernel_symbol, name) == 0, "kernel_symbol.name");
 _Static_assert(offsetof(struct kernel_symbol, name_len) == 8, "kernel_symbol.name_len");
@@ -150,9 +165,14 @@ _Static_assert(offsetof(struct modversion_info, name) == 8, "modversion_info.nam
 
 /* Type of a module parameter (ParamKind, a u32). */
 enum param_kind {
-	PARAM_KIND_INT = 0,  /* int64_t */
-	PARAM_KIND_BOOL = 1, /* uint8_t 0/1 */
-	PARAM_KIND_STR = 2,  /* char[size], NUL-terminated */
+	PARAM_KIND_INT = 0,    /* int64_t */
+	PARAM_KIND_BOOL = 1,   /* uint8_t 0/1 (C bool) */
+	PARAM_KIND_STR = 2,    /* char[size], NUL-terminated */
+	PARAM_KIND_INT32 = 3,  /* int */
+	PARAM_KIND_UINT32 = 4, /* unsigned int */
+	PARAM_KIND_LONG = 5,   /* long */
+	PARAM_KIND_ULONG = 6,  /* unsigned long */
+	PARAM_KIND_CHARP = 7,  /* char *: a kernel-owned copy, freed with the module */
 };
 _Static_assert(sizeof(enum param_kind) == 4, "enum param_kind size");
 
@@ -177,11 +197,13 @@ _Static_assert(offsetof(struct kernel_param, size) == 32, "kernel_param.size");
  * KABI_CRC_<name> is the version a module records in __versions: the CRC-32
  * (kabi::crc::crc32) of the export's Rust signature as rustc's stringify!
  * spells it, shown above each prototype with its whitespace collapsed.
+ * The raw printk export is declared as __kabi_printk (asm label "printk"),
+ * so that printk() can be Linux's printf-style macro below.
  */
 
 /* printk(owner : *const ThisModule, level : u32, msg : *const u8, len : usize) */
 #define KABI_CRC_printk 0x2d3a2783u
-void printk(const struct module *owner, uint32_t level, const char *msg, size_t len);
+void __kabi_printk(const struct module *owner, uint32_t level, const char *msg, size_t len) __asm__("printk");
 
 /* kmalloc(size : usize, align : usize) -> *mut u8 */
 #define KABI_CRC_kmalloc 0x8948426au
@@ -284,6 +306,8 @@ void panic_notifier_register(const struct module *owner, panic_notifier_t func);
 
 /* ---- Module description ------------------------------------------------- */
 
+#include "kabi_printf.h"
+
 #define __KABI_STR2(x) #x
 #define __KABI_STR(x) __KABI_STR2(x)
 #define __KABI_CAT2(a, b) a##b
@@ -318,10 +342,136 @@ void panic_notifier_register(const struct module *owner, panic_notifier_t func);
 #define module_init(fn) int init_module(void) __attribute__((alias(#fn)))
 #define module_exit(fn) int cleanup_module(void) __attribute__((alias(#fn)))
 
-/* Log a string literal at a level, prefixed with the module's name. */
-#define pr_err(lit) printk(THIS_MODULE, LOGLEVEL_ERR, "" lit, sizeof(lit) - 1)
-#define pr_warn(lit) printk(THIS_MODULE, LOGLEVEL_WARNING, "" lit, sizeof(lit) - 1)
-#define pr_info(lit) printk(THIS_MODULE, LOGLEVEL_INFO, "" lit, sizeof(lit) - 1)
-#define pr_debug(lit) printk(THIS_MODULE, LOGLEVEL_DEBUG, "" lit, sizeof(lit) - 1)
+/* ---- printk ------------------------------------------------------------- */
+/*
+ * Linux's printk: printk(KERN_INFO "read %zu bytes\n", n), or pr_info("...").
+ * A KERN_ prefix (KERN_SOH and a level digit) picks the level, else
+ * LOGLEVEL_DEFAULT; formats are kabi_printf.h's subset of Linux's. A message
+ * is formatted into KABI_PRINTK_MAX bytes on the stack (longer ones are cut),
+ * one trailing newline is dropped (each call is one log record), and the
+ * kernel prefixes it with the module's name. Define pr_fmt(fmt) before
+ * including kabi.h to prefix every pr_*() format, as in Linux.
+ */
+#define KERN_SOH "\001"
+#define KERN_EMERG KERN_SOH "0"
+#define KERN_ALERT KERN_SOH "1"
+#define KERN_CRIT KERN_SOH "2"
+#define KERN_ERR KERN_SOH "3"
+#define KERN_WARNING KERN_SOH "4"
+#define KERN_NOTICE KERN_SOH "5"
+#define KERN_INFO KERN_SOH "6"
+#define KERN_DEBUG KERN_SOH "7"
+#define KERN_DEFAULT ""
+#define KERN_CONT KERN_SOH "c"
+
+#define KABI_PRINTK_MAX 256
+
+static inline __attribute__((format(printf, 1, 0))) int vprintk(const char *fmt, va_list ap)
+{
+	char buf[KABI_PRINTK_MAX];
+	uint32_t level = LOGLEVEL_DEFAULT;
+	size_t len;
+	int n;
+
+	if (fmt[0] == KERN_SOH[0] && fmt[1] >= '0' && fmt[1] <= '7') {
+		level = (uint32_t)(fmt[1] - '0');
+		fmt += 2;
+	} else if (fmt[0] == KERN_SOH[0] && fmt[1] != '\0') {
+		fmt += 2; /* KERN_CONT: records are never continued here */
+	}
+	n = kabi_vsnprintf(buf, sizeof(buf), fmt, ap);
+	len = n < 0 ? 0 : (size_t)n;
+	if (len > sizeof(buf) - 1)
+		len = sizeof(buf) - 1;
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	__kabi_printk(THIS_MODULE, level, buf, len);
+	return n;
+}
+
+static inline __attribute__((format(printf, 1, 2))) int _printk(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vprintk(fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+#define printk(fmt, ...) _printk(fmt, ##__VA_ARGS__)
+
+#ifndef pr_fmt
+#define pr_fmt(fmt) fmt
+#endif
+#define pr_emerg(fmt, ...) printk(KERN_EMERG pr_fmt(fmt), ##__VA_ARGS__)
+#define pr_alert(fmt, ...) printk(KERN_ALERT pr_fmt(fmt), ##__VA_ARGS__)
+#define pr_crit(fmt, ...) printk(KERN_CRIT pr_fmt(fmt), ##__VA_ARGS__)
+#define pr_err(fmt, ...) printk(KERN_ERR pr_fmt(fmt), ##__VA_ARGS__)
+#define pr_warn(fmt, ...) printk(KERN_WARNING pr_fmt(fmt), ##__VA_ARGS__)
+#define pr_notice(fmt, ...) printk(KERN_NOTICE pr_fmt(fmt), ##__VA_ARGS__)
+#define pr_info(fmt, ...) printk(KERN_INFO pr_fmt(fmt), ##__VA_ARGS__)
+/* Always logged (at debug level; the console shows it with loglevel=8). */
+#define pr_debug(fmt, ...) printk(KERN_DEBUG pr_fmt(fmt), ##__VA_ARGS__)
+
+/* ---- Parameters ---------------------------------------------------------- */
+/*
+ * module_param(name, type, perm) as Linux: `static int count = 1;
+ * module_param(count, int, 0444);` makes `insmod m.ko count=5` set it before
+ * init runs. Types: int, uint, long, ulong, bool (C bool), charp (char *: the
+ * kernel sets it to its own copy of the value, freed with the module). perm
+ * is accepted for Linux compatibility (there is no sysfs). The variable's C
+ * type must match (a compile-time check). modinfo shows each parameter that
+ * has a MODULE_PARM_DESC(name, "description").
+ */
+#define __KABI_PARAM_KIND_int PARAM_KIND_INT32
+#define __KABI_PARAM_KIND_uint PARAM_KIND_UINT32
+#define __KABI_PARAM_KIND_long PARAM_KIND_LONG
+#define __KABI_PARAM_KIND_ulong PARAM_KIND_ULONG
+#define __KABI_PARAM_KIND_bool PARAM_KIND_BOOL
+#define __KABI_PARAM_KIND_charp PARAM_KIND_CHARP
+#define __KABI_PARAM_TYPE_int int
+#define __KABI_PARAM_TYPE_uint unsigned int
+#define __KABI_PARAM_TYPE_long long
+#define __KABI_PARAM_TYPE_ulong unsigned long
+#define __KABI_PARAM_TYPE_bool _Bool
+#define __KABI_PARAM_TYPE_charp char *
+
+#define module_param(name, type, perm)                                       \
+	_Static_assert(__builtin_types_compatible_p(__typeof__(name),         \
+						    __KABI_PARAM_TYPE_##type), \
+		       "module_param(" #name ", " #type "): the variable is not a " #type); \
+	_Static_assert((perm) >= 0, "module_param(" #name "): bad permissions"); \
+	static const char __kabi_param_name_##name[] = #name;                \
+	static const struct kernel_param __kabi_param_##name                 \
+		__attribute__((section("__param"), used, aligned(8))) = {    \
+			__kabi_param_name_##name, sizeof(#name) - 1,         \
+			__KABI_PARAM_KIND_##type, (void *)&name, sizeof(name) \
+	};                                                                   \
+	MODULE_INFO(parmtype, #name ":" #type)
+
+#define MODULE_PARM_DESC(name, desc) MODULE_INFO(parm, #name ":" desc)
+
+/* ---- Exports ------------------------------------------------------------- */
+/*
+ * EXPORT_SYMBOL(fn) / EXPORT_SYMBOL_GPL(fn) put fn in .ksymtab for other
+ * modules (Rust or C). Its version is __KABI_CRC_fn, which `modtool genksyms`
+ * computes from fn's prototype (the CRC-32 of its Rust spelling, as
+ * kabi::export_symbol! does) into the header the build passes with -include.
+ * Under -D__GENKSYMS__ (genksyms' own preprocessing pass) the macros are left
+ * unexpanded for genksyms to find.
+ */
+#ifndef __GENKSYMS__
+#define __KABI_EXPORT(sym, flags)                                            \
+	static const char __kstrtab_##sym[] = #sym;                          \
+	static const struct kernel_symbol __ksymtab_##sym                    \
+		__attribute__((section(".ksymtab"), used, aligned(8))) = {   \
+			__kstrtab_##sym, sizeof(#sym) - 1, (const void *)&sym, \
+			__KABI_CRC_##sym, (flags)                            \
+	}
+#define EXPORT_SYMBOL(sym) __KABI_EXPORT(sym, 0u)
+#define EXPORT_SYMBOL_GPL(sym) __KABI_EXPORT(sym, KSYM_GPL_ONLY)
+#endif
 
 #endif /* KABI_H */

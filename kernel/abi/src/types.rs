@@ -124,6 +124,9 @@ unsafe impl Sync for KernelSymbol {}
 impl KernelSymbol {
     /// Importing this symbol pins the module (it cannot be unloaded).
     pub const UNSAFE_TO_UNLOAD: u32 = 1;
+    /// Exported with `EXPORT_SYMBOL_GPL`: for GPL-compatible modules only
+    /// (checked at build time by `modtool modpost`; the loader ignores it).
+    pub const GPL_ONLY: u32 = 2;
 }
 
 /// One entry of a module's `__versions` section: the CRC of a symbol's signature
@@ -171,6 +174,18 @@ pub enum ParamKind {
     Bool = 1,
     /// A byte buffer of `size` bytes, NUL-terminated string.
     Str = 2,
+    /// C `int`: `i32` (Linux's `int` parameter).
+    Int32 = 3,
+    /// C `unsigned int`: `u32` (`uint`).
+    UInt32 = 4,
+    /// C `long`: `i64` on LP64 (`long`).
+    Long = 5,
+    /// C `unsigned long`: `u64` on LP64 (`ulong`).
+    ULong = 6,
+    /// C `char *` (`charp`): the kernel allocates a NUL-terminated copy of the
+    /// value, writes its address to `ptr` (`size` is 8) and frees it with the
+    /// module.
+    Charp = 7,
 }
 
 /// A module parameter, in the module's `__param` section. The kernel writes

@@ -191,6 +191,11 @@ fn enum_values_match() {
     assert_eq!(ParamKind::Int as u32, 0);
     assert_eq!(ParamKind::Bool as u32, 1);
     assert_eq!(ParamKind::Str as u32, 2);
+    assert_eq!(ParamKind::Int32 as u32, 3);
+    assert_eq!(ParamKind::UInt32 as u32, 4);
+    assert_eq!(ParamKind::Long as u32, 5);
+    assert_eq!(ParamKind::ULong as u32, 6);
+    assert_eq!(ParamKind::Charp as u32, 7);
     assert_eq!(KernelSymbol::UNSAFE_TO_UNLOAD, 1);
     assert_eq!(kabi::ABI_VERSION, 2);
 }

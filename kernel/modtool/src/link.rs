@@ -19,6 +19,8 @@ pub enum Failure {
     Usage(String),
     /// Load or I/O error (exit 1).
     Error(String),
+    /// An error already reported in its own words (exit 1).
+    Quiet,
 }
 
 impl From<modloader::LoadError> for Failure {

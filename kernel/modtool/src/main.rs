@@ -7,11 +7,21 @@
 //! - `modtool lld-script OUT.map SYMS` — a linker script that makes `ld.lld` place the
 //!   same object at the same addresses (used by the differential tests and the bench).
 //! - `modtool bench FILE.ko [--iterations N]` — in-process parse+plan+load timing.
+//! - `modtool genksyms [-o OUT.h] [FILE.i]` — versions of a C module's exports
+//!   from its preprocessed source ([`genksyms`]).
+//! - `modtool symvers -o Module.symvers FILE...` — the kernel's and these
+//!   modules' exports in Linux's `Module.symvers` format ([`symvers`]).
+//! - `modtool modpost --symvers Module.symvers IN.o -o OUT.ko` — a compiled C
+//!   object into a module: `__versions` and `abi=` added, undefined symbols
+//!   refused ([`modpost`]).
 //!
 //! Exit status: 0 on success, 1 on a load error (message on stderr, in the loader's
 //! words), 2 on bad usage.
 
+mod genksyms;
 mod link;
+mod modpost;
+mod symvers;
 
 use std::process::ExitCode;
 
@@ -19,7 +29,10 @@ const USAGE: &str = "usage:
   modtool info FILE.ko
   modtool link FILE.ko --base ADDR --symbols SYMS -o OUT [--fix-cortex-a53-843419]
   modtool lld-script OUT.map SYMS
-  modtool bench FILE.ko [--iterations N]";
+  modtool bench FILE.ko [--iterations N]
+  modtool genksyms [-o OUT.h] [FILE.i|-]
+  modtool symvers -o Module.symvers [MODULE.ko|OBJECT.o ...]
+  modtool modpost --symvers Module.symvers IN.o -o OUT.ko";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -28,6 +41,9 @@ fn main() -> ExitCode {
         Some("link") => link::link_command(&args[1..]),
         Some("lld-script") => link::lld_script_command(&args[1..]),
         Some("bench") => link::bench(&args[1..]),
+        Some("genksyms") => genksyms::command(&args[1..]),
+        Some("symvers") => symvers::command(&args[1..]),
+        Some("modpost") => modpost::command(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -47,5 +63,6 @@ fn main() -> ExitCode {
             eprintln!("modtool: {msg}");
             ExitCode::from(1)
         }
+        Err(link::Failure::Quiet) => ExitCode::from(1),
     }
 }
