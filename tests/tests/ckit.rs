@@ -139,7 +139,6 @@ fn modinfo_shows_c_parameters_with_their_descriptions_and_types() {
 }
 
 #[test]
-#[ignore = "needs kernel param kinds (patch in report)"]
 fn c_parameters_of_every_type_reach_the_module() {
     let mut m = Machine::boot(&with_initrd());
     // Warm up whatever the first load allocates for good (the log ring...).

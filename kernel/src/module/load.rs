@@ -285,6 +285,7 @@ fn new_module(
         symbols: Vec::new(),
         relocations: 0,
         veneers: 0,
+        charp_values: IrqLock::new(Vec::new()),
         resources: IrqLock::new(Vec::new()),
         mem: IrqLock::new(None),
     }
@@ -363,15 +364,26 @@ fn apply_params(module: &Module, loaded: &LoadedModule<'_>, args: &[&str]) -> Re
     let declared: Vec<_> = params.iter().map(|p| p.declared()).collect();
     let assignments = kcore::modparams::parse(&declared, args)
         .map_err(|e| logged(ModError::new(errno::EINVAL, format!("{name}: {e}"))))?;
+    let mut kept = Vec::new();
     for a in &assignments {
         let dest = params[a.index].ptr;
+        let mut kept_at = 0;
+        if a.by_reference {
+            // `charp`: the module gets a pointer to the kernel's own copy.
+            let copy = a.bytes.clone().into_boxed_slice();
+            kept_at = copy.as_ptr() as u64;
+            kept.push(copy);
+        }
+        let value = a.value_for(kept_at);
         // The table reader checked `dest..dest+size` inside the image, and
-        // the parser never returns more than `size` bytes.
+        // the parser never returns more than `size` bytes for any kind.
         let bytes = mem
-            .image_bytes_mut(dest, a.bytes.len())
+            .image_bytes_mut(dest, value.len())
+            .filter(|_| value.len() <= params[a.index].size)
             .ok_or_else(|| noexec(name, "malformed __param entry"))?;
-        bytes.copy_from_slice(&a.bytes);
+        bytes.copy_from_slice(&value);
     }
+    *module.charp_values.lock() = kept;
     Ok(())
 }
 

@@ -72,6 +72,9 @@ pub struct Module {
     pub symbols: Vec<(u64, u64, String)>,
     pub relocations: u64,
     pub veneers: usize,
+    /// The kernel's copies of `charp` parameter values: the module holds
+    /// pointers to them, so they live exactly as long as the module.
+    charp_values: IrqLock<Vec<alloc::boxed::Box<[u8]>>>,
     /// What the module registered and has not unregistered yet.
     resources: IrqLock<Vec<Arc<dyn Resource>>>,
     mem: IrqLock<Option<ModuleMemory>>,

@@ -98,12 +98,7 @@ impl Param {
 pub fn params(mem: &ModuleMemory, loaded: &LoadedModule<'_>) -> Result<Vec<Param>, &'static str> {
     let mut out = Vec::new();
     for d in placed_entries::<ParamDesc>(mem, loaded, "__param") {
-        let kind = match d.kind {
-            0 => modparams::Kind::Int,
-            1 => modparams::Kind::Bool,
-            2 => modparams::Kind::Str,
-            _ => return Err("unknown parameter type"),
-        };
+        let kind = modparams::Kind::from_abi(d.kind).ok_or("unknown parameter type")?;
         let name = image_str(mem, d.name as u64, d.name_len).ok_or("malformed __param entry")?;
         if d.size == 0 || !mem.contains_range(d.ptr as u64, d.size as u64) {
             return Err("malformed __param entry");
