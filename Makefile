@@ -21,7 +21,7 @@ INITRD ?= $(BUILD)/initrd.cpio
 DISK ?= $(BUILD)/disk.img
 export CPU MEM SMP GIC EL QEMU_EXTRA APPEND INITRD DISK
 
-.PHONY: help deps kernel run debug test test-host test-qemu lint bench fuzz clean
+.PHONY: help deps kernel tools run debug test test-host test-qemu lint bench fuzz clean
 
 help: ## this list
 	@echo "Targets:"
@@ -39,6 +39,12 @@ kernel: deps ## build the kernel Image (build/kernel.img) and ELF with symbols (
 	$(CARGO) run -q -p kallsyms -- $(KELF)
 	llvm-objcopy -O binary $(KELF) $(IMAGE)
 	@echo "kernel: $(IMAGE) $$(stat -c %s $(IMAGE)) bytes"
+
+tools: ## host tools for module authors in build/bin: modtool (info, link, genksyms, symvers, modpost) and depmod
+	$(CARGO) build --release -p modtool -p depmod
+	@mkdir -p $(BUILD)/bin
+	cp target/release/modtool target/release/depmod $(BUILD)/bin/
+	@echo "tools: $(BUILD)/bin/modtool $(BUILD)/bin/depmod (or: cargo install --path kernel/modtool)"
 
 run: kernel initrd disk ## build and boot in QEMU with the serial console here (Ctrl-A X quits QEMU)
 	./qemu/run.sh
