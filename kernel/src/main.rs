@@ -12,7 +12,7 @@
 //! heap, address space), `module` (registry, load, unload, exports), `kobject`
 //! (objects modules provide, devfs), `irq` (interrupts, time, timers),
 //! `console`, `klog` (kernel log, oops, symbols), `fs` (paths, initrd, FAT),
-//! `kmod` (modprobe, coldplug), `kapi` (the exports to modules), `boot`,
+//! `kmod` (modprobe, coldplug), `exports` (what the kernel exports to modules), `boot`,
 //! `shell`.
 //!
 //! On the host (`cargo build --workspace`) this crate is an empty program that
@@ -36,11 +36,11 @@ mod boot;
 #[cfg(target_os = "none")]
 mod console;
 #[cfg(target_os = "none")]
+mod exports;
+#[cfg(target_os = "none")]
 mod fs;
 #[cfg(target_os = "none")]
 mod irq;
-#[cfg(target_os = "none")]
-mod kapi;
 #[cfg(target_os = "none")]
 mod klog;
 #[cfg(target_os = "none")]

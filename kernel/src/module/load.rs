@@ -11,8 +11,8 @@
 //! undoes everything in reverse: a failed load leaves nothing behind (memory,
 //! exports, listing, dependency references).
 
-use super::exports;
 use super::memory::ModuleMemory;
+use super::symtab;
 use super::tables;
 use super::{ModError, Module, MODULES, MODULE_MUTEX, NEXT_ID};
 use crate::arch::modcall;
@@ -48,7 +48,7 @@ impl Drop for Txn {
             MODULES.lock().retain(|x| !Arc::ptr_eq(x, &m));
         }
         if let Some(m) = self.exports_of.take() {
-            exports::remove_module_exports(&m);
+            symtab::remove_module_exports(&m);
         }
         if let Some(m) = self.image_of.take() {
             free_image(&m);
@@ -213,7 +213,7 @@ fn resolve_imports<'a>(
         if import == kabi::THIS_MODULE_SYMBOL || out.resolved.iter().any(|(n, _)| *n == import) {
             continue;
         }
-        let Some(found) = exports::resolve(import) else {
+        let Some(found) = symtab::resolve(import) else {
             if sym.binding == modloader::Binding::Weak {
                 continue;
             }
@@ -445,7 +445,7 @@ fn publish(
     exports: &[(String, u64, u32)],
     txn: &mut Txn,
 ) -> Result<(), ModError> {
-    exports::add_module_exports(module, exports).map_err(|dup| {
+    symtab::add_module_exports(module, exports).map_err(|dup| {
         logged(ModError::new(
             errno::ENOEXEC,
             format!("{}: exports duplicate symbol {dup}", module.name),

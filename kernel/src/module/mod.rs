@@ -2,7 +2,7 @@
 //! unloading safe.
 //!
 //! This room owns [`Module`] (one per loaded, loading or failed module), the
-//! list of them, module exports ([`exports`]), module memory ([`memory`]), the
+//! list of them, the symbol tables modules link against ([`symtab`]), module memory ([`memory`]), the
 //! load path ([`load`], Linux's `load_module` as named steps with one reverse
 //! unwind) and the unload path ([`unload`]). It uses only `arch`, `sync` and
 //! `mm`: it does not know devices, interrupts or files. What a module
@@ -23,9 +23,9 @@
 //! Load and unload are serialized by one mutex (Linux's `module_mutex`); the
 //! module list itself is behind an `IrqLock` so the oops path can read it.
 
-pub mod exports;
 mod load;
 pub mod memory;
+pub mod symtab;
 mod tables;
 mod unload;
 

@@ -3,7 +3,7 @@
 //! nothing registered, and only then free.
 
 use super::load::free_image;
-use super::{exports, find, strerror, users_of, ModError, Module, Resource, MODULES, MODULE_MUTEX};
+use super::{find, strerror, symtab, users_of, ModError, Module, Resource, MODULES, MODULE_MUTEX};
 use crate::arch::modcall;
 use alloc::format;
 use alloc::string::String;
@@ -112,7 +112,7 @@ pub fn unload(name: &str, force: bool) -> Result<(), ModError> {
     let left = module.resources();
     if !left.is_empty() {
         module.refs.set_failed();
-        exports::remove_module_exports(&module);
+        symtab::remove_module_exports(&module);
         log::error!(
             "{name}: exit left registered: {}; not freeing the module",
             describe(&left)
@@ -130,7 +130,7 @@ pub fn unload(name: &str, force: bool) -> Result<(), ModError> {
 }
 
 fn finish_unload(module: &Arc<Module>) {
-    exports::remove_module_exports(module);
+    symtab::remove_module_exports(module);
     MODULES.lock().retain(|m| !Arc::ptr_eq(m, module));
     for p in &module.uses {
         p.refs.put();

@@ -185,7 +185,7 @@ pub fn lsdev(args: &[&str]) {
 
 /// `ksyms`: every symbol modules can import.
 pub fn ksyms(_: &[&str]) {
-    module::exports::list(|name, addr, crc, owner, flags| {
+    module::symtab::list(|name, addr, crc, owner, flags| {
         let pin = if flags & kabi::KernelSymbol::UNSAFE_TO_UNLOAD != 0 {
             " [unsafe to unload]"
         } else {

@@ -2,7 +2,7 @@
 //! loaded modules.
 //!
 //! The kernel's table is the `.ksymtab` section the link script collects
-//! (`kabi::KernelSymbol` entries made by `kapi::export!`). It is sorted by name
+//! (`kabi::KernelSymbol` entries made by `exports::export!`). It is sorted by name
 //! once, on the first load, so boot pays nothing; lookups are binary searches.
 //! Module exports live in a map from name to (address, CRC, owner); a module
 //! that imports one holds a reference on its owner.
@@ -42,7 +42,7 @@ fn kernel_table() -> &'static [KernelExport] {
             static __ksymtab_end: KernelSymbol;
         }
         // SAFETY: the link script brackets `.ksymtab`, which holds only
-        // `KernelSymbol` entries (kapi::export!), aligned and immutable.
+        // `KernelSymbol` entries (exports::export!), aligned and immutable.
         let entries = unsafe {
             let start = core::ptr::addr_of!(__ksymtab_start);
             let end = core::ptr::addr_of!(__ksymtab_end);
