@@ -4,6 +4,8 @@
 //! a `spin::Mutex`: an IRQ handler can never interrupt a holder on the same CPU
 //! (no self-deadlock), and another CPU simply waits. This is the lock to use for
 //! anything an IRQ handler or the oops path may touch; it is ready for SMP as is.
+//!
+//! Room `sync`: uses `arch`.
 
 use crate::arch::cpu;
 use core::ops::{Deref, DerefMut};

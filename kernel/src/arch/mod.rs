@@ -3,6 +3,8 @@
 //! Everything outside `arch/` uses only the names re-exported here; inline assembly
 //! and system-register access (`asm!`, `aarch64_cpu`) appear nowhere else. A port to
 //! another architecture provides the same set of modules.
+//!
+//! Room `arch` (lowest): uses nothing of the kernel.
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64;

@@ -3,7 +3,9 @@
 //! `early_init` runs with the MMU off (so it uses no locks and no heap), reads the
 //! DTB, finds the console and RAM, maps everything and turns the MMU on.
 //! `late_init` then brings up the log, allocators, GIC and tick, and records what
-//! the shell shows in [`BootInfo`].
+//! the machine's facts in [`crate::machine::BootInfo`].
+//!
+//! Room `boot`: uses every room below it; only `shell` sits above.
 
 use crate::arch::mmu::{self, AddressSpace, Attr, Table};
 use crate::arch::{cpu, irqchip};

@@ -17,6 +17,9 @@
 //! Output with interrupts masked (interrupt handlers, the oops path) cannot wait
 //! for a tty to drain its buffer, so it is written polled through the early
 //! console; it may then overtake bytes still in the tty's buffer.
+//!
+//! Room `console` (also `early.rs`): uses `arch`, `sync`, `machine`, `module`,
+//! `kobject`.
 
 pub mod early;
 

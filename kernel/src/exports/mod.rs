@@ -8,6 +8,9 @@
 //! module passes for its own buffers are trusted to be valid for the stated
 //! length, as in any kernel: modules run at EL1. One file a family: [`printk`],
 //! [`mem`], [`irq`], [`timer`], [`device`].
+//!
+//! Room `exports`: may use every room below it (it is the modules' view of
+//! the kernel); only `boot` and `shell` sit above.
 
 mod device;
 mod irq;

@@ -1,6 +1,8 @@
 //! Paths: `/initrd/NAME` (the boot archive), `/disk/NAME` (the mounted FAT
 //! disk); a bare `NAME` means `/initrd/NAME`. One read function for the shell,
 //! `insmod` and `modprobe`.
+//!
+//! Room `fs` (also `initrd.rs`, `fat.rs`): uses `arch`, `machine`, `kobject`.
 
 pub mod fat;
 pub mod initrd;

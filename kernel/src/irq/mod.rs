@@ -6,6 +6,9 @@
 //! them). The table is an `IrqLock`ed map from INTID to action: dispatch runs with IRQs masked
 //! and takes the same lock briefly to copy the action out, then calls it unlocked
 //! so a handler may itself (un)register.
+//!
+//! Room `irq` (also `time.rs`: the clock and tick; `timer.rs`: software
+//! timers): uses `arch`, `sync`, `module`, `kobject`.
 
 pub mod time;
 pub mod timer;

@@ -5,6 +5,9 @@
 //! level is at or above the console level (`loglevel=` bootarg, Linux numbering:
 //! 3 = errors, 4 = warnings, 6 = info, 7 = debug; the default, like Linux's
 //! `loglevel=7`, shows everything but debug).
+//!
+//! Room `klog` (also `oops.rs`, `symbols.rs`): uses every room below it up to
+//! `console`.
 
 pub mod oops;
 pub mod symbols;

@@ -11,6 +11,8 @@
 //! at boot ([`coldplug`]), which offers every device-tree node's `of:COMPATIBLE`
 //! aliases. `modprobe.blacklist=a,b` on the command line keeps modules from
 //! being loaded by alias, as on Linux.
+//!
+//! Room `kmod`: uses `module`, `kobject`, `machine`, `fs`.
 
 use crate::kobject::Kind;
 use crate::module::{self, ModError};

@@ -10,6 +10,8 @@
 //! ever be unloaded); that is why a module's exit must unregister everything,
 //! and why the kernel checks afterwards that it did: each object is entered in
 //! its owner's ledger ([`Module::add_resource`]) while registered.
+//!
+//! Room `kobject` (also `devfs.rs`): uses `arch`, `sync`, `module`.
 
 pub mod devfs;
 

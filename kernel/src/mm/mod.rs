@@ -8,6 +8,10 @@
 //! because the frame allocator keeps its free lists in heap memory. Both sit
 //! behind [`IrqLock`]s; allocation failure is returned to the caller
 //! ([`alloc_pages`] -> `Err`, `Vec::try_reserve` -> `Err`), never a hang.
+//!
+//! Room `mm` (also `address_space.rs`: the kernel's page tables after boot and
+//! the linear map; `layout.rs`: the image's layout): uses `arch`, `sync`,
+//! `machine`.
 
 pub mod address_space;
 pub mod layout;

@@ -4,6 +4,8 @@
 //! bytes the CPU sleeps in WFI until the next interrupt (the tick, at most
 //! 10 ms away). Command words are split on whitespace; every command reports its
 //! errors the way the equivalent Linux tool would.
+//!
+//! Room `shell` (highest): uses any room.
 
 use crate::arch::{cpu, irqchip, psci};
 use crate::irq::{self, time};
