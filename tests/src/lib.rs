@@ -82,6 +82,16 @@ pub struct Machine {
 }
 
 impl Machine {
+    /// The heap bytes in use, as `mem` prints them ("N used").
+    pub fn heap_used(&mut self) -> String {
+        let mem = self.run("mem");
+        let line = mem
+            .lines()
+            .find(|l| l.starts_with("heap:"))
+            .unwrap_or_else(|| panic!("{mem}"));
+        line.split(", ").nth(1).unwrap_or("").to_string()
+    }
+
     /// Starts QEMU without waiting for anything.
     pub fn start(opts: &Opts) -> Machine {
         let mut cmd = Command::new(root().join("qemu/run.sh"));

@@ -18,15 +18,6 @@ fn lines(out: &str) -> Vec<String> {
         .collect()
 }
 
-fn heap_used(m: &mut Machine) -> String {
-    let mem = m.run("mem");
-    let line = mem
-        .lines()
-        .find(|l| l.starts_with("heap:"))
-        .unwrap_or_else(|| panic!("{mem}"));
-    line.split(", ").nth(1).unwrap_or("").to_string()
-}
-
 fn assert_has(out: &str, want: &str) {
     assert!(
         lines(out).iter().any(|l| l == want),
@@ -144,7 +135,7 @@ fn c_parameters_of_every_type_reach_the_module() {
     // Warm up whatever the first load allocates for good (the log ring...).
     m.run("insmod /initrd/cparams.ko");
     m.run("rmmod cparams");
-    let before = heap_used(&mut m);
+    let before = m.heap_used();
     let out = m.run("insmod /initrd/cparams.ko");
     assert_has(
         &out,
@@ -162,7 +153,7 @@ fn c_parameters_of_every_type_reach_the_module() {
     assert_has(&out, "cparams: hello 2 of 2, disk");
     assert_has(&m.run("rmmod cparams"), "cparams: goodbye, disk");
     assert_eq!(
-        heap_used(&mut m),
+        m.heap_used(),
         before,
         "the charp copy is freed with the module"
     );

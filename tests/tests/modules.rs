@@ -14,15 +14,6 @@ fn lsmod_line(m: &mut Machine, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-fn heap_used(m: &mut Machine) -> String {
-    let mem = m.run("mem");
-    let line = mem
-        .lines()
-        .find(|l| l.starts_with("heap:"))
-        .unwrap_or_else(|| panic!("{mem}"));
-    line.split(", ").nth(1).unwrap_or("").to_string()
-}
-
 #[test]
 fn modprobe_loads_dependencies_and_a_used_provider_cannot_be_removed() {
     let mut m = Machine::boot(&with_initrd());
@@ -145,7 +136,7 @@ fn failed_loads_leave_no_trace_and_faults_in_init_are_caught() {
     // page table; the baseline is taken after it.
     m.run("insmod /initrd/hello.ko");
     m.run("rmmod hello");
-    let baseline = heap_used(&mut m);
+    let baseline = m.heap_used();
 
     let out = m.run("insmod /initrd/init_fails.ko");
     assert!(
@@ -199,7 +190,7 @@ fn failed_loads_leave_no_trace_and_faults_in_init_are_caught() {
             .count(),
         0
     );
-    assert_eq!(heap_used(&mut m), baseline);
+    assert_eq!(m.heap_used(), baseline);
     assert_eq!(m.run("echo still alive"), "still alive\n");
 }
 
