@@ -5,8 +5,9 @@
 //! in its region (text RX, rodata R, data RW) in section-table order at its alignment,
 //! reserves the veneer area (PLT) at the end of text and the GOT at the end of
 //! rodata, and COMMON symbols at the end of data. It also validates every relocation
-//! that will be applied (known type, symbol index in range, place inside its section,
-//! target section loaded), so that [`crate::Object::load`] can only fail on symbol
+//! that will be applied with `Reloc::decode` (`reloc.rs`, the one check of an entry:
+//! known type, place inside its section, symbol index in range, symbol's section
+//! loaded), so that [`crate::Object::load`] can only fail on symbol
 //! resolution and range checks. The caller gets exact sizes and alignments and
 //! allocates each region once.
 //!

@@ -5,7 +5,8 @@
 //! check the regions against the layout; zero them and copy section bytes; resolve
 //! every symbol to an address once (undefined ones through the caller's
 //! [`SymbolResolver`], weak ones to 0 when unknown, `_GLOBAL_OFFSET_TABLE_` to the
-//! GOT); fill the GOT; apply every relocation. Each relocation is computed and
+//! GOT); fill the GOT; apply every relocation (each entry read with `Reloc::read`,
+//! already checked by the plan's `Reloc::decode`). Each relocation is computed and
 //! range-checked before its place is written (see `encode.rs`), and nothing is
 //! allocated per relocation. On error the regions hold a partial image that the
 //! caller must discard (it owns them, so the undo is "free the regions").

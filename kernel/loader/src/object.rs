@@ -232,6 +232,7 @@ fn check_header(bytes: &[u8]) -> Result<ElfBytes<'_, LittleEndian>, LoadError> {
 }
 
 /// A [`LoadError::BadSection`] for section `index` named `name`.
+#[cold]
 fn bad_section(index: usize, name: &str, reason: String) -> LoadError {
     LoadError::BadSection {
         index,
@@ -252,18 +253,20 @@ fn file_range<'a>(
     start
         .zip(len)
         .and_then(|(s, l)| bytes.get(s..s.checked_add(l)?))
-        .ok_or_else(|| {
-            bad_section(
-                index,
-                name,
-                format!(
-                    "data at offset {:#x} size {:#x} lies outside the file ({:#x} bytes)",
-                    sh.sh_offset,
-                    sh.sh_size,
-                    bytes.len()
-                ),
-            )
-        })
+        .ok_or_else(|| outside_file(bytes.len(), index, name, sh))
+}
+
+/// Section `index`'s data does not lie inside the file of `file_size` bytes.
+#[cold]
+fn outside_file(file_size: usize, index: usize, name: &str, sh: &SectionHeader) -> LoadError {
+    bad_section(
+        index,
+        name,
+        format!(
+            "data at offset {:#x} size {:#x} lies outside the file ({file_size:#x} bytes)",
+            sh.sh_offset, sh.sh_size
+        ),
+    )
 }
 
 /// A RELA section as found in the section table: (index, `sh_info` target,

@@ -1,5 +1,5 @@
 //! The AArch64 relocation types this loader applies, by name and number, and the one
-//! decode of a RELA entry into a checked [`Reloc`].
+//! decode of a RELA entry into a checked `Reloc`.
 //!
 //! Numbers and names are those of the Arm "ELF for the Arm 64-bit Architecture"
 //! (AAELF64) relocation tables, section 5.7. The set is every type Linux's arm64
@@ -7,10 +7,10 @@
 //! code (ADR_GOT_PAGE, LD64_GOT_LO12_NC, GOT_LD_PREL19, LD64_GOTPAGE_LO15). Each
 //! kind has a dense index so statistics are a fixed array, not a map.
 //!
-//! [`Reloc`] is the one decode of a relocation entry. The plan checks every entry once
-//! with [`Reloc::decode`] (type, place, symbol) before counting it and reserving its
+//! `Reloc` is the one decode of a relocation entry. The plan checks every entry once
+//! with `Reloc::decode` (type, place, symbol) before counting it and reserving its
 //! veneer or GOT slot; the load, which requires that plan, reads the same entries
-//! with [`Reloc::read`], the first step of `decode`, so both see the same fields and
+//! with `Reloc::read`, the first step of `decode`, so both see the same fields and
 //! cannot disagree about what an entry means. Nothing is allocated per entry: the
 //! load reading the file's 24-byte entries again was measured faster than the plan
 //! keeping a decoded copy of each (see the loader README).
@@ -207,6 +207,8 @@ impl Reloc {
     /// Reads `rela` from a table relocating `target`: its fields and a type this
     /// loader applies. The load reads each entry with this alone: the plan, which
     /// the load requires, has checked the rest with [`Reloc::decode`].
+    // Inlined: called once per entry, and measured (`modtool bench` on bench.sh's
+    // object) as a call, plan took 2.7 ms instead of 0.66 and load 2.6 instead of 1.4.
     #[inline(always)]
     pub(crate) fn read(target: &Section<'_>, rela: Rela) -> Result<Reloc, LoadError> {
         let Some(kind) = RelocKind::from_raw(rela.rtype) else {
@@ -225,7 +227,7 @@ impl Reloc {
     /// and the symbol, in that order (the first failure is the error). Also returns
     /// the region of the section the symbol is defined in (`None` for undefined,
     /// absolute and COMMON symbols).
-    #[inline(always)]
+    #[inline(always)] // once per entry, as `read`
     pub(crate) fn decode(
         object: &Object<'_>,
         target: &Section<'_>,
