@@ -5,8 +5,9 @@
 //! in its region (text RX, rodata R, data RW) in section-table order at its alignment,
 //! reserves the veneer area (PLT) at the end of text and the GOT at the end of
 //! rodata, and COMMON symbols at the end of data. It also validates every relocation
-//! that will be applied (known type, symbol index in range, place inside its section,
-//! target section loaded), so that [`crate::Object::load`] can only fail on symbol
+//! that will be applied with `Reloc::decode` (`reloc.rs`, the one check of an entry:
+//! known type, place inside its section, symbol index in range, symbol's section
+//! loaded), so that [`crate::Object::load`] can only fail on symbol
 //! resolution and range checks. The caller gets exact sizes and alignments and
 //! allocates each region once.
 //!
@@ -26,9 +27,9 @@ use alloc::format;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::error::{LoadError, Place, RegionKind};
+use crate::error::{LoadError, RegionKind};
 use crate::object::{Binding, Object, SectionClass, SymbolDef};
-use crate::reloc::{RelocKind, RELOC_KIND_COUNT};
+use crate::reloc::{Reloc, RelocKind, RELOC_KIND_COUNT};
 
 /// Largest region accepted: 128 MiB minus room for veneers, so every branch inside
 /// the text region reaches every other without a veneer.
@@ -188,221 +189,24 @@ impl Layout {
         Self::plan_with(object, PlanOptions::default())
     }
 
-    /// Plans the layout of `object` with `options`.
+    /// Plans the layout of `object` with `options`: sections, COMMON, what the
+    /// relocations need, GOT order, veneer area, GOT area, then the limits.
     pub fn plan_with(object: &Object<'_>, options: PlanOptions) -> Result<Layout, LoadError> {
-        let sections = object.sections();
         let symbols = object.symbols();
         let mut cursor = [Cursor::default(); 3];
         if options.fix_cortex_a53_843419 {
             // Page offsets of ADRPs are only known if text starts on a page.
             cursor[region_slot(RegionKind::Text)].align = ERRATUM_843419_PAGE;
         }
-        let mut slots = vec![None; sections.len()];
-
-        // Progbits first in each region, NOBITS after, so bss sits at the end of data.
-        for pass_zero_fill in [false, true] {
-            for section in sections {
-                let SectionClass::Allocated { region, zero_fill } = section.class else {
-                    continue;
-                };
-                if zero_fill != pass_zero_fill {
-                    continue;
-                }
-                let offset = cursor[region_slot(region)]
-                    .place(section.size, section.align)
-                    .ok_or_else(|| {
-                        too_large(format!(
-                            "section '{}' does not fit the {region} region",
-                            section.name
-                        ))
-                    })?;
-                if let Some(slot) = slots.get_mut(section.index) {
-                    *slot = Some(SectionSlot { region, offset });
-                }
-            }
-        }
-
-        // COMMON symbols at the end of data, in symbol-table order.
-        let mut common_offsets = Vec::new();
-        let mut common_start = None;
-        for (index, sym) in symbols.iter().enumerate() {
-            if sym.def != SymbolDef::Common {
-                continue;
-            }
-            let data = &mut cursor[region_slot(RegionKind::Data)];
-            let offset = data
-                .place(sym.size, sym.value)
-                .ok_or_else(|| too_large(format!("COMMON symbol '{}' does not fit", sym.name)))?;
-            common_start.get_or_insert(offset);
-            common_offsets.push((index as u32, offset));
-        }
-        let common = common_start.map(|start| Area {
-            region: RegionKind::Data,
-            offset: start,
-            size: cursor[region_slot(RegionKind::Data)].end - start,
-        });
-
-        // One pass over the relocations: validate, count, collect veneer and GOT needs.
-        let mut relocation_counts = [0u64; RELOC_KIND_COUNT];
-        let mut veneer_keys = Vec::new();
-        let mut adrp_keys = Vec::new();
-        let mut needs_got = vec![false; symbols.len()];
-        for table in object.rela_tables() {
-            let target = sections
-                .get(table.target)
-                .ok_or_else(|| LoadError::BadSection {
-                    index: table.index,
-                    name: "".into(),
-                    reason: "target section missing".into(),
-                })?;
-            for rela in table.iter() {
-                let place = || Place {
-                    section: target.name.into(),
-                    offset: rela.offset,
-                };
-                let Some(kind) = RelocKind::from_raw(rela.rtype) else {
-                    return Err(LoadError::UnsupportedRelocation {
-                        rtype: rela.rtype,
-                        place: place(),
-                    });
-                };
-                let bad = |reason: alloc::string::String| LoadError::BadRelocation {
-                    rtype: rela.rtype,
-                    place: place(),
-                    reason,
-                };
-                let width = kind.width() as u64;
-                if rela
-                    .offset
-                    .checked_add(width)
-                    .is_none_or(|end| end > target.size)
-                {
-                    return Err(bad(format!(
-                        "place lies outside the section ({:#x} bytes)",
-                        target.size
-                    )));
-                }
-                if width != 0
-                    && matches!(
-                        target.class,
-                        SectionClass::Allocated {
-                            zero_fill: true,
-                            ..
-                        }
-                    )
-                {
-                    return Err(bad("place is in a SHT_NOBITS section".into()));
-                }
-                let Some(sym) = symbols.get(rela.sym as usize) else {
-                    return Err(bad(format!(
-                        "symbol index {} out of range ({} symbols)",
-                        rela.sym,
-                        symbols.len()
-                    )));
-                };
-                if let SymbolDef::Section(i) = sym.def {
-                    if sections.get(i).and_then(|s| s.region()).is_none() {
-                        return Err(bad(format!(
-                            "refers to '{}' in a section that is not loaded",
-                            sym.name
-                        )));
-                    }
-                }
-                if let Some(count) = relocation_counts.get_mut(kind.index()) {
-                    *count += 1;
-                }
-                if kind.may_use_veneer() {
-                    let in_text = match sym.def {
-                        SymbolDef::Section(i) => {
-                            sections.get(i).and_then(|s| s.region()) == Some(RegionKind::Text)
-                        }
-                        _ => false,
-                    };
-                    if !in_text {
-                        veneer_keys.push((rela.sym, rela.addend));
-                    }
-                }
-                if options.fix_cortex_a53_843419 && is_adrp(kind) {
-                    let slot = slots.get(table.target).copied().flatten();
-                    if let Some(slot) = slot.filter(|s| s.region == RegionKind::Text) {
-                        let at = slot.offset.wrapping_add(rela.offset);
-                        if at & (ERRATUM_843419_PAGE - 1) >= ERRATUM_843419_FIRST_BAD_OFFSET {
-                            adrp_keys.push((table.target as u32, rela.offset));
-                        }
-                    }
-                }
-                if kind.uses_got() {
-                    if let Some(flag) = needs_got.get_mut(rela.sym as usize) {
-                        *flag = true;
-                    }
-                }
-            }
-        }
-        veneer_keys.sort_unstable();
-        veneer_keys.dedup();
-        adrp_keys.sort_unstable();
-        adrp_keys.dedup();
-
-        // GOT order: globals, then locals, each in symbol-table order (as lld).
-        let mut got_symbols = Vec::new();
-        for want_local in [false, true] {
-            for (index, sym) in symbols.iter().enumerate() {
-                if needs_got.get(index).copied().unwrap_or(false)
-                    && (sym.binding == Binding::Local) == want_local
-                {
-                    got_symbols.push(index as u32);
-                }
-            }
-        }
-        let mut got_slot_of = vec![
-            u32::MAX;
-            if got_symbols.is_empty() {
-                0
-            } else {
-                symbols.len()
-            }
-        ];
-        for (slot, &sym) in got_symbols.iter().enumerate() {
-            if let Some(s) = got_slot_of.get_mut(sym as usize) {
-                *s = slot as u32;
-            }
-        }
+        let slots = place_sections(object, &mut cursor)?;
+        let (common_offsets, common) = place_common(object, &mut cursor)?;
+        let needs = RelocNeeds::scan(object, &slots, options)?;
+        let (got_symbols, got_slot_of) = got_order(object, &needs.got);
         let wants_got_symbol = symbols
             .iter()
             .any(|s| s.def == SymbolDef::Undefined && s.name == crate::GOT_SYMBOL);
-
-        let plt = if veneer_keys.is_empty() && adrp_keys.is_empty() {
-            None
-        } else {
-            let size = ((veneer_keys.len() + adrp_keys.len()) as u64)
-                .checked_mul(VENEER_SIZE)
-                .ok_or_else(|| too_large("veneers".into()))?;
-            let text = &mut cursor[region_slot(RegionKind::Text)];
-            let offset = text
-                .place(size, VENEER_SIZE)
-                .ok_or_else(|| too_large("veneers".into()))?;
-            Some(Area {
-                region: RegionKind::Text,
-                offset,
-                size,
-            })
-        };
-        let got = if got_symbols.is_empty() && !wants_got_symbol {
-            None
-        } else {
-            let size = (got_symbols.len() as u64)
-                .checked_mul(GOT_SLOT_SIZE)
-                .ok_or_else(|| too_large("GOT".into()))?;
-            let rodata = &mut cursor[region_slot(RegionKind::Rodata)];
-            let offset = rodata
-                .place(size, GOT_SLOT_SIZE)
-                .ok_or_else(|| too_large("GOT".into()))?;
-            Some(Area {
-                region: RegionKind::Rodata,
-                offset,
-                size,
-            })
-        };
+        let plt = reserve_plt(&mut cursor, needs.veneer_keys.len() + needs.adrp_keys.len())?;
+        let got = reserve_got(&mut cursor, got_symbols.len(), wants_got_symbol)?;
 
         let spec = |kind: RegionKind| {
             let c = cursor[region_slot(kind)];
@@ -418,26 +222,33 @@ impl Layout {
             plt,
             got,
             common,
-            relocation_counts,
+            relocation_counts: needs.counts,
             slots,
             common_offsets,
-            veneer_keys,
-            adrp_keys,
+            veneer_keys: needs.veneer_keys,
+            adrp_keys: needs.adrp_keys,
             fix_cortex_a53_843419: options.fix_cortex_a53_843419,
             got_slot_of,
             got_symbols,
         };
-        if layout.text.size > MAX_TEXT_SIZE {
+        layout.check_limits(options)?;
+        Ok(layout)
+    }
+
+    /// Refuses a layout whose text, rodata or data region, or whose total, is past
+    /// its limit.
+    fn check_limits(&self, options: PlanOptions) -> Result<(), LoadError> {
+        if self.text.size > MAX_TEXT_SIZE {
             return Err(too_large(format!(
                 "text region of {:#x} bytes exceeds {MAX_TEXT_SIZE:#x}",
-                layout.text.size
+                self.text.size
             )));
         }
-        let total = layout
+        let total = self
             .text
             .size
-            .saturating_add(layout.rodata.size)
-            .saturating_add(layout.data.size);
+            .saturating_add(self.rodata.size)
+            .saturating_add(self.data.size);
         if total > options.max_module_size {
             return Err(too_large(format!(
                 "{total:#x} bytes of regions exceed the limit of {:#x}",
@@ -445,15 +256,226 @@ impl Layout {
             )));
         }
         for kind in [RegionKind::Rodata, RegionKind::Data] {
-            let size = layout.region(kind).size;
+            let size = self.region(kind).size;
             if size > MAX_REGION_SIZE {
                 return Err(too_large(format!(
                     "{kind} region of {size:#x} bytes exceeds {MAX_REGION_SIZE:#x}"
                 )));
             }
         }
-        Ok(layout)
+        Ok(())
     }
+}
+
+/// The slot of every allocated section, by section index: PROGBITS first in each
+/// region, NOBITS after (so bss sits at the end of data), each in section-table order.
+fn place_sections(
+    object: &Object<'_>,
+    cursor: &mut [Cursor; 3],
+) -> Result<Vec<Option<SectionSlot>>, LoadError> {
+    let sections = object.sections();
+    let mut slots = vec![None; sections.len()];
+    for pass_zero_fill in [false, true] {
+        for section in sections {
+            let SectionClass::Allocated { region, zero_fill } = section.class else {
+                continue;
+            };
+            if zero_fill != pass_zero_fill {
+                continue;
+            }
+            let offset = cursor[region_slot(region)]
+                .place(section.size, section.align)
+                .ok_or_else(|| {
+                    too_large(format!(
+                        "section '{}' does not fit the {region} region",
+                        section.name
+                    ))
+                })?;
+            if let Some(slot) = slots.get_mut(section.index) {
+                *slot = Some(SectionSlot { region, offset });
+            }
+        }
+    }
+    Ok(slots)
+}
+
+/// The data-region offset of every COMMON symbol, placed at the end of data in
+/// symbol-table order, and the area they cover.
+#[allow(clippy::type_complexity)]
+fn place_common(
+    object: &Object<'_>,
+    cursor: &mut [Cursor; 3],
+) -> Result<(Vec<(u32, u64)>, Option<Area>), LoadError> {
+    let mut common_offsets = Vec::new();
+    let mut common_start = None;
+    let data = &mut cursor[region_slot(RegionKind::Data)];
+    for (index, sym) in object.symbols().iter().enumerate() {
+        if sym.def != SymbolDef::Common {
+            continue;
+        }
+        let offset = data
+            .place(sym.size, sym.value)
+            .ok_or_else(|| too_large(format!("COMMON symbol '{}' does not fit", sym.name)))?;
+        common_start.get_or_insert(offset);
+        common_offsets.push((index as u32, offset));
+    }
+    let common = common_start.map(|start| Area {
+        region: RegionKind::Data,
+        offset: start,
+        size: data.end - start,
+    });
+    Ok((common_offsets, common))
+}
+
+/// What the relocations ask of the layout, gathered in one pass over them.
+struct RelocNeeds {
+    /// Relocations by kind.
+    counts: [u64; RELOC_KIND_COUNT],
+    /// Distinct (symbol, addend) targets of CALL26/JUMP26 outside text, sorted.
+    veneer_keys: Vec<(u32, i64)>,
+    /// ADRPs at a page offset of 0xff8/0xffc (with the erratum fix on), sorted.
+    adrp_keys: Vec<(u32, u64)>,
+    /// Per symbol index: whether a GOT-relative relocation names it.
+    got: Vec<bool>,
+}
+
+impl RelocNeeds {
+    /// Decodes (with [`Reloc::decode`], the only place entries are checked) and
+    /// counts every relocation, and collects its veneer, erratum and GOT needs.
+    fn scan(
+        object: &Object<'_>,
+        slots: &[Option<SectionSlot>],
+        options: PlanOptions,
+    ) -> Result<RelocNeeds, LoadError> {
+        let mut needs = RelocNeeds {
+            counts: [0; RELOC_KIND_COUNT],
+            veneer_keys: Vec::new(),
+            adrp_keys: Vec::new(),
+            got: vec![false; object.symbols().len()],
+        };
+        let sections = object.sections();
+        for table in object.rela_tables() {
+            let target = sections
+                .get(table.target)
+                .ok_or_else(|| LoadError::BadSection {
+                    index: table.index,
+                    name: "".into(),
+                    reason: "target section missing".into(),
+                })?;
+            for rela in table.iter() {
+                let (reloc, symbol_region) = Reloc::decode(object, target, rela)?;
+                needs.note(reloc, symbol_region, slots, options);
+            }
+        }
+        needs.veneer_keys.sort_unstable();
+        needs.veneer_keys.dedup();
+        needs.adrp_keys.sort_unstable();
+        needs.adrp_keys.dedup();
+        Ok(needs)
+    }
+
+    /// Counts one checked relocation and records what it needs.
+    fn note(
+        &mut self,
+        reloc: Reloc,
+        symbol_region: Option<RegionKind>,
+        slots: &[Option<SectionSlot>],
+        options: PlanOptions,
+    ) {
+        let kind = reloc.kind;
+        if let Some(count) = self.counts.get_mut(kind.index()) {
+            *count += 1;
+        }
+        if kind.may_use_veneer() && symbol_region != Some(RegionKind::Text) {
+            self.veneer_keys.push((reloc.sym, reloc.addend));
+        }
+        if options.fix_cortex_a53_843419 && is_adrp(kind) {
+            let slot = slots.get(reloc.section).copied().flatten();
+            if let Some(slot) = slot.filter(|s| s.region == RegionKind::Text) {
+                let at = slot.offset.wrapping_add(reloc.offset);
+                if at & (ERRATUM_843419_PAGE - 1) >= ERRATUM_843419_FIRST_BAD_OFFSET {
+                    self.adrp_keys.push((reloc.section as u32, reloc.offset));
+                }
+            }
+        }
+        if kind.uses_got() {
+            if let Some(flag) = self.got.get_mut(reloc.sym as usize) {
+                *flag = true;
+            }
+        }
+    }
+}
+
+/// The GOT's symbols in slot order (globals, then locals, each in symbol-table
+/// order, as lld) and, per symbol index, its slot (`u32::MAX` for none; empty when
+/// there is no GOT).
+fn got_order(object: &Object<'_>, needs_got: &[bool]) -> (Vec<u32>, Vec<u32>) {
+    let symbols = object.symbols();
+    let mut got_symbols = Vec::new();
+    for want_local in [false, true] {
+        for (index, sym) in symbols.iter().enumerate() {
+            if needs_got.get(index).copied().unwrap_or(false)
+                && (sym.binding == Binding::Local) == want_local
+            {
+                got_symbols.push(index as u32);
+            }
+        }
+    }
+    let mut got_slot_of = vec![
+        u32::MAX;
+        if got_symbols.is_empty() {
+            0
+        } else {
+            symbols.len()
+        }
+    ];
+    for (slot, &sym) in got_symbols.iter().enumerate() {
+        if let Some(s) = got_slot_of.get_mut(sym as usize) {
+            *s = slot as u32;
+        }
+    }
+    (got_symbols, got_slot_of)
+}
+
+/// The veneer area at the end of text: `slots` veneers (none: no area).
+fn reserve_plt(cursor: &mut [Cursor; 3], slots: usize) -> Result<Option<Area>, LoadError> {
+    if slots == 0 {
+        return Ok(None);
+    }
+    let size = (slots as u64)
+        .checked_mul(VENEER_SIZE)
+        .ok_or_else(|| too_large("veneers".into()))?;
+    let offset = cursor[region_slot(RegionKind::Text)]
+        .place(size, VENEER_SIZE)
+        .ok_or_else(|| too_large("veneers".into()))?;
+    Ok(Some(Area {
+        region: RegionKind::Text,
+        offset,
+        size,
+    }))
+}
+
+/// The GOT at the end of rodata: `slots` slots (an empty GOT when only
+/// `_GLOBAL_OFFSET_TABLE_` is named; none when neither).
+fn reserve_got(
+    cursor: &mut [Cursor; 3],
+    slots: usize,
+    wants_got_symbol: bool,
+) -> Result<Option<Area>, LoadError> {
+    if slots == 0 && !wants_got_symbol {
+        return Ok(None);
+    }
+    let size = (slots as u64)
+        .checked_mul(GOT_SLOT_SIZE)
+        .ok_or_else(|| too_large("GOT".into()))?;
+    let offset = cursor[region_slot(RegionKind::Rodata)]
+        .place(size, GOT_SLOT_SIZE)
+        .ok_or_else(|| too_large("GOT".into()))?;
+    Ok(Some(Area {
+        region: RegionKind::Rodata,
+        offset,
+        size,
+    }))
 }
 
 fn too_large(reason: alloc::string::String) -> LoadError {

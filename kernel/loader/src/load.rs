@@ -5,7 +5,8 @@
 //! check the regions against the layout; zero them and copy section bytes; resolve
 //! every symbol to an address once (undefined ones through the caller's
 //! [`SymbolResolver`], weak ones to 0 when unknown, `_GLOBAL_OFFSET_TABLE_` to the
-//! GOT); fill the GOT; apply every relocation. Each relocation is computed and
+//! GOT); fill the GOT; apply every relocation (each entry read with `Reloc::read`,
+//! already checked by the plan's `Reloc::decode`). Each relocation is computed and
 //! range-checked before its place is written (see `encode.rs`), and nothing is
 //! allocated per relocation. On error the regions hold a partial image that the
 //! caller must discard (it owns them, so the undo is "free the regions").
@@ -14,12 +15,13 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::encode::{self, branch26_reaches, page, FieldError};
-use crate::error::{LoadError, Place, RegionKind};
+use crate::error::{LoadError, RegionKind};
 use crate::layout::{
-    Layout, ERRATUM_843419_FIRST_BAD_OFFSET, ERRATUM_843419_PAGE, GOT_SLOT_SIZE, VENEER_SIZE,
+    Layout, SectionSlot, ERRATUM_843419_FIRST_BAD_OFFSET, ERRATUM_843419_PAGE, GOT_SLOT_SIZE,
+    VENEER_SIZE,
 };
-use crate::object::{Binding, Object, Rela, SectionClass, SymbolDef};
-use crate::reloc::{RelocKind, RELOC_KIND_COUNT};
+use crate::object::{Binding, Object, SectionClass, SymbolDef};
+use crate::reloc::{Reloc, RelocKind, RELOC_KIND_COUNT};
 
 /// Looks up the addresses of symbols the module imports.
 pub trait SymbolResolver {
@@ -182,35 +184,8 @@ impl<'a> Object<'a> {
         check_regions(layout, &regions)?;
         let sections = self.copy_sections(layout, &mut regions)?;
         let addresses = self.resolve_symbols(layout, &regions, resolver)?;
-        let got_base = layout.got.map(|a| regions.base(a.region) + a.offset);
         self.fill_got(layout, &mut regions, &addresses)?;
-
-        let mut stats = LoadStats {
-            relocations: [0; RELOC_KIND_COUNT],
-            veneers: 0,
-            veneer_slots: layout.veneer_slots(),
-            got_slots: layout.got_slots(),
-            erratum_843419_fixes: 0,
-        };
-        let mut veneer_written = vec![false; layout.veneer_slots()];
-        for table in self.rela_tables() {
-            let Some(slot) = layout.section_slot(table.target) else {
-                continue;
-            };
-            let section_base = regions.base(slot.region).wrapping_add(slot.offset);
-            for rela in table.iter() {
-                let mut ctx = RelocContext {
-                    object: self,
-                    layout,
-                    regions: &mut regions,
-                    addresses: &addresses,
-                    got_base,
-                    veneer_written: &mut veneer_written,
-                    stats: &mut stats,
-                };
-                ctx.apply(table.target, slot.region, slot.offset, section_base, rela)?;
-            }
-        }
+        let stats = Relocator::new(self, layout, &mut regions, &addresses).relocate()?;
 
         let area = |a: Option<crate::layout::Area>| {
             a.map(|a| PlacedArea {
@@ -390,80 +365,102 @@ fn check_regions(layout: &Layout, regions: &Regions<'_>) -> Result<(), LoadError
     Ok(())
 }
 
-/// Everything one relocation needs; rebuilt per relocation (no allocation).
-struct RelocContext<'r, 'a, 'm, 'o> {
+/// Applies the relocations: everything they need, built once per load (nothing is
+/// allocated per relocation).
+struct Relocator<'r, 'a, 'm, 'o> {
     object: &'o Object<'a>,
     layout: &'r Layout,
     regions: &'r mut Regions<'m>,
     addresses: &'r [Option<u64>],
     got_base: Option<u64>,
-    veneer_written: &'r mut [bool],
-    stats: &'r mut LoadStats,
+    veneer_written: Vec<bool>,
+    stats: LoadStats,
 }
 
-impl RelocContext<'_, '_, '_, '_> {
-    fn apply(
-        &mut self,
-        target_section: usize,
-        region: RegionKind,
-        section_offset: u64,
-        section_base: u64,
-        rela: Rela,
-    ) -> Result<(), LoadError> {
-        let place = || Place {
-            section: self
-                .object
-                .sections()
-                .get(target_section)
-                .map_or("?", |s| s.name)
-                .into(),
-            offset: rela.offset,
-        };
-        let Some(kind) = RelocKind::from_raw(rela.rtype) else {
-            return Err(LoadError::UnsupportedRelocation {
-                rtype: rela.rtype,
-                place: place(),
-            });
-        };
-        let symbol_name = || {
-            self.object
-                .symbols()
-                .get(rela.sym as usize)
-                .map_or("?", |s| s.name)
-                .into()
-        };
-        let s = match self.addresses.get(rela.sym as usize) {
+impl<'r, 'a, 'm, 'o> Relocator<'r, 'a, 'm, 'o> {
+    /// A relocator over `regions`, with symbols at `addresses` and the GOT filled.
+    fn new(
+        object: &'o Object<'a>,
+        layout: &'r Layout,
+        regions: &'r mut Regions<'m>,
+        addresses: &'r [Option<u64>],
+    ) -> Self {
+        Relocator {
+            object,
+            layout,
+            got_base: layout.got.map(|a| regions.base(a.region) + a.offset),
+            regions,
+            addresses,
+            veneer_written: vec![false; layout.veneer_slots()],
+            stats: LoadStats {
+                relocations: [0; RELOC_KIND_COUNT],
+                veneers: 0,
+                veneer_slots: layout.veneer_slots(),
+                got_slots: layout.got_slots(),
+                erratum_843419_fixes: 0,
+            },
+        }
+    }
+
+    /// Applies every relocation, in table and entry order; returns the statistics.
+    fn relocate(mut self) -> Result<LoadStats, LoadError> {
+        let object = self.object;
+        let sections = object.sections();
+        for table in object.rela_tables() {
+            let (Some(target), Some(slot)) = (
+                sections.get(table.target),
+                self.layout.section_slot(table.target),
+            ) else {
+                continue;
+            };
+            for rela in table.iter() {
+                self.apply(&Reloc::read(target, rela)?, slot)?;
+            }
+        }
+        Ok(self.stats)
+    }
+
+    /// Applies one relocation to its section at `slot`: its value, then the erratum
+    /// rewrite or the write.
+    fn apply(&mut self, reloc: &Reloc, slot: SectionSlot) -> Result<(), LoadError> {
+        let s = match self.addresses.get(reloc.sym as usize) {
             Some(Some(a)) => *a,
             _ => {
-                return Err(LoadError::BadRelocation {
-                    rtype: rela.rtype,
-                    place: place(),
-                    reason: alloc::format!("symbol {} has no address", rela.sym),
-                })
+                return Err(reloc.bad(
+                    self.object,
+                    alloc::format!("symbol {} has no address", reloc.sym),
+                ))
             }
         };
-        let a = rela.addend as u64;
-        let p = section_base.wrapping_add(rela.offset);
-        let got_entry = || -> Result<u64, LoadError> {
-            let slot = self
-                .layout
-                .got_slot_of
-                .get(rela.sym as usize)
-                .copied()
-                .filter(|&s| s != u32::MAX);
-            match (slot, self.got_base) {
-                (Some(slot), Some(base)) => Ok(base.wrapping_add(u64::from(slot) * GOT_SLOT_SIZE)),
-                _ => Err(LoadError::BadRelocation {
-                    rtype: rela.rtype,
-                    place: place(),
-                    reason: "no GOT slot was planned for this symbol".into(),
-                }),
+        let section_base = self.regions.base(slot.region).wrapping_add(slot.offset);
+        let p = section_base.wrapping_add(reloc.offset);
+        let (x, target) = self.value(reloc, s, p)?;
+        let kind = reloc.kind;
+        if self.layout.fix_cortex_a53_843419
+            && slot.region == RegionKind::Text
+            && crate::layout::is_adrp(kind)
+            && p & (ERRATUM_843419_PAGE - 1) >= ERRATUM_843419_FIRST_BAD_OFFSET
+        {
+            // The ordinary range check first, so the same inputs fail the same way.
+            if encode::encode_insn(kind, 0, x).is_err() {
+                return Err(self.out_of_range(reloc, target, p));
             }
-        };
+            return self.fix_erratum_843419(reloc, slot.offset, page(target), p);
+        }
+        self.write(reloc, slot, x, target, p)?;
+        if let Some(count) = self.stats.relocations.get_mut(kind.index()) {
+            *count += 1;
+        }
+        Ok(())
+    }
 
+    /// `X`, the value to encode (AAELF64 5.7), and the target address it stands for
+    /// (`S+A`, a veneer, or the GOT slot plus `A`), for symbol address `s` and place `p`.
+    fn value(&mut self, reloc: &Reloc, s: u64, p: u64) -> Result<(u64, u64), LoadError> {
         use RelocKind as K;
+        let a = reloc.addend as u64;
         let mut target = s.wrapping_add(a);
-        let x = match kind {
+        let x = match reloc.kind {
             K::None => 0,
             K::Abs64 | K::Abs32 | K::Abs16 => target,
             K::MovwUabsG0
@@ -499,7 +496,7 @@ impl RelocContext<'_, '_, '_, '_> {
             K::AdrPrelPgHi21 | K::AdrPrelPgHi21Nc => page(target).wrapping_sub(page(p)),
             K::Jump26 | K::Call26 => {
                 if !branch26_reaches(p, target) {
-                    if let Some(veneer) = self.veneer(rela, target)? {
+                    if let Some(veneer) = self.veneer(reloc, target)? {
                         target = veneer;
                     }
                 }
@@ -507,84 +504,85 @@ impl RelocContext<'_, '_, '_, '_> {
             }
             // GOT-relative: lld's convention, the addend offsets the slot address.
             K::AdrGotPage => {
-                target = got_entry()?.wrapping_add(a);
+                target = self.got_entry(reloc)?.wrapping_add(a);
                 page(target).wrapping_sub(page(p))
             }
             K::Ld64GotLo12Nc => {
-                target = got_entry()?.wrapping_add(a);
+                target = self.got_entry(reloc)?.wrapping_add(a);
                 target
             }
             K::GotLdPrel19 => {
-                target = got_entry()?.wrapping_add(a);
+                target = self.got_entry(reloc)?.wrapping_add(a);
                 target.wrapping_sub(p)
             }
             K::Ld64GotpageLo15 => {
-                target = got_entry()?.wrapping_add(a);
+                target = self.got_entry(reloc)?.wrapping_add(a);
                 target.wrapping_sub(page(self.got_base.unwrap_or(0)))
             }
         };
+        Ok((x, target))
+    }
 
-        if self.layout.fix_cortex_a53_843419
-            && region == RegionKind::Text
-            && crate::layout::is_adrp(kind)
-            && p & (ERRATUM_843419_PAGE - 1) >= ERRATUM_843419_FIRST_BAD_OFFSET
-        {
-            // The ordinary range check first, so the same inputs fail the same way.
-            if encode::encode_insn(kind, 0, x).is_err() {
-                return Err(LoadError::OutOfRange {
-                    rtype: rela.rtype,
-                    place: place(),
-                    symbol: symbol_name(),
-                    target,
-                    address: p,
-                });
-            }
-            return self.fix_erratum_843419(target_section, section_offset, rela, page(target), p);
+    /// The address of the symbol's GOT slot.
+    fn got_entry(&self, reloc: &Reloc) -> Result<u64, LoadError> {
+        let slot = self
+            .layout
+            .got_slot_of
+            .get(reloc.sym as usize)
+            .copied()
+            .filter(|&s| s != u32::MAX);
+        match (slot, self.got_base) {
+            (Some(slot), Some(base)) => Ok(base.wrapping_add(u64::from(slot) * GOT_SLOT_SIZE)),
+            _ => Err(reloc.bad(
+                self.object,
+                "no GOT slot was planned for this symbol".into(),
+            )),
         }
-        let start = section_offset.checked_add(rela.offset);
-        let bytes = &mut self.regions.get_mut(region).bytes;
+    }
+
+    /// Encodes `x` into the place (range and alignment checked before any byte is
+    /// written).
+    fn write(
+        &mut self,
+        reloc: &Reloc,
+        slot: SectionSlot,
+        x: u64,
+        target: u64,
+        p: u64,
+    ) -> Result<(), LoadError> {
+        let start = slot.offset.checked_add(reloc.offset);
+        let bytes = &mut self.regions.get_mut(slot.region).bytes;
         let dst = start
             .and_then(|s| usize::try_from(s).ok())
-            .and_then(|s| bytes.get_mut(s..s.checked_add(kind.width())?));
+            .and_then(|s| bytes.get_mut(s..s.checked_add(reloc.kind.width())?));
         let Some(dst) = dst else {
-            return Err(LoadError::BadRelocation {
-                rtype: rela.rtype,
-                place: place(),
-                reason: "place lies outside its region".into(),
-            });
+            return Err(reloc.bad(self.object, "place lies outside its region".into()));
         };
-        match encode::apply(kind, dst, x) {
-            Ok(()) => {}
-            Err(FieldError::Overflow) => {
-                return Err(LoadError::OutOfRange {
-                    rtype: rela.rtype,
-                    place: place(),
-                    symbol: symbol_name(),
-                    target,
-                    address: p,
-                })
-            }
-            Err(FieldError::Misaligned { align }) => {
-                return Err(LoadError::Misaligned {
-                    rtype: rela.rtype,
-                    place: place(),
-                    symbol: symbol_name(),
-                    target,
-                    align,
-                })
-            }
+        match encode::apply(reloc.kind, dst, x) {
+            Ok(()) => Ok(()),
+            Err(FieldError::Overflow) => Err(self.out_of_range(reloc, target, p)),
+            Err(FieldError::Misaligned { align }) => Err(LoadError::Misaligned {
+                rtype: reloc.kind.raw(),
+                place: reloc.place(self.object),
+                symbol: reloc.symbol_name(self.object),
+                target,
+                align,
+            }),
             Err(FieldError::ShortPlace) => {
-                return Err(LoadError::BadRelocation {
-                    rtype: rela.rtype,
-                    place: place(),
-                    reason: "place lies outside its region".into(),
-                })
+                Err(reloc.bad(self.object, "place lies outside its region".into()))
             }
         }
-        if let Some(count) = self.stats.relocations.get_mut(kind.index()) {
-            *count += 1;
+    }
+
+    /// A [`LoadError::OutOfRange`] for `reloc` to `target` from place `p`.
+    fn out_of_range(&self, reloc: &Reloc, target: u64, p: u64) -> LoadError {
+        LoadError::OutOfRange {
+            rtype: reloc.kind.raw(),
+            place: reloc.place(self.object),
+            symbol: reloc.symbol_name(self.object),
+            target,
+            address: p,
         }
-        Ok(())
     }
 
     /// Rewrites the ADRP at `p` (page offset 0xff8/0xffc) so that no ADRP executes
@@ -593,9 +591,8 @@ impl RelocContext<'_, '_, '_, '_> {
     /// offset. Everything is computed and checked before the first byte is written.
     fn fix_erratum_843419(
         &mut self,
-        target_section: usize,
+        reloc: &Reloc,
         section_offset: u64,
-        rela: Rela,
         target_page: u64,
         p: u64,
     ) -> Result<(), LoadError> {
@@ -603,21 +600,15 @@ impl RelocContext<'_, '_, '_, '_> {
         const ADRP_OP_BIT: u32 = 1 << 31; // op: 1 ADRP, 0 ADR (C6.2.10/11)
         const RD_MASK: u32 = 0x1f;
         const B_OPCODE: u32 = 0x1400_0000; // B imm26 with imm26 = 0
-        let fail = |reason: &str| LoadError::BadRelocation {
-            rtype: rela.rtype,
-            place: Place {
-                section: self
-                    .object
-                    .sections()
-                    .get(target_section)
-                    .map_or("?", |s| s.name)
-                    .into(),
-                offset: rela.offset,
-            },
-            reason: alloc::format!("Cortex-A53 erratum 843419 workaround: {reason}"),
+        let object = self.object;
+        let fail = |reason: &str| {
+            reloc.bad(
+                object,
+                alloc::format!("Cortex-A53 erratum 843419 workaround: {reason}"),
+            )
         };
         let start = section_offset
-            .checked_add(rela.offset)
+            .checked_add(reloc.offset)
             .and_then(|s| usize::try_from(s).ok())
             .ok_or_else(|| fail("place lies outside its region"))?;
         let text = &self.regions.text.bytes;
@@ -639,7 +630,7 @@ impl RelocContext<'_, '_, '_, '_> {
         let slot = self
             .layout
             .adrp_keys
-            .binary_search(&(target_section as u32, rela.offset))
+            .binary_search(&(reloc.section as u32, reloc.offset))
             .map_err(|_| fail("no veneer slot was planned"))?;
         let plt = self
             .layout
@@ -674,6 +665,7 @@ impl RelocContext<'_, '_, '_, '_> {
         Ok(())
     }
 
+    /// Copies `bytes` into text at offset `at`; `None` when they do not fit.
     fn write_text(&mut self, at: usize, bytes: &[u8]) -> Option<()> {
         self.regions
             .text
@@ -683,14 +675,14 @@ impl RelocContext<'_, '_, '_, '_> {
         Some(())
     }
 
-    /// The address of the veneer for `rela`'s target, writing it on first use.
+    /// The address of the veneer for `reloc`'s target, writing it on first use.
     /// `None` when no slot was planned (then the range check reports the branch).
-    fn veneer(&mut self, rela: Rela, target: u64) -> Result<Option<u64>, LoadError> {
+    fn veneer(&mut self, reloc: &Reloc, target: u64) -> Result<Option<u64>, LoadError> {
         let (Some(plt), Ok(slot)) = (
             self.layout.plt,
             self.layout
                 .veneer_keys
-                .binary_search(&(rela.sym, rela.addend)),
+                .binary_search(&(reloc.sym, reloc.addend)),
         ) else {
             return Ok(None);
         };

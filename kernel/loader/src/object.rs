@@ -17,6 +17,8 @@ use alloc::vec::Vec;
 use elf::abi;
 use elf::endian::LittleEndian;
 use elf::file::Class;
+use elf::section::SectionHeader;
+use elf::string_table::StringTable;
 use elf::ElfBytes;
 
 use crate::error::{LoadError, RegionKind};
@@ -191,43 +193,284 @@ fn not_rel(reason: impl Into<String>) -> LoadError {
     }
 }
 
+/// Checks the ELF header: magic, ELF64, little-endian, `EM_AARCH64`, `ET_REL`, and a
+/// section header table the parser accepts.
+fn check_header(bytes: &[u8]) -> Result<ElfBytes<'_, LittleEndian>, LoadError> {
+    if bytes.get(..4) != Some(&abi::ELFMAGIC[..]) {
+        return Err(not_rel("bad ELF magic"));
+    }
+    match bytes.get(abi::EI_CLASS) {
+        Some(&abi::ELFCLASS64) => {}
+        Some(&abi::ELFCLASS32) => return Err(not_rel("ELFCLASS32")),
+        _ => return Err(not_rel("bad ELF class")),
+    }
+    if bytes.get(abi::EI_DATA) != Some(&abi::ELFDATA2LSB) {
+        return Err(not_rel("not little-endian"));
+    }
+    const EHDR_SIZE: usize = 64;
+    if bytes.len() < EHDR_SIZE {
+        return Err(LoadError::Malformed {
+            what: "file header",
+            detail: format!(
+                "truncated: {} bytes, an ELF64 header needs {EHDR_SIZE}",
+                bytes.len()
+            ),
+        });
+    }
+    let file = ElfBytes::<LittleEndian>::minimal_parse(bytes)
+        .map_err(|e| malformed("section header table", e))?;
+    if file.ehdr.class != Class::ELF64 {
+        return Err(not_rel("ELFCLASS32"));
+    }
+    if file.ehdr.e_machine != abi::EM_AARCH64 {
+        return Err(not_rel(format!("e_machine {}", file.ehdr.e_machine)));
+    }
+    if file.ehdr.e_type != abi::ET_REL {
+        return Err(not_rel(format!("e_type {}, not ET_REL", file.ehdr.e_type)));
+    }
+    Ok(file)
+}
+
+/// A [`LoadError::BadSection`] for section `index` named `name`.
+#[cold]
+fn bad_section(index: usize, name: &str, reason: String) -> LoadError {
+    LoadError::BadSection {
+        index,
+        name: name.into(),
+        reason,
+    }
+}
+
+/// The file bytes of section `index`, which must lie inside the file.
+fn file_range<'a>(
+    bytes: &'a [u8],
+    index: usize,
+    name: &str,
+    sh: &SectionHeader,
+) -> Result<&'a [u8], LoadError> {
+    let start = usize::try_from(sh.sh_offset).ok();
+    let len = usize::try_from(sh.sh_size).ok();
+    start
+        .zip(len)
+        .and_then(|(s, l)| bytes.get(s..s.checked_add(l)?))
+        .ok_or_else(|| outside_file(bytes.len(), index, name, sh))
+}
+
+/// Section `index`'s data does not lie inside the file of `file_size` bytes.
+#[cold]
+fn outside_file(file_size: usize, index: usize, name: &str, sh: &SectionHeader) -> LoadError {
+    bad_section(
+        index,
+        name,
+        format!(
+            "data at offset {:#x} size {:#x} lies outside the file ({file_size:#x} bytes)",
+            sh.sh_offset, sh.sh_size
+        ),
+    )
+}
+
+/// A RELA section as found in the section table: (index, `sh_info` target,
+/// `sh_link`, entries), before it is checked against the other sections.
+type RawRela<'a> = (usize, usize, usize, &'a [u8]);
+
+/// The section table being read: checked sections so far, the RELA tables and the
+/// symbol table found among them.
+struct SectionTable<'a> {
+    sections: Vec<Section<'a>>,
+    raw_relas: Vec<RawRela<'a>>,
+    symtab_index: Option<usize>,
+}
+
+impl<'a> SectionTable<'a> {
+    /// Checks section header `index`: its name, where it goes, its type; records it.
+    fn read(
+        &mut self,
+        bytes: &'a [u8],
+        index: usize,
+        sh: &SectionHeader,
+        shstrtab: Option<&StringTable<'a>>,
+    ) -> Result<(), LoadError> {
+        let name = match (shstrtab, index) {
+            (_, 0) => "",
+            (Some(strtab), _) => strtab
+                .get(sh.sh_name as usize)
+                .map_err(|e| bad_section(index, "", format!("bad name: {e}")))?,
+            (None, _) => "",
+        };
+        let (class, data) = classify(bytes, index, name, sh)?;
+        self.note_type(bytes, index, name, sh)?;
+        self.sections.push(Section {
+            index,
+            name,
+            sh_type: sh.sh_type,
+            flags: sh.sh_flags,
+            size: sh.sh_size,
+            align: sh.sh_addralign.max(1),
+            class,
+            data,
+        });
+        Ok(())
+    }
+
+    /// Checks the section's type: no `SHT_REL` or `SHT_SYMTAB_SHNDX`, RELA tables of
+    /// whole 24-byte entries inside the file (recorded), one symbol table (recorded).
+    fn note_type(
+        &mut self,
+        bytes: &'a [u8],
+        index: usize,
+        name: &'a str,
+        sh: &SectionHeader,
+    ) -> Result<(), LoadError> {
+        match sh.sh_type {
+            abi::SHT_REL => {
+                return Err(LoadError::RelNotSupported {
+                    section: name.into(),
+                })
+            }
+            abi::SHT_RELA => {
+                if sh.sh_entsize != RELA_ENTRY_SIZE as u64 {
+                    return Err(bad_section(
+                        index,
+                        name,
+                        format!("RELA entry size {} (expected 24)", sh.sh_entsize),
+                    ));
+                }
+                if !sh.sh_size.is_multiple_of(RELA_ENTRY_SIZE as u64) {
+                    return Err(bad_section(
+                        index,
+                        name,
+                        format!("RELA size {:#x} is not a multiple of 24", sh.sh_size),
+                    ));
+                }
+                let entries = file_range(bytes, index, name, sh)?;
+                self.raw_relas
+                    .push((index, sh.sh_info as usize, sh.sh_link as usize, entries));
+            }
+            abi::SHT_SYMTAB if self.symtab_index.replace(index).is_some() => {
+                return Err(bad_section(index, name, "second symbol table".into()));
+            }
+            abi::SHT_SYMTAB_SHNDX => {
+                return Err(bad_section(
+                    index,
+                    name,
+                    "extended section indices (SHT_SYMTAB_SHNDX) are not supported".into(),
+                ));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Where section `index` goes and the bytes it keeps: an allocated section must have
+/// a power-of-two alignment up to [`MAX_ALIGN`], no TLS, not W+X, and (unless NOBITS)
+/// its data inside the file; of the others only `.modinfo` keeps its bytes.
+fn classify<'a>(
+    bytes: &'a [u8],
+    index: usize,
+    name: &str,
+    sh: &SectionHeader,
+) -> Result<(SectionClass, &'a [u8]), LoadError> {
+    let align = sh.sh_addralign.max(1);
+    let is_alloc = sh.sh_flags & u64::from(abi::SHF_ALLOC) != 0;
+    let exec = sh.sh_flags & u64::from(abi::SHF_EXECINSTR) != 0;
+    let write = sh.sh_flags & u64::from(abi::SHF_WRITE) != 0;
+    if index == 0 || !is_alloc || sh.sh_type == abi::SHT_NULL {
+        let keep = name == crate::MODINFO_SECTION && sh.sh_type != abi::SHT_NOBITS;
+        let data = if keep {
+            file_range(bytes, index, name, sh)?
+        } else {
+            &[]
+        };
+        return Ok((SectionClass::NotAllocated, data));
+    }
+    if !align.is_power_of_two() || align > MAX_ALIGN {
+        return Err(bad_section(
+            index,
+            name,
+            format!(
+                "alignment {:#x} is not a power of two up to {MAX_ALIGN:#x}",
+                sh.sh_addralign
+            ),
+        ));
+    }
+    if sh.sh_flags & u64::from(abi::SHF_TLS) != 0 {
+        return Err(bad_section(
+            index,
+            name,
+            "thread-local storage is not supported in modules".into(),
+        ));
+    }
+    if exec && write {
+        return Err(bad_section(
+            index,
+            name,
+            "writable and executable: refusing W+X".into(),
+        ));
+    }
+    let zero_fill = sh.sh_type == abi::SHT_NOBITS;
+    let data = if zero_fill {
+        &[]
+    } else {
+        file_range(bytes, index, name, sh)?
+    };
+    let region = if exec {
+        RegionKind::Text
+    } else if write {
+        RegionKind::Data
+    } else {
+        RegionKind::Rodata
+    };
+    Ok((SectionClass::Allocated { region, zero_fill }, data))
+}
+
+/// The RELA tables that relocate loaded sections, each checked: its target exists
+/// and it is linked to the symbol table. Tables of unloaded sections (debug info)
+/// and empty tables are dropped.
+fn link_rela_tables<'a>(
+    sections: &[Section<'a>],
+    raw_relas: Vec<RawRela<'a>>,
+    symtab_index: Option<usize>,
+) -> Result<Vec<RelaTable<'a>>, LoadError> {
+    let mut relas = Vec::with_capacity(raw_relas.len());
+    for (index, target, link, entries) in raw_relas {
+        let rela_name = sections.get(index).map_or("", |s| s.name);
+        let Some(target_section) = sections.get(target) else {
+            return Err(bad_section(
+                index,
+                rela_name,
+                format!("relocates section {target}, which does not exist"),
+            ));
+        };
+        if target_section.region().is_none() {
+            // Relocations of debug info and other unloaded sections are ignored.
+            continue;
+        }
+        if entries.is_empty() {
+            continue;
+        }
+        if Some(link) != symtab_index {
+            return Err(bad_section(
+                index,
+                rela_name,
+                format!("linked to section {link}, not the symbol table"),
+            ));
+        }
+        relas.push(RelaTable {
+            index,
+            target,
+            entries,
+        });
+    }
+    Ok(relas)
+}
+
 impl<'a> Object<'a> {
     /// Checks `bytes` as an AArch64 ELF64 `ET_REL` object. See the module comment for
-    /// what is checked.
+    /// what is checked: the header, each section header, the symbol table, then the
+    /// RELA tables against both.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, LoadError> {
-        if bytes.get(..4) != Some(&abi::ELFMAGIC[..]) {
-            return Err(not_rel("bad ELF magic"));
-        }
-        match bytes.get(abi::EI_CLASS) {
-            Some(&abi::ELFCLASS64) => {}
-            Some(&abi::ELFCLASS32) => return Err(not_rel("ELFCLASS32")),
-            _ => return Err(not_rel("bad ELF class")),
-        }
-        if bytes.get(abi::EI_DATA) != Some(&abi::ELFDATA2LSB) {
-            return Err(not_rel("not little-endian"));
-        }
-        const EHDR_SIZE: usize = 64;
-        if bytes.len() < EHDR_SIZE {
-            return Err(LoadError::Malformed {
-                what: "file header",
-                detail: format!(
-                    "truncated: {} bytes, an ELF64 header needs {EHDR_SIZE}",
-                    bytes.len()
-                ),
-            });
-        }
-        let file = ElfBytes::<LittleEndian>::minimal_parse(bytes)
-            .map_err(|e| malformed("section header table", e))?;
-        if file.ehdr.class != Class::ELF64 {
-            return Err(not_rel("ELFCLASS32"));
-        }
-        if file.ehdr.e_machine != abi::EM_AARCH64 {
-            return Err(not_rel(format!("e_machine {}", file.ehdr.e_machine)));
-        }
-        if file.ehdr.e_type != abi::ET_REL {
-            return Err(not_rel(format!("e_type {}, not ET_REL", file.ehdr.e_type)));
-        }
-
+        let file = check_header(bytes)?;
         let (shdrs, shstrtab) = file
             .section_headers_with_strtab()
             .map_err(|e| malformed("section headers", e))?;
@@ -238,172 +481,28 @@ impl<'a> Object<'a> {
                 relas: Vec::new(),
             });
         };
-        let shnum = shdrs.len();
-        let mut sections = Vec::with_capacity(shnum);
-        let mut raw_relas = Vec::new();
-        let mut symtab_index = None;
+        let mut table = SectionTable {
+            sections: Vec::with_capacity(shdrs.len()),
+            raw_relas: Vec::new(),
+            symtab_index: None,
+        };
         for (index, sh) in shdrs.iter().enumerate() {
-            let bad = |reason: String, name: &str| LoadError::BadSection {
-                index,
-                name: name.into(),
-                reason,
-            };
-            let name = match (&shstrtab, index) {
-                (_, 0) => "",
-                (Some(strtab), _) => strtab
-                    .get(sh.sh_name as usize)
-                    .map_err(|e| bad(format!("bad name: {e}"), ""))?,
-                (None, _) => "",
-            };
-            let align = sh.sh_addralign.max(1);
-            let is_alloc = sh.sh_flags & u64::from(abi::SHF_ALLOC) != 0;
-            let exec = sh.sh_flags & u64::from(abi::SHF_EXECINSTR) != 0;
-            let write = sh.sh_flags & u64::from(abi::SHF_WRITE) != 0;
-            let mut data: &'a [u8] = &[];
-            let file_range = |sh: &elf::section::SectionHeader| -> Result<&'a [u8], LoadError> {
-                let start = usize::try_from(sh.sh_offset).ok();
-                let len = usize::try_from(sh.sh_size).ok();
-                start
-                    .zip(len)
-                    .and_then(|(s, l)| bytes.get(s..s.checked_add(l)?))
-                    .ok_or_else(|| {
-                        bad(
-                            format!(
-                                "data at offset {:#x} size {:#x} lies outside the file ({:#x} bytes)",
-                                sh.sh_offset,
-                                sh.sh_size,
-                                bytes.len()
-                            ),
-                            name,
-                        )
-                    })
-            };
-            let class = if index != 0 && is_alloc && sh.sh_type != abi::SHT_NULL {
-                if !align.is_power_of_two() || align > MAX_ALIGN {
-                    return Err(bad(
-                        format!(
-                            "alignment {:#x} is not a power of two up to {MAX_ALIGN:#x}",
-                            sh.sh_addralign
-                        ),
-                        name,
-                    ));
-                }
-                if sh.sh_flags & u64::from(abi::SHF_TLS) != 0 {
-                    return Err(bad(
-                        "thread-local storage is not supported in modules".into(),
-                        name,
-                    ));
-                }
-                if exec && write {
-                    return Err(bad("writable and executable: refusing W+X".into(), name));
-                }
-                let zero_fill = sh.sh_type == abi::SHT_NOBITS;
-                if !zero_fill {
-                    data = file_range(&sh)?;
-                }
-                let region = if exec {
-                    RegionKind::Text
-                } else if write {
-                    RegionKind::Data
-                } else {
-                    RegionKind::Rodata
-                };
-                SectionClass::Allocated { region, zero_fill }
-            } else {
-                if name == crate::MODINFO_SECTION && sh.sh_type != abi::SHT_NOBITS {
-                    data = file_range(&sh)?;
-                }
-                SectionClass::NotAllocated
-            };
-            match sh.sh_type {
-                abi::SHT_REL => {
-                    return Err(LoadError::RelNotSupported {
-                        section: name.into(),
-                    })
-                }
-                abi::SHT_RELA => {
-                    if sh.sh_entsize != RELA_ENTRY_SIZE as u64 {
-                        return Err(bad(
-                            format!("RELA entry size {} (expected 24)", sh.sh_entsize),
-                            name,
-                        ));
-                    }
-                    if sh.sh_size % RELA_ENTRY_SIZE as u64 != 0 {
-                        return Err(bad(
-                            format!("RELA size {:#x} is not a multiple of 24", sh.sh_size),
-                            name,
-                        ));
-                    }
-                    let entries = file_range(&sh)?;
-                    raw_relas.push((index, sh.sh_info as usize, sh.sh_link as usize, entries));
-                }
-                abi::SHT_SYMTAB if symtab_index.replace(index).is_some() => {
-                    return Err(bad("second symbol table".into(), name));
-                }
-                abi::SHT_SYMTAB_SHNDX => {
-                    return Err(bad(
-                        "extended section indices (SHT_SYMTAB_SHNDX) are not supported".into(),
-                        name,
-                    ));
-                }
-                _ => {}
-            }
-            sections.push(Section {
-                index,
-                name,
-                sh_type: sh.sh_type,
-                flags: sh.sh_flags,
-                size: sh.sh_size,
-                align,
-                class,
-                data,
-            });
+            table.read(bytes, index, &sh, shstrtab.as_ref())?;
         }
-
-        let symbols = match symtab_index {
-            Some(_) => Self::parse_symbols(&file, &sections)?,
+        let symbols = match table.symtab_index {
+            Some(_) => Self::parse_symbols(&file, &table.sections)?,
             None => Vec::new(),
         };
-
-        let mut relas = Vec::with_capacity(raw_relas.len());
-        for (index, target, link, entries) in raw_relas {
-            let rela_name = sections.get(index).map_or("", |s| s.name);
-            let bad = |reason: String| LoadError::BadSection {
-                index,
-                name: rela_name.into(),
-                reason,
-            };
-            let Some(target_section) = sections.get(target) else {
-                return Err(bad(format!(
-                    "relocates section {target}, which does not exist"
-                )));
-            };
-            if target_section.region().is_none() {
-                // Relocations of debug info and other unloaded sections are ignored.
-                continue;
-            }
-            if entries.is_empty() {
-                continue;
-            }
-            if Some(link) != symtab_index {
-                return Err(bad(format!(
-                    "linked to section {link}, not the symbol table"
-                )));
-            }
-            relas.push(RelaTable {
-                index,
-                target,
-                entries,
-            });
-        }
-
+        let relas = link_rela_tables(&table.sections, table.raw_relas, table.symtab_index)?;
         Ok(Object {
-            sections,
+            sections: table.sections,
             symbols,
             relas,
         })
     }
 
+    /// Checks every symbol: its name, its section index and value, COMMON alignment,
+    /// no undefined locals.
     fn parse_symbols(
         file: &ElfBytes<'a, LittleEndian>,
         sections: &[Section<'a>],
