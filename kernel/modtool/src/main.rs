@@ -7,11 +7,15 @@
 //! - `modtool lld-script OUT.map SYMS` — a linker script that makes `ld.lld` place the
 //!   same object at the same addresses (used by the differential tests and the bench).
 //! - `modtool bench FILE.ko [--iterations N]` — in-process parse+plan+load timing.
+//! - `modtool sign [-k] HASH KEY CERT FILE.ko [OUT]` — append a Linux-format signature
+//!   (the arguments of Linux's `scripts/sign-file`; OUT defaults to FILE.ko itself).
+//! - `modtool verify FILE.ko CERT... [--bench N]` — check it as the kernel will (`modsign`).
 //!
 //! Exit status: 0 on success, 1 on a load error (message on stderr, in the loader's
 //! words), 2 on bad usage.
 
 mod link;
+mod sign;
 
 use std::process::ExitCode;
 
@@ -19,7 +23,9 @@ const USAGE: &str = "usage:
   modtool info FILE.ko
   modtool link FILE.ko --base ADDR --symbols SYMS -o OUT [--fix-cortex-a53-843419]
   modtool lld-script OUT.map SYMS
-  modtool bench FILE.ko [--iterations N]";
+  modtool bench FILE.ko [--iterations N]
+  modtool sign [-k] HASH KEY CERT FILE.ko [OUT]
+  modtool verify FILE.ko CERT... [--bench N]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -28,6 +34,8 @@ fn main() -> ExitCode {
         Some("link") => link::link_command(&args[1..]),
         Some("lld-script") => link::lld_script_command(&args[1..]),
         Some("bench") => link::bench(&args[1..]),
+        Some("sign") => sign::sign_command(&args[1..]),
+        Some("verify") => sign::verify_command(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
