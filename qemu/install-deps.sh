@@ -27,6 +27,7 @@ need=(
     mcopy:mtools
     mkfs.fat:dosfstools
     gdb-multiarch:gdb-multiarch
+    openssl:openssl
 )
 missing=()
 for pair in "${need[@]}"; do

@@ -64,6 +64,11 @@ pub enum Malformed {
     SignerCount(usize),
     /// The signature algorithm names a different digest than `digestAlgorithm`.
     DigestMismatch,
+    /// A version that Linux's PKCS#7 parser refuses, or that does not fit
+    /// the way the signer is named.
+    Version(&'static str),
+    /// Algorithm parameters where there must be none (or NULL).
+    Parameters,
     /// The signature value is not a well-formed RSA or ECDSA signature.
     SignatureEncoding,
 }
@@ -155,11 +160,13 @@ impl fmt::Display for Malformed {
             Malformed::NotSignedData => write!(f, "PKCS#7 message is not SignedData"),
             Malformed::ContentType => write!(f, "PKCS#7 content type is not id-data"),
             Malformed::NotDetached => write!(f, "PKCS#7 message carries its content (not detached)"),
-            Malformed::HasAuthAttrs => write!(f, "Invalid module sig (has authattrs)"),
+            Malformed::HasAuthAttrs => write!(f, "has authattrs"),
             Malformed::SignerCount(n) => write!(f, "PKCS#7 message has {n} signers, expected 1"),
             Malformed::DigestMismatch => {
                 write!(f, "PKCS#7 signature algorithm and digest algorithm disagree")
             }
+            Malformed::Version(what) => write!(f, "unsupported {what} version"),
+            Malformed::Parameters => write!(f, "PKCS#7 algorithm has unexpected parameters"),
             Malformed::SignatureEncoding => write!(f, "PKCS#7 signature value is malformed"),
         }
     }

@@ -8,7 +8,7 @@
 
 use alloc::string::ToString;
 use alloc::vec::Vec;
-use cms::content_info::ContentInfo;
+use cms::content_info::{CmsVersion, ContentInfo};
 use cms::signed_data::{SignedData, SignerIdentifier};
 use const_oid::db::rfc5911::{ID_DATA, ID_SIGNED_DATA};
 use const_oid::db::rfc5912::{
@@ -51,6 +51,10 @@ fn der_error(e: der::Error) -> SigError {
     SigError::Malformed(Malformed::Der(e.to_string()))
 }
 
+fn null_or_absent(params: &Option<der::Any>) -> bool {
+    params.as_ref().is_none_or(|p| p.is_null())
+}
+
 /// Parses the PKCS#7 blob of a module signature down to its one signer.
 pub fn parse(pkcs7: &[u8]) -> Result<Signer, SigError> {
     let info = ContentInfo::from_der(pkcs7).map_err(der_error)?;
@@ -58,6 +62,10 @@ pub fn parse(pkcs7: &[u8]) -> Result<Signer, SigError> {
         return Err(SigError::Malformed(Malformed::NotSignedData));
     }
     let signed: SignedData = info.content.decode_as().map_err(der_error)?;
+    // pkcs7_note_signeddata_version: PKCS#7 / CMS v1, or CMS v3.
+    if !matches!(signed.version, CmsVersion::V1 | CmsVersion::V3) {
+        return Err(SigError::Malformed(Malformed::Version("SignedData")));
+    }
     let encap = &signed.encap_content_info;
     if encap.econtent_type != ID_DATA {
         return Err(SigError::Malformed(Malformed::ContentType));
@@ -69,6 +77,20 @@ pub fn parse(pkcs7: &[u8]) -> Result<Signer, SigError> {
     let [signer] = signers else {
         return Err(SigError::Malformed(Malformed::SignerCount(signers.len())));
     };
+    // pkcs7_note_signerinfo_version: a v1 SignerInfo names its signer by issuer
+    // and serial and sits in a v1 SignedData; a v3 one by key identifier.
+    let version_fits = match (&signer.sid, signer.version) {
+        (SignerIdentifier::IssuerAndSerialNumber(_), CmsVersion::V1) => {
+            signed.version == CmsVersion::V1
+        }
+        (SignerIdentifier::SubjectKeyIdentifier(_), CmsVersion::V3) => {
+            signed.version == CmsVersion::V3
+        }
+        _ => false,
+    };
+    if !version_fits {
+        return Err(SigError::Malformed(Malformed::Version("SignerInfo")));
+    }
     if signer.signed_attrs.is_some() {
         return Err(SigError::Malformed(Malformed::HasAuthAttrs));
     }
@@ -77,6 +99,19 @@ pub fn parse(pkcs7: &[u8]) -> Result<Signer, SigError> {
         SigError::UnsupportedAlgorithm(Unsupported::Digest(digest_oid.to_string()))
     })?;
 
+    // One form only: the digest has no parameters (or NULL), the SignedData lists
+    // exactly the signer's digest, and rsaEncryption has NULL (or none).
+    if !null_or_absent(&signer.digest_alg.parameters) {
+        return Err(SigError::Malformed(Malformed::Parameters));
+    }
+    if signed.digest_algorithms.len() != 1
+        || signed
+            .digest_algorithms
+            .iter()
+            .any(|d| d.oid != *digest_oid)
+    {
+        return Err(SigError::Malformed(Malformed::DigestMismatch));
+    }
     let sig_oid = signer.signature_algorithm.oid;
     let (kind, named_digest) = match sig_oid {
         RSA_ENCRYPTION => (SignatureKind::RsaPkcs1v15, None),
@@ -92,6 +127,14 @@ pub fn parse(pkcs7: &[u8]) -> Result<Signer, SigError> {
             ))
         }
     };
+    let params = &signer.signature_algorithm.parameters;
+    let params_fit = match kind {
+        SignatureKind::RsaPkcs1v15 => null_or_absent(params),
+        SignatureKind::Ecdsa => params.is_none(),
+    };
+    if !params_fit {
+        return Err(SigError::Malformed(Malformed::Parameters));
+    }
     if named_digest.is_some_and(|named| named != digest) {
         return Err(SigError::Malformed(Malformed::DigestMismatch));
     }
