@@ -9,6 +9,10 @@
 #    NAME.ko is that object without debug info or LLVM bitcode sections.
 #  - C: every drivers/c/NAME.c compiled with Debian's aarch64-linux-gnu-gcc
 #    against kernel/abi/include/kabi.h into NAME.ko.
+#  - Every NAME.ko is signed in Linux's format (`modtool sign sha256 KEY KEY NAME.ko`)
+#    with $SIGN_KEY (private key + certificate in one PEM; default
+#    build/signing_key.pem, made by kernel/modsign/genkey.sh when missing).
+#    SIGN_KEY= (empty) leaves the modules unsigned.
 #  - Then depmod writes build/modules/modules.dep and modules.alias.
 #
 # Any error stops the script with a non-zero status and says what failed.
@@ -36,6 +40,23 @@ LLD="$sysroot/lib/rustlib/$host/bin/rust-lld"
 command -v llvm-objcopy >/dev/null || die "llvm-objcopy not found (Debian package llvm; run 'make deps')"
 
 mkdir -p "$OUT"
+
+DEFAULT_SIGN_KEY=build/signing_key.pem
+SIGN_KEY=${SIGN_KEY-$DEFAULT_SIGN_KEY}
+if [ -n "$SIGN_KEY" ]; then
+    if [ ! -e "$SIGN_KEY" ]; then
+        [ "$SIGN_KEY" = "$DEFAULT_SIGN_KEY" ] || die "SIGN_KEY=$SIGN_KEY: no such file"
+        kernel/modsign/genkey.sh "$SIGN_KEY" || die "cannot make the development signing key"
+    fi
+    cargo build -q -p modtool || die "cargo build of modtool failed"
+    MODTOOL="$target_dir/debug/modtool"
+fi
+
+# sign NAME.ko: appends the signature in place (no-op when SIGN_KEY is empty).
+sign() {
+    [ -n "$SIGN_KEY" ] || return 0
+    "$MODTOOL" sign sha256 "$SIGN_KEY" "$SIGN_KEY" "$1" || die "signing $1 failed"
+}
 
 # --- Rust modules ------------------------------------------------------------
 crates=()
@@ -69,6 +90,7 @@ for c in "${crates[@]}"; do
         "$lib" -o "$OUT/$mod.ko.debug" || die "$c: linking $mod.ko failed"
     llvm-objcopy --strip-debug --remove-section=.llvmbc --remove-section=.llvmcmd \
         "$OUT/$mod.ko.debug" "$OUT/$mod.ko" || die "$c: stripping $mod.ko failed"
+    sign "$OUT/$mod.ko"
     echo "build-modules: $OUT/$mod.ko $(stat -c %s "$OUT/$mod.ko") bytes (+ $mod.ko.debug)"
 done
 
@@ -82,8 +104,15 @@ for src in "${c_sources[@]}"; do
     mod=$(basename "$src" .c)
     "$CC" "${CFLAGS[@]}" "$src" -o "$OUT/$mod.ko.debug" || die "$src: compile failed"
     llvm-objcopy --strip-debug "$OUT/$mod.ko.debug" "$OUT/$mod.ko" || die "$src: stripping $mod.ko failed"
+    sign "$OUT/$mod.ko"
     echo "build-modules: $OUT/$mod.ko $(stat -c %s "$OUT/$mod.ko") bytes (+ $mod.ko.debug)"
 done
+
+if [ -n "$SIGN_KEY" ]; then
+    echo "build-modules: modules signed with $SIGN_KEY (sha256)"
+else
+    echo "build-modules: SIGN_KEY is empty: modules left unsigned"
+fi
 
 # --- index -------------------------------------------------------------------
 cargo run -q -p depmod -- "$OUT" || die "depmod failed"
