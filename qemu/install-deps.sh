@@ -28,6 +28,7 @@ need=(
     mkfs.fat:dosfstools
     gdb-multiarch:gdb-multiarch
     openssl:openssl
+    qemu-aarch64:qemu-user
 )
 missing=()
 for pair in "${need[@]}"; do

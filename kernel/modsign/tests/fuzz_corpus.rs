@@ -6,7 +6,8 @@ use std::path::Path;
 
 fn keyring() -> modsign::Keyring {
     let mut k = modsign::Keyring::new();
-    k.add_der(include_bytes!("../fuzz/certs/rsa2048.der")).unwrap();
+    k.add_der(include_bytes!("../fuzz/certs/rsa2048.der"))
+        .unwrap();
     k.add_der(include_bytes!("../fuzz/certs/p256.der")).unwrap();
     k
 }
