@@ -62,10 +62,10 @@ debug: kernel initrd disk ## boot with QEMU halted (-s -S) and attach gdb-multia
 lint: deps ## cargo fmt --check and clippy (host and target) with warnings denied
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace $(HOST_EXCLUDES) --all-targets -- -D warnings
-	$(CARGO) clippy -p kernel -p kcore -p modloader --target $(TARGET) $(CARGO_PROFILE_FLAG) -- -D warnings
+	$(CARGO) clippy -p kernel -p kcore -p modloader -p modsign --target $(TARGET) $(CARGO_PROFILE_FLAG) -- -D warnings
 	$(CARGO) clippy $(foreach d,$(DRIVER_CRATES),-p $(d)) --target $(TARGET) $(CARGO_PROFILE_FLAG) -- -D warnings
 
-test-host: deps ## host unit tests (kcore, loader, modtool, kallsyms, kabi, depmod)
+test-host: deps ## host unit tests (kcore, loader, modsign, modtool, kallsyms, kabi, depmod)
 	$(CARGO) test --workspace $(HOST_EXCLUDES) --exclude qemu-tests
 
 test-qemu: kernel initrd initrd-all ## QEMU tests: boot, shell, oops, machine matrix, modules, drivers, disk

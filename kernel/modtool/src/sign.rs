@@ -331,22 +331,30 @@ pub fn verify_command(args: &[String]) -> Result<(), Failure> {
                 .signer_id,
         );
         let key_name = key.map_or("?".into(), |k| k.key.name());
-        let start = Instant::now();
-        for _ in 0..iterations {
+        // Best of five batches: the machine is shared, the minimum is the cost.
+        let best = |f: &dyn Fn() -> Result<(), Failure>| -> Result<f64, Failure> {
+            let mut best = f64::MAX;
+            for _ in 0..5 {
+                let start = Instant::now();
+                for _ in 0..iterations {
+                    f()?;
+                }
+                best = best.min(start.elapsed().as_secs_f64() / f64::from(iterations));
+            }
+            Ok(best * 1e6)
+        };
+        let per = best(&|| {
             modsign::verify(&image, &keyring).map_err(|e| fail(e.to_string()))?;
-        }
-        let per = start.elapsed() / iterations;
-        let hash_start = Instant::now();
-        for _ in 0..iterations {
+            Ok(())
+        })?;
+        let hash_per = best(&|| {
             std::hint::black_box(v.hash_algo.digest(&image[..v.elf_len]));
-        }
-        let hash_per = hash_start.elapsed() / iterations;
+            Ok(())
+        })?;
         println!(
-            "bench: {key_name}/{}: verify {:.1} us per call ({} bytes, hash {:.1} us via {}), {iterations} iterations",
+            "bench: {key_name}/{}: verify {per:.1} us per call ({} bytes, of which hash {hash_per:.1} us via {}), best of 5 x {iterations}",
             v.hash_algo.name(),
-            per.as_secs_f64() * 1e6,
             v.elf_len,
-            hash_per.as_secs_f64() * 1e6,
             if v.hash_algo == HashAlgo::Sha256 { modsign::hash::sha256_path() } else { "sha2 crate" },
         );
     }

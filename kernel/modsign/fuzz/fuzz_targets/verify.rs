@@ -10,7 +10,10 @@ fn keyring() -> &'static modsign::Keyring {
     static KEYRING: OnceLock<modsign::Keyring> = OnceLock::new();
     KEYRING.get_or_init(|| {
         let mut k = modsign::Keyring::new();
-        for der in [&include_bytes!("../certs/rsa2048.der")[..], &include_bytes!("../certs/p256.der")[..]] {
+        for der in [
+            &include_bytes!("../certs/rsa2048.der")[..],
+            &include_bytes!("../certs/p256.der")[..],
+        ] {
             if let Err(e) = k.add_der(der) {
                 panic!("fuzz keyring: {e}");
             }
