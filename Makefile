@@ -21,6 +21,13 @@ INITRD ?= $(BUILD)/initrd.cpio
 DISK ?= $(BUILD)/disk.img
 export CPU MEM SMP GIC EL QEMU_EXTRA APPEND INITRD DISK
 
+# Module signing key: private key and certificate in one PEM, like Linux's
+# certs/signing_key.pem. A development key is made on first build unless
+# SIGN_KEY names another; SIGN_KEY= (empty) leaves modules unsigned.
+DEFAULT_SIGN_KEY := $(BUILD)/signing_key.pem
+SIGN_KEY ?= $(DEFAULT_SIGN_KEY)
+export SIGN_KEY
+
 .PHONY: help deps kernel tools run debug test test-host test-qemu lint bench fuzz clean
 
 help: ## this list
@@ -28,11 +35,15 @@ help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  \1\t\2/' | expand -t 14
 	@echo
 	@echo "Machine options for run/debug: CPU=cortex-a72 MEM=256M SMP=1 GIC=2|3 EL=1|2 APPEND='...' INITRD=file DISK=file QEMU_EXTRA='...'"
+	@echo "Module signing: SIGN_KEY=key.pem (private key + certificate; default build/signing_key.pem, made on first build)"
 
 deps: ## install what is missing (rustup target, Debian packages)
 	@./qemu/install-deps.sh
 
-kernel: deps ## build the kernel Image (build/kernel.img) and ELF with symbols (build/kernel.elf)
+$(DEFAULT_SIGN_KEY):
+	./kernel/modsign/genkey.sh $@
+
+kernel: deps | $(SIGN_KEY) ## build the kernel Image (build/kernel.img) and ELF with symbols (build/kernel.elf)
 	$(CARGO) build -p kernel --target $(TARGET) $(CARGO_PROFILE_FLAG)
 	@mkdir -p $(BUILD)
 	cp $(ELF) $(KELF)
@@ -57,10 +68,10 @@ debug: kernel initrd disk ## boot with QEMU halted (-s -S) and attach gdb-multia
 lint: deps ## cargo fmt --check and clippy (host and target) with warnings denied
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace $(HOST_EXCLUDES) --all-targets -- -D warnings
-	$(CARGO) clippy -p kernel -p kcore -p modloader --target $(TARGET) $(CARGO_PROFILE_FLAG) -- -D warnings
+	$(CARGO) clippy -p kernel -p kcore -p modloader -p modsign --target $(TARGET) $(CARGO_PROFILE_FLAG) -- -D warnings
 	$(CARGO) clippy $(foreach d,$(DRIVER_CRATES),-p $(d)) --target $(TARGET) $(CARGO_PROFILE_FLAG) -- -D warnings
 
-test-host: deps ## host unit tests (kcore, loader, modtool, kallsyms, kabi, depmod)
+test-host: deps ## host unit tests (kcore, loader, modsign, modtool, kallsyms, kabi, depmod)
 	$(CARGO) test --workspace $(HOST_EXCLUDES) --exclude qemu-tests
 
 test-qemu: kernel initrd initrd-all ## QEMU tests: boot, shell, oops, machine matrix, modules, drivers, disk
@@ -72,8 +83,9 @@ test: lint test-host test-qemu ## everything CI runs: lint, host tests, QEMU tes
 bench: kernel initrd initrd-all disk ## print figures: boot vs QEMU floor, image size, memory, modules, drivers, loader
 	./tests/bench.sh
 
-fuzz: ## fuzz the module load path with cargo fuzz (nightly); FUZZ_SECONDS=600
+fuzz: ## fuzz the module load path and the signature check with cargo fuzz (nightly); FUZZ_SECONDS=600 each
 	./kernel/loader/fuzz.sh $(or $(FUZZ_SECONDS),600)
+	./kernel/modsign/fuzz.sh $(or $(FUZZ_SECONDS),600)
 
 clean: ## remove build outputs
 	$(CARGO) clean
@@ -86,7 +98,7 @@ clean: ## remove build outputs
 BOOT_MODULES := pl011 virtio_mmio virtio_blk
 DISK_MIB ?= 32
 
-modules: deps ## build every module (build/modules/*.ko) and the depmod index
+modules: deps | $(SIGN_KEY) ## build every module (build/modules/*.ko), signed with SIGN_KEY, and the depmod index
 	./drivers/build-modules.sh
 
 # pack DIR OUT: a cpio newc archive of DIR's modules and indexes.

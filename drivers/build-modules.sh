@@ -17,6 +17,10 @@
 #      3. `modtool modpost --symvers build/Module.symvers NAME.o -o NAME.ko.debug`
 #         adds abi= and the __versions entry of every symbol NAME calls, and
 #         refuses one nobody exports; NAME.ko is that without debug info.
+#  - Every NAME.ko is signed in Linux's format (`modtool sign sha256 KEY KEY NAME.ko`)
+#    with $SIGN_KEY (private key + certificate in one PEM; default
+#    build/signing_key.pem, made by kernel/modsign/genkey.sh when missing).
+#    SIGN_KEY= (empty) leaves the modules unsigned.
 #  - Then depmod writes build/modules/modules.dep and modules.alias.
 #
 # Any error stops the script with a non-zero status and says what failed.
@@ -49,6 +53,23 @@ command -v llvm-objcopy >/dev/null || die "llvm-objcopy not found (Debian packag
 mkdir -p "$OUT" "$C_OBJ" "$(dirname "$SYMVERS")"
 cargo build -q -p modtool -p depmod || die "building the host tools (modtool, depmod) failed"
 MODTOOL="$target_dir/debug/modtool"
+
+DEFAULT_SIGN_KEY=build/signing_key.pem
+SIGN_KEY=${SIGN_KEY-$DEFAULT_SIGN_KEY}
+if [ -n "$SIGN_KEY" ]; then
+    if [ ! -e "$SIGN_KEY" ]; then
+        [ "$SIGN_KEY" = "$DEFAULT_SIGN_KEY" ] || die "SIGN_KEY=$SIGN_KEY: no such file"
+        kernel/modsign/genkey.sh "$SIGN_KEY" || die "cannot make the development signing key"
+    fi
+    cargo build -q -p modtool || die "cargo build of modtool failed"
+    MODTOOL="$target_dir/debug/modtool"
+fi
+
+# sign NAME.ko: appends the signature in place (no-op when SIGN_KEY is empty).
+sign() {
+    [ -n "$SIGN_KEY" ] || return 0
+    "$MODTOOL" sign sha256 "$SIGN_KEY" "$SIGN_KEY" "$1" || die "signing $1 failed"
+}
 
 # --- Rust modules ------------------------------------------------------------
 crates=()
@@ -84,6 +105,7 @@ for c in "${crates[@]}"; do
         "$lib" -o "$OUT/$mod.ko.debug" || die "$c: linking $mod.ko failed"
     llvm-objcopy --strip-debug --remove-section=.llvmbc --remove-section=.llvmcmd \
         "$OUT/$mod.ko.debug" "$OUT/$mod.ko" || die "$c: stripping $mod.ko failed"
+    sign "$OUT/$mod.ko"
     echo "build-modules: $OUT/$mod.ko $(stat -c %s "$OUT/$mod.ko") bytes (+ $mod.ko.debug)"
 done
 
@@ -114,8 +136,15 @@ for obj in ${c_objs[@]+"${c_objs[@]}"}; do
     "$MODTOOL" modpost --symvers "$SYMVERS" "$obj" -o "$OUT/$mod.ko.debug" \
         || die "$obj: modpost failed"
     llvm-objcopy --strip-debug "$OUT/$mod.ko.debug" "$OUT/$mod.ko" || die "$obj: stripping $mod.ko failed"
+    sign "$OUT/$mod.ko"
     echo "build-modules: $OUT/$mod.ko $(stat -c %s "$OUT/$mod.ko") bytes (+ $mod.ko.debug)"
 done
+
+if [ -n "$SIGN_KEY" ]; then
+    echo "build-modules: modules signed with $SIGN_KEY (sha256)"
+else
+    echo "build-modules: SIGN_KEY is empty: modules left unsigned"
+fi
 
 # --- index -------------------------------------------------------------------
 cargo run -q -p depmod -- "$OUT" || die "depmod failed"

@@ -27,6 +27,8 @@ need=(
     mcopy:mtools
     mkfs.fat:dosfstools
     gdb-multiarch:gdb-multiarch
+    openssl:openssl
+    qemu-aarch64:qemu-user
 )
 missing=()
 for pair in "${need[@]}"; do

@@ -285,6 +285,9 @@ pub fn info(args: &[String]) -> Result<(), Failure> {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
         let _ = writeln!(out, "{:<9} {v}", format!("{k}:"));
     }
+    for (k, v) in crate::sign::info_lines(&bytes) {
+        let _ = writeln!(out, "{:<13} {v}", format!("{k}:"));
+    }
     let _ = writeln!(out, "sections:");
     let _ = writeln!(
         out,

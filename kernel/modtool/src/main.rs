@@ -14,6 +14,9 @@
 //! - `modtool modpost --symvers Module.symvers IN.o -o OUT.ko` — a compiled C
 //!   object into a module: `__versions` and `abi=` added, undefined symbols
 //!   refused ([`modpost`]).
+//! - `modtool sign [-k] HASH KEY CERT FILE.ko [OUT]` — append a Linux-format signature
+//!   (the arguments of Linux's `scripts/sign-file`; OUT defaults to FILE.ko itself).
+//! - `modtool verify FILE.ko CERT... [--bench N]` — check it as the kernel will (`modsign`).
 //!
 //! Exit status: 0 on success, 1 on a load error (message on stderr, in the loader's
 //! words), 2 on bad usage.
@@ -22,6 +25,7 @@ mod genksyms;
 mod link;
 mod modpost;
 mod symvers;
+mod sign;
 
 use std::process::ExitCode;
 
@@ -32,7 +36,9 @@ const USAGE: &str = "usage:
   modtool bench FILE.ko [--iterations N]
   modtool genksyms [-o OUT.h] [FILE.i|-]
   modtool symvers -o Module.symvers [MODULE.ko|OBJECT.o ...]
-  modtool modpost --symvers Module.symvers IN.o -o OUT.ko";
+  modtool modpost --symvers Module.symvers IN.o -o OUT.ko
+  modtool sign [-k] HASH KEY CERT FILE.ko [OUT]
+  modtool verify FILE.ko CERT... [--bench N]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -44,6 +50,8 @@ fn main() -> ExitCode {
         Some("genksyms") => genksyms::command(&args[1..]),
         Some("symvers") => symvers::command(&args[1..]),
         Some("modpost") => modpost::command(&args[1..]),
+        Some("sign") => sign::sign_command(&args[1..]),
+        Some("verify") => sign::verify_command(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

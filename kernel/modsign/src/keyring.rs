@@ -1,0 +1,188 @@
+//! The trusted certificates a module signature is checked against: each X.509
+//! certificate (DER) reduced, once, to what verification needs: how a signature
+//! may name it, its public key, and the signer name Linux prints.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use const_oid::db::rfc5912::{ID_EC_PUBLIC_KEY, RSA_ENCRYPTION, SECP_256_R_1, SECP_384_R_1};
+use core::fmt;
+use der::{Decode, Encode};
+use rsa::pkcs1::DecodeRsaPublicKey;
+use rsa::traits::PublicKeyParts;
+use x509_cert::ext::pkix::SubjectKeyIdentifier;
+use x509_cert::Certificate;
+
+use crate::pkcs7::SignerId;
+
+/// RSA modulus sizes accepted, in bits (the 2048 to 4096).
+pub const RSA_BITS: core::ops::RangeInclusive<usize> = 2048..=4096;
+
+/// A public key we can verify module signatures with.
+#[derive(Debug, Clone)]
+pub enum PublicKey {
+    Rsa(rsa::PublicKey),
+    P256(p256::ecdsa::VerifyingKey),
+    P384(p384::ecdsa::VerifyingKey),
+    /// Kept, so a signature by it is "unsupported" (ENOPKG), not "unknown key".
+    Unsupported(String),
+}
+
+impl PublicKey {
+    /// Short name for reports: `rsa2048`, `p256`, ...
+    pub fn name(&self) -> String {
+        match self {
+            PublicKey::Rsa(k) => format!("rsa{}", k.size() * 8),
+            PublicKey::P256(_) => "p256".into(),
+            PublicKey::P384(_) => "p384".into(),
+            PublicKey::Unsupported(what) => what.clone(),
+        }
+    }
+}
+
+/// One trusted certificate.
+#[derive(Debug, Clone)]
+pub struct TrustedCert {
+    /// Linux's name for the signer (`x509_fabricate_name`): CN, or "O: CN".
+    pub signer: String,
+    /// DER of the issuer Name, for issuerAndSerialNumber.
+    pub issuer: Vec<u8>,
+    /// The serial number's bytes.
+    pub serial: Vec<u8>,
+    /// The subjectKeyIdentifier, if the certificate has one.
+    pub key_identifier: Option<Vec<u8>>,
+    pub key: PublicKey,
+}
+
+/// A certificate that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertError(pub String);
+
+impl fmt::Display for CertError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "X.509 certificate: {}", self.0)
+    }
+}
+
+impl TrustedCert {
+    /// Reads one DER certificate. Its own signature is not checked: a trusted
+    /// certificate is trusted because it is built in, as Linux's system keyring.
+    pub fn from_der(der: &[u8]) -> Result<TrustedCert, CertError> {
+        let cert = Certificate::from_der(der).map_err(|e| CertError(e.to_string()))?;
+        let tbs = cert.tbs_certificate();
+        let issuer = tbs
+            .issuer()
+            .to_der()
+            .map_err(|e| CertError(e.to_string()))?;
+        let serial = tbs.serial_number().as_bytes().to_vec();
+        let key_identifier = tbs
+            .get_extension::<SubjectKeyIdentifier>()
+            .map_err(|e| CertError(e.to_string()))?
+            .map(|(_, skid)| skid.0.as_bytes().to_vec());
+        Ok(TrustedCert {
+            signer: fabricate_name(tbs.subject()),
+            issuer,
+            serial,
+            key_identifier,
+            key: public_key(tbs.subject_public_key_info()),
+        })
+    }
+
+    /// Whether a signature naming its signer `id` names this certificate.
+    pub fn matches(&self, id: &SignerId) -> bool {
+        match id {
+            SignerId::IssuerAndSerial { issuer, serial } => {
+                *issuer == self.issuer && *serial == self.serial
+            }
+            SignerId::KeyIdentifier(kid) => self.key_identifier.as_ref() == Some(kid),
+        }
+    }
+}
+
+fn public_key(spki: &spki::SubjectPublicKeyInfoOwned) -> PublicKey {
+    let Some(bits) = spki.subject_public_key.as_bytes() else {
+        return PublicKey::Unsupported("public key is not a whole number of bytes".into());
+    };
+    let oid = spki.algorithm.oid;
+    if oid == RSA_ENCRYPTION {
+        return match rsa::PublicKey::from_pkcs1_der(bits) {
+            Ok(key) if RSA_BITS.contains(&(key.size() * 8)) => PublicKey::Rsa(key),
+            Ok(key) => PublicKey::Unsupported(format!(
+                "RSA key of {} bits (2048 to 4096 supported)",
+                key.size() * 8
+            )),
+            Err(e) => PublicKey::Unsupported(format!("RSA key: {e}")),
+        };
+    }
+    if oid == ID_EC_PUBLIC_KEY {
+        let curve = spki
+            .algorithm
+            .parameters
+            .as_ref()
+            .and_then(|p| p.decode_as::<der::oid::ObjectIdentifier>().ok());
+        return match curve {
+            Some(SECP_256_R_1) => p256::ecdsa::VerifyingKey::from_sec1_bytes(bits).map_or_else(
+                |e| PublicKey::Unsupported(format!("P-256 key: {e}")),
+                PublicKey::P256,
+            ),
+            Some(SECP_384_R_1) => p384::ecdsa::VerifyingKey::from_sec1_bytes(bits).map_or_else(
+                |e| PublicKey::Unsupported(format!("P-384 key: {e}")),
+                PublicKey::P384,
+            ),
+            Some(other) => PublicKey::Unsupported(format!("EC curve {other}")),
+            None => PublicKey::Unsupported("EC key without a named curve".into()),
+        };
+    }
+    PublicKey::Unsupported(format!("key algorithm {oid}"))
+}
+
+/// Linux's `x509_fabricate_name` (crypto/asymmetric_keys/x509_cert_parser.c): the
+/// CN, prefixed by "O: " unless the CN already starts with the O; else the O,
+/// else the e-mail address.
+fn fabricate_name(subject: &x509_cert::name::Name) -> String {
+    let text = |v: der::Result<Option<x509_cert::ext::pkix::name::DirectoryString>>| {
+        v.ok().flatten().map(String::from)
+    };
+    let cn = text(subject.common_name());
+    let o = text(subject.organization());
+    match (o, cn) {
+        (Some(o), Some(cn)) if cn.starts_with(o.as_str()) => cn,
+        (Some(o), Some(cn)) => format!("{o}: {cn}"),
+        (None, Some(cn)) => cn,
+        (Some(o), None) => o,
+        (None, None) => subject
+            .email_address()
+            .ok()
+            .flatten()
+            .map(|e| e.to_string())
+            .unwrap_or_default(),
+    }
+}
+
+/// The certificates module signatures are checked against.
+#[derive(Debug, Clone, Default)]
+pub struct Keyring {
+    certs: Vec<TrustedCert>,
+}
+
+impl Keyring {
+    pub fn new() -> Keyring {
+        Keyring::default()
+    }
+
+    /// Adds one DER certificate.
+    pub fn add_der(&mut self, der: &[u8]) -> Result<&TrustedCert, CertError> {
+        let cert = TrustedCert::from_der(der)?;
+        self.certs.push(cert);
+        Ok(&self.certs[self.certs.len() - 1])
+    }
+
+    /// The first trusted certificate a signature naming `id` names.
+    pub fn find(&self, id: &SignerId) -> Option<&TrustedCert> {
+        self.certs.iter().find(|c| c.matches(id))
+    }
+
+    pub fn certs(&self) -> &[TrustedCert] {
+        &self.certs
+    }
+}
