@@ -61,8 +61,6 @@ if [ -n "$SIGN_KEY" ]; then
         [ "$SIGN_KEY" = "$DEFAULT_SIGN_KEY" ] || die "SIGN_KEY=$SIGN_KEY: no such file"
         kernel/modsign/genkey.sh "$SIGN_KEY" || die "cannot make the development signing key"
     fi
-    cargo build -q -p modtool || die "cargo build of modtool failed"
-    MODTOOL="$target_dir/debug/modtool"
 fi
 
 # sign NAME.ko: appends the signature in place (no-op when SIGN_KEY is empty).

@@ -24,8 +24,8 @@
 mod genksyms;
 mod link;
 mod modpost;
-mod symvers;
 mod sign;
+mod symvers;
 
 use std::process::ExitCode;
 
