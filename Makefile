@@ -27,6 +27,17 @@ export CPU MEM SMP GIC EL QEMU_EXTRA APPEND INITRD DISK
 DEFAULT_SIGN_KEY := $(BUILD)/signing_key.pem
 SIGN_KEY ?= $(DEFAULT_SIGN_KEY)
 export SIGN_KEY
+# Certificates built into the kernel: SIGN_KEY's own, then every PEM named in
+# TRUSTED_CERTS. MODULE_SIG_FORCE=1 makes signature enforcement permanent
+# (Linux's CONFIG_MODULE_SIG_FORCE); otherwise `module.sig_enforce=1` or the
+# shell's `sig_enforce on` turn it on at boot or run time.
+TRUSTED_CERTS ?=
+MODULE_SIG_FORCE ?=
+CERTS := $(BUILD)/trusted_certs.der
+# Extra keys the tests and the bench sign with (RSA-4096, P-256, P-384); the
+# kernel trusts them only when built by `make test`, `make test-qemu` or
+# `make bench`.
+TEST_KEYS := $(BUILD)/test-keys/rsa4096.pem $(BUILD)/test-keys/p256.pem $(BUILD)/test-keys/p384.pem
 
 .PHONY: help deps kernel tools run debug test test-host test-qemu lint bench fuzz clean
 
@@ -36,15 +47,24 @@ help: ## this list
 	@echo
 	@echo "Machine options for run/debug: CPU=cortex-a72 MEM=256M SMP=1 GIC=2|3 EL=1|2 APPEND='...' INITRD=file DISK=file QEMU_EXTRA='...'"
 	@echo "Module signing: SIGN_KEY=key.pem (private key + certificate; default build/signing_key.pem, made on first build)"
+	@echo "                TRUSTED_CERTS='a.pem b.pem' (more certificates built in), MODULE_SIG_FORCE=1 (always enforce)"
 
 deps: ## install what is missing (rustup target, Debian packages)
 	@./qemu/install-deps.sh
 
 $(DEFAULT_SIGN_KEY):
 	./kernel/modsign/genkey.sh $@
+$(BUILD)/test-keys/rsa4096.pem:
+	./kernel/modsign/genkey.sh $@ rsa:4096
+$(BUILD)/test-keys/p256.pem:
+	./kernel/modsign/genkey.sh $@ p256
+$(BUILD)/test-keys/p384.pem:
+	./kernel/modsign/genkey.sh $@ p384
 
-kernel: deps | $(SIGN_KEY) ## build the kernel Image (build/kernel.img) and ELF with symbols (build/kernel.elf)
-	$(CARGO) build -p kernel --target $(TARGET) $(CARGO_PROFILE_FLAG)
+kernel: deps | $(SIGN_KEY) $(TRUSTED_CERTS) ## build the kernel Image (build/kernel.img) and ELF with symbols (build/kernel.elf)
+	./kernel/modsign/certs.sh $(CERTS) $(SIGN_KEY) $(TRUSTED_CERTS)
+	KERNEL_TRUSTED_CERTS=$(abspath $(CERTS)) KERNEL_MODULE_SIG_FORCE=$(MODULE_SIG_FORCE) \
+		$(CARGO) build -p kernel --target $(TARGET) $(CARGO_PROFILE_FLAG)
 	@mkdir -p $(BUILD)
 	cp $(ELF) $(KELF)
 	$(CARGO) run -q -p kallsyms -- $(KELF)
@@ -74,6 +94,7 @@ lint: deps ## cargo fmt --check and clippy (host and target) with warnings denie
 test-host: deps ## host unit tests (kcore, loader, modsign, modtool, kallsyms, kabi, depmod)
 	$(CARGO) test --workspace $(HOST_EXCLUDES) --exclude qemu-tests
 
+test-qemu bench: TRUSTED_CERTS += $(TEST_KEYS)
 test-qemu: kernel initrd initrd-all ## QEMU tests: boot, shell, oops, machine matrix, modules, drivers, disk
 	$(CARGO) test -p qemu-tests -- --test-threads=2
 

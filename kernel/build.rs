@@ -1,4 +1,13 @@
-//! Links the kernel with the project's link script when building for the target.
+//! Links the kernel with the project's link script when building for the
+//! target, and brings in the build inputs that come from outside the source
+//! tree:
+//! the trusted module-signing certificates (`KERNEL_TRUSTED_CERTS`, a file of
+//! concatenated DER certificates that `make` writes from `SIGN_KEY` and
+//! `TRUSTED_CERTS`; none when unset) and the permanent signature-enforcement
+//! option (`KERNEL_MODULE_SIG_FORCE=1`, Linux's CONFIG_MODULE_SIG_FORCE).
+
+use std::path::PathBuf;
+
 fn main() {
     let target = std::env::var("TARGET").unwrap_or_default();
     if target.starts_with("aarch64") && target.ends_with("-none") {
@@ -6,4 +15,22 @@ fn main() {
         println!("cargo:rustc-link-arg-bins=-T{dir}/../aarch64-virt.ld");
         println!("cargo:rerun-if-changed={dir}/../aarch64-virt.ld");
     }
+    println!("cargo:rerun-if-env-changed=KERNEL_TRUSTED_CERTS");
+    println!("cargo:rerun-if-env-changed=KERNEL_MODULE_SIG_FORCE");
+    println!("cargo::rustc-check-cfg=cfg(module_sig_force)");
+    if std::env::var("KERNEL_MODULE_SIG_FORCE").as_deref() == Ok("1") {
+        println!("cargo::rustc-cfg=module_sig_force");
+    }
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let certs = match std::env::var_os("KERNEL_TRUSTED_CERTS") {
+        Some(path) if !path.is_empty() => {
+            let path = PathBuf::from(path);
+            println!("cargo:rerun-if-changed={}", path.display());
+            std::fs::read(&path).unwrap_or_else(|e| {
+                panic!("KERNEL_TRUSTED_CERTS={}: {e}", path.display());
+            })
+        }
+        _ => Vec::new(),
+    };
+    std::fs::write(out.join("trusted_certs.der"), certs).expect("write OUT_DIR/trusted_certs.der");
 }

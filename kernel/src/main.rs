@@ -8,7 +8,7 @@
 //!
 //! The rooms, lowest first; each uses only rooms below it (checked by
 //! `tests/tests/layout.rs`): `arch` (the only place with assembly and system
-//! registers), `sync`, `machine` (what the device tree says), `mm` (pages,
+//! registers), `sync`, `taint`, `machine` (what the device tree says), `mm` (pages,
 //! heap, address space), `module` (registry, load, unload, exports), `kobject`
 //! (objects modules provide, devfs), `irq` (interrupts, time, timers),
 //! `console`, `klog` (kernel log, oops, symbols), `fs` (paths, initrd, FAT),
@@ -57,6 +57,8 @@ mod module;
 mod shell;
 #[cfg(target_os = "none")]
 mod sync;
+#[cfg(target_os = "none")]
+mod taint;
 
 #[cfg(target_os = "none")]
 use arch::exceptions::{self, Handlers, Origin, Syndrome, TrapFrame};

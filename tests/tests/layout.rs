@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 /// The rooms of `kernel/src`, lowest first (as `kernel/src/main.rs` and the
 /// README's layout section describe them).
 const ROOMS: &[&str] = &[
-    "arch", "sync", "machine", "mm", "module", "kobject", "irq", "console", "klog", "fs", "kmod",
+    "arch", "sync", "taint", "machine", "mm", "module", "kobject", "irq", "console", "klog", "fs", "kmod",
     "exports", "boot", "shell", "main",
 ];
 

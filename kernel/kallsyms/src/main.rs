@@ -66,7 +66,7 @@ fn run(path: &str) -> Result<String, String> {
     };
     if table.len() > size {
         return Err(format!(
-            "{path}: symbol table needs {} bytes but .kallsyms has {size}: raise KALLSYMS_RESERVED in kernel/src/oops.rs by at least {}",
+            "{path}: symbol table needs {} bytes but .kallsyms has {size}: raise KALLSYMS_RESERVED in kernel/src/klog/symbols.rs by at least {}",
             table.len(),
             table.len() - size
         ));

@@ -286,6 +286,7 @@ pub fn late_init(early: EarlyInfo) {
         crate::klog::oops::die("Out of memory: no RAM left for the kernel heap");
     }
     console::init_late();
+    crate::module::signing::init(bootargs);
     let mi = mm::info();
     log::info!(
         "Memory: {} available ({} kernel image, {} reserved), heap {}",

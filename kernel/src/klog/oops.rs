@@ -180,6 +180,13 @@ fn report(frame: &mut TrapFrame, origin: Origin, syn: Syndrome) {
     let _ = write!(out, "Modules linked in:");
     super::symbols::module_names(out);
     let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "CPU: 0 Comm: kernel {} {}",
+        crate::taint::describe().as_str(),
+        env!("CARGO_PKG_VERSION")
+    );
+    crate::taint::add(crate::taint::Taint::Die);
     dump_registers(out, frame);
     let _ = write!(out, "Call trace:\n ");
     write_symbol(out, frame.elr);

@@ -9,7 +9,7 @@ use kcore::kallsyms::Table;
 
 /// Space reserved in the image for the symbol table; the `kallsyms` host tool
 /// fails the build if the table does not fit.
-pub const KALLSYMS_RESERVED: usize = 48 * 1024;
+pub const KALLSYMS_RESERVED: usize = 96 * 1024;
 
 #[used]
 #[link_section = ".kallsyms"]

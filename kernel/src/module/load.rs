@@ -13,7 +13,9 @@
 
 use super::memory::ModuleMemory;
 use super::symtab;
+use super::signing;
 use super::tables;
+use crate::taint::Taint;
 use super::{ModError, Module, MODULES, MODULE_MUTEX, NEXT_ID};
 use crate::arch::modcall;
 use crate::sync::IrqLock;
@@ -87,8 +89,13 @@ fn logged(e: ModError) -> ModError {
 /// Loads a module from `bytes`; `file_stem` names it when `.modinfo` has no name.
 pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>, ModError> {
     let _serial = MODULE_MUTEX.lock();
-    let object = Object::parse(bytes).map_err(|e| noexec(file_stem, e))?;
-    let name = check_modinfo(&object, file_stem)?;
+    let checked = signing::check(file_stem, bytes)?;
+    let object = Object::parse(checked.elf).map_err(|e| noexec(file_stem, e))?;
+    let (name, mut taints) = check_modinfo(&object, file_stem)?;
+    if checked.unverified.is_some() {
+        signing::taint_unsigned(&name);
+        taints |= 1 << Taint::UnsignedModule as u32;
+    }
     let layout = plan(&object, &name)?;
     let mut txn = Txn::default();
     let imports = resolve_imports(&object, &name, &mut txn)?;
@@ -97,6 +104,10 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
     // `__this_module` resolves to the Module's address, so the Module exists
     // before relocation; what is known only afterwards is set in `publish`.
     let mut module = Arc::new(new_module(&object, name, &mem, &txn, imports.pinned_by));
+    if let Some(m) = Arc::get_mut(&mut module) {
+        m.taints = taints;
+        m.signer = checked.signer.map(|v| v.signer);
+    }
     // Until `publish`, this is the only handle: dropping it on an early
     // return frees the image (ModuleMemory's Drop).
     *module.mem.lock() = Some(mem);
@@ -123,9 +134,11 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
     run_init(module, txn)
 }
 
-/// Step: `.modinfo` checks. Returns the module's name.
-fn check_modinfo(object: &Object<'_>, file_stem: &str) -> Result<String, ModError> {
+/// Step: `.modinfo` checks. Returns the module's name and the taint flags it
+/// brings.
+fn check_modinfo(object: &Object<'_>, file_stem: &str) -> Result<(String, u32), ModError> {
     let name = object.modinfo_get("name").unwrap_or(file_stem).to_string();
+    let mut taints = 0;
     match object.modinfo_get("abi") {
         Some(v) if v.parse::<u32>() == Ok(kabi::ABI_VERSION) => {}
         Some(v) => {
@@ -156,8 +169,14 @@ fn check_modinfo(object: &Object<'_>, file_stem: &str) -> Result<String, ModErro
             | "Dual BSD/GPL"
             | "Dual MPL/GPL",
         ) => {}
-        Some(other) => log::warn!("{name}: module license '{other}' taints kernel."),
-        None => log::warn!("{name}: module license 'unspecified' taints kernel."),
+        license => {
+            log::warn!(
+                "{name}: module license '{}' taints kernel.",
+                license.unwrap_or("unspecified")
+            );
+            crate::taint::add(Taint::ProprietaryModule);
+            taints |= 1 << Taint::ProprietaryModule as u32;
+        }
     }
     if super::find(&name).is_some() {
         return Err(ModError::new(
@@ -165,7 +184,7 @@ fn check_modinfo(object: &Object<'_>, file_stem: &str) -> Result<String, ModErro
             format!("{name}: module is already loaded"),
         ));
     }
-    Ok(name)
+    Ok((name, taints))
 }
 
 /// Step: the layout, exact region sizes before anything is allocated.
@@ -285,6 +304,8 @@ fn new_module(
         symbols: Vec::new(),
         relocations: 0,
         veneers: 0,
+        taints: 0,
+        signer: None,
         charp_values: IrqLock::new(Vec::new()),
         resources: IrqLock::new(Vec::new()),
         mem: IrqLock::new(None),

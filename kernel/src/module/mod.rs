@@ -25,6 +25,7 @@
 
 mod load;
 pub mod memory;
+pub mod signing;
 pub mod symtab;
 mod tables;
 mod unload;
@@ -72,6 +73,11 @@ pub struct Module {
     pub symbols: Vec<(u64, u64, String)>,
     pub relocations: u64,
     pub veneers: usize,
+    /// Taint flags this module brought (`(E)` unsigned, `(P)` proprietary),
+    /// as bits of [`crate::taint::Taint`].
+    pub taints: u32,
+    /// Who signed it, when its signature verified.
+    pub signer: Option<String>,
     /// The kernel's copies of `charp` parameter values: the module holds
     /// pointers to them, so they live exactly as long as the module.
     charp_values: IrqLock<Vec<alloc::boxed::Box<[u8]>>>,

@@ -98,6 +98,16 @@ const COMMANDS: &[Command] = &[
         run: modules::ksyms,
     },
     Command {
+        name: "taint",
+        help: "taint: the kernel's taint flags (P proprietary, D died, E unsigned module)",
+        run: modules::taint,
+    },
+    Command {
+        name: "sig_enforce",
+        help: "sig_enforce [on]: require trusted module signatures from now on",
+        run: modules::sig_enforce,
+    },
+    Command {
         name: "modstress",
         help: "modstress N PATH: load/unload N times, report time and memory",
         run: selftest::modstress,

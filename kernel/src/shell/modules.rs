@@ -2,7 +2,6 @@
 //! Messages follow kmod's (`insmod: ERROR: could not insert 'x': ...`); the
 //! detailed reason is in the kernel log, as Linux puts it in dmesg.
 
-use crate::fs::initrd;
 use crate::module::{self, strerror};
 use crate::println;
 use alloc::string::String;
@@ -73,6 +72,10 @@ pub fn lsmod(_: &[&str]) {
         if let Some(sym) = &m.pinned_by {
             let _ = write!(line, " [pinned: {sym}]");
         }
+        if m.taints != 0 {
+            let mut buf = [0u8; 19];
+            let _ = write!(line, " ({})", crate::taint::letters(m.taints, &mut buf));
+        }
         println!("{line}");
     }
 }
@@ -111,6 +114,9 @@ pub fn modinfo(args: &[&str]) {
     if let Some(m) = module::find(what) {
         let fields: Vec<&str> = m.modinfo.iter().map(String::as_str).collect();
         print_modinfo(None, &fields);
+        if let Some(signer) = &m.signer {
+            println!("{:<15} {signer}", "signer:");
+        }
         return;
     }
     let path = if what.ends_with(".ko") {
@@ -118,14 +124,15 @@ pub fn modinfo(args: &[&str]) {
     } else {
         alloc::format!("{what}.ko")
     };
-    let bytes = match initrd::read(&path) {
+    let bytes = match crate::fs::read(&path) {
         Ok(b) => b,
         Err(_) => {
             println!("modinfo: ERROR: Module {what} not found.");
             return;
         }
     };
-    match Object::parse(bytes) {
+    let elf = modsign::trailer::split(&bytes).map_or(&bytes[..], |s| s.elf);
+    match Object::parse(elf) {
         Ok(o) => {
             let fields: Vec<&str> = o.modinfo().collect();
             let shown = if path.starts_with('/') {
@@ -134,6 +141,9 @@ pub fn modinfo(args: &[&str]) {
                 alloc::format!("/initrd/{path}")
             };
             print_modinfo(Some(&shown), &fields);
+            if let Some(sig) = module::signing::describe(&bytes) {
+                println!("{sig}");
+            }
         }
         Err(e) => println!("modinfo: ERROR: {path}: {e}"),
     }
@@ -196,4 +206,45 @@ pub fn ksyms(_: &[&str]) {
             None => println!("{addr:016x} {crc:08x} {name}{pin}"),
         }
     });
+}
+
+/// `taint`: the kernel's taint word and flags, as Linux's
+/// `/proc/sys/kernel/tainted` and oops header show them.
+pub fn taint(_: &[&str]) {
+    let v = crate::taint::value();
+    println!("{v}");
+    println!("{}", crate::taint::describe().as_str());
+    for (bit, what) in [
+        (0, "P: a module with a license that is not GPL-compatible was loaded"),
+        (7, "D: the kernel died (oops)"),
+        (13, "E: an unsigned module was loaded (or one signed by an unknown key)"),
+    ] {
+        if v & (1 << bit) != 0 {
+            println!(" {what}");
+        }
+    }
+}
+
+/// `sig_enforce [on]`: whether only modules signed by a trusted key load;
+/// `on` turns it on for the rest of this boot (it never turns off, as Linux's
+/// `module.sig_enforce`).
+pub fn sig_enforce(args: &[&str]) {
+    match args.first() {
+        None => {}
+        Some(&"on") | Some(&"1") => module::signing::enforce(),
+        Some(&"off") | Some(&"0") => {
+            if module::signing::enforcing() {
+                println!("sig_enforce: cannot turn enforcement off (it stays on until reboot)");
+                return;
+            }
+        }
+        Some(_) => {
+            println!("Usage: sig_enforce [on]");
+            return;
+        }
+    }
+    println!(
+        "sig_enforce: {}",
+        if module::signing::enforcing() { "on" } else { "off" }
+    );
 }

@@ -3,7 +3,7 @@
 
 use aarch64_cpu::asm::barrier;
 use aarch64_cpu::registers::{
-    Readable, Writeable, CNTFRQ_EL0, CNTVCT_EL0, DAIF, MIDR_EL1, MPIDR_EL1,
+    Readable, Writeable, ID_AA64ISAR0_EL1, CNTFRQ_EL0, CNTVCT_EL0, DAIF, MIDR_EL1, MPIDR_EL1,
 };
 use core::arch::asm;
 
@@ -124,4 +124,10 @@ pub fn sync_icache(start: usize, len: usize) {
 pub fn has_erratum_843419() -> bool {
     let midr = MIDR_EL1.get();
     (midr >> 24) & 0xff == 0x41 && (midr >> 4) & 0xfff == 0xd03
+}
+
+/// Whether this CPU implements the SHA-256 instructions (FEAT_SHA256:
+/// ID_AA64ISAR0_EL1.SHA2, bits [15:12], non-zero; Arm ARM D19.2.61).
+pub fn has_sha256_instructions() -> bool {
+    (ID_AA64ISAR0_EL1.get() >> 12) & 0xf != 0
 }

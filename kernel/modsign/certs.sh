@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Writes the kernel's trusted certificates: OUT gets the DER certificate of
+# every PEM file given (the signing key's own certificate first, then
+# TRUSTED_CERTS), concatenated; the kernel reads them one after the other
+# (each DER certificate carries its own length). OUT is rewritten only when its
+# contents change, so an unchanged key does not rebuild the kernel.
+# Usage: kernel/modsign/certs.sh OUT [PEM...]   (no PEM: no trusted keys)
+set -euo pipefail
+out=${1:?usage: certs.sh OUT [PEM...]}
+shift
+command -v openssl >/dev/null || { echo "certs: openssl not found (Debian package openssl; run 'make deps')" >&2; exit 1; }
+mkdir -p "$(dirname "$out")"
+tmp=$(mktemp)
+trap 'rm -f "$tmp" "$tmp.one"' EXIT
+for pem in "$@"; do
+    [ -n "$pem" ] || continue
+    [ -r "$pem" ] || { echo "certs: $pem: no such file" >&2; exit 1; }
+    openssl x509 -in "$pem" -outform DER -out "$tmp.one" 2>/dev/null \
+        || { echo "certs: $pem holds no PEM certificate" >&2; exit 1; }
+    cat "$tmp.one" >> "$tmp"
+    echo "certs: trusting $(openssl x509 -in "$pem" -noout -subject 2>/dev/null | sed 's/^subject=//')"
+done
+if ! cmp -s "$tmp" "$out"; then
+    cp "$tmp" "$out"
+fi
