@@ -21,7 +21,7 @@ INITRD ?= $(BUILD)/initrd.cpio
 DISK ?= $(BUILD)/disk.img
 export CPU MEM SMP GIC EL QEMU_EXTRA APPEND INITRD DISK
 
-.PHONY: help deps kernel tools run debug test test-host test-qemu lint bench fuzz clean
+.PHONY: help deps kernel tools run debug test test-host test-qemu lint bench bench-linux fuzz clean
 
 help: ## this list
 	@echo "Targets:"
@@ -60,8 +60,9 @@ lint: deps ## cargo fmt --check and clippy (host and target) with warnings denie
 	$(CARGO) clippy -p kernel -p kcore -p modloader --target $(TARGET) $(CARGO_PROFILE_FLAG) -- -D warnings
 	$(CARGO) clippy $(foreach d,$(DRIVER_CRATES),-p $(d)) --target $(TARGET) $(CARGO_PROFILE_FLAG) -- -D warnings
 
-test-host: deps ## host unit tests (kcore, loader, modtool, kallsyms, kabi, depmod)
+test-host: deps ## host unit tests (kcore, loader, modtool, kallsyms, kabi, depmod, the bench's parsers)
 	$(CARGO) test --workspace $(HOST_EXCLUDES) --exclude qemu-tests
+	$(CARGO) test -p qemu-tests --lib
 
 test-qemu: kernel initrd initrd-all ## QEMU tests: boot, shell, oops, machine matrix, modules, drivers, disk
 	$(CARGO) test -p qemu-tests -- --test-threads=2
@@ -69,8 +70,11 @@ test-qemu: kernel initrd initrd-all ## QEMU tests: boot, shell, oops, machine ma
 test: lint test-host test-qemu ## everything CI runs: lint, host tests, QEMU tests
 	@echo "make test: all passed"
 
-bench: kernel initrd initrd-all disk ## print figures: boot vs QEMU floor, image size, memory, modules, drivers, loader
+bench: kernel initrd initrd-all disk ## print figures: boot vs QEMU floor, image size, memory, modules, drivers, loader, Linux side by side
 	./tests/bench.sh
+
+bench-linux: kernel initrd-all disk ## insmod/rmmod and boot beside Debian's arm64 Linux 6.1 in the same QEMU (fetches it into build/linux-bench)
+	$(CARGO) run -q --release -p qemu-tests --bin bench -- --linux
 
 fuzz: ## fuzz the module load path with cargo fuzz (nightly); FUZZ_SECONDS=600
 	./kernel/loader/fuzz.sh $(or $(FUZZ_SECONDS),600)

@@ -20,7 +20,7 @@
 # compress them (.ko.xz), they are decompressed here, so /init always times
 # finit_module of a plain .ko.
 #
-# Prints the paths on the last line as `IMAGE INITRAMFS`. Exit status 3 (after a
+# Prints the paths and version on the last line as `IMAGE INITRAMFS VERSION`. Exit status 3 (after a
 # line saying why) when the packages cannot be fetched.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -124,4 +124,4 @@ ln -sf busybox stage-shell/bin/sh
 pack stage-shell initramfs-shell.cpio
 
 echo "bench-linux: Linux $kver ($(basename "$kdeb")), initramfs $(stat -c %s initramfs.cpio) bytes" >&2
-echo "$out/Image $out/initramfs.cpio"
+echo "$out/Image $out/initramfs.cpio $kver"
