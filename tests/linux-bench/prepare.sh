@@ -59,7 +59,9 @@ if [ -z "$(kernel_deb)" ] || [ -z "$(busybox_deb)" ]; then
     # directory it can, then move.
     tmp=$(mktemp -d)
     chmod 777 "$tmp"
-    if ! (cd "$tmp" && apt-get download -q "$pkg:arm64" busybox-static:arm64 >/dev/null 2>"$tmp/err"); then
+    download() { (cd "$tmp" && apt-get download -q "$pkg:arm64" busybox-static:arm64 >/dev/null 2>"$tmp/err"); }
+    # Stale package lists name files the mirror has dropped: update once, retry.
+    if ! download && ! { "${sudo[@]}" apt-get update -qq && download; }; then
         msg=$(grep -m1 '^E:' "$tmp/err" || true)
         rm -rf "$tmp"
         unavailable "apt-get download failed${msg:+: $msg}"

@@ -20,7 +20,7 @@
 //!   finit_module/delete_module); prints ours alone when the packages cannot
 //!   be fetched.
 
-use qemu_tests::linux_bench::{parse_linux, parse_modstress};
+use qemu_tests::linux_bench::{parse_linux, parse_modstress, LinuxReport};
 use qemu_tests::{root, with_initrd, Machine, Opts, PROMPT};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -303,21 +303,25 @@ fn prepare_linux() -> Result<LinuxKernel, String> {
     }
 }
 
-fn linux_opts(k: &LinuxKernel, cycles: u32) -> Opts {
+fn linux_opts(k: &LinuxKernel, cycles: u32, icount: bool) -> Opts {
+    let mut extra = side_by_side_devices();
+    if icount {
+        extra.extend(["-icount".into(), "shift=0".into()]);
+    }
     Opts {
         kernel: Some(k.image.clone()),
         initrd: Some(k.initramfs.clone()),
         append: Some(format!("console=ttyAMA0 quiet linuxbench_cycles={cycles}")),
-        extra: side_by_side_devices(),
+        extra,
         ..Opts::default()
     }
 }
 
 /// Boots Linux until /init says `done` and powers off; returns the transcript
 /// and the wall time from spawning QEMU to /init's first record.
-fn linux_run(k: &LinuxKernel, cycles: u32) -> Result<(String, f64), String> {
+fn linux_run(k: &LinuxKernel, cycles: u32, icount: bool) -> Result<(String, f64), String> {
     let t = Instant::now();
-    let mut m = Machine::start(&linux_opts(k, cycles));
+    let mut m = Machine::start(&linux_opts(k, cycles, icount));
     m.wait_for("linuxbench: boot_to_init_us=", Duration::from_secs(120))?;
     let wall_ms = t.elapsed().as_secs_f64() * 1000.0;
     m.wait_for("linuxbench: done", Duration::from_secs(600))?;
@@ -406,6 +410,38 @@ fn ours_boot() -> (f64, Option<f64>) {
     (wall, guest)
 }
 
+/// One row a module: ours, Linux's mean (min/median) and ours/Linux as 1/N
+/// (the goals read "1/10 of Linux's"), for insmod and rmmod.
+fn side_by_side_table(ours: &[(String, f64, f64)], linux: Option<&LinuxReport>) {
+    println!(
+        "{:<12} {:>11} {:>28} {:>10}   {:>10} {:>28} {:>10}",
+        "module",
+        "ours insmod",
+        "Linux insmod us (min/med)",
+        "ours/Linux",
+        "ours rmmod",
+        "Linux rmmod us (min/med)",
+        "ours/Linux"
+    );
+    for name in SIDE_BY_SIDE_MODULES {
+        let Some((_, ins, rm)) = ours.iter().find(|(n, _, _)| n == name) else {
+            continue;
+        };
+        let cell = |op: &str, ours: f64| -> (String, String) {
+            match linux.and_then(|r| r.get(name, op)) {
+                Some(c) => (
+                    format!("{:.1} ({:.0}/{:.0})", c.mean_us, c.min_us, c.median_us),
+                    format!("1/{:.1}", c.mean_us / ours),
+                ),
+                None => ("-".into(), "-".into()),
+            }
+        };
+        let (li, ri) = cell("insmod", *ins);
+        let (lr, rr) = cell("rmmod", *rm);
+        println!("{name:<12} {ins:>11.1} {li:>28} {ri:>10}   {rm:>10.1} {lr:>28} {rr:>10}");
+    }
+}
+
 /// `--linux`: our insmod/rmmod and boot beside Debian's Linux 6.1 on the same
 /// QEMU machine (qemu/run.sh defaults: cortex-a72, 256M, 1 CPU, GICv2, -nic
 /// none) with the same virtio-blk disk and virtio-rng attached, so every
@@ -419,60 +455,43 @@ fn linux_side_by_side() {
             None
         }
     };
-    let report = linux
+    let ver = linux
         .as_ref()
-        .and_then(|k| match linux_run(k, SIDE_BY_SIDE_CYCLES) {
-            Ok((text, _)) => {
-                let r = parse_linux(&text);
-                if !r.errors.is_empty() || r.calls.len() != 6 {
-                    println!("Linux side: /init reported errors or missing records:\n{text}");
+        .map_or("-", |k| k.version.as_str())
+        .to_string();
+    for icount in [false, true] {
+        let report = linux
+            .as_ref()
+            .and_then(|k| match linux_run(k, SIDE_BY_SIDE_CYCLES, icount) {
+                Ok((text, _)) => {
+                    let r = parse_linux(&text);
+                    if !r.errors.is_empty() || r.calls.len() != 6 {
+                        println!("Linux side: /init reported errors or missing records:\n{text}");
+                    }
+                    Some(r)
                 }
-                Some(r)
+                Err(e) => {
+                    println!("Linux side: FAILED: {e}");
+                    None
+                }
+            });
+        let (ours, ours_bound) = ours_modules(icount);
+        println!(
+            "{}, per call, mean over {SIDE_BY_SIDE_CYCLES} cycles after one warm-up; Linux {ver} min/median in brackets",
+            if icount {
+                "-icount shift=0 (1 ns = 1 instruction; an idle guest jumps to its next timer, so Linux's waits count as virtual time)"
+            } else {
+                "real time (guest counter)"
             }
-            Err(e) => {
-                println!("Linux side: FAILED: {e}");
-                None
+        );
+        side_by_side_table(&ours, report.as_ref());
+        if !icount {
+            for b in &ours_bound {
+                println!("ours bound at insmod: {b}");
             }
-        });
-    let (ours, ours_bound) = ours_modules(false);
-
-    let ver = linux.as_ref().map_or("-", |k| k.version.as_str());
-    println!(
-        "per call, real time (guest counter), mean over {SIDE_BY_SIDE_CYCLES} cycles after one warm-up; Linux {ver} min/median in brackets"
-    );
-    println!(
-        "{:<12} {:>11} {:>28} {:>7}   {:>10} {:>28} {:>7}",
-        "module",
-        "ours insmod",
-        "Linux insmod us (min/med)",
-        "ratio",
-        "ours rmmod",
-        "Linux rmmod us (min/med)",
-        "ratio"
-    );
-    for name in SIDE_BY_SIDE_MODULES {
-        let Some((_, ins, rm)) = ours.iter().find(|(n, _, _)| n == name) else {
-            continue;
-        };
-        let cell = |op: &str, ours: f64| -> (String, String) {
-            match report.as_ref().and_then(|r| r.get(name, op)) {
-                Some(c) => (
-                    format!("{:.1} ({:.0}/{:.0})", c.mean_us, c.min_us, c.median_us),
-                    format!("{:.3}x", ours / c.mean_us),
-                ),
-                None => ("-".into(), "-".into()),
+            for (m, d) in report.iter().flat_map(|r| &r.bound) {
+                println!("Linux bound at insmod: {m}: {d}");
             }
-        };
-        let (li, ri) = cell("insmod", *ins);
-        let (lr, rr) = cell("rmmod", *rm);
-        println!("{name:<12} {ins:>11.1} {li:>28} {ri:>7}   {rm:>10.1} {lr:>28} {rr:>7}");
-    }
-    for b in &ours_bound {
-        println!("ours bound at insmod: {b}");
-    }
-    if let Some(r) = &report {
-        for (m, d) in &r.bound {
-            println!("Linux bound at insmod: {m}: {d}");
         }
     }
 
@@ -484,7 +503,7 @@ fn linux_side_by_side() {
         ours_wall.push(w);
         ours_guest.extend(g);
         if let Some(k) = &linux {
-            match linux_run(k, 0) {
+            match linux_run(k, 0, false) {
                 Ok((text, w)) => {
                     linux_wall.push(w);
                     linux_guest.extend(parse_linux(&text).boot_to_init_us);
