@@ -39,7 +39,7 @@ CERTS := $(BUILD)/trusted_certs.der
 # `make bench`.
 TEST_KEYS := $(BUILD)/test-keys/rsa4096.pem $(BUILD)/test-keys/p256.pem $(BUILD)/test-keys/p384.pem
 
-.PHONY: help deps kernel tools run debug test test-host test-qemu lint bench fuzz clean
+.PHONY: help deps kernel tools run debug test test-host test-qemu lint bench bench-linux fuzz clean
 
 help: ## this list
 	@echo "Targets:"
@@ -91,18 +91,22 @@ lint: deps ## cargo fmt --check and clippy (host and target) with warnings denie
 	$(CARGO) clippy -p kernel -p kcore -p modloader -p modsign --target $(TARGET) $(CARGO_PROFILE_FLAG) -- -D warnings
 	$(CARGO) clippy $(foreach d,$(DRIVER_CRATES),-p $(d)) --target $(TARGET) $(CARGO_PROFILE_FLAG) -- -D warnings
 
-test-host: deps ## host unit tests (kcore, loader, modsign, modtool, kallsyms, kabi, depmod)
+test-host: deps ## host unit tests (kcore, loader, modsign, modtool, kallsyms, kabi, depmod, the bench's parsers)
 	$(CARGO) test --workspace $(HOST_EXCLUDES) --exclude qemu-tests
+	$(CARGO) test -p qemu-tests --lib
 
-test-qemu bench: TRUSTED_CERTS += $(TEST_KEYS)
+test-qemu bench bench-linux: TRUSTED_CERTS += $(TEST_KEYS)
 test-qemu: kernel initrd initrd-all ## QEMU tests: boot, shell, oops, machine matrix, modules, drivers, disk
 	$(CARGO) test -p qemu-tests -- --test-threads=2
 
 test: lint test-host test-qemu ## everything CI runs: lint, host tests, QEMU tests
 	@echo "make test: all passed"
 
-bench: kernel initrd initrd-all disk ## print figures: boot vs QEMU floor, image size, memory, modules, drivers, loader
+bench: kernel initrd initrd-all disk ## print figures: boot vs QEMU floor, image size, memory, modules, drivers, loader, Linux side by side
 	./tests/bench.sh
+
+bench-linux: kernel initrd-all disk ## insmod/rmmod and boot beside Debian's arm64 Linux 6.1 in the same QEMU (fetches it into build/linux-bench)
+	$(CARGO) run -q --release -p qemu-tests --bin bench -- --linux
 
 fuzz: ## fuzz the module load path and the signature check with cargo fuzz (nightly); FUZZ_SECONDS=600 each
 	./kernel/loader/fuzz.sh $(or $(FUZZ_SECONDS),600)

@@ -36,6 +36,9 @@ for pair in "${need[@]}"; do
     pkg=${pair##*:}
     command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$pkg")
 done
+# A static libc for arm64: `make bench-linux` builds Linux's /init with
+# aarch64-linux-gnu-gcc -static (tests/linux-bench/init.c).
+[ -e /usr/aarch64-linux-gnu/lib/libc.a ] || missing+=(libc6-dev-arm64-cross)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "deps: installing Debian packages: ${missing[*]}"
     if [ "$(id -u)" = 0 ]; then sudo=(); else sudo=(sudo); fi

@@ -3,6 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo run -q --release -p qemu-tests --bin bench
+echo
+# Linux side by side (make bench-linux); prints ours alone when Debian's
+# packages cannot be fetched.
+cargo run -q --release -p qemu-tests --bin bench -- --linux
 if [ -x kernel/loader/bench.sh ]; then
     echo
     kernel/loader/bench.sh

@@ -3,6 +3,8 @@
 //! it prints. Every wait has a timeout and QEMU is killed when a [`Machine`] is
 //! dropped, so a hung guest fails its test instead of hanging the suite.
 
+pub mod linux_bench;
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
