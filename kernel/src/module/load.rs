@@ -12,13 +12,13 @@
 //! exports, listing, dependency references).
 
 use super::memory::ModuleMemory;
-use super::symtab;
 use super::signing;
+use super::symtab;
 use super::tables;
-use crate::taint::Taint;
 use super::{ModError, Module, MODULES, MODULE_MUTEX, NEXT_ID};
 use crate::arch::modcall;
 use crate::sync::IrqLock;
+use crate::taint::Taint;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;

@@ -108,7 +108,10 @@ fn der_length(der: &[u8]) -> Option<usize> {
             return None;
         }
         let bytes = der.get(2..2 + n)?;
-        (2 + n, bytes.iter().fold(0usize, |a, &b| a << 8 | b as usize))
+        (
+            2 + n,
+            bytes.iter().fold(0usize, |a, &b| a << 8 | b as usize),
+        )
     };
     let total = header.checked_add(len)?;
     (total <= der.len()).then_some(total)

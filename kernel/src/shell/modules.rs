@@ -215,9 +215,15 @@ pub fn taint(_: &[&str]) {
     println!("{v}");
     println!("{}", crate::taint::describe().as_str());
     for (bit, what) in [
-        (0, "P: a module with a license that is not GPL-compatible was loaded"),
+        (
+            0,
+            "P: a module with a license that is not GPL-compatible was loaded",
+        ),
         (7, "D: the kernel died (oops)"),
-        (13, "E: an unsigned module was loaded (or one signed by an unknown key)"),
+        (
+            13,
+            "E: an unsigned module was loaded (or one signed by an unknown key)",
+        ),
     ] {
         if v & (1 << bit) != 0 {
             println!(" {what}");
@@ -232,12 +238,11 @@ pub fn sig_enforce(args: &[&str]) {
     match args.first() {
         None => {}
         Some(&"on") | Some(&"1") => module::signing::enforce(),
-        Some(&"off") | Some(&"0") => {
-            if module::signing::enforcing() {
-                println!("sig_enforce: cannot turn enforcement off (it stays on until reboot)");
-                return;
-            }
+        Some(&"off") | Some(&"0") if module::signing::enforcing() => {
+            println!("sig_enforce: cannot turn enforcement off (it stays on until reboot)");
+            return;
         }
+        Some(&"off") | Some(&"0") => {}
         Some(_) => {
             println!("Usage: sig_enforce [on]");
             return;
@@ -245,6 +250,10 @@ pub fn sig_enforce(args: &[&str]) {
     }
     println!(
         "sig_enforce: {}",
-        if module::signing::enforcing() { "on" } else { "off" }
+        if module::signing::enforcing() {
+            "on"
+        } else {
+            "off"
+        }
     );
 }

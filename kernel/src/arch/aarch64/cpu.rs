@@ -3,7 +3,7 @@
 
 use aarch64_cpu::asm::barrier;
 use aarch64_cpu::registers::{
-    Readable, Writeable, ID_AA64ISAR0_EL1, CNTFRQ_EL0, CNTVCT_EL0, DAIF, MIDR_EL1, MPIDR_EL1,
+    Readable, Writeable, CNTFRQ_EL0, CNTVCT_EL0, DAIF, ID_AA64ISAR0_EL1, MIDR_EL1, MPIDR_EL1,
 };
 use core::arch::asm;
 
