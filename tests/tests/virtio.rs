@@ -448,3 +448,18 @@ fn a_request_the_device_does_not_answer_times_out_and_the_device_is_reset() {
     assert_eq!(m.run("mem"), heap, "the reset leaked or lost memory");
     assert!(m.run("rmmod virtio_blk").contains("virtio_blk: unloaded"));
 }
+
+/// Loading the transport again and again with devices present leaves the heap
+/// as it was: each load asks for the drivers of its devices again, and the
+/// queue of driver requests keeps one entry a device, not one a load.
+#[test]
+fn reloading_the_transport_with_devices_leaks_nothing() {
+    let img = make_image("virtio-reload.img", 1 << 20, |_| 0);
+    let mut m = Machine::boot(&opts(&[&img], true));
+    let out = m.run("modstress 20 /initrd/virtio_mmio.ko");
+    assert!(
+        out.contains("modstress: 20 load/unload cycles of virtio_mmio"),
+        "{out}"
+    );
+    assert!(out.contains("(difference 0)"), "{out}");
+}

@@ -321,7 +321,7 @@ pub fn late_init(early: EarlyInfo) {
         timer_irq,
         irq::Handler::Kernel(time::tick),
         0,
-        "arch_timer",
+        irq::Name::Kernel("arch_timer"),
         irq::Owner::Kernel,
     ) {
         log::error!("timer: {e}");

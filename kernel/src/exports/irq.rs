@@ -20,7 +20,7 @@ pub extern "C" fn request_irq(
     };
     let label = cstr_name(name).unwrap_or_else(|| m.name.clone());
     let obj = match kobject::register(
-        label.clone(),
+        label,
         Kind::Irq(intid),
         Some(Arc::clone(&m)),
         Ops::default(),
@@ -30,10 +30,6 @@ pub extern "C" fn request_irq(
         Ok(o) => o,
         Err(e) => return e,
     };
-    // Handler names are 'static in the IRQ table: keep the label alive as long
-    // as the object (leaked only once per registration, freed never: bounded
-    // by the number of IRQ lines).
-    let static_name: &'static str = alloc::boxed::Box::leak(label.into_boxed_str());
     let h = irq::Handler::Module {
         func: handler as usize,
         text: m.text,
@@ -42,7 +38,7 @@ pub extern "C" fn request_irq(
         intid,
         h,
         ctx as usize,
-        static_name,
+        irq::Name::Object(obj.id),
         irq::Owner::Module(m.id),
     ) {
         Ok(()) => 0,

@@ -43,11 +43,33 @@ pub enum Owner {
     Module(u32),
 }
 
+/// What `interrupts` calls a handler: a kernel handler's own name, or the
+/// name of the IRQ object its module registered (looked up when shown, so a
+/// registration allocates nothing that outlives it).
+#[derive(Clone, Copy)]
+pub enum Name {
+    Kernel(&'static str),
+    Object(u32),
+}
+
+impl Name {
+    /// Calls `f` with the name.
+    pub fn with<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        match self {
+            Name::Kernel(n) => f(n),
+            Name::Object(id) => match crate::kobject::get(*id) {
+                Some(o) => f(&o.name),
+                None => f("?"),
+            },
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 pub struct Action {
     pub handler: Handler,
     pub ctx: usize,
-    pub name: &'static str,
+    pub name: Name,
     pub owner: Owner,
     pub count: u64,
 }
@@ -79,7 +101,7 @@ pub fn request(
     intid: u32,
     handler: Handler,
     ctx: usize,
-    name: &'static str,
+    name: Name,
     owner: Owner,
 ) -> Result<(), IrqError> {
     if intid as usize >= MAX_IRQ {

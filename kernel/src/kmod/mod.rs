@@ -123,9 +123,13 @@ pub fn probe(name: &str, params: &[&str]) -> Result<(), ModError> {
 
 /// Queues a device alias for a driver (from bus code or `request_module`).
 pub fn request(device: &str, alias: &str) {
-    PENDING
-        .lock()
-        .push_back((device.to_string(), alias.to_string()));
+    let mut pending = PENDING.lock();
+    // A bus driver loaded again asks again for the same devices: one queued
+    // request per device and alias is enough (and the queue stays bounded by
+    // the devices that exist).
+    if !pending.iter().any(|(d, a)| d == device && a == alias) {
+        pending.push_back((device.to_string(), alias.to_string()));
+    }
 }
 
 fn blacklisted(name: &str) -> bool {

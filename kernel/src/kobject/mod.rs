@@ -152,6 +152,11 @@ pub fn unregister(id: u32, owner: Option<&Arc<Module>>) -> Result<Arc<KObject>, 
     Ok(obj)
 }
 
+/// The object with id `id`, if registered.
+pub fn get(id: u32) -> Option<Arc<KObject>> {
+    OBJECTS.lock().get(&id).cloned()
+}
+
 /// Finds a device by name.
 pub fn find_device(name: &str) -> Option<Arc<KObject>> {
     OBJECTS

@@ -372,10 +372,12 @@ fn cmd_interrupts(_: &[&str]) {
             irq::Owner::Kernel => "kernel",
             irq::Owner::Module(_) => "module",
         };
-        println!(
-            "{:>5} {:>10}  {:<6} {:<16} {}",
-            intid, a.count, chip, a.name, owner
-        );
+        a.name.with(|name| {
+            println!(
+                "{:>5} {:>10}  {:<6} {:<16} {}",
+                intid, a.count, chip, name, owner
+            )
+        });
     });
 }
 
