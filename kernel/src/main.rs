@@ -11,7 +11,7 @@
 //! registers), `sync`, `taint`, `machine` (what the device tree says), `mm` (pages,
 //! heap, address space), `module` (registry, load, unload, exports), `kobject`
 //! (objects modules provide, devfs), `irq` (interrupts, time, timers),
-//! `console`, `klog` (kernel log, oops, symbols), `fs` (paths, initrd, FAT),
+//! `smp` (secondary CPUs), `console`, `klog` (kernel log, oops, symbols), `fs` (paths, initrd, FAT),
 //! `kmod` (modprobe, coldplug), `exports` (what the kernel exports to modules), `boot`,
 //! `shell`.
 //!
@@ -55,6 +55,8 @@ mod mm;
 mod module;
 #[cfg(target_os = "none")]
 mod shell;
+#[cfg(target_os = "none")]
+mod smp;
 #[cfg(target_os = "none")]
 mod sync;
 #[cfg(target_os = "none")]
@@ -104,6 +106,7 @@ pub extern "C" fn kernel_main(dtb: usize, entry_el: u64) -> ! {
     let info = boot::early_init(dtb, entry_el);
     exceptions::init(&HANDLERS);
     boot::late_init(info);
+    smp::boot_secondaries();
     kmod::coldplug();
     kmod::mount_disk();
     shell::run()

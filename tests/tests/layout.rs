@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 /// The rooms of `kernel/src`, lowest first (as `kernel/src/main.rs` and the
 /// README's layout section describe them).
 const ROOMS: &[&str] = &[
-    "arch", "sync", "taint", "machine", "mm", "module", "kobject", "irq", "console", "klog", "fs",
-    "kmod", "exports", "boot", "shell", "main",
+    "arch", "sync", "taint", "machine", "mm", "module", "kobject", "irq", "smp", "console", "klog",
+    "fs", "kmod", "exports", "boot", "shell", "main",
 ];
 
 /// Crate-root macros and the room that defines them.

@@ -111,10 +111,7 @@ fn boots_in_2g_with_4_cpus() {
             smp: Some(4),
             ..Opts::default()
         },
-        &[
-            "] 2 GiB",
-            "smp: 4 CPUs described, secondary CPUs stay parked",
-        ],
+        &["] 2 GiB", "smp: Brought up 1 node, 4 CPUs"],
     );
 }
 

@@ -357,3 +357,36 @@ mod tests {
         assert!(Fdt::new(&[0u8; 64]).is_err());
     }
 }
+
+/// The MPIDR affinity (`reg`) of every CPU node under `/cpus`
+/// (`device_type = "cpu"`), in device-tree order. One or two cells, as
+/// `/cpus/#address-cells` says; malformed nodes are skipped.
+pub fn cpus(fdt: &Fdt<'_>) -> alloc::vec::Vec<u64> {
+    let Some(cpus) = fdt.find_node("/cpus") else {
+        return alloc::vec::Vec::new();
+    };
+    cpus.children()
+        .filter(|n| {
+            n.property("device_type")
+                .and_then(|p| p.as_str())
+                .is_some_and(|t| t.trim_end_matches('\0') == "cpu")
+        })
+        .filter_map(|n| be_cells(n.property("reg")?.value))
+        .collect()
+}
+
+#[cfg(test)]
+mod cpu_tests {
+    use super::*;
+
+    #[test]
+    fn cpus_are_listed_by_mpidr() {
+        let fdt = Fdt::new(include_bytes!("../testdata/virt-gicv3-el2.dtb")).expect("dtb");
+        let cpus = cpus(&fdt);
+        assert!(!cpus.is_empty());
+        assert_eq!(cpus[0], 0);
+        for (i, c) in cpus.iter().enumerate() {
+            assert_eq!(*c, i as u64, "QEMU virt numbers CPUs 0, 1, ...");
+        }
+    }
+}

@@ -44,3 +44,55 @@ mod tests {
         assert_eq!(format!("{:>8}", Bytes(1024)), "   1 KiB");
     }
 }
+
+/// Seconds as a shell user types them ("1", "0.25", "2.5"; up to six decimal
+/// places) in microseconds; `None` for anything else or an overflow.
+pub fn parse_seconds_us(s: &str) -> Option<u64> {
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    if frac.len() > 6 || (whole.is_empty() && frac.is_empty()) {
+        return None;
+    }
+    if !whole
+        .bytes()
+        .chain(frac.bytes())
+        .all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let frac_us: u64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse::<u64>().ok()? * 10u64.pow(6 - frac.len() as u32)
+    };
+    whole.checked_mul(1_000_000)?.checked_add(frac_us)
+}
+
+#[cfg(test)]
+mod seconds_tests {
+    use super::parse_seconds_us;
+
+    #[test]
+    fn seconds_parse_to_microseconds() {
+        assert_eq!(parse_seconds_us("1"), Some(1_000_000));
+        assert_eq!(parse_seconds_us("0.25"), Some(250_000));
+        assert_eq!(parse_seconds_us(".5"), Some(500_000));
+        assert_eq!(parse_seconds_us("2.000001"), Some(2_000_001));
+        for bad in [
+            "",
+            ".",
+            "-1",
+            "1.2.3",
+            "1e3",
+            "0.0000001",
+            "+1",
+            "99999999999999999999",
+        ] {
+            assert_eq!(parse_seconds_us(bad), None, "{bad}");
+        }
+    }
+}

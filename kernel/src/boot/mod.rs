@@ -23,6 +23,9 @@ const FALLBACK_UART: usize = 0x0900_0000;
 /// Devices larger than this (flash, PCI windows) are not mapped.
 const MAX_DEVICE_MAP: u64 = 64 << 20;
 const BOOT_TABLES: usize = 32;
+/// Bytes of one CPU's stacks in the link script's `.stacks` (guard, kernel
+/// stack, guard, exception stack).
+const STACK_BLOCK: u64 = 0x16000;
 
 /// Parsed before the MMU is on; handed to `late_init`.
 pub struct EarlyInfo {
@@ -166,23 +169,23 @@ pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
         Attr::NormalRw,
         "cannot map kernel data",
     );
-    map(
-        Range::new(
-            linker_addr!(__boot_stack_bottom) as u64,
-            linker_addr!(__boot_stack_top) as u64,
-        ),
-        Attr::NormalRw,
-        "cannot map boot stack",
-    );
-    map(
-        Range::new(
-            linker_addr!(__exc_stack_bottom) as u64,
-            linker_addr!(__exc_stack_top) as u64,
-        ),
-        Attr::NormalRw,
-        "cannot map exception stack",
-    );
-    let after_stacks = Range::new(linker_addr!(__exc_stack_top) as u64, kernel.end);
+    // Every CPU's stacks, each above an unmapped guard page (the link
+    // script's layout: CPU n's block at __stacks_start + n * STACK_BLOCK).
+    let stacks = linker_addr!(__stacks_start) as u64;
+    for cpu in 0..crate::arch::cpu::MAX_CPUS as u64 {
+        let block = stacks + cpu * STACK_BLOCK;
+        map(
+            Range::new(block + 0x1000, block + 0x11000),
+            Attr::NormalRw,
+            "cannot map a kernel stack",
+        );
+        map(
+            Range::new(block + 0x12000, block + STACK_BLOCK),
+            Attr::NormalRw,
+            "cannot map an exception stack",
+        );
+    }
+    let after_stacks = Range::new(linker_addr!(__stacks_end) as u64, kernel.end);
     map(after_stacks, Attr::NormalRw, "cannot map kernel tail");
 
     // One pass over the device nodes serves both the device mappings and the
@@ -342,16 +345,6 @@ pub fn late_init(early: EarlyInfo) {
             if c == PsciConduit::Hvc { "hvc" } else { "smc" }
         ),
         None => log::warn!("psci: no /psci node: poweroff and reboot will halt instead"),
-    }
-    let cpus = fdt
-        .find_node("/cpus")
-        .map(|n| n.children().filter(|c| c.name.starts_with("cpu@")).count())
-        .unwrap_or(1);
-    if cpus > 1 {
-        log::info!(
-            "smp: {} CPUs described, secondary CPUs stay parked (PSCI CPU_ON not used yet)",
-            cpus
-        );
     }
     let panic_timeout = kcore::cmdline::get(bootargs, "panic").and_then(|v| v.parse().ok());
     crate::machine::set_boot_info(crate::machine::BootInfo {

@@ -76,6 +76,17 @@ pub struct Action {
 
 static TABLE: IrqLock<BTreeMap<u32, Action>> = IrqLock::new(BTreeMap::new());
 
+/// Interrupts taken, by CPU (for `cpus`).
+static PER_CPU: [core::sync::atomic::AtomicU64; crate::arch::cpu::MAX_CPUS] =
+    [const { core::sync::atomic::AtomicU64::new(0) }; crate::arch::cpu::MAX_CPUS];
+
+/// Interrupts CPU `cpu` has taken.
+pub fn taken_on(cpu: usize) -> u64 {
+    PER_CPU
+        .get(cpu)
+        .map_or(0, |n| n.load(core::sync::atomic::Ordering::Relaxed))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IrqError {
     /// The INTID is out of range.
@@ -142,6 +153,9 @@ pub fn free(intid: u32) -> Result<Action, IrqError> {
 /// Called by the exception vector with IRQs masked.
 pub fn dispatch() {
     while let Some(intid) = irqchip::acknowledge() {
+        if let Some(n) = PER_CPU.get(crate::arch::cpu::id()) {
+            n.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        }
         let action = {
             let mut t = TABLE.lock();
             match t.get_mut(&intid) {

@@ -44,11 +44,28 @@ pub fn start_tick() {
     timer::arm(frequency() / TICK_HZ);
 }
 
-/// The tick's interrupt handler.
+/// Ticks taken, by CPU (for `cpus`).
+static PER_CPU_TICKS: [AtomicU64; cpu::MAX_CPUS] = [const { AtomicU64::new(0) }; cpu::MAX_CPUS];
+
+/// Timer interrupts CPU `n` has taken.
+pub fn ticks_on(n: usize) -> u64 {
+    PER_CPU_TICKS
+        .get(n)
+        .map_or(0, |t| t.load(Ordering::Relaxed))
+}
+
+/// The tick's interrupt handler, on every CPU (the timer is per CPU). The
+/// boot CPU counts jiffies and runs the software timers.
 pub fn tick(_intid: u32, _ctx: usize) {
-    TICKS.fetch_add(1, Ordering::Relaxed);
+    let me = cpu::id();
+    if let Some(t) = PER_CPU_TICKS.get(me) {
+        t.fetch_add(1, Ordering::Relaxed);
+    }
     timer::arm(frequency() / TICK_HZ);
-    crate::irq::timer::run_due();
+    if me == 0 {
+        TICKS.fetch_add(1, Ordering::Relaxed);
+        crate::irq::timer::run_due();
+    }
 }
 
 /// Busy-waits `us` microseconds.

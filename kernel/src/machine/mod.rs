@@ -11,8 +11,7 @@ use kcore::dt::{self, GicInfo, PsciConduit};
 use kcore::memrange::{Range, RangeSet};
 
 /// Facts about this boot, for the shell and later subsystems.
-// `entry_el`, `gic` and `timer_irq` are recorded for secondary-CPU bring-up
-// (each CPU sets up its own GIC interface and timer), not read yet.
+// `entry_el` and `gic` are kept for the debugger and for later bring-up steps.
 #[allow(dead_code)]
 pub struct BootInfo {
     pub dtb: &'static [u8],

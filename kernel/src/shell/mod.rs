@@ -53,6 +53,16 @@ const COMMANDS: &[Command] = &[
         run: cmd_devices,
     },
     Command {
+        name: "sleep",
+        help: "sleep SECONDS: wait (fractions allowed, e.g. 0.5)",
+        run: cmd_sleep,
+    },
+    Command {
+        name: "cpus",
+        help: "cpus: every CPU: number, state, MPIDR, interrupts and timer ticks taken",
+        run: cmd_cpus,
+    },
+    Command {
         name: "interrupts",
         help: "registered interrupt handlers and counts",
         run: cmd_interrupts,
@@ -379,6 +389,34 @@ fn cmd_interrupts(_: &[&str]) {
             )
         });
     });
+}
+
+fn cmd_sleep(args: &[&str]) {
+    let Some(us) = args.first().and_then(|a| kcore::units::parse_seconds_us(a)) else {
+        println!("Usage: sleep SECONDS");
+        return;
+    };
+    let end = time::micros().saturating_add(us);
+    while time::micros() < end {
+        cpu::wait_for_interrupt();
+    }
+}
+
+fn cmd_cpus(_: &[&str]) {
+    println!("CPU  STATE    MPIDR         IRQS      TICKS");
+    for n in 0..crate::arch::cpu::MAX_CPUS {
+        let (state, mpidr) = crate::smp::cpu(n);
+        let state = match state {
+            crate::smp::State::Absent => continue,
+            crate::smp::State::Offline => "offline",
+            crate::smp::State::Online => "online",
+        };
+        println!(
+            "{n:<4} {state:<8} {mpidr:#012x} {:>8} {:>10}",
+            irq::taken_on(n),
+            time::ticks_on(n)
+        );
+    }
 }
 
 fn cmd_bootargs(_: &[&str]) {

@@ -4,6 +4,7 @@
 use aarch64_cpu::asm::barrier;
 use aarch64_cpu::registers::{
     Readable, Writeable, CNTFRQ_EL0, CNTVCT_EL0, DAIF, ID_AA64ISAR0_EL1, MIDR_EL1, MPIDR_EL1,
+    TPIDR_EL1,
 };
 use core::arch::asm;
 
@@ -130,4 +131,19 @@ pub fn has_erratum_843419() -> bool {
 /// ID_AA64ISAR0_EL1.SHA2, bits [15:12], non-zero; Arm ARM D19.2.61).
 pub fn has_sha256_instructions() -> bool {
     (ID_AA64ISAR0_EL1.get() >> 12) & 0xf != 0
+}
+
+/// CPUs the kernel can run (stacks for each are laid out by the link script).
+pub const MAX_CPUS: usize = 8;
+
+/// This CPU's number (0 is the boot CPU), kept in TPIDR_EL1: the boot code of
+/// each CPU writes it before any Rust code runs, and nothing else does.
+#[inline(always)]
+pub fn id() -> usize {
+    TPIDR_EL1.get() as usize
+}
+
+/// MIDR_EL1: implementer, part and revision of this CPU.
+pub fn midr() -> u64 {
+    MIDR_EL1.get()
 }

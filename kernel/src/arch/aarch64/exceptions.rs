@@ -66,6 +66,17 @@ pub fn init(handlers: &'static Handlers) {
     aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
 }
 
+/// Installs the vector table on a secondary CPU (the handlers are shared).
+pub fn init_cpu() {
+    extern "C" {
+        static __exception_vectors: u8;
+    }
+    // SAFETY: only the address of the linker-placed vector table is taken.
+    let base = unsafe { &__exception_vectors as *const u8 as u64 };
+    VBAR_EL1.set(base);
+    aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
+}
+
 fn handlers() -> Option<&'static Handlers> {
     // SAFETY: written once in `init` before any exception can be taken.
     unsafe { HANDLERS }

@@ -1,7 +1,9 @@
 //! The Arm Generic Interrupt Controller, v2 or v3, whichever the device tree names.
 //!
-//! Only the boot CPU takes interrupts for now. SPIs are routed to it, all
-//! interrupts are Group 1 (QEMU virt runs the GIC with security disabled, so
+//! `init` sets up the distributor and the boot CPU's interface; every other
+//! CPU sets up its own interface (GICv2 GICC and the banked SGI/PPI registers,
+//! GICv3 its redistributor and ICC system registers) with `init_cpu`. SPIs are
+//! routed to the boot CPU for now. All interrupts are Group 1 (QEMU virt runs the GIC with security disabled, so
 //! GICD_CTLR.DS = 1 and Group 1 is what EL1 acknowledges), priority 0xa0, and the
 //! CPU priority mask lets everything above 0xf0 through. Register offsets: GICv2
 //! architecture spec (IHI 0048B) 4.1.2 and 4.1.3; GICv3 (IHI 0069H) 12.8, 12.10
@@ -88,11 +90,26 @@ enum Gic {
     },
     V3 {
         gicd: &'static GicdRegs,
-        gicr: &'static GicrRegs,
+        /// The redistributor frames (every CPU's, one after the other).
+        gicr: (usize, usize),
     },
 }
 
 static mut GIC: Option<Gic> = None;
+
+/// Each CPU's own GICv3 redistributor, by CPU number (set by that CPU).
+static GICR: [core::sync::atomic::AtomicUsize; super::cpu::MAX_CPUS] =
+    [const { core::sync::atomic::AtomicUsize::new(0) }; super::cpu::MAX_CPUS];
+
+/// This CPU's redistributor (GICv3), once its `init_cpu` (or `init`) ran.
+fn my_gicr() -> Option<&'static GicrRegs> {
+    let addr = GICR
+        .get(super::cpu::id())?
+        .load(core::sync::atomic::Ordering::Acquire);
+    // SAFETY: only ever set to a redistributor frame inside the mapped GICR
+    // range, found for this CPU by `init_cpu_v3`.
+    (addr != 0).then(|| unsafe { &*(addr as *const GicrRegs) })
+}
 
 fn gic() -> Option<&'static Gic> {
     // SAFETY: written once in `init` on the boot CPU before IRQs are unmasked.
@@ -146,11 +163,9 @@ pub unsafe fn init(info: GicInfo) {
                 gicd.igroupr[i].set(0);
             }
             gicd.ctlr.set(1);
-            gicc.pmr.set(PRIORITY_MASK);
-            gicc.bpr.set(0);
-            gicc.ctlr.set(1);
             // SAFETY: single writer at boot (see `gic`).
             unsafe { GIC = Some(Gic::V2 { gicd, gicc }) };
+            init_cpu_v2(gicd, gicc);
         }
         GicInfo::V3 { gicd, gicr } => {
             // SAFETY: the caller guarantees these ranges are the mapped GIC frames.
@@ -172,63 +187,105 @@ pub unsafe fn init(info: GicInfo) {
             // GICD_CTLR (DS=1 view): ARE (bit 4), EnableGrp1 (bit 1).
             gicd_regs.ctlr.set((1 << 4) | (1 << 1));
             wait_rwp(gicd_regs);
-            // Find this CPU's redistributor by affinity (GICR_TYPER[63:32]).
-            let mut frame = gicr.start as usize;
-            let mine = loop {
-                // SAFETY: frames lie inside the mapped GICR range (checked below).
-                let r = unsafe { &*(frame as *const GicrRegs) };
-                let typer = r.typer.get();
-                if typer >> 32 == me & 0xff_ffff | (me >> 32) << 24 {
-                    break Some(r);
-                }
-                if typer & GICR_TYPER_LAST != 0 || frame + 2 * GICR_FRAME > gicr.end as usize {
-                    break None;
-                }
-                frame += GICR_FRAME;
-            };
-            let Some(gicr_regs) = mine else {
-                log::error!("GICv3: no redistributor for affinity {me:#x}");
-                return;
-            };
-            gicr_regs
-                .waker
-                .set(gicr_regs.waker.get() & !GICR_WAKER_PROCESSOR_SLEEP);
-            while gicr_regs.waker.get() & GICR_WAKER_CHILDREN_ASLEEP != 0 {
-                core::hint::spin_loop();
-            }
-            gicr_regs.igroupr0.set(u32::MAX);
-            gicr_regs.icenabler0.set(u32::MAX);
-            for i in 0..8 {
-                gicr_regs.ipriorityr[i].set(PRIORITY_X4);
-            }
-            // CPU interface through system registers (ICC_*_EL1).
-            // SAFETY: EL2 (if present) enabled ICC_SRE_EL2.Enable in boot.rs; these
-            // writes only configure this CPU's interface.
-            unsafe {
-                asm!(
-                    "mrs {t}, S3_0_C12_C12_5",    // ICC_SRE_EL1
-                    "orr {t}, {t}, #1",           // SRE
-                    "msr S3_0_C12_C12_5, {t}",
-                    "isb",
-                    "msr S3_0_C4_C6_0, {pmr}",    // ICC_PMR_EL1
-                    "msr S3_0_C12_C12_3, xzr",    // ICC_BPR1_EL1
-                    "mov {t}, #1",
-                    "msr S3_0_C12_C12_7, {t}",    // ICC_IGRPEN1_EL1
-                    "isb",
-                    t = out(reg) _,
-                    pmr = in(reg) PRIORITY_MASK as u64,
-                    options(nostack)
-                )
-            };
+            let frames = (gicr.start as usize, gicr.end as usize);
             // SAFETY: single writer at boot (see `gic`).
             unsafe {
                 GIC = Some(Gic::V3 {
                     gicd: gicd_regs,
-                    gicr: gicr_regs,
+                    gicr: frames,
                 })
             };
+            if !init_cpu_v3(frames) {
+                log::error!("GICv3: no redistributor for affinity {me:#x}");
+            }
         }
     }
+}
+
+/// Sets up the calling CPU's side of the GIC (not the boot CPU's: `init` did
+/// that). Returns false when this CPU has no redistributor (GICv3).
+///
+/// # Safety
+/// `init` ran; called once on each secondary CPU, with its IRQs masked.
+pub unsafe fn init_cpu() -> bool {
+    match gic() {
+        Some(Gic::V2 { gicd, gicc }) => {
+            init_cpu_v2(gicd, gicc);
+            true
+        }
+        Some(Gic::V3 { gicr, .. }) => init_cpu_v3(*gicr),
+        None => false,
+    }
+}
+
+/// GICv2: the banked SGI/PPI registers of the distributor and the CPU
+/// interface are this CPU's own copies at the common addresses.
+fn init_cpu_v2(gicd: &GicdRegs, gicc: &GiccRegs) {
+    for i in 0..8 {
+        gicd.ipriorityr[i].set(PRIORITY_X4);
+    }
+    gicd.icenabler[0].set(u32::MAX);
+    gicd.igroupr[0].set(0);
+    gicc.pmr.set(PRIORITY_MASK);
+    gicc.bpr.set(0);
+    gicc.ctlr.set(1);
+}
+
+/// GICv3: finds the calling CPU's redistributor among `frames` by affinity
+/// (GICR_TYPER[63:32]), wakes it, configures its SGIs/PPIs, then turns on the
+/// system-register CPU interface.
+fn init_cpu_v3(frames: (usize, usize)) -> bool {
+    let me = super::cpu::affinity();
+    let mut frame = frames.0;
+    let mine = loop {
+        // SAFETY: frames lie inside the mapped GICR range (checked below).
+        let r = unsafe { &*(frame as *const GicrRegs) };
+        let typer = r.typer.get();
+        if typer >> 32 == me & 0xff_ffff | (me >> 32) << 24 {
+            break Some(r);
+        }
+        if typer & GICR_TYPER_LAST != 0 || frame + 2 * GICR_FRAME > frames.1 {
+            break None;
+        }
+        frame += GICR_FRAME;
+    };
+    let Some(gicr_regs) = mine else {
+        return false;
+    };
+    gicr_regs
+        .waker
+        .set(gicr_regs.waker.get() & !GICR_WAKER_PROCESSOR_SLEEP);
+    while gicr_regs.waker.get() & GICR_WAKER_CHILDREN_ASLEEP != 0 {
+        core::hint::spin_loop();
+    }
+    gicr_regs.igroupr0.set(u32::MAX);
+    gicr_regs.icenabler0.set(u32::MAX);
+    for i in 0..8 {
+        gicr_regs.ipriorityr[i].set(PRIORITY_X4);
+    }
+    if let Some(slot) = GICR.get(super::cpu::id()) {
+        slot.store(frame, core::sync::atomic::Ordering::Release);
+    }
+    // CPU interface through system registers (ICC_*_EL1).
+    // SAFETY: EL2 (if present) enabled ICC_SRE_EL2.Enable in boot.rs; these
+    // writes only configure this CPU's interface.
+    unsafe {
+        asm!(
+            "mrs {t}, S3_0_C12_C12_5",    // ICC_SRE_EL1
+            "orr {t}, {t}, #1",           // SRE
+            "msr S3_0_C12_C12_5, {t}",
+            "isb",
+            "msr S3_0_C4_C6_0, {pmr}",    // ICC_PMR_EL1
+            "msr S3_0_C12_C12_3, xzr",    // ICC_BPR1_EL1
+            "mov {t}, #1",
+            "msr S3_0_C12_C12_7, {t}",    // ICC_IGRPEN1_EL1
+            "isb",
+            t = out(reg) _,
+            pmr = in(reg) PRIORITY_MASK as u64,
+            options(nostack)
+        )
+    };
+    true
 }
 
 fn wait_rwp(gicd: &GicdRegs) {
@@ -247,9 +304,11 @@ pub fn enable(intid: u32) {
                 r.set(bit)
             }
         }
-        Some(Gic::V3 { gicd, gicr }) => {
+        Some(Gic::V3 { gicd, .. }) => {
             if intid < 32 {
-                gicr.isenabler0.set(bit);
+                if let Some(gicr) = my_gicr() {
+                    gicr.isenabler0.set(bit);
+                }
             } else if let Some(r) = gicd.isenabler.get(word) {
                 r.set(bit)
             }
@@ -267,9 +326,11 @@ pub fn disable(intid: u32) {
                 r.set(bit)
             }
         }
-        Some(Gic::V3 { gicd, gicr }) => {
+        Some(Gic::V3 { gicd, .. }) => {
             if intid < 32 {
-                gicr.icenabler0.set(bit);
+                if let Some(gicr) = my_gicr() {
+                    gicr.icenabler0.set(bit);
+                }
             } else if let Some(r) = gicd.icenabler.get(word) {
                 r.set(bit)
             }

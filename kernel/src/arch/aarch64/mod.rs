@@ -7,4 +7,5 @@ pub mod gic;
 pub mod mmu;
 pub mod modcall;
 pub mod psci;
+pub mod smp;
 pub mod timer;

@@ -12,8 +12,9 @@
 //! the `call_guarded` frame that owns it is live, because it is unlinked before
 //! that frame returns (normal path) or by the recovery path itself.
 //!
-//! Records are per CPU; with one CPU running there is one slot. SMP will index
-//! the slot by CPU number, nothing else changes.
+//! Records are per CPU: each CPU's innermost record lives in its own slot,
+//! indexed by its CPU number, so guarded calls on two CPUs never restore each
+//! other's registers.
 
 use super::exceptions::TrapFrame;
 use core::arch::global_asm;
@@ -34,7 +35,16 @@ pub struct Recovery {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fault;
 
-static CURRENT: AtomicPtr<Recovery> = AtomicPtr::new(core::ptr::null_mut());
+/// Each CPU's innermost guarded call (indexed by `cpu::id()`): a CPU's record
+/// is read and written only by that CPU, so two CPUs in module calls never
+/// see each other's.
+static CURRENT: [AtomicPtr<Recovery>; super::cpu::MAX_CPUS] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; super::cpu::MAX_CPUS];
+
+/// This CPU's slot of [`CURRENT`].
+fn current() -> &'static AtomicPtr<Recovery> {
+    &CURRENT[super::cpu::id() % super::cpu::MAX_CPUS]
+}
 
 extern "C" {
     fn modcall_enter(rec: *mut Recovery, func: usize, args: *const [usize; 4]) -> u64;
@@ -106,13 +116,13 @@ pub unsafe fn call_guarded(
 pub unsafe fn call_guarded4(func: usize, args: [usize; 4], text: (u64, u64)) -> Result<u64, Fault> {
     let mut rec = Recovery {
         regs: [0; 13],
-        prev: CURRENT.load(Ordering::Relaxed),
+        prev: current().load(Ordering::Relaxed),
         text_lo: text.0,
         text_hi: text.1,
         faulted: false,
     };
     let rec_ptr: *mut Recovery = &mut rec;
-    CURRENT.store(rec_ptr, Ordering::Relaxed);
+    current().store(rec_ptr, Ordering::Relaxed);
     // SAFETY: the caller guarantees `func` is callable; `rec` lives on this
     // frame until after the call returns (normally or through recovery).
     let r = unsafe { modcall_enter(rec_ptr, func, &args) };
@@ -124,7 +134,7 @@ pub unsafe fn call_guarded4(func: usize, args: [usize; 4], text: (u64, u64)) -> 
             core::ptr::read_volatile(&(*rec_ptr).faulted),
         )
     };
-    CURRENT.store(prev, Ordering::Relaxed);
+    current().store(prev, Ordering::Relaxed);
     if faulted {
         Err(Fault)
     } else {
@@ -134,7 +144,7 @@ pub unsafe fn call_guarded4(func: usize, args: [usize; 4], text: (u64, u64)) -> 
 
 /// Whether `pc` lies in the text of the module call running on this CPU.
 pub fn fault_is_in_module(pc: u64) -> bool {
-    let rec = CURRENT.load(Ordering::Relaxed);
+    let rec = current().load(Ordering::Relaxed);
     // SAFETY: a non-null CURRENT is a live record (see module doc).
     !rec.is_null() && unsafe { (*rec).text_lo <= pc && pc < (*rec).text_hi }
 }
@@ -142,7 +152,7 @@ pub fn fault_is_in_module(pc: u64) -> bool {
 /// From the exception handler: make the exception return resume in
 /// `modcall_recover`, failing the innermost module call.
 pub fn redirect(frame: &mut TrapFrame) {
-    let rec = CURRENT.load(Ordering::Relaxed);
+    let rec = current().load(Ordering::Relaxed);
     if rec.is_null() {
         return;
     }
@@ -162,7 +172,7 @@ pub fn redirect(frame: &mut TrapFrame) {
 /// Must be called from within a module call (directly or through kernel frames
 /// that hold no locks and own nothing needing drop), on the same stack.
 pub unsafe fn abandon() -> ! {
-    let rec = CURRENT.load(Ordering::Relaxed);
+    let rec = current().load(Ordering::Relaxed);
     if rec.is_null() {
         panic!("module_panic outside a module call");
     }
