@@ -94,3 +94,27 @@ fn the_boot_log_names_every_secondary() {
     );
     assert!(dmesg.contains("smp: Brought up 1 node, 2 CPUs"), "{dmesg}");
 }
+
+/// Timers expire at their deadline, not at the 100 Hz tick: a module's 1 ms
+/// periodic timer fires 1,000 (±1%) times a second of guest time.
+#[test]
+fn a_1ms_periodic_timer_fires_1000_times_a_second() {
+    let mut m = Machine::boot(&Opts {
+        smp: Some(4),
+        ..qemu_tests::with_initrd()
+    });
+    let out = m.run("insmod /initrd/ticker.ko period_us=1000");
+    assert!(out.contains("ticker: ticking every 1000 us"), "{out}");
+    m.run("sleep 1.5");
+    let out = m.run("cat /dev/ticker0");
+    let f: Vec<&str> = out.split_whitespace().collect();
+    assert!(f.len() == 5 && f[1] == "fires" && f[4] == "us", "{out}");
+    let fires: f64 = f[0].parse().expect("fires");
+    let us: f64 = f[3].parse().expect("us");
+    let rate = fires * 1e6 / us;
+    assert!(
+        (990.0..=1010.0).contains(&rate),
+        "{rate:.1} fires a second ({out})"
+    );
+    assert!(m.run("rmmod ticker").contains("ticker: unloaded"));
+}

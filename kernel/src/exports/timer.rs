@@ -57,6 +57,8 @@ pub extern "C" fn timer_del(owner_ptr: *const ThisModule, id: i64) -> i32 {
         };
         t.remove(pos).1
     };
+    // Shut down first (waiting for a callback running on another CPU), then
+    // unregister: nothing of the timer runs after this returns.
     let _ = ktimer::remove(id);
     match kobject::unregister(obj_id, Some(&m)) {
         Ok(_) => 0,

@@ -39,12 +39,7 @@ pub fn jiffies() -> u64 {
     TICKS.load(Ordering::Relaxed)
 }
 
-/// Starts the periodic tick (the IRQ must already be registered and enabled).
-pub fn start_tick() {
-    timer::arm(frequency() / TICK_HZ);
-}
-
-/// Ticks taken, by CPU (for `cpus`).
+/// Timer interrupts taken, by CPU (for `cpus`).
 static PER_CPU_TICKS: [AtomicU64; cpu::MAX_CPUS] = [const { AtomicU64::new(0) }; cpu::MAX_CPUS];
 
 /// Timer interrupts CPU `n` has taken.
@@ -54,18 +49,61 @@ pub fn ticks_on(n: usize) -> u64 {
         .map_or(0, |t| t.load(Ordering::Relaxed))
 }
 
-/// The tick's interrupt handler, on every CPU (the timer is per CPU). The
-/// boot CPU counts jiffies and runs the software timers.
+/// Counter value (since boot) of the boot CPU's next jiffy.
+static NEXT_TICK: AtomicU64 = AtomicU64::new(0);
+
+fn tick_period() -> u64 {
+    frequency() / TICK_HZ
+}
+
+/// Starts this CPU's tick (its timer IRQ must already be registered and
+/// enabled on it).
+pub fn start_tick() {
+    if cpu::id() == 0 {
+        NEXT_TICK.store(ticks_since_boot() + tick_period(), Ordering::Relaxed);
+    }
+    timer::arm(tick_period());
+}
+
+/// The timer interrupt handler, on every CPU (the virtual timer is per CPU).
+/// Secondaries just tick. The boot CPU counts jiffies, runs due software
+/// timers and programs its timer for the earlier of its next jiffy and the
+/// earliest software timer.
 pub fn tick(_intid: u32, _ctx: usize) {
     let me = cpu::id();
     if let Some(t) = PER_CPU_TICKS.get(me) {
         t.fetch_add(1, Ordering::Relaxed);
     }
-    timer::arm(frequency() / TICK_HZ);
-    if me == 0 {
-        TICKS.fetch_add(1, Ordering::Relaxed);
-        crate::irq::timer::run_due();
+    if me != 0 {
+        timer::arm(tick_period());
+        return;
     }
+    let now = ticks_since_boot();
+    let next = NEXT_TICK.load(Ordering::Relaxed);
+    if now >= next {
+        let missed = (now - next) / tick_period();
+        TICKS.fetch_add(missed + 1, Ordering::Relaxed);
+        NEXT_TICK.store(next + (missed + 1) * tick_period(), Ordering::Relaxed);
+    }
+    crate::irq::timer::run_due();
+    reprogram();
+}
+
+/// Programs the boot CPU's timer for the earlier of its next jiffy and the
+/// earliest software timer (no-op on other CPUs: a timer added there is
+/// picked up at the boot CPU's next interrupt, at most a tick later).
+pub fn reprogram() {
+    if cpu::id() != 0 {
+        return;
+    }
+    let saved = cpu::irq_save();
+    let mut deadline = NEXT_TICK.load(Ordering::Relaxed);
+    if let Some(due) = crate::irq::timer::next_due() {
+        deadline = deadline.min(due);
+    }
+    let now = ticks_since_boot();
+    timer::arm(deadline.saturating_sub(now).max(1));
+    cpu::irq_restore(saved);
 }
 
 /// Busy-waits `us` microseconds.

@@ -1,12 +1,19 @@
-//! Software timers run from the periodic tick (10 ms resolution).
+//! Software timers, expiring at their deadline (like Linux's hrtimers): the
+//! boot CPU's virtual timer is programmed for the earlier of its next tick and
+//! the earliest timer, so a 1 ms periodic timer fires every millisecond, not
+//! at the 100 Hz tick.
 //!
 //! A timer calls `func(ctx)` once after a delay, then every period if it has
-//! one. Module timers are objects owned by their module (so `rmmod` sees them
-//! and the exit check catches one left armed) and are called through
-//! `modcall::call_guarded`: a faulting timer marks its module failed and is
-//! cancelled.
+//! one; a periodic timer is re-armed only after its callback returned, from
+//! its previous deadline (no drift, never two runs at once). Module timers are
+//! objects owned by their module (so `rmmod` sees them and the exit check
+//! catches one left armed) and are called through `modcall::call_guarded`: a
+//! faulting timer marks its module failed and is cancelled. [`remove`] has
+//! Linux's `timer_shutdown_sync` semantics: afterwards the timer is neither
+//! queued nor running and cannot re-arm itself; called on another CPU while the
+//! callback runs, it waits for the callback to return.
 
-use crate::arch::modcall;
+use crate::arch::{cpu, modcall};
 use crate::irq::time;
 use crate::sync::IrqLock;
 use alloc::collections::BTreeMap;
@@ -23,6 +30,10 @@ pub struct Timer {
     /// Period in counter ticks (0: one-shot).
     pub period: u64,
     pub object: u32,
+    /// The CPU running its callback now, if any.
+    running_on: Option<usize>,
+    /// Shut down while running: removed when the callback returns.
+    dead: bool,
 }
 
 static TIMERS: IrqLock<BTreeMap<i64, Timer>> = IrqLock::new(BTreeMap::new());
@@ -51,44 +62,95 @@ pub fn add(
         due: time::ticks_since_boot() + us_to_ticks(delay_us),
         period: us_to_ticks(period_us),
         object,
+        running_on: None,
+        dead: false,
     };
     TIMERS.lock().insert(id, t);
+    time::reprogram();
     id
 }
 
-/// Removes a timer; returns it if it existed.
-pub fn remove(id: i64) -> Option<Timer> {
-    TIMERS.lock().remove(&id)
+/// Shuts timer `id` down: afterwards it is not queued, not running (unless
+/// this is its own callback asking) and never runs again. Returns whether it
+/// existed.
+pub fn remove(id: i64) -> bool {
+    let me = cpu::id();
+    loop {
+        {
+            let mut timers = TIMERS.lock();
+            let Some(t) = timers.get_mut(&id) else {
+                return false;
+            };
+            match t.running_on {
+                None => {
+                    timers.remove(&id);
+                    return true;
+                }
+                // Its own callback: it cannot wait for itself; the timer goes
+                // when the callback returns.
+                Some(cpu) if cpu == me => {
+                    t.dead = true;
+                    return true;
+                }
+                Some(_) => t.dead = true,
+            }
+        }
+        // Running on another CPU: wait for the callback to return.
+        core::hint::spin_loop();
+    }
 }
 
-/// Runs due timers; called from the tick interrupt.
+/// The earliest deadline of a queued timer that is not running.
+pub fn next_due() -> Option<u64> {
+    TIMERS
+        .lock()
+        .values()
+        .filter(|t| t.running_on.is_none() && !t.dead)
+        .map(|t| t.due)
+        .min()
+}
+
+/// Runs due timers, one at a time, each without the lock held; called from
+/// the boot CPU's timer interrupt.
 pub fn run_due() {
-    let now = time::ticks_since_boot();
+    let me = cpu::id();
     loop {
-        // Take one due timer at a time, calling it without the lock held.
+        let now = time::ticks_since_boot();
         let due = {
             let mut timers = TIMERS.lock();
             let found = timers
-                .iter()
-                .find(|(_, t)| t.due <= now)
-                .map(|(id, t)| (*id, *t));
-            if let Some((id, t)) = found {
-                if t.period == 0 {
-                    timers.remove(&id);
-                } else if let Some(entry) = timers.get_mut(&id) {
-                    entry.due = now + t.period;
-                }
-            }
-            found
+                .iter_mut()
+                .find(|(_, t)| t.due <= now && t.running_on.is_none() && !t.dead);
+            found.map(|(id, t)| {
+                t.running_on = Some(me);
+                (*id, *t)
+            })
         };
         let Some((id, t)) = due else { break };
         crate::kobject::count_call(t.object);
-        // SAFETY: a module timer must be deleted before its module's exit
-        // completes (checked), so `func` is mapped module text.
-        if unsafe { modcall::call_guarded(t.func, t.ctx, 0, t.text) }.is_err() {
+        // SAFETY: a module timer is shut down (and waited for) before its
+        // module's exit completes (checked), so `func` is mapped module text.
+        let faulted = unsafe { modcall::call_guarded(t.func, t.ctx, 0, t.text) }.is_err();
+        if faulted {
             log::error!("timer {id}: callback faulted; timer cancelled");
-            TIMERS.lock().remove(&id);
             crate::module::mark_failed(t.owner);
+        }
+        let mut timers = TIMERS.lock();
+        let Some(entry) = timers.get_mut(&id) else {
+            continue;
+        };
+        entry.running_on = None;
+        if entry.dead || faulted || entry.period == 0 {
+            timers.remove(&id);
+        } else {
+            // From the previous deadline, so the rate holds over time: a
+            // timer that fell behind (the host stalled the guest) runs again
+            // at once to catch up, unless it is more than a second behind.
+            entry.due += entry.period;
+            if now.saturating_sub(entry.due) > time::frequency() {
+                let behind = (now - entry.due) / entry.period + 1;
+                entry.due += behind * entry.period;
+            }
         }
     }
 }
