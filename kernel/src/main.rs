@@ -73,8 +73,10 @@ static HANDLERS: Handlers = Handlers {
 };
 
 #[cfg(target_os = "none")]
-fn on_irq(_frame: &mut TrapFrame) {
+fn on_irq(frame: &mut TrapFrame) {
+    klog::oops::irq_enter(frame);
     irq::dispatch();
+    klog::oops::irq_exit();
 }
 
 #[cfg(target_os = "none")]

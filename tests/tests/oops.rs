@@ -57,3 +57,27 @@ fn panic_command_reports_and_panic_bootarg_reboots() {
     let status = m.wait_exit(T);
     assert!(status.success(), "{status}");
 }
+
+/// With 4 CPUs, NULL is still unmapped (a CPU node's MPIDR is not a device
+/// range), and an oops stops the other CPUs, each reporting where it was.
+#[test]
+fn an_oops_on_4_cpus_stops_the_others_and_prints_each() {
+    let mut m = Machine::boot(&Opts {
+        smp: Some(4),
+        gic: Some(3),
+        ..Opts::default()
+    });
+    m.send(b"fault\r");
+    let oops = m.expect(
+        "---[ end Kernel panic - not syncing: Oops: Fatal exception ]---",
+        T,
+    );
+    assert!(
+        oops.contains("Unable to handle kernel NULL pointer dereference"),
+        "{oops}"
+    );
+    for cpu in 1..4 {
+        let want = format!("CPU{cpu}: stopping; pc : ");
+        assert!(oops.contains(&want), "missing {want:?} in:\n{oops}");
+    }
+}

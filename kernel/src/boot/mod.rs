@@ -82,6 +82,80 @@ fn fail(msg: &str) -> ! {
     cpu::halt()
 }
 
+/// The kernel image by section (text RX, rodata R, data RW) and every CPU's
+/// stacks, each above an unmapped guard page (the link script's layout: CPU
+/// n's block at __stacks_start + n * STACK_BLOCK).
+fn map_image(map: &mut impl FnMut(Range, Attr, &str), kernel: Range) {
+    let text_end = linker_addr!(__text_end) as u64;
+    let rodata_end = linker_addr!(__rodata_end) as u64;
+    let data_end = linker_addr!(__boot_stack_guard) as u64;
+    map(
+        Range::new(kernel.start, text_end),
+        Attr::NormalRx,
+        "cannot map kernel text",
+    );
+    map(
+        Range::new(text_end, rodata_end),
+        Attr::NormalRo,
+        "cannot map kernel rodata",
+    );
+    map(
+        Range::new(rodata_end, data_end),
+        Attr::NormalRw,
+        "cannot map kernel data",
+    );
+    let stacks = linker_addr!(__stacks_start) as u64;
+    for cpu in 0..crate::arch::cpu::MAX_CPUS as u64 {
+        let block = stacks + cpu * STACK_BLOCK;
+        map(
+            Range::new(block + 0x1000, block + 0x11000),
+            Attr::NormalRw,
+            "cannot map a kernel stack",
+        );
+        map(
+            Range::new(block + 0x12000, block + STACK_BLOCK),
+            Attr::NormalRw,
+            "cannot map an exception stack",
+        );
+    }
+    let after_stacks = Range::new(linker_addr!(__stacks_end) as u64, kernel.end);
+    map(after_stacks, Attr::NormalRw, "cannot map kernel tail");
+}
+
+/// One pass over the device nodes serves both the device mappings and the
+/// timer lookup (each pass costs milliseconds under TCG): the page-rounded
+/// ranges to map as devices, and the virtual timer's INTID.
+fn device_ranges(fdt: &Fdt<'_>, ram: &RangeSet<8>) -> (RangeSet<64>, Option<u32>) {
+    let mut devices = RangeSet::<64>::new();
+    let mut timer_irq = None;
+    for d in dt::devices(fdt) {
+        if d.is_compatible("arm,armv8-timer") {
+            timer_irq = d.irqs().get(2).copied();
+        }
+        if d.is_compatible("cfi-flash") || d.compatibles().any(|c| c.starts_with("pci")) {
+            continue;
+        }
+        for r in d.regs() {
+            // A node whose reg has no size (a CPU's MPIDR under /cpus) is not
+            // a device range: rounded out to pages, cpu@1 would map page 0.
+            if r.is_empty() {
+                continue;
+            }
+            let page = mmu::PAGE_SIZE as u64 - 1;
+            let r = Range::new(r.start & !page, r.end.saturating_add(page) & !page);
+            let in_ram = ram
+                .as_slice()
+                .iter()
+                .any(|m| r.start < m.end && m.start < r.end);
+            if !r.is_empty() && r.size() <= MAX_DEVICE_MAP && r.end <= 1 << mmu::VA_BITS && !in_ram
+            {
+                devices.push(r);
+            }
+        }
+    }
+    (devices, timer_irq)
+}
+
 /// Reads the DTB, finds the console and RAM, maps memory and enables the MMU.
 pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
     // The header is 40 bytes, big-endian magic 0xd00dfeed first.
@@ -151,67 +225,9 @@ pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
             }
         }
     }
-    let text_end = linker_addr!(__text_end) as u64;
-    let rodata_end = linker_addr!(__rodata_end) as u64;
-    let data_end = linker_addr!(__boot_stack_guard) as u64;
-    map(
-        Range::new(kernel.start, text_end),
-        Attr::NormalRx,
-        "cannot map kernel text",
-    );
-    map(
-        Range::new(text_end, rodata_end),
-        Attr::NormalRo,
-        "cannot map kernel rodata",
-    );
-    map(
-        Range::new(rodata_end, data_end),
-        Attr::NormalRw,
-        "cannot map kernel data",
-    );
-    // Every CPU's stacks, each above an unmapped guard page (the link
-    // script's layout: CPU n's block at __stacks_start + n * STACK_BLOCK).
-    let stacks = linker_addr!(__stacks_start) as u64;
-    for cpu in 0..crate::arch::cpu::MAX_CPUS as u64 {
-        let block = stacks + cpu * STACK_BLOCK;
-        map(
-            Range::new(block + 0x1000, block + 0x11000),
-            Attr::NormalRw,
-            "cannot map a kernel stack",
-        );
-        map(
-            Range::new(block + 0x12000, block + STACK_BLOCK),
-            Attr::NormalRw,
-            "cannot map an exception stack",
-        );
-    }
-    let after_stacks = Range::new(linker_addr!(__stacks_end) as u64, kernel.end);
-    map(after_stacks, Attr::NormalRw, "cannot map kernel tail");
+    map_image(&mut map, kernel);
 
-    // One pass over the device nodes serves both the device mappings and the
-    // timer lookup: each pass costs milliseconds under TCG.
-    let mut devices = RangeSet::<64>::new();
-    let mut timer_irq = None;
-    for d in dt::devices(&fdt) {
-        if d.is_compatible("arm,armv8-timer") {
-            timer_irq = d.irqs().get(2).copied();
-        }
-        if d.is_compatible("cfi-flash") || d.compatibles().any(|c| c.starts_with("pci")) {
-            continue;
-        }
-        for r in d.regs() {
-            let page = mmu::PAGE_SIZE as u64 - 1;
-            let r = Range::new(r.start & !page, r.end.saturating_add(page) & !page);
-            let in_ram = ram
-                .as_slice()
-                .iter()
-                .any(|m| r.start < m.end && m.start < r.end);
-            if !r.is_empty() && r.size() <= MAX_DEVICE_MAP && r.end <= 1 << mmu::VA_BITS && !in_ram
-            {
-                devices.push(r);
-            }
-        }
-    }
+    let (mut devices, timer_irq) = device_ranges(&fdt, &ram);
     devices.coalesce();
     for r in devices.as_slice() {
         map(*r, Attr::Device, "cannot map device");

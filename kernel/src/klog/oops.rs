@@ -225,6 +225,8 @@ impl Write for SkipFirstLine<'_> {
 /// `Kernel panic - not syncing: {msg}`, then halt or reboot per `panic=`.
 pub fn die(msg: &str) -> ! {
     let out = &mut Emergency;
+    // Every other CPU reports where it was and stops (Linux's smp_send_stop).
+    crate::smp::stop_others(report_stopped_cpu);
     let _ = writeln!(out, "Kernel panic - not syncing: {msg}");
     run_panic_notifiers(msg);
     let reboot_after = crate::machine::boot_info()
@@ -282,4 +284,47 @@ pub fn run_panic_notifiers(msg: &str) {
             crate::arch::modcall::call_guarded(f, msg.as_ptr() as usize, msg.len(), text)
         };
     }
+}
+
+/// The frame each CPU's current interrupt interrupted, by CPU (for the
+/// report of a CPU stopped by an oops on another).
+static IRQ_FRAMES: [core::sync::atomic::AtomicPtr<TrapFrame>; crate::arch::cpu::MAX_CPUS] =
+    [const { core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()) };
+        crate::arch::cpu::MAX_CPUS];
+
+/// Notes the frame an interrupt interrupted on this CPU, until [`irq_exit`].
+pub fn irq_enter(frame: &mut TrapFrame) {
+    if let Some(slot) = IRQ_FRAMES.get(cpu::id()) {
+        slot.store(frame, Ordering::Release);
+    }
+}
+
+pub fn irq_exit() {
+    if let Some(slot) = IRQ_FRAMES.get(cpu::id()) {
+        slot.store(core::ptr::null_mut(), Ordering::Release);
+    }
+}
+
+/// One CPU's report as it stops for another CPU's oops, one CPU at a time.
+fn report_stopped_cpu(n: usize) {
+    static ONE_AT_A_TIME: spin::Mutex<()> = spin::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock();
+    let out = &mut Emergency;
+    let frame = IRQ_FRAMES
+        .get(n)
+        .map(|f| f.load(Ordering::Acquire))
+        .unwrap_or(core::ptr::null_mut());
+    let _ = write!(out, "CPU{n}: stopping");
+    if !frame.is_null() {
+        // SAFETY: set by `irq_enter` on this CPU for the interrupt it is
+        // handling now (the stop IPI): the frame lives on this CPU's
+        // exception stack until that interrupt returns, which it never will.
+        let f = unsafe { &*frame };
+        let _ = write!(out, "; pc : ");
+        write_symbol(out, f.elr);
+        let _ = write!(out, "; lr : ");
+        write_symbol(out, f.x[30]);
+        let _ = write!(out, "; sp : {:#018x}", f.sp);
+    }
+    let _ = writeln!(out);
 }

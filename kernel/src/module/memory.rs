@@ -16,8 +16,19 @@ use crate::arch::{cpu, mmu};
 use crate::mm::{self, OutOfMemory, PAGE_SIZE};
 use crate::sync::IrqLock;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicPtr, Ordering};
 use kcore::memrange::Range;
 use kcore::rangealloc::RangeAllocator;
+
+/// Called after new module text was made visible to instruction fetch: with
+/// more than one CPU running, `smp` has every other CPU synchronise its
+/// instruction stream before any of them can call the new code.
+static CODE_INSTALLED: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Sets what runs after new module code is installed.
+pub fn on_code_installed(f: fn()) {
+    CODE_INSTALLED.store(f as *mut (), Ordering::Release);
+}
 
 /// The module virtual range.
 pub const MODULE_VA_START: usize = 0x3c00_0000;
@@ -177,6 +188,12 @@ impl ModuleMemory {
         .map_err(MemError::Map)?;
         mmu::flush_tlb();
         cpu::sync_icache(text.base, text.size);
+        let hook = CODE_INSTALLED.load(Ordering::Acquire);
+        if !hook.is_null() {
+            // SAFETY: only ever set from a `fn()` in `on_code_installed`.
+            let hook: fn() = unsafe { core::mem::transmute(hook) };
+            hook();
+        }
         Ok(())
     }
 

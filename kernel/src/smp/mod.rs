@@ -7,11 +7,113 @@
 //! (GICv3) and virtual timer, then idles in WFI taking its own tick. Device
 //! interrupts and software timers stay on CPU 0 for now.
 //!
+//! Inter-processor interrupts are SGIs: [`IPI_WAKE`] ends a WFI,
+//! [`IPI_SYNC`] makes a CPU take an exception (a context synchronization
+//! event: after new code is installed, [`sync_all_cpus`] waits until every
+//! CPU has taken one, Linux's `kick_all_cpus_sync`), [`IPI_STOP`] stops a CPU
+//! for an oops after it reported its state ([`stop_others`]).
+//!
 //! Room `smp`: uses `arch`, `machine`, `irq`.
 
 use crate::arch::{cpu, exceptions, irqchip, smp as arch_smp};
-use crate::irq::time;
-use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use crate::irq::{self, time};
+use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
+
+/// SGI numbers of the kernel's IPIs.
+pub const IPI_WAKE: u32 = 0;
+pub const IPI_SYNC: u32 = 1;
+pub const IPI_STOP: u32 = 2;
+
+/// IPI_SYNCs handled, by CPU.
+static SYNC_ACKS: [AtomicU64; cpu::MAX_CPUS] = [const { AtomicU64::new(0) }; cpu::MAX_CPUS];
+/// What a CPU stopped by IPI_STOP prints first (the oops code's per-CPU report).
+static STOP_REPORT: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+/// CPUs that reported and stopped.
+static STOPPED: AtomicU64 = AtomicU64::new(0);
+
+fn ipi(intid: u32, _ctx: usize) {
+    let me = cpu::id();
+    match intid {
+        IPI_SYNC => {
+            if let Some(a) = SYNC_ACKS.get(me) {
+                a.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+        IPI_STOP => {
+            let report = STOP_REPORT.load(Ordering::Acquire);
+            if !report.is_null() {
+                // SAFETY: only ever set from a `fn(usize)` in `stop_others`.
+                let report: fn(usize) = unsafe { core::mem::transmute(report) };
+                report(me);
+            }
+            STOPPED.fetch_add(1, Ordering::AcqRel);
+            set(me, State::Offline);
+            cpu::halt();
+        }
+        _ => {}
+    }
+}
+
+/// CPUs online other than this one.
+fn others() -> impl Iterator<Item = usize> {
+    let me = cpu::id();
+    (0..cpu::MAX_CPUS).filter(move |&n| n != me && cpu(n).0 == State::Online)
+}
+
+/// Has every other online CPU take an exception (a context synchronization
+/// event), waiting at most 100 ms for each; after new code was written and
+/// the I-cache invalidated, no CPU can then run stale instructions.
+pub fn sync_all_cpus() {
+    for n in others() {
+        let before = SYNC_ACKS[n].load(Ordering::Acquire);
+        irqchip::send_sgi(n, IPI_SYNC);
+        let start = time::micros();
+        while SYNC_ACKS[n].load(Ordering::Acquire) == before {
+            if time::micros() - start > 100_000 {
+                log::warn!("smp: CPU{n} did not answer a synchronization IPI");
+                break;
+            }
+            core::hint::spin_loop();
+        }
+    }
+}
+
+/// Stops every other online CPU for an oops: each calls `report(its number)`
+/// (one at a time is the caller's business) and halts. Waits at most 200 ms.
+pub fn stop_others(report: fn(usize)) {
+    STOP_REPORT.store(report as *mut (), Ordering::Release);
+    let mut sent = 0;
+    for n in others() {
+        irqchip::send_sgi(n, IPI_STOP);
+        sent += 1;
+    }
+    let start = time::micros();
+    while STOPPED.load(Ordering::Acquire) < sent && time::micros() - start < 200_000 {
+        core::hint::spin_loop();
+    }
+}
+
+/// Registers the IPI handlers (once, on the boot CPU) and enables the SGIs
+/// on this CPU.
+fn init_ipis() {
+    for sgi in [IPI_WAKE, IPI_SYNC, IPI_STOP] {
+        if let Err(e) = irq::request(
+            sgi,
+            irq::Handler::Kernel(ipi),
+            0,
+            irq::Name::Kernel("IPI"),
+            irq::Owner::Kernel,
+        ) {
+            log::error!("smp: IPI {sgi}: {e}");
+        }
+    }
+}
+
+fn enable_ipis_here() {
+    for sgi in [IPI_WAKE, IPI_SYNC, IPI_STOP] {
+        irqchip::enable(sgi);
+    }
+}
 use fdt::Fdt;
 
 /// A CPU slot's state.
@@ -85,6 +187,8 @@ pub fn boot_secondaries() {
     if others.is_empty() {
         return;
     }
+    init_ipis();
+    crate::module::memory::on_code_installed(sync_all_cpus);
     let Some(psci) = info.psci else {
         log::warn!("smp: no PSCI: {} secondary CPUs stay parked", others.len());
         return;
@@ -130,6 +234,7 @@ pub extern "C" fn secondary_main(n: usize) -> ! {
         let timer_irq = crate::machine::boot_info().map_or(27, |b| b.timer_irq);
         irqchip::enable(timer_irq);
         time::start_tick();
+        enable_ipis_here();
     }
     log::info!(
         "CPU{n}: Booted secondary processor {:#012x} [{:#010x}]",

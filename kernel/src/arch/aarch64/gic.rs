@@ -30,6 +30,8 @@ register_structs! {
         (0x0800 => itargetsr: [ReadWrite<u32>; 256]),
         (0x0c00 => icfgr: [ReadWrite<u32>; 64]),
         (0x0d00 => _reserved2),
+        (0x0f00 => sgir: WriteOnly<u32>),
+        (0x0f04 => _reserved_sgi),
         (0x6100 => irouter: [ReadWrite<u64>; 988]),
         (0x7fe0 => _reserved3),
         (0x10000 => @END),
@@ -100,6 +102,41 @@ static mut GIC: Option<Gic> = None;
 /// Each CPU's own GICv3 redistributor, by CPU number (set by that CPU).
 static GICR: [core::sync::atomic::AtomicUsize; super::cpu::MAX_CPUS] =
     [const { core::sync::atomic::AtomicUsize::new(0) }; super::cpu::MAX_CPUS];
+
+/// How to address each CPU with an SGI, by CPU number: its GICv2 CPU
+/// interface bit (GICD_ITARGETSR0 read on that CPU), or its GICv3 affinity.
+static SGI_TARGET: [core::sync::atomic::AtomicU64; super::cpu::MAX_CPUS] =
+    [const { core::sync::atomic::AtomicU64::new(0) }; super::cpu::MAX_CPUS];
+
+/// Sends software-generated interrupt `sgi` (0..15) to CPU `cpu`.
+pub fn send_sgi(cpu: usize, sgi: u32) {
+    let Some(target) = SGI_TARGET.get(cpu) else {
+        return;
+    };
+    let target = target.load(core::sync::atomic::Ordering::Acquire);
+    barrier::dsb(barrier::ISHST);
+    match gic() {
+        // GICD_SGIR (IHI 0048B 4.3.15): TargetListFilter 0 (the list),
+        // CPUTargetList [23:16], SGIINTID [3:0].
+        Some(Gic::V2 { gicd, .. }) => gicd.sgir.set(((target as u32 & 0xff) << 16) | (sgi & 0xf)),
+        // ICC_SGI1R_EL1 (IHI 0069H 12.11.29): Aff3 [55:48], Aff2 [39:32],
+        // INTID [27:24], Aff1 [23:16], TargetList [15:0] (bit Aff0).
+        Some(Gic::V3 { .. }) => {
+            let aff0 = target & 0xf;
+            let aff1 = (target >> 8) & 0xff;
+            let aff2 = (target >> 16) & 0xff;
+            let aff3 = (target >> 32) & 0xff;
+            let v = (aff3 << 48)
+                | (aff2 << 32)
+                | ((sgi as u64 & 0xf) << 24)
+                | (aff1 << 16)
+                | (1 << aff0);
+            // SAFETY: writing ICC_SGI1R_EL1 only signals an SGI.
+            unsafe { asm!("msr S3_0_C12_C11_5, {}", "isb", in(reg) v, options(nostack)) };
+        }
+        None => {}
+    }
+}
 
 /// This CPU's redistributor (GICv3), once its `init_cpu` (or `init`) ran.
 fn my_gicr() -> Option<&'static GicrRegs> {
@@ -229,6 +266,11 @@ fn init_cpu_v2(gicd: &GicdRegs, gicc: &GiccRegs) {
     gicc.pmr.set(PRIORITY_MASK);
     gicc.bpr.set(0);
     gicc.ctlr.set(1);
+    // ITARGETSR0's first byte reads as this CPU's own interface bit.
+    let me = (gicd.itargetsr[0].get() & 0xff) as u64;
+    if let Some(slot) = SGI_TARGET.get(super::cpu::id()) {
+        slot.store(me, core::sync::atomic::Ordering::Release);
+    }
 }
 
 /// GICv3: finds the calling CPU's redistributor among `frames` by affinity
@@ -265,6 +307,9 @@ fn init_cpu_v3(frames: (usize, usize)) -> bool {
     }
     if let Some(slot) = GICR.get(super::cpu::id()) {
         slot.store(frame, core::sync::atomic::Ordering::Release);
+    }
+    if let Some(slot) = SGI_TARGET.get(super::cpu::id()) {
+        slot.store(me, core::sync::atomic::Ordering::Release);
     }
     // CPU interface through system registers (ICC_*_EL1).
     // SAFETY: EL2 (if present) enabled ICC_SRE_EL2.Enable in boot.rs; these
