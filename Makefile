@@ -102,7 +102,7 @@ test-qemu: kernel initrd initrd-all ## QEMU tests: boot, shell, oops, machine ma
 test: lint test-host test-qemu ## everything CI runs: lint, host tests, QEMU tests
 	@echo "make test: all passed"
 
-bench: kernel initrd initrd-all disk ## print figures: boot vs QEMU floor, image size, memory, modules, drivers, loader, Linux side by side
+bench: kernel initrd initrd-all disk ## print figures: boot vs QEMU floor, image size, memory, modules, module signatures, drivers, loader, Linux side by side
 	./tests/bench.sh
 
 bench-linux: kernel initrd-all disk ## insmod/rmmod and boot beside Debian's arm64 Linux 6.1 in the same QEMU (fetches it into build/linux-bench)

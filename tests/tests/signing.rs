@@ -277,3 +277,52 @@ fn linux_sign_file_signatures_load() {
     }
     assert_eq!(m.run("taint"), "0\nNot tainted\n");
 }
+
+/// `sigbench` (make bench's signing figures) times a signed module, names the
+/// SHA-256 path, and refuses what it cannot time with a message, not a panic.
+#[test]
+fn sigbench_times_signed_modules_and_refuses_the_others() {
+    let d = disk("sigbench", &variants("sigbench"));
+    let mut m = machine(&d, None);
+    let out = m.run("sigbench /initrd/hello.ko 2");
+    assert!(
+        out.starts_with("sigbench: file=/initrd/hello.ko signed_bytes="),
+        "{out}"
+    );
+    assert!(
+        out.contains(" key=rsa2048 hash=sha256 sha256_path=sha2-ce iterations=2 "),
+        "{out}"
+    );
+    for figure in [
+        "sigbench: hash_us=",
+        "sigbench: verify_us=",
+        "sigbench: sigcheck_us=",
+    ] {
+        assert!(out.contains(figure), "{figure} in {out}");
+    }
+    assert!(m
+        .run("sigbench /disk/p384.ko 1")
+        .contains(" key=p384 hash=sha256 "));
+    let out = m.run("sigbench /disk/plain.ko");
+    assert!(
+        out.starts_with("sigbench: /disk/plain.ko: no signature to time: "),
+        "{out}"
+    );
+    let out = m.run("sigbench /disk/unknown.ko");
+    assert!(
+        out.starts_with("sigbench: /disk/unknown.ko: does not verify here: "),
+        "{out}"
+    );
+    let out = m.run("sigbench /disk/edited.ko");
+    assert!(
+        out.starts_with("sigbench: /disk/edited.ko: does not verify here: "),
+        "{out}"
+    );
+    assert!(m
+        .run("sigbench /initrd/hello.ko 0")
+        .starts_with("Usage: sigbench PATH [N]"));
+    assert!(m
+        .run("sigbench /disk/missing.ko")
+        .starts_with("sigbench: /disk/missing.ko: "));
+    assert_eq!(m.run("taint"), "0\nNot tainted\n");
+}

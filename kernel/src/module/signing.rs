@@ -96,6 +96,12 @@ fn keyring() -> &'static Keyring {
     })
 }
 
+/// The trusted keyring the load path checks against, for the `sigbench`
+/// self-test (which times `modsign::verify` with it); parsed here on first use.
+pub fn trusted_keyring() -> &'static Keyring {
+    keyring()
+}
+
 /// The length of the DER element at the start of `der` (a certificate is one
 /// SEQUENCE; X.690 8.1.3), if it fits.
 fn der_length(der: &[u8]) -> Option<usize> {

@@ -123,6 +123,11 @@ const COMMANDS: &[Command] = &[
         run: selftest::modstress,
     },
     Command {
+        name: "sigbench",
+        help: "sigbench PATH [N]: time hashing and signature check of a signed module",
+        run: selftest::sigbench,
+    },
+    Command {
         name: "refbench",
         help: "refbench [N]: cost of module and object get/put",
         run: selftest::refbench,

@@ -1,5 +1,7 @@
 //! Checks modsign's SHA-256 on the Armv8 SHA instructions against the `sha2`
-//! crate's generic code at every length from 0 to 1100 bytes and on 45 KiB,
+//! crate's generic code at every length from 0 to 1100 bytes, on 45 KiB, and
+//! from each of 16 start offsets (blocks 16-byte aligned or not: `sha256_ce`
+//! loads aligned blocks in place and copies the others),
 //! built for aarch64-unknown-none (the kernel's target) and called from a C
 //! `main` under qemu-aarch64 (`ce-check.sh`). Returns the number of mismatches,
 //! or -1 if the path was not taken.
@@ -58,6 +60,14 @@ pub unsafe extern "C" fn modsign_ce_check() -> i32 {
         let generic = sha2::Sha256::digest(&data[..len]);
         if ce[..] != generic[..] {
             bad += 1;
+        }
+    }
+    for start in 0..16 {
+        for len in [64, 65, 200, 1000, 4096] {
+            let slice = &data[start..start + len];
+            if modsign::hash::sha256(slice)[..] != sha2::Sha256::digest(slice)[..] {
+                bad += 1;
+            }
         }
     }
     bad
