@@ -16,6 +16,7 @@ pub mod timer;
 use crate::arch::irqchip;
 use crate::sync::IrqLock;
 use alloc::collections::BTreeMap;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 /// Highest INTID handled (GICv2/v3 SPIs end at 1019).
 pub const MAX_IRQ: usize = 1020;
@@ -138,16 +139,35 @@ pub fn request(
     Ok(())
 }
 
-/// Disables `intid` and removes its handler. Returns the action removed.
+/// Handlers running now, by INTID: raised under the table lock when dispatch
+/// takes the action, lowered when the handler returns, so that [`free`] can
+/// wait for the handlers already started (Linux's `synchronize_irq`).
+static RUNNING: [AtomicU32; MAX_IRQ] = [const { AtomicU32::new(0) }; MAX_IRQ];
+
+/// The INTID each CPU is handling now (u32::MAX: none).
+static HANDLING: [AtomicU32; crate::arch::cpu::MAX_CPUS] =
+    [const { AtomicU32::new(u32::MAX) }; crate::arch::cpu::MAX_CPUS];
+
+/// Disables `intid` at the controller, removes its handler so that no new
+/// call can start, then waits until no CPU is still inside it (unless it is
+/// the caller's own handler, which cannot wait for itself). Afterwards the
+/// handler's code and context may be freed. Returns the action removed.
 pub fn free(intid: u32) -> Result<Action, IrqError> {
     if intid as usize >= MAX_IRQ {
         return Err(IrqError::Invalid(intid));
     }
     irqchip::disable(intid);
-    TABLE
+    let action = TABLE
         .lock()
         .remove(&intid)
-        .ok_or(IrqError::NotRegistered(intid))
+        .ok_or(IrqError::NotRegistered(intid))?;
+    let me = crate::arch::cpu::id();
+    let own = HANDLING.get(me).map(|h| h.load(Ordering::Relaxed)) == Some(intid);
+    let others = |n: u32| if own { n > 1 } else { n > 0 };
+    while others(RUNNING[intid as usize].load(Ordering::Acquire)) {
+        core::hint::spin_loop();
+    }
+    Ok(action)
 }
 
 /// Called by the exception vector with IRQs masked.
@@ -161,11 +181,16 @@ pub fn dispatch() {
             match t.get_mut(&intid) {
                 Some(a) => {
                     a.count += 1;
+                    RUNNING[intid as usize % MAX_IRQ].fetch_add(1, Ordering::AcqRel);
                     Some(*a)
                 }
                 None => None,
             }
         };
+        let me = crate::arch::cpu::id();
+        let outer = HANDLING
+            .get(me)
+            .map_or(u32::MAX, |h| h.swap(intid, Ordering::Relaxed));
         match action {
             Some(Action {
                 handler: Handler::Kernel(f),
@@ -194,6 +219,12 @@ pub fn dispatch() {
                 log::warn!("irq {intid}: nobody cared, disabling");
                 irqchip::disable(intid);
             }
+        }
+        if action.is_some() {
+            RUNNING[intid as usize % MAX_IRQ].fetch_sub(1, Ordering::AcqRel);
+        }
+        if let Some(h) = HANDLING.get(me) {
+            h.store(outer, Ordering::Relaxed);
         }
         irqchip::end_of_interrupt(intid);
     }

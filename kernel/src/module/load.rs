@@ -71,8 +71,11 @@ impl Txn {
     }
 }
 
-/// Frees the image of a module nothing can reach any more.
+/// Frees the image of a module nothing can reach any more: after a grace
+/// period in which no CPU is inside it (a CPU still returning from a call into
+/// it finishes first), then unmapped with broadcast TLB invalidation.
 pub(super) fn free_image(module: &Module) {
+    crate::arch::modcall::wait_until_no_cpu_in(module.text.0);
     drop(module.mem.lock().take());
 }
 

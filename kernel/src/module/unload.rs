@@ -129,12 +129,15 @@ pub fn unload(name: &str, force: bool) -> Result<(), ModError> {
     Ok(())
 }
 
+/// Unpublishes the module (exports, list), frees its image after the grace
+/// period, and only then releases its providers: a provider never goes while
+/// code that calls it is still mapped.
 fn finish_unload(module: &Arc<Module>) {
     symtab::remove_module_exports(module);
     MODULES.lock().retain(|m| !Arc::ptr_eq(m, module));
+    free_image(module);
     for p in &module.uses {
         p.refs.put();
     }
-    free_image(module);
     log::info!("{}: unloaded", module.name);
 }

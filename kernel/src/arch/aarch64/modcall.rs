@@ -18,7 +18,7 @@
 
 use super::exceptions::TrapFrame;
 use core::arch::global_asm;
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 /// Registers saved at the call: x19..x28, x29, x30, sp; then bookkeeping.
 #[repr(C)]
@@ -40,6 +40,24 @@ pub struct Fault;
 /// see each other's.
 static CURRENT: [AtomicPtr<Recovery>; super::cpu::MAX_CPUS] =
     [const { AtomicPtr::new(core::ptr::null_mut()) }; super::cpu::MAX_CPUS];
+
+/// The text start of the module each CPU is executing in a guarded call (0:
+/// none), published before the call and restored after it, for
+/// [`wait_until_no_cpu_in`].
+static ACTIVE: [AtomicU64; super::cpu::MAX_CPUS] =
+    [const { AtomicU64::new(0) }; super::cpu::MAX_CPUS];
+
+/// Waits until no CPU is inside a guarded call into the module whose text
+/// starts at `text_lo` (the grace period before its memory is freed; the
+/// caller unpublished everything that could start a new call first).
+pub fn wait_until_no_cpu_in(text_lo: u64) {
+    core::sync::atomic::fence(Ordering::SeqCst);
+    for slot in &ACTIVE {
+        while slot.load(Ordering::SeqCst) == text_lo {
+            core::hint::spin_loop();
+        }
+    }
+}
 
 /// This CPU's slot of [`CURRENT`].
 fn current() -> &'static AtomicPtr<Recovery> {
@@ -123,6 +141,8 @@ pub unsafe fn call_guarded4(func: usize, args: [usize; 4], text: (u64, u64)) -> 
     };
     let rec_ptr: *mut Recovery = &mut rec;
     current().store(rec_ptr, Ordering::Relaxed);
+    let active = &ACTIVE[super::cpu::id() % super::cpu::MAX_CPUS];
+    let outer = active.swap(text.0, Ordering::SeqCst);
     // SAFETY: the caller guarantees `func` is callable; `rec` lives on this
     // frame until after the call returns (normally or through recovery).
     let r = unsafe { modcall_enter(rec_ptr, func, &args) };
@@ -135,6 +155,7 @@ pub unsafe fn call_guarded4(func: usize, args: [usize; 4], text: (u64, u64)) -> 
         )
     };
     current().store(prev, Ordering::Relaxed);
+    active.store(outer, Ordering::SeqCst);
     if faulted {
         Err(Fault)
     } else {
