@@ -229,10 +229,15 @@ impl Machine {
     /// Runs a shell command and returns what it printed (without the echoed
     /// command line and the next prompt).
     pub fn run(&mut self, cmd: &str) -> String {
+        self.run_for(cmd, CMD_TIMEOUT)
+    }
+
+    /// [`Machine::run`] for a command that may take up to `timeout`.
+    pub fn run_for(&mut self, cmd: &str, timeout: Duration) -> String {
         self.send(format!("{cmd}\r").as_bytes());
         let echoed = format!("{cmd}\n");
         self.expect(&echoed, CMD_TIMEOUT);
-        let out = self.expect(PROMPT, CMD_TIMEOUT);
+        let out = self.expect(PROMPT, timeout);
         out[..out.len() - PROMPT.len()].to_string()
     }
 

@@ -113,7 +113,7 @@ fn modinfo_shows_c_parameters_with_their_descriptions_and_types() {
     for want in [
         "name:           cparams",
         "license:        GPL",
-        "abi:            2",
+        "abi:            3",
         "parm:           count:how many lines to log (int)",
         "parm:           mask:a bit mask (uint)",
         "parm:           offset:a signed offset (long)",

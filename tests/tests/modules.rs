@@ -121,7 +121,7 @@ fn an_open_device_holds_its_module_and_parameters_reach_it() {
         "filename:       /initrd/hello.ko",
         "name:           hello",
         "license:        GPL",
-        "abi:            2",
+        "abi:            3",
         "parm:           count:how many times the greeting repeats (int)",
         "parm:           greeting:what a read of hello0 returns (charp)",
     ] {

@@ -9,10 +9,11 @@
 //! The UART is used as firmware (QEMU) left it: reprogramming LCR_H would flush
 //! the receive FIFO and lose typed input. Registers: PL011 TRM (DDI 0183G) 3.2.
 //!
-//! Concurrency: the ring has one producer (`write`, in thread context) and the
-//! consumers are `write` itself and the interrupt handler; both consume inside
-//! `local_irq_save` sections (one CPU takes this device's interrupt), so the
-//! consumer side is never entered twice at once.
+//! Concurrency: the ring has one producer (`write`, in thread context, which
+//! the console serializes) and the consumers are `write` itself and the
+//! interrupt handler; both consume under one interrupt-safe spin lock
+//! (`kabi::SpinLock`), so the consumer side is never entered twice at once,
+//! whichever CPUs they run on.
 #![no_std]
 
 use core::cell::UnsafeCell;
@@ -99,17 +100,14 @@ fn regs() -> Option<&'static Pl011Regs> {
     unsafe { p.as_ref() }
 }
 
-struct IrqGuard(u64);
+/// Serializes the transmit ring's consumer and the interrupt mask between
+/// the interrupt handler and the write path, on whichever CPUs they run.
+static LOCK: kabi::SpinLock = kabi::SpinLock::new();
+
+struct IrqGuard(#[allow(dead_code)] kabi::rt::SpinGuard<'static>);
 impl IrqGuard {
     fn new() -> Self {
-        // SAFETY: plain kernel call.
-        IrqGuard(unsafe { kabi::sys::local_irq_save() })
-    }
-}
-impl Drop for IrqGuard {
-    fn drop(&mut self) {
-        // SAFETY: restores what `local_irq_save` returned.
-        unsafe { kabi::sys::local_irq_restore(self.0) }
+        IrqGuard(LOCK.lock())
     }
 }
 
@@ -153,6 +151,7 @@ fn receive(r: &Pl011Regs) {
 
 extern "C" fn pl011_irq(_intid: u32, _ctx: *mut Opaque) {
     let Some(r) = regs() else { return };
+    let _lock = IrqGuard::new();
     let pending = r.mis.extract();
     if pending.is_set(INT::RX) || pending.is_set(INT::RT) {
         // Acknowledge first, then drain: a byte that arrives while we drain

@@ -34,7 +34,7 @@
 #endif
 
 /* Version of the ABI as a whole (kabi::ABI_VERSION); recorded as abi=N. */
-#define KABI_VERSION 2
+#define KABI_VERSION 3
 
 /* ---- Types (kabi::types) ------------------------------------------------ */
 
@@ -44,10 +44,19 @@ extern struct module __this_module;
 #define THIS_MODULE (&__this_module)
 
 /* Interrupt handler (IrqHandler), timer callback (TimerFn), panic notifier
- * (PanicNotifier). */
+ * (PanicNotifier), work function (WorkFn). */
 typedef void (*irq_handler_t)(uint32_t intid, void *ctx);
 typedef void (*timer_fn_t)(void *ctx);
 typedef void (*panic_notifier_t)(const char *msg, size_t len);
+typedef void (*work_fn_t)(void *ctx);
+
+/* A spin lock (RawSpinLock): a word in module memory, 0 when free, used only
+ * through spin_lock_irqsave()/spin_unlock_irqrestore(). */
+struct spinlock {
+	uint32_t locked;
+};
+#define DEFINE_SPINLOCK(name) struct spinlock name = { 0 }
+_Static_assert(sizeof(struct spinlock) == 4, "struct spinlock size");
 
 /* Linux errno values (kabi::errno), returned negated. */
 #define EPERM 1
@@ -261,6 +270,30 @@ uint64_t local_irq_save(void);
 #define KABI_CRC_local_irq_restore 0x250f0432u
 void local_irq_restore(uint64_t flags);
 
+/* spin_lock_irqsave(lock : *mut RawSpinLock) -> u64 */
+#define KABI_CRC_spin_lock_irqsave 0xac22895eu
+uint64_t spin_lock_irqsave(struct spinlock *lock);
+
+/* spin_unlock_irqrestore(lock : *mut RawSpinLock, flags : u64) */
+#define KABI_CRC_spin_unlock_irqrestore 0xe0f26f26u
+void spin_unlock_irqrestore(struct spinlock *lock, uint64_t flags);
+
+/* queue_work_on(owner : *const ThisModule, cpu : i32, func : WorkFn, ctx : *mut Opaque) -> i64 */
+#define KABI_CRC_queue_work_on 0x6d22f36fu
+int64_t queue_work_on(const struct module *owner, int32_t cpu, work_fn_t func, void *ctx);
+
+/* cancel_work_sync(owner : *const ThisModule, id : i64) -> i32 */
+#define KABI_CRC_cancel_work_sync 0x26ba90b0u
+int32_t cancel_work_sync(const struct module *owner, int64_t id);
+
+/* smp_processor_id() -> u32 */
+#define KABI_CRC_smp_processor_id 0x495e1478u
+uint32_t smp_processor_id(void);
+
+/* num_online_cpus() -> u32 */
+#define KABI_CRC_num_online_cpus 0xaf4d3343u
+uint32_t num_online_cpus(void);
+
 /* udelay(us : u64) */
 #define KABI_CRC_udelay 0x8e5cea30u
 void udelay(uint64_t us);
@@ -302,7 +335,7 @@ void module_panic(const struct module *owner, const char *msg, size_t len);
 #define KABI_CRC_panic_notifier_register 0x6fe15420u
 void panic_notifier_register(const struct module *owner, panic_notifier_t func);
 
-#define KABI_EXPORT_COUNT 25
+#define KABI_EXPORT_COUNT 31
 
 /* ---- Module description ------------------------------------------------- */
 

@@ -29,13 +29,13 @@ pub mod types;
 #[cfg(feature = "module")]
 pub mod rt;
 #[cfg(feature = "module")]
-pub use rt::{Device, Global, Timer};
+pub use rt::{Device, Global, SpinLock, Timer};
 
 pub use types::*;
 
 /// Version of the ABI as a whole: bump on any change to a type's layout or to
 /// the meaning of an export. Per-symbol CRCs catch signature changes.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 /// Name the loader resolves to the module's own [`ThisModule`] handle.
 pub const THIS_MODULE_SYMBOL: &str = "__this_module";
@@ -76,11 +76,31 @@ kernel_api! {
     /// buffer: kernel heap and `dma_alloc` memory answer without a page walk.
     fn virt_to_phys_range(addr: *const u8, len: usize) -> u64;
     /// Masks interrupts on this CPU and returns the previous state (Linux's
-    /// `local_irq_save`); for a driver's short critical sections shared with its
-    /// interrupt handler.
+    /// `local_irq_save`). With more than one CPU this protects nothing from
+    /// the others: share data with an interrupt handler under a spin lock.
     fn local_irq_save() -> u64;
     /// Restores the state `local_irq_save` returned.
     fn local_irq_restore(flags: u64);
+    /// Takes `lock` with interrupts masked on this CPU and returns the
+    /// previous interrupt state (Linux's `spin_lock_irqsave`): excludes the
+    /// lock's other users on every CPU, thread and interrupt context alike.
+    fn spin_lock_irqsave(lock: *mut RawSpinLock) -> u64;
+    /// Releases `lock` and restores the interrupt state `spin_lock_irqsave`
+    /// returned.
+    fn spin_unlock_irqrestore(lock: *mut RawSpinLock, flags: u64);
+    /// Runs `func(ctx)` once, in thread context, on CPU `cpu` (-1: any online
+    /// CPU); returns a work id (> 0) or -errno. Until it has run or is
+    /// cancelled the item is an object owned by `owner` (so an exit that
+    /// leaves one queued is caught).
+    fn queue_work_on(owner: *const ThisModule, cpu: i32, func: WorkFn, ctx: *mut Opaque) -> i64;
+    /// Cancels work `id` (Linux's `cancel_work_sync`): a queued item never
+    /// runs; a running one is waited for. 1 if it was queued, 0 if it had
+    /// already run or was running, or -errno.
+    fn cancel_work_sync(owner: *const ThisModule, id: i64) -> i32;
+    /// The number of the CPU running the caller.
+    fn smp_processor_id() -> u32;
+    /// CPUs online.
+    fn num_online_cpus() -> u32;
     /// Busy-waits `us` microseconds.
     fn udelay(us: u64);
     /// Microseconds since boot.

@@ -109,8 +109,8 @@ macro_rules! module {
         $crate::modinfo!(concat!("license=", $license));
         $crate::modinfo!(concat!("author=", $author));
         $crate::modinfo!(concat!("description=", $desc));
-        $crate::modinfo!("abi=2");
-        const _: () = assert!($crate::ABI_VERSION == 2, "update the abi= string in kabi::module!");
+        $crate::modinfo!("abi=3");
+        const _: () = assert!($crate::ABI_VERSION == 3, "update the abi= string in kabi::module!");
         $($( $crate::modinfo!(concat!("alias=", $alias)); )*)?
 
         /// Called by the kernel after loading; 0 or -errno.

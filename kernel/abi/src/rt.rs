@@ -285,3 +285,43 @@ impl<T> Global<T> {
         self.0.lock().as_mut().map(f)
     }
 }
+
+/// An interrupt-safe spin lock (the kernel's `spin_lock_irqsave`): excludes
+/// the lock's other users on every CPU, in thread and interrupt context.
+/// `lock` returns a guard that releases it and restores the interrupt state
+/// when dropped.
+pub struct SpinLock(crate::RawSpinLock);
+
+impl Default for SpinLock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SpinLock {
+    pub const fn new() -> Self {
+        Self(crate::RawSpinLock::new())
+    }
+
+    pub fn lock(&self) -> SpinGuard<'_> {
+        let raw = &self.0 as *const crate::RawSpinLock as *mut crate::RawSpinLock;
+        // SAFETY: `raw` points at this lock, which outlives the guard; the
+        // kernel only touches its atomic word.
+        let flags = unsafe { sys::spin_lock_irqsave(raw) };
+        SpinGuard { lock: self, flags }
+    }
+}
+
+/// Holds a [`SpinLock`]; dropping it unlocks.
+pub struct SpinGuard<'a> {
+    lock: &'a SpinLock,
+    flags: u64,
+}
+
+impl Drop for SpinGuard<'_> {
+    fn drop(&mut self) {
+        let raw = &self.lock.0 as *const crate::RawSpinLock as *mut crate::RawSpinLock;
+        // SAFETY: this guard took the lock; `flags` is what taking it returned.
+        unsafe { sys::spin_unlock_irqrestore(raw, self.flags) };
+    }
+}

@@ -19,6 +19,29 @@ pub type IrqHandler = extern "C" fn(intid: u32, ctx: *mut Opaque);
 pub type TimerFn = extern "C" fn(ctx: *mut Opaque);
 /// Called with the panic message when the kernel panics.
 pub type PanicNotifier = extern "C" fn(msg: *const u8, len: usize);
+/// A work item's function, run once in thread context on some CPU.
+pub type WorkFn = extern "C" fn(ctx: *mut Opaque);
+
+/// A spin lock word in module memory (0 when free), taken and released only
+/// through `spin_lock_irqsave` / `spin_unlock_irqrestore`.
+#[repr(C)]
+pub struct RawSpinLock {
+    pub locked: core::sync::atomic::AtomicU32,
+}
+
+impl RawSpinLock {
+    pub const fn new() -> RawSpinLock {
+        RawSpinLock {
+            locked: core::sync::atomic::AtomicU32::new(0),
+        }
+    }
+}
+
+impl Default for RawSpinLock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// Linux errno values used across the ABI (returned negated).
 pub mod errno {

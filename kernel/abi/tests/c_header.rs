@@ -22,6 +22,8 @@ const C_TYPES: &[(&str, &str)] = &[
     ("IrqHandler", "irq_handler_t"),
     ("TimerFn", "timer_fn_t"),
     ("PanicNotifier", "panic_notifier_t"),
+    ("WorkFn", "work_fn_t"),
+    ("*mut RawSpinLock", "struct spinlock *"),
     ("usize", "size_t"),
     ("u32", "uint32_t"),
     ("u64", "uint64_t"),
@@ -65,7 +67,7 @@ const HEAD: &str = r#"/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 #endif
 
 /* Version of the ABI as a whole (kabi::ABI_VERSION); recorded as abi=N. */
-#define KABI_VERSION 2
+#define KABI_VERSION 3
 
 /* ---- Types (kabi::types) ------------------------------------------------ */
 
@@ -75,10 +77,19 @@ extern struct module __this_module;
 #define THIS_MODULE (&__this_module)
 
 /* Interrupt handler (IrqHandler), timer callback (TimerFn), panic notifier
- * (PanicNotifier). */
+ * (PanicNotifier), work function (WorkFn). */
 typedef void (*irq_handler_t)(uint32_t intid, void *ctx);
 typedef void (*timer_fn_t)(void *ctx);
 typedef void (*panic_notifier_t)(const char *msg, size_t len);
+typedef void (*work_fn_t)(void *ctx);
+
+/* A spin lock (RawSpinLock): a word in module memory, 0 when free, used only
+ * through spin_lock_irqsave()/spin_unlock_irqrestore(). */
+struct spinlock {
+	uint32_t locked;
+};
+#define DEFINE_SPINLOCK(name) struct spinlock name = { 0 }
+_Static_assert(sizeof(struct spinlock) == 4, "struct spinlock size");
 
 /* Linux errno values (kabi::errno), returned negated. */
 #define EPERM 1

@@ -7,11 +7,13 @@
 use core::mem::{offset_of, size_of};
 use kabi::{
     DeviceDesc, DeviceKind, DeviceOps, DtDevice, KernelSymbol, ModVersion, ParamDesc, ParamKind,
+    RawSpinLock,
 };
 
 /// `(C struct, C field or "" for sizeof, Rust value)`.
 fn rust_layout() -> Vec<(&'static str, &'static str, usize)> {
     vec![
+        ("struct spinlock", "", size_of::<RawSpinLock>()),
         ("struct dt_device", "", size_of::<DtDevice>()),
         (
             "struct dt_device",
@@ -197,5 +199,5 @@ fn enum_values_match() {
     assert_eq!(ParamKind::ULong as u32, 6);
     assert_eq!(ParamKind::Charp as u32, 7);
     assert_eq!(KernelSymbol::UNSAFE_TO_UNLOAD, 1);
-    assert_eq!(kabi::ABI_VERSION, 2);
+    assert_eq!(kabi::ABI_VERSION, 3);
 }

@@ -171,7 +171,10 @@ fn modpost_output_is_a_module_the_loader_accepts() {
     let bytes = std::fs::read(&ko).unwrap();
     let object = modloader::Object::parse(&bytes).expect("modloader parses modpost's output");
     modloader::Layout::plan(&object).expect("and plans it");
-    assert_eq!(object.modinfo_get("abi"), Some("2"));
+    assert_eq!(
+        object.modinfo_get("abi"),
+        Some(kabi::ABI_VERSION.to_string().as_str())
+    );
     assert_eq!(object.modinfo_get("name"), Some("user"));
     let mut v = versions(&object);
     v.sort();

@@ -7,7 +7,7 @@
 //! unknown handle is -EINVAL), sizes bounded, null pointers refused. Pointers a
 //! module passes for its own buffers are trusted to be valid for the stated
 //! length, as in any kernel: modules run at EL1. One file a family: [`printk`],
-//! [`mem`], [`irq`], [`timer`], [`device`].
+//! [`mem`], [`irq`], [`timer`], [`device`], [`work`].
 //!
 //! Room `exports`: may use every room below it (it is the modules' view of
 //! the kernel); only `boot` and `shell` sit above.
@@ -17,6 +17,7 @@ mod irq;
 mod mem;
 mod printk;
 mod timer;
+mod work;
 
 use crate::module::{self, Module};
 use alloc::string::String;
@@ -29,6 +30,7 @@ use irq::*;
 use mem::*;
 use printk::*;
 use timer::*;
+use work::*;
 
 macro_rules! export {
     ($($name:ident),* $(,)?) => {$(
@@ -64,6 +66,12 @@ export!(
     virt_to_phys_range,
     local_irq_save,
     local_irq_restore,
+    spin_lock_irqsave,
+    spin_unlock_irqrestore,
+    queue_work_on,
+    cancel_work_sync,
+    smp_processor_id,
+    num_online_cpus,
     udelay,
     ktime_us,
     cpu_wait_irq,

@@ -28,7 +28,7 @@ pub extern "C" fn timer_add(
         Ok(o) => o,
         Err(e) => return e as i64,
     };
-    let id = ktimer::add(
+    ktimer::add(
         func as usize,
         ctx as usize,
         m.text,
@@ -36,34 +36,21 @@ pub extern "C" fn timer_add(
         delay_us,
         period_us,
         obj.id,
-    );
-    // Record the timer id in the object's kind for lookups on deletion.
-    TIMER_OBJECTS.lock().push((id, obj.id));
-    id
+    )
 }
-
-static TIMER_OBJECTS: crate::sync::IrqLock<alloc::vec::Vec<(i64, u32)>> =
-    crate::sync::IrqLock::new(alloc::vec::Vec::new());
 
 #[no_mangle]
 pub extern "C" fn timer_del(owner_ptr: *const ThisModule, id: i64) -> i32 {
     let Some(m) = owner(owner_ptr) else {
         return -errno::EINVAL;
     };
-    let obj_id = {
-        let mut t = TIMER_OBJECTS.lock();
-        let Some(pos) = t.iter().position(|(tid, _)| *tid == id) else {
-            return -errno::ENOENT;
-        };
-        t.remove(pos).1
-    };
     // Shut down first (waiting for a callback running on another CPU), then
-    // unregister: nothing of the timer runs after this returns.
-    let _ = ktimer::remove(id);
-    match kobject::unregister(obj_id, Some(&m)) {
-        Ok(_) => 0,
-        Err(e) => e,
+    // unregister: nothing of the timer runs after this returns. A one-shot
+    // timer that already fired is gone, its object with it: nothing to do.
+    if let Some(object) = ktimer::remove(id, m.id) {
+        kobject::retire(object);
     }
+    0
 }
 
 #[no_mangle]

@@ -70,27 +70,30 @@ pub fn add(
     id
 }
 
-/// Shuts timer `id` down: afterwards it is not queued, not running (unless
-/// this is its own callback asking) and never runs again. Returns whether it
-/// existed.
-pub fn remove(id: i64) -> bool {
+/// Shuts timer `id` of module `owner` down: afterwards it is not queued,
+/// not running (unless this is its own callback asking) and never runs
+/// again. Returns its object's id if it existed (a one-shot timer that fired
+/// is gone already, its object retired).
+pub fn remove(id: i64, owner: u32) -> Option<u32> {
     let me = cpu::id();
+    let mut object = None;
     loop {
         {
             let mut timers = TIMERS.lock();
-            let Some(t) = timers.get_mut(&id) else {
-                return false;
+            let Some(t) = timers.get_mut(&id).filter(|t| t.owner == owner) else {
+                return object;
             };
+            object = Some(t.object);
             match t.running_on {
                 None => {
                     timers.remove(&id);
-                    return true;
+                    return object;
                 }
                 // Its own callback: it cannot wait for itself; the timer goes
                 // when the callback returns.
                 Some(cpu) if cpu == me => {
                     t.dead = true;
-                    return true;
+                    return object;
                 }
                 Some(_) => t.dead = true,
             }
@@ -142,6 +145,9 @@ pub fn run_due() {
         entry.running_on = None;
         if entry.dead || faulted || entry.period == 0 {
             timers.remove(&id);
+            drop(timers);
+            // Done for good: its object leaves the module's ledger.
+            crate::kobject::retire(t.object);
         } else {
             // From the previous deadline, so the rate holds over time: a
             // timer that fell behind (the host stalled the guest) runs again

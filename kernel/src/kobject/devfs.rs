@@ -153,3 +153,35 @@ pub fn list(mut f: impl FnMut(usize, &str, u64)) {
         }
     }
 }
+
+/// One read of device `name` without a descriptor: the reference is taken
+/// for the read and dropped after it (open and release called as for an
+/// open/read/close), so any CPU may call it while the device's module comes
+/// and goes: -ENODEV when the device is gone, -EBUSY while its module is
+/// going.
+pub fn read_once(name: &str, buf: &mut [u8]) -> Result<usize, i32> {
+    let obj = kobject::find_device(name).ok_or(-errno::ENODEV)?;
+    let handle = ObjectRef::get(&obj).map_err(|e| match e {
+        GetError::Gone => -errno::ENODEV,
+        GetError::ModuleNotLive => -errno::EBUSY,
+    })?;
+    if let Some(f) = obj.ops.open {
+        let r = call(&obj, f, [obj.ctx, 0, 0, 0]) as i32;
+        if r < 0 {
+            return Err(r);
+        }
+    }
+    let r = match obj.ops.read {
+        Some(op) => call(&obj, op, [obj.ctx, buf.as_mut_ptr() as usize, buf.len(), 0]),
+        None => -(errno::EINVAL as i64),
+    };
+    if let (Some(rel), 1) = (obj.ops.release, obj.users.count()) {
+        call(&obj, rel, [obj.ctx, 0, 0, 0]);
+    }
+    drop(handle);
+    if r < 0 {
+        Err(r as i32)
+    } else {
+        Ok((r as usize).min(buf.len()))
+    }
+}

@@ -31,6 +31,7 @@ pub enum Kind {
     Device(DeviceKind),
     Irq(u32),
     Timer(i64),
+    Work,
 }
 
 impl Kind {
@@ -41,6 +42,7 @@ impl Kind {
             Kind::Device(DeviceKind::Block) => "blockdev",
             Kind::Irq(_) => "irq",
             Kind::Timer(_) => "timer",
+            Kind::Work => "work",
         }
     }
 }
@@ -150,6 +152,13 @@ pub fn unregister(id: u32, owner: Option<&Arc<Module>>) -> Result<Arc<KObject>, 
         m.remove_resource(id);
     }
     Ok(obj)
+}
+
+/// Unregisters object `id` on behalf of the kernel, whoever owns it (a
+/// one-shot timer that fired, a work item that ran); nothing if it is gone.
+pub fn retire(id: u32) {
+    let owner = OBJECTS.lock().get(&id).and_then(|o| o.owner.clone());
+    let _ = unregister(id, owner.as_ref());
 }
 
 /// The object with id `id`, if registered.

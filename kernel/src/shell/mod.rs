@@ -128,6 +128,11 @@ const COMMANDS: &[Command] = &[
         run: selftest::sigbench,
     },
     Command {
+        name: "smpstress",
+        help: "smpstress N PATH DEVICE: other CPUs read DEVICE while this one loads/unloads PATH N times",
+        run: selftest::smpstress,
+    },
+    Command {
         name: "refbench",
         help: "refbench [N]: cost of module and object get/put",
         run: selftest::refbench,
@@ -245,7 +250,8 @@ pub fn run() -> ! {
     print!("{PROMPT}");
     loop {
         let Some(byte) = console::read_byte() else {
-            cpu::wait_for_interrupt();
+            // Runs this CPU's queued work, then sleeps until an interrupt.
+            crate::smp::idle_once();
             continue;
         };
         match ed.feed(byte) {
@@ -403,7 +409,7 @@ fn cmd_sleep(args: &[&str]) {
     };
     let end = time::micros().saturating_add(us);
     while time::micros() < end {
-        cpu::wait_for_interrupt();
+        crate::smp::idle_once();
     }
 }
 

@@ -421,3 +421,167 @@ pub fn blkbench(args: &[&str]) {
         }
     }
 }
+
+/// Readers running on the other CPUs during `smpstress`.
+mod stress {
+    use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    pub static STOP: AtomicBool = AtomicBool::new(false);
+    pub static DEVICE: spin::Mutex<alloc::string::String> =
+        spin::Mutex::new(alloc::string::String::new());
+    pub static READS: [AtomicU64; crate::arch::cpu::MAX_CPUS] =
+        [const { AtomicU64::new(0) }; crate::arch::cpu::MAX_CPUS];
+    pub static REFUSED: [AtomicU64; crate::arch::cpu::MAX_CPUS] =
+        [const { AtomicU64::new(0) }; crate::arch::cpu::MAX_CPUS];
+    pub static RUNNING: AtomicU64 = AtomicU64::new(0);
+
+    /// One CPU's reader: reads the device in a loop until told to stop,
+    /// running its CPU's queued work between reads (the module's work items
+    /// land there too).
+    pub fn reader(cpu: usize) {
+        let name = DEVICE.lock().clone();
+        let mut buf = [0u8; 96];
+        while !STOP.load(Ordering::Acquire) {
+            match crate::kobject::devfs::read_once(&name, &mut buf) {
+                Ok(_) => READS[cpu].fetch_add(1, Ordering::Relaxed),
+                Err(_) => REFUSED[cpu].fetch_add(1, Ordering::Relaxed),
+            };
+            crate::smp::work::run_local();
+            // Between reads the device is free: rmmod gets its chances.
+            crate::irq::time::udelay(50);
+        }
+        RUNNING.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// What one `smpstress` phase did.
+/// (The first refusal is kept on the stack: the heap is measured while the
+/// result is alive.)
+#[derive(Default)]
+struct StressResult {
+    unloaded: u64,
+    refused: u64,
+    first_refusal: kcore::logring::LineBuf<160>,
+    errors: alloc::vec::Vec<String>,
+}
+
+/// One phase: readers on `readers` read `device` while this CPU loads the
+/// module (when absent), lets it run for a moment, and tries to unload it,
+/// `cycles` times; then the readers stop and the module is unloaded.
+fn stress_phase(
+    name: &str,
+    bytes: &[u8],
+    device: &str,
+    readers: &[usize],
+    cycles: u64,
+) -> StressResult {
+    use core::sync::atomic::Ordering;
+    let mut r = StressResult::default();
+    *stress::DEVICE.lock() = String::from(device);
+    stress::STOP.store(false, Ordering::Release);
+    for &c in readers {
+        stress::RUNNING.fetch_add(1, Ordering::AcqRel);
+        crate::smp::work::queue(c, crate::smp::work::Func::Kernel(stress::reader), c, None);
+    }
+    for _ in 0..cycles {
+        if module::find(name).is_none() {
+            if let Err(e) = module::load(name, bytes, &[]) {
+                r.errors.push(e.detail);
+                break;
+            }
+        }
+        // Let its timer fire and its work items and the readers run.
+        crate::irq::time::udelay(300);
+        match module::unload(name, false) {
+            Ok(()) => r.unloaded += 1,
+            Err(e) if e.errno == errno::EBUSY && e.detail.contains("in use by") => {
+                if r.refused == 0 {
+                    let _ = core::fmt::Write::write_str(&mut r.first_refusal, &e.detail);
+                }
+                r.refused += 1
+            }
+            Err(e) => {
+                r.errors.push(e.detail);
+                break;
+            }
+        }
+    }
+    stress::STOP.store(true, Ordering::Release);
+    while stress::RUNNING.load(Ordering::Acquire) != 0 {
+        crate::smp::idle_once();
+    }
+    if module::find(name).is_some() {
+        if let Err(e) = module::unload(name, false) {
+            r.errors.push(e.detail);
+        }
+    }
+    r
+}
+
+/// `smpstress N PATH DEVICE`: the SMP unload stress test. Every other online
+/// CPU (up to three) reads DEVICE in a loop while this CPU loads the module
+/// at PATH, lets it run 300 us and unloads it, N times; the module's own
+/// timer and work items (on every CPU) run meanwhile. Every `rmmod` either
+/// succeeds or is refused naming the holder; the readers see the device or a
+/// clean -ENODEV/-EBUSY; after a 20-cycle warm-up (queues and tables reach
+/// their size) the heap and the pages in use end where they started.
+pub fn smpstress(args: &[&str]) {
+    use core::sync::atomic::Ordering;
+    let (Some(n), Some(&path), Some(&device)) = (
+        args.first().and_then(|a| a.parse::<u64>().ok()),
+        args.get(1),
+        args.get(2),
+    ) else {
+        println!("Usage: smpstress N PATH DEVICE");
+        return;
+    };
+    let bytes = match crate::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            println!("smpstress: {path}: {e}");
+            return;
+        }
+    };
+    let name = crate::fs::file_stem(path);
+    let readers: alloc::vec::Vec<usize> = (1..crate::arch::cpu::MAX_CPUS)
+        .filter(|&c| crate::smp::cpu(c).0 == crate::smp::State::Online)
+        .take(3)
+        .collect();
+    crate::klog::set_console_quiet(true);
+    let warm = stress_phase(name, &bytes, device, &readers, 20);
+    let before = crate::mm::info();
+    for &c in &readers {
+        stress::READS[c].store(0, Ordering::Relaxed);
+        stress::REFUSED[c].store(0, Ordering::Relaxed);
+    }
+    let r = stress_phase(name, &bytes, device, &readers, n);
+    crate::klog::set_console_quiet(false);
+    let after = crate::mm::info();
+    println!(
+        "smpstress: {n} cycles of {name} with {} reader CPUs: {} unloaded, {} refused (in use)",
+        readers.len(),
+        r.unloaded,
+        r.refused
+    );
+    if r.refused > 0 {
+        println!("smpstress: first refusal: {}", r.first_refusal.as_str());
+    }
+    for &c in &readers {
+        println!(
+            "smpstress: CPU{c}: {} reads, {} refused (device gone or module going)",
+            stress::READS[c].load(Ordering::Relaxed),
+            stress::REFUSED[c].load(Ordering::Relaxed)
+        );
+    }
+    for e in warm.errors.iter().chain(&r.errors) {
+        println!("smpstress: error: {e}");
+    }
+    println!(
+        "heap in use: before {} bytes, after {} bytes (difference {}); pages in use: before {}, after {}",
+        before.heap_actual,
+        after.heap_actual,
+        after.heap_actual as i64 - before.heap_actual as i64,
+        before.pages_total - before.pages_free,
+        after.pages_total - after.pages_free
+    );
+}

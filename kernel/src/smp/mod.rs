@@ -13,7 +13,10 @@
 //! CPU has taken one, Linux's `kick_all_cpus_sync`), [`IPI_STOP`] stops a CPU
 //! for an oops after it reported its state ([`stop_others`]).
 //!
-//! Room `smp`: uses `arch`, `machine`, `irq`.
+//! Room `smp` (also `work.rs`, the per-CPU work queues): uses `arch`,
+//! `machine`, `module`, `kobject`, `irq`.
+
+pub mod work;
 
 use crate::arch::{cpu, exceptions, irqchip, smp as arch_smp};
 use crate::irq::{self, time};
@@ -244,6 +247,18 @@ pub extern "C" fn secondary_main(n: usize) -> ! {
     set(n, State::Online);
     cpu::irq_enable();
     loop {
+        idle_once();
+    }
+}
+
+/// One round of a CPU's idle loop: run its queued work, then sleep until an
+/// interrupt unless more work arrived meanwhile (checked with interrupts
+/// masked, so an IPI_WAKE after the check still ends the WFI).
+pub fn idle_once() {
+    work::run_local();
+    let saved = cpu::irq_save();
+    if !work::pending_here() {
         cpu::wait_for_interrupt();
     }
+    cpu::irq_restore(saved);
 }
