@@ -62,6 +62,9 @@ $(BUILD)/test-keys/p384.pem:
 	./kernel/modsign/genkey.sh $@ p384
 
 kernel: deps | $(SIGN_KEY) $(TRUSTED_CERTS) ## build the kernel Image (build/kernel.img) and ELF with symbols (build/kernel.elf)
+	@# Test keys named through a target-specific TRUSTED_CERTS (make test)
+	@# are not prerequisites (those are expanded first): make them here.
+	@for k in $(filter $(BUILD)/test-keys/%,$(TRUSTED_CERTS)); do $(MAKE) -s --no-print-directory $$k; done
 	./kernel/modsign/certs.sh $(CERTS) $(SIGN_KEY) $(TRUSTED_CERTS)
 	KERNEL_TRUSTED_CERTS=$(abspath $(CERTS)) KERNEL_MODULE_SIG_FORCE=$(MODULE_SIG_FORCE) \
 		$(CARGO) build -p kernel --target $(TARGET) $(CARGO_PROFILE_FLAG)

@@ -77,6 +77,41 @@ pub struct Action {
 
 static TABLE: IrqLock<BTreeMap<u32, Action>> = IrqLock::new(BTreeMap::new());
 
+/// The SGI that only wakes a CPU from WFI (the `smp` room's IPI_WAKE).
+pub const IPI_WAKE: u32 = 0;
+
+/// Online CPUs as a bit mask (set by `smp` as CPUs come up): device
+/// interrupts are spread over them, and woken after a module handler ran.
+static ONLINE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
+static NEXT_TARGET: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Records the online CPUs (bit n: CPU n).
+pub fn set_online_cpus(mask: u64) {
+    ONLINE.store(mask | 1, Ordering::Release);
+}
+
+/// The CPU the next shared interrupt goes to: the online CPUs in turn.
+fn next_target() -> usize {
+    let mask = ONLINE.load(Ordering::Acquire);
+    let n = mask.count_ones() as usize;
+    let k = NEXT_TARGET.fetch_add(1, Ordering::Relaxed) % n.max(1);
+    (0..64).filter(|b| mask & (1 << b) != 0).nth(k).unwrap_or(0)
+}
+
+/// After a module's handler ran: wake every other online CPU from WFI, so a
+/// CPU waiting in `cpu_wait_irq` for what this interrupt completed (its
+/// device interrupt may have gone to another CPU) looks again. The SGI is
+/// latched, so a CPU about to wait does not miss it.
+fn wake_others() {
+    let mask = ONLINE.load(Ordering::Acquire);
+    let me = crate::arch::cpu::id();
+    for n in 0..crate::arch::cpu::MAX_CPUS {
+        if n != me && mask & (1 << n) != 0 {
+            irqchip::send_sgi(n, IPI_WAKE);
+        }
+    }
+}
+
 /// Interrupts taken, by CPU (for `cpus`).
 static PER_CPU: [core::sync::atomic::AtomicU64; crate::arch::cpu::MAX_CPUS] =
     [const { core::sync::atomic::AtomicU64::new(0) }; crate::arch::cpu::MAX_CPUS];
@@ -134,6 +169,9 @@ pub fn request(
                 count: 0,
             },
         );
+    }
+    if intid >= 32 {
+        irqchip::set_target(intid, next_target());
     }
     irqchip::enable(intid);
     Ok(())
@@ -214,6 +252,7 @@ pub fn dispatch() {
                         crate::module::mark_failed(id);
                     }
                 }
+                wake_others();
             }
             None => {
                 log::warn!("irq {intid}: nobody cared, disabling");

@@ -81,11 +81,22 @@ pub fn unload(name: &str, force: bool) -> Result<(), ModError> {
             format!("Module {name} has no exit function; use rmmod -f"),
         ));
     }
-    if module.refs.try_begin_unload().is_err() {
-        return Err(ModError::new(
-            errno::EBUSY,
-            format!("Module {name} is in use by: {}", holders(&module)),
-        ));
+    // With other CPUs taking and dropping references, the holder seen when
+    // the count was not zero may be gone when the holders are listed: then
+    // the reference was transient, and the unload is tried again.
+    let mut tries = 0;
+    while module.refs.try_begin_unload().is_err() {
+        let who = holders(&module);
+        tries += 1;
+        if !who.is_empty() || tries == 100 {
+            let detail = if who.is_empty() {
+                format!("Module {name} is in use")
+            } else {
+                format!("Module {name} is in use by: {who}")
+            };
+            return Err(ModError::new(errno::EBUSY, detail));
+        }
+        core::hint::spin_loop();
     }
     // GOING: no new references. Run exit.
     if let Some(f) = module.cleanup {

@@ -494,7 +494,7 @@ fn stress_phase(
         crate::irq::time::udelay(300);
         match module::unload(name, false) {
             Ok(()) => r.unloaded += 1,
-            Err(e) if e.errno == errno::EBUSY && e.detail.contains("in use by") => {
+            Err(e) if e.errno == errno::EBUSY && e.detail.contains(" is in use") => {
                 if r.refused == 0 {
                     let _ = core::fmt::Write::write_str(&mut r.first_refusal, &e.detail);
                 }

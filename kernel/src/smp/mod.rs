@@ -4,8 +4,9 @@
 //! (at most `MAX_CPUS`). Each secondary comes up on its own stacks (each above
 //! an unmapped guard page; see the link script), with its CPU number in
 //! TPIDR_EL1, its own vector base, GIC CPU interface (GICv2) or redistributor
-//! (GICv3) and virtual timer, then idles in WFI taking its own tick. Device
-//! interrupts and software timers stay on CPU 0 for now.
+//! (GICv3) and virtual timer, then idles in WFI taking its own tick and
+//! running its work queue. Device interrupts are spread over the online CPUs
+//! as they are requested; software timers run on CPU 0.
 //!
 //! Inter-processor interrupts are SGIs: [`IPI_WAKE`] ends a WFI,
 //! [`IPI_SYNC`] makes a CPU take an exception (a context synchronization
@@ -23,7 +24,7 @@ use crate::irq::{self, time};
 use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
 
 /// SGI numbers of the kernel's IPIs.
-pub const IPI_WAKE: u32 = 0;
+pub const IPI_WAKE: u32 = irq::IPI_WAKE;
 pub const IPI_SYNC: u32 = 1;
 pub const IPI_STOP: u32 = 2;
 
@@ -222,6 +223,10 @@ pub fn boot_secondaries() {
             log::error!("CPU{n}: failed to come online");
         }
     }
+    let mask = (0..cpu::MAX_CPUS)
+        .filter(|&n| cpu(n).0 == State::Online)
+        .fold(0u64, |m, n| m | 1 << n);
+    irq::set_online_cpus(mask);
     log::info!("smp: Brought up 1 node, {} CPUs", online());
 }
 

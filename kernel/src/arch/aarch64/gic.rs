@@ -340,6 +340,34 @@ fn wait_rwp(gicd: &GicdRegs) {
     }
 }
 
+/// Routes shared peripheral interrupt `intid` (32 and up) to CPU `cpu`
+/// (GICv2 GICD_ITARGETSR byte, GICv3 GICD_IROUTER affinity). No-op for SGIs
+/// and PPIs, which are per CPU.
+pub fn set_target(intid: u32, cpu: usize) {
+    let Some(target) = SGI_TARGET.get(cpu) else {
+        return;
+    };
+    let target = target.load(core::sync::atomic::Ordering::Acquire);
+    if intid < 32 {
+        return;
+    }
+    match gic() {
+        Some(Gic::V2 { gicd, .. }) => {
+            if let Some(r) = gicd.itargetsr.get(intid as usize / 4) {
+                let shift = (intid % 4) * 8;
+                let v = (r.get() & !(0xff << shift)) | (((target as u32) & 0xff) << shift);
+                r.set(v);
+            }
+        }
+        Some(Gic::V3 { gicd, .. }) => {
+            if let Some(r) = gicd.irouter.get(intid as usize - 32) {
+                r.set(target);
+            }
+        }
+        None => {}
+    }
+}
+
 /// Enables delivery of `intid` to this CPU.
 pub fn enable(intid: u32) {
     let (word, bit) = ((intid / 32) as usize, 1u32 << (intid % 32));
