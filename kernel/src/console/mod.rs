@@ -79,8 +79,12 @@ pub fn current_tty() -> Option<String> {
     TTY.lock().as_ref().map(|r| r.object().name.clone())
 }
 
-fn tty_object() -> Option<Arc<KObject>> {
-    TTY.lock().as_ref().map(|r| Arc::clone(r.object()))
+/// A counted reference to the console's tty for one write: the console may
+/// move off the tty (and its module go) on another CPU meanwhile, and the
+/// write must not call into a module nobody holds.
+fn tty_object() -> Option<ObjectRef> {
+    let obj = TTY.lock().as_ref().map(|r| Arc::clone(r.object()))?;
+    ObjectRef::get(&obj).ok()
 }
 
 /// Writes through the tty: the bytes the driver accepts, waiting (interrupts
@@ -119,13 +123,14 @@ fn tty_write(obj: &Arc<KObject>, mut bytes: &[u8]) -> bool {
 /// Writes text (LF becomes CRLF).
 pub fn write_str(s: &str) {
     if ON_TTY.load(Ordering::Acquire) && !cpu::irqs_masked() {
-        if let (Some(obj), Some(_guard)) = (tty_object(), TTY_WRITE.try_lock()) {
+        if let (Some(handle), Some(_guard)) = (tty_object(), TTY_WRITE.try_lock()) {
+            let obj = handle.object();
             let mut ok = true;
             for (i, line) in s.split('\n').enumerate() {
                 if i > 0 {
-                    ok &= tty_write(&obj, b"\r\n");
+                    ok &= tty_write(obj, b"\r\n");
                 }
-                ok &= tty_write(&obj, line.as_bytes());
+                ok &= tty_write(obj, line.as_bytes());
             }
             if ok {
                 return;
@@ -141,8 +146,8 @@ pub fn write_str(s: &str) {
 /// Writes raw bytes (no newline translation).
 pub fn write_raw(bytes: &[u8]) {
     if ON_TTY.load(Ordering::Acquire) && !cpu::irqs_masked() {
-        if let (Some(obj), Some(_guard)) = (tty_object(), TTY_WRITE.try_lock()) {
-            if tty_write(&obj, bytes) {
+        if let (Some(handle), Some(_guard)) = (tty_object(), TTY_WRITE.try_lock()) {
+            if tty_write(handle.object(), bytes) {
                 return;
             }
         }

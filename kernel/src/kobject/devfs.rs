@@ -19,7 +19,15 @@ pub struct OpenFile {
     pub offset: u64,
 }
 
-static FILES: IrqLock<Vec<Option<OpenFile>>> = IrqLock::new(Vec::new());
+/// A descriptor slot. `Busy` while a call has the file out of the table, so
+/// the slot is neither reused by `open` nor used twice at once.
+enum Slot {
+    Free,
+    Open(OpenFile),
+    Busy,
+}
+
+static FILES: IrqLock<Vec<Slot>> = IrqLock::new(Vec::new());
 /// Descriptors 0..2 are the console's, as on Unix.
 const FIRST_FD: usize = 3;
 
@@ -55,21 +63,40 @@ pub fn open(name: &str) -> Result<usize, i32> {
         }
     }
     let mut files = FILES.lock();
-    let slot = files.iter().position(Option::is_none).unwrap_or_else(|| {
-        files.push(None);
-        files.len() - 1
-    });
-    files[slot] = Some(OpenFile { handle, offset: 0 });
+    let slot = files
+        .iter()
+        .position(|s| matches!(s, Slot::Free))
+        .unwrap_or_else(|| {
+            files.push(Slot::Free);
+            files.len() - 1
+        });
+    files[slot] = Slot::Open(OpenFile { handle, offset: 0 });
     Ok(slot + FIRST_FD)
 }
 
+/// Takes the open file out of its slot, leaving the slot `Busy`.
 fn take(fd: usize) -> Option<OpenFile> {
-    FILES.lock().get_mut(fd.checked_sub(FIRST_FD)?)?.take()
+    let mut files = FILES.lock();
+    let slot = files.get_mut(fd.checked_sub(FIRST_FD)?)?;
+    match core::mem::replace(slot, Slot::Busy) {
+        Slot::Open(f) => Some(f),
+        other => {
+            *slot = other;
+            None
+        }
+    }
 }
 
 fn put_back(fd: usize, f: OpenFile) {
     if let Some(slot) = FILES.lock().get_mut(fd - FIRST_FD) {
-        *slot = Some(f);
+        *slot = Slot::Open(f);
+    }
+}
+
+/// Frees a slot `take` left busy.
+fn free_slot(fd: usize) {
+    if let Some(slot) = FILES.lock().get_mut(fd - FIRST_FD) {
+        *slot = Slot::Free;
     }
 }
 
@@ -81,6 +108,7 @@ pub fn close(fd: usize) -> Result<(), i32> {
         call(&obj, rel, [obj.ctx, 0, 0, 0]);
     }
     drop(f);
+    free_slot(fd);
     Ok(())
 }
 
@@ -141,14 +169,13 @@ pub fn writes_claimed(fd: usize) -> bool {
     FILES
         .lock()
         .get(fd.wrapping_sub(FIRST_FD))
-        .and_then(Option::as_ref)
-        .is_some_and(|f| f.handle.object().writes_claimed())
+        .is_some_and(|s| matches!(s, Slot::Open(f) if f.handle.object().writes_claimed()))
 }
 
 /// Open descriptors: (fd, device name, offset).
 pub fn list(mut f: impl FnMut(usize, &str, u64)) {
     for (i, file) in FILES.lock().iter().enumerate() {
-        if let Some(file) = file {
+        if let Slot::Open(file) = file {
             f(i + FIRST_FD, &file.handle.object().name, file.offset);
         }
     }
