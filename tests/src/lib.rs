@@ -120,10 +120,14 @@ impl Machine {
         if let Some(v) = opts.mem {
             cmd.env("MEM", v);
         }
-        if let Some(v) = opts.smp {
+        // A test that does not choose gets the suite's machine: QEMU_TEST_SMP
+        // and QEMU_TEST_GIC (`make test` runs the suite once as it is and once
+        // with 4 CPUs on GICv3).
+        let suite = |var: &str| std::env::var(var).ok().and_then(|v| v.parse::<u32>().ok());
+        if let Some(v) = opts.smp.or_else(|| suite("QEMU_TEST_SMP")) {
             cmd.env("SMP", v.to_string());
         }
-        if let Some(v) = opts.gic {
+        if let Some(v) = opts.gic.or_else(|| suite("QEMU_TEST_GIC")) {
             cmd.env("GIC", v.to_string());
         }
         if let Some(v) = opts.el {

@@ -40,6 +40,7 @@ fn boots_on_cortex_a57() {
     boots(
         Opts {
             cpu: Some("cortex-a57"),
+            gic: Some(2),
             ..Opts::default()
         },
         &["GICv2: "],
@@ -79,6 +80,7 @@ fn boots_at_el2_with_gicv2() {
     boots(
         Opts {
             el: Some(2),
+            gic: Some(2),
             ..Opts::default()
         },
         &["entered at EL2", "GICv2: "],

@@ -315,6 +315,11 @@ fn a_thousand_load_unload_cycles_return_the_heap_to_its_baseline() {
         "{out}"
     );
     assert!(out.contains("(difference 0)"), "{out}");
+    // Handles carry the module's never-reused id: a stale one names nothing.
+    assert!(
+        out.contains("modstress: handles of unloaded modules refused: 1000 of 1000"),
+        "{out}"
+    );
     let pages: Vec<&str> = line.trim().split(", after ").collect();
     assert_eq!(pages.len(), 2, "{line}");
     assert_eq!(

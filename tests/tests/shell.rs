@@ -35,7 +35,10 @@ fn every_shell_command_answers() {
         dmesg.contains("Memory: [mem 0x0000000040000000-0x000000004fffffff] 256 MiB"),
         "{dmesg}"
     );
-    assert!(dmesg.contains("GICv2: "), "{dmesg}");
+    assert!(
+        dmesg.contains("GICv2: ") || dmesg.contains("GICv3: "),
+        "{dmesg}"
+    );
     assert!(dmesg.contains("psci: using PSCI v0.2+ via hvc"), "{dmesg}");
 
     assert_eq!(m.run("bootargs").trim(), "loglevel=7 hello=\"a b\"");

@@ -78,7 +78,13 @@ fn eight_cpus_on_gicv3() {
 
 #[test]
 fn one_cpu_is_just_the_boot_cpu() {
-    all_online_and_ticking(Opts::default(), 1);
+    all_online_and_ticking(
+        Opts {
+            smp: Some(1),
+            ..Opts::default()
+        },
+        1,
+    );
 }
 
 #[test]

@@ -91,9 +91,13 @@ impl Module {
         self.refs.state()
     }
 
-    /// The `ThisModule` handle given to this module's code.
-    pub fn handle(self: &Arc<Self>) -> usize {
-        Arc::as_ptr(self) as usize
+    /// The `ThisModule` handle given to this module's code: an address in a
+    /// range nothing maps ([`HANDLE_BASE`] + the module's id), which module
+    /// code only passes back, never dereferences. Ids are never reused, so a
+    /// stale handle of an unloaded module never names a module loaded later
+    /// (a heap address could).
+    pub fn handle(&self) -> usize {
+        HANDLE_BASE + self.id as usize
     }
 
     /// Records something the module registered (called by the registering room).
@@ -111,6 +115,10 @@ impl Module {
         self.resources.lock().clone()
     }
 }
+
+/// Where module handles live: 64 MiB of addresses below the module area,
+/// never mapped, within reach of any module instruction (ADRP, +-4 GiB).
+pub const HANDLE_BASE: usize = 0x3800_0000;
 
 static MODULES: IrqLock<Vec<Arc<Module>>> = IrqLock::new(Vec::new());
 static MODULE_MUTEX: spin::Mutex<()> = spin::Mutex::new(());
@@ -140,7 +148,8 @@ pub fn find(name: &str) -> Option<Arc<Module>> {
 
 /// The module whose handle is `ptr` (the `owner` argument of kernel exports).
 pub fn from_handle(ptr: usize) -> Option<Arc<Module>> {
-    MODULES.lock().iter().find(|m| m.handle() == ptr).cloned()
+    let id = u32::try_from(ptr.checked_sub(HANDLE_BASE)?).ok()?;
+    MODULES.lock().iter().find(|m| m.id == id).cloned()
 }
 
 /// Marks module `id` FAILED (its IRQ handler or timer faulted).

@@ -33,11 +33,19 @@ pub fn modstress(args: &[&str]) {
         }
     };
     let name = crate::fs::file_stem(path);
-    let cycle = |load_ticks: &mut u64, unload_ticks: &mut u64| -> Result<(), String> {
+    let mut previous_handle = None;
+    let mut stale_refused = 0u64;
+    let mut cycle = |load_ticks: &mut u64, unload_ticks: &mut u64| -> Result<(), String> {
         let t0 = time::ticks_since_boot();
         let m = module::load(name, &bytes, &[]).map_err(|e| e.detail)?;
         let t1 = time::ticks_since_boot();
         let (size, relocs) = (m.size, m.relocations);
+        // The last cycle's handle names no module now, not even this one.
+        if let Some(old) = previous_handle.replace(m.handle()) {
+            if module::from_handle(old).is_none() && old != m.handle() {
+                stale_refused += 1;
+            }
+        }
         drop(m);
         module::unload(name, false).map_err(|e| e.detail)?;
         let t2 = time::ticks_since_boot();
@@ -71,6 +79,7 @@ pub fn modstress(args: &[&str]) {
     println!(
         "modstress: {n} load/unload cycles of {name} ({size} bytes mapped, {relocs} relocations)"
     );
+    println!("modstress: handles of unloaded modules refused: {stale_refused} of {n}");
     println!(
         "insmod: {:.1} us/cycle ({:.2} us/KiB of file, {:.3} us/relocation); rmmod: {:.1} us/cycle",
         us(lt),
