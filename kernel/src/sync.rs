@@ -50,6 +50,20 @@ impl<T> IrqLock<T> {
             }
         }
     }
+
+    /// Tries for about `spins` rounds (each a `try_lock`), for paths that must
+    /// not wait forever (the oops path: the holder may be the CPU that died)
+    /// but should not give up just because another CPU holds the lock for a
+    /// moment.
+    pub fn lock_bounded(&self, spins: u32) -> Option<IrqLockGuard<'_, T>> {
+        for _ in 0..spins {
+            if let Some(g) = self.try_lock() {
+                return Some(g);
+            }
+            core::hint::spin_loop();
+        }
+        None
+    }
 }
 
 impl<T> Deref for IrqLockGuard<'_, T> {

@@ -215,14 +215,13 @@ pub fn attach(name: &str) -> Result<(), &'static str> {
     if !matches!(obj.kind, kobject::Kind::Device(kabi::DeviceKind::Tty)) {
         return Err("not a tty");
     }
-    let handle = ObjectRef::get(&obj).map_err(|_| "Device or resource busy")?;
-    if let (Some(op), Some(owner)) = (obj.ops.open, obj.owner.as_ref()) {
-        // SAFETY: we hold a reference, so the module is LIVE; `op` is its code.
-        match unsafe { modcall::call_guarded(op, obj.ctx, 0, owner.text) } {
-            Ok(r) if r as u32 as i32 == 0 => {}
-            _ => return Err("open failed"),
+    let handle = kobject::open_device(&obj).map_err(|e| {
+        if e == -kabi::errno::EBUSY {
+            "Device or resource busy"
+        } else {
+            "open failed"
         }
-    }
+    })?;
     let old = TTY.lock().replace(handle);
     ON_TTY.store(true, Ordering::Release);
     drop(old);
@@ -235,11 +234,7 @@ pub fn detach() -> Option<String> {
     let old = TTY.lock().take()?;
     ON_TTY.store(false, Ordering::Release);
     let obj = Arc::clone(old.object());
-    if let (Some(rel), Some(owner)) = (obj.ops.release, obj.owner.as_ref()) {
-        // SAFETY: `old` still holds the reference until dropped below.
-        let _ = unsafe { modcall::call_guarded(rel, obj.ctx, 0, owner.text) };
-    }
-    drop(old);
+    kobject::close_device(old);
     log::info!("console [{}] disabled, back to the early console", obj.name);
     Some(obj.name.clone())
 }

@@ -274,9 +274,12 @@ pub fn panic_notifier_add(func: usize, text: (u64, u64)) {
 
 /// Calls the panic notifiers (from the panic path; never waits on the lock).
 pub fn run_panic_notifiers(msg: &str) {
-    let list = match PANIC_NOTIFIERS.try_lock() {
+    let list = match PANIC_NOTIFIERS.lock_bounded(1_000_000) {
         Some(l) => l.clone(),
-        None => return,
+        None => {
+            crate::console::emergency_write("panic notifiers: list busy, not run\n");
+            return;
+        }
     };
     for (f, text) in list {
         // SAFETY: pinned modules are never unloaded, so `f` stays mapped.

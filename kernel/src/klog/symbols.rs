@@ -80,9 +80,12 @@ fn symbolize_in(modules: &[Arc<Module>], addr: u64, out: &mut dyn Write) -> bool
 
 /// Names of loaded modules, for "Modules linked in:".
 pub fn module_names(out: &mut dyn Write) {
-    module::try_with_list(|modules| {
+    let listed = module::try_with_list(|modules| {
         for m in modules {
             let _ = write!(out, " {}", m.name);
         }
     });
+    if listed.is_none() {
+        let _ = write!(out, " [module list busy]");
+    }
 }

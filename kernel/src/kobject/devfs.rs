@@ -6,13 +6,11 @@
 //! device's operations goes through `modcall::call_guarded4`: a device whose
 //! code faults fails the call with -EFAULT and its module is marked failed.
 
-use crate::arch::modcall;
 use crate::kobject::{self, KObject, ObjectRef};
 use crate::sync::IrqLock;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use kabi::errno;
-use kcore::refcount::GetError;
 
 pub struct OpenFile {
     handle: ObjectRef,
@@ -31,37 +29,14 @@ static FILES: IrqLock<Vec<Slot>> = IrqLock::new(Vec::new());
 /// Descriptors 0..2 are the console's, as on Unix.
 const FIRST_FD: usize = 3;
 
-fn text_of(obj: &KObject) -> (u64, u64) {
-    obj.owner.as_ref().map(|m| m.text).unwrap_or((0, 0))
-}
-
-fn call(obj: &Arc<KObject>, func: usize, args: [usize; 4]) -> i64 {
-    // SAFETY: `func` is one of the device's registered operations; the caller
-    // holds an ObjectRef, so the module is LIVE and its text mapped.
-    match unsafe { modcall::call_guarded4(func, args, text_of(obj)) } {
-        Ok(r) => r as i64,
-        Err(modcall::Fault) => {
-            if let Some(m) = &obj.owner {
-                m.refs.set_failed();
-            }
-            -(errno::EFAULT as i64)
-        }
-    }
+fn call(obj: &KObject, func: usize, args: [usize; 4]) -> i64 {
+    kobject::call_op(obj, func, args)
 }
 
 /// Opens device `name`; returns a descriptor.
 pub fn open(name: &str) -> Result<usize, i32> {
     let obj = kobject::find_device(name).ok_or(-errno::ENODEV)?;
-    let handle = ObjectRef::get(&obj).map_err(|e| match e {
-        GetError::Gone => -errno::ENODEV,
-        GetError::ModuleNotLive => -errno::EBUSY,
-    })?;
-    if let Some(f) = obj.ops.open {
-        let r = call(&obj, f, [obj.ctx, 0, 0, 0]) as i32;
-        if r < 0 {
-            return Err(r);
-        }
-    }
+    let handle = kobject::open_device(&obj)?;
     let mut files = FILES.lock();
     let slot = files
         .iter()
@@ -103,11 +78,7 @@ fn free_slot(fd: usize) {
 /// Closes a descriptor (the last close of a device calls its `release`).
 pub fn close(fd: usize) -> Result<(), i32> {
     let f = take(fd).ok_or(-errno::EINVAL)?;
-    let obj = Arc::clone(f.handle.object());
-    if let (Some(rel), 1) = (obj.ops.release, obj.users.count()) {
-        call(&obj, rel, [obj.ctx, 0, 0, 0]);
-    }
-    drop(f);
+    kobject::close_device(f.handle);
     free_slot(fd);
     Ok(())
 }
@@ -188,24 +159,12 @@ pub fn list(mut f: impl FnMut(usize, &str, u64)) {
 /// going.
 pub fn read_once(name: &str, buf: &mut [u8]) -> Result<usize, i32> {
     let obj = kobject::find_device(name).ok_or(-errno::ENODEV)?;
-    let handle = ObjectRef::get(&obj).map_err(|e| match e {
-        GetError::Gone => -errno::ENODEV,
-        GetError::ModuleNotLive => -errno::EBUSY,
-    })?;
-    if let Some(f) = obj.ops.open {
-        let r = call(&obj, f, [obj.ctx, 0, 0, 0]) as i32;
-        if r < 0 {
-            return Err(r);
-        }
-    }
+    let handle = kobject::open_device(&obj)?;
     let r = match obj.ops.read {
         Some(op) => call(&obj, op, [obj.ctx, buf.as_mut_ptr() as usize, buf.len(), 0]),
         None => -(errno::EINVAL as i64),
     };
-    if let (Some(rel), 1) = (obj.ops.release, obj.users.count()) {
-        call(&obj, rel, [obj.ctx, 0, 0, 0]);
-    }
-    drop(handle);
+    kobject::close_device(handle);
     if r < 0 {
         Err(r as i32)
     } else {

@@ -71,6 +71,9 @@ pub struct KObject {
     /// Holders of a [`WriteClaim`]: while non-zero, raw writes through devfs
     /// are refused (a mounted block device; Linux's BLK_DEV_WRITE_MOUNTED=n).
     write_claims: AtomicU32,
+    /// Opens of the device not yet closed ([`open_device`] / [`close_device`]):
+    /// `release` runs when the last one closes, decided atomically.
+    opens: AtomicU32,
 }
 
 impl Resource for KObject {
@@ -126,6 +129,7 @@ pub fn register(
         size,
         calls: AtomicU64::new(0),
         write_claims: AtomicU32::new(0),
+        opens: AtomicU32::new(0),
     });
     table.insert(id, Arc::clone(&obj));
     if let Some(m) = &obj.owner {
@@ -248,4 +252,52 @@ impl Drop for WriteClaim {
     fn drop(&mut self) {
         self.obj.write_claims.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// Calls operation `func` of `obj` (module code) with `args`, guarded: a fault
+/// fails the call with -EFAULT and marks the module failed. The caller holds
+/// an [`ObjectRef`] on `obj`, so its module is LIVE and the code mapped.
+pub fn call_op(obj: &KObject, func: usize, args: [usize; 4]) -> i64 {
+    let text = obj.owner.as_ref().map(|m| m.text).unwrap_or((0, 0));
+    // SAFETY: `func` is one of the device's registered operations; the caller
+    // holds a reference, so the module is LIVE and its text mapped.
+    match unsafe { crate::arch::modcall::call_guarded4(func, args, text) } {
+        Ok(r) => r as i64,
+        Err(crate::arch::modcall::Fault) => {
+            if let Some(m) = &obj.owner {
+                m.refs.set_failed();
+            }
+            -(errno::EFAULT as i64)
+        }
+    }
+}
+
+/// Opens device `obj`: takes a reference (refused once its module is going)
+/// and calls its `open` operation; -errno if either fails.
+pub fn open_device(obj: &Arc<KObject>) -> Result<ObjectRef, i32> {
+    let handle = ObjectRef::get(obj).map_err(|e| match e {
+        GetError::Gone => -errno::ENODEV,
+        GetError::ModuleNotLive => -errno::EBUSY,
+    })?;
+    obj.opens.fetch_add(1, Ordering::AcqRel);
+    if let Some(f) = obj.ops.open {
+        let r = call_op(obj, f, [obj.ctx, 0, 0, 0]) as i32;
+        if r < 0 {
+            obj.opens.fetch_sub(1, Ordering::AcqRel);
+            return Err(r);
+        }
+    }
+    Ok(handle)
+}
+
+/// Closes an open of a device: the last close (counted atomically over every
+/// CPU) calls its `release` operation, while the reference is still held.
+pub fn close_device(handle: ObjectRef) {
+    let obj = handle.object();
+    if obj.opens.fetch_sub(1, Ordering::AcqRel) == 1 {
+        if let Some(rel) = obj.ops.release {
+            call_op(obj, rel, [obj.ctx, 0, 0, 0]);
+        }
+    }
+    drop(handle);
 }

@@ -152,12 +152,12 @@ pub fn from_handle(ptr: usize) -> Option<Arc<Module>> {
     MODULES.lock().iter().find(|m| m.id == id).cloned()
 }
 
-/// Marks module `id` FAILED (its IRQ handler or timer faulted).
+/// Marks module `id` FAILED (its IRQ handler or timer faulted). The list's
+/// lock masks interrupts, so no holder is interrupted on this CPU: waiting
+/// for another CPU's holder is safe.
 pub fn mark_failed(id: u32) {
-    if let Some(m) = MODULES
-        .try_lock()
-        .and_then(|l| l.iter().find(|m| m.id == id).cloned())
-    {
+    let m = MODULES.lock().iter().find(|m| m.id == id).cloned();
+    if let Some(m) = m {
         m.refs.set_failed();
     }
 }
@@ -169,10 +169,11 @@ pub fn list() -> Vec<Arc<Module>> {
     v
 }
 
-/// Runs `f` on the module list without waiting for its lock (for the oops
-/// path, where the faulting code may hold it); `None` when it is held.
+/// Runs `f` on the module list for the oops path: waits a bounded time for
+/// its lock (another CPU may hold it for a moment), and gives up with `None`
+/// if the holder does not let go (it may be the code that faulted).
 pub fn try_with_list<R>(f: impl FnOnce(&[Arc<Module>]) -> R) -> Option<R> {
-    MODULES.try_lock().map(|l| f(&l))
+    MODULES.lock_bounded(1_000_000).map(|l| f(&l))
 }
 
 /// Names of the modules that import from `m`.
