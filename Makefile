@@ -99,12 +99,13 @@ test-host: deps ## host unit tests (kcore, loader, modsign, modtool, kallsyms, k
 	$(CARGO) test -p qemu-tests --lib
 
 test-qemu bench bench-linux: TRUSTED_CERTS += $(TEST_KEYS)
-# The QEMU suites run twice: on the machine each test asks for (1 CPU, GICv2
-# unless it says otherwise), then with 4 CPUs on GICv3 (smp.rs chooses its
-# machines itself and runs once).
+# The QEMU suites run three times: on the machine each test asks for (1 CPU,
+# GICv2 unless it says otherwise), then with 4 CPUs on GICv2 and on GICv3
+# (smp.rs chooses its machines itself and runs once).
 QEMU_SUITES := ckit console disk matrix modules oops shell signing virtio
-test-qemu: kernel initrd initrd-all ## QEMU tests (1 CPU, then 4 CPUs on GICv3): boot, shell, oops, matrix, modules, drivers, disk, SMP, signing
+test-qemu: kernel initrd initrd-all ## QEMU tests (1 CPU, then 4 CPUs on GICv2 and GICv3): boot, shell, oops, matrix, modules, drivers, disk, SMP, signing
 	$(CARGO) test -p qemu-tests -- --test-threads=2
+	QEMU_TEST_SMP=4 QEMU_TEST_GIC=2 $(CARGO) test -p qemu-tests $(foreach t,$(QEMU_SUITES),--test $(t)) -- --test-threads=2
 	QEMU_TEST_SMP=4 QEMU_TEST_GIC=3 $(CARGO) test -p qemu-tests $(foreach t,$(QEMU_SUITES),--test $(t)) -- --test-threads=2
 
 test: lint test-host test-qemu ## everything CI runs: lint, host tests, QEMU tests
