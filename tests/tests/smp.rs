@@ -125,6 +125,26 @@ fn a_1ms_periodic_timer_fires_1000_times_a_second() {
     assert!(m.run("rmmod ticker").contains("ticker: unloaded"));
 }
 
+/// The numbers of `smpstress`'s summary line for `cycles` cycles of
+/// `module`: [cycles, readers, unloaded, refused]; checks they add up and
+/// that no error was reported and the heap ended where it began.
+fn stress_summary(out: &str, cycles: u64, module: &str) -> Vec<u64> {
+    let head = format!("smpstress: {cycles} cycles of {module} with 3 reader CPUs: ");
+    let summary = out
+        .lines()
+        .find(|l| l.starts_with(&head))
+        .unwrap_or_else(|| panic!("{out}"));
+    let nums: Vec<u64> = summary
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(nums.len(), 4, "{summary}");
+    assert_eq!(nums[2] + nums[3], cycles, "{out}");
+    assert!(!out.contains("smpstress: error:"), "{out}");
+    assert!(out.contains("(difference 0)"), "{out}");
+    nums
+}
+
 /// The SMP unload stress: three CPUs read the module's device in a loop and
 /// run its work items (queued by its 1 ms timer onto every CPU) while CPU 0
 /// loads it, lets it run and unloads it 1,000 times. Every rmmod succeeds or
@@ -140,23 +160,15 @@ fn stress(gic: u32) {
         "smpstress 1000 /initrd/smpstress.ko stress0",
         std::time::Duration::from_secs(240),
     );
-    let summary = out
-        .lines()
-        .find(|l| l.starts_with("smpstress: 1000 cycles of smpstress with 3 reader CPUs: "))
-        .unwrap_or_else(|| panic!("{out}"));
-    let nums: Vec<u64> = summary
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|w| w.parse().ok())
-        .collect();
-    // [1000, 3, unloaded, refused]
-    assert_eq!(nums.len(), 4, "{summary}");
-    assert_eq!(nums[2] + nums[3], 1000, "{out}");
+    let nums = stress_summary(&out, 1000, "smpstress");
     assert!(nums[2] > 0, "never unloaded: {out}");
     if nums[3] > 0 {
+        // Naming the holder (one or more readers have it open), or, when the
+        // reference was gone by the time the holders were listed 100 times,
+        // just "in use".
         assert!(
-            out.contains(
-                "smpstress: first refusal: Module smpstress is in use by: stress0 (1 open)"
-            ),
+            out.contains("smpstress: first refusal: Module smpstress is in use by: stress0 (")
+                || out.contains("smpstress: first refusal: Module smpstress is in use\n"),
             "{out}"
         );
     }
@@ -172,8 +184,6 @@ fn stress(gic: u32) {
             .unwrap_or(0);
         assert!(reads > 0, "CPU{cpu} never read: {out}");
     }
-    assert!(!out.contains("smpstress: error:"), "{out}");
-    assert!(out.contains("(difference 0)"), "{out}");
     let heap = out
         .lines()
         .find(|l| l.starts_with("heap in use"))
@@ -260,21 +270,10 @@ fn unload_of_a_virtio_driver_under_smp_stress_is_safe() {
         "smpstress 200 /initrd/virtio_rng.ko hwrng",
         std::time::Duration::from_secs(240),
     );
-    let summary = out
-        .lines()
-        .find(|l| l.starts_with("smpstress: 200 cycles of virtio_rng with 3 reader CPUs: "))
-        .unwrap_or_else(|| panic!("{out}"));
-    let nums: Vec<u64> = summary
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|w| w.parse().ok())
-        .collect();
-    assert_eq!(nums.len(), 4, "{summary}");
     // Each read holds the device for a whole virtio round trip, so with three
     // readers the count is rarely zero: refusals may be all there is (the
     // phase ends by unloading it once the readers stopped).
-    assert_eq!(nums[2] + nums[3], 200, "{out}");
-    assert!(!out.contains("smpstress: error:"), "{out}");
-    assert!(out.contains("(difference 0)"), "{out}");
+    stress_summary(&out, 200, "virtio_rng");
     let t = m.transcript();
     assert!(!t.contains("Oops") && !t.contains("faulted"), "{t}");
     // Loaded again, it works.

@@ -12,25 +12,37 @@ use alloc::string::String;
 use kabi::errno;
 use kcore::errno::strerror;
 
+/// A self-test's first two arguments, a count and a module file, read:
+/// (count, path, the file's bytes); `None` after saying what is wrong.
+fn count_and_module<'a>(
+    cmd: &str,
+    usage: &str,
+    args: &[&'a str],
+) -> Option<(u64, &'a str, alloc::borrow::Cow<'static, [u8]>)> {
+    let (Some(n), Some(&path)) = (
+        args.first().and_then(|a| a.parse::<u64>().ok()),
+        args.get(1),
+    ) else {
+        println!("Usage: {cmd} {usage}");
+        return None;
+    };
+    match crate::fs::read(path) {
+        Ok(b) => Some((n, path, b)),
+        Err(e) => {
+            println!("{cmd}: {path}: {e}");
+            None
+        }
+    }
+}
+
 /// `modstress N PATH`: loads and unloads a module N times (a self-test, like
 /// Linux's kselftests) and reports time per insmod and rmmod and the heap and
 /// page use before and after. The first cycle is a warm-up (it creates the
 /// page table for the module area and the kernel's export index); the baseline
 /// is taken after it.
 pub fn modstress(args: &[&str]) {
-    let (Some(n), Some(&path)) = (
-        args.first().and_then(|a| a.parse::<u64>().ok()),
-        args.get(1),
-    ) else {
-        println!("Usage: modstress N PATH");
+    let Some((n, path, bytes)) = count_and_module("modstress", "N PATH", args) else {
         return;
-    };
-    let bytes = match crate::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => {
-            println!("modstress: {path}: {e}");
-            return;
-        }
     };
     let name = crate::fs::file_stem(path);
     let mut previous_handle = None;
@@ -536,20 +548,12 @@ fn stress_phase(
 /// their size) the heap and the pages in use end where they started.
 pub fn smpstress(args: &[&str]) {
     use core::sync::atomic::Ordering;
-    let (Some(n), Some(&path), Some(&device)) = (
-        args.first().and_then(|a| a.parse::<u64>().ok()),
-        args.get(1),
-        args.get(2),
-    ) else {
+    let Some(&device) = args.get(2) else {
         println!("Usage: smpstress N PATH DEVICE");
         return;
     };
-    let bytes = match crate::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => {
-            println!("smpstress: {path}: {e}");
-            return;
-        }
+    let Some((n, path, bytes)) = count_and_module("smpstress", "N PATH DEVICE", args) else {
+        return;
     };
     let name = crate::fs::file_stem(path);
     let readers: alloc::vec::Vec<usize> = (1..crate::arch::cpu::MAX_CPUS)
