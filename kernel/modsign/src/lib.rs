@@ -21,6 +21,7 @@ pub mod error;
 pub mod hash;
 pub mod keyring;
 pub mod pkcs7;
+pub mod rsa_verify;
 #[cfg(target_arch = "aarch64")]
 mod sha256_ce;
 pub mod trailer;
