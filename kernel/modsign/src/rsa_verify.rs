@@ -201,34 +201,36 @@ impl Montgomery {
     }
 
     /// `out = a * b * R^-1 mod n` for `a, b < n` (CIOS: Coarsely Integrated
-    /// Operand Scanning, Koc, Acar and Kaliski 1996). `t` is scratch of `L + 2`
-    /// limbs. The result is fully reduced (< n).
+    /// Operand Scanning, Koc, Acar and Kaliski 1996, with the multiplication
+    /// and reduction inner loops fused into one pass). `t` is scratch of at
+    /// least `L + 1` limbs. The result is fully reduced (< n).
     fn mul(&self, a: &[u64], b: &[u64], out: &mut [u64], t: &mut [u64]) {
         let l = self.limbs();
+        // Equal lengths up front, so the loops below index within bounds.
+        let (n, a, b, t) = (&self.n[..l], &a[..l], &b[..l], &mut t[..=l]);
         t.fill(0);
+        // Invariant: t < 2n after every step (t = (a * b[..i] + M * n) / 2^(64 i)
+        // with b[..i], M < 2^(64 i)), so t[l] is 0 or 1.
         for &bi in b {
-            // t += a * b[i]
-            let mut carry = 0;
-            for (tj, &aj) in t.iter_mut().zip(a) {
-                (*tj, carry) = mac(*tj, aj, bi, carry);
-            }
-            let (s, c) = t[l].overflowing_add(carry);
-            t[l] = s;
-            t[l + 1] = u64::from(c);
-            // m makes t + m*n divisible by 2^64; add it and shift down one limb.
-            let m = t[0].wrapping_mul(self.n_neg_inv);
-            let (_, mut carry) = mac(t[0], m, self.n[0], 0);
+            // t = (t + a * b[i] + m * n) / 2^64, m chosen so the sum's low limb is 0.
+            let (low, mut carry_a) = mac(t[0], a[0], bi, 0);
+            let m = low.wrapping_mul(self.n_neg_inv);
+            let (_, mut carry_n) = mac(low, m, n[0], 0);
             for j in 1..l {
-                (t[j - 1], carry) = mac(t[j], m, self.n[j], carry);
+                let (x, ca) = mac(t[j], a[j], bi, carry_a);
+                let (y, cn) = mac(x, m, n[j], carry_n);
+                t[j - 1] = y;
+                (carry_a, carry_n) = (ca, cn);
             }
-            let (s, c) = t[l].overflowing_add(carry);
-            t[l - 1] = s;
-            t[l] = t[l + 1] + u64::from(c);
+            let (s1, o1) = t[l].overflowing_add(carry_a);
+            let (s2, o2) = s1.overflowing_add(carry_n);
+            t[l - 1] = s2;
+            t[l] = u64::from(o1) + u64::from(o2);
         }
         // t < 2n: one conditional subtraction.
         out.copy_from_slice(&t[..l]);
-        if t[l] != 0 || !less_than(out, &self.n) {
-            sub_assign(out, &self.n);
+        if t[l] != 0 || !less_than(out, n) {
+            sub_assign(out, n);
         }
     }
 
@@ -238,7 +240,7 @@ impl Montgomery {
     /// has one).
     fn pow_vartime(&self, base: &[u64], exp: &[u64], r2: &[u64]) -> Option<Vec<u64>> {
         let l = self.limbs();
-        let mut t = vec![0u64; l + 2];
+        let mut t = vec![0u64; l + 1];
         // Into Montgomery form: base * R^2 * R^-1 = base * R.
         let mut base_m = vec![0u64; l];
         self.mul(base, r2, &mut base_m, &mut t);

@@ -1,11 +1,11 @@
 //! Differential test of modsign's variable-time RSA PKCS#1 v1.5 verifier
 //! (`modsign::rsa_verify`) against the rsa crate's `PublicKey::verify`, which it
-//! replaced in `check_signature`: for RSA-2048/3072/4096 keys made by openssl
-//! (and a 2048-bit key with e = 3), valid signatures over random messages with
-//! every hash, every single-bit flip of a signature, wrong lengths, edge values of
-//! s, and hand-made encodings that are almost right (short padding, wrong block
-//! type, wrong OID, trailing or missing bytes), raw-signed with the private key.
-//! Both must give the same answer for every input.
+//! replaced in `check_signature`: for RSA-2048/3072/4096 keys made by openssl (also
+//! a 2048-bit key with e = 3 and a 2504-bit one), valid signatures over random
+//! messages with every hash, every single-bit flip of a signature, wrong lengths,
+//! edge values of s, and hand-made encodings that are almost right (short padding,
+//! wrong block type, wrong OID, trailing or missing bytes), raw-signed with the
+//! private key. Both must give the same answer for every input.
 
 use std::path::Path;
 use std::process::Command;
@@ -285,12 +285,15 @@ fn rsa_verify_agrees_with_the_rsa_crate() {
     let dir = std::env::temp_dir().join(format!("modsign-rsa-diff-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    for (bits, e, messages) in [
+    // 2504 bits: a modulus of 313 bytes, not whole limbs, well below R.
+    let keys = [
         (2048, 65537, 60),
         (2048, 3, 12),
+        (2504, 65537, 12),
         (3072, 65537, 30),
         (4096, 65537, 30),
-    ] {
+    ];
+    for (bits, e, messages) in keys {
         let Some(key) = openssl_key(&dir, bits, e) else {
             return;
         };
