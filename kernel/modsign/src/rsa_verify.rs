@@ -1,0 +1,386 @@
+//! RSA PKCS#1 v1.5 signature verification (RFC 8017 8.2.2, RSASSA-PKCS1-v1_5-VERIFY)
+//! in variable time.
+//!
+//! Verification handles only public values (the key, the signature, the digest),
+//! so nothing here needs to be constant-time. `s^e mod n` is computed by plain
+//! left-to-right square-and-multiply over the public exponent's real bits (17 for
+//! e = 65537: 16 squarings and 1 multiplication) in Montgomery form, with a
+//! schoolbook CIOS Montgomery multiplication on `u64` limbs. The encoded message
+//! is then compared in full against the one expected, as Linux's rsassa-pkcs1
+//! does: `0x00 0x01 PS(0xff.., at least 8 bytes) 0x00 DigestInfo(hash, digest)`.
+//!
+//! The `rsa` crate parses the key (and keeps its modulus and `R^2 mod n`); its own
+//! `verify` gives the same answer for every input (the differential tests check
+//! that) but costs several times more.
+//!
+//! Limbs are little-endian: `x[0]` is the least significant 64 bits. Every
+//! number handled has exactly `L` limbs, the modulus's, so `R = 2^(64 L)`.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use rsa::traits::PublicKeyParts;
+
+use crate::HashAlgo;
+
+/// DER DigestInfo before the digest, per hash (RFC 8017 9.2, note 1).
+fn digest_info_prefix(hash: HashAlgo) -> &'static [u8] {
+    match hash {
+        HashAlgo::Sha256 => &[
+            0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x01, 0x05, 0x00, 0x04, 0x20,
+        ],
+        HashAlgo::Sha384 => &[
+            0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x02, 0x05, 0x00, 0x04, 0x30,
+        ],
+        HashAlgo::Sha512 => &[
+            0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x03, 0x05, 0x00, 0x04, 0x40,
+        ],
+    }
+}
+
+/// Digest length in bytes, per hash.
+fn digest_len(hash: HashAlgo) -> usize {
+    match hash {
+        HashAlgo::Sha256 => 32,
+        HashAlgo::Sha384 => 48,
+        HashAlgo::Sha512 => 64,
+    }
+}
+
+/// Whether `sig` is a valid RSASSA-PKCS1-v1_5 signature by `key` over the
+/// precomputed `digest` of hash `hash`. The same answer as
+/// `key.verify(Pkcs1v15Sign::new::<H>(), digest, sig).is_ok()`, for any input.
+pub fn verify_pkcs1v15(key: &rsa::PublicKey, hash: HashAlgo, digest: &[u8], sig: &[u8]) -> bool {
+    // The rsa crate's Pkcs1v15Sign refuses a digest of the wrong length.
+    if digest.len() != digest_len(hash) {
+        return false;
+    }
+    let k = key.size();
+    // RFC 8017 8.2.2 step 1: the signature is exactly as long as the modulus.
+    if sig.len() != k {
+        return false;
+    }
+    let n: &[u64] = key.n().as_words();
+    let Some(mont) = Montgomery::new(n) else {
+        return false;
+    };
+    // Step 2.a/b: OS2IP, then s < n. n < 2^(8k) <= R, so k bytes fit in L limbs.
+    let Some(s) = from_be_bytes(sig, mont.limbs()) else {
+        return false;
+    };
+    if !less_than(&s, &mont.n) {
+        return false;
+    }
+    let r2 = r2_mod_n(key, &mont);
+    let e: &[u64] = key.e().as_words();
+    let Some(m) = mont.pow_vartime(&s, e, &r2) else {
+        return false;
+    };
+    // Step 2.c: I2OSP(m, k). m < n < 2^(8k), so the bytes above k are zero.
+    let em_wide = to_be_bytes(&m);
+    let Some(split) = em_wide.len().checked_sub(k) else {
+        return false;
+    };
+    let (high, em) = em_wide.split_at(split);
+    if high.iter().any(|&b| b != 0) {
+        return false;
+    }
+    // Steps 3-4: EMSA-PKCS1-v1_5 encode what we expect and compare all of it.
+    match expected_em(k, digest_info_prefix(hash), digest) {
+        Some(expected) => em == expected.as_slice(),
+        None => false,
+    }
+}
+
+/// `0x00 0x01 PS 0x00 T` in `k` bytes, `T` = DigestInfo prefix || digest and
+/// PS = 0xff bytes, at least 8 of them (RFC 8017 9.2 step 5); `None` when `k` is
+/// too short for that ("intended encoded message length too short").
+fn expected_em(k: usize, prefix: &[u8], digest: &[u8]) -> Option<Vec<u8>> {
+    let t_len = prefix.len() + digest.len();
+    let ps_len = k.checked_sub(t_len + 3).filter(|&ps| ps >= 8)?;
+    let mut em = Vec::with_capacity(k);
+    em.extend_from_slice(&[0x00, 0x01]);
+    em.resize(2 + ps_len, 0xff);
+    em.push(0x00);
+    em.extend_from_slice(prefix);
+    em.extend_from_slice(digest);
+    Some(em)
+}
+
+/// `R^2 mod n`, which converts into Montgomery form. The rsa crate computed it
+/// when it parsed the key (its `R` is `2^(64 L)` too); computed here, slowly,
+/// only if its limbs are not what we expect.
+fn r2_mod_n(key: &rsa::PublicKey, mont: &Montgomery) -> Vec<u64> {
+    let params: &crypto_bigint::modular::MontyParams<rsa::BoxedUint> = key.n_params().as_ref();
+    let r2: &[u64] = params.r2().as_words();
+    let same_modulus = params.modulus().as_words() == mont.n.as_slice();
+    if same_modulus && r2.len() == mont.limbs() && less_than(r2, &mont.n) {
+        r2.to_vec()
+    } else {
+        mont.r2_by_doubling()
+    }
+}
+
+/// Big-endian bytes to `limbs` little-endian limbs; `None` if they do not fit.
+fn from_be_bytes(bytes: &[u8], limbs: usize) -> Option<Vec<u64>> {
+    let mut out = vec![0u64; limbs];
+    let mut chunks = bytes.rchunks(8);
+    for limb in out.iter_mut() {
+        let Some(chunk) = chunks.next() else { break };
+        *limb = chunk.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+    }
+    // Whatever did not fit must be zero.
+    chunks.all(|c| c.iter().all(|&b| b == 0)).then_some(out)
+}
+
+/// Little-endian limbs to big-endian bytes, 8 per limb.
+fn to_be_bytes(x: &[u64]) -> Vec<u8> {
+    x.iter().rev().flat_map(|l| l.to_be_bytes()).collect()
+}
+
+/// `a < b`, both of the same length.
+fn less_than(a: &[u64], b: &[u64]) -> bool {
+    for (x, y) in a.iter().rev().zip(b.iter().rev()) {
+        if x != y {
+            return x < y;
+        }
+    }
+    false
+}
+
+/// `a -= b` over the common length; returns the borrow out.
+fn sub_assign(a: &mut [u64], b: &[u64]) -> bool {
+    let mut borrow = false;
+    for (x, &y) in a.iter_mut().zip(b) {
+        let (d1, b1) = x.overflowing_sub(y);
+        let (d2, b2) = d1.overflowing_sub(u64::from(borrow));
+        *x = d2;
+        borrow = b1 | b2;
+    }
+    borrow
+}
+
+/// `acc + a * b + carry` as (low limb, high limb). Cannot overflow:
+/// (2^64-1) + (2^64-1)^2 + (2^64-1) = 2^128 - 1.
+#[inline(always)]
+fn mac(acc: u64, a: u64, b: u64, carry: u64) -> (u64, u64) {
+    let t = u128::from(acc) + u128::from(a) * u128::from(b) + u128::from(carry);
+    (t as u64, (t >> 64) as u64)
+}
+
+/// Arithmetic modulo an odd `n` of `L` limbs, with `R = 2^(64 L)`.
+struct Montgomery {
+    n: Vec<u64>,
+    /// `-n^-1 mod 2^64`.
+    n_neg_inv: u64,
+}
+
+impl Montgomery {
+    /// `None` for an even or empty modulus (an RSA modulus is neither).
+    fn new(n: &[u64]) -> Option<Montgomery> {
+        let n0 = *n.first()?;
+        if n0 & 1 == 0 {
+            return None;
+        }
+        // Newton's iteration for n0^-1 mod 2^64: x = 1 is right mod 2 (n0 is odd)
+        // and each step doubles the correct low bits: 1, 2, 4, ..., 64 after 6.
+        let mut inv: u64 = 1;
+        for _ in 0..6 {
+            inv = inv.wrapping_mul(2u64.wrapping_sub(n0.wrapping_mul(inv)));
+        }
+        Some(Montgomery {
+            n: n.to_vec(),
+            n_neg_inv: inv.wrapping_neg(),
+        })
+    }
+
+    fn limbs(&self) -> usize {
+        self.n.len()
+    }
+
+    /// `out = a * b * R^-1 mod n` for `a, b < n` (CIOS: Coarsely Integrated
+    /// Operand Scanning, Koc, Acar and Kaliski 1996, with the multiplication
+    /// and reduction inner loops fused into one pass). `t` is scratch of at
+    /// least `L + 1` limbs. The result is fully reduced (< n).
+    fn mul(&self, a: &[u64], b: &[u64], out: &mut [u64], t: &mut [u64]) {
+        let l = self.limbs();
+        // Equal lengths up front, so the loops below index within bounds.
+        let (n, a, b, t) = (&self.n[..l], &a[..l], &b[..l], &mut t[..=l]);
+        t.fill(0);
+        // Invariant: t < 2n after every step (t = (a * b[..i] + M * n) / 2^(64 i)
+        // with b[..i], M < 2^(64 i)), so t[l] is 0 or 1.
+        for &bi in b {
+            // t = (t + a * b[i] + m * n) / 2^64, m chosen so the sum's low limb is 0.
+            let (low, mut carry_a) = mac(t[0], a[0], bi, 0);
+            let m = low.wrapping_mul(self.n_neg_inv);
+            let (_, mut carry_n) = mac(low, m, n[0], 0);
+            for j in 1..l {
+                let (x, ca) = mac(t[j], a[j], bi, carry_a);
+                let (y, cn) = mac(x, m, n[j], carry_n);
+                t[j - 1] = y;
+                (carry_a, carry_n) = (ca, cn);
+            }
+            let (s1, o1) = t[l].overflowing_add(carry_a);
+            let (s2, o2) = s1.overflowing_add(carry_n);
+            t[l - 1] = s2;
+            t[l] = u64::from(o1) + u64::from(o2);
+        }
+        // t < 2n: one conditional subtraction.
+        out.copy_from_slice(&t[..l]);
+        if t[l] != 0 || !less_than(out, n) {
+            sub_assign(out, n);
+        }
+    }
+
+    /// `base^exp mod n` for `base < n`, `exp` in little-endian limbs, given
+    /// `r2 = R^2 mod n`; square-and-multiply over the exponent's bits from its
+    /// highest set bit, in variable time. `None` for a zero exponent (no RSA key
+    /// has one).
+    fn pow_vartime(&self, base: &[u64], exp: &[u64], r2: &[u64]) -> Option<Vec<u64>> {
+        let l = self.limbs();
+        let mut t = vec![0u64; l + 1];
+        // Into Montgomery form: base * R^2 * R^-1 = base * R.
+        let mut base_m = vec![0u64; l];
+        self.mul(base, r2, &mut base_m, &mut t);
+
+        // Exponent bits, most significant first, from the highest set one.
+        let bits = exp.len() * 64;
+        let top = (0..bits).rev().find(|&i| bit(exp, i))?;
+        let mut acc = base_m.clone();
+        let mut tmp = vec![0u64; l];
+        for i in (0..top).rev() {
+            self.mul(&acc, &acc, &mut tmp, &mut t);
+            if bit(exp, i) {
+                self.mul(&tmp, &base_m, &mut acc, &mut t);
+            } else {
+                core::mem::swap(&mut acc, &mut tmp);
+            }
+        }
+        // Out of Montgomery form: acc * 1 * R^-1.
+        let mut one = vec![0u64; l];
+        one[0] = 1;
+        self.mul(&acc, &one, &mut tmp, &mut t);
+        Some(tmp)
+    }
+
+    /// `R^2 mod n` by doubling 1 modulo n, 2 * 64 * L times. Slow; a fallback.
+    fn r2_by_doubling(&self) -> Vec<u64> {
+        let l = self.limbs();
+        let mut x = vec![0u64; l];
+        x[0] = 1;
+        // 1 < n for any RSA modulus; reduce anyway so x < n holds from the start.
+        if !less_than(&x, &self.n) {
+            sub_assign(&mut x, &self.n);
+        }
+        for _ in 0..2 * 64 * l {
+            // x = 2x (with the bit shifted out), minus n if 2x >= n.
+            let mut top = 0;
+            for limb in x.iter_mut() {
+                let next = *limb >> 63;
+                *limb = (*limb << 1) | top;
+                top = next;
+            }
+            if top != 0 || !less_than(&x, &self.n) {
+                sub_assign(&mut x, &self.n);
+            }
+        }
+        x
+    }
+}
+
+/// Bit `i` of little-endian limbs.
+fn bit(x: &[u64], i: usize) -> bool {
+    x.get(i / 64).is_some_and(|w| (w >> (i % 64)) & 1 == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newton_inverse_is_minus_n_inverse() {
+        for n0 in [1u64, 3, 0xffff_ffff_ffff_ffff, 0x1234_5678_9abc_def1] {
+            let m = Montgomery::new(&[n0, 1]).unwrap();
+            assert_eq!(n0.wrapping_mul(m.n_neg_inv), u64::MAX, "{n0:#x}");
+        }
+        assert!(Montgomery::new(&[2, 1]).is_none());
+        assert!(Montgomery::new(&[]).is_none());
+    }
+
+    #[test]
+    fn small_modulus_powers_match_u128_arithmetic() {
+        // One limb: n < 2^64, R = 2^64; compare with u128 arithmetic.
+        let n = 0xffff_ffff_0000_0001u64; // odd
+        let m = Montgomery::new(&[n]).unwrap();
+        let r2 = m.r2_by_doubling();
+        let r = ((1u128 << 64) % u128::from(n)) as u64;
+        assert_eq!(
+            r2[0] as u128,
+            (u128::from(r) * u128::from(r)) % u128::from(n)
+        );
+        let powmod = |b: u64, e: u64| {
+            let (mut acc, mut b, mut e) = (1u128, u128::from(b) % u128::from(n), e);
+            while e > 0 {
+                if e & 1 == 1 {
+                    acc = acc * b % u128::from(n);
+                }
+                b = b * b % u128::from(n);
+                e >>= 1;
+            }
+            acc as u64
+        };
+        for (b, e) in [
+            (2u64, 65537u64),
+            (n - 1, 3),
+            (12345, 2),
+            (0, 7),
+            (1, 1),
+            (7, 1 << 40),
+        ] {
+            assert_eq!(
+                m.pow_vartime(&[b], &[e], &r2).unwrap()[0],
+                powmod(b, e),
+                "{b}^{e}"
+            );
+        }
+        assert!(m.pow_vartime(&[5], &[0], &r2).is_none());
+    }
+
+    #[test]
+    fn the_rsa_crates_r2_is_ours_and_the_fallback_computes_it() {
+        let cert =
+            crate::TrustedCert::from_der(include_bytes!("../fuzz/certs/rsa2048.der")).unwrap();
+        let crate::PublicKey::Rsa(key) = &cert.key else {
+            panic!("not an RSA key")
+        };
+        let mont = Montgomery::new(key.n().as_words()).unwrap();
+        assert_eq!(mont.limbs(), 32);
+        let params: &crypto_bigint::modular::MontyParams<rsa::BoxedUint> = key.n_params().as_ref();
+        assert_eq!(params.r2().as_words(), mont.r2_by_doubling().as_slice());
+        assert_eq!(r2_mod_n(key, &mont), mont.r2_by_doubling());
+    }
+
+    #[test]
+    fn bytes_round_trip_and_overflow_is_refused() {
+        let x = from_be_bytes(&[0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 2).unwrap();
+        assert_eq!(x, [0x0203_0405_0607_0809, 0x01]);
+        assert_eq!(to_be_bytes(&x)[5..], [0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        assert!(from_be_bytes(&[1; 17], 2).is_none());
+        assert!(from_be_bytes(&[0; 17], 2).is_some());
+    }
+
+    #[test]
+    fn the_encoding_needs_eight_bytes_of_padding() {
+        let p = digest_info_prefix(HashAlgo::Sha256);
+        let d = [0xab; 32];
+        assert!(expected_em(p.len() + 32 + 10, p, &d).is_none());
+        let em = expected_em(p.len() + 32 + 11, p, &d).unwrap();
+        assert_eq!(
+            em[..11],
+            [0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0]
+        );
+        assert_eq!(em.len(), p.len() + 32 + 11);
+    }
+}
