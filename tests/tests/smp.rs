@@ -348,7 +348,7 @@ fn refbench_smp_reports_alone_and_contended_per_pair() {
                 &out,
                 label,
                 &format!(
-                    "{label} alone # ns, with 4 CPUs # ns = #x; other CPUs' pairs meanwhile: #"
+                    "{label} alone # ns, with 4 CPUs # ns = #x; other CPUs' pairs meanwhile: #; window over all CPUs' pairs: # ns"
                 )
             ),
             "{out}"
