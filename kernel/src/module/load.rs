@@ -75,9 +75,9 @@ impl Txn {
 /// period in which no CPU is inside it (a CPU still returning from a call into
 /// it finishes first), then unmapped with broadcast TLB invalidation.
 pub(super) fn free_image(module: &Module) {
-    let start = crate::irq::time::ticks_since_boot();
+    let start = crate::arch::cpu::counter();
     modcall::wait_until_no_cpu_in(module.text.0);
-    let waited = crate::irq::time::ticks_since_boot().saturating_sub(start);
+    let waited = crate::arch::cpu::counter().saturating_sub(start);
     GRACE_WAITS.fetch_add(1, Ordering::Relaxed);
     GRACE_TICKS.fetch_add(waited, Ordering::Relaxed);
     GRACE_MAX_TICKS.fetch_max(waited, Ordering::Relaxed);
