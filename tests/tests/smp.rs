@@ -283,3 +283,205 @@ fn unload_of_a_virtio_driver_under_smp_stress_is_safe() {
     let rng = m.run("rng 8");
     assert!(rng.starts_with("00000000  "), "{rng}");
 }
+
+/// Whether every line of `out` starting with `prefix` matches `shape`, where
+/// `#` in `shape` stands for a number (digits and dots) and everything else
+/// must be as written; and there is at least one such line.
+fn lines_shaped(out: &str, prefix: &str, shape: &str) -> bool {
+    let matches = |line: &str| {
+        let (mut l, mut s) = (line, shape);
+        while let Some(c) = s.chars().next() {
+            if c == '#' {
+                let digits = l
+                    .find(|ch: char| !ch.is_ascii_digit() && ch != '.')
+                    .unwrap_or(l.len());
+                if digits == 0 {
+                    return false;
+                }
+                l = &l[digits..];
+            } else if l.starts_with(c) {
+                l = &l[c.len_utf8()..];
+            } else {
+                return false;
+            }
+            s = &s[c.len_utf8()..];
+        }
+        l.is_empty()
+    };
+    let mut found = false;
+    for l in out.lines().filter(|l| l.starts_with(prefix)) {
+        if !matches(l) {
+            return false;
+        }
+        found = true;
+    }
+    found
+}
+
+fn four_cpus_with_initrd() -> Machine {
+    Machine::boot(&Opts {
+        smp: Some(4),
+        ..qemu_tests::with_initrd()
+    })
+}
+
+/// `refbench N smp`: each loop alone and with CPUs 1..3 contending, one line
+/// each; the counts are back at zero; bad arguments get the usage line.
+#[test]
+fn refbench_smp_reports_alone_and_contended_per_pair() {
+    let mut m = four_cpus_with_initrd();
+    let out = m.run("refbench 2000 smp");
+    assert!(
+        out.starts_with(
+            "refbench: smp: 2000 pairs each on CPU0, alone and while CPU1,CPU2,CPU3 run the same loop on the same counts; guest counter at "
+        ),
+        "{out}"
+    );
+    for label in [
+        "try_module_get+module_put:      ",
+        "object get+put (already held):  ",
+        "object get+put (first/last ref):",
+    ] {
+        assert!(
+            lines_shaped(
+                &out,
+                label,
+                &format!(
+                    "{label} alone # ns, with 4 CPUs # ns = #x; other CPUs' pairs meanwhile: #; window over all CPUs' pairs: # ns"
+                )
+            ),
+            "{out}"
+        );
+    }
+    assert!(
+        out.contains("refbench: smp: counts afterwards: module 0, object 0\n"),
+        "{out}"
+    );
+    let usage = "Usage: refbench [N [smp]] (N: a positive number of iterations)\n";
+    assert_eq!(m.run("refbench 0"), usage);
+    assert_eq!(m.run("refbench 10 smpx"), usage);
+    assert_eq!(m.run("refbench ten"), usage);
+}
+
+/// With one CPU there is nothing to contend with: said, not hung.
+#[test]
+fn refbench_smp_on_one_cpu_says_so() {
+    let mut m = Machine::boot(&Opts {
+        smp: Some(1),
+        ..qemu_tests::with_initrd()
+    });
+    assert_eq!(
+        m.run("refbench 100 smp"),
+        "refbench: smp: no other CPU is online (boot with -smp 2 or more)\n"
+    );
+}
+
+/// `modstress N PATH --busy`: the other CPUs spin throughout, the grace
+/// period is reported, the heap returns to its baseline.
+#[test]
+fn modstress_with_busy_cpus_reports_rmmod_and_grace_period() {
+    let mut m = four_cpus_with_initrd();
+    let out = m.run("modstress 20 /initrd/hello.ko --busy");
+    assert!(
+        lines_shaped(
+            &out,
+            "modstress: busy CPUs",
+            "modstress: busy CPUs (spin loops in a kernel work item meanwhile): CPU1 #, CPU2 #, CPU3 #"
+        ),
+        "{out}"
+    );
+    assert!(
+        lines_shaped(
+            &out,
+            "modstress: grace period",
+            "modstress: grace period before freeing (no CPU inside the module): mean # us per unload, longest # us, over 20 unloads"
+        ),
+        "{out}"
+    );
+    assert!(
+        qemu_tests::linux_bench::parse_modstress(&out).is_some(),
+        "{out}"
+    );
+    assert!(out.contains("(difference 0)"), "{out}");
+    assert_eq!(m.run("modstress 20"), "Usage: modstress N PATH [--busy]\n");
+    assert_eq!(
+        m.run("modstress 20 /initrd/hello.ko --bussy"),
+        "Usage: modstress N PATH [--busy]\n"
+    );
+    // The spinners have stopped: the CPUs take work again.
+    let out = m.run("smpstress 20 /initrd/smpstress.ko stress0");
+    assert!(
+        lines_shaped(
+            &out,
+            "smpstress: grace period",
+            "smpstress: grace period before freeing (no CPU inside the module): mean # us per unload, longest # us, over # unloads"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("(difference 0)"), "{out}");
+}
+
+/// `blkbench /dev/vda MiB --cpus N`: one read pass split over N CPUs, its
+/// rate and each CPU's busy retries; bad combinations get the usage line.
+#[test]
+fn blkbench_reads_from_four_cpus_at_once() {
+    let dir = qemu_tests::root().join("target/qemu-tests");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let scratch = dir.join("smp-blkbench.img");
+    std::fs::write(&scratch, vec![0u8; 8 << 20]).expect("scratch image");
+    let mut m = Machine::boot(&Opts {
+        smp: Some(4),
+        initrd: Some(qemu_tests::root().join("build/initrd.cpio")),
+        extra: vec![
+            "-drive".into(),
+            format!("file={},if=none,format=raw,id=d0", scratch.display()),
+            "-device".into(),
+            "virtio-blk-device,drive=d0".into(),
+        ],
+        ..Opts::default()
+    });
+    let out = m.run("blkbench /dev/vda 8 --cpus 4");
+    assert!(
+        lines_shaped(
+            &out,
+            "blkbench: /dev/vda: read 8 MiB",
+            "blkbench: /dev/vda: read 8 MiB in 1 MiB requests from 4 CPUs at once (a part each): # s, # MB/s"
+        ),
+        "{out}"
+    );
+    assert!(
+        lines_shaped(
+            &out,
+            "blkbench: /dev/vda: requests refused",
+            "blkbench: /dev/vda: requests refused busy (another CPU had the disk) and retried: CPU0 #, CPU1 #, CPU2 #, CPU3 #"
+        ),
+        "{out}"
+    );
+    let out = m.run("blkbench /dev/vda 8 --cpus 1");
+    // Descriptors of every CPU were closed: the device is free.
+    assert!(
+        out.starts_with("blkbench: /dev/vda: read 8 MiB in 1 MiB requests: "),
+        "{out}"
+    );
+    assert_eq!(
+        m.run("blkbench /dev/vda 2 --cpus 4"),
+        "blkbench: /dev/vda: 2 MiB cannot be split over 4 CPUs (at least 1 MiB each)\n"
+    );
+    let usage = "Usage: blkbench /dev/NAME MiB [write [--force]] | blkbench /dev/NAME MiB --cpus N";
+    assert_eq!(
+        m.run("blkbench /dev/vda 8 write --cpus 4"),
+        format!("{usage} (--cpus times reads only)\n")
+    );
+    assert_eq!(
+        m.run("blkbench /dev/vda 8 --cpus 0"),
+        format!("{usage} (N: 1 to 8 CPUs)\n")
+    );
+    assert_eq!(
+        m.run("blkbench /dev/nosuch 8 --cpus 2"),
+        "blkbench: /dev/nosuch: read from 2 CPUs: No such device\n"
+    );
+    // Each CPU's buffer and descriptor are gone afterwards.
+    let heap = m.heap_used();
+    m.run("blkbench /dev/vda 8 --cpus 4");
+    assert_eq!(m.heap_used(), heap);
+}

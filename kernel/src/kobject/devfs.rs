@@ -135,6 +135,19 @@ pub fn flush(fd: usize) -> Result<(), i32> {
     }
 }
 
+/// Sets the descriptor's offset (`lseek(fd, offset, SEEK_SET)`); the next
+/// transfer starts there.
+pub fn seek(fd: usize, offset: u64) -> Result<(), i32> {
+    let mut files = FILES.lock();
+    match files.get_mut(fd.wrapping_sub(FIRST_FD)) {
+        Some(Slot::Open(f)) => {
+            f.offset = offset;
+            Ok(())
+        }
+        _ => Err(-errno::EINVAL),
+    }
+}
+
 /// Whether the descriptor's device has its writes claimed (a mounted disk).
 pub fn writes_claimed(fd: usize) -> bool {
     FILES

@@ -24,7 +24,7 @@ use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt::Write;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU64, Ordering};
 use kabi::{errno, KernelSymbol};
 use kcore::refcount::ModuleRef;
 use modloader::{Layout, LoadedModule, Object, RegionKind};
@@ -75,8 +75,35 @@ impl Txn {
 /// period in which no CPU is inside it (a CPU still returning from a call into
 /// it finishes first), then unmapped with broadcast TLB invalidation.
 pub(super) fn free_image(module: &Module) {
-    crate::arch::modcall::wait_until_no_cpu_in(module.text.0);
+    let start = crate::arch::cpu::counter();
+    modcall::wait_until_no_cpu_in(module.text.0);
+    let waited = crate::arch::cpu::counter().saturating_sub(start);
+    GRACE_WAITS.fetch_add(1, Ordering::Relaxed);
+    GRACE_TICKS.fetch_add(waited, Ordering::Relaxed);
+    GRACE_MAX_TICKS.fetch_max(waited, Ordering::Relaxed);
     drop(module.mem.lock().take());
+}
+
+/// Grace periods waited for (`free_image`), the counter ticks they took in
+/// all, and the longest: two counter reads and three relaxed atomics an
+/// unload, cheap enough to keep always on; the self-tests read differences.
+static GRACE_WAITS: AtomicU64 = AtomicU64::new(0);
+static GRACE_TICKS: AtomicU64 = AtomicU64::new(0);
+static GRACE_MAX_TICKS: AtomicU64 = AtomicU64::new(0);
+
+/// What the grace periods cost so far: (waits, total ticks, longest ticks).
+/// `reset_max` starts a new longest (a self-test measuring its own run).
+pub fn grace_stats(reset_max: bool) -> (u64, u64, u64) {
+    let max = if reset_max {
+        GRACE_MAX_TICKS.swap(0, Ordering::Relaxed)
+    } else {
+        GRACE_MAX_TICKS.load(Ordering::Relaxed)
+    };
+    (
+        GRACE_WAITS.load(Ordering::Relaxed),
+        GRACE_TICKS.load(Ordering::Relaxed),
+        max,
+    )
 }
 
 fn noexec(name: &str, what: impl core::fmt::Display) -> ModError {

@@ -17,6 +17,7 @@ mod disk;
 mod files;
 mod modules;
 mod selftest;
+mod smpbench;
 
 pub const PROMPT: &str = "/ # ";
 
@@ -119,7 +120,7 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "modstress",
-        help: "modstress N PATH: load/unload N times, report time and memory",
+        help: "modstress N PATH [--busy]: load/unload N times (other CPUs spinning), report time and memory",
         run: selftest::modstress,
     },
     Command {
@@ -134,7 +135,7 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "refbench",
-        help: "refbench [N]: cost of module and object get/put",
+        help: "refbench [N [smp]]: cost of module and object get/put (smp: 4 CPUs contending)",
         run: selftest::refbench,
     },
     Command {
@@ -154,7 +155,7 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "blkbench",
-        help: "blkbench /dev/NAME MiB [write [--force]]: sequential MB/s in 1 MiB requests",
+        help: "blkbench /dev/NAME MiB [write [--force] | --cpus N]: sequential MB/s in 1 MiB requests",
         run: selftest::blkbench,
     },
     Command {

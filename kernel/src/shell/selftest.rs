@@ -2,7 +2,8 @@
 //! (load/unload cycles with time and memory figures), `sigbench` (the cost of
 //! a module signature check, hashing and signature apart), `refbench` (the
 //! cost of the reference-count rules) and `blkbench` (block device throughput,
-//! with a read-back check). `make bench` drives them.
+//! with a read-back check). `make bench` drives them; their SMP modes (other
+//! CPUs contending or busy meanwhile) are in `smpbench.rs`.
 
 use crate::irq::time;
 use crate::kobject::devfs;
@@ -39,9 +40,18 @@ fn count_and_module<'a>(
 /// Linux's kselftests) and reports time per insmod and rmmod and the heap and
 /// page use before and after. The first cycle is a warm-up (it creates the
 /// page table for the module area and the kernel's export index); the baseline
-/// is taken after it.
+/// is taken after it. With `--busy`, the other CPUs (up to three) spin in a
+/// kernel work item throughout (rmmod while the machine is busy). Also prints
+/// the mean and longest grace period an unload waited for before freeing the
+/// module's memory.
 pub fn modstress(args: &[&str]) {
-    let Some((n, path, bytes)) = count_and_module("modstress", "N PATH", args) else {
+    let busy = args.contains(&"--busy");
+    let args: alloc::vec::Vec<&str> = args.iter().copied().filter(|a| *a != "--busy").collect();
+    if args.len() > 2 {
+        println!("Usage: modstress N PATH [--busy]");
+        return;
+    }
+    let Some((n, path, bytes)) = count_and_module("modstress", "N PATH [--busy]", &args) else {
         return;
     };
     let name = crate::fs::file_stem(path);
@@ -67,9 +77,11 @@ pub fn modstress(args: &[&str]) {
         Ok(())
     };
     let (mut warm_l, mut warm_u) = (0, 0);
+    let spinners = busy.then(super::smpbench::BusyCpus::start);
     crate::klog::set_console_quiet(true);
     let warm = cycle(&mut warm_l, &mut warm_u);
     let before = crate::mm::info();
+    let grace_before = module::grace_stats(true);
     let (mut lt, mut ut) = (0u64, 0u64);
     let mut done = 0;
     let mut err = warm.err();
@@ -81,6 +93,8 @@ pub fn modstress(args: &[&str]) {
     }
     crate::klog::set_console_quiet(false);
     let after = crate::mm::info();
+    let grace_after = module::grace_stats(false);
+    let busy_loops = spinners.map(super::smpbench::BusyCpus::stop);
     if let Some(e) = err {
         println!("modstress: cycle {done} failed: {e}");
         return;
@@ -92,6 +106,20 @@ pub fn modstress(args: &[&str]) {
         "modstress: {n} load/unload cycles of {name} ({size} bytes mapped, {relocs} relocations)"
     );
     println!("modstress: handles of unloaded modules refused: {stale_refused} of {n}");
+    if let Some(loops) = &busy_loops {
+        let cpus: alloc::vec::Vec<String> = loops
+            .iter()
+            .map(|(c, l)| alloc::format!("CPU{c} {l}"))
+            .collect();
+        println!(
+            "modstress: busy CPUs (spin loops in a kernel work item meanwhile): {}",
+            if cpus.is_empty() {
+                String::from("none online")
+            } else {
+                cpus.join(", ")
+            }
+        );
+    }
     println!(
         "insmod: {:.1} us/cycle ({:.2} us/KiB of file, {:.3} us/relocation); rmmod: {:.1} us/cycle",
         us(lt),
@@ -99,6 +127,7 @@ pub fn modstress(args: &[&str]) {
         us(lt) / relocs.max(1) as f64,
         us(ut)
     );
+    print_grace("modstress", grace_before, grace_after);
     println!(
         "heap in use: before {} bytes, after {} bytes (difference {}); pages in use: before {}, after {}",
         before.heap_actual,
@@ -106,6 +135,19 @@ pub fn modstress(args: &[&str]) {
         after.heap_actual as i64 - before.heap_actual as i64,
         before.pages_total - before.pages_free,
         after.pages_total - after.pages_free
+    );
+}
+
+/// `WHO: grace period before freeing: mean X us per unload, longest Y us,
+/// over N`: the time `module::unload` spent waiting until no CPU was inside
+/// the module, between two `module::grace_stats` readings.
+fn print_grace(who: &str, before: (u64, u64, u64), after: (u64, u64, u64)) {
+    let waits = after.0 - before.0;
+    let us = |t: u64| t as f64 * 1e6 / time::frequency().max(1) as f64;
+    println!(
+        "{who}: grace period before freeing (no CPU inside the module): mean {:.3} us per unload, longest {:.3} us, over {waits} unloads",
+        us(after.1 - before.1) / waits.max(1) as f64,
+        us(after.2)
     );
 }
 
@@ -194,16 +236,28 @@ pub fn sigbench(args: &[&str]) {
 /// counter ticks over N iterations each: a bare atomic increment+decrement,
 /// `try_module_get`+`module_put` on a LIVE module, and an object get+put whose
 /// first reference takes the module reference (the worst case: every get is a
-/// 0 -> 1 transition).
+/// 0 -> 1 transition). `refbench N smp`: the same loops alone and with CPUs
+/// 1..3 contending (`smpbench::refbench_smp`).
 pub fn refbench(args: &[&str]) {
     use core::hint::black_box;
     use core::sync::atomic::{AtomicU64, Ordering};
     use kcore::refcount::{ModuleRef, ObjectCount};
-    let n: u64 = args
-        .first()
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(100_000)
-        .max(1);
+    let n: u64 = match args.first().map(|a| a.parse::<u64>()) {
+        None => 100_000,
+        Some(Ok(n)) if n > 0 => n,
+        Some(_) => {
+            println!("Usage: refbench [N [smp]] (N: a positive number of iterations)");
+            return;
+        }
+    };
+    match args.get(1) {
+        None => {}
+        Some(&"smp") if args.len() == 2 => return super::smpbench::refbench_smp(n),
+        Some(_) => {
+            println!("Usage: refbench [N [smp]] (N: a positive number of iterations)");
+            return;
+        }
+    }
     let atomic = AtomicU64::new(0);
     let module = ModuleRef::new();
     module.set_live();
@@ -374,17 +428,43 @@ fn blkbench_pass(
 /// `sync` (a virtio flush: QEMU's fsync of the image), timed and printed on
 /// its own line; after it an untimed pass reads everything back and checks it
 /// against the pattern.
+///
+/// `blkbench /dev/NAME MiB --cpus N`: the read pass only, split into N equal
+/// parts read at the same time from this CPU and CPUs 1..N-1.
 pub fn blkbench(args: &[&str]) {
+    const USAGE: &str =
+        "Usage: blkbench /dev/NAME MiB [write [--force]] | blkbench /dev/NAME MiB --cpus N";
     let force = args.contains(&"--force");
-    let args: alloc::vec::Vec<&str> = args.iter().copied().filter(|a| *a != "--force").collect();
+    let mut args: alloc::vec::Vec<&str> =
+        args.iter().copied().filter(|a| *a != "--force").collect();
+    let cpus = match args.iter().position(|a| *a == "--cpus") {
+        None => None,
+        Some(i) => match args.get(i + 1).and_then(|a| a.parse::<usize>().ok()) {
+            Some(n) if n > 0 && n <= crate::arch::cpu::MAX_CPUS => {
+                args.drain(i..i + 2);
+                Some(n)
+            }
+            _ => {
+                println!("{USAGE} (N: 1 to {} CPUs)", crate::arch::cpu::MAX_CPUS);
+                return;
+            }
+        },
+    };
     let (Some(path), Some(mib)) = (
         args.first(),
         args.get(1).and_then(|a| a.parse::<usize>().ok()),
     ) else {
-        println!("Usage: blkbench /dev/NAME MiB [write [--force]]");
+        println!("{USAGE}");
         return;
     };
     let write = args.get(2) == Some(&"write");
+    if args.len() > 3 || (args.len() == 3 && !write) || (write && cpus.is_some()) {
+        println!("{USAGE} (--cpus times reads only)");
+        return;
+    }
+    if let Some(cpus) = cpus.filter(|&c| c > 1) {
+        return blkbench_split(path, mib, cpus);
+    }
     let name = path.strip_prefix("/dev/").unwrap_or(path);
     if write {
         if let Err(why) = check_scratch(name, force) {
@@ -440,6 +520,37 @@ pub fn blkbench(args: &[&str]) {
                 return;
             }
         }
+    }
+}
+
+/// `blkbench PATH MiB --cpus N` for N > 1: one timed read pass split over N
+/// CPUs, with the requests each CPU had refused busy (and retried).
+fn blkbench_split(path: &str, mib: usize, cpus: usize) {
+    if mib < cpus {
+        println!(
+            "blkbench: {path}: {mib} MiB cannot be split over {cpus} CPUs (at least 1 MiB each)"
+        );
+        return;
+    }
+    let name = path.strip_prefix("/dev/").unwrap_or(path);
+    match super::smpbench::blk_read_split(name, mib, cpus) {
+        Ok((ticks, retries)) => {
+            let (us, mbs, tenth) = rate((mib * MIB) as u64, ticks);
+            println!(
+                "blkbench: {path}: read {mib} MiB in 1 MiB requests from {cpus} CPUs at once (a part each): {}.{:06} s, {mbs}.{tenth} MB/s",
+                us / 1_000_000,
+                us % 1_000_000
+            );
+            let r: alloc::vec::Vec<String> = retries
+                .iter()
+                .map(|(c, n)| alloc::format!("CPU{c} {n}"))
+                .collect();
+            println!(
+                "blkbench: {path}: requests refused busy (another CPU had the disk) and retried: {}",
+                r.join(", ")
+            );
+        }
+        Err(why) => println!("blkbench: {path}: read from {cpus} CPUs: {why}"),
     }
 }
 
@@ -563,6 +674,7 @@ pub fn smpstress(args: &[&str]) {
     crate::klog::set_console_quiet(true);
     let warm = stress_phase(name, &bytes, device, &readers, 20);
     let before = crate::mm::info();
+    let grace_before = module::grace_stats(true);
     for &c in &readers {
         stress::READS[c].store(0, Ordering::Relaxed);
         stress::REFUSED[c].store(0, Ordering::Relaxed);
@@ -570,6 +682,7 @@ pub fn smpstress(args: &[&str]) {
     let r = stress_phase(name, &bytes, device, &readers, n);
     crate::klog::set_console_quiet(false);
     let after = crate::mm::info();
+    let grace_after = module::grace_stats(false);
     println!(
         "smpstress: {n} cycles of {name} with {} reader CPUs: {} unloaded, {} refused (in use)",
         readers.len(),
@@ -589,6 +702,7 @@ pub fn smpstress(args: &[&str]) {
     for e in warm.errors.iter().chain(&r.errors) {
         println!("smpstress: error: {e}");
     }
+    print_grace("smpstress", grace_before, grace_after);
     println!(
         "heap in use: before {} bytes, after {} bytes (difference {}); pages in use: before {}, after {}",
         before.heap_actual,

@@ -1,0 +1,361 @@
+//! The SMP halves of the self-tests `make bench --smp` drives: the get/put
+//! loop of `refbench` run on CPUs 1..3 at the same time as on this CPU
+//! (`refbench N smp`), CPUs kept spinning while `modstress --busy` loads and
+//! unloads, and sequential block reads split over CPUs (`blkbench ... --cpus`).
+//!
+//! Each puts one kernel work item on each helper CPU (`smp::work::queue`),
+//! waits until every one has started (at most a second), times on this CPU,
+//! then raises [`STOP`] and waits until every item has returned: nothing a
+//! self-test started is still running when it prints, and one crew runs at a
+//! time (the shell runs one command at a time).
+
+use crate::irq::time;
+use crate::kobject::devfs;
+use crate::println;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::hint::black_box;
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use kabi::errno;
+use kcore::errno::strerror;
+use kcore::refcount::{ModuleRef, ObjectCount};
+
+const MAX_CPUS: usize = crate::arch::cpu::MAX_CPUS;
+const MIB: usize = 1 << 20;
+
+/// Set to end every helper's loop.
+static STOP: AtomicBool = AtomicBool::new(false);
+/// Helpers that have started (and, for block reads, are ready).
+static STARTED: AtomicUsize = AtomicUsize::new(0);
+/// Helpers that have not returned yet.
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+/// Per helper (indexed by the work item's `ctx`): loops or operations done,
+/// or for block reads the requests refused busy and retried.
+static COUNT: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
+/// Online CPUs other than the boot CPU (which runs the shell), at most `n`.
+pub fn helper_cpus(n: usize) -> Vec<usize> {
+    (1..MAX_CPUS)
+        .filter(|&c| crate::smp::cpu(c).0 == crate::smp::State::Online)
+        .take(n)
+        .collect()
+}
+
+/// Queues `f(i)` on `cpus[i - first]` for each helper and waits (at most one
+/// second) until all have called [`started`]. Returns how many did.
+fn start_crew(cpus: &[usize], first: usize, f: fn(usize)) -> usize {
+    STOP.store(false, Ordering::Release);
+    STARTED.store(0, Ordering::Release);
+    for (i, &c) in cpus.iter().enumerate() {
+        COUNT[first + i].store(0, Ordering::Relaxed);
+        RUNNING.fetch_add(1, Ordering::AcqRel);
+        crate::smp::work::queue(c, crate::smp::work::Func::Kernel(f), first + i, None);
+    }
+    let t0 = time::micros();
+    while STARTED.load(Ordering::Acquire) < cpus.len() && time::micros() - t0 < 1_000_000 {
+        core::hint::spin_loop();
+    }
+    STARTED.load(Ordering::Acquire)
+}
+
+fn started() {
+    STARTED.fetch_add(1, Ordering::AcqRel);
+}
+
+/// Stops the crew and waits until every helper has returned.
+fn stop_crew() {
+    STOP.store(true, Ordering::Release);
+    while RUNNING.load(Ordering::Acquire) != 0 {
+        core::hint::spin_loop();
+    }
+}
+
+fn stopping() -> bool {
+    STOP.load(Ordering::Acquire)
+}
+
+fn finished() {
+    RUNNING.fetch_sub(1, Ordering::AcqRel);
+}
+
+// ---- refbench N smp ----
+
+/// The counts every CPU gets and puts at once (a LIVE module's and one
+/// object's of it).
+static BENCH_MODULE: ModuleRef = ModuleRef::new();
+static BENCH_OBJECT: ObjectCount = ObjectCount::new();
+/// Which loop the helpers run (an index into [`REF_LOOPS`]).
+static REF_KIND: AtomicUsize = AtomicUsize::new(0);
+
+const REF_LOOPS: [&str; 3] = [
+    "try_module_get+module_put:      ",
+    "object get+put (already held):  ",
+    "object get+put (first/last ref):",
+];
+
+/// One get+put pair of kind `kind`.
+fn ref_pair(kind: usize) {
+    if kind == 0 {
+        let m = black_box(&BENCH_MODULE);
+        if m.try_get() {
+            m.put();
+        }
+    } else {
+        let o = black_box(&BENCH_OBJECT);
+        if o.get(Some(&BENCH_MODULE)).is_ok() {
+            o.put(Some(&BENCH_MODULE));
+        }
+    }
+}
+
+fn ref_contender(i: usize) {
+    started();
+    let kind = REF_KIND.load(Ordering::Acquire);
+    while !stopping() {
+        for _ in 0..64 {
+            ref_pair(kind);
+        }
+        COUNT[i].fetch_add(64, Ordering::Relaxed);
+    }
+    finished();
+}
+
+/// `refbench N smp`: each get+put loop of `refbench`, N pairs on this CPU
+/// alone, then again while CPUs 1..3 run the same loop on the same counts;
+/// per pair on this CPU, and how many pairs the others did meanwhile (under
+/// TCG they run only as far as the host gives QEMU's vCPU threads cores).
+pub fn refbench_smp(n: u64) {
+    let cpus = helper_cpus(3);
+    if cpus.is_empty() {
+        println!("refbench: smp: no other CPU is online (boot with -smp 2 or more)");
+        return;
+    }
+    BENCH_MODULE.set_live();
+    let timed = |kind: usize| {
+        let t0 = time::ticks_since_boot();
+        for _ in 0..n {
+            ref_pair(kind);
+        }
+        time::ticks_since_boot() - t0
+    };
+    let ns = |t: u64| t as f64 * 1e9 / time::frequency().max(1) as f64 / n as f64;
+    println!(
+        "refbench: smp: {n} pairs each on CPU0, alone and while CPU{} run the same loop on the same counts; guest counter at {} Hz",
+        cpus.iter()
+            .map(|c| alloc::format!("{c}"))
+            .collect::<Vec<_>>()
+            .join(",CPU"),
+        time::frequency()
+    );
+    for (kind, label) in REF_LOOPS.iter().enumerate() {
+        // "Already held": an open handle keeps the object's count above zero,
+        // so no pair touches the module count.
+        let held = kind == 1 && BENCH_OBJECT.get(Some(&BENCH_MODULE)).is_ok();
+        let alone = timed(kind);
+        REF_KIND.store(kind, Ordering::Release);
+        let window = time::ticks_since_boot();
+        let ready = start_crew(&cpus, 1, ref_contender);
+        let together = timed(kind);
+        stop_crew();
+        let window = time::ticks_since_boot() - window;
+        if held {
+            BENCH_OBJECT.put(Some(&BENCH_MODULE));
+        }
+        let others: u64 = (1..=cpus.len())
+            .map(|i| COUNT[i].load(Ordering::Relaxed))
+            .sum();
+        // Under -icount the vCPUs take turns and the counter counts every
+        // one's instructions: there, the window over all pairs is the figure.
+        let all = others + n;
+        println!(
+            "{label} alone {:.1} ns, with {} CPUs {:.1} ns = {:.2}x; other CPUs' pairs meanwhile: {others}; window over all CPUs' pairs: {:.1} ns{}",
+            ns(alone),
+            ready + 1,
+            ns(together),
+            together as f64 / alone.max(1) as f64,
+            window as f64 * 1e9 / time::frequency().max(1) as f64 / all as f64,
+            if ready < cpus.len() {
+                " (not every CPU started within 1 s)"
+            } else {
+                ""
+            }
+        );
+    }
+    println!(
+        "refbench: smp: counts afterwards: module {}, object {}",
+        BENCH_MODULE.count(),
+        BENCH_OBJECT.count()
+    );
+}
+
+// ---- modstress --busy ----
+
+fn spinner(i: usize) {
+    started();
+    let mut loops = 0u64;
+    while !stopping() {
+        core::hint::spin_loop();
+        loops += 1;
+    }
+    COUNT[i].store(loops, Ordering::Relaxed);
+    finished();
+}
+
+/// Other CPUs (up to three) spinning in a kernel work item until dropped.
+pub struct BusyCpus {
+    cpus: Vec<usize>,
+}
+
+impl BusyCpus {
+    /// Starts the spinners (waiting at most a second for them).
+    pub fn start() -> BusyCpus {
+        let cpus = helper_cpus(3);
+        start_crew(&cpus, 1, spinner);
+        BusyCpus { cpus }
+    }
+
+    /// Stops the spinners; returns how many loops each made.
+    pub fn stop(self) -> Vec<(usize, u64)> {
+        stop_crew();
+        self.cpus
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| (c, COUNT[i + 1].load(Ordering::Relaxed)))
+            .collect()
+    }
+}
+
+// ---- blkbench ... --cpus N ----
+
+static BLK_DEVICE: spin::Mutex<String> = spin::Mutex::new(String::new());
+static BLK_PARTS: AtomicUsize = AtomicUsize::new(1);
+static BLK_MIB: AtomicUsize = AtomicUsize::new(0);
+static BLK_GO: AtomicBool = AtomicBool::new(false);
+/// Per part: 0, or the negative errno it ended with.
+static BLK_RESULT: [AtomicI64; MAX_CPUS] = [const { AtomicI64::new(0) }; MAX_CPUS];
+
+/// Part `i`'s MiB range of the disk: `[first, end)`.
+fn part(i: usize) -> (usize, usize) {
+    let (mib, parts) = (
+        BLK_MIB.load(Ordering::Acquire),
+        BLK_PARTS.load(Ordering::Acquire).max(1),
+    );
+    (i * mib / parts, (i + 1) * mib / parts)
+}
+
+/// An open descriptor positioned at part `i` and a 1 MiB buffer.
+fn blk_prepare(i: usize) -> Result<(usize, Vec<u8>), i32> {
+    let mut buf = Vec::new();
+    buf.try_reserve_exact(MIB).map_err(|_| -errno::ENOMEM)?;
+    buf.resize(MIB, 0u8);
+    let name = BLK_DEVICE.lock().clone();
+    let fd = devfs::open(&name)?;
+    if let Err(e) = devfs::seek(fd, (part(i).0 * MIB) as u64) {
+        let _ = devfs::close(fd);
+        return Err(e);
+    }
+    Ok((fd, buf))
+}
+
+/// Reads part `i` in 1 MiB requests; a request the driver refuses with
+/// -EBUSY (another CPU has the disk) is retried and counted.
+fn blk_read_part(i: usize, fd: usize, buf: &mut [u8]) -> Result<(), i32> {
+    let (first, end) = part(i);
+    for _ in first..end {
+        loop {
+            match devfs::read(fd, buf) {
+                Ok(n) if n == buf.len() => break,
+                Ok(_) => return Err(-errno::ENOSPC),
+                Err(e) if e == -errno::EBUSY => {
+                    COUNT[i].fetch_add(1, Ordering::Relaxed);
+                    core::hint::spin_loop();
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn blk_reader(i: usize) {
+    let prepared = blk_prepare(i);
+    started();
+    while !BLK_GO.load(Ordering::Acquire) && !stopping() {
+        core::hint::spin_loop();
+    }
+    let r = match prepared {
+        Ok((fd, mut buf)) => {
+            let r = if stopping() {
+                Ok(())
+            } else {
+                blk_read_part(i, fd, &mut buf)
+            };
+            let _ = devfs::close(fd);
+            r
+        }
+        Err(e) => Err(e),
+    };
+    BLK_RESULT[i].store(r.err().unwrap_or(0) as i64, Ordering::Release);
+    finished();
+}
+
+/// Reads `mib` MiB of device `name` sequentially, split into `cpus` equal
+/// parts read at once, part 0 by this CPU and the others by CPUs 1.. (each
+/// its own descriptor and buffer). Returns the counter ticks from the start
+/// signal until the last part is read and, per CPU, (CPU, busy retries).
+pub fn blk_read_split(
+    name: &str,
+    mib: usize,
+    cpus: usize,
+) -> Result<(u64, Vec<(usize, u64)>), String> {
+    let helpers = helper_cpus(cpus.saturating_sub(1));
+    if helpers.len() + 1 < cpus {
+        return Err(alloc::format!(
+            "--cpus {cpus}: only {} CPUs online",
+            helpers.len() + 1
+        ));
+    }
+    *BLK_DEVICE.lock() = String::from(name);
+    BLK_PARTS.store(cpus, Ordering::Release);
+    BLK_MIB.store(mib, Ordering::Release);
+    BLK_GO.store(false, Ordering::Release);
+    COUNT[0].store(0, Ordering::Relaxed);
+    let mine = blk_prepare(0);
+    let ready = start_crew(&helpers, 1, blk_reader);
+    let (fd, mut buf) = match mine {
+        Ok(p) => p,
+        Err(e) => {
+            stop_crew();
+            return Err(String::from(strerror(e)));
+        }
+    };
+    if ready < helpers.len() {
+        stop_crew();
+        let _ = devfs::close(fd);
+        return Err(String::from("not every CPU started its part within 1 s"));
+    }
+    let t0 = time::ticks_since_boot();
+    BLK_GO.store(true, Ordering::Release);
+    let mine = blk_read_part(0, fd, &mut buf);
+    let _ = devfs::close(fd);
+    while RUNNING.load(Ordering::Acquire) != 0 {
+        core::hint::spin_loop();
+    }
+    let ticks = time::ticks_since_boot() - t0;
+    drop(buf);
+    if let Err(e) = mine {
+        return Err(alloc::format!("CPU0: {}", strerror(e)));
+    }
+    for (i, &c) in helpers.iter().enumerate() {
+        let e = BLK_RESULT[i + 1].load(Ordering::Acquire);
+        if e != 0 {
+            return Err(alloc::format!("CPU{c}: {}", strerror(e as i32)));
+        }
+    }
+    let retries = core::iter::once(0)
+        .chain(helpers.iter().copied())
+        .enumerate()
+        .map(|(i, c)| (c, COUNT[i].load(Ordering::Relaxed)))
+        .collect();
+    Ok((ticks, retries))
+}
