@@ -26,8 +26,7 @@ extern "C" fn busy_write(_ctx: *mut Opaque, buf: *const u8, len: usize, _offset:
     if buf.is_null() {
         return -(errno::EFAULT as isize);
     }
-    // SAFETY: the kernel passes a buffer valid for reads of `len` bytes for the
-    // duration of the call.
+    // SAFETY: the kernel passes a buffer valid for reads of `len` bytes for the duration of the call.
     let bytes = unsafe { core::slice::from_raw_parts(buf, len) };
     match bytes.trim_ascii() {
         b"busy" => BUSY.store(true, Ordering::SeqCst),

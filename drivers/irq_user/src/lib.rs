@@ -54,8 +54,7 @@ extern "C" fn ticks_read(_ctx: *mut Opaque, buf: *mut u8, len: usize, offset: u6
         .unwrap_or(usize::MAX)
         .min(text.len());
     let n = (text.len() - start).min(len);
-    // SAFETY: the kernel passes a buffer valid for writes of `len` bytes for
-    // the duration of the call, and `n <= len`.
+    // SAFETY: the kernel passes a buffer valid for writes of `len` bytes for the duration of the call, and `n <= len`.
     let dst = unsafe { core::slice::from_raw_parts_mut(buf, n) };
     dst.copy_from_slice(&text[start..start + n]);
     n as isize

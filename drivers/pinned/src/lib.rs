@@ -21,8 +21,7 @@ extern "C" fn pinned_on_panic(msg: *const u8, len: usize) {
     let text = if msg.is_null() {
         &[][..]
     } else {
-        // SAFETY: the kernel passes its panic message, valid for `len` bytes
-        // for the duration of the call.
+        // SAFETY: the kernel passes its panic message, valid for `len` bytes for the duration of the call.
         unsafe { core::slice::from_raw_parts(msg, len) }
     };
     pr_err!(
@@ -32,8 +31,7 @@ extern "C" fn pinned_on_panic(msg: *const u8, len: usize) {
 }
 
 fn pinned_init() -> Result<(), i32> {
-    // SAFETY: `pinned_on_panic` is a function of this module, which the kernel
-    // keeps loaded for good once this succeeds.
+    // SAFETY: `pinned_on_panic` is a function of this module, which the kernel keeps loaded for good once this succeeds.
     unsafe { kabi::sys::panic_notifier_register(kabi::rt::this_module(), pinned_on_panic) };
     pr_info!("registered a panic notifier; this module cannot be unloaded");
     Ok(())

@@ -95,8 +95,7 @@ static PORT: Port = Port {
 
 fn regs() -> Option<&'static Pl011Regs> {
     let p = PORT.regs.load(Ordering::Acquire);
-    // SAFETY: set in init from `ioremap` of the PL011 frame, cleared only in exit
-    // after the device and IRQ are gone.
+    // SAFETY: set in init from `ioremap` of the PL011 frame, cleared only in exit after the device and IRQ are gone.
     unsafe { p.as_ref() }
 }
 
@@ -197,8 +196,7 @@ extern "C" fn tty_write(_ctx: *mut Opaque, buf: *const u8, len: usize, _offset: 
     let room = RING - head.wrapping_sub(tail);
     let n = len.min(room);
     for i in 0..n {
-        // SAFETY: the kernel passes `len` valid bytes; slot `head+i` is free
-        // (between head and tail+RING) and only this producer writes it.
+        // SAFETY: the kernel passes `len` valid bytes; slot `head+i` is free (between head and tail+RING) and only this producer writes it.
         unsafe { (*PORT.ring.get())[head.wrapping_add(i) % RING] = *buf.add(i) };
     }
     PORT.head.store(head.wrapping_add(n), Ordering::Release);

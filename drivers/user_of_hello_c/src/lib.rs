@@ -24,9 +24,9 @@ extern "C" {
 kabi::import_version!(hello_c_add, "(a: i32, b: i32) -> i32");
 
 fn user_of_hello_c_init() -> Result<(), i32> {
-    // SAFETY: the declaration is the C prototype's Rust spelling (the loader
-    // checked the version CRC against hello_c's), and hello_c stays loaded
-    // while this module holds its reference.
+    // The loader checked the version CRC against hello_c's, and hello_c stays
+    // loaded while this module holds its reference.
+    // SAFETY: the declaration is the C prototype's Rust spelling.
     let sum = unsafe { hello_c_add(40, -2) };
     pr_info!("hello_c_add(40, -2) = {}", sum);
     Ok(())

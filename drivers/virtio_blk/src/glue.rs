@@ -318,8 +318,7 @@ extern "C" fn blk_read(ctx: *mut Opaque, buf: *mut u8, len: usize, offset: u64) 
     if buf.is_null() {
         return -(errno::EFAULT as isize);
     }
-    // SAFETY: the kernel passes a buffer valid for writes of `len` bytes that
-    // nothing else touches for the duration of the call.
+    // SAFETY: the kernel passes a buffer valid for writes of `len` bytes that nothing else touches for the duration of the call.
     let buf = unsafe { core::slice::from_raw_parts_mut(buf, len) };
     result(crate::read(ctx as usize, buf, offset))
 }
@@ -328,8 +327,7 @@ extern "C" fn blk_write(ctx: *mut Opaque, buf: *const u8, len: usize, offset: u6
     if buf.is_null() {
         return -(errno::EFAULT as isize);
     }
-    // SAFETY: the kernel passes a buffer valid for reads of `len` bytes for the
-    // duration of the call.
+    // SAFETY: the kernel passes a buffer valid for reads of `len` bytes for the duration of the call.
     let buf = unsafe { core::slice::from_raw_parts(buf, len) };
     result(crate::write(ctx as usize, buf, offset))
 }

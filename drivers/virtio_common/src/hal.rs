@@ -16,8 +16,7 @@ pub struct KernelHal;
 /// The physical address of `len` bytes at `start` if they are physically
 /// contiguous (the kernel's `virt_to_phys_range`: one call per buffer).
 fn contiguous_phys(start: *const u8, len: usize) -> Option<u64> {
-    // SAFETY: `virt_to_phys_range` only translates addresses (from the linear
-    // map's bounds or with AT S1E1R); it never dereferences them.
+    // SAFETY: `virt_to_phys_range` only translates addresses (from the linear map's bounds or with AT S1E1R); it never dereferences them.
     let phys = unsafe { kabi::sys::virt_to_phys_range(start, len) };
     (phys != 0).then_some(phys)
 }
@@ -66,8 +65,7 @@ unsafe impl Hal for KernelHal {
             panic!("no DMA memory for a {len}-byte bounce buffer");
         }
         if direction != BufferDirection::DeviceToDriver {
-            // SAFETY: the caller's buffer is valid for `len` bytes and not
-            // accessed by anyone else; the bounce buffer is fresh and as long.
+            // SAFETY: the caller's buffer is valid for `len` bytes and not accessed by anyone else; the bounce buffer is fresh and as long.
             unsafe { core::ptr::copy_nonoverlapping(start, bounce.as_ptr(), len) };
         }
         bus
@@ -82,8 +80,7 @@ unsafe impl Hal for KernelHal {
         // A bounce buffer from `share`: DMA memory is identity-mapped.
         let bounce = paddr as usize as *mut u8;
         if direction != BufferDirection::DriverToDevice {
-            // SAFETY: `bounce` is the `len`-byte buffer `share` allocated; the
-            // caller's buffer is valid for `len` bytes and not otherwise accessed.
+            // SAFETY: `bounce` is the `len`-byte buffer `share` allocated; the caller's buffer is valid for `len` bytes and not otherwise accessed.
             unsafe { core::ptr::copy_nonoverlapping(bounce, start, len) };
         }
         // SAFETY: the bounce buffer came from `dma_alloc` with this length.

@@ -21,8 +21,7 @@ impl IrqRegistration {
         if intid == 0 {
             return Err(kabi::errno::EINVAL);
         }
-        // SAFETY: `handler` is a function of this module; the kernel copies the
-        // NUL-terminated label and treats `ctx` as opaque.
+        // SAFETY: `handler` is a function of this module; the kernel copies the NUL-terminated label and treats `ctx` as opaque.
         let r = unsafe {
             kabi::sys::request_irq(
                 kabi::rt::this_module(),

@@ -47,12 +47,10 @@ pub fn poll_until(timeout_us: u64, mut done: impl FnMut() -> bool) -> bool {
             // One last look: the answer may have come while we were late.
             return done();
         }
-        // SAFETY: masking interrupts on this CPU has no preconditions; the
-        // state is restored below.
+        // SAFETY: masking interrupts on this CPU has no preconditions; the state is restored below.
         let flags = unsafe { kabi::sys::local_irq_save() };
         if !done() {
-            // SAFETY: WFI has no preconditions; a pending interrupt ends it
-            // even while masked.
+            // SAFETY: WFI has no preconditions; a pending interrupt ends it even while masked.
             unsafe { kabi::sys::cpu_wait_irq() };
         }
         // SAFETY: `flags` came from the `local_irq_save` above.

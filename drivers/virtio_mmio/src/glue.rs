@@ -28,8 +28,7 @@ pub fn request_driver(node: &str, device_id: u32, vendor_id: u32) {
     let _ = write!(w, "virtio:d{device_id:08X}v{vendor_id:08X}");
     let n = node.len().min(name.len() - 1);
     name[..n].copy_from_slice(&node.as_bytes()[..n]);
-    // SAFETY: both strings are NUL-terminated (the last byte of each buffer is
-    // never written) and live for the call; the kernel copies them.
+    // SAFETY: both strings are NUL-terminated (the last byte of each buffer is never written) and live for the call; the kernel copies them.
     let r = unsafe { kabi::sys::request_module(name.as_ptr(), alias.as_ptr()) };
     if r < 0 {
         kabi::pr_warn!("{node}: request_module failed: error {}", -r);

@@ -108,8 +108,7 @@ extern "C" fn rng_read(_ctx: *mut Opaque, buf: *mut u8, len: usize, _offset: u64
     if buf.is_null() {
         return -(errno::EFAULT as isize);
     }
-    // SAFETY: the kernel passes a buffer valid for writes of `len` bytes that
-    // nothing else touches for the duration of the call.
+    // SAFETY: the kernel passes a buffer valid for writes of `len` bytes that nothing else touches for the duration of the call.
     let buf = unsafe { core::slice::from_raw_parts_mut(buf, len) };
     match crate::read(buf) {
         Ok(n) => n as isize,

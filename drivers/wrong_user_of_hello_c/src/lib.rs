@@ -19,8 +19,7 @@ extern "C" {
 kabi::import_version!(hello_c_add, "(a: u64, b: u64) -> u64");
 
 fn wrong_user_init() -> Result<(), i32> {
-    // SAFETY: never reached: the loader refuses this module because the
-    // declared signature's version differs from hello_c's export.
+    // SAFETY: never reached: the loader refuses this module because the declared signature's version differs from hello_c's export.
     let sum = unsafe { hello_c_add(1, 2) };
     kabi::pr_err!("loaded despite a wrong hello_c_add version ({})", sum);
     Ok(())

@@ -87,8 +87,7 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     if let Some(loc) = info.location() {
         let _ = write!(buf, " at {}:{}", loc.file(), loc.line());
     }
-    // SAFETY: the buffer is valid for `n` bytes; the kernel abandons this module
-    // call and does not return here.
+    // SAFETY: the buffer is valid for `n` bytes; the kernel abandons this module call and does not return here.
     unsafe { sys::module_panic(this_module(), buf.b.as_ptr(), buf.n) };
     loop {
         core::hint::spin_loop();
@@ -154,8 +153,7 @@ impl StrParam {
         self.0.get() as *mut u8
     }
     pub fn get(&self) -> &str {
-        // SAFETY: as for IntParam; the kernel always leaves a NUL and valid UTF-8
-        // (it rejects other values).
+        // SAFETY: as for IntParam; the kernel always leaves a NUL and valid UTF-8 (it rejects other values).
         let bytes = unsafe { &*self.0.get() };
         let len = bytes.iter().position(|&b| b == 0).unwrap_or(STR_PARAM_SIZE);
         core::str::from_utf8(&bytes[..len]).unwrap_or("")
@@ -237,8 +235,7 @@ impl Timer {
         func: crate::TimerFn,
         ctx: *mut crate::Opaque,
     ) -> Result<Self, i32> {
-        // SAFETY: `func` is a function of this module; the kernel calls it
-        // only while the timer exists, and dropping the handle deletes it.
+        // SAFETY: `func` is a function of this module; the kernel calls it only while the timer exists, and dropping the handle deletes it.
         let id = unsafe { sys::timer_add(this_module(), delay_us, period_us, func, ctx) };
         if id < 0 {
             Err((-id) as i32)
@@ -305,8 +302,7 @@ impl SpinLock {
 
     pub fn lock(&self) -> SpinGuard<'_> {
         let raw = &self.0 as *const crate::RawSpinLock as *mut crate::RawSpinLock;
-        // SAFETY: `raw` points at this lock, which outlives the guard; the
-        // kernel only touches its atomic word.
+        // SAFETY: `raw` points at this lock, which outlives the guard; the kernel only touches its atomic word.
         let flags = unsafe { sys::spin_lock_irqsave(raw) };
         SpinGuard { lock: self, flags }
     }

@@ -132,8 +132,7 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     #[cfg(target_arch = "aarch64")]
     if SHA2_CE.load(Ordering::Relaxed) {
         return sha256_with(data, |state, blocks| {
-            // SAFETY: SHA2_CE is only set by `declare_sha2_instructions`, whose
-            // caller guarantees the CPU implements FEAT_SHA256.
+            // SAFETY: SHA2_CE is only set by `declare_sha2_instructions`, whose caller guarantees the CPU implements FEAT_SHA256.
             unsafe { crate::sha256_ce::compress(state, blocks) }
         });
     }

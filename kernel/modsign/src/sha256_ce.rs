@@ -49,9 +49,10 @@ fn message(block: &[u8; 64]) -> [uint32x4_t; 4] {
         copy.0 = *block;
         copy.0.as_ptr()
     };
-    // SAFETY: `at` is 16-byte aligned (checked, or an `AlignedBlock`) and
-    // points to 64 readable bytes that live through this read (`block` or
-    // `copy`); any bytes are valid vectors of u8.
+    // `at` is 16-byte aligned (checked, or an `AlignedBlock`), points into
+    // `block` or `copy`, which live through this read; any bytes are valid
+    // vectors of u8.
+    // SAFETY: 64 readable, aligned bytes at `at` (see above).
     let vectors = unsafe { at.cast::<[uint8x16_t; 4]>().read() };
     vectors.map(|v| vreinterpretq_u32_u8(vrev32q_u8(v)))
 }
@@ -72,8 +73,7 @@ pub(crate) unsafe fn compress(state: &mut [u32; 8], blocks: &[[u8; 64]]) {
     let mut k = [vdupq_n_u32(0); 16];
     for (quad, slot) in k.iter_mut().enumerate() {
         let four: &[u32; 4] = K[quad * 4..][..4].try_into().expect("4 constants");
-        // SAFETY: `four` is a reference to four readable u32s, exactly what
-        // LD1 {Vt.4S} reads, at their natural alignment.
+        // SAFETY: `four` is a reference to four readable u32s, exactly what LD1 {Vt.4S} reads, at their natural alignment.
         *slot = unsafe { vld1q_u32(four.as_ptr()) };
     }
     // SAFETY: `state` is eight u32s; each load reads four of them.

@@ -72,8 +72,7 @@ fn boot_table() -> Option<*mut Table> {
 
 fn fail(msg: &str) -> ! {
     if console::early_base() == 0 {
-        // SAFETY: with no DTB we can only guess QEMU virt's UART; writing to it
-        // is harmless if it is absent (the address is not RAM on virt).
+        // SAFETY: with no DTB we can only guess QEMU virt's UART; writing to it is harmless if it is absent (the address is not RAM on virt).
         unsafe { console::init_early(FALLBACK_UART) };
     }
     console::emergency_write("\nKernel panic - not syncing: ");
@@ -162,8 +161,7 @@ pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
     if dtb_addr == 0 || !dtb_addr.is_multiple_of(8) {
         fail("no device tree: x0 does not point to a DTB (boot with an arm64 Image so QEMU passes one)");
     }
-    // SAFETY: QEMU passes the DTB's physical address in x0; the MMU is off so it
-    // is directly readable. `from_ptr` checks the magic and reads `totalsize`.
+    // SAFETY: QEMU passes the DTB's physical address in x0; the MMU is off so it is directly readable. `from_ptr` checks the magic and reads `totalsize`.
     let fdt = match unsafe { Fdt::from_ptr(dtb_addr as *const u8) } {
         Ok(f) => f,
         Err(_) => fail("no device tree: x0 does not point to a valid DTB (bad magic or header)"),
@@ -232,8 +230,7 @@ pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
     for r in devices.as_slice() {
         map(*r, Attr::Device, "cannot map device");
     }
-    // SAFETY: the space maps the running kernel (text, data, stacks) at their
-    // current (physical = virtual) addresses, the console and the DTB (in RAM).
+    // SAFETY: the space maps the running kernel (text, data, stacks) at their current (physical = virtual) addresses, the console and the DTB (in RAM).
     unsafe { mmu::enable(&space) };
     crate::mm::address_space::install(space);
     EarlyInfo {
@@ -326,8 +323,7 @@ pub fn late_init(early: EarlyInfo) {
     let Some(gic) = dt::gic(fdt) else {
         crate::klog::oops::die("no GIC (arm,cortex-a15-gic or arm,gic-v3) in the device tree");
     };
-    // SAFETY: the GIC frames come from the DT and were mapped as device memory;
-    // IRQs are still masked and only this CPU runs.
+    // SAFETY: the GIC frames come from the DT and were mapped as device memory; IRQs are still masked and only this CPU runs.
     unsafe { irqchip::init(gic) };
     log::info!(
         "GICv{}: {} interrupt lines",

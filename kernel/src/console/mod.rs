@@ -95,8 +95,7 @@ fn tty_write(obj: &Arc<KObject>, mut bytes: &[u8]) -> bool {
     };
     let mut idle_rounds = 0;
     while !bytes.is_empty() {
-        // SAFETY: the console holds an ObjectRef on `obj`, so its module is LIVE
-        // and `op` is mapped module text.
+        // SAFETY: the console holds an ObjectRef on `obj`, so its module is LIVE and `op` is mapped module text.
         let r = unsafe {
             modcall::call_guarded4(
                 op,

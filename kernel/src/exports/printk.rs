@@ -44,8 +44,7 @@ pub unsafe extern "C" fn module_panic(owner_ptr: *const ThisModule, msg: *const 
     if let Some(m) = owner(owner_ptr) {
         m.refs.set_failed();
     }
-    // SAFETY: we are inside the module call that panicked; everything this
-    // function owned has been dropped above.
+    // SAFETY: we are inside the module call that panicked; everything this function owned has been dropped above.
     unsafe { crate::arch::modcall::abandon() }
 }
 

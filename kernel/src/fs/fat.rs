@@ -66,8 +66,7 @@ impl BlockDev {
         let (Some(f), Some(owner)) = (op, obj.owner.as_ref()) else {
             return Err(-errno::EIO);
         };
-        // SAFETY: we hold an ObjectRef, so the driver module is LIVE and `f`
-        // is its registered operation.
+        // SAFETY: we hold an ObjectRef, so the driver module is LIVE and `f` is its registered operation.
         match unsafe { modcall::call_guarded4(f, [obj.ctx, buf, len, offset as usize], owner.text) }
         {
             Ok(r) if (r as i64) < 0 => Err(r as i64 as i32),

@@ -16,8 +16,7 @@ pub fn archive() -> Option<&'static [u8]> {
     {
         return None;
     }
-    // SAFETY: the range lies in RAM, is identity-mapped, and was reserved from
-    // the allocators at boot, so nothing else writes it.
+    // SAFETY: the range lies in RAM, is identity-mapped, and was reserved from the allocators at boot, so nothing else writes it.
     Some(unsafe { core::slice::from_raw_parts(r.start as *const u8, r.size() as usize) })
 }
 

@@ -241,8 +241,7 @@ pub fn dispatch() {
                 owner,
                 ..
             }) => {
-                // SAFETY: the module registered `func` and must unregister it
-                // before its exit completes (checked), so its text is mapped.
+                // SAFETY: the module registered `func` and must unregister it before its exit completes (checked), so its text is mapped.
                 if unsafe { crate::arch::modcall::call_guarded(func, intid as usize, ctx, text) }
                     .is_err()
                 {

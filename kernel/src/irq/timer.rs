@@ -131,8 +131,7 @@ pub fn run_due() {
         };
         let Some((id, t)) = due else { break };
         crate::kobject::count_call(t.object);
-        // SAFETY: a module timer is shut down (and waited for) before its
-        // module's exit completes (checked), so `func` is mapped module text.
+        // SAFETY: a module timer is shut down (and waited for) before its module's exit completes (checked), so `func` is mapped module text.
         let faulted = unsafe { modcall::call_guarded(t.func, t.ctx, 0, t.text) }.is_err();
         if faulted {
             log::error!("timer {id}: callback faulted; timer cancelled");

@@ -52,8 +52,7 @@ pub fn backtrace(out: &mut dyn Write, mut fp: usize) {
         if !ok {
             break;
         }
-        // SAFETY: fp is 16-byte aligned and the 16-byte record lies inside a
-        // mapped kernel stack (checked above).
+        // SAFETY: fp is 16-byte aligned and the 16-byte record lies inside a mapped kernel stack (checked above).
         let (next, lr) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
         if lr == 0 {
             break;
@@ -319,9 +318,9 @@ fn report_stopped_cpu(n: usize) {
         .unwrap_or(core::ptr::null_mut());
     let _ = write!(out, "CPU{n}: stopping");
     if !frame.is_null() {
-        // SAFETY: set by `irq_enter` on this CPU for the interrupt it is
-        // handling now (the stop IPI): the frame lives on this CPU's
-        // exception stack until that interrupt returns, which it never will.
+        // Set by `irq_enter` on this CPU for the interrupt it is handling now
+        // (the stop IPI); that interrupt never returns.
+        // SAFETY: the frame lives on this CPU's exception stack for good.
         let f = unsafe { &*frame };
         let _ = write!(out, "; pc : ");
         write_symbol(out, f.elr);

@@ -259,8 +259,7 @@ impl Drop for WriteClaim {
 /// an [`ObjectRef`] on `obj`, so its module is LIVE and the code mapped.
 pub fn call_op(obj: &KObject, func: usize, args: [usize; 4]) -> i64 {
     let text = obj.owner.as_ref().map(|m| m.text).unwrap_or((0, 0));
-    // SAFETY: `func` is one of the device's registered operations; the caller
-    // holds a reference, so the module is LIVE and its text mapped.
+    // SAFETY: `func` is one of the device's registered operations; the caller holds a reference, so the module is LIVE and its text mapped.
     match unsafe { crate::arch::modcall::call_guarded4(func, args, text) } {
         Ok(r) => r as i64,
         Err(crate::arch::modcall::Fault) => {

@@ -126,8 +126,7 @@ pub unsafe fn init(
     if heap_size == 0 {
         return Err(OutOfMemory);
     }
-    // SAFETY: the caller gives us exclusive use of `largest`; the first
-    // `heap_size` bytes become the heap and nothing else.
+    // SAFETY: the caller gives us exclusive use of `largest`; the first `heap_size` bytes become the heap and nothing else.
     unsafe {
         HEAP.heap
             .lock()
@@ -176,8 +175,7 @@ pub fn alloc_pages(count: usize) -> Result<usize, OutOfMemory> {
     };
     let n = count.next_power_of_two();
     PAGES_ALLOCATED.fetch_add(n as u64, core::sync::atomic::Ordering::Relaxed);
-    // SAFETY: the frame allocator just gave us exclusive ownership of these
-    // pages, which are mapped read-write (all free RAM is).
+    // SAFETY: the frame allocator just gave us exclusive ownership of these pages, which are mapped read-write (all free RAM is).
     unsafe { core::ptr::write_bytes(addr as *mut u8, 0, n * PAGE_SIZE) };
     Ok(addr)
 }

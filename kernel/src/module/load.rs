@@ -515,8 +515,7 @@ fn run_init(module: Arc<Module>, txn: Txn) -> Result<Arc<Module>, ModError> {
     let name = module.name.clone();
     let result = match module.init {
         None => Ok(0),
-        // SAFETY: `init` is the relocated address of `init_module`, in the text
-        // just made executable; it takes no arguments.
+        // SAFETY: `init` is the relocated address of `init_module`, in the text just made executable; it takes no arguments.
         Some(f) => unsafe { modcall::call_guarded(f as usize, 0, 0, module.text) }
             .map(|r| r as u32 as i32 as i64),
     };

@@ -143,8 +143,7 @@ impl ModuleMemory {
     pub fn regions_mut(&mut self) -> (&mut [u8], &mut [u8], &mut [u8]) {
         let (t, r, d) = (self.text.size, self.rodata.size, self.data.size);
         // `&mut self` makes the borrow unique.
-        // SAFETY: `base..base+t+r+d` is this image's VA range, mapped RW until
-        // `protect`, on pages only this image owns.
+        // SAFETY: `base..base+t+r+d` is this image's VA range, mapped RW until `protect`, on pages only this image owns.
         let all = unsafe { core::slice::from_raw_parts_mut(self.base as *mut u8, t + r + d) };
         let (text, rest) = all.split_at_mut(t);
         let (rodata, data) = rest.split_at_mut(r);
@@ -155,8 +154,7 @@ impl ModuleMemory {
     /// image's lifetime: every region is mapped at least read-only).
     pub fn image_bytes(&self, addr: u64, len: usize) -> Option<&[u8]> {
         self.contains_range(addr, len as u64).then(|| {
-            // SAFETY: checked inside this image, which stays mapped while
-            // `self` lives; nothing writes it through a shared borrow.
+            // SAFETY: checked inside this image, which stays mapped while `self` lives; nothing writes it through a shared borrow.
             unsafe { core::slice::from_raw_parts(addr as usize as *const u8, len) }
         })
     }
@@ -165,8 +163,7 @@ impl ModuleMemory {
     /// `protect` (while every region is still mapped RW).
     pub fn image_bytes_mut(&mut self, addr: u64, len: usize) -> Option<&mut [u8]> {
         self.contains_range(addr, len as u64).then(|| {
-            // SAFETY: checked inside this image, mapped RW until `protect`;
-            // `&mut self` makes the borrow unique.
+            // SAFETY: checked inside this image, mapped RW until `protect`; `&mut self` makes the borrow unique.
             unsafe { core::slice::from_raw_parts_mut(addr as usize as *mut u8, len) }
         })
     }

@@ -54,8 +54,7 @@ pub fn init(bootargs: &str) {
         ENFORCE.store(true, Ordering::Release);
     }
     if crate::arch::cpu::has_sha256_instructions() {
-        // SAFETY: ID_AA64ISAR0_EL1.SHA2 says this CPU implements FEAT_SHA256;
-        // every CPU of a QEMU virt machine is the same model.
+        // SAFETY: ID_AA64ISAR0_EL1.SHA2 says this CPU implements FEAT_SHA256; every CPU of a QEMU virt machine is the same model.
         unsafe { modsign::hash::declare_sha2_instructions() };
     }
     // The certificates are parsed on the first load, so a boot that loads no

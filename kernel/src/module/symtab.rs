@@ -41,8 +41,7 @@ fn kernel_table() -> &'static [KernelExport] {
             static __ksymtab_start: KernelSymbol;
             static __ksymtab_end: KernelSymbol;
         }
-        // SAFETY: the link script brackets `.ksymtab`, which holds only
-        // `KernelSymbol` entries (exports::export!), aligned and immutable.
+        // SAFETY: the link script brackets `.ksymtab`, which holds only `KernelSymbol` entries (exports::export!), aligned and immutable.
         let entries = unsafe {
             let start = core::ptr::addr_of!(__ksymtab_start);
             let end = core::ptr::addr_of!(__ksymtab_end);

@@ -60,8 +60,7 @@ pub fn placed_entries<T: TableEntry>(
             continue;
         };
         for chunk in bytes.chunks_exact(T::SIZE) {
-            // SAFETY: `chunk` holds SIZE == size_of::<T>() readable bytes, and
-            // any bit pattern is a valid T (TableEntry's contract).
+            // SAFETY: `chunk` holds SIZE == size_of::<T>() readable bytes, and any bit pattern is a valid T (TableEntry's contract).
             out.push(unsafe { core::ptr::read_unaligned(chunk.as_ptr() as *const T) });
         }
     }

@@ -235,8 +235,7 @@ pub fn boot_secondaries() {
 #[no_mangle]
 pub extern "C" fn secondary_main(n: usize) -> ! {
     exceptions::init_cpu();
-    // SAFETY: `irqchip::init` ran on the boot CPU before CPU_ON; this is this
-    // CPU's one call, with its IRQs masked.
+    // SAFETY: `irqchip::init` ran on the boot CPU before CPU_ON; this is this CPU's one call, with its IRQs masked.
     let gic = unsafe { irqchip::init_cpu() };
     if gic {
         let timer_irq = crate::machine::boot_info().map_or(27, |b| b.timer_irq);

@@ -134,9 +134,10 @@ pub fn run_local() {
         match item.func {
             Func::Kernel(f) => f(item.ctx),
             Func::Module { func, text } => {
-                // SAFETY: the item is an object of its module, which cannot be
-                // freed while it is registered (the exit check), and the
-                // module is LIVE or its exit is cancelling this item.
+                // The item is an object of its module, which cannot be freed
+                // while it is registered (the exit check); the module is LIVE
+                // or its exit is cancelling this item.
+                // SAFETY: so `func` is mapped module text.
                 if unsafe { modcall::call_guarded(func, item.ctx, 0, text) }.is_err() {
                     log::error!("work {}: function faulted", item.id);
                     if let Some((_, m)) = &item.object {

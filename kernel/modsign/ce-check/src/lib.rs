@@ -38,8 +38,7 @@ pub unsafe extern "C" fn modsign_ce_check() -> i32 {
     if modsign::hash::sha256_path() != "generic" {
         return -1;
     }
-    // SAFETY: the caller runs this on a CPU with FEAT_SHA256 (ce-check.sh uses
-    // qemu-aarch64 -cpu max); the data is only touched by this single thread.
+    // SAFETY: the caller runs this on a CPU with FEAT_SHA256 (ce-check.sh uses qemu-aarch64 -cpu max); the data is only touched by this single thread.
     let data = unsafe {
         modsign::hash::declare_sha2_instructions();
         &mut *core::ptr::addr_of_mut!(DATA)

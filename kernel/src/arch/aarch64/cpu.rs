@@ -43,8 +43,7 @@ pub fn irq_restore(state: IrqState) {
 /// Unmasks IRQs.
 #[inline]
 pub fn irq_enable() {
-    // SAFETY: clearing PSTATE.I lets IRQs in; handlers are installed before the
-    // first call (exceptions::init runs first in kernel_main).
+    // SAFETY: clearing PSTATE.I lets IRQs in; handlers are installed before the first call (exceptions::init runs first in kernel_main).
     unsafe { asm!("msr daifclr, #2", options(nomem, nostack, preserves_flags)) };
 }
 
@@ -103,8 +102,7 @@ pub fn sync_icache(start: usize, len: usize) {
     let end = start.saturating_add(len);
     let mut a = start & !(LINE - 1);
     while a < end {
-        // SAFETY: cache maintenance by VA on mapped memory has no architectural
-        // effect on memory contents.
+        // SAFETY: cache maintenance by VA on mapped memory has no architectural effect on memory contents.
         unsafe { asm!("dc cvau, {}", in(reg) a, options(nostack, preserves_flags)) };
         a += LINE;
     }

@@ -54,8 +54,7 @@ static mut HANDLERS: Option<&'static Handlers> = None;
 /// Installs the vector table and the generic handlers. Call once at boot with
 /// interrupts masked, before anything can fault on purpose.
 pub fn init(handlers: &'static Handlers) {
-    // SAFETY: called once on the boot CPU before interrupts are unmasked and before
-    // any other CPU runs, so nothing reads HANDLERS concurrently.
+    // SAFETY: called once on the boot CPU before interrupts are unmasked and before any other CPU runs, so nothing reads HANDLERS concurrently.
     unsafe { HANDLERS = Some(handlers) };
     extern "C" {
         static __exception_vectors: u8;

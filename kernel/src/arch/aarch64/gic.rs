@@ -143,8 +143,7 @@ fn my_gicr() -> Option<&'static GicrRegs> {
     let addr = GICR
         .get(super::cpu::id())?
         .load(core::sync::atomic::Ordering::Acquire);
-    // SAFETY: only ever set to a redistributor frame inside the mapped GICR
-    // range, found for this CPU by `init_cpu_v3`.
+    // SAFETY: only ever set to a redistributor frame inside the mapped GICR range, found for this CPU by `init_cpu_v3`.
     (addr != 0).then(|| unsafe { &*(addr as *const GicrRegs) })
 }
 
@@ -312,8 +311,7 @@ fn init_cpu_v3(frames: (usize, usize)) -> bool {
         slot.store(me, core::sync::atomic::Ordering::Release);
     }
     // CPU interface through system registers (ICC_*_EL1).
-    // SAFETY: EL2 (if present) enabled ICC_SRE_EL2.Enable in boot.rs; these
-    // writes only configure this CPU's interface.
+    // SAFETY: EL2 (if present) enabled ICC_SRE_EL2.Enable in boot.rs; these writes only configure this CPU's interface.
     unsafe {
         asm!(
             "mrs {t}, S3_0_C12_C12_5",    // ICC_SRE_EL1
@@ -419,8 +417,7 @@ pub fn acknowledge() -> Option<u32> {
         Gic::V2 { gicc, .. } => gicc.iar.get() & 0x3ff,
         Gic::V3 { .. } => {
             let v: u64;
-            // SAFETY: reading ICC_IAR1_EL1 acknowledges one interrupt; the caller
-            // signals its end with `end_of_interrupt`.
+            // SAFETY: reading ICC_IAR1_EL1 acknowledges one interrupt; the caller signals its end with `end_of_interrupt`.
             unsafe { asm!("mrs {}, S3_0_C12_C12_0", out(reg) v, options(nostack)) };
             barrier::dsb(barrier::SY);
             (v & 0xff_ffff) as u32
@@ -434,8 +431,7 @@ pub fn end_of_interrupt(intid: u32) {
     match gic() {
         Some(Gic::V2 { gicc, .. }) => gicc.eoir.set(intid),
         Some(Gic::V3 { .. }) => {
-            // SAFETY: writing ICC_EOIR1_EL1 drops the running priority for an
-            // interrupt this CPU acknowledged.
+            // SAFETY: writing ICC_EOIR1_EL1 drops the running priority for an interrupt this CPU acknowledged.
             unsafe { asm!("msr S3_0_C12_C12_1, {}", in(reg) intid as u64, options(nostack)) };
         }
         None => {}

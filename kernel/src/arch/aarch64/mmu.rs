@@ -195,8 +195,7 @@ impl AddressSpace {
         let mut table = self.root;
         for l in 1..=level {
             let index = (va >> (12 + 9 * (3 - l))) & (ENTRIES - 1);
-            // SAFETY: `table` is a live table page (root, or created below); the
-            // index is < 512.
+            // SAFETY: `table` is a live table page (root, or created below); the index is < 512.
             let slot = unsafe { (*table).0.as_mut_ptr().add(index) };
             if l == level {
                 return Ok(slot);

@@ -143,11 +143,9 @@ pub unsafe fn call_guarded4(func: usize, args: [usize; 4], text: (u64, u64)) -> 
     current().store(rec_ptr, Ordering::Relaxed);
     let active = &ACTIVE[super::cpu::id() % super::cpu::MAX_CPUS];
     let outer = active.swap(text.0, Ordering::SeqCst);
-    // SAFETY: the caller guarantees `func` is callable; `rec` lives on this
-    // frame until after the call returns (normally or through recovery).
+    // SAFETY: the caller guarantees `func` is callable; `rec` lives on this frame until after the call returns (normally or through recovery).
     let r = unsafe { modcall_enter(rec_ptr, func, &args) };
-    // SAFETY: `rec_ptr` is our own live record; the recovery path may have
-    // written `faulted` through it, so read through the pointer.
+    // SAFETY: `rec_ptr` is our own live record; the recovery path may have written `faulted` through it, so read through the pointer.
     let (prev, faulted) = unsafe {
         (
             (*rec_ptr).prev,

@@ -19,8 +19,7 @@ pub fn call(conduit: Conduit, function: u32) -> i64 {
 pub fn call3(conduit: Conduit, function: u32, a1: u64, a2: u64, a3: u64) -> i64 {
     let mut x0 = function as u64;
     match conduit {
-        // SAFETY: a PSCI call clobbers at most x0-x3 (SMCCC v1.0); x0 is the
-        // result, x1-x3 the arguments (then clobbered).
+        // SAFETY: a PSCI call clobbers at most x0-x3 (SMCCC v1.0); x0 is the result, x1-x3 the arguments (then clobbered).
         Conduit::Hvc => unsafe {
             asm!("hvc #0", inout("x0") x0, inout("x1") a1 => _, inout("x2") a2 => _,
                  inout("x3") a3 => _, options(nostack))

@@ -40,11 +40,9 @@ pub fn prepare() {
         sctlr: SCTLR_EL1.get(),
     };
     let addr = core::ptr::addr_of_mut!(SECONDARY_BOOT);
-    // SAFETY: written only here, on the boot CPU, before any secondary starts
-    // (CPU_ON follows); the secondaries only read it.
+    // SAFETY: written only here, on the boot CPU, before any secondary starts (CPU_ON follows); the secondaries only read it.
     unsafe { addr.write_volatile(boot) };
-    // SAFETY: `dc civac` on the block's one cache line (it is 64-byte aligned
-    // and 32 bytes long) only writes it back and invalidates it.
+    // SAFETY: `dc civac` on the block's one cache line (it is 64-byte aligned and 32 bytes long) only writes it back and invalidates it.
     unsafe { asm!("dc civac, {}", in(reg) addr as usize, options(nostack, preserves_flags)) };
     barrier::dsb(barrier::SY);
 }
