@@ -259,7 +259,7 @@ fn resolve_imports<'a>(
             continue;
         }
         let import = sym.name;
-        if import == kabi::THIS_MODULE_SYMBOL || out.resolved.iter().any(|(n, _)| *n == import) {
+        if import == kabi::THIS_MODULE_SYMBOL {
             continue;
         }
         let Some(found) = symtab::resolve(import) else {

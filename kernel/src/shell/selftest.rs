@@ -13,6 +13,18 @@ use alloc::string::String;
 use kabi::errno;
 use kcore::errno::strerror;
 
+/// The heap and page use before and after a self-test, as the tests read it.
+fn print_heap(before: &crate::mm::MemInfo, after: &crate::mm::MemInfo) {
+    println!(
+        "heap in use: before {} bytes, after {} bytes (difference {}); pages in use: before {}, after {}",
+        before.heap_actual,
+        after.heap_actual,
+        after.heap_actual as i64 - before.heap_actual as i64,
+        before.pages_total - before.pages_free,
+        after.pages_total - after.pages_free
+    );
+}
+
 /// A self-test's first two arguments, a count and a module file, read:
 /// (count, path, the file's bytes); `None` after saying what is wrong.
 fn count_and_module<'a>(
@@ -128,14 +140,7 @@ pub fn modstress(args: &[&str]) {
         us(ut)
     );
     print_grace("modstress", grace_before, grace_after);
-    println!(
-        "heap in use: before {} bytes, after {} bytes (difference {}); pages in use: before {}, after {}",
-        before.heap_actual,
-        after.heap_actual,
-        after.heap_actual as i64 - before.heap_actual as i64,
-        before.pages_total - before.pages_free,
-        after.pages_total - after.pages_free
-    );
+    print_heap(&before, &after);
 }
 
 /// `WHO: grace period before freeing: mean X us per unload, longest Y us,
@@ -703,12 +708,5 @@ pub fn smpstress(args: &[&str]) {
         println!("smpstress: error: {e}");
     }
     print_grace("smpstress", grace_before, grace_after);
-    println!(
-        "heap in use: before {} bytes, after {} bytes (difference {}); pages in use: before {}, after {}",
-        before.heap_actual,
-        after.heap_actual,
-        after.heap_actual as i64 - before.heap_actual as i64,
-        before.pages_total - before.pages_free,
-        after.pages_total - after.pages_free
-    );
+    print_heap(&before, &after);
 }

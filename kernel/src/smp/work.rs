@@ -83,17 +83,13 @@ pub fn cancel(id: i64) -> bool {
     for q in &QUEUES {
         let removed = {
             let mut q = q.lock();
-            let mut found = None;
-            let mut keep = LinkedList::new();
-            while let Some(item) = q.pop_front() {
-                if item.id == id {
-                    found = Some(item);
-                } else {
-                    keep.push_back(item);
-                }
-            }
-            *q = keep;
-            found
+            // Unlink the one node: no other node is freed or allocated.
+            q.iter().position(|i| i.id == id).and_then(|pos| {
+                let mut tail = q.split_off(pos);
+                let item = tail.pop_front();
+                q.append(&mut tail);
+                item
+            })
         };
         if let Some(item) = removed {
             release(item);

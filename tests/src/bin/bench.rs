@@ -1001,25 +1001,19 @@ fn smp_boot() {
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--smp") {
-        smp();
-        return;
-    }
-    if std::env::args().any(|a| a == "--linux") {
-        linux_side_by_side();
-        return;
-    }
-    if std::env::args().any(|a| a == "--signing") {
-        signing();
-        return;
-    }
-    if std::env::args().any(|a| a == "--modules-only") {
-        modules();
-        return;
-    }
-    if std::env::args().any(|a| a == "--blk-only") {
-        blk();
-        return;
+    // One section alone, by flag.
+    let sections: [(&str, fn()); 5] = [
+        ("--smp", smp),
+        ("--linux", linux_side_by_side),
+        ("--signing", signing),
+        ("--modules-only", modules),
+        ("--blk-only", blk),
+    ];
+    for (flag, section) in sections {
+        if std::env::args().any(|a| a == flag) {
+            section();
+            return;
+        }
     }
     if std::env::args().any(|a| a == "--drivers-only") {
         let img = floor_image();
