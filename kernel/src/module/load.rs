@@ -116,19 +116,57 @@ fn logged(e: ModError) -> ModError {
     e
 }
 
+/// The load's steps as `load` runs them, for the per-step cost the
+/// self-tests print (`modstress`).
+pub const STEPS: [&str; 10] = [
+    "signature", "parse", "modinfo", "plan", "resolve", "allocate", "relocate", "exports",
+    "protect", "init",
+];
+
+/// Counter ticks spent in each of [`STEPS`] by every load so far (loads that
+/// fail stop adding at their failing step).
+static STEP_TICKS: [AtomicU64; STEPS.len()] = [const { AtomicU64::new(0) }; STEPS.len()];
+
+/// Counter ticks spent in each load step so far, in [`STEPS`] order.
+pub fn step_ticks() -> [u64; STEPS.len()] {
+    core::array::from_fn(|i| STEP_TICKS[i].load(Ordering::Relaxed))
+}
+
+/// Charges the time since the last lap to one step: a counter read and a
+/// relaxed add per step, cheap enough to keep always on.
+struct StepClock(u64);
+
+impl StepClock {
+    fn start() -> Self {
+        StepClock(crate::arch::cpu::counter())
+    }
+
+    fn lap(&mut self, step: usize) {
+        let now = crate::arch::cpu::counter();
+        STEP_TICKS[step].fetch_add(now.wrapping_sub(self.0), Ordering::Relaxed);
+        self.0 = now;
+    }
+}
+
 /// Loads a module from `bytes`; `file_stem` names it when `.modinfo` has no name.
 pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>, ModError> {
     let _serial = MODULE_MUTEX.lock();
+    let mut clock = StepClock::start();
     let checked = signing::check(file_stem, bytes)?;
+    clock.lap(0);
     let object = Object::parse(checked.elf).map_err(|e| noexec(file_stem, e))?;
+    clock.lap(1);
     let (name, mut taints) = check_modinfo(&object, file_stem)?;
     if checked.unverified.is_some() {
         signing::taint_unsigned(&name);
         taints |= 1 << Taint::UnsignedModule as u32;
     }
+    clock.lap(2);
     let layout = plan(&object, &name)?;
+    clock.lap(3);
     let mut txn = Txn::default();
     let imports = resolve_imports(&object, &name, &mut txn)?;
+    clock.lap(4);
     let mem = ModuleMemory::allocate(layout.text.size, layout.rodata.size, layout.data.size)
         .map_err(|e| ModError::new(errno::ENOMEM, format!("{name}: {e}")))?;
     // `__this_module` resolves to the Module's address, so the Module exists
@@ -141,12 +179,16 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
     // Until `publish`, this is the only handle: dropping it on an early
     // return frees the image (ModuleMemory's Drop).
     *module.mem.lock() = Some(mem);
+    clock.lap(5);
     let loaded = relocate(&object, &layout, &module, &imports.resolved)?;
+    clock.lap(6);
     let exports = read_exports(&module, &loaded)?;
     apply_params(&module, &loaded, args)?;
     let symbols = function_symbols(&object, &loaded);
     log_gdb_command(&module.name, &loaded);
+    clock.lap(7);
     protect(&module)?;
+    clock.lap(8);
     {
         let m = Arc::get_mut(&mut module).ok_or_else(|| {
             ModError::new(errno::EBUSY, format!("{}: module handle shared", file_stem))
@@ -161,7 +203,9 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
     // `Arc::get_mut` above.
     txn.image_of = Some(Arc::clone(&module));
     publish(&module, &exports, &mut txn)?;
-    run_init(module, txn)
+    let result = run_init(module, txn);
+    clock.lap(9);
+    result
 }
 
 /// Step: `.modinfo` checks. Returns the module's name and the taint flags it

@@ -30,7 +30,7 @@ pub mod symtab;
 mod tables;
 mod unload;
 
-pub use load::{grace_stats, load};
+pub use load::{grace_stats, load, step_ticks, STEPS as LOAD_STEPS};
 pub use unload::unload;
 
 use crate::sync::IrqLock;

@@ -94,6 +94,7 @@ pub fn modstress(args: &[&str]) {
     let warm = cycle(&mut warm_l, &mut warm_u);
     let before = crate::mm::info();
     let grace_before = module::grace_stats(true);
+    let steps_before = module::step_ticks();
     let (mut lt, mut ut) = (0u64, 0u64);
     let mut done = 0;
     let mut err = warm.err();
@@ -106,6 +107,7 @@ pub fn modstress(args: &[&str]) {
     crate::klog::set_console_quiet(false);
     let after = crate::mm::info();
     let grace_after = module::grace_stats(false);
+    let steps_after = module::step_ticks();
     let busy_loops = spinners.map(super::smpbench::BusyCpus::stop);
     if let Some(e) = err {
         println!("modstress: cycle {done} failed: {e}");
@@ -139,6 +141,12 @@ pub fn modstress(args: &[&str]) {
         us(lt) / relocs.max(1) as f64,
         us(ut)
     );
+    let steps: alloc::vec::Vec<String> = module::LOAD_STEPS
+        .iter()
+        .zip(steps_before.iter().zip(&steps_after))
+        .map(|(step, (b, a))| alloc::format!("{step} {:.1}", us(a - b)))
+        .collect();
+    println!("insmod steps, us/cycle: {}", steps.join(", "));
     print_grace("modstress", grace_before, grace_after);
     print_heap(&before, &after);
 }

@@ -1,6 +1,7 @@
 //! AArch64 support: boot entry, exception vectors, MMU, GIC, generic timer, PSCI.
 
 mod boot;
+mod mem;
 pub mod cpu;
 pub mod exceptions;
 pub mod gic;
