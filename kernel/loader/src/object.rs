@@ -18,7 +18,6 @@ use elf::abi;
 use elf::endian::LittleEndian;
 use elf::file::Class;
 use elf::section::SectionHeader;
-use elf::string_table::StringTable;
 use elf::ElfBytes;
 
 use crate::error::{LoadError, RegionKind};
@@ -140,25 +139,14 @@ pub struct Rela {
     pub addend: i64,
 }
 
-impl RelaTable<'_> {
+impl<'a> RelaTable<'a> {
     /// The decoded entries, in file order.
-    pub fn iter(&self) -> impl Iterator<Item = Rela> + '_ {
-        self.entries.chunks_exact(RELA_ENTRY_SIZE).map(|e| {
-            let word = |i: usize| {
-                let mut b = [0u8; 8];
-                if let Some(src) = e.get(i..i + 8) {
-                    b.copy_from_slice(src);
-                }
-                u64::from_le_bytes(b)
-            };
-            let info = word(8);
-            Rela {
-                offset: word(0),
-                sym: (info >> 32) as u32,
-                rtype: info as u32,
-                addend: word(16) as i64,
-            }
-        })
+    pub fn iter(&self) -> RelaIter<'a> {
+        RelaIter {
+            words: Words::of(self.entries),
+            next: 0,
+            len: self.len(),
+        }
     }
 
     /// Number of entries.
@@ -171,6 +159,189 @@ impl RelaTable<'_> {
         self.entries.is_empty()
     }
 }
+
+/// A table of 24-byte records seen as the widest aligned words its address
+/// allows. The kernel builds with `+strict-align`, so a field read through
+/// `from_le_bytes` from bytes of unknown alignment is eight byte loads and
+/// seven shift-ors; here the alignment is checked once per table and each
+/// field is one load (two where the file is only 4-byte aligned, as a file in
+/// a cpio archive is). Little-endian words, whatever the host.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Words<'a> {
+    W64(&'a [[u64; 3]]),
+    W32(&'a [[u32; 6]]),
+    Bytes(&'a [u8]),
+}
+
+impl<'a> Words<'a> {
+    pub(crate) fn of(bytes: &'a [u8]) -> Self {
+        let whole = &bytes[..bytes.len() / 24 * 24];
+        if let Ok(w) = bytemuck::try_cast_slice::<u8, [u64; 3]>(whole) {
+            Words::W64(w)
+        } else if let Ok(w) = bytemuck::try_cast_slice::<u8, [u32; 6]>(whole) {
+            Words::W32(w)
+        } else {
+            Words::Bytes(whole)
+        }
+    }
+
+    /// Record `i`'s three 64-bit fields, or `None` past the end.
+    #[inline(always)]
+    pub(crate) fn get(&self, i: usize) -> Option<[u64; 3]> {
+        match self {
+            Words::W64(w) => w.get(i).map(|r| r.map(u64::from_le)),
+            Words::W32(w) => w.get(i).map(|r| {
+                let q = |k: usize| u64::from(u32::from_le(r[2 * k])) | u64::from(u32::from_le(r[2 * k + 1])) << 32;
+                [q(0), q(1), q(2)]
+            }),
+            Words::Bytes(b) => {
+                let e = b.get(i * 24..i * 24 + 24)?;
+                let q = |k: usize| {
+                    let mut w = [0u8; 8];
+                    w.copy_from_slice(&e[8 * k..8 * k + 8]);
+                    u64::from_le_bytes(w)
+                };
+                Some([q(0), q(1), q(2)])
+            }
+        }
+    }
+}
+
+/// Bytes of an `Elf64_Shdr` and an `Elf64_Sym`.
+const SHDR_SIZE: usize = 64;
+const SYM_SIZE: usize = 24;
+
+/// Record `i` of a table of `N`-word records, as words: one load a word where
+/// the table is 8-byte aligned, two where 4 (see [`Words`]), else bytes.
+#[inline(always)]
+fn record<const N: usize>(table: &[u8], i: usize) -> Option<[u64; N]> {
+    let rec = table.get(i.checked_mul(8 * N)?..)?.get(..8 * N)?;
+    if let Ok(w) = bytemuck::try_cast_slice::<u8, u64>(rec) {
+        return Some(core::array::from_fn(|k| w.get(k).map_or(0, |x| u64::from_le(*x))));
+    }
+    if let Ok(w) = bytemuck::try_cast_slice::<u8, u32>(rec) {
+        let half = |k: usize| u64::from(w.get(k).map_or(0, |x| u32::from_le(*x)));
+        return Some(core::array::from_fn(|k| half(2 * k) | half(2 * k + 1) << 32));
+    }
+    Some(core::array::from_fn(|k| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&rec[8 * k..8 * k + 8]);
+        u64::from_le_bytes(b)
+    }))
+}
+
+/// Section header `index` of the header table `table`.
+fn section_header(table: &[u8], index: usize) -> Option<SectionHeader> {
+    let w = record::<8>(table, index)?;
+    Some(SectionHeader {
+        sh_name: w[0] as u32,
+        sh_type: (w[0] >> 32) as u32,
+        sh_flags: w[1],
+        sh_addr: w[2],
+        sh_offset: w[3],
+        sh_size: w[4],
+        sh_link: w[5] as u32,
+        sh_info: (w[5] >> 32) as u32,
+        sh_addralign: w[6],
+        sh_entsize: w[7],
+    })
+}
+
+/// An `Elf64_Sym` from its three words.
+fn elf_symbol(w: [u64; 3]) -> elf::symbol::Symbol {
+    elf::symbol::Symbol {
+        st_name: w[0] as u32,
+        st_info: (w[0] >> 32) as u8,
+        st_other: (w[0] >> 40) as u8,
+        st_shndx: (w[0] >> 48) as u16,
+        st_value: w[1],
+        st_size: w[2],
+    }
+}
+
+/// The section name string table's bytes (`e_shstrndx`, or section 0's
+/// `sh_link` when that is `SHN_XINDEX`), inside the file.
+fn shstrtab_bytes<'a>(
+    file: &ElfBytes<'a, LittleEndian>,
+    bytes: &'a [u8],
+    headers: &[u8],
+) -> Result<&'a [u8], LoadError> {
+    let index = match file.ehdr.e_shstrndx {
+        abi::SHN_XINDEX => section_header(headers, 0).map_or(0, |h| h.sh_link as usize),
+        i => usize::from(i),
+    };
+    let sh = section_header(headers, index).ok_or_else(|| LoadError::Malformed {
+        what: "section headers",
+        detail: format!("section name table {index} does not exist"),
+    })?;
+    file_range(bytes, index, "", &sh)
+}
+
+/// A string table whose names are looked up one after another: checked as
+/// UTF-8 once as a whole when it all is (the usual case), so a name costs a
+/// scan for its NUL, not a UTF-8 check of its own.
+struct Names<'a> {
+    bytes: &'a [u8],
+    text: Option<&'a str>,
+}
+
+impl<'a> Names<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Names {
+            bytes,
+            text: core::str::from_utf8(bytes).ok(),
+        }
+    }
+
+    /// The NUL-terminated name at `offset`.
+    fn get(&self, offset: usize) -> Result<&'a str, String> {
+        let tail = self
+            .bytes
+            .get(offset..)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| format!("offset {offset:#x} past the string table's end"))?;
+        let len = tail
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or_else(|| format!("string at {offset:#x} is not NUL-terminated"))?;
+        let name = match self.text {
+            Some(text) => text.get(offset..offset + len),
+            None => tail.get(..len).and_then(|n| core::str::from_utf8(n).ok()),
+        };
+        name.ok_or_else(|| format!("string at {offset:#x} is not UTF-8"))
+    }
+}
+
+/// Iterator over a [`RelaTable`]'s entries.
+#[derive(Clone, Debug)]
+pub struct RelaIter<'a> {
+    words: Words<'a>,
+    next: usize,
+    len: usize,
+}
+
+impl Iterator for RelaIter<'_> {
+    type Item = Rela;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Rela> {
+        let [offset, info, addend] = self.words.get(self.next)?;
+        self.next += 1;
+        Some(Rela {
+            offset,
+            sym: (info >> 32) as u32,
+            rtype: info as u32,
+            addend: addend as i64,
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.len - self.next.min(self.len);
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for RelaIter<'_> {}
 
 /// A parsed and checked relocatable object. Borrowed from the file bytes.
 #[derive(Clone, Debug)]
@@ -288,7 +459,7 @@ impl<'a> SectionTable<'a> {
         bytes: &'a [u8],
         index: usize,
         sh: &SectionHeader,
-        shstrtab: Option<&StringTable<'a>>,
+        shstrtab: Option<&Names<'a>>,
     ) -> Result<(), LoadError> {
         let name = match (shstrtab, index) {
             (_, 0) => "",
@@ -486,11 +657,29 @@ impl<'a> Object<'a> {
             raw_relas: Vec::new(),
             symtab_index: None,
         };
-        for (index, sh) in shdrs.iter().enumerate() {
-            table.read(bytes, index, &sh, shstrtab.as_ref())?;
+        // The parser checked that the table lies inside the file; it is read
+        // here as words (see `Words`), the fields laid out as in `Elf64_Shdr`.
+        let count = shdrs.len();
+        let table_bytes = usize::try_from(file.ehdr.e_shoff)
+            .ok()
+            .and_then(|start| bytes.get(start..start.checked_add(count.checked_mul(SHDR_SIZE)?)?))
+            .ok_or_else(|| LoadError::Malformed {
+                what: "section headers",
+                detail: "table lies outside the file".into(),
+            })?;
+        let names = match shstrtab {
+            Some(_) => Some(Names::new(shstrtab_bytes(&file, bytes, table_bytes)?)),
+            None => None,
+        };
+        for index in 0..count {
+            let sh = section_header(table_bytes, index).ok_or_else(|| LoadError::Malformed {
+                what: "section headers",
+                detail: format!("header {index} unreadable"),
+            })?;
+            table.read(bytes, index, &sh, names.as_ref())?;
         }
         let symbols = match table.symtab_index {
-            Some(_) => Self::parse_symbols(&file, &table.sections)?,
+            Some(index) => Self::parse_symbols(bytes, table_bytes, index, &table.sections)?,
             None => Vec::new(),
         };
         let relas = link_rela_tables(&table.sections, table.raw_relas, table.symtab_index)?;
@@ -502,22 +691,41 @@ impl<'a> Object<'a> {
     }
 
     /// Checks every symbol: its name, its section index and value, COMMON alignment,
-    /// no undefined locals.
+    /// no undefined locals. The table (section `symtab`, entries of 24 bytes inside
+    /// the file) is read as words, its string table (`sh_link`) through [`Names`].
     fn parse_symbols(
-        file: &ElfBytes<'a, LittleEndian>,
+        bytes: &'a [u8],
+        headers: &'a [u8],
+        symtab: usize,
         sections: &[Section<'a>],
     ) -> Result<Vec<Symbol<'a>>, LoadError> {
-        let Some((symtab, strtab)) = file
-            .symbol_table()
-            .map_err(|e| malformed("symbol table", e))?
-        else {
-            return Ok(Vec::new());
+        let bad_table = |detail: String| LoadError::Malformed {
+            what: "symbol table",
+            detail,
         };
-        let mut symbols = Vec::with_capacity(symtab.len());
-        for index in 0..symtab.len() {
-            let sym = symtab
+        let sh = section_header(headers, symtab)
+            .ok_or_else(|| bad_table(format!("header {symtab} unreadable")))?;
+        if sh.sh_entsize != SYM_SIZE as u64 || !sh.sh_size.is_multiple_of(SYM_SIZE as u64) {
+            return Err(bad_table(format!(
+                "entry size {} and size {:#x} (expected entries of {SYM_SIZE} bytes)",
+                sh.sh_entsize, sh.sh_size
+            )));
+        }
+        let name = sections.get(symtab).map_or("", |s| s.name);
+        let table = Words::of(file_range(bytes, symtab, name, &sh)?);
+        let link = sh.sh_link as usize;
+        let strtab = section_header(headers, link)
+            .filter(|_| link != 0)
+            .ok_or_else(|| bad_table(format!("linked to section {link}, which does not exist")))?;
+        let strtab_name = sections.get(link).map_or("", |s| s.name);
+        let strtab = Names::new(file_range(bytes, link, strtab_name, &strtab)?);
+        let count = (sh.sh_size / SYM_SIZE as u64) as usize;
+        let mut symbols = Vec::with_capacity(count);
+        for index in 0..count {
+            let sym = table
                 .get(index)
-                .map_err(|e| malformed("symbol table", e))?;
+                .map(elf_symbol)
+                .ok_or_else(|| bad_table(format!("entry {index} unreadable")))?;
             let bad = |reason: String, name: &str| LoadError::BadSymbol {
                 index,
                 name: name.into(),
