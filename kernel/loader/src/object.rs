@@ -101,8 +101,13 @@ pub enum Binding {
 /// One symbol table entry, checked.
 #[derive(Clone, Debug)]
 pub struct Symbol<'a> {
-    /// Name from the string table (for section symbols, the section's name).
-    pub name: &'a str,
+    /// Name from the string table (for section symbols, the section's name),
+    /// read and checked at parse for every symbol but locals; a local's name is
+    /// read only when asked for ([`Object::symbol_name`]): a load never needs
+    /// most of them, and they are most of the table.
+    pub(crate) name: &'a str,
+    /// `st_name`.
+    pub(crate) name_offset: u32,
     /// `st_value` (alignment for COMMON).
     pub value: u64,
     /// `st_size`.
@@ -113,6 +118,13 @@ pub struct Symbol<'a> {
     pub binding: Binding,
     /// `STT_*` type.
     pub sym_type: u8,
+}
+
+impl Symbol<'_> {
+    /// `st_name`: where the name starts in [`Object::string_table`].
+    pub fn name_offset(&self) -> u32 {
+        self.name_offset
+    }
 }
 
 /// A RELA table that applies to an allocated section.
@@ -277,20 +289,16 @@ fn shstrtab_bytes<'a>(
     file_range(bytes, index, "", &sh)
 }
 
-/// A string table whose names are looked up one after another: checked as
-/// UTF-8 once as a whole when it all is (the usual case), so a name costs a
-/// scan for its NUL, not a UTF-8 check of its own.
+/// A string table: names are found (NUL) and checked (UTF-8) one at a time,
+/// when asked for.
+#[derive(Clone, Copy, Debug, Default)]
 struct Names<'a> {
     bytes: &'a [u8],
-    text: Option<&'a str>,
 }
 
 impl<'a> Names<'a> {
     fn new(bytes: &'a [u8]) -> Self {
-        Names {
-            bytes,
-            text: core::str::from_utf8(bytes).ok(),
-        }
+        Names { bytes }
     }
 
     /// The NUL-terminated name at `offset`.
@@ -304,11 +312,9 @@ impl<'a> Names<'a> {
             .iter()
             .position(|&b| b == 0)
             .ok_or_else(|| format!("string at {offset:#x} is not NUL-terminated"))?;
-        let name = match self.text {
-            Some(text) => text.get(offset..offset + len),
-            None => tail.get(..len).and_then(|n| core::str::from_utf8(n).ok()),
-        };
-        name.ok_or_else(|| format!("string at {offset:#x} is not UTF-8"))
+        tail.get(..len)
+            .and_then(|n| core::str::from_utf8(n).ok())
+            .ok_or_else(|| format!("string at {offset:#x} is not UTF-8"))
     }
 }
 
@@ -349,6 +355,8 @@ pub struct Object<'a> {
     sections: Vec<Section<'a>>,
     symbols: Vec<Symbol<'a>>,
     relas: Vec<RelaTable<'a>>,
+    /// The symbol table's string table, for the names read late.
+    strtab: Names<'a>,
 }
 
 fn malformed(what: &'static str, e: elf::ParseError) -> LoadError {
@@ -650,6 +658,7 @@ impl<'a> Object<'a> {
                 sections: Vec::new(),
                 symbols: Vec::new(),
                 relas: Vec::new(),
+                strtab: Names::default(),
             });
         };
         let mut table = SectionTable {
@@ -678,15 +687,16 @@ impl<'a> Object<'a> {
             })?;
             table.read(bytes, index, &sh, names.as_ref())?;
         }
-        let symbols = match table.symtab_index {
+        let (symbols, strtab) = match table.symtab_index {
             Some(index) => Self::parse_symbols(bytes, table_bytes, index, &table.sections)?,
-            None => Vec::new(),
+            None => (Vec::new(), Names::default()),
         };
         let relas = link_rela_tables(&table.sections, table.raw_relas, table.symtab_index)?;
         Ok(Object {
             sections: table.sections,
             symbols,
             relas,
+            strtab,
         })
     }
 
@@ -698,7 +708,7 @@ impl<'a> Object<'a> {
         headers: &'a [u8],
         symtab: usize,
         sections: &[Section<'a>],
-    ) -> Result<Vec<Symbol<'a>>, LoadError> {
+    ) -> Result<(Vec<Symbol<'a>>, Names<'a>), LoadError> {
         let bad_table = |detail: String| LoadError::Malformed {
             what: "symbol table",
             detail,
@@ -726,18 +736,25 @@ impl<'a> Object<'a> {
                 .get(index)
                 .map(elf_symbol)
                 .ok_or_else(|| bad_table(format!("entry {index} unreadable")))?;
+            // A local's name, not read yet, is read for the message.
             let bad = |reason: String, name: &str| LoadError::BadSymbol {
                 index,
-                name: name.into(),
+                name: match name {
+                    "" => strtab.get(sym.st_name as usize).unwrap_or("").into(),
+                    n => n.into(),
+                },
                 reason,
             };
-            let mut name = strtab
-                .get(sym.st_name as usize)
-                .map_err(|e| bad(format!("bad name: {e}"), ""))?;
             let binding = match sym.st_bind() {
                 abi::STB_LOCAL => Binding::Local,
                 abi::STB_WEAK => Binding::Weak,
                 _ => Binding::Global,
+            };
+            let mut name = match (binding, sym.st_shndx) {
+                (Binding::Local, shndx) if shndx != abi::SHN_UNDEF || index == 0 => "",
+                _ => strtab
+                    .get(sym.st_name as usize)
+                    .map_err(|e| bad(format!("bad name: {e}"), "?"))?,
             };
             let def = match sym.st_shndx {
                 abi::SHN_UNDEF => SymbolDef::Undefined,
@@ -785,6 +802,7 @@ impl<'a> Object<'a> {
             }
             symbols.push(Symbol {
                 name,
+                name_offset: sym.st_name,
                 value: sym.st_value,
                 size: sym.st_size,
                 def,
@@ -792,7 +810,21 @@ impl<'a> Object<'a> {
                 sym_type: sym.st_symtype(),
             });
         }
-        Ok(symbols)
+        Ok((symbols, strtab))
+    }
+
+    /// A symbol's name (a section symbol's is its section's). A local's is read
+    /// from the string table now; one that is unreadable there shows as `?`.
+    pub fn symbol_name(&self, sym: &Symbol<'a>) -> &'a str {
+        if !sym.name.is_empty() || sym.name_offset == 0 {
+            return sym.name;
+        }
+        self.strtab.get(sym.name_offset as usize).unwrap_or("?")
+    }
+
+    /// The symbol table's string table (names at [`Symbol::name_offset`]).
+    pub fn string_table(&self) -> &'a [u8] {
+        self.strtab.bytes
     }
 
     /// All section headers, by index (index 0 is the null section).

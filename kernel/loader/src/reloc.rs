@@ -276,7 +276,10 @@ impl Reloc {
                     return Err(bad_entry(
                         target,
                         rela,
-                        format!("refers to '{}' in a section that is not loaded", sym.name),
+                        format!(
+                            "refers to '{}' in a section that is not loaded",
+                            object.symbol_name(sym)
+                        ),
                     ));
                 }
                 region

@@ -309,7 +309,10 @@ pub fn info(args: &[String]) -> Result<(), Failure> {
     }
     let needed: Vec<&str> = object.undefined_symbols().collect();
     let _ = writeln!(out, "needs ({}): {}", needed.len(), needed.join(" "));
-    let exported: Vec<&str> = object.defined_globals().map(|(_, s)| s.name).collect();
+    let exported: Vec<&str> = object
+        .defined_globals()
+        .map(|(_, s)| object.symbol_name(s))
+        .collect();
     let _ = writeln!(out, "exports ({}): {}", exported.len(), exported.join(" "));
     let layout = Layout::plan(&object)?;
     let _ = writeln!(

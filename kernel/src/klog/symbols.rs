@@ -56,9 +56,8 @@ fn symbolize_in(modules: &[Arc<Module>], addr: u64, out: &mut dyn Write) -> bool
         if addr < m.base || addr >= m.base + m.size as u64 {
             continue;
         }
-        let i = m.symbols.partition_point(|s| s.0 <= addr);
-        match i.checked_sub(1).map(|i| &m.symbols[i]) {
-            Some((start, size, name)) if addr < start + (*size).max(1) => {
+        match m.function_at(addr) {
+            Some((start, size, name)) => {
                 let name = rustc_demangle::demangle(name);
                 let _ = write!(
                     out,

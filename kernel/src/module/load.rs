@@ -196,6 +196,7 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
         m.init = loaded.init;
         m.cleanup = loaded.cleanup;
         m.symbols = symbols;
+        m.symbol_names = object.string_table().into();
         m.relocations = loaded.stats.relocation_total();
         m.veneers = loaded.stats.veneers;
     }
@@ -296,13 +297,13 @@ fn resolve_imports<'a>(
         pinned_by: None,
     };
     for sym in object.symbols().iter().skip(1) {
-        if sym.def != modloader::SymbolDef::Undefined
-            || sym.name.is_empty()
-            || sym.name == modloader::GOT_SYMBOL
-        {
+        if sym.def != modloader::SymbolDef::Undefined {
             continue;
         }
-        let import = sym.name;
+        let import = object.symbol_name(sym);
+        if import.is_empty() || import == modloader::GOT_SYMBOL {
+            continue;
+        }
         if import == kabi::THIS_MODULE_SYMBOL {
             continue;
         }
@@ -376,6 +377,7 @@ fn new_module(
         uses: txn.deps.clone(),
         pinned_by,
         symbols: Vec::new(),
+        symbol_names: Default::default(),
         relocations: 0,
         veneers: 0,
         taints: 0,
@@ -482,9 +484,9 @@ fn apply_params(module: &Module, loaded: &LoadedModule<'_>, args: &[&str]) -> Re
     Ok(())
 }
 
-/// Every function defined in a placed text section (address, size, mangled
-/// name), sorted, for backtraces.
-fn function_symbols(object: &Object<'_>, loaded: &LoadedModule<'_>) -> Vec<(u64, u64, String)> {
+/// Every function defined in a placed text section (address, size, name
+/// offset in the string table), sorted, for backtraces.
+fn function_symbols(object: &Object<'_>, loaded: &LoadedModule<'_>) -> Vec<(u64, u64, u32)> {
     const STT_FUNC: u8 = 2;
     let mut text_base_of = alloc::vec![None; object.sections().len() + 1];
     for p in loaded
@@ -500,7 +502,7 @@ fn function_symbols(object: &Object<'_>, loaded: &LoadedModule<'_>) -> Vec<(u64,
     for s in object.symbols() {
         if let (modloader::SymbolDef::Section(idx), STT_FUNC) = (s.def, s.sym_type) {
             if let Some(Some(base)) = text_base_of.get(idx) {
-                syms.push((base + s.value, s.size, s.name.to_string()));
+                syms.push((base + s.value, s.size, s.name_offset()));
             }
         }
     }

@@ -68,9 +68,13 @@ pub struct Module {
     pub uses: Vec<Arc<Module>>,
     /// The export that pins it, if it imports one marked unsafe to unload.
     pub pinned_by: Option<String>,
-    /// Function symbols (address, size, mangled name), sorted, for oops
-    /// backtraces; demangled only when printed (no allocation then).
-    pub symbols: Vec<(u64, u64, String)>,
+    /// Function symbols (address, size, name offset in `symbol_names`),
+    /// sorted, for oops backtraces: the names are read (and demangled) only
+    /// when printed, so a load copies one string table instead of allocating
+    /// a string a function.
+    pub symbols: Vec<(u64, u64, u32)>,
+    /// The module's symbol string table, copied.
+    pub symbol_names: alloc::boxed::Box<[u8]>,
     pub relocations: u64,
     pub veneers: usize,
     /// Taint flags this module brought (`(E)` unsigned, `(P)` proprietary),
@@ -87,6 +91,18 @@ pub struct Module {
 }
 
 impl Module {
+    /// The function containing `addr`: (start, size, mangled name).
+    pub fn function_at(&self, addr: u64) -> Option<(u64, u64, &str)> {
+        let i = self.symbols.partition_point(|s| s.0 <= addr);
+        let &(start, size, name) = self.symbols.get(i.checked_sub(1)?)?;
+        if addr >= start + size.max(1) {
+            return None;
+        }
+        let tail = self.symbol_names.get(name as usize..)?;
+        let len = tail.iter().position(|&b| b == 0)?;
+        Some((start, size, core::str::from_utf8(&tail[..len]).unwrap_or("?")))
+    }
+
     pub fn state(&self) -> State {
         self.refs.state()
     }
