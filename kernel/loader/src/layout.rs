@@ -313,9 +313,12 @@ fn place_common(
         if sym.def != SymbolDef::Common {
             continue;
         }
-        let offset = data
-            .place(sym.size, sym.value)
-            .ok_or_else(|| too_large(format!("COMMON symbol '{}' does not fit", object.symbol_name(sym))))?;
+        let offset = data.place(sym.size, sym.value).ok_or_else(|| {
+            too_large(format!(
+                "COMMON symbol '{}' does not fit",
+                object.symbol_name(sym)
+            ))
+        })?;
         common_start.get_or_insert(offset);
         common_offsets.push((index as u32, offset));
     }

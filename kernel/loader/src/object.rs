@@ -203,7 +203,9 @@ impl<'a> Words<'a> {
         match self {
             Words::W64(w) => w.get(i).map(|r| r.map(u64::from_le)),
             Words::W32(w) => w.get(i).map(|r| {
-                let q = |k: usize| u64::from(u32::from_le(r[2 * k])) | u64::from(u32::from_le(r[2 * k + 1])) << 32;
+                let q = |k: usize| {
+                    u64::from(u32::from_le(r[2 * k])) | u64::from(u32::from_le(r[2 * k + 1])) << 32
+                };
                 [q(0), q(1), q(2)]
             }),
             Words::Bytes(b) => {
@@ -229,11 +231,15 @@ const SYM_SIZE: usize = 24;
 fn record<const N: usize>(table: &[u8], i: usize) -> Option<[u64; N]> {
     let rec = table.get(i.checked_mul(8 * N)?..)?.get(..8 * N)?;
     if let Ok(w) = bytemuck::try_cast_slice::<u8, u64>(rec) {
-        return Some(core::array::from_fn(|k| w.get(k).map_or(0, |x| u64::from_le(*x))));
+        return Some(core::array::from_fn(|k| {
+            w.get(k).map_or(0, |x| u64::from_le(*x))
+        }));
     }
     if let Ok(w) = bytemuck::try_cast_slice::<u8, u32>(rec) {
         let half = |k: usize| u64::from(w.get(k).map_or(0, |x| u32::from_le(*x)));
-        return Some(core::array::from_fn(|k| half(2 * k) | half(2 * k + 1) << 32));
+        return Some(core::array::from_fn(|k| {
+            half(2 * k) | half(2 * k + 1) << 32
+        }));
     }
     Some(core::array::from_fn(|k| {
         let mut b = [0u8; 8];

@@ -58,6 +58,7 @@ fn far_callees_are_reached_through_veneers_that_decode_to_them() {
                 continue;
             }
             let sym = &object.symbols()[rela.sym as usize];
+            let obj_name = object.symbol_name(sym);
             let place = sec + rela.offset;
             let insn = word(place);
             let dest = place.wrapping_add((sext(u64::from(insn & 0x03ff_ffff), 26) << 2) as u64);
@@ -66,7 +67,7 @@ fn far_callees_are_reached_through_veneers_that_decode_to_them() {
             }
             let want = symbols
                 .iter()
-                .find(|(n, _)| n == sym.name)
+                .find(|(n, _)| n == obj_name)
                 .unwrap()
                 .1
                 .wrapping_add(rela.addend as u64);
@@ -81,7 +82,7 @@ fn far_callees_are_reached_through_veneers_that_decode_to_them() {
                 quad(dest + 8),
                 want,
                 "veneer for '{}' decodes to it",
-                sym.name
+                obj_name
             );
             through_veneer += 1;
         }

@@ -119,8 +119,16 @@ fn logged(e: ModError) -> ModError {
 /// The load's steps as `load` runs them, for the per-step cost the
 /// self-tests print (`modstress`).
 pub const STEPS: [&str; 10] = [
-    "signature", "parse", "modinfo", "plan", "resolve", "allocate", "relocate", "exports",
-    "protect", "init",
+    "signature",
+    "parse",
+    "modinfo",
+    "plan",
+    "resolve",
+    "allocate",
+    "relocate",
+    "exports",
+    "protect",
+    "init",
 ];
 
 /// Counter ticks spent in each of [`STEPS`] by every load so far (loads that

@@ -100,7 +100,11 @@ impl Module {
         }
         let tail = self.symbol_names.get(name as usize..)?;
         let len = tail.iter().position(|&b| b == 0)?;
-        Some((start, size, core::str::from_utf8(&tail[..len]).unwrap_or("?")))
+        Some((
+            start,
+            size,
+            core::str::from_utf8(&tail[..len]).unwrap_or("?"),
+        ))
     }
 
     pub fn state(&self) -> State {
