@@ -111,7 +111,7 @@ test-qemu: kernel initrd initrd-all ## QEMU tests (1 CPU, then 4 CPUs on GICv2 a
 test: lint test-host test-qemu ## everything CI runs: lint, host tests, QEMU tests
 	@echo "make test: all passed"
 
-bench: kernel initrd initrd-all disk ## print figures: boot vs QEMU floor, image size, memory, modules, module signatures, drivers, loader, Linux side by side, SMP
+bench: kernel initrd initrd-all disk ## print figures: boot vs QEMU floor, image size, memory, serial input, modules, module signatures, drivers, loader, Linux side by side, SMP
 	./tests/bench.sh
 
 bench-linux: kernel initrd-all disk ## insmod/rmmod and boot beside Debian's arm64 Linux 6.1 in the same QEMU (fetches it into build/linux-bench)

@@ -269,3 +269,81 @@ impl Drop for Machine {
         let _ = self.child.wait();
     }
 }
+
+/// Issue 11's burst of typed input: `uptime`, eight `echo` lines of 120
+/// characters, `uptime` again, written to the serial console in one go (1,022
+/// bytes), as a pipe or a paste delivers them.
+pub struct Burst {
+    /// The eight 120-character arguments of `echo`, each line's own.
+    pub payloads: Vec<String>,
+}
+
+/// What the guest printed for a [`Burst`].
+pub struct BurstOutput {
+    /// Everything from the first command's echo to the last prompt.
+    pub text: String,
+    /// Guest time between the two `uptime`s, in microseconds.
+    pub guest_us: u64,
+}
+
+impl Burst {
+    pub fn new() -> Burst {
+        const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        let payloads = (0..8)
+            .map(|line| {
+                let head = format!("line{line}:");
+                let tail: String = (head.len()..120)
+                    .map(|k| CHARS[(k * 7 + line * 13) % CHARS.len()] as char)
+                    .collect();
+                head + &tail
+            })
+            .collect();
+        Burst { payloads }
+    }
+
+    /// The commands, in the order typed.
+    pub fn commands(&self) -> Vec<String> {
+        let mut c = vec!["uptime".to_string()];
+        c.extend(self.payloads.iter().map(|p| format!("echo {p}")));
+        c.push("uptime".to_string());
+        c
+    }
+
+    /// The bytes typed: each command ended by a carriage return (Enter).
+    pub fn bytes(&self) -> Vec<u8> {
+        self.commands()
+            .iter()
+            .flat_map(|c| c.bytes().chain([b'\r']))
+            .collect()
+    }
+
+    /// Types the burst at the prompt of `m` and waits for the last prompt.
+    pub fn type_into(&self, m: &mut Machine) -> BurstOutput {
+        m.send(&self.bytes());
+        let mut text = String::new();
+        for c in self.commands() {
+            text += &m.expect(&format!("{c}\n"), CMD_TIMEOUT);
+            text += &m.expect(PROMPT, CMD_TIMEOUT);
+        }
+        let uptimes: Vec<u64> = text
+            .lines()
+            .filter(|l| l.starts_with("up "))
+            .filter_map(|l| {
+                let secs = l.split('(').nth(1)?.split(" s)").next()?;
+                let (s, us) = secs.split_once('.')?;
+                Some(s.parse::<u64>().ok()? * 1_000_000 + us.parse::<u64>().ok()?)
+            })
+            .collect();
+        assert_eq!(uptimes.len(), 2, "two uptime lines expected:\n{text}");
+        BurstOutput {
+            guest_us: uptimes[1] - uptimes[0],
+            text,
+        }
+    }
+}
+
+impl Default for Burst {
+    fn default() -> Self {
+        Burst::new()
+    }
+}

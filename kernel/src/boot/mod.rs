@@ -371,6 +371,8 @@ pub fn late_init(early: EarlyInfo) {
         timer_irq,
         device_maps: early.device_maps.clone(),
     });
+    // Typed input wakes the shell from now on (the DT names the UART's IRQ).
+    console::init_early_irq();
     log::info!(
         "Boot took {} us ({} counter ticks at {} Hz)",
         time::micros(),

@@ -13,24 +13,37 @@
 //! Input goes through one kernel-side queue in both modes, so a switch loses no
 //! typed byte: bytes the driver received but the shell has not read stay queued,
 //! and bytes still in the UART's FIFO are read by whoever drives it next.
+//! Whoever fills the queue moves every byte the FIFO holds at once, so a burst
+//! of input (a paste, a pipe) costs one wakeup per FIFO-full, not one per byte.
+//!
+//! On the early console the UART's receive interrupt (from the device tree)
+//! wakes the shell: a kernel handler drains the FIFO into the queue. When a
+//! driver module requests that interrupt the early console hands it over
+//! ([`yield_irq`]) and polls at each tick until the module's tty takes over;
+//! it takes the interrupt back when the module frees it ([`irq_freed`]). If
+//! the queue fills, the early console masks the interrupt and leaves bytes in
+//! the FIFO, where the sender (QEMU's stdin, a UART with flow control) waits,
+//! until the shell has read half of the queue: nothing is dropped.
 //!
 //! Output with interrupts masked (interrupt handlers, the oops path) cannot wait
 //! for a tty to drain its buffer, so it is written polled through the early
 //! console; it may then overtake bytes still in the tty's buffer.
 //!
 //! Room `console` (also `early.rs`): uses `arch`, `sync`, `machine`, `module`,
-//! `kobject`.
+//! `kobject`, `irq`.
 
 pub mod early;
 
+use crate::arch::irqchip;
 use crate::arch::{cpu, modcall};
 use crate::console::early::EarlyUart;
+use crate::irq;
 use crate::kobject::{self, KObject, ObjectRef};
 use crate::sync::IrqLock;
 use alloc::string::String;
 use alloc::sync::Arc;
 use core::fmt;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 /// Base address of the early UART, 0 while there is none.
 static EARLY_BASE: AtomicUsize = AtomicUsize::new(0);
@@ -41,19 +54,80 @@ static TTY_WRITE: spin::Mutex<()> = spin::Mutex::new(());
 static TTY: IrqLock<Option<ObjectRef>> = IrqLock::new(None);
 static ON_TTY: AtomicBool = AtomicBool::new(false);
 
-const INPUT_SIZE: usize = 1024;
+/// Input typed but not yet read: Linux's N_TTY buffer size.
+const INPUT_SIZE: usize = 4096;
+/// Below this many queued bytes a throttled early UART is read again.
+const UNTHROTTLE_BELOW: usize = INPUT_SIZE / 2;
+
 struct Input {
     buf: [u8; INPUT_SIZE],
     head: usize,
     len: usize,
+    /// Bytes a tty driver handed over while the queue was full.
     dropped: u64,
+    /// The early UART's receive interrupts are masked because the queue is
+    /// full; its bytes wait in its FIFO.
+    throttled: bool,
 }
+
+impl Input {
+    fn push(&mut self, byte: u8) -> bool {
+        if self.len == INPUT_SIZE {
+            return false;
+        }
+        self.buf[(self.head + self.len) % INPUT_SIZE] = byte;
+        self.len += 1;
+        true
+    }
+
+    fn pop(&mut self) -> Option<u8> {
+        if self.len == 0 {
+            return None;
+        }
+        let b = self.buf[self.head];
+        self.head = (self.head + 1) % INPUT_SIZE;
+        self.len -= 1;
+        Some(b)
+    }
+
+    /// Moves every byte the early UART's FIFO holds into the queue while it
+    /// has room; when it has none, masks the UART's receive interrupts (if the
+    /// console holds them) so the bytes wait in the FIFO.
+    fn fill_from(&mut self, uart: &EarlyUart) {
+        while self.len < INPUT_SIZE {
+            match uart.get() {
+                Some(b) => {
+                    self.push(b);
+                }
+                None => return,
+            }
+        }
+        if !self.throttled && EARLY_IRQ_HELD.load(Ordering::Acquire) {
+            self.throttled = true;
+            uart.disable_rx_interrupts();
+        }
+    }
+}
+
 static INPUT: IrqLock<Input> = IrqLock::new(Input {
     buf: [0; INPUT_SIZE],
     head: 0,
     len: 0,
     dropped: 0,
+    throttled: false,
 });
+
+/// No interrupt: the early UART has none in the device tree (or none yet).
+const NO_IRQ: u32 = u32::MAX;
+/// The early UART's interrupt (INTID), [`NO_IRQ`] while unknown.
+static EARLY_IRQ: AtomicU32 = AtomicU32::new(NO_IRQ);
+/// Whether the console's handler holds [`EARLY_IRQ`] now (a driver module
+/// holds it while it drives the UART). Changed only by module load/unload,
+/// which are serialized, and once at boot.
+static EARLY_IRQ_HELD: AtomicBool = AtomicBool::new(false);
+/// The CPU the shell runs on: the early UART's interrupt goes there so its
+/// wait for input (WFI) ends when a byte arrives.
+const SHELL_CPU: usize = 0;
 
 /// Uses the PL011 at `base` as the console.
 ///
@@ -170,32 +244,130 @@ pub fn emergency_write(s: &str) {
 pub fn receive(bytes: &[u8]) {
     let mut q = INPUT.lock();
     for &b in bytes {
-        if q.len == INPUT_SIZE {
+        if !q.push(b) {
             q.dropped += 1;
-            continue;
         }
-        let tail = (q.head + q.len) % INPUT_SIZE;
-        q.buf[tail] = b;
-        q.len += 1;
     }
 }
 
-/// One byte of input, if any is waiting: queued bytes first, then (on the
-/// early console) the UART's FIFO.
+/// One byte of input, if any is waiting: the queue's oldest byte; when the
+/// queue is empty on the early console, first everything in the UART's FIFO.
 pub fn read_byte() -> Option<u8> {
-    {
-        let mut q = INPUT.lock();
-        if q.len > 0 {
-            let b = q.buf[q.head];
-            q.head = (q.head + 1) % INPUT_SIZE;
-            q.len -= 1;
-            return Some(b);
+    let mut q = INPUT.lock();
+    let uart = (!ON_TTY.load(Ordering::Acquire)).then(early).flatten();
+    if let Some(u) = uart.as_ref().filter(|_| q.len == 0) {
+        q.fill_from(u);
+    }
+    let b = q.pop()?;
+    if q.throttled && q.len < UNTHROTTLE_BELOW {
+        q.throttled = false;
+        if let Some(u) = &uart {
+            if EARLY_IRQ_HELD.load(Ordering::Acquire) {
+                u.enable_rx_interrupts();
+            }
         }
     }
-    if ON_TTY.load(Ordering::Acquire) {
-        return None;
+    Some(b)
+}
+
+/// Whether [`read_byte`] has a byte to return (for the shell's wait).
+pub fn input_waiting() -> bool {
+    let q = INPUT.lock();
+    q.len > 0 || (!ON_TTY.load(Ordering::Acquire) && early().is_some_and(|u| u.rx_ready()))
+}
+
+/// Reads the early console by interrupt from now on: takes the early UART's
+/// interrupt from the device tree and unmasks it at the UART. Called once
+/// interrupts work; without one in the device tree input is polled at each
+/// tick.
+pub fn init_early_irq() {
+    let base = early_base();
+    if base == 0 {
+        return;
     }
-    early()?.get()
+    let intid = crate::machine::devices()
+        .iter()
+        .find(|d| d.regs().first().is_some_and(|r| r.start as usize == base))
+        .and_then(|d| d.irqs().first().copied());
+    match intid {
+        Some(intid) => {
+            EARLY_IRQ.store(intid, Ordering::Release);
+            hold_early_irq();
+        }
+        None => {
+            log::info!("console: the early UART has no interrupt; input is polled at each tick")
+        }
+    }
+}
+
+/// Registers the console's handler for the early UART's interrupt and
+/// unmasks it at the UART (unless the console is on a tty or throttled).
+fn hold_early_irq() {
+    let intid = EARLY_IRQ.load(Ordering::Acquire);
+    if intid == NO_IRQ || EARLY_IRQ_HELD.load(Ordering::Acquire) {
+        return;
+    }
+    if let Err(e) = irq::request(
+        intid,
+        irq::Handler::Kernel(early_rx_interrupt),
+        0,
+        irq::Name::Kernel("early console"),
+        irq::Owner::Kernel,
+    ) {
+        log::warn!("console: cannot take the early UART's interrupt: {e}; polling input");
+        return;
+    }
+    irqchip::set_target(intid, SHELL_CPU);
+    EARLY_IRQ_HELD.store(true, Ordering::Release);
+    let q = INPUT.lock();
+    if let Some(u) = early() {
+        if !ON_TTY.load(Ordering::Acquire) && !q.throttled {
+            u.enable_rx_interrupts();
+        }
+    }
+}
+
+/// A driver module is about to request interrupt `intid`. If it is the early
+/// UART's, the console masks it at the UART and frees its handler; the early
+/// console is polled at each tick until the module's tty takes over or the
+/// module frees the interrupt (then [`irq_freed`] takes it back). Returns
+/// whether it gave the interrupt up.
+pub fn yield_irq(intid: u32) -> bool {
+    if intid != EARLY_IRQ.load(Ordering::Acquire) || !EARLY_IRQ_HELD.load(Ordering::Acquire) {
+        return false;
+    }
+    {
+        let _q = INPUT.lock();
+        if let Some(u) = early() {
+            u.disable_rx_interrupts();
+        }
+        EARLY_IRQ_HELD.store(false, Ordering::Release);
+    }
+    if let Err(e) = irq::free(intid) {
+        log::warn!("console: early UART: {e}");
+    }
+    true
+}
+
+/// Interrupt `intid` is free again (its module freed it, or did not get it).
+pub fn irq_freed(intid: u32) {
+    if intid == EARLY_IRQ.load(Ordering::Acquire) {
+        hold_early_irq();
+    }
+}
+
+/// The early UART's receive interrupt: empties its FIFO into the queue. On a
+/// tty the early UART's bytes are not the console's input; they stay in its
+/// FIFO (its interrupts masked) until `console early`.
+fn early_rx_interrupt(_intid: u32, _ctx: usize) {
+    let Some(u) = early() else { return };
+    let mut q = INPUT.lock();
+    u.ack_rx_interrupts();
+    if ON_TTY.load(Ordering::Acquire) {
+        u.disable_rx_interrupts();
+        return;
+    }
+    q.fill_from(&u);
 }
 
 /// The tty name the console should use (`console=` on the command line,
@@ -232,6 +404,12 @@ pub fn attach(name: &str) -> Result<(), &'static str> {
 pub fn detach() -> Option<String> {
     let old = TTY.lock().take()?;
     ON_TTY.store(false, Ordering::Release);
+    if EARLY_IRQ_HELD.load(Ordering::Acquire) {
+        let q = INPUT.lock();
+        if let Some(u) = early().filter(|_| !q.throttled) {
+            u.enable_rx_interrupts();
+        }
+    }
     let obj = Arc::clone(old.object());
     kobject::close_device(old);
     log::info!("console [{}] disabled, back to the early console", obj.name);

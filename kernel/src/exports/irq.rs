@@ -1,5 +1,6 @@
 //! Interrupt exports: `request_irq`/`free_irq`, local IRQ masking, waiting
-//! for an interrupt.
+//! for an interrupt. The early console holds its UART's interrupt until a
+//! driver asks for it, and takes it back when the driver frees it.
 
 use super::{cstr_name, owner};
 use crate::irq;
@@ -34,6 +35,7 @@ pub extern "C" fn request_irq(
         func: handler as usize,
         text: m.text,
     };
+    let yielded = crate::console::yield_irq(intid);
     match irq::request(
         intid,
         h,
@@ -44,6 +46,9 @@ pub extern "C" fn request_irq(
         Ok(()) => 0,
         Err(e) => {
             let _ = kobject::unregister(obj.id, Some(&m));
+            if yielded {
+                crate::console::irq_freed(intid);
+            }
             match e {
                 irq::IrqError::Busy(_) => -errno::EBUSY,
                 _ => -errno::EINVAL,
@@ -61,10 +66,12 @@ pub extern "C" fn free_irq(owner_ptr: *const ThisModule, intid: u32) -> i32 {
         return -errno::ENOENT;
     };
     let _ = irq::free(intid);
-    match kobject::unregister(obj.id, Some(&m)) {
+    let r = match kobject::unregister(obj.id, Some(&m)) {
         Ok(_) => 0,
         Err(e) => e,
-    }
+    };
+    crate::console::irq_freed(intid);
+    r
 }
 
 #[no_mangle]

@@ -1,9 +1,11 @@
 //! The serial shell: reads lines from the console and runs commands.
 //!
-//! Input is polled from the console and edited by [`kcore::lineedit`]; between
-//! bytes the CPU sleeps in WFI until the next interrupt (the tick, at most
-//! 10 ms away). Command words are split on whitespace; every command reports its
-//! errors the way the equivalent Linux tool would.
+//! Input is read from the console's queue and edited by [`kcore::lineedit`];
+//! when the queue is empty the CPU sleeps in WFI until the next interrupt: the
+//! UART's receive interrupt as soon as a byte arrives (the console drains the
+//! whole FIFO each time), else the tick, at most 10 ms away. Command words are
+//! split on whitespace; every command reports its errors the way the
+//! equivalent Linux tool would.
 //!
 //! Room `shell` (highest): uses any room.
 
@@ -251,8 +253,9 @@ pub fn run() -> ! {
     print!("{PROMPT}");
     loop {
         let Some(byte) = console::read_byte() else {
-            // Runs this CPU's queued work, then sleeps until an interrupt.
-            crate::smp::idle_once();
+            // Runs this CPU's queued work, then sleeps until an interrupt
+            // unless input came in meanwhile.
+            crate::smp::idle_unless(console::input_waiting);
             continue;
         };
         match ed.feed(byte) {

@@ -259,9 +259,16 @@ pub extern "C" fn secondary_main(n: usize) -> ! {
 /// interrupt unless more work arrived meanwhile (checked with interrupts
 /// masked, so an IPI_WAKE after the check still ends the WFI).
 pub fn idle_once() {
+    idle_unless(|| false);
+}
+
+/// [`idle_once`], but no sleep if `ready` (checked with interrupts masked,
+/// after the work): what an interrupt handler made ready just before the
+/// check ends the wait at once instead of at the next interrupt.
+pub fn idle_unless(ready: impl Fn() -> bool) {
     work::run_local();
     let saved = cpu::irq_save();
-    if !work::pending_here() {
+    if !work::pending_here() && !ready() {
         cpu::wait_for_interrupt();
     }
     cpu::irq_restore(saved);

@@ -34,9 +34,16 @@
 //!   `blkbench ... --cpus 4` against one CPU (real time only: under -icount
 //!   the guest clock does not follow the host's I/O); boot to prompt with
 //!   `-smp 4` against `-smp 1`, interleaved, median wall time.
+//! - `--serial` (issue 11; also in the default run): typed input read as fast
+//!   as it comes. The burst of `qemu_tests::Burst` (`uptime`, eight `echo`
+//!   lines of 120 characters, `uptime`: 1,022 bytes in one write to QEMU's
+//!   stdin) at the prompt, on the kernel alone (no initrd: the early console)
+//!   and with the module initrd (coldplug loads pl011.ko, whose tty becomes the
+//!   console); guest time between the two `uptime`s with `-icount shift=0`
+//!   (idle time still follows the host's clock, so runs differ a little).
 
 use qemu_tests::linux_bench::{parse_linux, parse_modstress, LinuxReport};
-use qemu_tests::{root, with_initrd, Machine, Opts, PROMPT};
+use qemu_tests::{root, with_initrd, Burst, Machine, Opts, PROMPT};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -1000,9 +1007,55 @@ fn smp_boot() {
     }
 }
 
+const SERIAL_RUNS: usize = 5;
+
+/// Issue 11: a burst of typed input, on the early console and on pl011.ko's
+/// tty; every echoed line is checked so a fast figure cannot hide lost bytes.
+fn serial() {
+    let burst = Burst::new();
+    println!(
+        "== serial input (issue 11): {} bytes typed in one write (uptime, 8 x echo of 120 characters, uptime); -icount shift=0: 1 ns = 1 instruction; {SERIAL_RUNS} runs ==",
+        burst.bytes().len()
+    );
+    let cases = [
+        ("kernel alone (early console, no initrd)", Opts::default()),
+        (
+            "with pl011.ko (module initrd, console on ttyAMA0)",
+            with_initrd(),
+        ),
+    ];
+    for (label, opts) in cases {
+        let mut guest = Vec::new();
+        for _ in 0..SERIAL_RUNS {
+            let mut m = Machine::boot(&Opts {
+                extra: vec!["-icount".into(), "shift=0".into()],
+                ..opts.clone()
+            });
+            let out = burst.type_into(&mut m);
+            for p in &burst.payloads {
+                assert!(
+                    out.text.contains(&format!("echo {p}\n{p}\n")),
+                    "{label}: a line was not read whole:\n{}",
+                    out.text
+                );
+            }
+            guest.push(out.guest_us as f64 / 1000.0);
+        }
+        let (min, max) = (
+            guest.iter().copied().fold(f64::MAX, f64::min),
+            guest.iter().copied().fold(0.0, f64::max),
+        );
+        println!(
+            "{label}: guest time from the first uptime to the last: median {:.2} ms (min {min:.2}, max {max:.2}); every line intact",
+            median(&mut guest)
+        );
+    }
+}
+
 fn main() {
     // One section alone, by flag.
-    let sections: [(&str, fn()); 5] = [
+    let sections: [(&str, fn()); 6] = [
+        ("--serial", serial),
         ("--smp", smp),
         ("--linux", linux_side_by_side),
         ("--signing", signing),
@@ -1095,6 +1148,7 @@ fn main() {
         );
     }
     drop(m);
+    serial();
     modules();
     signing();
     drivers(f);
