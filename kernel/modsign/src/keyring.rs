@@ -21,7 +21,8 @@ pub const RSA_BITS: core::ops::RangeInclusive<usize> = 2048..=4096;
 /// A public key we can verify module signatures with.
 #[derive(Debug, Clone)]
 pub enum PublicKey {
-    Rsa(rsa::PublicKey),
+    /// With its Montgomery constants, computed when the certificate is read.
+    Rsa(crate::rsa_verify::RsaPublicKey),
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
     /// Kept, so a signature by it is "unsupported" (ENOPKG), not "unknown key".
@@ -106,7 +107,12 @@ fn public_key(spki: &spki::SubjectPublicKeyInfoOwned) -> PublicKey {
     let oid = spki.algorithm.oid;
     if oid == RSA_ENCRYPTION {
         return match rsa::PublicKey::from_pkcs1_der(bits) {
-            Ok(key) if RSA_BITS.contains(&(key.size() * 8)) => PublicKey::Rsa(key),
+            Ok(key) if RSA_BITS.contains(&(key.size() * 8)) => {
+                crate::rsa_verify::RsaPublicKey::new(key).map_or_else(
+                    || PublicKey::Unsupported("RSA key with an even modulus or no exponent".into()),
+                    PublicKey::Rsa,
+                )
+            }
             Ok(key) => PublicKey::Unsupported(format!(
                 "RSA key of {} bits (2048 to 4096 supported)",
                 key.size() * 8

@@ -4,14 +4,23 @@
 //! Verification handles only public values (the key, the signature, the digest),
 //! so nothing here needs to be constant-time. `s^e mod n` is computed by plain
 //! left-to-right square-and-multiply over the public exponent's real bits (17 for
-//! e = 65537: 16 squarings and 1 multiplication) in Montgomery form, with a
-//! schoolbook CIOS Montgomery multiplication on `u64` limbs. The encoded message
-//! is then compared in full against the one expected, as Linux's rsassa-pkcs1
-//! does: `0x00 0x01 PS(0xff.., at least 8 bytes) 0x00 DigestInfo(hash, digest)`.
+//! e = 65537: 16 squarings and 1 multiplication) with Montgomery products on
+//! `u64` limbs, by product scanning (FIPS, Koc, Acar and Kaliski 1996: one
+//! column of the product and of the reduction at a time into a 192-bit
+//! accumulator), squarings with each cross product computed once and doubled.
+//! The encoded message is then compared in full against the one expected, as
+//! Linux's rsassa-pkcs1 does: `0x00 0x01 PS(0xff.., at least 8 bytes) 0x00
+//! DigestInfo(hash, digest)`.
 //!
-//! The `rsa` crate parses the key (and keeps its modulus and `R^2 mod n`); its own
-//! `verify` gives the same answer for every input (the differential tests check
-//! that) but costs several times more.
+//! Everything that depends only on the key is computed once, when the keyring
+//! parses the certificate ([`RsaPublicKey::new`]): the modulus's limbs,
+//! `-n^-1 mod 2^64` and `R^e mod n`. The last lets verification skip the
+//! conversions into and out of Montgomery form: squaring and multiplying the
+//! plain `s` leaves `s^e R^(1-e)`, and one product with `R^e` gives `s^e`.
+//!
+//! The `rsa` crate parses the key (and gives `R^2 mod n`, from which `R^e` is
+//! computed); its own `verify` gives the same answer for every input (the
+//! differential tests check that) but costs several times more.
 //!
 //! Limbs are little-endian: `x[0]` is the least significant 64 bits. Every
 //! number handled has exactly `L` limbs, the modulus's, so `R = 2^(64 L)`.
@@ -49,10 +58,53 @@ fn digest_len(hash: HashAlgo) -> usize {
     }
 }
 
+/// An RSA public key with what verification needs precomputed.
+#[derive(Debug, Clone)]
+pub struct RsaPublicKey {
+    key: rsa::PublicKey,
+    mont: Montgomery,
+    /// The public exponent's limbs.
+    e: Vec<u64>,
+    /// `R^e mod n`.
+    r_to_e: Vec<u64>,
+}
+
+impl RsaPublicKey {
+    /// Precomputes the Montgomery constants of `key`; `None` for an even
+    /// modulus or a zero exponent, which no RSA key has.
+    pub fn new(key: rsa::PublicKey) -> Option<RsaPublicKey> {
+        let mont = Montgomery::new(key.n().as_words())?;
+        let e = key.e().as_words().to_vec();
+        let r2 = r2_mod_n(&key, &mont);
+        // r2^e R^(1-e) = R^(e+1) (see `pow_unreduced`), and one product with 1
+        // takes off the last R.
+        let r_to_e_plus_1 = mont.pow_unreduced(&r2, &e)?;
+        let mut one = vec![0u64; mont.limbs()];
+        one[0] = 1;
+        let r_to_e = mont.mul_new(&r_to_e_plus_1, &one);
+        Some(RsaPublicKey {
+            key,
+            mont,
+            e,
+            r_to_e,
+        })
+    }
+
+    /// The key as the `rsa` crate holds it.
+    pub fn key(&self) -> &rsa::PublicKey {
+        &self.key
+    }
+
+    /// The modulus's length in bytes.
+    pub fn size(&self) -> usize {
+        self.key.size()
+    }
+}
+
 /// Whether `sig` is a valid RSASSA-PKCS1-v1_5 signature by `key` over the
 /// precomputed `digest` of hash `hash`. The same answer as
-/// `key.verify(Pkcs1v15Sign::new::<H>(), digest, sig).is_ok()`, for any input.
-pub fn verify_pkcs1v15(key: &rsa::PublicKey, hash: HashAlgo, digest: &[u8], sig: &[u8]) -> bool {
+/// `key.key().verify(Pkcs1v15Sign::new::<H>(), digest, sig).is_ok()`, for any input.
+pub fn verify_pkcs1v15(key: &RsaPublicKey, hash: HashAlgo, digest: &[u8], sig: &[u8]) -> bool {
     // The rsa crate's Pkcs1v15Sign refuses a digest of the wrong length.
     if digest.len() != digest_len(hash) {
         return false;
@@ -62,10 +114,7 @@ pub fn verify_pkcs1v15(key: &rsa::PublicKey, hash: HashAlgo, digest: &[u8], sig:
     if sig.len() != k {
         return false;
     }
-    let n: &[u64] = key.n().as_words();
-    let Some(mont) = Montgomery::new(n) else {
-        return false;
-    };
+    let mont = &key.mont;
     // Step 2.a/b: OS2IP, then s < n. n < 2^(8k) <= R, so k bytes fit in L limbs.
     let Some(s) = from_be_bytes(sig, mont.limbs()) else {
         return false;
@@ -73,11 +122,11 @@ pub fn verify_pkcs1v15(key: &rsa::PublicKey, hash: HashAlgo, digest: &[u8], sig:
     if !less_than(&s, &mont.n) {
         return false;
     }
-    let r2 = r2_mod_n(key, &mont);
-    let e: &[u64] = key.e().as_words();
-    let Some(m) = mont.pow_vartime(&s, e, &r2) else {
+    // s^e R^(1-e), times R^e, times R^-1 (the product's): s^e mod n.
+    let Some(unreduced) = mont.pow_unreduced(&s, &key.e) else {
         return false;
     };
+    let m = mont.mul_new(&unreduced, &key.r_to_e);
     // Step 2.c: I2OSP(m, k). m < n < 2^(8k), so the bytes above k are zero.
     let em_wide = to_be_bytes(&m);
     let Some(split) = em_wide.len().checked_sub(k) else {
@@ -162,15 +211,67 @@ fn sub_assign(a: &mut [u64], b: &[u64]) -> bool {
     borrow
 }
 
-/// `acc + a * b + carry` as (low limb, high limb). Cannot overflow:
-/// (2^64-1) + (2^64-1)^2 + (2^64-1) = 2^128 - 1.
+/// A column sum of product scanning, `low + 2^128 high`: 192 bits hold the
+/// up to 2 L + 1 products of a column (L <= 64) and the carry from the last.
+#[derive(Clone, Copy, Default)]
+struct Column {
+    low: u128,
+    high: u64,
+}
+
+impl Column {
+    /// `self += a * b` (mul, umulh, adds, adcs, cinc).
+    #[inline(always)]
+    fn mac(&mut self, a: u64, b: u64) {
+        let (sum, carry) = self.low.overflowing_add(u128::from(a) * u128::from(b));
+        self.low = sum;
+        self.high += u64::from(carry);
+    }
+
+    /// `self += other`.
+    #[inline(always)]
+    fn add(&mut self, other: Column) {
+        let (sum, carry) = self.low.overflowing_add(other.low);
+        self.low = sum;
+        self.high += other.high + u64::from(carry);
+    }
+
+    /// `2 * self`; the top bit of `high` is zero for any sum here.
+    #[inline(always)]
+    fn doubled(self) -> Column {
+        Column {
+            low: self.low << 1,
+            high: (self.high << 1) | (self.low >> 127) as u64,
+        }
+    }
+
+    /// Takes the lowest limb off: returns it, `self /= 2^64`.
+    #[inline(always)]
+    fn shift_out(&mut self) -> u64 {
+        let limb = self.low as u64;
+        self.low = (self.low >> 64) | (u128::from(self.high) << 64);
+        self.high = 0;
+        limb
+    }
+}
+
+/// `acc += sum of x[i] * y[len - 1 - i]`: the products of one column, `y`
+/// walked downwards. Two at a time, so each pair of limbs is one `LDP`.
 #[inline(always)]
-fn mac(acc: u64, a: u64, b: u64, carry: u64) -> (u64, u64) {
-    let t = u128::from(acc) + u128::from(a) * u128::from(b) + u128::from(carry);
-    (t as u64, (t >> 64) as u64)
+fn column(acc: &mut Column, x: &[u64], y: &[u64]) {
+    let pairs = x.chunks_exact(2).zip(y.rchunks_exact(2));
+    for (xs, ys) in pairs {
+        acc.mac(xs[0], ys[1]);
+        acc.mac(xs[1], ys[0]);
+    }
+    // An odd length leaves x's last limb and y's first.
+    if let ([xl], Some(&yf)) = (x.chunks_exact(2).remainder(), y.first()) {
+        acc.mac(*xl, yf);
+    }
 }
 
 /// Arithmetic modulo an odd `n` of `L` limbs, with `R = 2^(64 L)`.
+#[derive(Debug, Clone)]
 struct Montgomery {
     n: Vec<u64>,
     /// `-n^-1 mod 2^64`.
@@ -200,69 +301,89 @@ impl Montgomery {
         self.n.len()
     }
 
-    /// `out = a * b * R^-1 mod n` for `a, b < n` (CIOS: Coarsely Integrated
-    /// Operand Scanning, Koc, Acar and Kaliski 1996, with the multiplication
-    /// and reduction inner loops fused into one pass). `t` is scratch of at
-    /// least `L + 1` limbs. The result is fully reduced (< n).
-    fn mul(&self, a: &[u64], b: &[u64], out: &mut [u64], t: &mut [u64]) {
+    /// `out = a * b * R^-1 mod n` for `a, b < n`, fully reduced (< n). With
+    /// `b = None`, `a * a * R^-1`: each cross product `a[i] a[j]` (i < j) of a
+    /// column summed once and doubled, about a quarter fewer products than a
+    /// multiplication. `m` is scratch of `L` limbs.
+    ///
+    /// Product scanning: column `k` of `a * b + M * n` (the products whose
+    /// indices add up to `k`), with `M`'s limb `m[k]` chosen so the column's
+    /// low limb is zero for `k < L`. The sum is `< n^2 + R n`, so the top `L`
+    /// columns over `R` are `< 2n`: one conditional subtraction.
+    fn product(&self, a: &[u64], b: Option<&[u64]>, out: &mut [u64], m: &mut [u64]) {
         let l = self.limbs();
-        // Equal lengths up front, so the loops below index within bounds.
-        let (n, a, b, t) = (&self.n[..l], &a[..l], &b[..l], &mut t[..=l]);
-        t.fill(0);
-        // Invariant: t < 2n after every step (t = (a * b[..i] + M * n) / 2^(64 i)
-        // with b[..i], M < 2^(64 i)), so t[l] is 0 or 1.
-        for &bi in b {
-            // t = (t + a * b[i] + m * n) / 2^64, m chosen so the sum's low limb is 0.
-            let (low, mut carry_a) = mac(t[0], a[0], bi, 0);
-            let m = low.wrapping_mul(self.n_neg_inv);
-            let (_, mut carry_n) = mac(low, m, n[0], 0);
-            for j in 1..l {
-                let (x, ca) = mac(t[j], a[j], bi, carry_a);
-                let (y, cn) = mac(x, m, n[j], carry_n);
-                t[j - 1] = y;
-                (carry_a, carry_n) = (ca, cn);
+        // Equal lengths up front, so the slicing below is within bounds.
+        let (n, a, m, out) = (&self.n[..l], &a[..l], &mut m[..l], &mut out[..l]);
+        let b = b.map(|b| &b[..l]);
+        let mut acc = Column::default();
+        // Adds the products `a[i] b[k - i]` of column `k`, `i` in `lo..=k - lo`.
+        let products = |acc: &mut Column, k: usize, lo: usize| match b {
+            Some(b) => column(acc, &a[lo..=k - lo], &b[lo..=k - lo]),
+            None => {
+                // i < k - i, each twice; then a[k/2]^2 for an even k.
+                let half = k.div_ceil(2);
+                let mut cross = Column::default();
+                if half > lo {
+                    column(&mut cross, &a[lo..half], &a[k + 1 - half..=k - lo]);
+                }
+                acc.add(cross.doubled());
+                if k.is_multiple_of(2) {
+                    acc.mac(a[k / 2], a[k / 2]);
+                }
             }
-            let (s1, o1) = t[l].overflowing_add(carry_a);
-            let (s2, o2) = s1.overflowing_add(carry_n);
-            t[l - 1] = s2;
-            t[l] = u64::from(o1) + u64::from(o2);
+        };
+        for k in 0..l {
+            products(&mut acc, k, 0);
+            column(&mut acc, &m[..k], &n[1..=k]);
+            let mk = (acc.low as u64).wrapping_mul(self.n_neg_inv);
+            m[k] = mk;
+            acc.mac(mk, n[0]);
+            // The low limb is now zero, by the choice of m[k].
+            acc.shift_out();
         }
-        // t < 2n: one conditional subtraction.
-        out.copy_from_slice(&t[..l]);
-        if t[l] != 0 || !less_than(out, n) {
+        for k in l..2 * l - 1 {
+            let lo = k + 1 - l;
+            products(&mut acc, k, lo);
+            column(&mut acc, &m[lo..], &n[lo..]);
+            out[k - l] = acc.shift_out();
+        }
+        out[l - 1] = acc.shift_out();
+        let top = acc.shift_out();
+        if top != 0 || !less_than(out, n) {
             sub_assign(out, n);
         }
     }
 
-    /// `base^exp mod n` for `base < n`, `exp` in little-endian limbs, given
-    /// `r2 = R^2 mod n`; square-and-multiply over the exponent's bits from its
-    /// highest set bit, in variable time. `None` for a zero exponent (no RSA key
-    /// has one).
-    fn pow_vartime(&self, base: &[u64], exp: &[u64], r2: &[u64]) -> Option<Vec<u64>> {
-        let l = self.limbs();
-        let mut t = vec![0u64; l + 1];
-        // Into Montgomery form: base * R^2 * R^-1 = base * R.
-        let mut base_m = vec![0u64; l];
-        self.mul(base, r2, &mut base_m, &mut t);
+    /// `a * b * R^-1 mod n` in a new vector.
+    fn mul_new(&self, a: &[u64], b: &[u64]) -> Vec<u64> {
+        let mut out = vec![0u64; self.limbs()];
+        let mut m = vec![0u64; self.limbs()];
+        self.product(a, Some(b), &mut out, &mut m);
+        out
+    }
 
-        // Exponent bits, most significant first, from the highest set one.
+    /// `base^exp R^(1 - exp) mod n` for `base < n`, `exp` in little-endian
+    /// limbs: square-and-multiply over the exponent's bits from its highest
+    /// set one, in variable time, with Montgomery products on the plain `base`.
+    /// Starting from `x = base` (`base^1 R^0`), a squaring gives
+    /// `x^2 R^-1 = base^(2E) R^(1-2E)` and a product with `base` gives
+    /// `base^(E+1) R^(1-(E+1))`. `None` for a zero exponent.
+    fn pow_unreduced(&self, base: &[u64], exp: &[u64]) -> Option<Vec<u64>> {
+        let l = self.limbs();
         let bits = exp.len() * 64;
         let top = (0..bits).rev().find(|&i| bit(exp, i))?;
-        let mut acc = base_m.clone();
+        let mut acc = base[..l].to_vec();
         let mut tmp = vec![0u64; l];
+        let mut m = vec![0u64; l];
         for i in (0..top).rev() {
-            self.mul(&acc, &acc, &mut tmp, &mut t);
+            self.product(&acc, None, &mut tmp, &mut m);
             if bit(exp, i) {
-                self.mul(&tmp, &base_m, &mut acc, &mut t);
+                self.product(&tmp, Some(base), &mut acc, &mut m);
             } else {
                 core::mem::swap(&mut acc, &mut tmp);
             }
         }
-        // Out of Montgomery form: acc * 1 * R^-1.
-        let mut one = vec![0u64; l];
-        one[0] = 1;
-        self.mul(&acc, &one, &mut tmp, &mut t);
-        Some(tmp)
+        Some(acc)
     }
 
     /// `R^2 mod n` by doubling 1 modulo n, 2 * 64 * L times. Slow; a fallback.
@@ -331,6 +452,12 @@ mod tests {
             }
             acc as u64
         };
+        // What RsaPublicKey::new and verify_pkcs1v15 do.
+        let pow = |b: u64, e: u64| {
+            let r_to_e_plus_1 = m.pow_unreduced(&r2, &[e])?;
+            let r_to_e = m.mul_new(&r_to_e_plus_1, &[1]);
+            Some(m.mul_new(&m.pow_unreduced(&[b], &[e])?, &r_to_e)[0])
+        };
         for (b, e) in [
             (2u64, 65537u64),
             (n - 1, 3),
@@ -339,13 +466,9 @@ mod tests {
             (1, 1),
             (7, 1 << 40),
         ] {
-            assert_eq!(
-                m.pow_vartime(&[b], &[e], &r2).unwrap()[0],
-                powmod(b, e),
-                "{b}^{e}"
-            );
+            assert_eq!(pow(b, e), Some(powmod(b, e)), "{b}^{e}");
         }
-        assert!(m.pow_vartime(&[5], &[0], &r2).is_none());
+        assert!(m.pow_unreduced(&[5], &[0]).is_none());
     }
 
     #[test]
@@ -355,6 +478,7 @@ mod tests {
         let crate::PublicKey::Rsa(key) = &cert.key else {
             panic!("not an RSA key")
         };
+        let key = key.key();
         let mont = Montgomery::new(key.n().as_words()).unwrap();
         assert_eq!(mont.limbs(), 32);
         let params: &crypto_bigint::modular::MontyParams<rsa::BoxedUint> = key.n_params().as_ref();

@@ -1,9 +1,9 @@
 //! SHA-256 block function on the Armv8 Cryptographic Extension (FEAT_SHA256):
 //! four rounds per `SHA256H`/`SHA256H2` pair, the message schedule by
 //! `SHA256SU0`/`SHA256SU1` (Arm ARM C7.2, "SHA256H" ff.). The structure follows the
-//! `sha2` crate's `aarch64_sha2.rs` (itself from mbedtls), with whole-register
-//! loads of 16-byte aligned blocks (see [`AlignedBlock`]) and the round
-//! constants hoisted out of the block loop.
+//! `sha2` crate's `aarch64_sha2.rs` (itself from mbedtls), with the round
+//! constants held in registers across blocks, each block read by one `LD4`
+//! whatever its alignment, and the sixteen quads written out in full.
 
 use core::arch::aarch64::*;
 
@@ -19,103 +19,121 @@ const K: [u32; 64] = [
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ];
 
+/// Four rounds (one quad) with message words `w` and round constants `k`.
 #[target_feature(enable = "sha2")]
-fn words(v: uint32x4_t) -> [u32; 4] {
-    [
-        vgetq_lane_u32::<0>(v),
-        vgetq_lane_u32::<1>(v),
-        vgetq_lane_u32::<2>(v),
-        vgetq_lane_u32::<3>(v),
-    ]
+#[inline]
+fn quad(abcd: &mut uint32x4_t, efgh: &mut uint32x4_t, w: uint32x4_t, k: uint32x4_t) {
+    let wk = vaddq_u32(w, k);
+    let abcd_prev = *abcd;
+    *abcd = vsha256hq_u32(abcd_prev, *efgh, wk);
+    *efgh = vsha256h2q_u32(*efgh, abcd_prev, wk);
 }
 
-/// A block at the alignment of a 128-bit register, so the compiler loads it
-/// with whole-register loads. `aarch64-unknown-none` builds with
-/// `+strict-align` (the kernel runs before its MMU is on), so a load the
-/// compiler cannot prove aligned is split into single bytes: 64 `LDRB`s and
-/// the shifts to join them cost about seven times the rounds themselves.
-#[repr(C, align(16))]
-struct AlignedBlock([u8; 64]);
-
-/// The four message vectors of `block` (FIPS 180-4 section 3.1: words are
-/// big-endian, hence `REV32`), loaded in place when it is 16-byte aligned,
-/// else through one copy to an aligned buffer.
+/// The next four message words, from the last sixteen `w0..w3` (oldest first).
 #[target_feature(enable = "sha2")]
+#[inline]
+fn schedule(w0: uint32x4_t, w1: uint32x4_t, w2: uint32x4_t, w3: uint32x4_t) -> uint32x4_t {
+    vsha256su1q_u32(vsha256su0q_u32(w0, w1), w2, w3)
+}
+
+/// Sixteen round constants as four vectors (`K` is a static the compiler
+/// knows to be aligned, so these are whole-register loads).
+#[target_feature(enable = "sha2")]
+#[inline]
+fn constants(quads: &[u32; 16]) -> [uint32x4_t; 4] {
+    // SAFETY: `quads` is sixteen readable, naturally aligned u32s, exactly what the load reads.
+    let v = unsafe { vld1q_u32_x4(quads.as_ptr()) };
+    [v.0, v.1, v.2, v.3]
+}
+
+/// The four message vectors of `block`: its sixteen big-endian words (FIPS 180-4
+/// section 3.1) as native ones.
+///
+/// `aarch64-unknown-none` builds with `+strict-align` (the kernel runs before its
+/// MMU is on), so a vector load the compiler cannot prove 16-byte aligned, plain
+/// `LD1` intrinsics included (`vld1q_u8_x4` is an unaligned read to LLVM), is
+/// split into 64 `LDRB`s and the shifts joining them. `LD4` (`vld4q_u8`) stays
+/// one instruction: byte elements need no alignment (Arm ARM B2.5.2). It
+/// de-interleaves, byte `4i + j` of the block to lane `i` of register `j`; two
+/// rounds of `ZIP1`/`ZIP2` put the bytes of each word back together, lowest lane
+/// first, `4i + 3` to `4i`, which is the byte swap a big-endian word needs.
+#[target_feature(enable = "sha2")]
+#[inline]
 fn message(block: &[u8; 64]) -> [uint32x4_t; 4] {
-    let mut copy = AlignedBlock([0; 64]);
-    let at = if block.as_ptr().align_offset(16) == 0 {
-        block.as_ptr()
-    } else {
-        copy.0 = *block;
-        copy.0.as_ptr()
-    };
-    // `at` is 16-byte aligned (checked, or an `AlignedBlock`), points into
-    // `block` or `copy`, which live through this read; any bytes are valid
-    // vectors of u8.
-    // SAFETY: 64 readable, aligned bytes at `at` (see above).
-    let vectors = unsafe { at.cast::<[uint8x16_t; 4]>().read() };
-    vectors.map(|v| vreinterpretq_u32_u8(vrev32q_u8(v)))
+    // SAFETY: `block` is 64 readable bytes; LD4 of byte elements has no alignment requirement.
+    let v = unsafe { vld4q_u8(block.as_ptr()) };
+    // Bytes (4i+3, 4i+2) and (4i+1, 4i) as halfwords: words 0-7 (zip1), 8-15 (zip2).
+    let (hi_lo, hi_hi) = (vzip1q_u8(v.3, v.2), vzip2q_u8(v.3, v.2));
+    let (lo_lo, lo_hi) = (vzip1q_u8(v.1, v.0), vzip2q_u8(v.1, v.0));
+    let word =
+        |zip: fn(uint16x8_t, uint16x8_t) -> uint16x8_t, high: uint8x16_t, low: uint8x16_t| {
+            vreinterpretq_u32_u16(zip(vreinterpretq_u16_u8(high), vreinterpretq_u16_u8(low)))
+        };
+    [
+        word(|a, b| vzip1q_u16(a, b), hi_lo, lo_lo),
+        word(|a, b| vzip2q_u16(a, b), hi_lo, lo_lo),
+        word(|a, b| vzip1q_u16(a, b), hi_hi, lo_hi),
+        word(|a, b| vzip2q_u16(a, b), hi_hi, lo_hi),
+    ]
 }
 
 /// Compresses `blocks` into `state` with the SHA-256 instructions.
 ///
-/// The round constants are loaded once, outside the block loop, and the
-/// message schedule is kept in four registers (the quads unrolled by four),
-/// so a block costs its 16 `SHA256H`/`SHA256H2` pairs, 12 schedule updates and
-/// four loads (building vectors lane by lane from bytes, as this function
-/// first did, cost about seven times as many instructions).
+/// Straight-line code per block: the block read by one `LD4` and eight `ZIP`s
+/// (see [`message`]), the sixteen
+/// `SHA256H`/`SHA256H2` pairs with their constant adds and the twelve schedule
+/// updates, all 64 round constants in registers throughout (about 100
+/// instructions per block; the first version, building vectors lane by lane from
+/// bytes, cost about seven times as many, and a rolled loop with the block
+/// copied to an aligned buffer about 170).
 ///
 /// # Safety
 ///
 /// The CPU must implement FEAT_SHA256 (see `hash::declare_sha2_instructions`).
 #[target_feature(enable = "sha2")]
 pub(crate) unsafe fn compress(state: &mut [u32; 8], blocks: &[[u8; 64]]) {
-    let mut k = [vdupq_n_u32(0); 16];
-    for (quad, slot) in k.iter_mut().enumerate() {
-        let four: &[u32; 4] = K[quad * 4..][..4].try_into().expect("4 constants");
-        // SAFETY: `four` is a reference to four readable u32s, exactly what LD1 {Vt.4S} reads, at their natural alignment.
-        *slot = unsafe { vld1q_u32(four.as_ptr()) };
-    }
-    // SAFETY: `state` is eight u32s; each load reads four of them.
-    let mut abcd = unsafe { vld1q_u32(state.as_ptr()) };
-    // SAFETY: as above, the last four.
-    let mut efgh = unsafe { vld1q_u32(state[4..].as_ptr()) };
+    let [k0, k1, k2, k3] = constants(K[0..16].try_into().expect("16 constants"));
+    let [k4, k5, k6, k7] = constants(K[16..32].try_into().expect("16 constants"));
+    let [k8, k9, k10, k11] = constants(K[32..48].try_into().expect("16 constants"));
+    let [k12, k13, k14, k15] = constants(K[48..64].try_into().expect("16 constants"));
+    // SAFETY: `state` is eight readable, naturally aligned u32s, what LD1 {Vt.4S, Vt2.4S} reads.
+    let state_v = unsafe { vld1q_u32_x2(state.as_ptr()) };
+    let (mut abcd, mut efgh) = (state_v.0, state_v.1);
     for block in blocks {
         let (abcd_orig, efgh_orig) = (abcd, efgh);
         let [mut w0, mut w1, mut w2, mut w3] = message(block);
-        // Four rounds (one quad) with message words `w` and constants `k`.
-        let mut quad = |w: uint32x4_t, k: uint32x4_t| {
-            let tmp = vaddq_u32(w, k);
-            let abcd_prev = abcd;
-            abcd = vsha256hq_u32(abcd_prev, efgh, tmp);
-            efgh = vsha256h2q_u32(efgh, abcd_prev, tmp);
-        };
-        // W[t..t+4] for the quad four ahead, from the last sixteen words.
-        let schedule = |w0, w1, w2, w3| vsha256su1q_u32(vsha256su0q_u32(w0, w1), w2, w3);
-        // Unrolled by four so each message vector stays in its register.
-        for (group, k) in k.chunks_exact(4).enumerate() {
-            let more = group < 3;
-            quad(w0, k[0]);
-            if more {
-                w0 = schedule(w0, w1, w2, w3);
-            }
-            quad(w1, k[1]);
-            if more {
-                w1 = schedule(w1, w2, w3, w0);
-            }
-            quad(w2, k[2]);
-            if more {
-                w2 = schedule(w2, w3, w0, w1);
-            }
-            quad(w3, k[3]);
-            if more {
-                w3 = schedule(w3, w0, w1, w2);
-            }
-        }
+        let (a, e) = (&mut abcd, &mut efgh);
+        quad(a, e, w0, k0);
+        w0 = schedule(w0, w1, w2, w3);
+        quad(a, e, w1, k1);
+        w1 = schedule(w1, w2, w3, w0);
+        quad(a, e, w2, k2);
+        w2 = schedule(w2, w3, w0, w1);
+        quad(a, e, w3, k3);
+        w3 = schedule(w3, w0, w1, w2);
+        quad(a, e, w0, k4);
+        w0 = schedule(w0, w1, w2, w3);
+        quad(a, e, w1, k5);
+        w1 = schedule(w1, w2, w3, w0);
+        quad(a, e, w2, k6);
+        w2 = schedule(w2, w3, w0, w1);
+        quad(a, e, w3, k7);
+        w3 = schedule(w3, w0, w1, w2);
+        quad(a, e, w0, k8);
+        w0 = schedule(w0, w1, w2, w3);
+        quad(a, e, w1, k9);
+        w1 = schedule(w1, w2, w3, w0);
+        quad(a, e, w2, k10);
+        w2 = schedule(w2, w3, w0, w1);
+        quad(a, e, w3, k11);
+        w3 = schedule(w3, w0, w1, w2);
+        quad(a, e, w0, k12);
+        quad(a, e, w1, k13);
+        quad(a, e, w2, k14);
+        quad(a, e, w3, k15);
         abcd = vaddq_u32(abcd, abcd_orig);
         efgh = vaddq_u32(efgh, efgh_orig);
     }
-    let (a, e) = (words(abcd), words(efgh));
-    state[..4].copy_from_slice(&a);
-    state[4..].copy_from_slice(&e);
+    // SAFETY: `state` is eight writable, naturally aligned u32s, what ST1 {Vt.4S, Vt2.4S} writes.
+    unsafe { vst1q_u32_x2(state.as_mut_ptr(), uint32x4x2_t(abcd, efgh)) };
 }

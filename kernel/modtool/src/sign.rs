@@ -117,7 +117,7 @@ fn read_key(path: &str) -> Result<SigningKey, Failure> {
 impl SigningKey {
     fn matches(&self, public: &PublicKey) -> bool {
         match (self, public) {
-            (SigningKey::Rsa(k), PublicKey::Rsa(p)) => k.to_public_key() == *p,
+            (SigningKey::Rsa(k), PublicKey::Rsa(p)) => k.to_public_key() == *p.key(),
             (SigningKey::P256(k), PublicKey::P256(p)) => k.verifying_key() == p,
             (SigningKey::P384(k), PublicKey::P384(p)) => k.verifying_key() == p,
             _ => false,
