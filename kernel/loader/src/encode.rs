@@ -155,7 +155,13 @@ pub fn apply(kind: RelocKind, place: &mut [u8], x: u64) -> Result<(), FieldError
     use RelocKind as K;
     match kind {
         K::None => Ok(()),
-        K::Abs64 | K::Prel64 => write_bytes(place, &x.to_le_bytes()),
+        K::Abs64 | K::Prel64 => match place.get_mut(..8).map(bytemuck::try_from_bytes_mut::<u64>) {
+            Some(Ok(w)) => {
+                *w = x.to_le();
+                Ok(())
+            }
+            _ => write_bytes(place, &x.to_le_bytes()),
+        },
         K::Abs32 => {
             check(fits_signed_or_unsigned(x, 32))?;
             write_bytes(place, &(x as u32).to_le_bytes())
@@ -173,9 +179,17 @@ pub fn apply(kind: RelocKind, place: &mut [u8], x: u64) -> Result<(), FieldError
             write_bytes(place, &(x as u16).to_le_bytes())
         }
         _ => {
-            let old = read_insn(place)?;
+            let word = place.get_mut(..4).ok_or(FieldError::ShortPlace)?;
+            // An instruction is 4-byte aligned wherever the section is: one
+            // load and one store (the kernel builds with `+strict-align`, where
+            // a `[u8; 4]` access is four byte accesses).
+            if let Ok(w) = bytemuck::try_from_bytes_mut::<u32>(word) {
+                *w = encode_insn(kind, u32::from_le(*w), x)?.to_le();
+                return Ok(());
+            }
+            let old = read_insn(word)?;
             let new = encode_insn(kind, old, x)?;
-            write_bytes(place, &new.to_le_bytes())
+            write_bytes(word, &new.to_le_bytes())
         }
     }
 }

@@ -10,7 +10,8 @@
 //! 3. [`Object::load`] — given each region's run-time base and writable bytes and a
 //!    [`SymbolResolver`]: copy, zero, resolve, fill the GOT, relocate (veneers for
 //!    far CALL26/JUMP26). Returns a [`LoadedModule`]: placements, exports,
-//!    `init_module`/`cleanup_module`, `.modinfo`, imports, statistics.
+//!    `init_module`/`cleanup_module`, statistics (`.modinfo` and imports
+//!    come from the [`Object`]).
 //!
 //! The caller then cleans the D-cache to PoU and invalidates the I-cache for the text
 //! region, maps text RX, rodata R, data RW, and calls init. On any error the caller

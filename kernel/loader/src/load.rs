@@ -159,10 +159,6 @@ pub struct LoadedModule<'a> {
     pub init: Option<u64>,
     /// Address of [`crate::CLEANUP_SYMBOL`], if defined.
     pub cleanup: Option<u64>,
-    /// `.modinfo` `key=value` strings.
-    pub modinfo: Vec<&'a str>,
-    /// Undefined symbols the module imported.
-    pub imports: Vec<&'a str>,
     /// Counts.
     pub stats: LoadStats,
 }
@@ -212,8 +208,6 @@ impl<'a> Object<'a> {
             plt: area(layout.plt),
             got: area(layout.got),
             common: area(layout.common),
-            modinfo: self.modinfo().collect(),
-            imports: self.undefined_symbols().collect(),
             exports,
             stats,
         })

@@ -164,7 +164,9 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
     clock.lap(0);
     let object = Object::parse(checked.elf).map_err(|e| noexec(file_stem, e))?;
     clock.lap(1);
-    let (name, mut taints) = check_modinfo(&object, file_stem)?;
+    // `.modinfo` read once: its `key=value` strings, in order.
+    let modinfo: Vec<&str> = object.modinfo().collect();
+    let (name, mut taints) = check_modinfo(&modinfo, file_stem)?;
     if checked.unverified.is_some() {
         signing::taint_unsigned(&name);
         taints |= 1 << Taint::UnsignedModule as u32;
@@ -179,7 +181,7 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
         .map_err(|e| ModError::new(errno::ENOMEM, format!("{name}: {e}")))?;
     // `__this_module` resolves to the Module's address, so the Module exists
     // before relocation; what is known only afterwards is set in `publish`.
-    let mut module = Arc::new(new_module(&object, name, &mem, &txn, imports.pinned_by));
+    let mut module = Arc::new(new_module(&modinfo, name, &mem, &txn, imports.pinned_by));
     if let Some(m) = Arc::get_mut(&mut module) {
         m.taints = taints;
         m.signer = checked.signer.map(|v| v.signer);
@@ -219,10 +221,15 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
 
 /// Step: `.modinfo` checks. Returns the module's name and the taint flags it
 /// brings.
-fn check_modinfo(object: &Object<'_>, file_stem: &str) -> Result<(String, u32), ModError> {
-    let name = object.modinfo_get("name").unwrap_or(file_stem).to_string();
+fn check_modinfo(modinfo: &[&str], file_stem: &str) -> Result<(String, u32), ModError> {
+    let get = |key: &str| {
+        modinfo
+            .iter()
+            .find_map(|kv| kv.strip_prefix(key).and_then(|rest| rest.strip_prefix('=')))
+    };
+    let name = get("name").unwrap_or(file_stem).to_string();
     let mut taints = 0;
-    match object.modinfo_get("abi") {
+    match get("abi") {
         Some(v) if v.parse::<u32>() == Ok(kabi::ABI_VERSION) => {}
         Some(v) => {
             return Err(noexec(
@@ -243,7 +250,7 @@ fn check_modinfo(object: &Object<'_>, file_stem: &str) -> Result<(String, u32), 
             ))
         }
     }
-    match object.modinfo_get("license") {
+    match get("license") {
         Some(
             "GPL"
             | "GPL v2"
@@ -366,7 +373,7 @@ fn resolve_imports<'a>(
 /// The `Module` for an image just allocated (fields known only after
 /// relocation are filled in by `load`).
 fn new_module(
-    object: &Object<'_>,
+    modinfo: &[&str],
     name: String,
     mem: &ModuleMemory,
     txn: &Txn,
@@ -381,7 +388,7 @@ fn new_module(
         text: mem.text_bounds(),
         init: None,
         cleanup: None,
-        modinfo: object.modinfo().map(|s| s.to_string()).collect(),
+        modinfo: modinfo.iter().map(|s| s.to_string()).collect(),
         uses: txn.deps.clone(),
         pinned_by,
         symbols: Vec::new(),
@@ -404,7 +411,17 @@ fn relocate<'a>(
     resolved: &[(&str, u64)],
 ) -> Result<LoadedModule<'a>, ModError> {
     let handle = module.handle() as u64;
+    // The loader asks in symbol-table order, the order `resolve_imports`
+    // resolved them in, with the same `&str`s: the next entry is the answer,
+    // found by address without comparing the name's bytes; a search otherwise.
+    let mut next = 0;
     let mut resolver = |sym: &str| -> Option<u64> {
+        if let Some(&(n, a)) = resolved.get(next) {
+            if core::ptr::eq(n, sym) {
+                next += 1;
+                return Some(a);
+            }
+        }
         if sym == kabi::THIS_MODULE_SYMBOL {
             return Some(handle);
         }
