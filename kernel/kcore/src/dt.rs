@@ -192,7 +192,7 @@ pub fn gic(fdt: &Fdt<'_>) -> Option<GicInfo> {
 
 /// Converts one GIC interrupt specifier to an INTID (GIC binding: cell 0 is 0 for
 /// SPI, 1 for PPI; cell 1 the number).
-fn gic_intid(cells: &[u32]) -> Option<u32> {
+pub(crate) fn gic_intid(cells: &[u32]) -> Option<u32> {
     match cells {
         [0, n, ..] => n.checked_add(32),
         [1, n, ..] => n.checked_add(16),

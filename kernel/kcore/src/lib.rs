@@ -12,6 +12,7 @@ pub mod blkid;
 pub mod cmdline;
 pub mod cpio;
 pub mod dt;
+pub mod dtwalk;
 pub mod errno;
 pub mod esr;
 pub mod kallsyms;

@@ -124,10 +124,10 @@ fn map_image(map: &mut impl FnMut(Range, Attr, &str), kernel: Range) {
 /// One pass over the device nodes serves both the device mappings and the
 /// timer lookup (each pass costs milliseconds under TCG): the page-rounded
 /// ranges to map as devices, and the virtual timer's INTID.
-fn device_ranges(fdt: &Fdt<'_>, ram: &RangeSet<8>) -> (RangeSet<64>, Option<u32>) {
+fn device_ranges(dtb: &[u8], ram: &RangeSet<8>) -> (RangeSet<64>, Option<u32>) {
     let mut devices = RangeSet::<64>::new();
     let mut timer_irq = None;
-    for d in dt::devices(fdt) {
+    for d in kcore::dtwalk::devices(dtb) {
         if d.is_compatible("arm,armv8-timer") {
             timer_irq = d.irqs().get(2).copied();
         }
@@ -173,7 +173,7 @@ pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
     let stdout = dt::stdout(&fdt)
         .and_then(|n| dt::first_reg(&n))
         .or_else(|| {
-            dt::devices(&fdt)
+            kcore::dtwalk::devices(dtb)
                 .find(|d| d.is_compatible("arm,pl011"))
                 .and_then(|d| d.regs().first().copied())
         });
@@ -181,7 +181,7 @@ pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
         // SAFETY: stdout-path names the UART; it is identity-mapped below.
         unsafe { console::init_early(uart.start as usize) };
     }
-    let ram = dt::memory(&fdt);
+    let ram = kcore::dtwalk::memory(dtb);
     if ram.total() == 0 {
         fail("device tree has no /memory node: cannot find RAM");
     }
@@ -225,7 +225,7 @@ pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
     }
     map_image(&mut map, kernel);
 
-    let (mut devices, timer_irq) = device_ranges(&fdt, &ram);
+    let (mut devices, timer_irq) = device_ranges(dtb, &ram);
     devices.coalesce();
     for r in devices.as_slice() {
         map(*r, Attr::Device, "cannot map device");
@@ -320,7 +320,7 @@ pub fn late_init(early: EarlyInfo) {
         );
     }
 
-    let Some(gic) = dt::gic(fdt) else {
+    let Some(gic) = kcore::dtwalk::gic(early.dtb) else {
         crate::klog::oops::die("no GIC (arm,cortex-a15-gic or arm,gic-v3) in the device tree");
     };
     // SAFETY: the GIC frames come from the DT and were mapped as device memory; IRQs are still masked and only this CPU runs.

@@ -47,8 +47,8 @@ static DEVICES: spin::Once<alloc::vec::Vec<dt::Device<'static>>> = spin::Once::n
 pub fn devices() -> &'static [dt::Device<'static>] {
     DEVICES.call_once(|| {
         boot_info()
-            .and_then(|b| Fdt::new(b.dtb).ok())
-            .map(|fdt| dt::devices(&fdt).collect())
+            .filter(|b| Fdt::new(b.dtb).is_ok())
+            .map(|b| kcore::dtwalk::devices(b.dtb).collect())
             .unwrap_or_default()
     })
 }
