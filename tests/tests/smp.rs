@@ -284,6 +284,83 @@ fn unload_of_a_virtio_driver_under_smp_stress_is_safe() {
     assert!(rng.starts_with("00000000  "), "{rng}");
 }
 
+/// The text of the line of `out` that contains `marker`, from `marker` on
+/// (module lines carry a timestamp before the module's name).
+fn line_from<'a>(out: &'a str, marker: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.find(marker).map(|i| &l[i..]))
+        .unwrap_or_else(|| panic!("no line with {marker:?} in:\n{out}"))
+}
+
+/// `irqinflight`'s report of one free_irq: it waited for the handler that
+/// was inside on CPU3 when free_irq was called (CPU0 called it), and took at
+/// least the 50 ms the handler stays after the caller's signal.
+fn assert_free_irq_waited(out: &str, when: &str) {
+    let line = line_from(out, &format!("irqinflight: {when}: free_irq "));
+    let head = format!(
+        "irqinflight: {when}: free_irq waited for the handler on CPU3 (inside at call: yes, inside after: no), "
+    );
+    let us: u64 = line
+        .strip_prefix(&head)
+        .and_then(|rest| rest.strip_suffix(" us"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}\n{out}"));
+    assert!(us >= 50_000, "free_irq returned after {us} us: {out}");
+}
+
+/// A handler caught in the act on another CPU (issue 10): `irqinflight`
+/// routes an unused SPI to CPU3 and raises it (`irq_inject`); its handler
+/// stays inside until CPU0 signals and calls free_irq, then 50 ms more, so
+/// free_irq is entered with the handler running. free_irq must return only
+/// after the handler left. Init then leaves the handler spinning on CPU3, and
+/// `rmmod` is issued meanwhile: the exit's free_irq waits for it, the module
+/// unloads, nothing faults, CPU3 runs on. Booted without coldplug, so the
+/// only other interrupt of the console (the early UART's) is on CPU0.
+fn free_irq_waits_for_a_handler_running_on_another_cpu(gic: u32) {
+    let mut m = Machine::boot(&Opts {
+        smp: Some(4),
+        gic: Some(gic),
+        ..qemu_tests::with_initrd_no_coldplug()
+    });
+    let out = m.run("insmod /initrd/irqinflight.ko");
+    assert_free_irq_waited(&out, "init");
+    assert_eq!(
+        line_from(&out, "irqinflight: handler spinning"),
+        "irqinflight: handler spinning on CPU3 until exit (CPU0 loaded the module)",
+        "{out}"
+    );
+    let out = m.run("rmmod irqinflight");
+    assert_free_irq_waited(&out, "exit");
+    assert!(out.contains("irqinflight: unloaded"), "{out}");
+    assert!(!m.run("lsmod").contains("irqinflight"));
+    assert!(!m.run("interrupts").contains("irqinflight"));
+    // Loaded again, the whole sequence repeats.
+    assert_free_irq_waited(&m.run("insmod /initrd/irqinflight.ko"), "init");
+    assert_free_irq_waited(&m.run("rmmod irqinflight"), "exit");
+    let t = m.transcript();
+    assert!(
+        !t.contains("Oops") && !t.contains("faulted") && !t.contains("nobody cared"),
+        "{t}"
+    );
+    let cpus = m.run("cpus");
+    assert!(
+        cpus.lines()
+            .any(|l| l.starts_with("3 ") && l.contains("online")),
+        "{cpus}"
+    );
+    assert_eq!(m.run("echo alive"), "alive\n");
+}
+
+#[test]
+fn free_irq_waits_for_a_handler_running_on_another_cpu_on_gicv2() {
+    free_irq_waits_for_a_handler_running_on_another_cpu(2);
+}
+
+#[test]
+fn free_irq_waits_for_a_handler_running_on_another_cpu_on_gicv3() {
+    free_irq_waits_for_a_handler_running_on_another_cpu(3);
+}
+
 /// Whether every line of `out` starting with `prefix` matches `shape`, where
 /// `#` in `shape` stands for a number (digits and dots) and everything else
 /// must be as written; and there is at least one such line.

@@ -246,6 +246,14 @@ int32_t request_irq(const struct module *owner, uint32_t intid, irq_handler_t ha
 #define KABI_CRC_free_irq 0x75823d6bu
 int32_t free_irq(const struct module *owner, uint32_t intid);
 
+/* irq_set_affinity(owner : *const ThisModule, intid : u32, cpu : u32) -> i32 */
+#define KABI_CRC_irq_set_affinity 0xed4a8914u
+int32_t irq_set_affinity(const struct module *owner, uint32_t intid, uint32_t cpu);
+
+/* irq_inject(owner : *const ThisModule, intid : u32) -> i32 */
+#define KABI_CRC_irq_inject 0x25e9f29cu
+int32_t irq_inject(const struct module *owner, uint32_t intid);
+
 /* timer_add(owner : *const ThisModule, delay_us : u64, period_us : u64, func : TimerFn, ctx : *mut Opaque) -> i64 */
 #define KABI_CRC_timer_add 0x5f6bef45u
 int64_t timer_add(const struct module *owner, uint64_t delay_us, uint64_t period_us, timer_fn_t func, void *ctx);
@@ -335,7 +343,7 @@ void module_panic(const struct module *owner, const char *msg, size_t len);
 #define KABI_CRC_panic_notifier_register 0x6fe15420u
 void panic_notifier_register(const struct module *owner, panic_notifier_t func);
 
-#define KABI_EXPORT_COUNT 31
+#define KABI_EXPORT_COUNT 33
 
 /* ---- Module description ------------------------------------------------- */
 

@@ -62,6 +62,17 @@ kernel_api! {
     fn request_irq(owner: *const ThisModule, intid: u32, handler: IrqHandler, ctx: *mut Opaque, name: *const u8) -> i32;
     /// Unregisters the handler for `intid` registered by `owner`; 0 or -errno.
     fn free_irq(owner: *const ThisModule, intid: u32) -> i32;
+    /// Routes shared interrupt `intid` (32 and up), whose handler `owner`
+    /// registered, to CPU `cpu` (Linux's `irq_set_affinity` for one CPU);
+    /// 0, -ENOENT if `owner` holds no such line, -EINVAL for an SGI, a PPI
+    /// or a CPU that is not online.
+    fn irq_set_affinity(owner: *const ThisModule, intid: u32, cpu: u32) -> i32;
+    /// Makes shared interrupt `intid`, whose handler `owner` registered,
+    /// pending at the interrupt controller as if its device had raised it, so
+    /// the handler runs on the CPU the line is routed to. For tests (the
+    /// `irqinflight` module); 0, -ENOENT if `owner` holds no such line,
+    /// -EINVAL for a line the controller does not implement.
+    fn irq_inject(owner: *const ThisModule, intid: u32) -> i32;
     /// Calls `func(ctx)` after `delay_us`, then every `period_us` if non-zero;
     /// returns a timer id (> 0) or -errno.
     fn timer_add(owner: *const ThisModule, delay_us: u64, period_us: u64, func: TimerFn, ctx: *mut Opaque) -> i64;

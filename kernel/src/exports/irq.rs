@@ -1,5 +1,7 @@
-//! Interrupt exports: `request_irq`/`free_irq`, local IRQ masking, waiting
-//! for an interrupt. The early console holds its UART's interrupt until a
+//! Interrupt exports: `request_irq`/`free_irq`, routing a line to a CPU
+//! (`irq_set_affinity`), raising it from software (`irq_inject`, for tests),
+//! local IRQ masking, waiting for an interrupt. A module may route or raise
+//! only a line it holds. The early console holds its UART's interrupt until a
 //! driver asks for it, and takes it back when the driver frees it.
 
 use super::{cstr_name, owner};
@@ -72,6 +74,36 @@ pub extern "C" fn free_irq(owner_ptr: *const ThisModule, intid: u32) -> i32 {
     };
     crate::console::irq_freed(intid);
     r
+}
+
+#[no_mangle]
+pub extern "C" fn irq_set_affinity(owner_ptr: *const ThisModule, intid: u32, cpu: u32) -> i32 {
+    let Some(m) = owner(owner_ptr) else {
+        return -errno::EINVAL;
+    };
+    if kobject::find(Kind::Irq(intid), &m).is_none() {
+        return -errno::ENOENT;
+    }
+    match irq::set_affinity(intid, cpu as usize) {
+        Ok(()) => 0,
+        Err(irq::IrqError::NotRegistered(_)) => -errno::ENOENT,
+        Err(_) => -errno::EINVAL,
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn irq_inject(owner_ptr: *const ThisModule, intid: u32) -> i32 {
+    let Some(m) = owner(owner_ptr) else {
+        return -errno::EINVAL;
+    };
+    if kobject::find(Kind::Irq(intid), &m).is_none() {
+        return -errno::ENOENT;
+    }
+    match irq::inject(intid) {
+        Ok(()) => 0,
+        Err(irq::IrqError::NotRegistered(_)) => -errno::ENOENT,
+        Err(_) => -errno::EINVAL,
+    }
 }
 
 #[no_mangle]

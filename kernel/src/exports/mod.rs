@@ -60,6 +60,8 @@ export!(
     iounmap,
     request_irq,
     free_irq,
+    irq_set_affinity,
+    irq_inject,
     timer_add,
     timer_del,
     virt_to_phys,

@@ -131,6 +131,8 @@ pub enum IrqError {
     Busy(u32),
     /// Nothing is registered there.
     NotRegistered(u32),
+    /// The CPU is not online.
+    CpuOffline(usize),
 }
 
 impl core::fmt::Display for IrqError {
@@ -139,6 +141,7 @@ impl core::fmt::Display for IrqError {
             IrqError::Invalid(i) => write!(f, "invalid IRQ {i}"),
             IrqError::Busy(i) => write!(f, "IRQ {i} is already in use (Device or resource busy)"),
             IrqError::NotRegistered(i) => write!(f, "IRQ {i} has no handler"),
+            IrqError::CpuOffline(c) => write!(f, "CPU{c} is not online"),
         }
     }
 }
@@ -175,6 +178,36 @@ pub fn request(
     }
     irqchip::enable(intid);
     Ok(())
+}
+
+/// Routes shared interrupt `intid` to CPU `cpu` from now on (Linux's
+/// `irq_set_affinity` for one CPU). SGIs and PPIs are per CPU: refused.
+pub fn set_affinity(intid: u32, cpu: usize) -> Result<(), IrqError> {
+    if !(32..MAX_IRQ as u32).contains(&intid) {
+        return Err(IrqError::Invalid(intid));
+    }
+    if cpu >= 64 || ONLINE.load(Ordering::Acquire) & (1 << cpu) == 0 {
+        return Err(IrqError::CpuOffline(cpu));
+    }
+    if !TABLE.lock().contains_key(&intid) {
+        return Err(IrqError::NotRegistered(intid));
+    }
+    irqchip::set_target(intid, cpu);
+    Ok(())
+}
+
+/// Makes shared interrupt `intid`, which must have a handler, pending at the
+/// controller as if its device had raised it: a test's way to have a handler
+/// run on the CPU the line is routed to, on demand.
+pub fn inject(intid: u32) -> Result<(), IrqError> {
+    if !TABLE.lock().contains_key(&intid) {
+        return Err(IrqError::NotRegistered(intid));
+    }
+    if irqchip::set_pending(intid) {
+        Ok(())
+    } else {
+        Err(IrqError::Invalid(intid))
+    }
 }
 
 /// Handlers running now, by INTID: raised under the table lock when dispatch

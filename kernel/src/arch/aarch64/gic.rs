@@ -25,7 +25,8 @@ register_structs! {
         (0x0080 => igroupr: [ReadWrite<u32>; 32]),
         (0x0100 => isenabler: [ReadWrite<u32>; 32]),
         (0x0180 => icenabler: [ReadWrite<u32>; 32]),
-        (0x0200 => _reserved1),
+        (0x0200 => ispendr: [ReadWrite<u32>; 32]),
+        (0x0280 => _reserved1),
         (0x0400 => ipriorityr: [ReadWrite<u32>; 256]),
         (0x0800 => itargetsr: [ReadWrite<u32>; 256]),
         (0x0c00 => icfgr: [ReadWrite<u32>; 64]),
@@ -409,6 +410,31 @@ pub fn disable(intid: u32) {
         None => {}
     }
     barrier::dsb(barrier::SY);
+}
+
+/// Makes shared peripheral interrupt `intid` (32 and up) pending, as if its
+/// device had signalled it, so that the CPU it is routed to takes it once it
+/// is enabled. GICD_ISPENDR<n> (IHI 0048B 4.3.7; IHI 0069H 12.9.20, the
+/// distributor's copy with ARE set, for SPIs): writing 1 sets the pending
+/// latch of a level-sensitive interrupt too, which acknowledging clears.
+/// Nothing in the kernel needs this but the `irq_inject` test export. Returns
+/// false for an SGI or PPI (per CPU) or a line the distributor lacks.
+pub fn set_pending(intid: u32) -> bool {
+    if intid < 32 || intid >= max_intid() {
+        return false;
+    }
+    let (word, bit) = ((intid / 32) as usize, 1u32 << (intid % 32));
+    match gic() {
+        Some(Gic::V2 { gicd, .. }) | Some(Gic::V3 { gicd, .. }) => match gicd.ispendr.get(word) {
+            Some(r) => {
+                barrier::dsb(barrier::ISHST);
+                r.set(bit);
+                true
+            }
+            None => false,
+        },
+        None => false,
+    }
 }
 
 /// Acknowledges the highest-priority pending interrupt; `None` if spurious.
