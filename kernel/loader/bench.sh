@@ -95,3 +95,8 @@ printf '%-22s best %8s ms   mean %8s ms\n' "modtool link" "$(ms $best_modtool)" 
 printf '%-22s best %8s ms   mean %8s ms\n' "ld.lld ($lld_name)" "$(ms $best_lld)" "$(ms $((sum_lld / runs)))"
 echo "text:    $text_size bytes, $same in both outputs"
 echo "ratio:   ld.lld / modtool (best) = $(awk -v a="$best_lld" -v b="$best_modtool" 'BEGIN { printf "%.2f", a / b }')"
+
+# The same comparison on Debian's three largest arm64 modules, when
+# tests/linux-bench/prepare.sh has fetched the package (says "skipped" otherwise).
+echo
+"$here/bench-linux-modules.sh"

@@ -115,3 +115,45 @@ fn link_accepts_the_erratum_843419_workaround() {
     let (plain, _) = modtool_link(&obj, 0x4010_0000, &syms, &dir.join("plain"));
     assert_eq!(std::fs::read(dir.join("out.bin")).unwrap(), plain);
 }
+
+#[test]
+fn link_reads_a_section_outside_the_file_as_the_loader_reports_it() {
+    // `link` reads only the sections it loads; a header pointing past the end of
+    // the file still gets the loader's message, naming the section.
+    let dir = workdir("cli-outside");
+    let obj = build_rust(&dir, "module.rs", "static", "small", "2");
+    let mut bytes = std::fs::read(&obj).unwrap();
+    let object = modloader::Object::parse(&bytes).unwrap();
+    let text = object
+        .sections()
+        .iter()
+        .find(|s| s.region().is_some() && s.size > 0)
+        .map(|s| (s.index, s.name.to_string()))
+        .unwrap();
+    let word = |b: &[u8], at: usize, n: usize| {
+        let mut w = [0u8; 8];
+        w[..n].copy_from_slice(&b[at..at + n]);
+        u64::from_le_bytes(w) as usize
+    };
+    let sh_offset = word(&bytes, 0x28, 8) + text.0 * 64 + 24;
+    let past_end = (bytes.len() as u64).to_le_bytes();
+    bytes[sh_offset..sh_offset + 8].copy_from_slice(&past_end);
+    let bad = dir.join("outside.o");
+    std::fs::write(&bad, &bytes).unwrap();
+    let syms = dir.join("syms");
+    std::fs::write(&syms, "").unwrap();
+    let out = Command::new(MODTOOL)
+        .arg("link")
+        .arg(&bad)
+        .args(["--base", "0x40100000", "--symbols"])
+        .arg(&syms)
+        .arg("-o")
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let expected = format!("section {} '{}': data at offset", text.0, text.1);
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(stderr.contains("lies outside the file"), "{stderr}");
+}
