@@ -3,10 +3,11 @@
 //!
 //! parse -> check `.modinfo` (ABI version, license, name not loaded) -> plan
 //! the layout -> resolve imports (kernel and module exports, each checked
-//! against the module's `__versions` CRC; providers referenced) -> allocate and
-//! map memory -> relocate -> read the module's own exports and apply its
-//! parameters -> protect (text RX, rodata R, data RW) -> publish (exports
-//! visible, module listed, COMING) -> init. Every step that acquires something
+//! against the module's `__versions` CRC; providers referenced) -> allocate
+//! memory -> relocate (written through the linear map) -> read the module's own
+//! exports and apply its parameters -> map it at its addresses with its final
+//! permissions (text RX, rodata R, data RW) -> publish (exports visible,
+//! module listed, COMING) -> init. Every step that acquires something
 //! records it in the [`Txn`]; returning early drops the transaction, which
 //! undoes everything in reverse: a failed load leaves nothing behind (memory,
 //! exports, listing, dependency references).
@@ -551,13 +552,14 @@ fn log_gdb_command(name: &str, loaded: &LoadedModule<'_>) {
     log::debug!("{gdb}");
 }
 
-/// Step: final permissions, and the text made visible to instruction fetch.
+/// Step: the image mapped at its run-time addresses with its final
+/// permissions, and the text made visible to instruction fetch.
 fn protect(module: &Module) -> Result<(), ModError> {
     let mut guard = module.mem.lock();
     let mem = guard
         .as_mut()
         .ok_or_else(|| noexec(&module.name, "image gone"))?;
-    mem.protect()
+    mem.map_final()
         .map_err(|e| ModError::new(errno::ENOMEM, format!("{}: {e}", module.name)))
 }
 

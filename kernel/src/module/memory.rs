@@ -5,17 +5,18 @@
 //! on QEMU virt, where RAM starts at 0x4000_0000), so every call from a module
 //! to the kernel or another module is within CALL26's +-128 MiB reach; the
 //! loader still makes veneers for any target that is not. Virtual space is handed out by a heap-free first-fit allocator
-//! ([`kcore::rangealloc`], highest address first); physical pages one by one,
-//! so no contiguity is needed. Each region
-//! is mapped read-write while the loader writes it, then switched to its final
-//! permission (text RX, rodata R, data RW: never W+X) with a TLB flush, and the
-//! text is made visible to instruction fetch (D-cache clean to PoU, I-cache
-//! invalidate) before any of it runs.
+//! ([`kcore::rangealloc`], highest address first). Each region's pages are one
+//! physically contiguous block, which the loader writes through the linear
+//! map (the kernel's RW map of all RAM); once written, the image is mapped at
+//! its run-time addresses with its final permissions (text RX, rodata R, data
+//! RW: never W+X) and the text is made visible to instruction fetch (D-cache
+//! clean to PoU, I-cache invalidate) before any of it runs. Mapping addresses
+//! that were unmapped needs no TLB invalidation, so a load invalidates
+//! nothing; an unload unmaps and invalidates on every CPU once.
 
 use crate::arch::{cpu, mmu};
 use crate::mm::{self, OutOfMemory, PAGE_SIZE};
 use crate::sync::IrqLock;
-use alloc::vec::Vec;
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kcore::memrange::Range;
 use kcore::rangealloc::RangeAllocator;
@@ -46,14 +47,28 @@ pub struct Span {
     pub size: usize,
 }
 
-/// One mapped module image: text, rodata and data, consecutive in VA.
+/// One region's physical pages: one block from the page allocator
+/// (physically contiguous, so its linear-map address gives the loader one
+/// slice), `count` pages asked for.
+#[derive(Debug, Clone, Copy)]
+struct Block {
+    /// Physical address, which the linear map maps at the same address, RW.
+    addr: usize,
+    count: usize,
+}
+
+/// One module image: text, rodata and data, consecutive in VA.
 pub struct ModuleMemory {
     pub base: usize,
     pub pages: usize,
     pub text: Span,
     pub rodata: Span,
     pub data: Span,
-    phys: Vec<usize>,
+    /// Text, rodata and data's pages (`None` for an empty region).
+    blocks: [Option<Block>; 3],
+    /// Whether `map_final` has mapped the image at `base` (before that,
+    /// nothing is mapped there and nothing needs invalidating).
+    mapped: bool,
 }
 
 fn page_round(n: u64) -> Option<usize> {
@@ -120,71 +135,102 @@ impl ModuleMemory {
                 base: base + t + r,
                 size: d,
             },
-            phys: Vec::new(),
+            blocks: [None; 3],
+            mapped: false,
         };
-        // From here on, dropping `mem` undoes whatever was done.
-        mem.phys
-            .try_reserve_exact(pages)
-            .map_err(|_| MemError::OutOfMemory)?;
-        for i in 0..pages {
-            let page = mm::alloc_pages(1)?;
-            mem.phys.push(page);
-            let va = base + i * PAGE_SIZE;
-            crate::mm::address_space::with(|space| {
-                space.map(va, page, PAGE_SIZE, mmu::Attr::NormalRw, &mut table_page)
-            })
-            .map_err(MemError::Map)?;
+        // From here on, dropping `mem` undoes whatever was done. The pages
+        // come zeroed; nothing is mapped at `base` until `map_final`.
+        for (slot, size) in [t, r, d].into_iter().enumerate() {
+            if size > 0 {
+                let count = size / PAGE_SIZE;
+                mem.blocks[slot] = Some(Block {
+                    addr: mm::alloc_pages(count)?,
+                    count,
+                });
+            }
         }
         Ok(mem)
     }
 
-    /// The three regions' bytes at once (they are disjoint), while the image
-    /// is still mapped RW (before `protect`).
+    /// The spans with their blocks, in VA order.
+    fn regions(&self) -> [(Span, Option<Block>); 3] {
+        [
+            (self.text, self.blocks[0]),
+            (self.rodata, self.blocks[1]),
+            (self.data, self.blocks[2]),
+        ]
+    }
+
+    /// The linear-map address of image address `addr` and how many bytes of
+    /// its region follow it: where the image's bytes are read and written
+    /// (at `addr` itself only once `map_final` ran, and then read-only).
+    fn alias(&self, addr: u64) -> Option<(usize, usize)> {
+        let addr = usize::try_from(addr).ok()?;
+        self.regions().into_iter().find_map(|(span, block)| {
+            let off = addr.checked_sub(span.base).filter(|&o| o < span.size)?;
+            Some((block?.addr + off, span.size - off))
+        })
+    }
+
+    /// The three regions' bytes at once (disjoint blocks), through the
+    /// linear map, for the loader to fill.
     pub fn regions_mut(&mut self) -> (&mut [u8], &mut [u8], &mut [u8]) {
-        let (t, r, d) = (self.text.size, self.rodata.size, self.data.size);
-        // `&mut self` makes the borrow unique.
-        // SAFETY: `base..base+t+r+d` is this image's VA range, mapped RW until `protect`, on pages only this image owns.
-        let all = unsafe { core::slice::from_raw_parts_mut(self.base as *mut u8, t + r + d) };
-        let (text, rest) = all.split_at_mut(t);
-        let (rodata, data) = rest.split_at_mut(r);
-        (text, rodata, data)
+        let [t, r, d] = self.regions().map(|(span, block)| match block {
+            // `&mut self` makes the borrow unique.
+            // SAFETY: the block's pages belong to this image alone and are mapped RW by the linear map; `span.size` <= the block's size.
+            Some(b) => unsafe { core::slice::from_raw_parts_mut(b.addr as *mut u8, span.size) },
+            None => &mut [][..],
+        });
+        (t, r, d)
     }
 
-    /// `len` bytes at `addr` if they lie inside the image (readable for the
-    /// image's lifetime: every region is mapped at least read-only).
+    /// `len` bytes at image address `addr` if they lie inside one region of
+    /// the image (read through the linear map, valid for the image's life).
     pub fn image_bytes(&self, addr: u64, len: usize) -> Option<&[u8]> {
-        self.contains_range(addr, len as u64).then(|| {
-            // SAFETY: checked inside this image, which stays mapped while `self` lives; nothing writes it through a shared borrow.
-            unsafe { core::slice::from_raw_parts(addr as usize as *const u8, len) }
+        let (at, room) = self.alias(addr)?;
+        (len <= room).then(|| {
+            // SAFETY: checked inside one region's block, which lives as long as `self`; nothing writes it through a shared borrow.
+            unsafe { core::slice::from_raw_parts(at as *const u8, len) }
         })
     }
 
-    /// Writable `len` bytes at `addr` if they lie inside the image, before
-    /// `protect` (while every region is still mapped RW).
+    /// Writable `len` bytes at image address `addr` if they lie inside one
+    /// region, before `map_final` (module parameters).
     pub fn image_bytes_mut(&mut self, addr: u64, len: usize) -> Option<&mut [u8]> {
-        self.contains_range(addr, len as u64).then(|| {
-            // SAFETY: checked inside this image, mapped RW until `protect`; `&mut self` makes the borrow unique.
-            unsafe { core::slice::from_raw_parts_mut(addr as usize as *mut u8, len) }
+        let (at, room) = self.alias(addr)?;
+        (len <= room && !self.mapped).then(|| {
+            // SAFETY: checked inside one region's block, not yet mapped anywhere else; `&mut self` makes the borrow unique.
+            unsafe { core::slice::from_raw_parts_mut(at as *mut u8, len) }
         })
     }
 
-    /// Final permissions: text RX, rodata R, data RW. Then flushes the TLB and
-    /// makes the text visible to instruction fetch.
-    pub fn protect(&mut self) -> Result<(), MemError> {
-        let text = self.text;
-        let rodata = self.rodata;
+    /// Maps the image at its run-time addresses with its final permissions
+    /// (text RX, rodata R, data RW: never W+X), and makes the text visible
+    /// to instruction fetch. The addresses were unmapped (and invalidated
+    /// on every CPU when last used), so no TLB invalidation is needed: a
+    /// load no longer drops every CPU's TLB (QEMU's whole software TLB and
+    /// jump cache) as the RW-then-protect scheme did.
+    pub fn map_final(&mut self) -> Result<(), MemError> {
+        let regions = self.regions();
+        self.mapped = true;
         crate::mm::address_space::with(|space| {
-            if text.size > 0 {
-                space.protect(text.base, text.size, mmu::Attr::NormalRx)?;
-            }
-            if rodata.size > 0 {
-                space.protect(rodata.base, rodata.size, mmu::Attr::NormalRo)?;
+            for ((span, block), attr) in regions.into_iter().zip([
+                mmu::Attr::NormalRx,
+                mmu::Attr::NormalRo,
+                mmu::Attr::NormalRw,
+            ]) {
+                // Page by page: never a block mapping, which `unmap` (level 3
+                // only) could not take apart.
+                for off in (0..block.map_or(0, |_| span.size)).step_by(PAGE_SIZE) {
+                    let pa = block.map_or(0, |b| b.addr) + off;
+                    space.map(span.base + off, pa, PAGE_SIZE, attr, &mut table_page)?;
+                }
             }
             Ok(())
         })
         .map_err(MemError::Map)?;
-        mmu::flush_tlb();
-        cpu::sync_icache(text.base, text.size);
+        mmu::mappings_added();
+        cpu::sync_icache(self.text.base, self.text.size);
         let hook = CODE_INSTALLED.load(Ordering::Acquire);
         if !hook.is_null() {
             // SAFETY: only ever set from a `fn()` in `on_code_installed`.
@@ -217,12 +263,13 @@ impl ModuleMemory {
 
 impl Drop for ModuleMemory {
     fn drop(&mut self) {
-        let mapped = self.phys.len();
-        let base = self.base;
-        let _ = crate::mm::address_space::with(|space| space.unmap(base, mapped * PAGE_SIZE));
-        mmu::flush_tlb();
-        for &page in &self.phys {
-            mm::free_pages(page, 1);
+        if self.mapped {
+            let (base, size) = (self.base, self.pages * PAGE_SIZE);
+            let _ = crate::mm::address_space::with(|space| space.unmap(base, size));
+            mmu::flush_tlb();
+        }
+        for b in self.blocks.iter().flatten() {
+            mm::free_pages(b.addr, b.count);
         }
         VA.lock()
             .free(self.base as u64, (self.pages * PAGE_SIZE) as u64);

@@ -155,10 +155,21 @@ impl AddressSpace {
         })
     }
 
-    /// Removes level-3 mappings of `[va, va+size)`. The caller flushes the TLB.
+    /// Removes the level-3 mappings of `[va, va+size)`; pages not mapped
+    /// (no table, or an invalid entry) are skipped. The caller flushes the TLB.
     #[allow(dead_code)] // used by the module subsystem
     pub fn unmap(&mut self, va: usize, size: usize) -> Result<(), MapError> {
-        self.for_each_page(va, size, |_| 0)
+        if !va.is_multiple_of(PAGE_SIZE) || !size.is_multiple_of(PAGE_SIZE) {
+            return Err(MapError::BadRange);
+        }
+        let mut none = || None;
+        for page in (va..va.checked_add(size).ok_or(MapError::BadRange)?).step_by(PAGE_SIZE) {
+            if let Ok(entry) = self.entry(page, 3, &mut none) {
+                // SAFETY: `entry` points into a live table page owned by this space.
+                unsafe { *entry = 0 };
+            }
+        }
+        Ok(())
     }
 
     #[allow(dead_code)] // used by the module subsystem
@@ -251,6 +262,15 @@ pub unsafe fn enable(space: &AddressSpace) {
             + SCTLR_EL1::I::Cacheable
             + SCTLR_EL1::A::Disable,
     );
+    barrier::isb(barrier::SY);
+}
+
+/// Makes new mappings (entries that were invalid, so in no TLB) visible to
+/// this CPU's table walks before they are used; other CPUs learn of the
+/// memory through a later barrier-ordered publication (an IPI or a lock).
+#[allow(dead_code)] // used by the module subsystem
+pub fn mappings_added() {
+    barrier::dsb(barrier::ISHST);
     barrier::isb(barrier::SY);
 }
 
