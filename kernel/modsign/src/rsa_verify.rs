@@ -256,17 +256,21 @@ impl Column {
 }
 
 /// `acc += sum of x[i] * y[len - 1 - i]`: the products of one column, `y`
-/// walked downwards. Two at a time, so each pair of limbs is one `LDP`.
+/// walked downwards. Four at a time (two `LDP`s from each), then what is left.
 #[inline(always)]
 fn column(acc: &mut Column, x: &[u64], y: &[u64]) {
-    let pairs = x.chunks_exact(2).zip(y.rchunks_exact(2));
-    for (xs, ys) in pairs {
-        acc.mac(xs[0], ys[1]);
-        acc.mac(xs[1], ys[0]);
+    let len = x.len().min(y.len());
+    let (x, y) = (&x[..len], &y[..len]);
+    for (xs, ys) in x.chunks_exact(4).zip(y.rchunks_exact(4)) {
+        acc.mac(xs[0], ys[3]);
+        acc.mac(xs[1], ys[2]);
+        acc.mac(xs[2], ys[1]);
+        acc.mac(xs[3], ys[0]);
     }
-    // An odd length leaves x's last limb and y's first.
-    if let ([xl], Some(&yf)) = (x.chunks_exact(2).remainder(), y.first()) {
-        acc.mac(*xl, yf);
+    let rest = len % 4;
+    let (x, y) = (&x[len - rest..], &y[..rest]);
+    for (i, &xi) in x.iter().enumerate() {
+        acc.mac(xi, y[rest - 1 - i]);
     }
 }
 
@@ -311,6 +315,17 @@ impl Montgomery {
     /// low limb is zero for `k < L`. The sum is `< n^2 + R n`, so the top `L`
     /// columns over `R` are `< 2n`: one conditional subtraction.
     fn product(&self, a: &[u64], b: Option<&[u64]>, out: &mut [u64], m: &mut [u64]) {
+        if fixed::<32>(self, a, b, out)
+            || fixed::<48>(self, a, b, out)
+            || fixed::<64>(self, a, b, out)
+        {
+            return;
+        }
+        self.product_any(a, b, out, m)
+    }
+
+    /// [`Montgomery::product`] for any length, the fallback of [`fixed`].
+    fn product_any(&self, a: &[u64], b: Option<&[u64]>, out: &mut [u64], m: &mut [u64]) {
         let l = self.limbs();
         // Equal lengths up front, so the slicing below is within bounds.
         let (n, a, m, out) = (&self.n[..l], &a[..l], &mut m[..l], &mut out[..l]);
@@ -411,6 +426,103 @@ impl Montgomery {
     }
 }
 
+/// [`Montgomery::product`] for moduli of exactly `N` limbs (RSA-2048, -3072,
+/// -4096), where the column bounds are known to be in range and need no
+/// checks; false (nothing done) for any other length.
+#[inline(always)]
+fn fixed<const N: usize>(mont: &Montgomery, a: &[u64], b: Option<&[u64]>, out: &mut [u64]) -> bool {
+    let (Ok(n), Some(a), Some(out)) = (
+        <&[u64; N]>::try_from(mont.n.as_slice()),
+        a.first_chunk::<N>(),
+        out.first_chunk_mut::<N>(),
+    ) else {
+        return false;
+    };
+    match b {
+        Some(b) => {
+            let Some(b) = b.first_chunk::<N>() else {
+                return false;
+            };
+            mul_fixed(n, mont.n_neg_inv, a, b, out)
+        }
+        None => sqr_fixed(n, mont.n_neg_inv, a, out),
+    }
+    true
+}
+
+/// `a b R^-1 mod n` for `N` limbs, as [`Montgomery::product`] computes it.
+#[inline(never)]
+fn mul_fixed<const N: usize>(
+    n: &[u64; N],
+    n_neg_inv: u64,
+    a: &[u64; N],
+    b: &[u64; N],
+    out: &mut [u64; N],
+) {
+    let mut m = [0u64; N];
+    let mut acc = Column::default();
+    for k in 0..N {
+        column(&mut acc, &a[..=k], &b[..=k]);
+        column(&mut acc, &m[..k], &n[1..=k]);
+        let mk = (acc.low as u64).wrapping_mul(n_neg_inv);
+        m[k] = mk;
+        acc.mac(mk, n[0]);
+        acc.shift_out();
+    }
+    for k in N..2 * N - 1 {
+        let lo = k + 1 - N;
+        column(&mut acc, &a[lo..], &b[lo..]);
+        column(&mut acc, &m[lo..], &n[lo..]);
+        out[k - N] = acc.shift_out();
+    }
+    finish(&mut acc, n, out);
+}
+
+/// `a a R^-1 mod n` for `N` limbs, each cross product once and doubled, as
+/// [`Montgomery::product`] computes it.
+#[inline(never)]
+fn sqr_fixed<const N: usize>(n: &[u64; N], n_neg_inv: u64, a: &[u64; N], out: &mut [u64; N]) {
+    let mut m = [0u64; N];
+    let mut acc = Column::default();
+    for k in 0..N {
+        let half = k.div_ceil(2);
+        let mut cross = Column::default();
+        column(&mut cross, &a[..half], &a[k + 1 - half..=k]);
+        acc.add(cross.doubled());
+        if k % 2 == 0 {
+            acc.mac(a[k / 2], a[k / 2]);
+        }
+        column(&mut acc, &m[..k], &n[1..=k]);
+        let mk = (acc.low as u64).wrapping_mul(n_neg_inv);
+        m[k] = mk;
+        acc.mac(mk, n[0]);
+        acc.shift_out();
+    }
+    for k in N..2 * N - 1 {
+        let lo = k + 1 - N;
+        let half = k.div_ceil(2);
+        let mut cross = Column::default();
+        column(&mut cross, &a[lo..half], &a[k + 1 - half..]);
+        acc.add(cross.doubled());
+        if k % 2 == 0 {
+            acc.mac(a[k / 2], a[k / 2]);
+        }
+        column(&mut acc, &m[lo..], &n[lo..]);
+        out[k - N] = acc.shift_out();
+    }
+    finish(&mut acc, n, out);
+}
+
+/// The last limb of a product and the one conditional subtraction of `n`.
+#[inline(always)]
+fn finish<const N: usize>(acc: &mut Column, n: &[u64; N], out: &mut [u64; N]) {
+    out[N - 1] = acc.shift_out();
+    let top = acc.shift_out();
+    if top != 0 || !less_than(out, n) {
+        sub_assign(out, n);
+    }
+}
+
 /// Bit `i` of little-endian limbs.
 fn bit(x: &[u64], i: usize) -> bool {
     x.get(i / 64).is_some_and(|w| (w >> (i % 64)) & 1 == 1)
@@ -469,6 +581,54 @@ mod tests {
             assert_eq!(pow(b, e), Some(powmod(b, e)), "{b}^{e}");
         }
         assert!(m.pow_unreduced(&[5], &[0]).is_none());
+    }
+
+    #[test]
+    fn fixed_size_products_match_the_general_ones() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for l in [32usize, 48, 64] {
+            // Top limbs all ones, the whole modulus all ones, a top limb of 1,
+            // and random: carries out of the top and the final subtraction.
+            let mut moduli = Vec::new();
+            let mut n: Vec<u64> = (0..l).map(|_| next()).collect();
+            n[l - 1] = u64::MAX;
+            moduli.push(n.clone());
+            moduli.push(vec![u64::MAX; l]);
+            n[l - 1] = 1;
+            moduli.push(n.clone());
+            moduli.push((0..l).map(|_| next()).collect());
+            for mut n in moduli {
+                n[0] |= 1;
+                n[l - 1] = n[l - 1].max(1);
+                let mont = Montgomery::new(&n).unwrap();
+                let below_n = |next: &mut dyn FnMut() -> u64| {
+                    let mut x: Vec<u64> = (0..l).map(|_| next()).collect();
+                    x[l - 1] = next() % n[l - 1];
+                    x
+                };
+                let mut edge = n.clone();
+                edge[0] -= 1; // n - 1
+                for (a, b) in [
+                    (below_n(&mut next), below_n(&mut next)),
+                    (edge.clone(), edge.clone()),
+                    (edge.clone(), below_n(&mut next)),
+                ] {
+                    for b in [Some(b.as_slice()), None] {
+                        let (mut fast, mut slow, mut m) = (vec![0; l], vec![0; l], vec![0; l]);
+                        mont.product(&a, b, &mut fast, &mut m);
+                        mont.product_any(&a, b, &mut slow, &mut m);
+                        assert_eq!(fast, slow, "{l} limbs, square: {}", b.is_none());
+                        assert!(less_than(&fast, &n));
+                    }
+                }
+            }
+        }
     }
 
     #[test]
