@@ -146,15 +146,6 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// Changes the attributes of already page-mapped (level 3) `[va, va+size)`.
-    /// The caller flushes the TLB ([`flush_tlb`]) afterwards.
-    #[allow(dead_code)] // used by the module subsystem
-    pub fn protect(&mut self, va: usize, size: usize, attr: Attr) -> Result<(), MapError> {
-        self.for_each_page(va, size, |e| {
-            (*e & ADDR_MASK) | attr.bits() | TABLE_OR_PAGE | VALID
-        })
-    }
-
     /// Removes the level-3 mappings of `[va, va+size)`; pages not mapped
     /// (no table, or an invalid entry) are skipped. The caller flushes the TLB.
     #[allow(dead_code)] // used by the module subsystem
@@ -167,30 +158,6 @@ impl AddressSpace {
             if let Ok(entry) = self.entry(page, 3, &mut none) {
                 // SAFETY: `entry` points into a live table page owned by this space.
                 unsafe { *entry = 0 };
-            }
-        }
-        Ok(())
-    }
-
-    #[allow(dead_code)] // used by the module subsystem
-    fn for_each_page(
-        &mut self,
-        va: usize,
-        size: usize,
-        f: impl Fn(&u64) -> u64,
-    ) -> Result<(), MapError> {
-        if !va.is_multiple_of(PAGE_SIZE) || !size.is_multiple_of(PAGE_SIZE) {
-            return Err(MapError::BadRange);
-        }
-        let mut none = || None;
-        for page in (va..va.checked_add(size).ok_or(MapError::BadRange)?).step_by(PAGE_SIZE) {
-            let entry = self.entry(page, 3, &mut none)?;
-            // SAFETY: `entry` points into a live table page owned by this space.
-            unsafe {
-                if *entry & VALID == 0 {
-                    return Err(MapError::BadRange);
-                }
-                *entry = f(&*entry);
             }
         }
         Ok(())
