@@ -16,6 +16,7 @@ pub mod dtwalk;
 pub mod errno;
 pub mod esr;
 pub mod kallsyms;
+pub mod lazyflush;
 pub mod lineedit;
 pub mod logring;
 pub mod memrange;
