@@ -108,6 +108,10 @@ pub extern "C" fn kernel_main(dtb: usize, entry_el: u64) -> ! {
     let info = boot::early_init(dtb, entry_el);
     exceptions::init(&HANDLERS);
     boot::late_init(info);
+    // This CPU's TLB counts for unmaps from now on; freed module images wait
+    // for every CPU's flush (`mm::tlb`).
+    mm::tlb::cpu_up();
+    module::memory::init();
     smp::boot_secondaries();
     kmod::coldplug();
     kmod::mount_disk();

@@ -74,6 +74,7 @@ pub fn tick(_intid: u32, _ctx: usize) {
     if let Some(t) = PER_CPU_TICKS.get(me) {
         t.fetch_add(1, Ordering::Relaxed);
     }
+    crate::mm::tlb::catch_up();
     if me != 0 {
         timer::arm(tick_period());
         return;

@@ -15,6 +15,7 @@
 
 pub mod address_space;
 pub mod layout;
+pub mod tlb;
 
 use crate::sync::IrqLock;
 use buddy_system_allocator::{FrameAllocator, Heap};

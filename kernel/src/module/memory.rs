@@ -15,9 +15,10 @@
 //! nothing; an unload unmaps and invalidates on every CPU once.
 
 use crate::arch::{cpu, mmu};
-use crate::mm::{self, OutOfMemory, PAGE_SIZE};
+use crate::mm::{self, tlb, OutOfMemory, PAGE_SIZE};
 use crate::sync::IrqLock;
 use core::sync::atomic::{AtomicPtr, Ordering};
+use kcore::lazyflush::Pending;
 use kcore::memrange::Range;
 use kcore::rangealloc::RangeAllocator;
 
@@ -107,8 +108,21 @@ fn table_page() -> Option<*mut mmu::Table> {
 }
 
 impl ModuleMemory {
-    /// Reserves VA and pages for regions of the given sizes and maps them RW.
+    /// Reserves VA and pages for regions of the given sizes (nothing mapped
+    /// yet). Images still waiting for a TLB flush elsewhere are freed first
+    /// when they can be, and waited for when memory or addresses ran out.
     pub fn allocate(text: u64, rodata: u64, data: u64) -> Result<ModuleMemory, MemError> {
+        reap();
+        match Self::try_allocate(text, rodata, data) {
+            Err(MemError::OutOfMemory | MemError::OutOfVirtualSpace) if waiting() => {
+                reap_wait();
+                Self::try_allocate(text, rodata, data)
+            }
+            r => r,
+        }
+    }
+
+    fn try_allocate(text: u64, rodata: u64, data: u64) -> Result<ModuleMemory, MemError> {
         let (t, r, d) = (
             page_round(text).ok_or(MemError::OutOfVirtualSpace)?,
             page_round(rodata).ok_or(MemError::OutOfVirtualSpace)?,
@@ -230,6 +244,10 @@ impl ModuleMemory {
         })
         .map_err(MemError::Map)?;
         mmu::mappings_added();
+        if self.text.size == 0 {
+            // No code: nothing for instruction fetch to see.
+            return Ok(());
+        }
         cpu::sync_icache(self.text.base, self.text.size);
         let hook = CODE_INSTALLED.load(Ordering::Acquire);
         if !hook.is_null() {
@@ -262,16 +280,106 @@ impl ModuleMemory {
 }
 
 impl Drop for ModuleMemory {
+    /// An image never mapped is freed at once. A mapped one is unmapped, and
+    /// its pages and addresses wait until every CPU has flushed its TLB
+    /// ([`mm::tlb`]): nothing waits here for the other CPUs.
     fn drop(&mut self) {
-        if self.mapped {
-            let (base, size) = (self.base, self.pages * PAGE_SIZE);
-            let _ = crate::mm::address_space::with(|space| space.unmap(base, size));
-            mmu::flush_tlb();
+        let retired = Retired {
+            base: self.base,
+            size: self.pages * PAGE_SIZE,
+            blocks: self.blocks,
+        };
+        if !self.mapped {
+            retired.free();
+            return;
         }
+        let _ = crate::mm::address_space::with(|space| space.unmap(retired.base, retired.size));
+        let gen = tlb::unmapped(retired.base, retired.size);
+        let mut item = retired;
+        loop {
+            let pushed = RETIRED.lock().push(item, gen);
+            match pushed {
+                Ok(()) => break,
+                // Every slot waits: wait for the other CPUs once, then retry.
+                Err(back) => {
+                    item = back;
+                    reap_wait();
+                }
+            }
+        }
+        reap();
+    }
+}
+
+/// What an unmapped image leaves: its pages and its addresses, reusable once
+/// every CPU flushed its TLB since the unmap.
+struct Retired {
+    base: usize,
+    size: usize,
+    blocks: [Option<Block>; 3],
+}
+
+impl Retired {
+    fn free(self) {
         for b in self.blocks.iter().flatten() {
             mm::free_pages(b.addr, b.count);
         }
-        VA.lock()
-            .free(self.base as u64, (self.pages * PAGE_SIZE) as u64);
+        VA.lock().free(self.base as u64, self.size as u64);
     }
+
+    fn pages(&self) -> usize {
+        self.blocks
+            .iter()
+            .flatten()
+            .map(|b| b.count.next_power_of_two())
+            .sum()
+    }
+}
+
+/// Images unmapped whose memory waits for every CPU's TLB flush. A fixed
+/// list: retiring never allocates.
+static RETIRED: IrqLock<Pending<Retired, 32>> = IrqLock::new(Pending::new());
+
+/// Frees every retired image all CPUs have flushed for. Any context (it also
+/// runs from the IPI or tick in which the last CPU caught up).
+pub fn reap() {
+    loop {
+        let flushed = tlb::flushed_everywhere();
+        let ready = RETIRED.lock().take_ready(flushed);
+        match ready {
+            Some(r) => r.free(),
+            None => break,
+        }
+    }
+}
+
+/// Waits until every CPU has flushed for every retired image (at most 10 ms,
+/// then a broadcast invalidation does it), and frees them: before memory
+/// figures are read, when an allocation failed, when the list is full.
+/// Whether nothing is left waiting.
+pub fn reap_wait() -> bool {
+    let newest = RETIRED.lock().newest();
+    if let Some(g) = newest {
+        tlb::wait_flushed(g, 10_000);
+    }
+    reap();
+    RETIRED.lock().is_empty()
+}
+
+/// Whether any retired image waits.
+fn waiting() -> bool {
+    !RETIRED.lock().is_empty()
+}
+
+/// Pages of unloaded images still waiting for a TLB flush on some CPU.
+pub fn pages_awaiting_flush() -> usize {
+    let list = RETIRED.lock();
+    let mut n = 0;
+    list.for_each(|r| n += r.pages());
+    n
+}
+
+/// Wires module memory to the TLB generations (once, at boot).
+pub fn init() {
+    tlb::on_caught_up(reap);
 }

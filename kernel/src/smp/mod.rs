@@ -27,6 +27,7 @@ use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
 pub const IPI_WAKE: u32 = irq::IPI_WAKE;
 pub const IPI_SYNC: u32 = 1;
 pub const IPI_STOP: u32 = 2;
+pub const IPI_TLB: u32 = 3;
 
 /// IPI_SYNCs handled, by CPU.
 static SYNC_ACKS: [AtomicU64; cpu::MAX_CPUS] = [const { AtomicU64::new(0) }; cpu::MAX_CPUS];
@@ -43,6 +44,7 @@ fn ipi(intid: u32, _ctx: usize) {
                 a.fetch_add(1, Ordering::AcqRel);
             }
         }
+        IPI_TLB => crate::mm::tlb::catch_up(),
         IPI_STOP => {
             let report = STOP_REPORT.load(Ordering::Acquire);
             if !report.is_null() {
@@ -50,6 +52,7 @@ fn ipi(intid: u32, _ctx: usize) {
                 let report: fn(usize) = unsafe { core::mem::transmute(report) };
                 report(me);
             }
+            crate::mm::tlb::cpu_down();
             STOPPED.fetch_add(1, Ordering::AcqRel);
             set(me, State::Offline);
             cpu::halt();
@@ -65,20 +68,31 @@ fn others() -> impl Iterator<Item = usize> {
 }
 
 /// Has every other online CPU take an exception (a context synchronization
-/// event), waiting at most 100 ms for each; after new code was written and
-/// the I-cache invalidated, no CPU can then run stale instructions.
+/// event), waiting at most 100 ms in all; after new code was written and
+/// the I-cache invalidated, no CPU can then run stale instructions. The
+/// IPIs all go out first, so the CPUs answer in parallel.
 pub fn sync_all_cpus() {
+    let mut before = [0u64; cpu::MAX_CPUS];
     for n in others() {
-        let before = SYNC_ACKS[n].load(Ordering::Acquire);
+        before[n] = SYNC_ACKS[n].load(Ordering::Acquire);
         irqchip::send_sgi(n, IPI_SYNC);
-        let start = time::micros();
-        while SYNC_ACKS[n].load(Ordering::Acquire) == before {
+    }
+    let start = time::micros();
+    for n in others() {
+        while SYNC_ACKS[n].load(Ordering::Acquire) == before[n] {
             if time::micros() - start > 100_000 {
                 log::warn!("smp: CPU{n} did not answer a synchronization IPI");
                 break;
             }
             core::hint::spin_loop();
         }
+    }
+}
+
+/// Asks every other online CPU to flush its TLB (`mm::tlb`), not waiting.
+fn kick_tlb() {
+    for n in others() {
+        irqchip::send_sgi(n, IPI_TLB);
     }
 }
 
@@ -100,7 +114,7 @@ pub fn stop_others(report: fn(usize)) {
 /// Registers the IPI handlers (once, on the boot CPU) and enables the SGIs
 /// on this CPU.
 fn init_ipis() {
-    for sgi in [IPI_WAKE, IPI_SYNC, IPI_STOP] {
+    for sgi in [IPI_WAKE, IPI_SYNC, IPI_STOP, IPI_TLB] {
         if let Err(e) = irq::request(
             sgi,
             irq::Handler::Kernel(ipi),
@@ -114,7 +128,7 @@ fn init_ipis() {
 }
 
 fn enable_ipis_here() {
-    for sgi in [IPI_WAKE, IPI_SYNC, IPI_STOP] {
+    for sgi in [IPI_WAKE, IPI_SYNC, IPI_STOP, IPI_TLB] {
         irqchip::enable(sgi);
     }
 }
@@ -193,6 +207,7 @@ pub fn boot_secondaries() {
     }
     init_ipis();
     crate::module::memory::on_code_installed(sync_all_cpus);
+    crate::mm::tlb::on_kick(kick_tlb);
     let Some(psci) = info.psci else {
         log::warn!("smp: no PSCI: {} secondary CPUs stay parked", others.len());
         return;
@@ -235,6 +250,7 @@ pub fn boot_secondaries() {
 #[no_mangle]
 pub extern "C" fn secondary_main(n: usize) -> ! {
     exceptions::init_cpu();
+    crate::mm::tlb::cpu_up();
     // SAFETY: `irqchip::init` ran on the boot CPU before CPU_ON; this is this CPU's one call, with its IRQs masked.
     let gic = unsafe { irqchip::init_cpu() };
     if gic {
@@ -267,6 +283,7 @@ pub fn idle_once() {
 /// check ends the wait at once instead of at the next interrupt.
 pub fn idle_unless(ready: impl Fn() -> bool) {
     work::run_local();
+    crate::mm::tlb::catch_up();
     let saved = cpu::irq_save();
     if !work::pending_here() && !ready() {
         cpu::wait_for_interrupt();

@@ -241,14 +241,49 @@ pub fn mappings_added() {
     barrier::isb(barrier::SY);
 }
 
-/// Invalidates all EL1 TLB entries after a permission change or unmap.
-#[allow(dead_code)] // used by the module subsystem
-pub fn flush_tlb() {
+/// Invalidates every CPU's EL1 TLB entries (`tlbi vmalle1is`: the hardware
+/// broadcasts it and `dsb ish` waits until every CPU's TLB has done it; no
+/// CPU has to take an interrupt).
+pub fn flush_tlb_all_cpus() {
     barrier::dsb(barrier::ISHST);
     // SAFETY: TLB invalidation has no effect on memory contents.
     unsafe { asm!("tlbi vmalle1is", options(nostack, preserves_flags)) };
     barrier::dsb(barrier::ISH);
     barrier::isb(barrier::SY);
+}
+
+/// Invalidates this CPU's EL1 TLB entries only (no broadcast: other CPUs are
+/// neither told nor waited for). Page-table writes another CPU made before
+/// it published them (release, after `dsb ish`) are seen by the walks after
+/// this: Arm ARM D8.13.4 (TLB maintenance), B2.3 (ordering).
+pub fn flush_tlb_local() {
+    barrier::dsb(barrier::ISHST);
+    // SAFETY: TLB invalidation has no effect on memory contents.
+    unsafe { asm!("tlbi vmalle1", options(nostack, preserves_flags)) };
+    barrier::dsb(barrier::NSH);
+    barrier::isb(barrier::SY);
+}
+
+/// Invalidates this CPU's TLB entries for the pages of `[va, va + size)`
+/// only (`tlbi vae1` per page: by VA, which also removes global entries, as
+/// every kernel mapping is; Arm ARM D8.13, C5.5), keeping the rest of the
+/// TLB (under QEMU, its software TLB and jump cache stay warm).
+pub fn flush_tlb_range_local(va: usize, size: usize) {
+    barrier::dsb(barrier::ISHST);
+    for page in (va..va.saturating_add(size)).step_by(PAGE_SIZE) {
+        // SAFETY: TLB invalidation has no effect on memory contents.
+        unsafe {
+            asm!("tlbi vae1, {}", in(reg) (page >> 12) as u64, options(nostack, preserves_flags))
+        };
+    }
+    barrier::dsb(barrier::NSH);
+    barrier::isb(barrier::SY);
+}
+
+/// Makes this CPU's page-table stores (entries cleared by an unmap) complete
+/// for every CPU's table walker before the unmap is announced.
+pub fn tables_written() {
+    barrier::dsb(barrier::ISH);
 }
 
 /// The physical address `va` maps to now, from the MMU itself (`AT S1E1R`, Arm
