@@ -136,6 +136,11 @@ const COMMANDS: &[Command] = &[
         run: selftest::smpstress,
     },
     Command {
+        name: "tlbstress",
+        help: "tlbstress N: map, read on the other CPUs, unmap a module page N times; count stale TLB reads",
+        run: selftest::tlbstress,
+    },
+    Command {
         name: "refbench",
         help: "refbench [N [smp]]: cost of module and object get/put (smp: 4 CPUs contending)",
         run: selftest::refbench,
@@ -331,6 +336,15 @@ fn cmd_uptime(_: &[&str]) {
 }
 
 fn cmd_mem(_: &[&str]) {
+    // Pages of unloaded modules are free once every CPU flushed its TLB
+    // (`mm::tlb`, usually within microseconds): wait for that, so the figures
+    // are settled, and say if a CPU did not answer.
+    if !crate::module::memory::reap_wait() {
+        println!(
+            "(waiting for a TLB flush on another CPU: {} pages)",
+            crate::module::memory::pages_awaiting_flush()
+        );
+    }
     let m = mm::info();
     let page = mm::PAGE_SIZE as u64;
     println!("RAM:        {:>10}", Bytes(m.ram_total));

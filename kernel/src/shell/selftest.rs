@@ -92,6 +92,7 @@ pub fn modstress(args: &[&str]) {
     let spinners = busy.then(super::smpbench::BusyCpus::start);
     crate::klog::set_console_quiet(true);
     let warm = cycle(&mut warm_l, &mut warm_u);
+    crate::module::memory::reap_wait();
     let before = crate::mm::info();
     let grace_before = module::grace_stats(true);
     let steps_before = module::step_ticks();
@@ -105,6 +106,9 @@ pub fn modstress(args: &[&str]) {
         done += 1;
     }
     crate::klog::set_console_quiet(false);
+    // Unloaded images wait for the other CPUs' TLB flush before their
+    // pages are free (`mm::tlb`): settle that first.
+    crate::module::memory::reap_wait();
     let after = crate::mm::info();
     let grace_after = module::grace_stats(false);
     let steps_after = module::step_ticks();
@@ -251,6 +255,17 @@ pub fn sigbench(args: &[&str]) {
 /// first reference takes the module reference (the worst case: every get is a
 /// 0 -> 1 transition). `refbench N smp`: the same loops alone and with CPUs
 /// 1..3 contending (`smpbench::refbench_smp`).
+/// `tlbstress N`: see [`super::smpbench::tlbstress`].
+pub fn tlbstress(args: &[&str]) {
+    match args {
+        [n] => match n.parse::<u64>() {
+            Ok(n) if n > 0 => super::smpbench::tlbstress(n),
+            _ => println!("Usage: tlbstress N (N: a positive number of rounds)"),
+        },
+        _ => println!("Usage: tlbstress N (N: a positive number of rounds)"),
+    }
+}
+
 pub fn refbench(args: &[&str]) {
     use core::hint::black_box;
     use core::sync::atomic::{AtomicU64, Ordering};
@@ -686,6 +701,7 @@ pub fn smpstress(args: &[&str]) {
         .collect();
     crate::klog::set_console_quiet(true);
     let warm = stress_phase(name, &bytes, device, &readers, 20);
+    crate::module::memory::reap_wait();
     let before = crate::mm::info();
     let grace_before = module::grace_stats(true);
     for &c in &readers {
@@ -694,6 +710,9 @@ pub fn smpstress(args: &[&str]) {
     }
     let r = stress_phase(name, &bytes, device, &readers, n);
     crate::klog::set_console_quiet(false);
+    // Unloaded images wait for the other CPUs' TLB flush before their
+    // pages are free (`mm::tlb`): settle that first.
+    crate::module::memory::reap_wait();
     let after = crate::mm::info();
     let grace_after = module::grace_stats(false);
     println!(

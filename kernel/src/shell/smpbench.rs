@@ -359,3 +359,164 @@ pub fn blk_read_split(
         .collect();
     Ok((ticks, retries))
 }
+
+// ---- tlbstress N ----
+
+/// The image page the readers check: published by `SEQ` (release) after
+/// its address and the value it holds.
+static TLB_SEQ: AtomicU64 = AtomicU64::new(0);
+static TLB_VA: AtomicUsize = AtomicUsize::new(0);
+static TLB_MAGIC: AtomicU64 = AtomicU64::new(0);
+/// The last round each helper checked, and its reads that saw another value.
+static TLB_ACK: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+static TLB_STALE: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
+/// Rounds per phase of the readers: interrupts taken, then masked (so the
+/// TLB-flush IPI waits: a CPU late to catch up).
+const TLB_PHASE: u64 = 64;
+
+fn tlb_reader(i: usize) {
+    use crate::arch::cpu;
+    started();
+    let mut last = 0;
+    let mut masked = None;
+    while !stopping() {
+        let seq = TLB_SEQ.load(Ordering::Acquire);
+        if seq != last {
+            let mask = (seq / TLB_PHASE) % 2 == 1;
+            match (mask, masked) {
+                (true, None) => masked = Some(cpu::irq_save()),
+                (false, Some(saved)) => {
+                    cpu::irq_restore(saved);
+                    masked = None;
+                }
+                _ => {}
+            }
+            let va = TLB_VA.load(Ordering::Relaxed);
+            let magic = TLB_MAGIC.load(Ordering::Relaxed);
+            // SAFETY: `tlbstress` keeps the page mapped at `va`, holding `magic`, until every helper acknowledged `seq`.
+            let seen = unsafe { core::ptr::read_volatile(va as *const u64) };
+            if seen != magic {
+                TLB_STALE[i].fetch_add(1, Ordering::Relaxed);
+            }
+            COUNT[i].fetch_add(1, Ordering::Relaxed);
+            TLB_ACK[i].store(seq, Ordering::Release);
+            last = seq;
+        }
+        core::hint::spin_loop();
+    }
+    if let Some(saved) = masked {
+        cpu::irq_restore(saved);
+    }
+    finished();
+}
+
+/// `tlbstress N`: N times, maps a fresh module-memory page holding a new
+/// value, has CPUs 1..3 read it at its address (so their TLBs hold the
+/// translation), unmaps and frees it. Unloaded images' addresses and pages
+/// are reused only once every CPU has flushed its TLB (`mm::tlb`); if a CPU
+/// kept a stale translation, a later round mapping the same address over
+/// another page would read the old page through it: counted as stale. The
+/// readers mask interrupts every other 64 rounds, so some CPUs are late to
+/// flush and the broadcast fallback is exercised too.
+pub fn tlbstress(n: u64) {
+    use crate::module::memory::ModuleMemory;
+    let cpus = helper_cpus(3);
+    if cpus.is_empty() {
+        println!("tlbstress: needs a second CPU");
+        return;
+    }
+    for &c in &cpus {
+        let i = cpus.iter().position(|&x| x == c).unwrap_or(0) + 1;
+        TLB_ACK[i].store(0, Ordering::Relaxed);
+        TLB_STALE[i].store(0, Ordering::Relaxed);
+    }
+    TLB_SEQ.store(0, Ordering::Release);
+    let broadcasts = crate::mm::tlb::broadcasts();
+    crate::module::memory::reap_wait();
+    let before = crate::mm::info();
+    start_crew(&cpus, 1, tlb_reader);
+    let (mut reused, mut moved, mut hung) = (0u64, 0u64, false);
+    let mut last_pa: Vec<u64> = alloc::vec![0; (crate::module::memory::MODULE_VA_END
+        - crate::module::memory::MODULE_VA_START)
+        / crate::mm::PAGE_SIZE];
+    let mut done = 0;
+    for round in 1..=n {
+        // Every other round, a page taken first (the one freed last) moves
+        // the image to another page than the one its address last mapped.
+        let hold = if round % 2 == 0 {
+            crate::mm::alloc_pages(1).ok()
+        } else {
+            None
+        };
+        let mut mem = match ModuleMemory::allocate(0, 0, crate::mm::PAGE_SIZE as u64) {
+            Ok(m) => m,
+            Err(e) => {
+                println!("tlbstress: round {round}: {e}");
+                if let Some(h) = hold {
+                    crate::mm::free_pages(h, 1);
+                }
+                break;
+            }
+        };
+        let magic = 0x7e57_0000_0000_0000 | round;
+        mem.regions_mut().2[..8].copy_from_slice(&magic.to_le_bytes());
+        if let Err(e) = mem.map_final() {
+            println!("tlbstress: round {round}: {e}");
+            break;
+        }
+        let va = mem.data.base;
+        let pa = crate::arch::mmu::translate(va).unwrap_or(0);
+        // The page each module address last mapped.
+        let slot = (va - crate::module::memory::MODULE_VA_START) / crate::mm::PAGE_SIZE;
+        if let Some(prev) = last_pa.get_mut(slot) {
+            if *prev != 0 {
+                reused += 1;
+                moved += u64::from(*prev != pa);
+            }
+            *prev = pa;
+        }
+        TLB_VA.store(va, Ordering::Relaxed);
+        TLB_MAGIC.store(magic, Ordering::Relaxed);
+        TLB_SEQ.store(round, Ordering::Release);
+        let t0 = time::micros();
+        while (1..=cpus.len()).any(|i| TLB_ACK[i].load(Ordering::Acquire) != round) {
+            if time::micros() - t0 > 1_000_000 {
+                hung = true;
+                break;
+            }
+            core::hint::spin_loop();
+        }
+        drop(mem);
+        if let Some(h) = hold {
+            crate::mm::free_pages(h, 1);
+        }
+        done = round;
+        if hung {
+            break;
+        }
+    }
+    stop_crew();
+    drop(last_pa);
+    crate::module::memory::reap_wait();
+    let after = crate::mm::info();
+    let stale: u64 = (1..=cpus.len())
+        .map(|i| TLB_STALE[i].load(Ordering::Relaxed))
+        .sum();
+    let reads: u64 = (1..=cpus.len())
+        .map(|i| COUNT[i].load(Ordering::Relaxed))
+        .sum();
+    println!(
+        "tlbstress: {done} rounds, {reads} reads on CPUs {cpus:?}: {stale} stale; an address mapped again {reused} times, {moved} of them over another page{}",
+        if hung { "; a CPU stopped answering" } else { "" }
+    );
+    println!(
+        "tlbstress: broadcast TLB invalidations (a CPU late to flush): {}",
+        crate::mm::tlb::broadcasts() - broadcasts
+    );
+    println!(
+        "tlbstress: pages in use before {}, after {}",
+        before.pages_total - before.pages_free,
+        after.pages_total - after.pages_free
+    );
+}
