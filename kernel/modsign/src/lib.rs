@@ -20,6 +20,7 @@ extern crate alloc;
 pub mod error;
 pub mod hash;
 pub mod keyring;
+pub mod p256_verify;
 pub mod pkcs7;
 pub mod rsa_verify;
 #[cfg(target_arch = "aarch64")]
@@ -92,9 +93,14 @@ fn check_signature(
             }
         }
         (PublicKey::P256(key), SignatureKind::Ecdsa) => {
-            let sig = p256::ecdsa::DerSignature::from_bytes(sig)
-                .map_err(|_| SigError::Malformed(Malformed::SignatureEncoding))?;
-            key.verify_prehash(digest, &sig).map_err(|_| rejected())
+            // Variable-time (public values only); the same answer as the p256
+            // crate's `DerSignature::from_bytes` + `verify_prehash`, faster.
+            p256_verify::verify_prehash(key, digest, sig).map_err(|e| match e {
+                p256_verify::EcdsaError::MalformedSignature => {
+                    SigError::Malformed(Malformed::SignatureEncoding)
+                }
+                p256_verify::EcdsaError::Rejected => rejected(),
+            })
         }
         (PublicKey::P384(key), SignatureKind::Ecdsa) => {
             let sig = p384::ecdsa::DerSignature::from_bytes(sig)
