@@ -1,6 +1,6 @@
 //! Differential test of modsign's variable-time ECDSA P-256 verifier
 //! (`modsign::p256_verify`) against the p256 crate's `DerSignature::from_bytes`
-//! + `VerifyingKey::verify_prehash`, which it replaced in `check_signature`.
+//! and `VerifyingKey::verify_prehash`, which it replaced in `check_signature`.
 //! Keys, messages and the choice of mutation come from a fixed-seed generator
 //! (SplitMix64), so a failure replays. Signatures are the crate's own
 //! (RFC 6979) over SHA-256, SHA-384 and SHA-512 digests; each is checked as
