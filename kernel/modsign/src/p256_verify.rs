@@ -81,7 +81,8 @@ const G_Y: Limbs = [
     0x4FE3_42E2_FE1A_7F9B,
 ];
 
-/// `-p^-1 mod 2^64` (p is `-1 mod 2^64`).
+/// `-p^-1 mod 2^64` (p is `-1 mod 2^64`), which [`reduce_p`] takes to be 1.
+#[cfg(test)]
 const P_INV: u64 = neg_inverse_mod_2_64(P[0]);
 /// `-n^-1 mod 2^64`.
 const N_INV: u64 = neg_inverse_mod_2_64(N[0]);
@@ -313,12 +314,79 @@ fn fe_neg(a: &Limbs) -> Limbs {
     sub_mod(&ZERO, a, &P)
 }
 
+/// `a b R^-1 mod p`: the 512-bit product, then [`reduce_p`].
 fn fe_mul(a: &Limbs, b: &Limbs) -> Limbs {
-    mont_mul(a, b, &P, P_INV)
+    let mut t = [0u64; 8];
+    for i in 0..4 {
+        let mut carry = 0;
+        for j in 0..4 {
+            let uv = t[i + j] as u128 + a[j] as u128 * b[i] as u128 + carry as u128;
+            t[i + j] = uv as u64;
+            carry = (uv >> 64) as u64;
+        }
+        t[i + 4] = carry;
+    }
+    reduce_p(&t)
 }
 
+/// `a^2 R^-1 mod p`: each cross product once, doubled, plus the squares.
 fn fe_sqr(a: &Limbs) -> Limbs {
-    mont_mul(a, a, &P, P_INV)
+    let mut t = [0u64; 8];
+    for i in 0..3 {
+        let mut carry = 0;
+        for j in i + 1..4 {
+            let uv = t[i + j] as u128 + a[i] as u128 * a[j] as u128 + carry as u128;
+            t[i + j] = uv as u64;
+            carry = (uv >> 64) as u64;
+        }
+        t[i + 4] = carry;
+    }
+    let mut top = 0;
+    for limb in t.iter_mut() {
+        let doubled = *limb << 1 | top;
+        top = *limb >> 63;
+        *limb = doubled;
+    }
+    let mut carry = 0;
+    for i in 0..4 {
+        let square = a[i] as u128 * a[i] as u128;
+        (t[2 * i], carry) = adc(t[2 * i], square as u64, carry);
+        (t[2 * i + 1], carry) = adc(t[2 * i + 1], (square >> 64) as u64, carry);
+    }
+    reduce_p(&t)
+}
+
+/// Montgomery reduction of a 512-bit `t < p R`: `t R^-1 mod p`, by p's form.
+/// Each step clears the low limb by adding `m p 2^(64 i)`, `m` the limb itself
+/// (`-p^-1 = 1 mod 2^64`). With p's limbs `[2^64 - 1, 2^32 - 1, 0, 2^64 - 2^32
+/// + 1]`, `m (2^64 - 1)` clears limb i and carries m, which with `m (2^32 -
+/// 1)` makes `m 2^32` at limb i+1; limb i+2 gets nothing; limb i+3 gets one
+/// product. One multiplication a step instead of four.
+#[inline(always)]
+fn reduce_p(t: &[u64; 8]) -> Limbs {
+    const P3: u128 = 0xFFFF_FFFF_0000_0001;
+    let mut t = *t;
+    let mut carry_out = 0;
+    for i in 0..4 {
+        let m = t[i];
+        let c;
+        (t[i + 1], c) = adc(t[i + 1], m << 32, 0);
+        let (sum, c) = adc(t[i + 2], m >> 32, c);
+        t[i + 2] = sum;
+        let product = m as u128 * P3;
+        let (sum, c) = adc(t[i + 3], product as u64, c);
+        t[i + 3] = sum;
+        // carry_out of the step before belongs at limb i+4 as well.
+        (t[i + 4], carry_out) = adc(t[i + 4], (product >> 64) as u64, c + carry_out);
+    }
+    // t[4..8] + 2^256 carry_out < 2p.
+    let high = [t[4], t[5], t[6], t[7]];
+    let (reduced, borrow) = sub_limbs(&high, &P);
+    if carry_out != 0 || borrow == 0 {
+        reduced
+    } else {
+        high
+    }
 }
 
 /// A plain number below p into Montgomery form.
