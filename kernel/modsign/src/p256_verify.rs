@@ -139,8 +139,17 @@ fn less_than(a: &Limbs, b: &Limbs) -> bool {
     sub_limbs(a, b).1 == 1
 }
 
+// Comparisons limb by limb: `==` on arrays becomes a call to memcmp.
 fn is_zero(a: &Limbs) -> bool {
-    *a == ZERO
+    a[0] | a[1] | a[2] | a[3] == 0
+}
+
+fn is_one(a: &Limbs) -> bool {
+    a[0] == 1 && a[1] | a[2] | a[3] == 0
+}
+
+fn equal(a: &Limbs, b: &Limbs) -> bool {
+    (a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) == 0
 }
 
 /// `(a + 2^256 carry) / 2`.
@@ -314,7 +323,9 @@ fn fe_neg(a: &Limbs) -> Limbs {
     sub_mod(&ZERO, a, &P)
 }
 
-/// `a b R^-1 mod p`: the 512-bit product, then [`reduce_p`].
+/// `a b R^-1 mod p`: the 512-bit product, then [`reduce_p`]. Inlined: a call
+/// passes and returns its limbs through memory.
+#[inline(always)]
 fn fe_mul(a: &Limbs, b: &Limbs) -> Limbs {
     let mut t = [0u64; 8];
     for i in 0..4 {
@@ -330,6 +341,7 @@ fn fe_mul(a: &Limbs, b: &Limbs) -> Limbs {
 }
 
 /// `a^2 R^-1 mod p`: each cross product once, doubled, plus the squares.
+#[inline(always)]
 fn fe_sqr(a: &Limbs) -> Limbs {
     let mut t = [0u64; 8];
     for i in 0..3 {
@@ -456,7 +468,7 @@ fn scalar_half(a: &Limbs) -> Limbs {
 fn scalar_invert(a: &Limbs) -> Limbs {
     let (mut u, mut v) = (*a, N);
     let (mut x1, mut x2) = (ONE, ZERO);
-    while u != ONE && v != ONE {
+    while !is_one(&u) && !is_one(&v) {
         while u[0] & 1 == 0 {
             u = shift_right_1(&u, 0);
             x1 = scalar_half(&x1);
@@ -473,7 +485,7 @@ fn scalar_invert(a: &Limbs) -> Limbs {
             x1 = sub_mod(&x1, &x2, &N);
         }
     }
-    if u == ONE {
+    if is_one(&u) {
         x1
     } else {
         x2
@@ -974,11 +986,14 @@ pub fn verify_prehash(
     // x(R) = X / Z^2 is below p; x(R) mod n = r means x(R) = r, or x(R) = r + n
     // when that is below p.
     let z2 = fe_sqr(&point.z);
-    if fe_mul(&fe_from_plain(&r), &z2) == point.x {
+    if equal(&fe_mul(&fe_from_plain(&r), &z2), &point.x) {
         return Ok(());
     }
     let (r_plus_n, carry) = add_limbs(&r, &N);
-    if carry == 0 && less_than(&r_plus_n, &P) && fe_mul(&fe_from_plain(&r_plus_n), &z2) == point.x {
+    if carry == 0
+        && less_than(&r_plus_n, &P)
+        && equal(&fe_mul(&fe_from_plain(&r_plus_n), &z2), &point.x)
+    {
         return Ok(());
     }
     Err(EcdsaError::Rejected)
