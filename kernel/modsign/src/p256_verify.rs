@@ -477,11 +477,12 @@ fn scalar_invert(a: &Limbs) -> Limbs {
             v = shift_right_1(&v, 0);
             x2 = scalar_half(&x2);
         }
-        if less_than(&u, &v) {
+        let (difference, borrow) = sub_limbs(&u, &v);
+        if borrow == 1 {
             v = sub_limbs(&v, &u).0;
             x2 = sub_mod(&x2, &x1, &N);
         } else {
-            u = sub_limbs(&u, &v).0;
+            u = difference;
             x1 = sub_mod(&x1, &x2, &N);
         }
     }
@@ -748,7 +749,9 @@ fn double_scalar_mul(u1: &Limbs, u2: &Limbs, q_tables: &CombTable) -> Jacobian {
     }
     let mut acc = Jacobian::INFINITY;
     for i in (0..SPACING).rev() {
-        acc = acc.double();
+        if !acc.is_infinity() {
+            acc = acc.double();
+        }
         for (digits, negate, tables) in recoded.iter().flatten() {
             for t in 0..TABLES {
                 acc = acc.add_affine(&comb_column(tables, digits, *negate, t, i));
