@@ -10,7 +10,9 @@
 //! that were hashed. Every outcome that is not success is a [`SigError`] whose
 //! class and errno are Linux's.
 //!
-//! `no_std` + `alloc`; the cryptography and DER are RustCrypto's. The only
+//! `no_std` + `alloc`; DER, X.509, CMS and P-384 are RustCrypto's, the RSA
+//! and P-256 checks our own variable-time ones ([`rsa_verify`],
+//! [`p256_verify`], differential-tested against RustCrypto's). The only
 //! `unsafe` is the SHA-256 instruction path, entered after the kernel has
 //! declared the instructions present ([`hash::declare_sha2_instructions`]).
 #![no_std]
