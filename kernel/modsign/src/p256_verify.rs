@@ -374,10 +374,10 @@ fn fe_sqr(a: &Limbs) -> Limbs {
 
 /// Montgomery reduction of a 512-bit `t < p R`: `t R^-1 mod p`, by p's form.
 /// Each step clears the low limb by adding `m p 2^(64 i)`, `m` the limb itself
-/// (`-p^-1 = 1 mod 2^64`). With p's limbs `[2^64 - 1, 2^32 - 1, 0, 2^64 - 2^32
-/// + 1]`, `m (2^64 - 1)` clears limb i and carries m, which with `m (2^32 -
-/// 1)` makes `m 2^32` at limb i+1; limb i+2 gets nothing; limb i+3 gets one
-/// product. One multiplication a step instead of four.
+/// (`-p^-1 = 1 mod 2^64`). p's limbs are `2^64 - 1`, `2^32 - 1`, 0 and
+/// `2^64 - 2^32 + 1`: `m (2^64 - 1)` clears limb i and carries m, which with
+/// `m (2^32 - 1)` makes `m 2^32` at limb i+1; limb i+2 gets nothing; limb i+3
+/// gets one product. One multiplication a step instead of four.
 #[inline(always)]
 fn reduce_p(t: &[u64; 8]) -> Limbs {
     const P3: u128 = 0xFFFF_FFFF_0000_0001;
