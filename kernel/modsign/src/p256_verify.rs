@@ -990,20 +990,25 @@ pub fn verify_prehash(
     if point.is_infinity() {
         return Err(EcdsaError::Rejected);
     }
-    // x(R) = X / Z^2 is below p; x(R) mod n = r means x(R) = r, or x(R) = r + n
-    // when that is below p.
-    let z2 = fe_sqr(&point.z);
-    if equal(&fe_mul(&fe_from_plain(&r), &z2), &point.x) {
-        return Ok(());
+    if x_mod_n_is(&point, &r) {
+        Ok(())
+    } else {
+        Err(EcdsaError::Rejected)
     }
-    let (r_plus_n, carry) = add_limbs(&r, &N);
-    if carry == 0
+}
+
+/// Whether `x(point) mod n = r`, for `0 < r < n` and a point other than the
+/// point at infinity, without inverting Z: `x = X / Z^2` is below p, so `x mod
+/// n = r` means `x = r`, or `x = r + n` when that is below p.
+fn x_mod_n_is(point: &Jacobian, r: &Limbs) -> bool {
+    let z2 = fe_sqr(&point.z);
+    if equal(&fe_mul(&fe_from_plain(r), &z2), &point.x) {
+        return true;
+    }
+    let (r_plus_n, carry) = add_limbs(r, &N);
+    carry == 0
         && less_than(&r_plus_n, &P)
         && equal(&fe_mul(&fe_from_plain(&r_plus_n), &z2), &point.x)
-    {
-        return Ok(());
-    }
-    Err(EcdsaError::Rejected)
 }
 
 #[cfg(test)]
@@ -1173,6 +1178,46 @@ mod tests {
         let minus_one = sub_limbs(&N, &ONE).0;
         let g_table = comb_table(&g).expect("table");
         assert!(double_scalar_mul(&minus_one, &ONE, &g_table).is_infinity());
+    }
+
+    #[test]
+    fn x_is_compared_with_r_and_with_r_plus_n() {
+        let mut rng = SplitMix(5);
+        // p - n, about 2^128: r + n < p only for r below it.
+        let p_minus_n = sub_limbs(&P, &N).0;
+        for _ in 0..200 {
+            let z = fe_from_plain(&loop {
+                let z = rng.below(&P);
+                if !is_zero(&z) {
+                    break z;
+                }
+            });
+            let z2 = fe_sqr(&z);
+            let point_with_x = |x: &Limbs| Jacobian {
+                x: fe_mul(&fe_from_plain(x), &z2),
+                y: ONE_P,
+                z,
+            };
+            let r = loop {
+                let r = rng.below(&N);
+                if !is_zero(&r) {
+                    break r;
+                }
+            };
+            assert!(x_mod_n_is(&point_with_x(&r), &r));
+            assert!(!x_mod_n_is(&point_with_x(&add_mod(&r, &ONE, &P)), &r));
+            // A small r: x = r + n is below p and reduces to r.
+            let small = [r[0], r[1] % p_minus_n[1], 0, 0];
+            if !is_zero(&small) {
+                let x = add_limbs(&small, &N).0;
+                assert!(x_mod_n_is(&point_with_x(&x), &small));
+                assert!(!x_mod_n_is(&point_with_x(&x), &add_mod(&small, &ONE, &N)));
+            }
+            // A large r: r + n is not below p, and x = (r + n) mod p is not r's.
+            let large = sub_limbs(&N, &small).0;
+            let wrapped = add_mod(&large, &N, &P);
+            assert!(!x_mod_n_is(&point_with_x(&wrapped), &large));
+        }
     }
 
     /// G's table as `p256_g_comb.in` holds it.
