@@ -94,7 +94,7 @@ const N_INV: u64 = neg_inverse_mod_2_64(N[0]);
 const R2_P: Limbs = r_squared(&P);
 const R2_N: Limbs = r_squared(&N);
 /// 1 in Montgomery form mod p: `R mod p = 2^256 - p`.
-const ONE_P: Limbs = sub_const(&[0; 4], &P);
+const ONE_P: Limbs = sub_limbs(&[0; 4], &P).0;
 
 const ZERO: Limbs = [0; 4];
 const ONE: Limbs = [1, 0, 0, 0];
@@ -111,7 +111,7 @@ fn adc(a: u64, b: u64, carry: u64) -> (u64, u64) {
 
 /// `a - b - borrow`: (difference, borrow out, 0 or 1).
 #[inline(always)]
-fn sbb(a: u64, b: u64, borrow: u64) -> (u64, u64) {
+const fn sbb(a: u64, b: u64, borrow: u64) -> (u64, u64) {
     let t = (a as u128).wrapping_sub(b as u128 + borrow as u128);
     (t as u64, (t >> 127) as u64)
 }
@@ -127,13 +127,16 @@ fn add_limbs(a: &Limbs, b: &Limbs) -> (Limbs, u64) {
     (out, carry)
 }
 
-/// `a - b`: (difference mod 2^256, borrow out).
+/// `a - b`: (difference mod 2^256, borrow out). A `const fn` (so `while`)
+/// for the constants below.
 #[inline(always)]
-fn sub_limbs(a: &Limbs, b: &Limbs) -> (Limbs, u64) {
+const fn sub_limbs(a: &Limbs, b: &Limbs) -> (Limbs, u64) {
     let mut out = [0; 4];
     let mut borrow = 0;
-    for i in 0..4 {
+    let mut i = 0;
+    while i < 4 {
         (out[i], borrow) = sbb(a[i], b[i], borrow);
+        i += 1;
     }
     (out, borrow)
 }
@@ -193,8 +196,8 @@ fn to_be_bytes(a: &Limbs) -> [u8; 32] {
 // The constants above, computed by the compiler.
 
 const fn neg_inverse_mod_2_64(m0: u64) -> u64 {
-    // Newton's iteration doubles the correct low bits each step: 1, 2, 4, ... 64
-    // (m0 odd, so x = 1 is right to 1 bit... and m0 m0 = 1 mod 8 gives 3).
+    // x = 1 is m0^-1 to 1 bit (m0 odd); each Newton step x (2 - m0 x) doubles
+    // the correct low bits: 2, 4, ..., 64 after six.
     let mut x: u64 = 1;
     let mut i = 0;
     while i < 6 {
@@ -202,19 +205,6 @@ const fn neg_inverse_mod_2_64(m0: u64) -> u64 {
         i += 1;
     }
     x.wrapping_neg()
-}
-
-const fn sub_const(a: &Limbs, b: &Limbs) -> Limbs {
-    let mut out = [0; 4];
-    let mut borrow = 0u64;
-    let mut i = 0;
-    while i < 4 {
-        let t = (a[i] as u128).wrapping_sub(b[i] as u128 + borrow as u128);
-        out[i] = t as u64;
-        borrow = (t >> 127) as u64;
-        i += 1;
-    }
-    out
 }
 
 /// `2^512 mod m`, by 512 modular doublings of 1 (m > 2^255).
@@ -230,17 +220,7 @@ const fn r_squared(m: &Limbs) -> Limbs {
             x[3] << 1 | x[2] >> 63,
         ];
         // doubled + 2^256 carry < 2m: one subtraction reduces it.
-        let reduced = sub_const(&doubled, m);
-        let borrow = {
-            let mut b = 0u64;
-            let mut i = 0;
-            while i < 4 {
-                let t = (doubled[i] as u128).wrapping_sub(m[i] as u128 + b as u128);
-                b = (t >> 127) as u64;
-                i += 1;
-            }
-            b
-        };
+        let (reduced, borrow) = sub_limbs(&doubled, m);
         x = if carry == 1 || borrow == 0 {
             reduced
         } else {
