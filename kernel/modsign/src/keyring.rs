@@ -23,7 +23,8 @@ pub const RSA_BITS: core::ops::RangeInclusive<usize> = 2048..=4096;
 pub enum PublicKey {
     /// With its Montgomery constants, computed when the certificate is read.
     Rsa(crate::rsa_verify::RsaPublicKey),
-    P256(p256::ecdsa::VerifyingKey),
+    /// Verified by `p256_verify`; builds its comb table on first use.
+    P256(crate::p256_verify::P256Key),
     P384(p384::ecdsa::VerifyingKey),
     /// Kept, so a signature by it is "unsupported" (ENOPKG), not "unknown key".
     Unsupported(String),
@@ -127,7 +128,7 @@ fn public_key(spki: &spki::SubjectPublicKeyInfoOwned) -> PublicKey {
             .as_ref()
             .and_then(|p| p.decode_as::<der::oid::ObjectIdentifier>().ok());
         return match curve {
-            Some(SECP_256_R_1) => p256::ecdsa::VerifyingKey::from_sec1_bytes(bits).map_or_else(
+            Some(SECP_256_R_1) => crate::p256_verify::P256Key::from_sec1(bits).map_or_else(
                 |e| PublicKey::Unsupported(format!("P-256 key: {e}")),
                 PublicKey::P256,
             ),

@@ -10,7 +10,9 @@
 //! that were hashed. Every outcome that is not success is a [`SigError`] whose
 //! class and errno are Linux's.
 //!
-//! `no_std` + `alloc`; the cryptography and DER are RustCrypto's. The only
+//! `no_std` + `alloc`; DER, X.509, CMS and P-384 are RustCrypto's, the RSA
+//! and P-256 checks our own variable-time ones ([`rsa_verify`],
+//! [`p256_verify`], differential-tested against RustCrypto's). The only
 //! `unsafe` is the SHA-256 instruction path, entered after the kernel has
 //! declared the instructions present ([`hash::declare_sha2_instructions`]).
 #![no_std]
@@ -20,6 +22,7 @@ extern crate alloc;
 pub mod error;
 pub mod hash;
 pub mod keyring;
+pub mod p256_verify;
 pub mod pkcs7;
 pub mod rsa_verify;
 #[cfg(target_arch = "aarch64")]
@@ -92,9 +95,14 @@ fn check_signature(
             }
         }
         (PublicKey::P256(key), SignatureKind::Ecdsa) => {
-            let sig = p256::ecdsa::DerSignature::from_bytes(sig)
-                .map_err(|_| SigError::Malformed(Malformed::SignatureEncoding))?;
-            key.verify_prehash(digest, &sig).map_err(|_| rejected())
+            // Variable-time (public values only); the same answer as the p256
+            // crate's `DerSignature::from_bytes` + `verify_prehash`, faster.
+            p256_verify::verify_prehash(key, digest, sig).map_err(|e| match e {
+                p256_verify::EcdsaError::MalformedSignature => {
+                    SigError::Malformed(Malformed::SignatureEncoding)
+                }
+                p256_verify::EcdsaError::Rejected => rejected(),
+            })
         }
         (PublicKey::P384(key), SignatureKind::Ecdsa) => {
             let sig = p384::ecdsa::DerSignature::from_bytes(sig)

@@ -118,7 +118,11 @@ impl SigningKey {
     fn matches(&self, public: &PublicKey) -> bool {
         match (self, public) {
             (SigningKey::Rsa(k), PublicKey::Rsa(p)) => k.to_public_key() == *p.key(),
-            (SigningKey::P256(k), PublicKey::P256(p)) => k.verifying_key() == p,
+            (SigningKey::P256(k), PublicKey::P256(p)) => {
+                modsign::p256_verify::P256Key::from_sec1(&k.verifying_key().to_sec1_bytes())
+                    .as_ref()
+                    == Ok(p)
+            }
             (SigningKey::P384(k), PublicKey::P384(p)) => k.verifying_key() == p,
             _ => false,
         }

@@ -77,28 +77,41 @@ pub fn init(bootargs: &str) {
 fn keyring() -> &'static Keyring {
     KEYRING.call_once(|| {
         log::info!("Loading compiled-in X.509 certificates");
-        let mut keyring = Keyring::new();
-        let mut rest = BUILT_IN;
-        while !rest.is_empty() {
-            let Some(len) = der_length(rest) else {
-                log::error!("module signing: malformed built-in certificate list");
-                break;
-            };
-            let (cert, tail) = rest.split_at(len);
-            match keyring.add_der(cert) {
-                Ok(c) => log::info!("Loaded X.509 cert '{}'", c.signer),
-                Err(e) => log::error!("Problem loading in-kernel X.509 certificate ({e})"),
-            }
-            rest = tail;
-        }
-        keyring
+        parse_built_in(true)
     })
+}
+
+/// The built-in certificates as a keyring; with `log`, each logged.
+fn parse_built_in(log: bool) -> Keyring {
+    let mut keyring = Keyring::new();
+    let mut rest = BUILT_IN;
+    while !rest.is_empty() {
+        let Some(len) = der_length(rest) else {
+            log::error!("module signing: malformed built-in certificate list");
+            break;
+        };
+        let (cert, tail) = rest.split_at(len);
+        match keyring.add_der(cert) {
+            Ok(c) if log => log::info!("Loaded X.509 cert '{}'", c.signer),
+            Ok(_) => {}
+            Err(e) => log::error!("Problem loading in-kernel X.509 certificate ({e})"),
+        }
+        rest = tail;
+    }
+    keyring
 }
 
 /// The trusted keyring the load path checks against, for the `sigbench`
 /// self-test (which times `modsign::verify` with it); parsed here on first use.
 pub fn trusted_keyring() -> &'static Keyring {
     keyring()
+}
+
+/// The built-in certificates parsed again, quietly, into a keyring of their
+/// own: keys that have verified nothing yet (no P-256 comb table), so
+/// `sigbench` can time a key's first verification.
+pub fn fresh_keyring() -> Keyring {
+    parse_built_in(false)
 }
 
 /// The length of the DER element at the start of `der` (a certificate is one
