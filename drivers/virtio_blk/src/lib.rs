@@ -2,31 +2,41 @@
 //! `/dev/vdb`, ...
 //!
 //! Init claims every virtio-mmio slot with a block device from `virtio_mmio`,
-//! drives each with `virtio_drivers::device::blk::VirtIOBlk` over
+//! drives each over virtio-drivers' `VirtQueue` and
 //! `MmioTransport` (the kernel's DMA and MMIO exports as its `Hal`), registers
 //! its interrupt (the handler acknowledges it) and a block device whose size is
 //! the capacity from the config space. Reads and writes take byte offsets and
-//! lengths that are multiples of 512; each request of up to 1 MiB is submitted
-//! without blocking and its completion polled for at most 2 s. A request the
+//! lengths that are multiples of 512; a transfer is split into requests of up
+//! to 256 KiB, several in flight, each waited for at most 2 s. A request the
 //! device does not answer fails with -ETIMEDOUT and the device is reset (so it
-//! can no longer touch the caller's buffer) and marked dead (-EIO from then
-//! on); an error status from the device is -EIO and logged.
+//! can no longer touch any caller's buffer) and brought up again (dead, -EIO
+//! from then on, if it cannot be); an error status from the device is -EIO
+//! and logged.
 //!
-//! Invariants: each disk is reached only through its lock, and the interrupt
-//! handler touches only the interrupt registers (never that lock, so it cannot
+//! Several CPUs read and write one disk at once: each transfer holds the
+//! disk's queue lock (a ticket lock: first come, first served) only to submit
+//! its requests and to complete answered ones, so requests of every CPU are
+//! with the device together; whichever waiting CPU looks first completes all
+//! that were answered (`glue::transfer`).
+//!
+//! Invariants: a disk's device and queue are reached only through its queue
+//! lock; the disk itself is read-shared by transfers and taken exclusively
+//! only to add or remove it (when nothing has it open). The interrupt handler
+//! touches only the interrupt registers (never those locks, so it cannot
 //! deadlock against the code it interrupted). Exit undoes init in reverse:
 //! device, then the virtio device (reset, queue freed), interrupt, slot.
 #![no_std]
 #![deny(unsafe_code)]
 
 use kabi::{errno, pr_err, pr_info, DeviceKind};
-use spin::Mutex;
+use spin::mutex::TicketMutex;
+use spin::{Mutex, RwLock};
 use virtio_common::{device_id, ClaimedSlot, DeviceRegistration, IrqRegistration, MmioRegs};
 
 #[allow(unsafe_code)]
 mod glue;
 
-use glue::{Blk, Op};
+use glue::Op;
 
 kabi::module! {
     name: "virtio_blk",
@@ -54,8 +64,6 @@ const EROFS: i32 = 30;
 /// One disk. Fields drop in order: the virtio device (reset), its interrupt,
 /// its slot; the device registration is undone explicitly first (it can fail).
 pub struct Disk {
-    /// None once the device has been reset after a lost request.
-    blk: Option<Blk>,
     irq: IrqRegistration,
     _slot: ClaimedSlot,
     regs: MmioRegs,
@@ -64,6 +72,8 @@ pub struct Disk {
     name: [u8; 4],
     sectors: u64,
     readonly: bool,
+    /// The device has a write cache to flush (VIRTIO_BLK_F_FLUSH).
+    has_flush: bool,
 }
 
 impl Disk {
@@ -73,8 +83,11 @@ impl Disk {
 }
 
 /// Disk `i` is `/dev/vd{a+i}`; the device's context is `i`.
-static DISKS: [Mutex<Option<(Disk, DeviceRegistration)>>; MAX_DISKS] =
-    [const { Mutex::new(None) }; MAX_DISKS];
+static DISKS: [RwLock<Option<(Disk, DeviceRegistration)>>; MAX_DISKS] =
+    [const { RwLock::new(None) }; MAX_DISKS];
+/// The device and request queue of disk `i` (see the invariants).
+static QUEUES: [TicketMutex<glue::Queue>; MAX_DISKS] =
+    [const { TicketMutex::new(glue::Queue::new()) }; MAX_DISKS];
 /// Interrupt registers of disk `i`, for the handler (see the invariants).
 static IRQ_REGS: [Mutex<Option<MmioRegs>>; MAX_DISKS] = [const { Mutex::new(None) }; MAX_DISKS];
 
@@ -104,18 +117,20 @@ fn probe(index: usize, slot: ClaimedSlot) -> Result<(Disk, DeviceRegistration), 
     })?;
     let sectors = blk.capacity();
     let readonly = blk.readonly();
+    let has_flush = blk.has_flush();
+    QUEUES[index].lock().blk = Some(blk);
     let cname = core::ffi::CStr::from_bytes_with_nul(&name).map_err(|_| errno::EINVAL)?;
     *IRQ_REGS[index].lock() = Some(regs);
     let irq = match IrqRegistration::request(s.irq, glue::blk_irq, index, cname) {
         Ok(irq) => irq,
         Err(e) => {
             pr_err!("{dev_name}: request_irq({}) failed: {}", s.irq, -e);
+            QUEUES[index].lock().blk = None;
             *IRQ_REGS[index].lock() = None;
             return Err(e);
         }
     };
     let disk = Disk {
-        blk: Some(blk),
         irq,
         _slot: slot,
         regs,
@@ -123,6 +138,7 @@ fn probe(index: usize, slot: ClaimedSlot) -> Result<(Disk, DeviceRegistration), 
         name,
         sectors,
         readonly,
+        has_flush,
     };
     let bytes = sectors.saturating_mul(SECTOR_SIZE);
     let reg = match DeviceRegistration::register(DeviceKind::Block, cname, &glue::OPS, index, bytes)
@@ -130,6 +146,7 @@ fn probe(index: usize, slot: ClaimedSlot) -> Result<(Disk, DeviceRegistration), 
         Ok(reg) => reg,
         Err(e) => {
             pr_err!("{dev_name}: register_device failed: {}", -e);
+            QUEUES[index].lock().blk = None;
             drop(disk);
             *IRQ_REGS[index].lock() = None;
             return Err(e);
@@ -160,7 +177,7 @@ fn virtio_blk_init() -> Result<(), i32> {
             }
         };
         match probe(found, slot) {
-            Ok(d) => *DISKS[found].lock() = Some(d),
+            Ok(d) => *DISKS[found].write() = Some(d),
             Err(e) => {
                 // Nothing registered by this load is open yet: removal succeeds.
                 let _ = remove_all();
@@ -180,7 +197,7 @@ fn virtio_blk_init() -> Result<(), i32> {
 /// first one still in use.
 fn remove_all() -> Result<(), i32> {
     for (index, entry) in DISKS.iter().enumerate() {
-        let mut entry = entry.lock();
+        let mut entry = entry.write();
         let Some((disk, reg)) = entry.take() else {
             continue;
         };
@@ -189,6 +206,8 @@ fn remove_all() -> Result<(), i32> {
             *entry = Some((disk, reg));
             return Err(e);
         }
+        // The device first (reset, queue freed), then the interrupt, slot.
+        QUEUES[index].lock().blk = None;
         drop(disk);
         *IRQ_REGS[index].lock() = None;
     }
@@ -208,6 +227,10 @@ pub enum RequestError {
     Broken(virtio_drivers::Error),
     /// No answer within the deadline; the device has been reset.
     Timeout { op: Op, sector: u64, len: usize },
+    /// Another CPU's request timed out and reset the device meanwhile.
+    Abandoned { op: Op, sector: u64, len: usize },
+    /// The device could not be brought up again after a reset.
+    Dead,
     /// The device answered with an error status (virtio 1.2, 5.2.6: 1 IOERR,
     /// 2 UNSUPP).
     Device {
@@ -230,21 +253,28 @@ fn clamp(disk: &Disk, len: usize, offset: u64) -> Result<usize, i32> {
 }
 
 /// Reads or writes `buf.len()` bytes at `offset` (both checked by `clamp`),
-/// or flushes (`IoBuf::None`). A request the device does not answer in time
-/// resets it; the driver then brings it up again (a disk that cannot be
-/// brought up is dead: -EIO from then on) and fails this transfer with
-/// -ETIMEDOUT. An error status is -EIO.
-fn transfer(disk: &mut Disk, offset: u64, buf: glue::IoBuf<'_>) -> Result<(), i32> {
-    let Some(blk) = disk.blk.as_mut() else {
-        return Err(errno::EIO);
-    };
+/// or flushes (`IoBuf::None`), on disk `index`. A request the device does
+/// not answer in time resets it; the driver then brings it up again (a disk
+/// that cannot be brought up is dead: -EIO from then on) and fails this
+/// transfer with -ETIMEDOUT, and other CPUs' transfers in flight with -EIO.
+/// An error status is -EIO.
+fn transfer(index: usize, disk: &Disk, offset: u64, buf: glue::IoBuf<'_>) -> Result<(), i32> {
     let timeout = if matches!(buf, glue::IoBuf::None) {
         FLUSH_TIMEOUT_US
     } else {
         REQUEST_TIMEOUT_US
     };
-    let result = glue::transfer(blk, &disk.regs, offset / SECTOR_SIZE, buf, timeout);
-    match result {
+    let mut restarted = None;
+    let result = glue::transfer(
+        &QUEUES[index],
+        &disk.regs,
+        disk.window,
+        offset / SECTOR_SIZE,
+        buf,
+        timeout,
+        &mut restarted,
+    );
+    let r = match result {
         Ok(()) => Ok(()),
         Err(RequestError::Timeout { op, sector, len }) => {
             pr_err!(
@@ -255,7 +285,6 @@ fn transfer(disk: &mut Disk, offset: u64, buf: glue::IoBuf<'_>) -> Result<(), i3
                 len / 512,
                 timeout / 1000
             );
-            bring_up_again(disk);
             Err(errno::ETIMEDOUT)
         }
         Err(RequestError::Broken(e)) => {
@@ -263,9 +292,19 @@ fn transfer(disk: &mut Disk, offset: u64, buf: glue::IoBuf<'_>) -> Result<(), i3
                 "{}: device broke the queue protocol ({e}); resetting the device",
                 disk.name()
             );
-            bring_up_again(disk);
             Err(errno::EIO)
         }
+        Err(RequestError::Abandoned { op, sector, len }) => {
+            pr_err!(
+                "{}: {} of sector {} (+{}) aborted: the device was reset",
+                disk.name(),
+                op.name(),
+                sector,
+                len / 512
+            );
+            Err(errno::EIO)
+        }
+        Err(RequestError::Dead) => Err(errno::EIO),
         Err(RequestError::Device {
             op,
             sector,
@@ -291,36 +330,24 @@ fn transfer(disk: &mut Disk, offset: u64, buf: glue::IoBuf<'_>) -> Result<(), i3
             pr_err!("{}: request failed: {e}", disk.name());
             Err(errno::EIO)
         }
-    }
-}
-
-/// After a reset by `glue::transfer`: frees the old queue and initialises the
-/// device again; a device that cannot be brought up leaves the disk dead
-/// (-EIO from then on, until the module is reloaded).
-fn bring_up_again(disk: &mut Disk) {
-    // Dropping unsets the queue, resets the device again and frees the queue.
-    disk.blk = None;
-    match glue::new_blk(&disk.regs, disk.window) {
-        Ok(blk) => {
-            pr_info!("{}: device reset and brought up again", disk.name());
-            disk.blk = Some(blk);
+    };
+    if let Some(restart) = restarted {
+        match restart.brought_up {
+            Ok(()) => pr_info!("{}: device reset and brought up again", disk.name()),
+            Err(e) => pr_err!(
+                "{}: cannot bring the device up again: {e}; disk is dead",
+                disk.name()
+            ),
         }
-        Err(e) => pr_err!(
-            "{}: cannot bring the device up again: {e}; disk is dead",
-            disk.name()
-        ),
     }
+    r
 }
 
-/// Runs `f` on disk `index` under its lock: -ENODEV for no such disk, -EBUSY
-/// if another call holds it.
-fn with_disk<T>(index: usize, f: impl FnOnce(&mut Disk) -> Result<T, i32>) -> Result<T, i32> {
-    let mut entry = DISKS
-        .get(index)
-        .ok_or(errno::ENODEV)?
-        .try_lock()
-        .ok_or(errno::EBUSY)?;
-    let (disk, _) = entry.as_mut().ok_or(errno::ENODEV)?;
+/// Runs `f` on disk `index` (-ENODEV for no such disk). Other CPUs' calls
+/// on the same disk run at the same time (see `glue::transfer`).
+fn with_disk<T>(index: usize, f: impl FnOnce(&Disk) -> Result<T, i32>) -> Result<T, i32> {
+    let entry = DISKS.get(index).ok_or(errno::ENODEV)?.read();
+    let (disk, _) = entry.as_ref().ok_or(errno::ENODEV)?;
     f(disk)
 }
 
@@ -329,7 +356,7 @@ fn read(index: usize, buf: &mut [u8], offset: u64) -> Result<usize, i32> {
     with_disk(index, |disk| {
         let n = clamp(disk, buf.len(), offset)?;
         if n > 0 {
-            transfer(disk, offset, glue::IoBuf::Read(&mut buf[..n]))?;
+            transfer(index, disk, offset, glue::IoBuf::Read(&mut buf[..n]))?;
         }
         Ok(n)
     })
@@ -346,7 +373,7 @@ fn write(index: usize, buf: &[u8], offset: u64) -> Result<usize, i32> {
             return Err(errno::ENOSPC);
         }
         if n > 0 {
-            transfer(disk, offset, glue::IoBuf::Write(&buf[..n]))?;
+            transfer(index, disk, offset, glue::IoBuf::Write(&buf[..n]))?;
         }
         Ok(n)
     })
@@ -356,10 +383,9 @@ fn write(index: usize, buf: &[u8], offset: u64) -> Result<usize, i32> {
 /// write cache (no VIRTIO_BLK_F_FLUSH).
 fn flush(index: usize) -> Result<(), i32> {
     with_disk(index, |disk| {
-        let blk = disk.blk.as_ref().ok_or(errno::EIO)?;
-        if !blk.has_flush() {
+        if !disk.has_flush {
             return Ok(());
         }
-        transfer(disk, 0, glue::IoBuf::None)
+        transfer(index, disk, 0, glue::IoBuf::None)
     })
 }
