@@ -505,7 +505,26 @@ fn blkbench_reads_from_four_cpus_at_once() {
     let dir = qemu_tests::root().join("target/qemu-tests");
     std::fs::create_dir_all(&dir).expect("mkdir");
     let scratch = dir.join("smp-blkbench.img");
-    std::fs::write(&scratch, vec![0u8; 8 << 20]).expect("scratch image");
+    // Every 4 KiB block starts with its own number (scrambled), so a request
+    // completed into another CPU's buffer or at the wrong place shows.
+    let mut image = vec![0u8; 8 << 20];
+    for (n, block) in image.chunks_mut(4096).enumerate() {
+        let word = (n as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        block[..8].copy_from_slice(&word.to_le_bytes());
+    }
+    std::fs::write(&scratch, &image).expect("scratch image");
+    // The kernel's `sample_sum` of each CPU's quarter.
+    let expected: Vec<String> = image
+        .chunks(2 << 20)
+        .enumerate()
+        .map(|(cpu, part)| {
+            let h = part.chunks(4096).fold(0u64, |h, b| {
+                h.wrapping_mul(31)
+                    .wrapping_add(u64::from_le_bytes(b[..8].try_into().expect("8 bytes")))
+            });
+            format!("CPU{cpu} {h:#018x}")
+        })
+        .collect();
     let mut m = Machine::boot(&Opts {
         smp: Some(4),
         initrd: Some(qemu_tests::root().join("build/initrd.cpio")),
@@ -532,6 +551,18 @@ fn blkbench_reads_from_four_cpus_at_once() {
             "blkbench: /dev/vda: requests refused",
             "blkbench: /dev/vda: requests refused busy (another CPU had the disk) and retried: CPU0 #, CPU1 #, CPU2 #, CPU3 #"
         ),
+        "{out}"
+    );
+    // No CPU waits for the disk to be free any more: none is refused.
+    assert!(
+        out.contains("retried: CPU0 0, CPU1 0, CPU2 0, CPU3 0\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "blkbench: /dev/vda: what each CPU read, sampled (first 8 bytes of every 4 KiB, h = h * 31 + word): {}\n",
+            expected.join(", ")
+        )),
         "{out}"
     );
     let out = m.run("blkbench /dev/vda 8 --cpus 1");

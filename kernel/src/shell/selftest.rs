@@ -584,11 +584,19 @@ fn blkbench_split(path: &str, mib: usize, cpus: usize) {
             );
             let r: alloc::vec::Vec<String> = retries
                 .iter()
-                .map(|(c, n)| alloc::format!("CPU{c} {n}"))
+                .map(|(c, n, _)| alloc::format!("CPU{c} {n}"))
                 .collect();
             println!(
                 "blkbench: {path}: requests refused busy (another CPU had the disk) and retried: {}",
                 r.join(", ")
+            );
+            let sums: alloc::vec::Vec<String> = retries
+                .iter()
+                .map(|(c, _, h)| alloc::format!("CPU{c} {h:#018x}"))
+                .collect();
+            println!(
+                "blkbench: {path}: what each CPU read, sampled (first 8 bytes of every 4 KiB, h = h * 31 + word): {}",
+                sums.join(", ")
             );
         }
         Err(why) => println!("blkbench: {path}: read from {cpus} CPUs: {why}"),

@@ -233,6 +233,22 @@ static BLK_MIB: AtomicUsize = AtomicUsize::new(0);
 static BLK_GO: AtomicBool = AtomicBool::new(false);
 /// Per part: 0, or the negative errno it ended with.
 static BLK_RESULT: [AtomicI64; MAX_CPUS] = [const { AtomicI64::new(0) }; MAX_CPUS];
+/// Each part's sampled checksum ([`sample_sum`]).
+static BLK_SUM: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
+/// Folds the first 8 bytes (little-endian) of every 4 KiB block of `buf`
+/// into `h` (`h = h * 31 + word`): cheap enough not to move the figure, and
+/// a request completed into another CPU's buffer or at the wrong place
+/// changes it.
+pub fn sample_sum(mut h: u64, buf: &[u8]) -> u64 {
+    for block in buf.chunks(4096) {
+        let mut w = [0u8; 8];
+        let n = block.len().min(8);
+        w[..n].copy_from_slice(&block[..n]);
+        h = h.wrapping_mul(31).wrapping_add(u64::from_le_bytes(w));
+    }
+    h
+}
 
 /// Part `i`'s MiB range of the disk: `[first, end)`.
 fn part(i: usize) -> (usize, usize) {
@@ -261,10 +277,15 @@ fn blk_prepare(i: usize) -> Result<(usize, Vec<u8>), i32> {
 /// -EBUSY (another CPU has the disk) is retried and counted.
 fn blk_read_part(i: usize, fd: usize, buf: &mut [u8]) -> Result<(), i32> {
     let (first, end) = part(i);
+    let mut sum = 0;
+    BLK_SUM[i].store(0, Ordering::Relaxed);
     for _ in first..end {
         loop {
             match devfs::read(fd, buf) {
-                Ok(n) if n == buf.len() => break,
+                Ok(n) if n == buf.len() => {
+                    sum = sample_sum(sum, buf);
+                    break;
+                }
                 Ok(_) => return Err(-errno::ENOSPC),
                 Err(e) if e == -errno::EBUSY => {
                     COUNT[i].fetch_add(1, Ordering::Relaxed);
@@ -274,6 +295,7 @@ fn blk_read_part(i: usize, fd: usize, buf: &mut [u8]) -> Result<(), i32> {
             }
         }
     }
+    BLK_SUM[i].store(sum, Ordering::Relaxed);
     Ok(())
 }
 
@@ -302,12 +324,13 @@ fn blk_reader(i: usize) {
 /// Reads `mib` MiB of device `name` sequentially, split into `cpus` equal
 /// parts read at once, part 0 by this CPU and the others by CPUs 1.. (each
 /// its own descriptor and buffer). Returns the counter ticks from the start
-/// signal until the last part is read and, per CPU, (CPU, busy retries).
+/// signal until the last part is read and, per CPU, (CPU, busy retries,
+/// sampled checksum of its part).
 pub fn blk_read_split(
     name: &str,
     mib: usize,
     cpus: usize,
-) -> Result<(u64, Vec<(usize, u64)>), String> {
+) -> Result<(u64, Vec<(usize, u64, u64)>), String> {
     let helpers = helper_cpus(cpus.saturating_sub(1));
     if helpers.len() + 1 < cpus {
         return Err(alloc::format!(
@@ -355,7 +378,13 @@ pub fn blk_read_split(
     let retries = core::iter::once(0)
         .chain(helpers.iter().copied())
         .enumerate()
-        .map(|(i, c)| (c, COUNT[i].load(Ordering::Relaxed)))
+        .map(|(i, c)| {
+            (
+                c,
+                COUNT[i].load(Ordering::Relaxed),
+                BLK_SUM[i].load(Ordering::Relaxed),
+            )
+        })
         .collect();
     Ok((ticks, retries))
 }
