@@ -20,6 +20,8 @@ extern crate alloc;
 pub mod error;
 pub mod hash;
 pub mod keyring;
+#[cfg(target_arch = "aarch64")]
+mod mont_aarch64;
 pub mod pkcs7;
 pub mod rsa_verify;
 #[cfg(target_arch = "aarch64")]

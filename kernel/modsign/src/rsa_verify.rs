@@ -426,9 +426,12 @@ impl Montgomery {
     }
 }
 
+/// The largest modulus, in limbs (RSA-4096), that [`fixed`] handles.
+const MAX_FIXED_LIMBS: usize = 64;
+
 /// [`Montgomery::product`] for moduli of exactly `N` limbs (RSA-2048, -3072,
-/// -4096), where the column bounds are known to be in range and need no
-/// checks; false (nothing done) for any other length.
+/// -4096), by [`sos_product`] on this CPU's row kernel; false (nothing done)
+/// for any other length.
 #[inline(always)]
 fn fixed<const N: usize>(mont: &Montgomery, a: &[u64], b: Option<&[u64]>, out: &mut [u64]) -> bool {
     let (Ok(n), Some(a), Some(out)) = (
@@ -438,89 +441,229 @@ fn fixed<const N: usize>(mont: &Montgomery, a: &[u64], b: Option<&[u64]>, out: &
     ) else {
         return false;
     };
-    match b {
-        Some(b) => {
-            let Some(b) = b.first_chunk::<N>() else {
-                return false;
-            };
-            mul_fixed(n, mont.n_neg_inv, a, b, out)
-        }
-        None => sqr_fixed(n, mont.n_neg_inv, a, out),
-    }
+    let b = match b {
+        Some(b) => match b.first_chunk::<N>() {
+            Some(b) => Some(b),
+            None => return false,
+        },
+        None => None,
+    };
+    sos_product(RowKernel::NATIVE, n, mont.n_neg_inv, a, b, out);
     true
 }
 
-/// `a b R^-1 mod n` for `N` limbs, as [`Montgomery::product`] computes it.
+/// Which code runs the four-row multiply-accumulate of the Montgomery
+/// products ([`RowKernel::addmul4`]): both give the same result for every
+/// input (`ce-check.sh` runs them side by side under `qemu-aarch64`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowKernel {
+    /// Rust on `u128`, for any target.
+    Portable,
+    /// `mont_aarch64.rs`: A64 add-with-carry chains.
+    #[cfg(target_arch = "aarch64")]
+    Aarch64,
+}
+
+impl RowKernel {
+    /// The fastest kernel this target has.
+    #[cfg(target_arch = "aarch64")]
+    pub const NATIVE: RowKernel = RowKernel::Aarch64;
+    /// The fastest kernel this target has.
+    #[cfg(not(target_arch = "aarch64"))]
+    pub const NATIVE: RowKernel = RowKernel::Portable;
+
+    /// `t += a * b` where `t` has `b.len() + 4` limbs and `b` a non-zero
+    /// multiple of 4; returns the carry out of `t`'s top limb (0 or 1).
+    ///
+    /// # Panics
+    /// If the lengths are not as above (a bug in the caller: every caller
+    /// here slices with lengths fixed by the modulus).
+    #[inline(always)]
+    pub fn addmul4(self, t: &mut [u64], a: &[u64; 4], b: &[u64]) -> u64 {
+        assert!(!b.is_empty() && b.len() % 4 == 0 && t.len() == b.len() + 4);
+        match self {
+            RowKernel::Portable => addmul4_portable(t, a, b),
+            #[cfg(target_arch = "aarch64")]
+            // SAFETY: the assert above gives `modsign_mont_addmul4` its
+            // contract: `b.len()` a non-zero multiple of 4, `t` valid for
+            // `b.len() + 4` limbs, `a` for 4; `t` is borrowed mutably, so it
+            // overlaps neither `a` nor `b`.
+            RowKernel::Aarch64 => unsafe {
+                crate::mont_aarch64::modsign_mont_addmul4(
+                    t.as_mut_ptr(),
+                    b.as_ptr(),
+                    b.len(),
+                    a.as_ptr(),
+                )
+            },
+        }
+    }
+}
+
+/// [`RowKernel::addmul4`] in Rust: four rows `t[r..] += a[r] * b`, each
+/// carry propagated to the top of `t`. The carries out of the four rows add
+/// up to at most 1: `t + a b < 2^(64 (len + 4)) + 2^(64 (len + 4))`.
+fn addmul4_portable(t: &mut [u64], a: &[u64; 4], b: &[u64]) -> u64 {
+    let len = b.len();
+    let mut out = 0;
+    for (r, &ar) in a.iter().enumerate() {
+        let mut carry = 0u64;
+        for (x, &bj) in t[r..r + len].iter_mut().zip(b) {
+            let s = u128::from(*x) + u128::from(ar) * u128::from(bj) + u128::from(carry);
+            *x = s as u64;
+            carry = (s >> 64) as u64;
+        }
+        out += add_carry(&mut t[r + len..], carry);
+    }
+    out
+}
+
+/// `x += carry` for a carry of at most one limb; returns the carry out (0 or 1).
+#[inline(always)]
+fn add_carry(x: &mut [u64], mut carry: u64) -> u64 {
+    for limb in x.iter_mut() {
+        if carry == 0 {
+            break;
+        }
+        let (v, c) = limb.overflowing_add(carry);
+        *limb = v;
+        carry = u64::from(c);
+    }
+    carry
+}
+
+/// `a b R^-1 mod n` (or `a a R^-1` with `b = None`) for `N` limbs, `N` a
+/// multiple of 4 up to [`MAX_FIXED_LIMBS`], fully reduced: separated operand
+/// scanning (Koc, Acar and Kaliski 1996, "SOS") in blocks of four rows.
+///
+/// 1. `t = a b`, four rows of `a` per [`RowKernel::addmul4`]. A square adds
+///    the rows of each four-limb block of `a` against the limbs above it,
+///    doubles that, then adds each block's square (its own 4x4 product).
+/// 2. Montgomery reduction four limbs at a time: the four limbs `m` that
+///    clear `t`'s lowest four (computed in the 4x4 corner), then `t += m n`
+///    shifted into place. After `N / 4` blocks `t`'s low `N` limbs are zero
+///    and the high half plus the top bit is `(a b + M n) / R < 2n`: one
+///    conditional subtraction.
 #[inline(never)]
-fn mul_fixed<const N: usize>(
+fn sos_product<const N: usize>(
+    kernel: RowKernel,
     n: &[u64; N],
     n_neg_inv: u64,
     a: &[u64; N],
-    b: &[u64; N],
+    b: Option<&[u64; N]>,
     out: &mut [u64; N],
 ) {
-    let mut m = [0u64; N];
-    let mut acc = Column::default();
-    for k in 0..N {
-        column(&mut acc, &a[..=k], &b[..=k]);
-        column(&mut acc, &m[..k], &n[1..=k]);
-        let mk = (acc.low as u64).wrapping_mul(n_neg_inv);
-        m[k] = mk;
-        acc.mac(mk, n[0]);
-        acc.shift_out();
-    }
-    for k in N..2 * N - 1 {
-        let lo = k + 1 - N;
-        column(&mut acc, &a[lo..], &b[lo..]);
-        column(&mut acc, &m[lo..], &n[lo..]);
-        out[k - N] = acc.shift_out();
-    }
-    finish(&mut acc, n, out);
-}
-
-/// `a a R^-1 mod n` for `N` limbs, each cross product once and doubled, as
-/// [`Montgomery::product`] computes it.
-#[inline(never)]
-fn sqr_fixed<const N: usize>(n: &[u64; N], n_neg_inv: u64, a: &[u64; N], out: &mut [u64; N]) {
-    let mut m = [0u64; N];
-    let mut acc = Column::default();
-    for k in 0..N {
-        let half = k.div_ceil(2);
-        let mut cross = Column::default();
-        column(&mut cross, &a[..half], &a[k + 1 - half..=k]);
-        acc.add(cross.doubled());
-        if k % 2 == 0 {
-            acc.mac(a[k / 2], a[k / 2]);
+    const { assert!(N % 4 == 0 && N > 0 && N <= MAX_FIXED_LIMBS) };
+    let mut wide = [0u64; 2 * MAX_FIXED_LIMBS + 1];
+    let t = &mut wide[..2 * N + 1];
+    let block = |x: &[u64; N], r: usize| -> [u64; 4] { [x[r], x[r + 1], x[r + 2], x[r + 3]] };
+    match b {
+        Some(b) => {
+            for r in (0..N).step_by(4) {
+                let carry = kernel.addmul4(&mut t[r..r + N + 4], &block(a, r), b);
+                add_carry(&mut t[r + N + 4..], carry);
+            }
         }
-        column(&mut acc, &m[..k], &n[1..=k]);
-        let mk = (acc.low as u64).wrapping_mul(n_neg_inv);
-        m[k] = mk;
-        acc.mac(mk, n[0]);
-        acc.shift_out();
-    }
-    for k in N..2 * N - 1 {
-        let lo = k + 1 - N;
-        let half = k.div_ceil(2);
-        let mut cross = Column::default();
-        column(&mut cross, &a[lo..half], &a[k + 1 - half..]);
-        acc.add(cross.doubled());
-        if k % 2 == 0 {
-            acc.mac(a[k / 2], a[k / 2]);
+        None => {
+            // Rows of block r against the limbs above the block: each cross
+            // product a[i] a[j], i < j in different blocks, once.
+            for r in (0..N - 4).step_by(4) {
+                let carry = kernel.addmul4(&mut t[2 * r + 4..N + r + 4], &block(a, r), &a[r + 4..]);
+                add_carry(&mut t[N + r + 4..], carry);
+            }
+            // Doubled; the sum is below a^2 / 2, so no bit leaves 2N limbs.
+            let mut top = 0;
+            for limb in t[..2 * N].iter_mut() {
+                let next = *limb >> 63;
+                *limb = (*limb << 1) | top;
+                top = next;
+            }
+            // Each block's own square: its cross products twice and its squares.
+            for r in (0..N).step_by(4) {
+                let a4 = block(a, r);
+                let carry = kernel.addmul4(&mut t[2 * r..2 * r + 8], &a4, &a4);
+                add_carry(&mut t[2 * r + 8..], carry);
+            }
         }
-        column(&mut acc, &m[lo..], &n[lo..]);
-        out[k - N] = acc.shift_out();
     }
-    finish(&mut acc, n, out);
-}
-
-/// The last limb of a product and the one conditional subtraction of `n`.
-#[inline(always)]
-fn finish<const N: usize>(acc: &mut Column, n: &[u64; N], out: &mut [u64; N]) {
-    out[N - 1] = acc.shift_out();
-    let top = acc.shift_out();
-    if top != 0 || !less_than(out, n) {
+    for r in (0..N).step_by(4) {
+        let m = corner(&t[r..r + 4], n, n_neg_inv);
+        let carry = kernel.addmul4(&mut t[r..r + N + 4], &m, n);
+        add_carry(&mut t[r + N + 4..], carry);
+    }
+    out.copy_from_slice(&t[N..2 * N]);
+    if t[2 * N] != 0 || !less_than(out, n) {
         sub_assign(out, n);
     }
+}
+
+/// The four Montgomery digits that clear `u`'s four limbs: `m[p] = u'[p]
+/// (-n^-1)` where `u'` is `u` plus `m[0..p] n` so far (only limbs below 4
+/// matter, so `n[0..4]` is all that is read).
+#[inline(always)]
+fn corner(u: &[u64], n: &[u64], n_neg_inv: u64) -> [u64; 4] {
+    let mut u = [u[0], u[1], u[2], u[3]];
+    let mut m = [0u64; 4];
+    for p in 0..4 {
+        let mp = u[p].wrapping_mul(n_neg_inv);
+        m[p] = mp;
+        let mut carry = 0u64;
+        for q in p..4 {
+            let s = u128::from(u[q]) + u128::from(mp) * u128::from(n[q - p]) + u128::from(carry);
+            u[q] = s as u64;
+            carry = (s >> 64) as u64;
+        }
+    }
+    m
+}
+
+/// `a b R^-1 mod n` (or `a a R^-1`) computed with `kernel`, for a modulus of
+/// 32, 48 or 64 limbs and `a, b < n`; `None` for other lengths. For checking
+/// one [`RowKernel`] against another (`ce-check.sh`).
+#[doc(hidden)]
+pub fn product_with(
+    kernel: RowKernel,
+    n: &[u64],
+    a: &[u64],
+    b: Option<&[u64]>,
+) -> Option<Vec<u64>> {
+    fn run<const N: usize>(
+        kernel: RowKernel,
+        mont: &Montgomery,
+        a: &[u64],
+        b: Option<&[u64]>,
+    ) -> Option<Vec<u64>> {
+        let n = <&[u64; N]>::try_from(mont.n.as_slice()).ok()?;
+        let a = a.first_chunk::<N>()?;
+        let b = match b {
+            Some(b) => Some(b.first_chunk::<N>()?),
+            None => None,
+        };
+        let mut out = [0u64; N];
+        sos_product(kernel, n, mont.n_neg_inv, a, b, &mut out);
+        Some(out.to_vec())
+    }
+    let mont = Montgomery::new(n)?;
+    match n.len() {
+        32 => run::<32>(kernel, &mont, a, b),
+        48 => run::<48>(kernel, &mont, a, b),
+        64 => run::<64>(kernel, &mont, a, b),
+        _ => None,
+    }
+}
+
+/// The reference Montgomery product (product scanning, any length):
+/// `a b R^-1 mod n`, or `a a R^-1`; `None` for an even modulus.
+#[doc(hidden)]
+pub fn product_reference(n: &[u64], a: &[u64], b: Option<&[u64]>) -> Option<Vec<u64>> {
+    let mont = Montgomery::new(n)?;
+    let l = mont.limbs();
+    if a.len() < l || b.is_some_and(|b| b.len() < l) {
+        return None;
+    }
+    let (mut out, mut m) = (vec![0u64; l], vec![0u64; l]);
+    mont.product_any(a, b, &mut out, &mut m);
+    Some(out)
 }
 
 /// Bit `i` of little-endian limbs.

@@ -1,0 +1,94 @@
+//! The multiply-accumulate row kernel of RSA verification's Montgomery
+//! products in AArch64 assembly: `t += (a0..a3) * b`, four rows of operand
+//! scanning at once (`rsa_verify::RowKernel::Aarch64`).
+//!
+//! Rust gives no way to ask for an add-with-carry chain, and the compiler's
+//! code for `u128` sums keeps materialising carries (10 instructions per
+//! limb product in the product-scanning Montgomery of the previous version).
+//! Here each limb `b[j]` meets the four `a` limbs held in registers; the four
+//! columns `j..j+3` it touches live in a window of four registers plus one
+//! carry bit, so per product there are just `MUL`, `UMULH` and two `ADCS`
+//! (Arm ARM C6.2: `MUL`/`UMULH` leave NZCV alone, which lets one scratch
+//! register serve every product between the additions of a chain). The
+//! portable twin, `rsa_verify::addmul4_portable`, computes the same thing and
+//! is checked equal to this under `qemu-aarch64` (`ce-check.sh`).
+
+core::arch::global_asm!(
+    // Step of one b limb: window w0..w3 (columns j..j+3), w4 the new column
+    // j+4 (starts as t[j+4] plus the pending carry x13), b the b limb, t the
+    // t[j+4] limb. Chain one adds the low halves, chain two the high halves;
+    // x13 ends as the carry into column j+5 (at most 1: the window below
+    // column j+5 is < 2^257, see rsa_verify::addmul4_portable).
+    ".macro modsign_step w0, w1, w2, w3, w4, b, t",
+    "mul x14, x4, \\b",
+    "adds \\w0, \\w0, x14",
+    "mul x14, x5, \\b",
+    "adcs \\w1, \\w1, x14",
+    "mul x14, x6, \\b",
+    "adcs \\w2, \\w2, x14",
+    "mul x14, x7, \\b",
+    "adcs \\w3, \\w3, x14",
+    "adcs \\w4, \\t, x13",
+    "cset x13, cs",
+    "umulh x14, x4, \\b",
+    "adds \\w1, \\w1, x14",
+    "umulh x14, x5, \\b",
+    "adcs \\w2, \\w2, x14",
+    "umulh x14, x6, \\b",
+    "adcs \\w3, \\w3, x14",
+    "umulh x14, x7, \\b",
+    "adcs \\w4, \\w4, x14",
+    "adc x13, x13, xzr",
+    // Column j is final.
+    "str \\w0, [x0], #8",
+    ".endm",
+    "",
+    // u64 modsign_mont_addmul4(u64 *t, const u64 *b, usize len, const u64 a[4]):
+    // t[0..len+4] += a * b[0..len], returns the carry out of t[len+3] (0 or 1).
+    // len is a non-zero multiple of 4. x4..x7 a; x8..x12 the rotating window;
+    // x13 the carry; x14 scratch; x15/x16 b limbs; x17/x3 t limbs.
+    ".text",
+    ".balign 16",
+    ".global modsign_mont_addmul4",
+    ".type modsign_mont_addmul4, %function",
+    "modsign_mont_addmul4:",
+    "ldp x4, x5, [x3]",
+    "ldp x6, x7, [x3, #16]",
+    "ldp x8, x9, [x0]",
+    "ldp x10, x11, [x0, #16]",
+    "mov x13, xzr",
+    "1:",
+    // x0 points at t[j]; t[j+4], t[j+5] are at [x0, #32] (none of the
+    // stores of this iteration, t[j..j+4], touches them).
+    "ldp x15, x16, [x1], #16",
+    "ldp x17, x3, [x0, #32]",
+    "modsign_step x8, x9, x10, x11, x12, x15, x17",
+    "modsign_step x9, x10, x11, x12, x8, x16, x3",
+    "ldp x15, x16, [x1], #16",
+    "ldp x17, x3, [x0, #32]",
+    "modsign_step x10, x11, x12, x8, x9, x15, x17",
+    "modsign_step x11, x12, x8, x9, x10, x16, x3",
+    // The window is now x12, x8, x9, x10: back into x8..x11.
+    "mov x11, x10",
+    "mov x10, x9",
+    "mov x9, x8",
+    "mov x8, x12",
+    "subs x2, x2, #4",
+    "b.ne 1b",
+    "stp x8, x9, [x0]",
+    "stp x10, x11, [x0, #16]",
+    "mov x0, x13",
+    "ret",
+    ".size modsign_mont_addmul4, . - modsign_mont_addmul4",
+    ".purgem modsign_step",
+);
+
+extern "C" {
+    /// `t[0..len+4] += a * b[0..len]`, the carry out returned.
+    ///
+    /// # Safety
+    /// `len` is a non-zero multiple of 4, `b` is valid for reading `len`
+    /// limbs, `a` for reading 4, `t` for reading and writing `len + 4`, and
+    /// `t` overlaps neither `a` nor `b`.
+    pub fn modsign_mont_addmul4(t: *mut u64, b: *const u64, len: usize, a: *const u64) -> u64;
+}
