@@ -67,6 +67,19 @@ pub struct RsaPublicKey {
     e: Vec<u64>,
     /// `R^e mod n`.
     r_to_e: Vec<u64>,
+    /// Per hash ([`hash_index`]), the encoded message `0x00 0x01 PS 0x00 T`
+    /// with the digest's bytes zero, in limbs (`None` when the modulus is too
+    /// short for it): a verification puts the digest into the low limbs.
+    em_base: [Option<Vec<u64>>; 3],
+}
+
+/// Index of `hash` in [`RsaPublicKey`]'s per-hash tables.
+fn hash_index(hash: HashAlgo) -> usize {
+    match hash {
+        HashAlgo::Sha256 => 0,
+        HashAlgo::Sha384 => 1,
+        HashAlgo::Sha512 => 2,
+    }
 }
 
 impl RsaPublicKey {
@@ -82,11 +95,18 @@ impl RsaPublicKey {
         let mut one = vec![0u64; mont.limbs()];
         one[0] = 1;
         let r_to_e = mont.mul_new(&r_to_e_plus_1, &one);
+        let k = key.size();
+        let em_base = [HashAlgo::Sha256, HashAlgo::Sha384, HashAlgo::Sha512].map(|hash| {
+            let zeros = [0u8; 64];
+            let em = expected_em(k, digest_info_prefix(hash), &zeros[..digest_len(hash)])?;
+            from_be_bytes(&em, mont.limbs())
+        });
         Some(RsaPublicKey {
             key,
             mont,
             e,
             r_to_e,
+            em_base,
         })
     }
 
@@ -127,20 +147,22 @@ pub fn verify_pkcs1v15(key: &RsaPublicKey, hash: HashAlgo, digest: &[u8], sig: &
         return false;
     };
     let m = mont.mul_new(&unreduced, &key.r_to_e);
-    // Step 2.c: I2OSP(m, k). m < n < 2^(8k), so the bytes above k are zero.
-    let em_wide = to_be_bytes(&m);
-    let Some(split) = em_wide.len().checked_sub(k) else {
+    // Steps 2.c-4: I2OSP(m, k) compared in full with the EMSA-PKCS1-v1_5
+    // encoding expected, limb by limb: the digest is a whole number of limbs
+    // at the bottom (32, 48 or 64 bytes), the rest is `em_base`'s. m < n <
+    // 2^(8k), and `em_base`'s bytes above k are zero, as I2OSP's would be.
+    let Some(base) = &key.em_base[hash_index(hash)] else {
         return false;
     };
-    let (high, em) = em_wide.split_at(split);
-    if high.iter().any(|&b| b != 0) {
-        return false;
-    }
-    // Steps 3-4: EMSA-PKCS1-v1_5 encode what we expect and compare all of it.
-    match expected_em(k, digest_info_prefix(hash), digest) {
-        Some(expected) => em == expected.as_slice(),
-        None => false,
-    }
+    let digest_limbs = digest.rchunks_exact(8).map(|c| {
+        let mut limb = [0u8; 8];
+        limb.copy_from_slice(c);
+        u64::from_be_bytes(limb)
+    });
+    let low = digest.len() / 8;
+    m.len() == base.len()
+        && m[..low].iter().copied().eq(digest_limbs)
+        && m[low..] == base[low..]
 }
 
 /// `0x00 0x01 PS 0x00 T` in `k` bytes, `T` = DigestInfo prefix || digest and
@@ -185,6 +207,7 @@ fn from_be_bytes(bytes: &[u8], limbs: usize) -> Option<Vec<u64>> {
 }
 
 /// Little-endian limbs to big-endian bytes, 8 per limb.
+#[cfg(test)]
 fn to_be_bytes(x: &[u64]) -> Vec<u8> {
     x.iter().rev().flat_map(|l| l.to_be_bytes()).collect()
 }
@@ -315,9 +338,9 @@ impl Montgomery {
     /// low limb is zero for `k < L`. The sum is `< n^2 + R n`, so the top `L`
     /// columns over `R` are `< 2n`: one conditional subtraction.
     fn product(&self, a: &[u64], b: Option<&[u64]>, out: &mut [u64], m: &mut [u64]) {
-        if fixed::<32>(self, a, b, out)
-            || fixed::<48>(self, a, b, out)
-            || fixed::<64>(self, a, b, out)
+        if fixed::<32, 65>(self, a, b, out)
+            || fixed::<48, 97>(self, a, b, out)
+            || fixed::<64, 129>(self, a, b, out)
         {
             return;
         }
@@ -426,14 +449,11 @@ impl Montgomery {
     }
 }
 
-/// The largest modulus, in limbs (RSA-4096), that [`fixed`] handles.
-const MAX_FIXED_LIMBS: usize = 64;
-
 /// [`Montgomery::product`] for moduli of exactly `N` limbs (RSA-2048, -3072,
 /// -4096), by [`sos_product`] on this CPU's row kernel; false (nothing done)
 /// for any other length.
 #[inline(always)]
-fn fixed<const N: usize>(mont: &Montgomery, a: &[u64], b: Option<&[u64]>, out: &mut [u64]) -> bool {
+fn fixed<const N: usize, const W: usize>(mont: &Montgomery, a: &[u64], b: Option<&[u64]>, out: &mut [u64]) -> bool {
     let (Ok(n), Some(a), Some(out)) = (
         <&[u64; N]>::try_from(mont.n.as_slice()),
         a.first_chunk::<N>(),
@@ -448,7 +468,7 @@ fn fixed<const N: usize>(mont: &Montgomery, a: &[u64], b: Option<&[u64]>, out: &
         },
         None => None,
     };
-    sos_product(RowKernel::NATIVE, n, mont.n_neg_inv, a, b, out);
+    sos_product::<N, W>(RowKernel::NATIVE, n, mont.n_neg_inv, a, b, out);
     true
 }
 
@@ -533,7 +553,8 @@ fn add_carry(x: &mut [u64], mut carry: u64) -> u64 {
 }
 
 /// `a b R^-1 mod n` (or `a a R^-1` with `b = None`) for `N` limbs, `N` a
-/// multiple of 4 up to [`MAX_FIXED_LIMBS`], fully reduced: separated operand
+/// multiple of 4, fully reduced (`W = 2 N + 1`, the product's limbs and a
+/// carry: Rust cannot yet compute an array length from `N`): separated operand
 /// scanning (Koc, Acar and Kaliski 1996, "SOS") in blocks of four rows.
 ///
 /// 1. `t = a b`, four rows of `a` per [`RowKernel::addmul4`]. A square adds
@@ -545,7 +566,7 @@ fn add_carry(x: &mut [u64], mut carry: u64) -> u64 {
 ///    and the high half plus the top bit is `(a b + M n) / R < 2n`: one
 ///    conditional subtraction.
 #[inline(never)]
-fn sos_product<const N: usize>(
+fn sos_product<const N: usize, const W: usize>(
     kernel: RowKernel,
     n: &[u64; N],
     n_neg_inv: u64,
@@ -553,9 +574,9 @@ fn sos_product<const N: usize>(
     b: Option<&[u64; N]>,
     out: &mut [u64; N],
 ) {
-    const { assert!(N % 4 == 0 && N > 0 && N <= MAX_FIXED_LIMBS) };
-    let mut wide = [0u64; 2 * MAX_FIXED_LIMBS + 1];
-    let t = &mut wide[..2 * N + 1];
+    const { assert!(N % 4 == 0 && N > 0 && W == 2 * N + 1) };
+    let mut wide = [0u64; W];
+    let t = &mut wide[..];
     let block = |x: &[u64; N], r: usize| -> [u64; 4] { [x[r], x[r + 1], x[r + 2], x[r + 3]] };
     match b {
         Some(b) => {
@@ -627,7 +648,7 @@ pub fn product_with(
     a: &[u64],
     b: Option<&[u64]>,
 ) -> Option<Vec<u64>> {
-    fn run<const N: usize>(
+    fn run<const N: usize, const W: usize>(
         kernel: RowKernel,
         mont: &Montgomery,
         a: &[u64],
@@ -640,14 +661,14 @@ pub fn product_with(
             None => None,
         };
         let mut out = [0u64; N];
-        sos_product(kernel, n, mont.n_neg_inv, a, b, &mut out);
+        sos_product::<N, W>(kernel, n, mont.n_neg_inv, a, b, &mut out);
         Some(out.to_vec())
     }
     let mont = Montgomery::new(n)?;
     match n.len() {
-        32 => run::<32>(kernel, &mont, a, b),
-        48 => run::<48>(kernel, &mont, a, b),
-        64 => run::<64>(kernel, &mont, a, b),
+        32 => run::<32, 65>(kernel, &mont, a, b),
+        48 => run::<48, 97>(kernel, &mont, a, b),
+        64 => run::<64, 129>(kernel, &mont, a, b),
         _ => None,
     }
 }
