@@ -71,6 +71,21 @@ pub struct RsaPublicKey {
     /// with the digest's bytes zero, in limbs (`None` when the modulus is too
     /// short for it): a verification puts the digest into the low limbs.
     em_base: [Option<Vec<u64>>; 3],
+    /// What [`verify_pkcs1v15`] needs to compare `s^e R^(1-e)` directly,
+    /// skipping the product with `R^e`; `None` for moduli without a
+    /// [`RowKernel`] path (not 2048, 3072 or 4096 bits) or `e < 2`.
+    shortcut: Option<Shortcut>,
+}
+
+/// The encoded message times `C = R^(1-e) mod n`, in two parts: `em_base`'s
+/// (fixed per hash) and the digest's (per signature, `D C`, computed as
+/// `D (C 2^512)` reduced by 8 limbs: 3 row blocks instead of a product).
+#[derive(Debug, Clone)]
+struct Shortcut {
+    /// `C 2^512 mod n`.
+    c_shifted: Vec<u64>,
+    /// Per hash, `em_base C mod n`.
+    base_times_c: [Option<Vec<u64>>; 3],
 }
 
 /// Index of `hash` in [`RsaPublicKey`]'s per-hash tables.
@@ -101,13 +116,21 @@ impl RsaPublicKey {
             let em = expected_em(k, digest_info_prefix(hash), &zeros[..digest_len(hash)])?;
             from_be_bytes(&em, mont.limbs())
         });
+        let shortcut = Shortcut::new(&mont, &e, &r2, &em_base);
         Some(RsaPublicKey {
             key,
             mont,
             e,
             r_to_e,
             em_base,
+            shortcut,
         })
+    }
+
+    /// Whether verification compares `s^e R^(1-e)` without the last product.
+    #[doc(hidden)]
+    pub fn has_shortcut(&self) -> bool {
+        self.shortcut.is_some()
     }
 
     /// The key as the `rsa` crate holds it.
@@ -119,6 +142,126 @@ impl RsaPublicKey {
     pub fn size(&self) -> usize {
         self.key.size()
     }
+}
+
+impl Shortcut {
+    /// With `f(x, y) = x y R^-1`: `X = 1^(e-1) R^(1-(e-1)) = R^(2-e)`
+    /// ([`Montgomery::pow_unreduced`] of 1), `C = f(X, 1) = R^(1-e)`,
+    /// `em_base C = f(em_base, X)`, and `C 2^512 = f(C, f(R^2, 2^512))`.
+    fn new(
+        mont: &Montgomery,
+        e: &[u64],
+        r2: &[u64],
+        em_base: &[Option<Vec<u64>>; 3],
+    ) -> Option<Shortcut> {
+        let l = mont.limbs();
+        if ![32, 48, 64].contains(&l) {
+            return None;
+        }
+        // e - 1; None for e = 0 (and pow_unreduced refuses e - 1 = 0).
+        let mut e_minus_1 = e.to_vec();
+        if sub_assign(&mut e_minus_1, &[1]) {
+            return None;
+        }
+        let mut one = vec![0u64; l];
+        one[0] = 1;
+        let x = mont.pow_unreduced(&one, &e_minus_1)?;
+        let c = mont.mul_new(&x, &one);
+        let mut two_512 = vec![0u64; l];
+        two_512[8] = 1;
+        let c_shifted = mont.mul_new(&c, &mont.mul_new(r2, &two_512));
+        let base_times_c = em_base
+            .clone()
+            .map(|base| base.map(|base| mont.mul_new(&base, &x)));
+        Some(Shortcut {
+            c_shifted,
+            base_times_c,
+        })
+    }
+
+    /// Whether `z = s^e R^(1-e)` (reduced) is `EM C mod n` for the
+    /// encoding `EM` of `digest` (`digest_limbs` limbs at the bottom, the
+    /// rest `em_base`'s): `s^e = EM (mod n)` exactly when it is, R being
+    /// invertible mod an odd n; and EM < n, so that is `s^e mod n = EM`.
+    fn matches(&self, mont: &Montgomery, hash: HashAlgo, digest: &[u8], z: &[u64]) -> bool {
+        let Some(base_c) = &self.base_times_c[hash_index(hash)] else {
+            return false;
+        };
+        let mut d8 = [0u64; 8];
+        for (limb, chunk) in d8.iter_mut().zip(digest.rchunks_exact(8)) {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(chunk);
+            *limb = u64::from_be_bytes(bytes);
+        }
+        let mut buf = [0u64; 64];
+        let l = mont.limbs();
+        let out = &mut buf[..l];
+        let done = digest_term::<32, 41>(mont, &d8, &self.c_shifted, out)
+            || digest_term::<48, 57>(mont, &d8, &self.c_shifted, out)
+            || digest_term::<64, 73>(mont, &d8, &self.c_shifted, out);
+        if !done {
+            return false;
+        }
+        // D C + em_base C < 2n: one conditional subtraction.
+        let carry = add_assign(out, base_c);
+        if carry || !less_than(out, &mont.n) {
+            sub_assign(out, &mont.n);
+        }
+        out[..] == z[..]
+    }
+}
+
+/// `D C mod n` (reduced) for the digest's limbs `d8` and `c_shifted = C 2^512
+/// mod n`: `D (C 2^512)` plus the `M n` that clears its low 8 limbs, over
+/// `2^512`, is `< 2n` and `= D C (mod n)`. False (nothing done) unless the
+/// modulus has `N` limbs (`W = N + 9`).
+#[inline(always)]
+fn digest_term<const N: usize, const W: usize>(
+    mont: &Montgomery,
+    d8: &[u64; 8],
+    c_shifted: &[u64],
+    out: &mut [u64],
+) -> bool {
+    const { assert!(N % 4 == 0 && N >= 8 && W == N + 9) };
+    let (Ok(n), Some(c), Some(out)) = (
+        <&[u64; N]>::try_from(mont.n.as_slice()),
+        c_shifted.first_chunk::<N>(),
+        out.first_chunk_mut::<N>(),
+    ) else {
+        return false;
+    };
+    let kernel = RowKernel::NATIVE;
+    let mut wide = [0u64; W];
+    let t = &mut wide[..];
+    for r in [0, 4] {
+        let d4 = [d8[r], d8[r + 1], d8[r + 2], d8[r + 3]];
+        if d4 != [0; 4] {
+            let carry = kernel.addmul4(&mut t[r..r + N + 4], &d4, c);
+            add_carry(&mut t[r + N + 4..], carry);
+        }
+    }
+    for r in [0, 4] {
+        let m = corner(&t[r..r + 4], n, mont.n_neg_inv);
+        let carry = kernel.addmul4(&mut t[r..r + N + 4], &m, n);
+        add_carry(&mut t[r + N + 4..], carry);
+    }
+    out.copy_from_slice(&t[8..N + 8]);
+    if t[N + 8] != 0 || !less_than(out, n) {
+        sub_assign(out, n);
+    }
+    true
+}
+
+/// `a += b` over the common length; returns the carry out.
+fn add_assign(a: &mut [u64], b: &[u64]) -> bool {
+    let mut carry = false;
+    for (x, &y) in a.iter_mut().zip(b) {
+        let (s1, c1) = x.overflowing_add(y);
+        let (s2, c2) = s1.overflowing_add(u64::from(carry));
+        *x = s2;
+        carry = c1 | c2;
+    }
+    carry
 }
 
 /// Whether `sig` is a valid RSASSA-PKCS1-v1_5 signature by `key` over the
@@ -142,10 +285,14 @@ pub fn verify_pkcs1v15(key: &RsaPublicKey, hash: HashAlgo, digest: &[u8], sig: &
     if !less_than(&s, &mont.n) {
         return false;
     }
-    // s^e R^(1-e), times R^e, times R^-1 (the product's): s^e mod n.
     let Some(unreduced) = mont.pow_unreduced(&s, &key.e) else {
         return false;
     };
+    // Steps 2.c-4 for 2048-4096 bits: s^e R^(1-e) against EM R^(1-e).
+    if let Some(shortcut) = &key.shortcut {
+        return shortcut.matches(mont, hash, digest, &unreduced);
+    }
+    // s^e R^(1-e), times R^e, times R^-1 (the product's): s^e mod n.
     let m = mont.mul_new(&unreduced, &key.r_to_e);
     // Steps 2.c-4: I2OSP(m, k) compared in full with the EMSA-PKCS1-v1_5
     // encoding expected, limb by limb: the digest is a whole number of limbs
@@ -200,7 +347,10 @@ fn from_be_bytes(bytes: &[u8], limbs: usize) -> Option<Vec<u64>> {
     let mut chunks = bytes.rchunks(8);
     for limb in out.iter_mut() {
         let Some(chunk) = chunks.next() else { break };
-        *limb = chunk.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+        *limb = match <[u8; 8]>::try_from(chunk) {
+            Ok(whole) => u64::from_be_bytes(whole),
+            Err(_) => chunk.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)),
+        };
     }
     // Whatever did not fit must be zero.
     chunks.all(|c| c.iter().all(|&b| b == 0)).then_some(out)
@@ -593,11 +743,13 @@ fn sos_product<const N: usize, const W: usize>(
                 add_carry(&mut t[N + r + 4..], carry);
             }
             // Doubled; the sum is below a^2 / 2, so no bit leaves 2N limbs.
+            // Two limbs at a time: LDP, two EXTRs, STP.
             let mut top = 0;
-            for limb in t[..2 * N].iter_mut() {
-                let next = *limb >> 63;
-                *limb = (*limb << 1) | top;
-                top = next;
+            for pair in t[..2 * N].chunks_exact_mut(2) {
+                let (lo, hi) = (pair[0], pair[1]);
+                pair[0] = (lo << 1) | top;
+                pair[1] = (hi << 1) | (lo >> 63);
+                top = hi >> 63;
             }
             // Each block's own square: its cross products twice and its squares.
             for r in (0..N).step_by(4) {
