@@ -39,58 +39,53 @@ core::arch::global_asm!(
     "umulh x14, x7, \\b",
     "adcs \\w4, \\w4, x14",
     "adc x13, x13, xzr",
-    // Column j is final.
-    "str \\w0, [x0], #8",
     ".endm",
     "",
-    // Four steps, window R[k..k+4] of x8..x12 (indices mod 5) at the start
-    // and R[k+4..k+8] at the end: the window's registers rotate by one a
-    // step, and the five bodies below, chained 0, 4, 3, 2, 1, 0, ..., follow
-    // the rotation instead of copying registers back. x0 points at t[j];
-    // t[j+4], t[j+5] are at [x0, #32] (none of the stores before they are
-    // loaded, t[..j+2], touches them).
-    ".macro modsign_quad r0, r1, r2, r3, r4",
+    // Four steps, window R[k..k+4] of x8..x12, x19 (indices mod 6) at the
+    // start and R[k+4..k+8] at the end: the window's registers rotate by one
+    // a step, and the three bodies below, chained 0, 4, 2, 0, ..., follow the
+    // rotation instead of copying registers back. With six registers for a
+    // five-limb window, the two columns finished by two steps are still in
+    // registers after them: one STP. x0 points at t[j]; t[j+4], t[j+5] are
+    // at [x0, #32] (the stores before they are loaded are to t[..j]).
+    ".macro modsign_quad r0, r1, r2, r3, r4, r5",
     "ldp x15, x16, [x1], #16",
     "ldp x17, x3, [x0, #32]",
     "modsign_step \\r0, \\r1, \\r2, \\r3, \\r4, x15, x17",
-    "modsign_step \\r1, \\r2, \\r3, \\r4, \\r0, x16, x3",
+    "modsign_step \\r1, \\r2, \\r3, \\r4, \\r5, x16, x3",
+    "stp \\r0, \\r1, [x0], #16",
     "ldp x15, x16, [x1], #16",
     "ldp x17, x3, [x0, #32]",
-    "modsign_step \\r2, \\r3, \\r4, \\r0, \\r1, x15, x17",
-    "modsign_step \\r3, \\r4, \\r0, \\r1, \\r2, x16, x3",
+    "modsign_step \\r2, \\r3, \\r4, \\r5, \\r0, x15, x17",
+    "modsign_step \\r3, \\r4, \\r5, \\r0, \\r1, x16, x3",
+    "stp \\r2, \\r3, [x0], #16",
     ".endm",
     // u64 modsign_mont_addmul4(u64 *t, const u64 *b, usize len, const u64 a[4]):
     // t[0..len+4] += a * b[0..len], returns the carry out of t[len+3] (0 or 1).
-    // len is a non-zero multiple of 4. x4..x7 a; x8..x12 the rotating window;
-    // x13 the carry; x14 scratch; x15/x16 b limbs; x17/x3 t limbs.
+    // len is a non-zero multiple of 4. x4..x7 a; x8..x12 and x19 (saved) the
+    // rotating window; x13 the carry; x14 scratch; x15/x16 b limbs; x17/x3 t
+    // limbs.
     ".text",
     ".balign 16",
     ".global modsign_mont_addmul4",
     ".type modsign_mont_addmul4, %function",
     "modsign_mont_addmul4:",
+    "str x19, [sp, #-16]!",
     "ldp x4, x5, [x3]",
     "ldp x6, x7, [x3, #16]",
     "ldp x8, x9, [x0]",
     "ldp x10, x11, [x0, #16]",
     "mov x13, xzr",
     "200:",
-    "modsign_quad x8, x9, x10, x11, x12",
+    "modsign_quad x8, x9, x10, x11, x12, x19",
     "subs x2, x2, #4",
     "b.eq 304f",
     "204:",
-    "modsign_quad x12, x8, x9, x10, x11",
-    "subs x2, x2, #4",
-    "b.eq 303f",
-    "203:",
-    "modsign_quad x11, x12, x8, x9, x10",
+    "modsign_quad x12, x19, x8, x9, x10, x11",
     "subs x2, x2, #4",
     "b.eq 302f",
     "202:",
-    "modsign_quad x10, x11, x12, x8, x9",
-    "subs x2, x2, #4",
-    "b.eq 301f",
-    "201:",
-    "modsign_quad x9, x10, x11, x12, x8",
+    "modsign_quad x10, x11, x12, x19, x8, x9",
     "subs x2, x2, #4",
     "b.eq 300f",
     "b 200b",
@@ -98,26 +93,19 @@ core::arch::global_asm!(
     "stp x8, x9, [x0]",
     "stp x10, x11, [x0, #16]",
     "mov x0, x13",
+    "ldr x19, [sp], #16",
     "ret",
-    "301:",
-    "stp x9, x10, [x0]",
-    "stp x11, x12, [x0, #16]",
+    "304:",
+    "stp x12, x19, [x0]",
+    "stp x8, x9, [x0, #16]",
     "mov x0, x13",
+    "ldr x19, [sp], #16",
     "ret",
     "302:",
     "stp x10, x11, [x0]",
-    "stp x12, x8, [x0, #16]",
+    "stp x12, x19, [x0, #16]",
     "mov x0, x13",
-    "ret",
-    "303:",
-    "stp x11, x12, [x0]",
-    "stp x8, x9, [x0, #16]",
-    "mov x0, x13",
-    "ret",
-    "304:",
-    "stp x12, x8, [x0]",
-    "stp x9, x10, [x0, #16]",
-    "mov x0, x13",
+    "ldr x19, [sp], #16",
     "ret",
     ".size modsign_mont_addmul4, . - modsign_mont_addmul4",
     ".purgem modsign_quad",
