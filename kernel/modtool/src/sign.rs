@@ -379,9 +379,10 @@ pub fn info_lines(image: &[u8]) -> Vec<(String, String)> {
         Ok(info) => {
             let signer = match &info.signer_id {
                 modsign::SignerId::IssuerAndSerial { issuer, .. } => {
-                    x509_cert::name::Name::from_der(issuer)
+                    issuer
+                        .common_name()
                         .ok()
-                        .and_then(|n| n.common_name().ok().flatten())
+                        .flatten()
                         .map(String::from)
                         .unwrap_or_default()
                 }
