@@ -35,7 +35,7 @@ void _start(void) {
     else say("ce-check: sha2-ce matches generic SHA-256 at 1101 lengths (0..1099 and 45 KiB) and 16 start offsets\n");
     int mont = modsign_mont_check();
     if (mont != 0) say("ce-check: the assembly and portable Montgomery row kernels differ\n");
-    else say("ce-check: the assembly Montgomery row kernel matches the portable one (addmul4 at 4..64 limbs; products and squares at 2048, 3072, 4096 bits)\n");
+    else say("ce-check: the assembly Montgomery row kernel matches the portable one (addmul4 and redc4 at 4..64 limbs; products and squares at 2048, 3072, 4096 bits)\n");
     sys3(93, bad != 0 || mont != 0, 0, 0);
     for (;;) {}
 }

@@ -1,6 +1,7 @@
 //! The multiply-accumulate row kernel of RSA verification's Montgomery
 //! products in AArch64 assembly: `t += (a0..a3) * b`, four rows of operand
-//! scanning at once (`rsa_verify::RowKernel::Aarch64`).
+//! scanning at once (`rsa_verify::RowKernel::Aarch64`), and the same with the
+//! four Montgomery digits of a reduction block computed first.
 //!
 //! Rust gives no way to ask for an add-with-carry chain, and the compiler's
 //! code for `u128` sums keeps materialising carries (10 instructions per
@@ -76,6 +77,63 @@ core::arch::global_asm!(
     "ldp x8, x9, [x0]",
     "ldp x10, x11, [x0, #16]",
     "mov x13, xzr",
+    "b 200f",
+    "",
+    // u64 modsign_mont_redc4(u64 *t, const u64 *n, usize len, u64 n_neg_inv):
+    // the four Montgomery digits m that clear t[0..4] (m[p] = u[p] n_neg_inv,
+    // u being t plus m[..p] n so far; only columns below 4 matter), then
+    // t[0..len+4] += m * n[0..len] as modsign_mont_addmul4, whose loop it
+    // shares. x4..x7 m; x8..x11 the columns; x14..x17 n[0..4]; x12 scratch.
+    ".balign 16",
+    ".global modsign_mont_redc4",
+    ".type modsign_mont_redc4, %function",
+    "modsign_mont_redc4:",
+    "str x19, [sp, #-16]!",
+    "ldp x8, x9, [x0]",
+    "ldp x10, x11, [x0, #16]",
+    "ldp x15, x16, [x1]",
+    "ldp x17, x14, [x1, #16]",
+    // m0 and its products into columns 0..3 (column 0 becomes 0).
+    "mul x4, x8, x3",
+    "mul x12, x4, x15",
+    "cmn x8, x12",
+    "mul x12, x4, x16",
+    "adcs x9, x9, x12",
+    "mul x12, x4, x17",
+    "adcs x10, x10, x12",
+    "mul x12, x4, x14",
+    "adc x11, x11, x12",
+    "umulh x12, x4, x15",
+    "adds x9, x9, x12",
+    "umulh x12, x4, x16",
+    "adcs x10, x10, x12",
+    "umulh x12, x4, x17",
+    "adc x11, x11, x12",
+    // m1 into columns 1..3.
+    "mul x5, x9, x3",
+    "mul x12, x5, x15",
+    "cmn x9, x12",
+    "mul x12, x5, x16",
+    "adcs x10, x10, x12",
+    "mul x12, x5, x17",
+    "adc x11, x11, x12",
+    "umulh x12, x5, x15",
+    "adds x10, x10, x12",
+    "umulh x12, x5, x16",
+    "adc x11, x11, x12",
+    // m2 into columns 2..3.
+    "mul x6, x10, x3",
+    "mul x12, x6, x15",
+    "cmn x10, x12",
+    "mul x12, x6, x16",
+    "adc x11, x11, x12",
+    "umulh x12, x6, x15",
+    "add x11, x11, x12",
+    "mul x7, x11, x3",
+    // The window starts from t as it was.
+    "ldp x8, x9, [x0]",
+    "ldp x10, x11, [x0, #16]",
+    "mov x13, xzr",
     "200:",
     "modsign_quad x8, x9, x10, x11, x12, x19",
     "subs x2, x2, #4",
@@ -107,7 +165,9 @@ core::arch::global_asm!(
     "mov x0, x13",
     "ldr x19, [sp], #16",
     "ret",
+    // Both functions end here: redc4 falls into the loop at 200.
     ".size modsign_mont_addmul4, . - modsign_mont_addmul4",
+    ".size modsign_mont_redc4, . - modsign_mont_redc4",
     ".purgem modsign_quad",
     ".purgem modsign_step",
 );
@@ -120,4 +180,13 @@ extern "C" {
     /// limbs, `a` for reading 4, `t` for reading and writing `len + 4`, and
     /// `t` overlaps neither `a` nor `b`.
     pub fn modsign_mont_addmul4(t: *mut u64, b: *const u64, len: usize, a: *const u64) -> u64;
+
+    /// The four Montgomery digits `m` that clear `t[0..4]` (`n_neg_inv =
+    /// -n^-1 mod 2^64`), then `t[0..len+4] += m * n[0..len]`, the carry out
+    /// returned: `t[0..4]` ends zero.
+    ///
+    /// # Safety
+    /// `len` is a non-zero multiple of 4, `n` is valid for reading `len`
+    /// limbs, `t` for reading and writing `len + 4`, and they do not overlap.
+    pub fn modsign_mont_redc4(t: *mut u64, n: *const u64, len: usize, n_neg_inv: u64) -> u64;
 }

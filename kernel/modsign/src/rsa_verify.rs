@@ -241,8 +241,7 @@ fn digest_term<const N: usize, const W: usize>(
         }
     }
     for r in [0, 4] {
-        let m = corner(&t[r..r + 4], n, mont.n_neg_inv);
-        let carry = kernel.addmul4(&mut t[r..r + N + 4], &m, n);
+        let carry = kernel.redc4(&mut t[r..r + N + 4], n, mont.n_neg_inv);
         add_carry(&mut t[r + N + 4..], carry);
     }
     out.copy_from_slice(&t[8..N + 8]);
@@ -307,9 +306,7 @@ pub fn verify_pkcs1v15(key: &RsaPublicKey, hash: HashAlgo, digest: &[u8], sig: &
         u64::from_be_bytes(limb)
     });
     let low = digest.len() / 8;
-    m.len() == base.len()
-        && m[..low].iter().copied().eq(digest_limbs)
-        && m[low..] == base[low..]
+    m.len() == base.len() && m[..low].iter().copied().eq(digest_limbs) && m[low..] == base[low..]
 }
 
 /// `0x00 0x01 PS 0x00 T` in `k` bytes, `T` = DigestInfo prefix || digest and
@@ -603,7 +600,12 @@ impl Montgomery {
 /// -4096), by [`sos_product`] on this CPU's row kernel; false (nothing done)
 /// for any other length.
 #[inline(always)]
-fn fixed<const N: usize, const W: usize>(mont: &Montgomery, a: &[u64], b: Option<&[u64]>, out: &mut [u64]) -> bool {
+fn fixed<const N: usize, const W: usize>(
+    mont: &Montgomery,
+    a: &[u64],
+    b: Option<&[u64]>,
+    out: &mut [u64],
+) -> bool {
     let (Ok(n), Some(a), Some(out)) = (
         <&[u64; N]>::try_from(mont.n.as_slice()),
         a.first_chunk::<N>(),
@@ -664,6 +666,32 @@ impl RowKernel {
                     b.as_ptr(),
                     b.len(),
                     a.as_ptr(),
+                )
+            },
+        }
+    }
+}
+
+impl RowKernel {
+    /// One block of Montgomery reduction: the four digits `m` that clear
+    /// `t[0..4]` ([`corner`]), then `t += m n` as [`RowKernel::addmul4`]
+    /// (same lengths); returns the carry out of `t`'s top limb.
+    #[inline(always)]
+    pub fn redc4(self, t: &mut [u64], n: &[u64], n_neg_inv: u64) -> u64 {
+        assert!(n.len() >= 4 && n.len() % 4 == 0 && t.len() == n.len() + 4);
+        match self {
+            RowKernel::Portable => addmul4_portable(t, &corner(t, n, n_neg_inv), n),
+            #[cfg(target_arch = "aarch64")]
+            // SAFETY: the assert above gives `modsign_mont_redc4` its
+            // contract: `n.len()` a non-zero multiple of 4, `t` valid for
+            // `n.len() + 4` limbs; `t` is borrowed mutably, so it does not
+            // overlap `n`.
+            RowKernel::Aarch64 => unsafe {
+                crate::mont_aarch64::modsign_mont_redc4(
+                    t.as_mut_ptr(),
+                    n.as_ptr(),
+                    n.len(),
+                    n_neg_inv,
                 )
             },
         }
@@ -760,8 +788,7 @@ fn sos_product<const N: usize, const W: usize>(
         }
     }
     for r in (0..N).step_by(4) {
-        let m = corner(&t[r..r + 4], n, n_neg_inv);
-        let carry = kernel.addmul4(&mut t[r..r + N + 4], &m, n);
+        let carry = kernel.redc4(&mut t[r..r + N + 4], n, n_neg_inv);
         add_carry(&mut t[r + N + 4..], carry);
     }
     out.copy_from_slice(&t[N..2 * N]);

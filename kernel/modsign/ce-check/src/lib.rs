@@ -28,7 +28,10 @@ unsafe impl GlobalAlloc for Bump {
         unsafe {
             let base = core::ptr::addr_of_mut!(ARENA) as *mut u8;
             let start = (NEXT + layout.align() - 1) & !(layout.align() - 1);
-            let Some(end) = start.checked_add(layout.size()).filter(|&e| e <= ARENA_BYTES) else {
+            let Some(end) = start
+                .checked_add(layout.size())
+                .filter(|&e| e <= ARENA_BYTES)
+            else {
                 return core::ptr::null_mut();
             };
             NEXT = end;
@@ -111,8 +114,8 @@ impl Rng {
 }
 
 /// Checks RSA verification's four-row multiply-accumulate in AArch64 assembly
-/// (`RowKernel::Aarch64`) against the portable one: `addmul4` alone at every
-/// length from 4 to 64 limbs with random and all-ones limbs (the carry out of
+/// (`RowKernel::Aarch64`) against the portable one: `addmul4` and `redc4`
+/// alone at every length from 4 to 64 limbs with random and all-ones limbs (the carry out of
 /// the top), then whole Montgomery products and squares for 2048-, 3072- and
 /// 4096-bit moduli (random; all ones; top limb 1) with random operands and
 /// `n - 1`, each also against the product-scanning reference. Returns the
@@ -139,6 +142,20 @@ pub extern "C" fn modsign_mont_check() -> i32 {
             let c1 = RowKernel::Aarch64.addmul4(&mut asm[..len + 4], &a, &b[..len]);
             let c2 = RowKernel::Portable.addmul4(&mut portable[..len + 4], &a, &b[..len]);
             if c1 != c2 || asm != portable {
+                bad += 1;
+            }
+            // A reduction block, with b as the (odd) modulus.
+            let mut n = b;
+            n[0] |= 1;
+            let n_neg_inv = (0..6)
+                .fold(1u64, |x, _| {
+                    x.wrapping_mul(2u64.wrapping_sub(n[0].wrapping_mul(x)))
+                })
+                .wrapping_neg();
+            let (mut asm, mut portable) = (t, t);
+            let c1 = RowKernel::Aarch64.redc4(&mut asm[..len + 4], &n[..len], n_neg_inv);
+            let c2 = RowKernel::Portable.redc4(&mut portable[..len + 4], &n[..len], n_neg_inv);
+            if c1 != c2 || asm != portable || asm[..4] != [0; 4] {
                 bad += 1;
             }
         }
