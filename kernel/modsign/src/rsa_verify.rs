@@ -207,7 +207,7 @@ impl Shortcut {
         if carry || !less_than(out, &mont.n) {
             sub_assign(out, &mont.n);
         }
-        out[..] == z[..]
+        limbs_equal(out, z)
     }
 }
 
@@ -306,7 +306,15 @@ pub fn verify_pkcs1v15(key: &RsaPublicKey, hash: HashAlgo, digest: &[u8], sig: &
         u64::from_be_bytes(limb)
     });
     let low = digest.len() / 8;
-    m.len() == base.len() && m[..low].iter().copied().eq(digest_limbs) && m[low..] == base[low..]
+    m.len() == base.len()
+        && m[..low].iter().copied().eq(digest_limbs)
+        && limbs_equal(&m[low..], &base[low..])
+}
+
+/// `a == b`, limb by limb: slice equality on integers becomes a `memcmp`
+/// call, byte by byte in this kernel (some 1.3 k instructions for 2048 bits).
+fn limbs_equal(a: &[u64], b: &[u64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// `0x00 0x01 PS 0x00 T` in `k` bytes, `T` = DigestInfo prefix || digest and
