@@ -222,7 +222,7 @@ fn digest_term<const N: usize, const W: usize>(
     c_shifted: &[u64],
     out: &mut [u64],
 ) -> bool {
-    const { assert!(N % 4 == 0 && N >= 8 && W == N + 9) };
+    const { assert!(N.is_multiple_of(4) && N >= 8 && W == N + 9) };
     let (Ok(n), Some(c), Some(out)) = (
         <&[u64; N]>::try_from(mont.n.as_slice()),
         c_shifted.first_chunk::<N>(),
@@ -660,7 +660,7 @@ impl RowKernel {
     /// here slices with lengths fixed by the modulus).
     #[inline(always)]
     pub fn addmul4(self, t: &mut [u64], a: &[u64; 4], b: &[u64]) -> u64 {
-        assert!(!b.is_empty() && b.len() % 4 == 0 && t.len() == b.len() + 4);
+        assert!(!b.is_empty() && b.len().is_multiple_of(4) && t.len() == b.len() + 4);
         match self {
             RowKernel::Portable => addmul4_portable(t, a, b),
             #[cfg(target_arch = "aarch64")]
@@ -686,7 +686,7 @@ impl RowKernel {
     /// (same lengths); returns the carry out of `t`'s top limb.
     #[inline(always)]
     pub fn redc4(self, t: &mut [u64], n: &[u64], n_neg_inv: u64) -> u64 {
-        assert!(n.len() >= 4 && n.len() % 4 == 0 && t.len() == n.len() + 4);
+        assert!(n.len() >= 4 && n.len().is_multiple_of(4) && t.len() == n.len() + 4);
         match self {
             RowKernel::Portable => addmul4_portable(t, &corner(t, n, n_neg_inv), n),
             #[cfg(target_arch = "aarch64")]
@@ -760,7 +760,7 @@ fn sos_product<const N: usize, const W: usize>(
     b: Option<&[u64; N]>,
     out: &mut [u64; N],
 ) {
-    const { assert!(N % 4 == 0 && N > 0 && W == 2 * N + 1) };
+    const { assert!(N.is_multiple_of(4) && N > 0 && W == 2 * N + 1) };
     let mut wide = [0u64; W];
     let t = &mut wide[..];
     let block = |x: &[u64; N], r: usize| -> [u64; 4] { [x[r], x[r + 1], x[r + 2], x[r + 3]] };
