@@ -5,18 +5,25 @@
 //! so nothing here needs to be constant-time. `s^e mod n` is computed by plain
 //! left-to-right square-and-multiply over the public exponent's real bits (17 for
 //! e = 65537: 16 squarings and 1 multiplication) with Montgomery products on
-//! `u64` limbs, by product scanning (FIPS, Koc, Acar and Kaliski 1996: one
+//! `u64` limbs. For 2048, 3072 and 4096 bits a product is separated operand
+//! scanning in blocks of four rows ([`sos_product`]; squarings compute each
+//! cross product once and double it), its inner loop a [`RowKernel`]: AArch64
+//! assembly in the kernel (`mont_aarch64.rs`), the same in Rust elsewhere.
+//! Other lengths use product scanning (FIPS, Koc, Acar and Kaliski 1996: one
 //! column of the product and of the reduction at a time into a 192-bit
-//! accumulator), squarings with each cross product computed once and doubled.
+//! accumulator), which is also the reference the fast path is tested against.
 //! The encoded message is then compared in full against the one expected, as
 //! Linux's rsassa-pkcs1 does: `0x00 0x01 PS(0xff.., at least 8 bytes) 0x00
-//! DigestInfo(hash, digest)`.
+//! DigestInfo(hash, digest)`, limb by limb.
 //!
 //! Everything that depends only on the key is computed once, when the keyring
 //! parses the certificate ([`RsaPublicKey::new`]): the modulus's limbs,
-//! `-n^-1 mod 2^64` and `R^e mod n`. The last lets verification skip the
-//! conversions into and out of Montgomery form: squaring and multiplying the
-//! plain `s` leaves `s^e R^(1-e)`, and one product with `R^e` gives `s^e`.
+//! `-n^-1 mod 2^64`, `R^e mod n`, the expected encoding per hash with the
+//! digest left zero, and ([`Shortcut`]) that encoding times `C = R^(1-e)` and
+//! `C 2^512`. Verification skips the conversions into and out of Montgomery
+//! form: squaring and multiplying the plain `s` leaves `s^e R^(1-e)`. With the
+//! shortcut (2048-4096 bits) that is compared with `EM C mod n`, whose digest
+//! part costs three row blocks; otherwise one product with `R^e` gives `s^e`.
 //!
 //! The `rsa` crate parses the key (and gives `R^2 mod n`, from which `R^e` is
 //! computed); its own `verify` gives the same answer for every input (the
@@ -62,6 +69,8 @@ fn digest_len(hash: HashAlgo) -> usize {
 #[derive(Debug, Clone)]
 pub struct RsaPublicKey {
     key: rsa::PublicKey,
+    /// The modulus's length in bytes (the rsa crate counts its bits each time).
+    size: usize,
     mont: Montgomery,
     /// The public exponent's limbs.
     e: Vec<u64>,
@@ -124,6 +133,7 @@ impl RsaPublicKey {
             r_to_e,
             em_base,
             shortcut,
+            size: k,
         })
     }
 
@@ -140,7 +150,7 @@ impl RsaPublicKey {
 
     /// The modulus's length in bytes.
     pub fn size(&self) -> usize {
-        self.key.size()
+        self.size
     }
 }
 
@@ -486,20 +496,22 @@ impl Montgomery {
     /// `out = a * b * R^-1 mod n` for `a, b < n`, fully reduced (< n). With
     /// `b = None`, `a * a * R^-1`: each cross product `a[i] a[j]` (i < j) of a
     /// column summed once and doubled, about a quarter fewer products than a
-    /// multiplication. `m` is scratch of `L` limbs.
+    /// multiplication.
     ///
     /// Product scanning: column `k` of `a * b + M * n` (the products whose
     /// indices add up to `k`), with `M`'s limb `m[k]` chosen so the column's
     /// low limb is zero for `k < L`. The sum is `< n^2 + R n`, so the top `L`
     /// columns over `R` are `< 2n`: one conditional subtraction.
-    fn product(&self, a: &[u64], b: Option<&[u64]>, out: &mut [u64], m: &mut [u64]) {
+    fn product(&self, a: &[u64], b: Option<&[u64]>, out: &mut [u64]) {
         if fixed::<32, 65>(self, a, b, out)
             || fixed::<48, 97>(self, a, b, out)
             || fixed::<64, 129>(self, a, b, out)
         {
             return;
         }
-        self.product_any(a, b, out, m)
+        // Scratch only here: the fixed sizes need none.
+        let mut m = vec![0u64; self.limbs()];
+        self.product_any(a, b, out, &mut m)
     }
 
     /// [`Montgomery::product`] for any length, the fallback of [`fixed`].
@@ -550,8 +562,7 @@ impl Montgomery {
     /// `a * b * R^-1 mod n` in a new vector.
     fn mul_new(&self, a: &[u64], b: &[u64]) -> Vec<u64> {
         let mut out = vec![0u64; self.limbs()];
-        let mut m = vec![0u64; self.limbs()];
-        self.product(a, Some(b), &mut out, &mut m);
+        self.product(a, Some(b), &mut out);
         out
     }
 
@@ -567,11 +578,10 @@ impl Montgomery {
         let top = (0..bits).rev().find(|&i| bit(exp, i))?;
         let mut acc = base[..l].to_vec();
         let mut tmp = vec![0u64; l];
-        let mut m = vec![0u64; l];
         for i in (0..top).rev() {
-            self.product(&acc, None, &mut tmp, &mut m);
+            self.product(&acc, None, &mut tmp);
             if bit(exp, i) {
-                self.product(&tmp, Some(base), &mut acc, &mut m);
+                self.product(&tmp, Some(base), &mut acc);
             } else {
                 core::mem::swap(&mut acc, &mut tmp);
             }
@@ -972,7 +982,7 @@ mod tests {
                 ] {
                     for b in [Some(b.as_slice()), None] {
                         let (mut fast, mut slow, mut m) = (vec![0; l], vec![0; l], vec![0; l]);
-                        mont.product(&a, b, &mut fast, &mut m);
+                        mont.product(&a, b, &mut fast);
                         mont.product_any(&a, b, &mut slow, &mut m);
                         assert_eq!(fast, slow, "{l} limbs, square: {}", b.is_none());
                         assert!(less_than(&fast, &n));
