@@ -7,7 +7,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use const_oid::db::rfc5912::{ID_EC_PUBLIC_KEY, RSA_ENCRYPTION, SECP_256_R_1, SECP_384_R_1};
 use core::fmt;
-use der::{Decode, Encode};
+use der::Decode;
 use rsa::pkcs1::DecodeRsaPublicKey;
 use rsa::traits::PublicKeyParts;
 use x509_cert::ext::pkix::SubjectKeyIdentifier;
@@ -47,8 +47,8 @@ impl PublicKey {
 pub struct TrustedCert {
     /// Linux's name for the signer (`x509_fabricate_name`): CN, or "O: CN".
     pub signer: String,
-    /// DER of the issuer Name, for issuerAndSerialNumber.
-    pub issuer: Vec<u8>,
+    /// The issuer Name, for issuerAndSerialNumber.
+    pub issuer: x509_cert::name::Name,
     /// The serial number's bytes.
     pub serial: Vec<u8>,
     /// The subjectKeyIdentifier, if the certificate has one.
@@ -72,10 +72,7 @@ impl TrustedCert {
     pub fn from_der(der: &[u8]) -> Result<TrustedCert, CertError> {
         let cert = Certificate::from_der(der).map_err(|e| CertError(e.to_string()))?;
         let tbs = cert.tbs_certificate();
-        let issuer = tbs
-            .issuer()
-            .to_der()
-            .map_err(|e| CertError(e.to_string()))?;
+        let issuer = tbs.issuer().clone();
         let serial = tbs.serial_number().as_bytes().to_vec();
         let key_identifier = tbs
             .get_extension::<SubjectKeyIdentifier>()

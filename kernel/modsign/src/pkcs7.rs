@@ -15,7 +15,7 @@ use const_oid::db::rfc5912::{
     ECDSA_WITH_SHA_256, ECDSA_WITH_SHA_384, ECDSA_WITH_SHA_512, RSA_ENCRYPTION,
     SHA_256_WITH_RSA_ENCRYPTION, SHA_384_WITH_RSA_ENCRYPTION, SHA_512_WITH_RSA_ENCRYPTION,
 };
-use der::{Decode, Encode};
+use der::Decode;
 
 use crate::error::{Malformed, SigError, Unsupported};
 use crate::hash::HashAlgo;
@@ -23,8 +23,13 @@ use crate::hash::HashAlgo;
 /// How a SignerInfo names its signer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignerId {
-    /// The certificate's issuer (DER of the Name) and serial number (its bytes).
-    IssuerAndSerial { issuer: Vec<u8>, serial: Vec<u8> },
+    /// The certificate's issuer and serial number (its bytes). The issuer is
+    /// kept parsed and compared as parsed: re-encoding it to DER cost some
+    /// 4 k instructions a verification.
+    IssuerAndSerial {
+        issuer: x509_cert::name::Name,
+        serial: Vec<u8>,
+    },
     /// The certificate's subjectKeyIdentifier (`sign-file -k`).
     KeyIdentifier(Vec<u8>),
 }
@@ -73,9 +78,10 @@ pub fn parse(pkcs7: &[u8]) -> Result<Signer, SigError> {
     if encap.econtent.is_some() {
         return Err(SigError::Malformed(Malformed::NotDetached));
     }
-    let signers = signed.signer_infos.0.as_slice();
-    let [signer] = signers else {
-        return Err(SigError::Malformed(Malformed::SignerCount(signers.len())));
+    let signer_count = signed.signer_infos.0.len();
+    // Moved out, not copied: its signature and issuer are what is returned.
+    let Ok::<[_; 1], _>([signer]) = signed.signer_infos.0.into_vec().try_into() else {
+        return Err(SigError::Malformed(Malformed::SignerCount(signer_count)));
     };
     // pkcs7_note_signerinfo_version: a v1 SignerInfo names its signer by issuer
     // and serial and sits in a v1 SignedData; a v3 one by key identifier.
@@ -139,9 +145,9 @@ pub fn parse(pkcs7: &[u8]) -> Result<Signer, SigError> {
         return Err(SigError::Malformed(Malformed::DigestMismatch));
     }
 
-    let id = match &signer.sid {
+    let id = match signer.sid {
         SignerIdentifier::IssuerAndSerialNumber(ias) => SignerId::IssuerAndSerial {
-            issuer: ias.issuer.to_der().map_err(der_error)?,
+            issuer: ias.issuer,
             serial: ias.serial_number.as_bytes().to_vec(),
         },
         SignerIdentifier::SubjectKeyIdentifier(skid) => {
@@ -152,6 +158,6 @@ pub fn parse(pkcs7: &[u8]) -> Result<Signer, SigError> {
         id,
         digest,
         kind,
-        signature: signer.signature.as_bytes().to_vec(),
+        signature: signer.signature.into_bytes().into_vec(),
     })
 }

@@ -5,18 +5,25 @@
 //! so nothing here needs to be constant-time. `s^e mod n` is computed by plain
 //! left-to-right square-and-multiply over the public exponent's real bits (17 for
 //! e = 65537: 16 squarings and 1 multiplication) with Montgomery products on
-//! `u64` limbs, by product scanning (FIPS, Koc, Acar and Kaliski 1996: one
+//! `u64` limbs. For 2048, 3072 and 4096 bits a product is separated operand
+//! scanning in blocks of four rows ([`sos_product`]; squarings compute each
+//! cross product once and double it), its inner loop a [`RowKernel`]: AArch64
+//! assembly in the kernel (`mont_aarch64.rs`), the same in Rust elsewhere.
+//! Other lengths use product scanning (FIPS, Koc, Acar and Kaliski 1996: one
 //! column of the product and of the reduction at a time into a 192-bit
-//! accumulator), squarings with each cross product computed once and doubled.
+//! accumulator), which is also the reference the fast path is tested against.
 //! The encoded message is then compared in full against the one expected, as
 //! Linux's rsassa-pkcs1 does: `0x00 0x01 PS(0xff.., at least 8 bytes) 0x00
-//! DigestInfo(hash, digest)`.
+//! DigestInfo(hash, digest)`, limb by limb.
 //!
 //! Everything that depends only on the key is computed once, when the keyring
 //! parses the certificate ([`RsaPublicKey::new`]): the modulus's limbs,
-//! `-n^-1 mod 2^64` and `R^e mod n`. The last lets verification skip the
-//! conversions into and out of Montgomery form: squaring and multiplying the
-//! plain `s` leaves `s^e R^(1-e)`, and one product with `R^e` gives `s^e`.
+//! `-n^-1 mod 2^64`, `R^e mod n`, the expected encoding per hash with the
+//! digest left zero, and ([`Shortcut`]) that encoding times `C = R^(1-e)` and
+//! `C 2^512`. Verification skips the conversions into and out of Montgomery
+//! form: squaring and multiplying the plain `s` leaves `s^e R^(1-e)`. With the
+//! shortcut (2048-4096 bits) that is compared with `EM C mod n`, whose digest
+//! part costs three row blocks; otherwise one product with `R^e` gives `s^e`.
 //!
 //! The `rsa` crate parses the key (and gives `R^2 mod n`, from which `R^e` is
 //! computed); its own `verify` gives the same answer for every input (the
@@ -62,11 +69,41 @@ fn digest_len(hash: HashAlgo) -> usize {
 #[derive(Debug, Clone)]
 pub struct RsaPublicKey {
     key: rsa::PublicKey,
+    /// The modulus's length in bytes (the rsa crate counts its bits each time).
+    size: usize,
     mont: Montgomery,
     /// The public exponent's limbs.
     e: Vec<u64>,
     /// `R^e mod n`.
     r_to_e: Vec<u64>,
+    /// Per hash ([`hash_index`]), the encoded message `0x00 0x01 PS 0x00 T`
+    /// with the digest's bytes zero, in limbs (`None` when the modulus is too
+    /// short for it): a verification puts the digest into the low limbs.
+    em_base: [Option<Vec<u64>>; 3],
+    /// What [`verify_pkcs1v15`] needs to compare `s^e R^(1-e)` directly,
+    /// skipping the product with `R^e`; `None` for moduli without a
+    /// [`RowKernel`] path (not 2048, 3072 or 4096 bits) or `e < 2`.
+    shortcut: Option<Shortcut>,
+}
+
+/// The encoded message times `C = R^(1-e) mod n`, in two parts: `em_base`'s
+/// (fixed per hash) and the digest's (per signature, `D C`, computed as
+/// `D (C 2^512)` reduced by 8 limbs: 3 row blocks instead of a product).
+#[derive(Debug, Clone)]
+struct Shortcut {
+    /// `C 2^512 mod n`.
+    c_shifted: Vec<u64>,
+    /// Per hash, `em_base C mod n`.
+    base_times_c: [Option<Vec<u64>>; 3],
+}
+
+/// Index of `hash` in [`RsaPublicKey`]'s per-hash tables.
+fn hash_index(hash: HashAlgo) -> usize {
+    match hash {
+        HashAlgo::Sha256 => 0,
+        HashAlgo::Sha384 => 1,
+        HashAlgo::Sha512 => 2,
+    }
 }
 
 impl RsaPublicKey {
@@ -82,12 +119,28 @@ impl RsaPublicKey {
         let mut one = vec![0u64; mont.limbs()];
         one[0] = 1;
         let r_to_e = mont.mul_new(&r_to_e_plus_1, &one);
+        let k = key.size();
+        let em_base = [HashAlgo::Sha256, HashAlgo::Sha384, HashAlgo::Sha512].map(|hash| {
+            let zeros = [0u8; 64];
+            let em = expected_em(k, digest_info_prefix(hash), &zeros[..digest_len(hash)])?;
+            from_be_bytes(&em, mont.limbs())
+        });
+        let shortcut = Shortcut::new(&mont, &e, &r2, &em_base);
         Some(RsaPublicKey {
             key,
             mont,
             e,
             r_to_e,
+            em_base,
+            shortcut,
+            size: k,
         })
+    }
+
+    /// Whether verification compares `s^e R^(1-e)` without the last product.
+    #[doc(hidden)]
+    pub fn has_shortcut(&self) -> bool {
+        self.shortcut.is_some()
     }
 
     /// The key as the `rsa` crate holds it.
@@ -97,8 +150,127 @@ impl RsaPublicKey {
 
     /// The modulus's length in bytes.
     pub fn size(&self) -> usize {
-        self.key.size()
+        self.size
     }
+}
+
+impl Shortcut {
+    /// With `f(x, y) = x y R^-1`: `X = 1^(e-1) R^(1-(e-1)) = R^(2-e)`
+    /// ([`Montgomery::pow_unreduced`] of 1), `C = f(X, 1) = R^(1-e)`,
+    /// `em_base C = f(em_base, X)`, and `C 2^512 = f(C, f(R^2, 2^512))`.
+    fn new(
+        mont: &Montgomery,
+        e: &[u64],
+        r2: &[u64],
+        em_base: &[Option<Vec<u64>>; 3],
+    ) -> Option<Shortcut> {
+        let l = mont.limbs();
+        if ![32, 48, 64].contains(&l) {
+            return None;
+        }
+        // e - 1; None for e = 0 (and pow_unreduced refuses e - 1 = 0).
+        let mut e_minus_1 = e.to_vec();
+        if sub_assign(&mut e_minus_1, &[1]) {
+            return None;
+        }
+        let mut one = vec![0u64; l];
+        one[0] = 1;
+        let x = mont.pow_unreduced(&one, &e_minus_1)?;
+        let c = mont.mul_new(&x, &one);
+        let mut two_512 = vec![0u64; l];
+        two_512[8] = 1;
+        let c_shifted = mont.mul_new(&c, &mont.mul_new(r2, &two_512));
+        let base_times_c = em_base
+            .clone()
+            .map(|base| base.map(|base| mont.mul_new(&base, &x)));
+        Some(Shortcut {
+            c_shifted,
+            base_times_c,
+        })
+    }
+
+    /// Whether `z = s^e R^(1-e)` (reduced) is `EM C mod n` for the
+    /// encoding `EM` of `digest` (`digest_limbs` limbs at the bottom, the
+    /// rest `em_base`'s): `s^e = EM (mod n)` exactly when it is, R being
+    /// invertible mod an odd n; and EM < n, so that is `s^e mod n = EM`.
+    fn matches(&self, mont: &Montgomery, hash: HashAlgo, digest: &[u8], z: &[u64]) -> bool {
+        let Some(base_c) = &self.base_times_c[hash_index(hash)] else {
+            return false;
+        };
+        let mut d8 = [0u64; 8];
+        for (limb, chunk) in d8.iter_mut().zip(digest.rchunks_exact(8)) {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(chunk);
+            *limb = u64::from_be_bytes(bytes);
+        }
+        let mut buf = [0u64; 64];
+        let l = mont.limbs();
+        let out = &mut buf[..l];
+        let done = digest_term::<32, 41>(mont, &d8, &self.c_shifted, out)
+            || digest_term::<48, 57>(mont, &d8, &self.c_shifted, out)
+            || digest_term::<64, 73>(mont, &d8, &self.c_shifted, out);
+        if !done {
+            return false;
+        }
+        // D C + em_base C < 2n: one conditional subtraction.
+        let carry = add_assign(out, base_c);
+        if carry || !less_than(out, &mont.n) {
+            sub_assign(out, &mont.n);
+        }
+        limbs_equal(out, z)
+    }
+}
+
+/// `D C mod n` (reduced) for the digest's limbs `d8` and `c_shifted = C 2^512
+/// mod n`: `D (C 2^512)` plus the `M n` that clears its low 8 limbs, over
+/// `2^512`, is `< 2n` and `= D C (mod n)`. False (nothing done) unless the
+/// modulus has `N` limbs (`W = N + 9`).
+#[inline(always)]
+fn digest_term<const N: usize, const W: usize>(
+    mont: &Montgomery,
+    d8: &[u64; 8],
+    c_shifted: &[u64],
+    out: &mut [u64],
+) -> bool {
+    const { assert!(N.is_multiple_of(4) && N >= 8 && W == N + 9) };
+    let (Ok(n), Some(c), Some(out)) = (
+        <&[u64; N]>::try_from(mont.n.as_slice()),
+        c_shifted.first_chunk::<N>(),
+        out.first_chunk_mut::<N>(),
+    ) else {
+        return false;
+    };
+    let kernel = RowKernel::NATIVE;
+    let mut wide = [0u64; W];
+    let t = &mut wide[..];
+    for r in [0, 4] {
+        let d4 = [d8[r], d8[r + 1], d8[r + 2], d8[r + 3]];
+        if d4 != [0; 4] {
+            let carry = kernel.addmul4(&mut t[r..r + N + 4], &d4, c);
+            add_carry(&mut t[r + N + 4..], carry);
+        }
+    }
+    for r in [0, 4] {
+        let carry = kernel.redc4(&mut t[r..r + N + 4], n, mont.n_neg_inv);
+        add_carry(&mut t[r + N + 4..], carry);
+    }
+    out.copy_from_slice(&t[8..N + 8]);
+    if t[N + 8] != 0 || !less_than(out, n) {
+        sub_assign(out, n);
+    }
+    true
+}
+
+/// `a += b` over the common length; returns the carry out.
+fn add_assign(a: &mut [u64], b: &[u64]) -> bool {
+    let mut carry = false;
+    for (x, &y) in a.iter_mut().zip(b) {
+        let (s1, c1) = x.overflowing_add(y);
+        let (s2, c2) = s1.overflowing_add(u64::from(carry));
+        *x = s2;
+        carry = c1 | c2;
+    }
+    carry
 }
 
 /// Whether `sig` is a valid RSASSA-PKCS1-v1_5 signature by `key` over the
@@ -122,25 +294,37 @@ pub fn verify_pkcs1v15(key: &RsaPublicKey, hash: HashAlgo, digest: &[u8], sig: &
     if !less_than(&s, &mont.n) {
         return false;
     }
-    // s^e R^(1-e), times R^e, times R^-1 (the product's): s^e mod n.
     let Some(unreduced) = mont.pow_unreduced(&s, &key.e) else {
         return false;
     };
+    // Steps 2.c-4 for 2048-4096 bits: s^e R^(1-e) against EM R^(1-e).
+    if let Some(shortcut) = &key.shortcut {
+        return shortcut.matches(mont, hash, digest, &unreduced);
+    }
+    // s^e R^(1-e), times R^e, times R^-1 (the product's): s^e mod n.
     let m = mont.mul_new(&unreduced, &key.r_to_e);
-    // Step 2.c: I2OSP(m, k). m < n < 2^(8k), so the bytes above k are zero.
-    let em_wide = to_be_bytes(&m);
-    let Some(split) = em_wide.len().checked_sub(k) else {
+    // Steps 2.c-4: I2OSP(m, k) compared in full with the EMSA-PKCS1-v1_5
+    // encoding expected, limb by limb: the digest is a whole number of limbs
+    // at the bottom (32, 48 or 64 bytes), the rest is `em_base`'s. m < n <
+    // 2^(8k), and `em_base`'s bytes above k are zero, as I2OSP's would be.
+    let Some(base) = &key.em_base[hash_index(hash)] else {
         return false;
     };
-    let (high, em) = em_wide.split_at(split);
-    if high.iter().any(|&b| b != 0) {
-        return false;
-    }
-    // Steps 3-4: EMSA-PKCS1-v1_5 encode what we expect and compare all of it.
-    match expected_em(k, digest_info_prefix(hash), digest) {
-        Some(expected) => em == expected.as_slice(),
-        None => false,
-    }
+    let digest_limbs = digest.rchunks_exact(8).map(|c| {
+        let mut limb = [0u8; 8];
+        limb.copy_from_slice(c);
+        u64::from_be_bytes(limb)
+    });
+    let low = digest.len() / 8;
+    m.len() == base.len()
+        && m[..low].iter().copied().eq(digest_limbs)
+        && limbs_equal(&m[low..], &base[low..])
+}
+
+/// `a == b`, limb by limb: slice equality on integers becomes a `memcmp`
+/// call, byte by byte in this kernel (some 1.3 k instructions for 2048 bits).
+fn limbs_equal(a: &[u64], b: &[u64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// `0x00 0x01 PS 0x00 T` in `k` bytes, `T` = DigestInfo prefix || digest and
@@ -178,13 +362,17 @@ fn from_be_bytes(bytes: &[u8], limbs: usize) -> Option<Vec<u64>> {
     let mut chunks = bytes.rchunks(8);
     for limb in out.iter_mut() {
         let Some(chunk) = chunks.next() else { break };
-        *limb = chunk.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+        *limb = match <[u8; 8]>::try_from(chunk) {
+            Ok(whole) => u64::from_be_bytes(whole),
+            Err(_) => chunk.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)),
+        };
     }
     // Whatever did not fit must be zero.
     chunks.all(|c| c.iter().all(|&b| b == 0)).then_some(out)
 }
 
 /// Little-endian limbs to big-endian bytes, 8 per limb.
+#[cfg(test)]
 fn to_be_bytes(x: &[u64]) -> Vec<u8> {
     x.iter().rev().flat_map(|l| l.to_be_bytes()).collect()
 }
@@ -308,20 +496,22 @@ impl Montgomery {
     /// `out = a * b * R^-1 mod n` for `a, b < n`, fully reduced (< n). With
     /// `b = None`, `a * a * R^-1`: each cross product `a[i] a[j]` (i < j) of a
     /// column summed once and doubled, about a quarter fewer products than a
-    /// multiplication. `m` is scratch of `L` limbs.
+    /// multiplication.
     ///
     /// Product scanning: column `k` of `a * b + M * n` (the products whose
     /// indices add up to `k`), with `M`'s limb `m[k]` chosen so the column's
     /// low limb is zero for `k < L`. The sum is `< n^2 + R n`, so the top `L`
     /// columns over `R` are `< 2n`: one conditional subtraction.
-    fn product(&self, a: &[u64], b: Option<&[u64]>, out: &mut [u64], m: &mut [u64]) {
-        if fixed::<32>(self, a, b, out)
-            || fixed::<48>(self, a, b, out)
-            || fixed::<64>(self, a, b, out)
+    fn product(&self, a: &[u64], b: Option<&[u64]>, out: &mut [u64]) {
+        if fixed::<32, 65>(self, a, b, out)
+            || fixed::<48, 97>(self, a, b, out)
+            || fixed::<64, 129>(self, a, b, out)
         {
             return;
         }
-        self.product_any(a, b, out, m)
+        // Scratch only here: the fixed sizes need none.
+        let mut m = vec![0u64; self.limbs()];
+        self.product_any(a, b, out, &mut m)
     }
 
     /// [`Montgomery::product`] for any length, the fallback of [`fixed`].
@@ -372,8 +562,7 @@ impl Montgomery {
     /// `a * b * R^-1 mod n` in a new vector.
     fn mul_new(&self, a: &[u64], b: &[u64]) -> Vec<u64> {
         let mut out = vec![0u64; self.limbs()];
-        let mut m = vec![0u64; self.limbs()];
-        self.product(a, Some(b), &mut out, &mut m);
+        self.product(a, Some(b), &mut out);
         out
     }
 
@@ -389,11 +578,10 @@ impl Montgomery {
         let top = (0..bits).rev().find(|&i| bit(exp, i))?;
         let mut acc = base[..l].to_vec();
         let mut tmp = vec![0u64; l];
-        let mut m = vec![0u64; l];
         for i in (0..top).rev() {
-            self.product(&acc, None, &mut tmp, &mut m);
+            self.product(&acc, None, &mut tmp);
             if bit(exp, i) {
-                self.product(&tmp, Some(base), &mut acc, &mut m);
+                self.product(&tmp, Some(base), &mut acc);
             } else {
                 core::mem::swap(&mut acc, &mut tmp);
             }
@@ -427,10 +615,15 @@ impl Montgomery {
 }
 
 /// [`Montgomery::product`] for moduli of exactly `N` limbs (RSA-2048, -3072,
-/// -4096), where the column bounds are known to be in range and need no
-/// checks; false (nothing done) for any other length.
+/// -4096), by [`sos_product`] on this CPU's row kernel; false (nothing done)
+/// for any other length.
 #[inline(always)]
-fn fixed<const N: usize>(mont: &Montgomery, a: &[u64], b: Option<&[u64]>, out: &mut [u64]) -> bool {
+fn fixed<const N: usize, const W: usize>(
+    mont: &Montgomery,
+    a: &[u64],
+    b: Option<&[u64]>,
+    out: &mut [u64],
+) -> bool {
     let (Ok(n), Some(a), Some(out)) = (
         <&[u64; N]>::try_from(mont.n.as_slice()),
         a.first_chunk::<N>(),
@@ -438,89 +631,257 @@ fn fixed<const N: usize>(mont: &Montgomery, a: &[u64], b: Option<&[u64]>, out: &
     ) else {
         return false;
     };
-    match b {
-        Some(b) => {
-            let Some(b) = b.first_chunk::<N>() else {
-                return false;
-            };
-            mul_fixed(n, mont.n_neg_inv, a, b, out)
-        }
-        None => sqr_fixed(n, mont.n_neg_inv, a, out),
-    }
+    let b = match b {
+        Some(b) => match b.first_chunk::<N>() {
+            Some(b) => Some(b),
+            None => return false,
+        },
+        None => None,
+    };
+    sos_product::<N, W>(RowKernel::NATIVE, n, mont.n_neg_inv, a, b, out);
     true
 }
 
-/// `a b R^-1 mod n` for `N` limbs, as [`Montgomery::product`] computes it.
+/// Which code runs the four-row multiply-accumulate of the Montgomery
+/// products ([`RowKernel::addmul4`]): both give the same result for every
+/// input (`ce-check.sh` runs them side by side under `qemu-aarch64`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowKernel {
+    /// Rust on `u128`, for any target.
+    Portable,
+    /// `mont_aarch64.rs`: A64 add-with-carry chains.
+    #[cfg(target_arch = "aarch64")]
+    Aarch64,
+}
+
+impl RowKernel {
+    /// The fastest kernel this target has.
+    #[cfg(target_arch = "aarch64")]
+    pub const NATIVE: RowKernel = RowKernel::Aarch64;
+    /// The fastest kernel this target has.
+    #[cfg(not(target_arch = "aarch64"))]
+    pub const NATIVE: RowKernel = RowKernel::Portable;
+
+    /// `t += a * b` where `t` has `b.len() + 4` limbs and `b` a non-zero
+    /// multiple of 4; returns the carry out of `t`'s top limb (0 or 1).
+    ///
+    /// # Panics
+    /// If the lengths are not as above (a bug in the caller: every caller
+    /// here slices with lengths fixed by the modulus).
+    #[inline(always)]
+    pub fn addmul4(self, t: &mut [u64], a: &[u64; 4], b: &[u64]) -> u64 {
+        assert!(!b.is_empty() && b.len().is_multiple_of(4) && t.len() == b.len() + 4);
+        match self {
+            RowKernel::Portable => addmul4_portable(t, a, b),
+            #[cfg(target_arch = "aarch64")]
+            // SAFETY: the assert above gives `modsign_mont_addmul4` its
+            // contract: `b.len()` a non-zero multiple of 4, `t` valid for
+            // `b.len() + 4` limbs, `a` for 4; `t` is borrowed mutably, so it
+            // overlaps neither `a` nor `b`.
+            RowKernel::Aarch64 => unsafe {
+                crate::mont_aarch64::modsign_mont_addmul4(
+                    t.as_mut_ptr(),
+                    b.as_ptr(),
+                    b.len(),
+                    a.as_ptr(),
+                )
+            },
+        }
+    }
+}
+
+impl RowKernel {
+    /// One block of Montgomery reduction: the four digits `m` that clear
+    /// `t[0..4]` ([`corner`]), then `t += m n` as [`RowKernel::addmul4`]
+    /// (same lengths); returns the carry out of `t`'s top limb.
+    #[inline(always)]
+    pub fn redc4(self, t: &mut [u64], n: &[u64], n_neg_inv: u64) -> u64 {
+        assert!(n.len() >= 4 && n.len().is_multiple_of(4) && t.len() == n.len() + 4);
+        match self {
+            RowKernel::Portable => addmul4_portable(t, &corner(t, n, n_neg_inv), n),
+            #[cfg(target_arch = "aarch64")]
+            // SAFETY: the assert above gives `modsign_mont_redc4` its
+            // contract: `n.len()` a non-zero multiple of 4, `t` valid for
+            // `n.len() + 4` limbs; `t` is borrowed mutably, so it does not
+            // overlap `n`.
+            RowKernel::Aarch64 => unsafe {
+                crate::mont_aarch64::modsign_mont_redc4(
+                    t.as_mut_ptr(),
+                    n.as_ptr(),
+                    n.len(),
+                    n_neg_inv,
+                )
+            },
+        }
+    }
+}
+
+/// [`RowKernel::addmul4`] in Rust: four rows `t[r..] += a[r] * b`, each
+/// carry propagated to the top of `t`. The carries out of the four rows add
+/// up to at most 1: `t + a b < 2^(64 (len + 4)) + 2^(64 (len + 4))`.
+fn addmul4_portable(t: &mut [u64], a: &[u64; 4], b: &[u64]) -> u64 {
+    let len = b.len();
+    let mut out = 0;
+    for (r, &ar) in a.iter().enumerate() {
+        let mut carry = 0u64;
+        for (x, &bj) in t[r..r + len].iter_mut().zip(b) {
+            let s = u128::from(*x) + u128::from(ar) * u128::from(bj) + u128::from(carry);
+            *x = s as u64;
+            carry = (s >> 64) as u64;
+        }
+        out += add_carry(&mut t[r + len..], carry);
+    }
+    out
+}
+
+/// `x += carry` for a carry of at most one limb; returns the carry out (0 or 1).
+#[inline(always)]
+fn add_carry(x: &mut [u64], mut carry: u64) -> u64 {
+    for limb in x.iter_mut() {
+        if carry == 0 {
+            break;
+        }
+        let (v, c) = limb.overflowing_add(carry);
+        *limb = v;
+        carry = u64::from(c);
+    }
+    carry
+}
+
+/// `a b R^-1 mod n` (or `a a R^-1` with `b = None`) for `N` limbs, `N` a
+/// multiple of 4, fully reduced (`W = 2 N + 1`, the product's limbs and a
+/// carry: Rust cannot yet compute an array length from `N`): separated operand
+/// scanning (Koc, Acar and Kaliski 1996, "SOS") in blocks of four rows.
+///
+/// 1. `t = a b`, four rows of `a` per [`RowKernel::addmul4`]. A square adds
+///    the rows of each four-limb block of `a` against the limbs above it,
+///    doubles that, then adds each block's square (its own 4x4 product).
+/// 2. Montgomery reduction four limbs at a time: the four limbs `m` that
+///    clear `t`'s lowest four (computed in the 4x4 corner), then `t += m n`
+///    shifted into place. After `N / 4` blocks `t`'s low `N` limbs are zero
+///    and the high half plus the top bit is `(a b + M n) / R < 2n`: one
+///    conditional subtraction.
 #[inline(never)]
-fn mul_fixed<const N: usize>(
+fn sos_product<const N: usize, const W: usize>(
+    kernel: RowKernel,
     n: &[u64; N],
     n_neg_inv: u64,
     a: &[u64; N],
-    b: &[u64; N],
+    b: Option<&[u64; N]>,
     out: &mut [u64; N],
 ) {
-    let mut m = [0u64; N];
-    let mut acc = Column::default();
-    for k in 0..N {
-        column(&mut acc, &a[..=k], &b[..=k]);
-        column(&mut acc, &m[..k], &n[1..=k]);
-        let mk = (acc.low as u64).wrapping_mul(n_neg_inv);
-        m[k] = mk;
-        acc.mac(mk, n[0]);
-        acc.shift_out();
-    }
-    for k in N..2 * N - 1 {
-        let lo = k + 1 - N;
-        column(&mut acc, &a[lo..], &b[lo..]);
-        column(&mut acc, &m[lo..], &n[lo..]);
-        out[k - N] = acc.shift_out();
-    }
-    finish(&mut acc, n, out);
-}
-
-/// `a a R^-1 mod n` for `N` limbs, each cross product once and doubled, as
-/// [`Montgomery::product`] computes it.
-#[inline(never)]
-fn sqr_fixed<const N: usize>(n: &[u64; N], n_neg_inv: u64, a: &[u64; N], out: &mut [u64; N]) {
-    let mut m = [0u64; N];
-    let mut acc = Column::default();
-    for k in 0..N {
-        let half = k.div_ceil(2);
-        let mut cross = Column::default();
-        column(&mut cross, &a[..half], &a[k + 1 - half..=k]);
-        acc.add(cross.doubled());
-        if k % 2 == 0 {
-            acc.mac(a[k / 2], a[k / 2]);
+    const { assert!(N.is_multiple_of(4) && N > 0 && W == 2 * N + 1) };
+    let mut wide = [0u64; W];
+    let t = &mut wide[..];
+    let block = |x: &[u64; N], r: usize| -> [u64; 4] { [x[r], x[r + 1], x[r + 2], x[r + 3]] };
+    match b {
+        Some(b) => {
+            for r in (0..N).step_by(4) {
+                let carry = kernel.addmul4(&mut t[r..r + N + 4], &block(a, r), b);
+                add_carry(&mut t[r + N + 4..], carry);
+            }
         }
-        column(&mut acc, &m[..k], &n[1..=k]);
-        let mk = (acc.low as u64).wrapping_mul(n_neg_inv);
-        m[k] = mk;
-        acc.mac(mk, n[0]);
-        acc.shift_out();
-    }
-    for k in N..2 * N - 1 {
-        let lo = k + 1 - N;
-        let half = k.div_ceil(2);
-        let mut cross = Column::default();
-        column(&mut cross, &a[lo..half], &a[k + 1 - half..]);
-        acc.add(cross.doubled());
-        if k % 2 == 0 {
-            acc.mac(a[k / 2], a[k / 2]);
+        None => {
+            // Rows of block r against the limbs above the block: each cross
+            // product a[i] a[j], i < j in different blocks, once.
+            for r in (0..N - 4).step_by(4) {
+                let carry = kernel.addmul4(&mut t[2 * r + 4..N + r + 4], &block(a, r), &a[r + 4..]);
+                add_carry(&mut t[N + r + 4..], carry);
+            }
+            // Doubled; the sum is below a^2 / 2, so no bit leaves 2N limbs.
+            // Two limbs at a time: LDP, two EXTRs, STP.
+            let mut top = 0;
+            for pair in t[..2 * N].chunks_exact_mut(2) {
+                let (lo, hi) = (pair[0], pair[1]);
+                pair[0] = (lo << 1) | top;
+                pair[1] = (hi << 1) | (lo >> 63);
+                top = hi >> 63;
+            }
+            // Each block's own square: its cross products twice and its squares.
+            for r in (0..N).step_by(4) {
+                let a4 = block(a, r);
+                let carry = kernel.addmul4(&mut t[2 * r..2 * r + 8], &a4, &a4);
+                add_carry(&mut t[2 * r + 8..], carry);
+            }
         }
-        column(&mut acc, &m[lo..], &n[lo..]);
-        out[k - N] = acc.shift_out();
     }
-    finish(&mut acc, n, out);
-}
-
-/// The last limb of a product and the one conditional subtraction of `n`.
-#[inline(always)]
-fn finish<const N: usize>(acc: &mut Column, n: &[u64; N], out: &mut [u64; N]) {
-    out[N - 1] = acc.shift_out();
-    let top = acc.shift_out();
-    if top != 0 || !less_than(out, n) {
+    for r in (0..N).step_by(4) {
+        let carry = kernel.redc4(&mut t[r..r + N + 4], n, n_neg_inv);
+        add_carry(&mut t[r + N + 4..], carry);
+    }
+    out.copy_from_slice(&t[N..2 * N]);
+    if t[2 * N] != 0 || !less_than(out, n) {
         sub_assign(out, n);
     }
+}
+
+/// The four Montgomery digits that clear `u`'s four limbs: `m[p] = u'[p]
+/// (-n^-1)` where `u'` is `u` plus `m[0..p] n` so far (only limbs below 4
+/// matter, so `n[0..4]` is all that is read).
+#[inline(always)]
+fn corner(u: &[u64], n: &[u64], n_neg_inv: u64) -> [u64; 4] {
+    let mut u = [u[0], u[1], u[2], u[3]];
+    let mut m = [0u64; 4];
+    for p in 0..4 {
+        let mp = u[p].wrapping_mul(n_neg_inv);
+        m[p] = mp;
+        let mut carry = 0u64;
+        for q in p..4 {
+            let s = u128::from(u[q]) + u128::from(mp) * u128::from(n[q - p]) + u128::from(carry);
+            u[q] = s as u64;
+            carry = (s >> 64) as u64;
+        }
+    }
+    m
+}
+
+/// `a b R^-1 mod n` (or `a a R^-1`) computed with `kernel`, for a modulus of
+/// 32, 48 or 64 limbs and `a, b < n`; `None` for other lengths. For checking
+/// one [`RowKernel`] against another (`ce-check.sh`).
+#[doc(hidden)]
+pub fn product_with(
+    kernel: RowKernel,
+    n: &[u64],
+    a: &[u64],
+    b: Option<&[u64]>,
+) -> Option<Vec<u64>> {
+    fn run<const N: usize, const W: usize>(
+        kernel: RowKernel,
+        mont: &Montgomery,
+        a: &[u64],
+        b: Option<&[u64]>,
+    ) -> Option<Vec<u64>> {
+        let n = <&[u64; N]>::try_from(mont.n.as_slice()).ok()?;
+        let a = a.first_chunk::<N>()?;
+        let b = match b {
+            Some(b) => Some(b.first_chunk::<N>()?),
+            None => None,
+        };
+        let mut out = [0u64; N];
+        sos_product::<N, W>(kernel, n, mont.n_neg_inv, a, b, &mut out);
+        Some(out.to_vec())
+    }
+    let mont = Montgomery::new(n)?;
+    match n.len() {
+        32 => run::<32, 65>(kernel, &mont, a, b),
+        48 => run::<48, 97>(kernel, &mont, a, b),
+        64 => run::<64, 129>(kernel, &mont, a, b),
+        _ => None,
+    }
+}
+
+/// The reference Montgomery product (product scanning, any length):
+/// `a b R^-1 mod n`, or `a a R^-1`; `None` for an even modulus.
+#[doc(hidden)]
+pub fn product_reference(n: &[u64], a: &[u64], b: Option<&[u64]>) -> Option<Vec<u64>> {
+    let mont = Montgomery::new(n)?;
+    let l = mont.limbs();
+    if a.len() < l || b.is_some_and(|b| b.len() < l) {
+        return None;
+    }
+    let (mut out, mut m) = (vec![0u64; l], vec![0u64; l]);
+    mont.product_any(a, b, &mut out, &mut m);
+    Some(out)
 }
 
 /// Bit `i` of little-endian limbs.
@@ -621,7 +982,7 @@ mod tests {
                 ] {
                     for b in [Some(b.as_slice()), None] {
                         let (mut fast, mut slow, mut m) = (vec![0; l], vec![0; l], vec![0; l]);
-                        mont.product(&a, b, &mut fast, &mut m);
+                        mont.product(&a, b, &mut fast);
                         mont.product_any(&a, b, &mut slow, &mut m);
                         assert_eq!(fast, slow, "{l} limbs, square: {}", b.is_none());
                         assert!(less_than(&fast, &n));

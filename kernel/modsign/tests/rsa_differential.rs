@@ -299,6 +299,10 @@ fn rsa_verify_agrees_with_the_rsa_crate() {
             return;
         };
         assert_eq!(key.size() * 8, bits as usize);
+        // 2048, 3072 and 4096 bits compare s^e R^(1-e) without the last
+        // product (the shortcut); 2504 takes the general path: both checked.
+        let precomputed = RsaPublicKey::new(key.to_public_key()).expect("an RSA key");
+        assert_eq!(precomputed.has_shortcut(), bits != 2504, "{bits} bits");
         check_key(&key, &mut rng, messages, e == 65537);
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -1,5 +1,6 @@
 //! The SHA-256 instruction path (the one the kernel takes once it declares
-//! FEAT_SHA256) gives the generic path's digests: `ce-check.sh` builds it for
+//! FEAT_SHA256) gives the generic path's digests, and RSA verification's
+//! Montgomery row kernel in assembly the portable kernel's products: `ce-check.sh` builds it for
 //! aarch64-unknown-none and runs it under qemu-aarch64 -cpu max. Needs Debian's
 //! qemu-user and gcc-aarch64-linux-gnu (`make deps` installs both; this test
 //! tries apt-get itself); skipped with the reason when they cannot be had,
@@ -52,6 +53,10 @@ fn sha256_instructions_match_the_generic_code() {
     );
     assert!(
         stdout.contains("sha2-ce matches generic SHA-256"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("assembly Montgomery row kernel matches the portable one"),
         "{stdout}"
     );
 }
