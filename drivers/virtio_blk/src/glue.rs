@@ -351,7 +351,7 @@ fn restart(q: &mut Queue, regs: &MmioRegs, window: u64) -> Restart {
 /// included, is abandoned, and this returns; so the device never touches
 /// `buf` or this frame afterwards. The first failure is the result.
 pub fn transfer(
-    queue: &spin::mutex::TicketMutex<Queue>,
+    queue: &spin::Mutex<Queue>,
     regs: &MmioRegs,
     window: u64,
     sector: u64,
