@@ -16,6 +16,12 @@
  * ("did not wait" when the handler was still inside afterwards, or free_irq
  * returned sooner than the handler can have left). The
  * handler's spin is bounded (GIVE_UP_US), so a lost signal cannot hang a CPU.
+ *
+ * First, init checks that free_irq leaves nothing pending for the line's
+ * next owner: it raises the line with this CPU's interrupts masked (routed
+ * here, so it stays pending), frees it, requests it again with a counting
+ * handler and waits 20 ms:
+ *   irqinflight: init: a line pending at free_irq: the next owner's handler ran 0 times
  */
 #include <kabi.h>
 
@@ -66,6 +72,53 @@ static void inflight_handler(uint32_t intid, void *ctx)
 			break;
 	}
 	__atomic_store_n(&inside, 0, __ATOMIC_RELEASE);
+}
+
+static int next_owner_calls;
+
+static void counting_handler(uint32_t intid, void *ctx)
+{
+	(void)intid;
+	(void)ctx;
+	__atomic_add_fetch(&next_owner_calls, 1, __ATOMIC_RELAXED);
+}
+
+/* Frees the line while it is pending (raised, routed to this CPU, whose
+ * interrupts are masked), then owns it again for 20 ms: 0, or -errno. */
+static int pending_at_free(void)
+{
+	uint32_t me = smp_processor_id();
+	uint64_t flags, start;
+	int r;
+
+	r = request_irq(THIS_MODULE, irq, counting_handler, NULL, "irqinflight");
+	if (r < 0) {
+		pr_err("request_irq(%u) failed: %d", irq, r);
+		return r;
+	}
+	flags = local_irq_save();
+	r = irq_set_affinity(THIS_MODULE, irq, me);
+	if (r == 0)
+		r = irq_inject(THIS_MODULE, irq);
+	free_irq(THIS_MODULE, irq);
+	local_irq_restore(flags);
+	if (r < 0) {
+		pr_err("cannot route IRQ %u to CPU%u and raise it: %d", irq, me, r);
+		return r;
+	}
+	__atomic_store_n(&next_owner_calls, 0, __ATOMIC_RELAXED);
+	r = request_irq(THIS_MODULE, irq, counting_handler, NULL, "irqinflight");
+	if (r < 0) {
+		pr_err("request_irq(%u) failed: %d", irq, r);
+		return r;
+	}
+	start = ktime_us();
+	while (ktime_us() - start < 20000)
+		;
+	free_irq(THIS_MODULE, irq);
+	pr_info("init: a line pending at free_irq: the next owner's handler ran %d times",
+		__atomic_load_n(&next_owner_calls, __ATOMIC_RELAXED));
+	return 0;
 }
 
 /* request_irq, routed to `target`, raised; returns once the handler is
@@ -140,6 +193,9 @@ static int inflight_init(void)
 	target = cpu < 0 ? n - 1 : (uint32_t)cpu;
 	if (target == me)
 		target = me == 0 ? 1 : 0;
+	r = pending_at_free();
+	if (r < 0)
+		return r;
 	for (try = 1; try <= TRIES; try++) {
 		r = raise_on_target();
 		if (r < 0)

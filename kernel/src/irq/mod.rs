@@ -232,6 +232,10 @@ pub fn free(intid: u32) -> Result<Action, IrqError> {
         .lock()
         .remove(&intid)
         .ok_or(IrqError::NotRegistered(intid))?;
+    // Disabled now: a pending state left behind (the device raised the line
+    // just before, or a test injected it) is nobody's; the line's next owner
+    // must not take it.
+    irqchip::clear_pending(intid);
     let me = crate::arch::cpu::id();
     let own = HANDLING.get(me).map(|h| h.load(Ordering::Relaxed)) == Some(intid);
     let others = |n: u32| if own { n > 1 } else { n > 0 };

@@ -26,7 +26,8 @@ register_structs! {
         (0x0100 => isenabler: [ReadWrite<u32>; 32]),
         (0x0180 => icenabler: [ReadWrite<u32>; 32]),
         (0x0200 => ispendr: [ReadWrite<u32>; 32]),
-        (0x0280 => _reserved1),
+        (0x0280 => icpendr: [ReadWrite<u32>; 32]),
+        (0x0300 => _reserved1),
         (0x0400 => ipriorityr: [ReadWrite<u32>; 256]),
         (0x0800 => itargetsr: [ReadWrite<u32>; 256]),
         (0x0c00 => icfgr: [ReadWrite<u32>; 64]),
@@ -429,6 +430,31 @@ pub fn set_pending(intid: u32) -> bool {
             Some(r) => {
                 barrier::dsb(barrier::ISHST);
                 r.set(bit);
+                true
+            }
+            None => false,
+        },
+        None => false,
+    }
+}
+
+/// Clears the pending latch of shared peripheral interrupt `intid` (32 and
+/// up): GICD_ICPENDR<n> (IHI 0048B 4.3.8; IHI 0069H 12.9.10). A pending state
+/// nobody will acknowledge (a line disabled while pending, or made pending
+/// by `set_pending`) would otherwise be taken by the line's next owner as
+/// soon as it enables it. A level-sensitive device still asserting its line
+/// makes it pending again. False for an SGI or PPI or a line the distributor
+/// lacks.
+pub fn clear_pending(intid: u32) -> bool {
+    if intid < 32 || intid >= max_intid() {
+        return false;
+    }
+    let (word, bit) = ((intid / 32) as usize, 1u32 << (intid % 32));
+    match gic() {
+        Some(Gic::V2 { gicd, .. }) | Some(Gic::V3 { gicd, .. }) => match gicd.icpendr.get(word) {
+            Some(r) => {
+                r.set(bit);
+                barrier::dsb(barrier::SY);
                 true
             }
             None => false,
