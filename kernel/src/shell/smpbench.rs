@@ -233,6 +233,9 @@ static BLK_MIB: AtomicUsize = AtomicUsize::new(0);
 static BLK_GO: AtomicBool = AtomicBool::new(false);
 /// Per part: 0, or the negative errno it ended with.
 static BLK_RESULT: [AtomicI64; MAX_CPUS] = [const { AtomicI64::new(0) }; MAX_CPUS];
+/// One CPU's part of a split read: (CPU, busy retries, sampled checksum).
+pub type PartRead = (usize, u64, u64);
+
 /// Each part's sampled checksum ([`sample_sum`]).
 static BLK_SUM: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 
@@ -324,13 +327,8 @@ fn blk_reader(i: usize) {
 /// Reads `mib` MiB of device `name` sequentially, split into `cpus` equal
 /// parts read at once, part 0 by this CPU and the others by CPUs 1.. (each
 /// its own descriptor and buffer). Returns the counter ticks from the start
-/// signal until the last part is read and, per CPU, (CPU, busy retries,
-/// sampled checksum of its part).
-pub fn blk_read_split(
-    name: &str,
-    mib: usize,
-    cpus: usize,
-) -> Result<(u64, Vec<(usize, u64, u64)>), String> {
+/// signal until the last part is read and, per CPU, its [`PartRead`].
+pub fn blk_read_split(name: &str, mib: usize, cpus: usize) -> Result<(u64, Vec<PartRead>), String> {
     let helpers = helper_cpus(cpus.saturating_sub(1));
     if helpers.len() + 1 < cpus {
         return Err(alloc::format!(
