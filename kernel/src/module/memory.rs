@@ -342,14 +342,16 @@ static RETIRED: IrqLock<Pending<Retired, 32>> = IrqLock::new(Pending::new());
 
 /// Frees every retired image all CPUs have flushed for. Any context (it also
 /// runs from the IPI or tick in which the last CPU caught up).
+///
+/// Frees under the list's lock, so that once the list is seen empty (by
+/// [`reap_wait`], before memory figures are read) no other CPU is still in
+/// the middle of freeing an image it took from it. Lock order: this list,
+/// then the page and address allocators (nothing takes them the other way).
 pub fn reap() {
-    loop {
-        let flushed = tlb::flushed_everywhere();
-        let ready = RETIRED.lock().take_ready(flushed);
-        match ready {
-            Some(r) => r.free(),
-            None => break,
-        }
+    let flushed = tlb::flushed_everywhere();
+    let mut list = RETIRED.lock();
+    while let Some(r) = list.take_ready(flushed) {
+        r.free();
     }
 }
 
