@@ -178,8 +178,11 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
     let mut txn = Txn::default();
     let imports = resolve_imports(&object, &name, &mut txn)?;
     clock.lap(4);
-    let mem = ModuleMemory::allocate(layout.text.size, layout.rodata.size, layout.data.size)
-        .map_err(|e| ModError::new(errno::ENOMEM, format!("{name}: {e}")))?;
+    // The loader writes every byte of the layout (copies or zeroes), so the
+    // pages are not zeroed first.
+    let mem =
+        ModuleMemory::allocate_to_fill(layout.text.size, layout.rodata.size, layout.data.size)
+            .map_err(|e| ModError::new(errno::ENOMEM, format!("{name}: {e}")))?;
     // `__this_module` resolves to the Module's address, so the Module exists
     // before relocation; what is known only afterwards is set in `publish`.
     let mut module = Arc::new(new_module(&modinfo, name, &mem, &txn, imports.pinned_by));
