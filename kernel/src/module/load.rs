@@ -24,7 +24,6 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::fmt::Write;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kabi::{errno, KernelSymbol};
 use kcore::refcount::ModuleRef;
@@ -535,24 +534,44 @@ fn function_symbols(object: &Object<'_>, loaded: &LoadedModule<'_>) -> Vec<(u64,
             }
         }
     }
-    syms.sort_unstable_by_key(|s| s.0);
+    // Usually sorted already (the compiler emits functions in address order
+    // within a section, and sections in order): then checking is enough.
+    if !syms.is_sorted_by_key(|s| s.0) {
+        syms.sort_unstable_by_key(|s| s.0);
+    }
     syms
 }
 
 /// For `make debug`: the gdb command that loads this module's symbols where
 /// it was placed (the .ko.debug file has the same section names). Formatted
-/// only when debug records are kept.
+/// only when debug records are kept, straight into the log record.
 fn log_gdb_command(name: &str, loaded: &LoadedModule<'_>) {
     if !log::log_enabled!(log::Level::Debug) {
         return;
     }
-    let mut gdb = format!("{name}: gdb: add-symbol-file build/modules/{name}.ko.debug");
-    for sect in [".text", ".rodata", ".data", ".bss"] {
-        if let Some(p) = loaded.sections.iter().find(|p| p.name == sect) {
-            let _ = write!(gdb, " -s {sect} {:#x}", p.address);
+    log::debug!("{}", GdbCommand { name, loaded });
+}
+
+/// `NAME: gdb: add-symbol-file build/modules/NAME.ko.debug -s .text ADDR ...`.
+struct GdbCommand<'l, 'a> {
+    name: &'l str,
+    loaded: &'l LoadedModule<'a>,
+}
+
+impl core::fmt::Display for GdbCommand<'_, '_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let name = self.name;
+        write!(
+            f,
+            "{name}: gdb: add-symbol-file build/modules/{name}.ko.debug"
+        )?;
+        for sect in [".text", ".rodata", ".data", ".bss"] {
+            if let Some(p) = self.loaded.sections.iter().find(|p| p.name == sect) {
+                write!(f, " -s {sect} {:#x}", p.address)?;
+            }
         }
+        Ok(())
     }
-    log::debug!("{gdb}");
 }
 
 /// Step: the image mapped at its run-time addresses with its final
