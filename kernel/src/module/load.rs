@@ -308,8 +308,8 @@ fn resolve_imports<'a>(
     name: &str,
     txn: &mut Txn,
 ) -> Result<Imports<'a>, ModError> {
-    let versions = tables::versions(object);
-    let has_versions = object.sections().iter().any(|s| s.name == "__versions");
+    let versions = tables::Versions::of(object);
+    let has_versions = versions.present();
     let mut out = Imports {
         resolved: Vec::new(),
         pinned_by: None,
@@ -335,8 +335,8 @@ fn resolve_imports<'a>(
                 format!("{name}: Unknown symbol {import}"),
             ));
         };
-        match versions.iter().find(|(n, _)| *n == import.as_bytes()) {
-            Some((_, crc)) if *crc == found.crc as u64 => {}
+        match versions.crc(import.as_bytes()) {
+            Some(crc) if crc == found.crc as u64 => {}
             Some(_) => {
                 return Err(logged(ModError::new(
                     errno::EINVAL,
