@@ -321,6 +321,9 @@ fn blk_reader(i: usize) {
     finished();
 }
 
+/// Per CPU of a split read: (CPU, busy retries, sampled checksum of its part).
+pub type SplitPart = (usize, u64, u64);
+
 /// Reads `mib` MiB of device `name` sequentially, split into `cpus` equal
 /// parts read at once, part 0 by this CPU and the others by CPUs 1.. (each
 /// its own descriptor and buffer). Returns the counter ticks from the start
@@ -330,7 +333,7 @@ pub fn blk_read_split(
     name: &str,
     mib: usize,
     cpus: usize,
-) -> Result<(u64, Vec<(usize, u64, u64)>), String> {
+) -> Result<(u64, Vec<SplitPart>), String> {
     let helpers = helper_cpus(cpus.saturating_sub(1));
     if helpers.len() + 1 < cpus {
         return Err(alloc::format!(
