@@ -151,6 +151,10 @@ const fn adr_imm(insn: u32, imm21: u64) -> u32 {
 ///
 /// `place` must be at least `kind.width()` bytes (the first bytes are used). On
 /// error `place` is unchanged.
+// Inlined into the load's relocation loop, its one hot caller: once per
+// relocation, where a call and its `Result` through memory cost as much as the
+// work.
+#[inline(always)]
 pub fn apply(kind: RelocKind, place: &mut [u8], x: u64) -> Result<(), FieldError> {
     use RelocKind as K;
     match kind {
