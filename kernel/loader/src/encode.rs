@@ -199,6 +199,8 @@ pub fn apply(kind: RelocKind, place: &mut [u8], x: u64) -> Result<(), FieldError
 }
 
 /// The new instruction word for an instruction relocation, or why there is none.
+// Inlined into `apply` (so into the relocation loop), as `apply` is.
+#[inline(always)]
 pub fn encode_insn(kind: RelocKind, insn: u32, x: u64) -> Result<u32, FieldError> {
     use RelocKind as K;
     let imm16 = |insn: u32, shift: u32| insert(insn, IMM16_SHIFT, IMM16_MASK, x >> shift);
