@@ -391,7 +391,7 @@ fn new_module(
         text: mem.text_bounds(),
         init: None,
         cleanup: None,
-        modinfo: modinfo.iter().map(|s| s.to_string()).collect(),
+        modinfo: modinfo.join("\0"),
         uses: txn.deps.clone(),
         pinned_by,
         symbols: Vec::new(),
