@@ -151,6 +151,10 @@ const fn adr_imm(insn: u32, imm21: u64) -> u32 {
 ///
 /// `place` must be at least `kind.width()` bytes (the first bytes are used). On
 /// error `place` is unchanged.
+// Inlined into the load's relocation loop, its one hot caller: once per
+// relocation, where a call and its `Result` through memory cost as much as the
+// work.
+#[inline(always)]
 pub fn apply(kind: RelocKind, place: &mut [u8], x: u64) -> Result<(), FieldError> {
     use RelocKind as K;
     match kind {
@@ -195,6 +199,8 @@ pub fn apply(kind: RelocKind, place: &mut [u8], x: u64) -> Result<(), FieldError
 }
 
 /// The new instruction word for an instruction relocation, or why there is none.
+// Inlined into `apply` (so into the relocation loop), as `apply` is.
+#[inline(always)]
 pub fn encode_insn(kind: RelocKind, insn: u32, x: u64) -> Result<u32, FieldError> {
     use RelocKind as K;
     let imm16 = |insn: u32, shift: u32| insert(insn, IMM16_SHIFT, IMM16_MASK, x >> shift);

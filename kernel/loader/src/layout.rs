@@ -338,7 +338,8 @@ struct RelocNeeds {
     veneer_keys: Vec<(u32, i64)>,
     /// ADRPs at a page offset of 0xff8/0xffc (with the erratum fix on), sorted.
     adrp_keys: Vec<(u32, u64)>,
-    /// Per symbol index: whether a GOT-relative relocation names it.
+    /// Per symbol index: whether a GOT-relative relocation names it (empty
+    /// until the first one: most modules have none).
     got: Vec<bool>,
 }
 
@@ -354,9 +355,10 @@ impl RelocNeeds {
             counts: [0; RELOC_KIND_COUNT],
             veneer_keys: Vec::new(),
             adrp_keys: Vec::new(),
-            got: vec![false; object.symbols().len()],
+            got: Vec::new(),
         };
         let sections = object.sections();
+        let symbol_count = object.symbols().len();
         for table in object.rela_tables() {
             let target = sections
                 .get(table.target)
@@ -367,7 +369,7 @@ impl RelocNeeds {
                 })?;
             for rela in table.iter() {
                 let (reloc, symbol_region) = Reloc::decode(object, target, rela)?;
-                needs.note(reloc, symbol_region, slots, options);
+                needs.note(reloc, symbol_region, slots, symbol_count, options);
             }
         }
         needs.veneer_keys.sort_unstable();
@@ -383,6 +385,7 @@ impl RelocNeeds {
         reloc: Reloc,
         symbol_region: Option<RegionKind>,
         slots: &[Option<SectionSlot>],
+        symbol_count: usize,
         options: PlanOptions,
     ) {
         let kind = reloc.kind;
@@ -402,6 +405,9 @@ impl RelocNeeds {
             }
         }
         if kind.uses_got() {
+            if self.got.is_empty() {
+                self.got = vec![false; symbol_count];
+            }
             if let Some(flag) = self.got.get_mut(reloc.sym as usize) {
                 *flag = true;
             }
@@ -413,6 +419,10 @@ impl RelocNeeds {
 /// order, as lld) and, per symbol index, its slot (`u32::MAX` for none; empty when
 /// there is no GOT).
 fn got_order(object: &Object<'_>, needs_got: &[bool]) -> (Vec<u32>, Vec<u32>) {
+    if needs_got.is_empty() {
+        // No GOT-relative relocation: nothing to walk the symbols for.
+        return (Vec::new(), Vec::new());
+    }
     let symbols = object.symbols();
     let mut got_symbols = Vec::new();
     for want_local in [false, true] {

@@ -2,8 +2,9 @@
 //!
 //! [`Object::load`] takes the [`Layout`] the caller allocated for and one writable
 //! byte slice per region with the address it will run at, and does, in order:
-//! check the regions against the layout; zero them and copy section bytes; resolve
-//! every symbol to an address once (undefined ones through the caller's
+//! check the regions against the layout; copy section bytes and zero every other
+//! planned byte (each written once: the regions may hold anything); resolve every
+//! symbol to an address once (undefined ones through the caller's
 //! [`SymbolResolver`], weak ones to 0 when unknown, `_GLOBAL_OFFSET_TABLE_` to the
 //! GOT); fill the GOT; apply every relocation (each entry read with `Reloc::read`,
 //! already checked by the plan's `Reloc::decode`). Each relocation is computed and
@@ -213,19 +214,32 @@ impl<'a> Object<'a> {
         })
     }
 
-    /// Zeroes each region's planned bytes and copies the PROGBITS sections in.
+    /// Copies the PROGBITS sections in and zeroes every other byte of each
+    /// region's planned size (alignment gaps, NOBITS, veneers, GOT, COMMON), so
+    /// that each planned byte is written exactly once whatever the regions held.
+    ///
+    /// `place_sections` places a region's PROGBITS sections in section-table
+    /// order at increasing offsets, before its NOBITS ones; so walking the
+    /// sections in table order, the bytes between the end of the last copy and
+    /// the next section's offset are a gap to zero. Should that order ever not
+    /// hold, every region is zeroed first (as a whole) and the copies follow.
     fn copy_sections(
         &self,
         layout: &Layout,
         regions: &mut Regions<'_>,
     ) -> Result<Vec<SectionPlacement<'a>>, LoadError> {
-        for kind in [RegionKind::Text, RegionKind::Rodata, RegionKind::Data] {
-            let size = layout.region(kind).size as usize;
-            if let Some(bytes) = regions.get_mut(kind).bytes.get_mut(..size) {
-                bytes.fill(0);
+        let in_order = self.copies_in_offset_order(layout);
+        if !in_order {
+            for kind in [RegionKind::Text, RegionKind::Rodata, RegionKind::Data] {
+                let size = layout.region(kind).size as usize;
+                if let Some(bytes) = regions.get_mut(kind).bytes.get_mut(..size) {
+                    bytes.fill(0);
+                }
             }
         }
-        let mut placements = Vec::new();
+        // Per region (`region_index`): offset up to which bytes are written.
+        let mut written = [0usize; 3];
+        let mut placements = Vec::with_capacity(self.sections().len());
         for section in self.sections() {
             let Some(slot) = layout.section_slot(section.index) else {
                 continue;
@@ -243,17 +257,57 @@ impl<'a> Object<'a> {
             } = section.class
             {
                 let start = slot.offset as usize;
-                let dst = start
-                    .checked_add(section.data.len())
+                let end = start.checked_add(section.data.len());
+                let does_not_fit = || LoadError::RegionMismatch {
+                    region: slot.region,
+                    reason: alloc::format!("section '{}' does not fit", section.name),
+                };
+                let dst = end
                     .and_then(|end| region.bytes.get_mut(start..end))
-                    .ok_or_else(|| LoadError::RegionMismatch {
-                        region: slot.region,
-                        reason: alloc::format!("section '{}' does not fit", section.name),
-                    })?;
+                    .ok_or_else(does_not_fit)?;
                 dst.copy_from_slice(section.data);
+                if in_order {
+                    let done = &mut written[region_index(slot.region)];
+                    if let Some(gap) = region.bytes.get_mut(*done..start) {
+                        gap.fill(0);
+                    }
+                    *done = end.ok_or_else(does_not_fit)?;
+                }
+            }
+        }
+        if in_order {
+            for kind in [RegionKind::Text, RegionKind::Rodata, RegionKind::Data] {
+                let size = layout.region(kind).size as usize;
+                let done = written[region_index(kind)];
+                if let Some(rest) = regions.get_mut(kind).bytes.get_mut(done..size) {
+                    rest.fill(0);
+                }
             }
         }
         Ok(placements)
+    }
+
+    /// Whether, in section-table order, each region's PROGBITS sections start at
+    /// or after the end of the one before (see `copy_sections`).
+    fn copies_in_offset_order(&self, layout: &Layout) -> bool {
+        let mut end = [0u64; 3];
+        for section in self.sections() {
+            let (
+                Some(slot),
+                SectionClass::Allocated {
+                    zero_fill: false, ..
+                },
+            ) = (layout.section_slot(section.index), section.class)
+            else {
+                continue;
+            };
+            let last = &mut end[region_index(slot.region)];
+            if slot.offset < *last {
+                return false;
+            }
+            *last = slot.offset.saturating_add(section.data.len() as u64);
+        }
+        true
     }
 
     /// The run-time address of every symbol (`None` for symbols of unloaded sections).
@@ -321,6 +375,15 @@ impl<'a> Object<'a> {
             }
         }
         Ok(())
+    }
+}
+
+/// A dense index per region, for per-region arrays.
+const fn region_index(kind: RegionKind) -> usize {
+    match kind {
+        RegionKind::Text => 0,
+        RegionKind::Rodata => 1,
+        RegionKind::Data => 2,
     }
 }
 

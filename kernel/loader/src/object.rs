@@ -249,6 +249,9 @@ fn record<const N: usize>(table: &[u8], i: usize) -> Option<[u64; N]> {
 }
 
 /// Section header `index` of the header table `table`.
+// Inlined: a header returned by value is otherwise copied out with `memcpy`,
+// once per section and again by each caller.
+#[inline(always)]
 fn section_header(table: &[u8], index: usize) -> Option<SectionHeader> {
     let w = record::<8>(table, index)?;
     Some(SectionHeader {

@@ -714,3 +714,33 @@ fn cortex_a53_843419_adrps_at_page_end_become_adr_or_go_through_a_veneer() {
         far_addr & !0xfff
     );
 }
+
+#[test]
+fn gaps_bss_and_veneers_are_zero_whatever_the_regions_held() {
+    // `link` hands over regions full of 0xa5: every planned byte the sections do
+    // not cover must come out zero.
+    let mut o = ObjBuilder::new();
+    let text = o.text(&[BL, NOP, NOP]);
+    o.section(".rodata.a", SHT_PROGBITS, SHF_ALLOC, &[0xff; 3], 1);
+    o.section(".rodata.b", SHT_PROGBITS, SHF_ALLOC, &[0xee; 8], 8);
+    o.section(".data", SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, &[0xdd; 4], 4);
+    o.section(".bss", SHT_NOBITS, SHF_ALLOC | SHF_WRITE, &[0; 12], 8);
+    let ext = o.undefined("far_away");
+    o.rela(text, 0, ext, r(RelocKind::Call26), 0);
+    let out = link(&o.build(), &[("far_away", TEXT + 0x1000_0000)]).unwrap();
+
+    assert_eq!(
+        out.rodata,
+        [0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee]
+    );
+    assert_eq!(&out.data[..4], &[0xdd; 4]);
+    assert!(out.data[4..].iter().all(|&b| b == 0), "{:x?}", out.data);
+    assert_eq!(out.data.len(), 8 + 12);
+    let plt = out.plt.expect("a far call has a veneer");
+    assert_eq!(word(&out.text, 4), NOP);
+    let tail = &out.text[12..(plt.address - TEXT) as usize];
+    assert!(
+        tail.iter().all(|&b| b == 0),
+        "gap before the veneers: {tail:x?}"
+    );
+}

@@ -161,6 +161,17 @@ pub unsafe fn init(
 /// of two, naturally aligned); returns the physical (= virtual) address.
 #[allow(dead_code)] // used by the module subsystem
 pub fn alloc_pages(count: usize) -> Result<usize, OutOfMemory> {
+    let addr = alloc_pages_unzeroed(count)?;
+    let n = count.next_power_of_two();
+    // SAFETY: the frame allocator just gave us exclusive ownership of these pages, which are mapped read-write (all free RAM is).
+    unsafe { core::ptr::write_bytes(addr as *mut u8, 0, n * PAGE_SIZE) };
+    Ok(addr)
+}
+
+/// As [`alloc_pages`], but the pages keep whatever their last owner left in
+/// them: for a caller that writes every byte it hands on (module images,
+/// which the loader fills whole), so they are not written twice.
+pub fn alloc_pages_unzeroed(count: usize) -> Result<usize, OutOfMemory> {
     let cached = if count == 1 {
         let mut c = PAGE_CACHE.lock();
         c.len.checked_sub(1).map(|i| {
@@ -176,8 +187,6 @@ pub fn alloc_pages(count: usize) -> Result<usize, OutOfMemory> {
     };
     let n = count.next_power_of_two();
     PAGES_ALLOCATED.fetch_add(n as u64, core::sync::atomic::Ordering::Relaxed);
-    // SAFETY: the frame allocator just gave us exclusive ownership of these pages, which are mapped read-write (all free RAM is).
-    unsafe { core::ptr::write_bytes(addr as *mut u8, 0, n * PAGE_SIZE) };
     Ok(addr)
 }
 

@@ -24,7 +24,6 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::fmt::Write;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kabi::{errno, KernelSymbol};
 use kcore::refcount::ModuleRef;
@@ -178,8 +177,11 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
     let mut txn = Txn::default();
     let imports = resolve_imports(&object, &name, &mut txn)?;
     clock.lap(4);
-    let mem = ModuleMemory::allocate(layout.text.size, layout.rodata.size, layout.data.size)
-        .map_err(|e| ModError::new(errno::ENOMEM, format!("{name}: {e}")))?;
+    // The loader writes every byte of the layout (copies or zeroes), so the
+    // pages are not zeroed first.
+    let mem =
+        ModuleMemory::allocate_to_fill(layout.text.size, layout.rodata.size, layout.data.size)
+            .map_err(|e| ModError::new(errno::ENOMEM, format!("{name}: {e}")))?;
     // `__this_module` resolves to the Module's address, so the Module exists
     // before relocation; what is known only afterwards is set in `publish`.
     let mut module = Arc::new(new_module(&modinfo, name, &mem, &txn, imports.pinned_by));
@@ -306,8 +308,8 @@ fn resolve_imports<'a>(
     name: &str,
     txn: &mut Txn,
 ) -> Result<Imports<'a>, ModError> {
-    let versions = tables::versions(object);
-    let has_versions = object.sections().iter().any(|s| s.name == "__versions");
+    let versions = tables::Versions::of(object);
+    let has_versions = versions.present();
     let mut out = Imports {
         resolved: Vec::new(),
         pinned_by: None,
@@ -333,8 +335,8 @@ fn resolve_imports<'a>(
                 format!("{name}: Unknown symbol {import}"),
             ));
         };
-        match versions.iter().find(|(n, _)| *n == import.as_bytes()) {
-            Some((_, crc)) if *crc == found.crc as u64 => {}
+        match versions.crc(import.as_bytes()) {
+            Some(crc) if crc == found.crc as u64 => {}
             Some(_) => {
                 return Err(logged(ModError::new(
                     errno::EINVAL,
@@ -389,7 +391,7 @@ fn new_module(
         text: mem.text_bounds(),
         init: None,
         cleanup: None,
-        modinfo: modinfo.iter().map(|s| s.to_string()).collect(),
+        modinfo: modinfo.join("\0"),
         uses: txn.deps.clone(),
         pinned_by,
         symbols: Vec::new(),
@@ -532,24 +534,44 @@ fn function_symbols(object: &Object<'_>, loaded: &LoadedModule<'_>) -> Vec<(u64,
             }
         }
     }
-    syms.sort_unstable_by_key(|s| s.0);
+    // Usually sorted already (the compiler emits functions in address order
+    // within a section, and sections in order): then checking is enough.
+    if !syms.is_sorted_by_key(|s| s.0) {
+        syms.sort_unstable_by_key(|s| s.0);
+    }
     syms
 }
 
 /// For `make debug`: the gdb command that loads this module's symbols where
 /// it was placed (the .ko.debug file has the same section names). Formatted
-/// only when debug records are kept.
+/// only when debug records are kept, straight into the log record.
 fn log_gdb_command(name: &str, loaded: &LoadedModule<'_>) {
     if !log::log_enabled!(log::Level::Debug) {
         return;
     }
-    let mut gdb = format!("{name}: gdb: add-symbol-file build/modules/{name}.ko.debug");
-    for sect in [".text", ".rodata", ".data", ".bss"] {
-        if let Some(p) = loaded.sections.iter().find(|p| p.name == sect) {
-            let _ = write!(gdb, " -s {sect} {:#x}", p.address);
+    log::debug!("{}", GdbCommand { name, loaded });
+}
+
+/// `NAME: gdb: add-symbol-file build/modules/NAME.ko.debug -s .text ADDR ...`.
+struct GdbCommand<'l, 'a> {
+    name: &'l str,
+    loaded: &'l LoadedModule<'a>,
+}
+
+impl core::fmt::Display for GdbCommand<'_, '_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let name = self.name;
+        write!(
+            f,
+            "{name}: gdb: add-symbol-file build/modules/{name}.ko.debug"
+        )?;
+        for sect in [".text", ".rodata", ".data", ".bss"] {
+            if let Some(p) = self.loaded.sections.iter().find(|p| p.name == sect) {
+                write!(f, " -s {sect} {:#x}", p.address)?;
+            }
         }
+        Ok(())
     }
-    log::debug!("{gdb}");
 }
 
 /// Step: the image mapped at its run-time addresses with its final

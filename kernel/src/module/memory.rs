@@ -48,6 +48,13 @@ pub struct Span {
     pub size: usize,
 }
 
+/// Who makes a new image's bytes defined: the allocation (zeroes) or its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fill {
+    Zeroed,
+    ByCaller,
+}
+
 /// One region's physical pages: one block from the page allocator
 /// (physically contiguous, so its linear-map address gives the loader one
 /// slice), `count` pages asked for.
@@ -111,18 +118,41 @@ impl ModuleMemory {
     /// Reserves VA and pages for regions of the given sizes (nothing mapped
     /// yet). Images still waiting for a TLB flush elsewhere are freed first
     /// when they can be, and waited for when memory or addresses ran out.
+    /// Every byte reads zero.
     pub fn allocate(text: u64, rodata: u64, data: u64) -> Result<ModuleMemory, MemError> {
+        Self::allocate_with(text, rodata, data, Fill::Zeroed)
+    }
+
+    /// As [`ModuleMemory::allocate`], for a caller that writes each region's
+    /// first `text`, `rodata` and `data` bytes itself (the loader writes every
+    /// byte of its layout): only the rest of each region's last page is
+    /// zeroed, so no page is written twice.
+    pub fn allocate_to_fill(text: u64, rodata: u64, data: u64) -> Result<ModuleMemory, MemError> {
+        Self::allocate_with(text, rodata, data, Fill::ByCaller)
+    }
+
+    fn allocate_with(
+        text: u64,
+        rodata: u64,
+        data: u64,
+        fill: Fill,
+    ) -> Result<ModuleMemory, MemError> {
         reap();
-        match Self::try_allocate(text, rodata, data) {
+        match Self::try_allocate(text, rodata, data, fill) {
             Err(MemError::OutOfMemory | MemError::OutOfVirtualSpace) if waiting() => {
                 reap_wait();
-                Self::try_allocate(text, rodata, data)
+                Self::try_allocate(text, rodata, data, fill)
             }
             r => r,
         }
     }
 
-    fn try_allocate(text: u64, rodata: u64, data: u64) -> Result<ModuleMemory, MemError> {
+    fn try_allocate(
+        text: u64,
+        rodata: u64,
+        data: u64,
+        fill: Fill,
+    ) -> Result<ModuleMemory, MemError> {
         let (t, r, d) = (
             page_round(text).ok_or(MemError::OutOfVirtualSpace)?,
             page_round(rodata).ok_or(MemError::OutOfVirtualSpace)?,
@@ -152,15 +182,25 @@ impl ModuleMemory {
             blocks: [None; 3],
             mapped: false,
         };
-        // From here on, dropping `mem` undoes whatever was done. The pages
-        // come zeroed; nothing is mapped at `base` until `map_final`.
+        // From here on, dropping `mem` undoes whatever was done. Nothing is
+        // mapped at `base` until `map_final`.
+        let asked = [text, rodata, data];
         for (slot, size) in [t, r, d].into_iter().enumerate() {
             if size > 0 {
                 let count = size / PAGE_SIZE;
-                mem.blocks[slot] = Some(Block {
-                    addr: mm::alloc_pages(count)?,
-                    count,
-                });
+                let addr = match fill {
+                    Fill::Zeroed => mm::alloc_pages(count)?,
+                    Fill::ByCaller => mm::alloc_pages_unzeroed(count)?,
+                };
+                mem.blocks[slot] = Some(Block { addr, count });
+                if fill == Fill::ByCaller {
+                    // The caller writes the first `asked` bytes; the rest of
+                    // the last page is mapped too, so it must not show what
+                    // the page held before.
+                    let from = asked[slot] as usize;
+                    // SAFETY: the block's `size` bytes belong to this image alone (just allocated) and are mapped RW by the linear map; `from` <= `size` (page_round).
+                    unsafe { core::ptr::write_bytes((addr + from) as *mut u8, 0, size - from) };
+                }
             }
         }
         Ok(mem)

@@ -63,7 +63,9 @@ pub struct Module {
     pub text: (u64, u64),
     pub init: Option<u64>,
     pub cleanup: Option<u64>,
-    pub modinfo: Vec<String>,
+    /// The `.modinfo` `key=value` strings, in order, NUL-separated in one
+    /// allocation (see [`Module::modinfo_fields`]).
+    pub modinfo: String,
     /// Providers this module imports from (each holds one reference).
     pub uses: Vec<Arc<Module>>,
     /// The export that pins it, if it imports one marked unsafe to unload.
@@ -91,6 +93,11 @@ pub struct Module {
 }
 
 impl Module {
+    /// The `.modinfo` `key=value` strings, in order.
+    pub fn modinfo_fields(&self) -> impl Iterator<Item = &str> + '_ {
+        self.modinfo.split('\0').filter(|f| !f.is_empty())
+    }
+
     /// The function containing `addr`: (start, size, mangled name).
     pub fn function_at(&self, addr: u64) -> Option<(u64, u64, &str)> {
         let i = self.symbols.partition_point(|s| s.0 <= addr);

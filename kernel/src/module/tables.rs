@@ -13,19 +13,49 @@ use kabi::{KernelSymbol, ParamDesc, KERNEL_SYMBOL_SIZE, MOD_VERSION_SIZE, PARAM_
 use kcore::modparams;
 use modloader::{LoadedModule, Object};
 
-/// `(name, crc)` of every `__versions` entry (Linux's `struct modversion_info`).
-pub fn versions<'a>(object: &Object<'a>) -> Vec<(&'a [u8], u64)> {
-    let mut out = Vec::new();
-    for s in object.sections().iter().filter(|s| s.name == "__versions") {
-        for chunk in s.data.chunks_exact(MOD_VERSION_SIZE) {
-            let (crc, name) = chunk.split_at(8);
-            let mut crc_bytes = [0u8; 8];
-            crc_bytes.copy_from_slice(crc);
-            let len = name.iter().position(|&b| b == 0).unwrap_or(name.len());
-            out.push((&name[..len], u64::from_le_bytes(crc_bytes)));
+/// A module file's `__versions` tables (Linux's `struct modversion_info`
+/// entries: an 8-byte CRC, then a NUL-padded name), searched by name without
+/// first reading every entry's name: a load asks for a handful of them.
+pub struct Versions<'a> {
+    tables: Vec<&'a [u8]>,
+}
+
+impl<'a> Versions<'a> {
+    /// Every section named `__versions`, in section order.
+    pub fn of(object: &Object<'a>) -> Self {
+        Versions {
+            tables: object
+                .sections()
+                .iter()
+                .filter(|s| s.name == "__versions")
+                .map(|s| s.data)
+                .collect(),
         }
     }
-    out
+
+    /// Whether the file has a `__versions` section (even an empty one).
+    pub fn present(&self) -> bool {
+        !self.tables.is_empty()
+    }
+
+    /// The CRC of the first entry named `name` (which has no NUL in it).
+    pub fn crc(&self, name: &[u8]) -> Option<u64> {
+        for table in &self.tables {
+            for chunk in table.chunks_exact(MOD_VERSION_SIZE) {
+                let (crc, field) = chunk.split_at(8);
+                // The entry's name is `name` when it ends where `name` does (a
+                // NUL there, or the field's end) and has the same bytes: the
+                // cheap test first.
+                let ends_there = field.get(name.len()).is_none_or(|&b| b == 0);
+                if ends_there && field.get(..name.len()) == Some(name) {
+                    let mut crc_bytes = [0u8; 8];
+                    crc_bytes.copy_from_slice(crc);
+                    return Some(u64::from_le_bytes(crc_bytes));
+                }
+            }
+        }
+        None
+    }
 }
 
 /// An ABI table entry type: `#[repr(C)]`, made only of integers and raw

@@ -112,7 +112,7 @@ pub fn modinfo(args: &[&str]) {
         return;
     };
     if let Some(m) = module::find(what) {
-        let fields: Vec<&str> = m.modinfo.iter().map(String::as_str).collect();
+        let fields: Vec<&str> = m.modinfo_fields().collect();
         print_modinfo(None, &fields);
         if let Some(signer) = &m.signer {
             println!("{:<15} {signer}", "signer:");
