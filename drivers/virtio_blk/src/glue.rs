@@ -300,19 +300,16 @@ unsafe fn with_chain<R>(
     let (header, status, op, data, len) =
         (&io.header[..], &mut io.status[..], io.op, io.data, io.len);
     match op {
-        // SAFETY: per the contract (the data part of the caller's buffer).
-        Op::Read => f(
-            &[header],
-            &mut [
-                unsafe { core::slice::from_raw_parts_mut(data, len) },
-                status,
-            ],
-        ),
-        // SAFETY: per the contract.
-        Op::Write => f(
-            &[header, unsafe { core::slice::from_raw_parts(data, len) }],
-            &mut [status],
-        ),
+        Op::Read => {
+            // SAFETY: per the contract (the data part of the caller's buffer, valid for writes).
+            let data = unsafe { core::slice::from_raw_parts_mut(data, len) };
+            f(&[header], &mut [data, status])
+        }
+        Op::Write => {
+            // SAFETY: per the contract (the data part of the caller's buffer).
+            let data = unsafe { core::slice::from_raw_parts(data, len) };
+            f(&[header, data], &mut [status])
+        }
         Op::Flush => f(&[header], &mut [status]),
     }
 }
