@@ -674,18 +674,18 @@ impl RowKernel {
         match self {
             RowKernel::Portable => addmul4_portable(t, a, b),
             #[cfg(target_arch = "aarch64")]
-            // SAFETY: the assert above gives `modsign_mont_addmul4` its
-            // contract: `b.len()` a non-zero multiple of 4, `t` valid for
-            // `b.len() + 4` limbs, `a` for 4; `t` is borrowed mutably, so it
-            // overlaps neither `a` nor `b`.
-            RowKernel::Aarch64 => unsafe {
-                crate::mont_aarch64::modsign_mont_addmul4(
-                    t.as_mut_ptr(),
-                    b.as_ptr(),
-                    b.len(),
-                    a.as_ptr(),
-                )
-            },
+            RowKernel::Aarch64 => {
+                // The assert above gives `modsign_mont_addmul4` its contract.
+                // SAFETY: `b.len()` is a non-zero multiple of 4, `t` valid for `b.len() + 4` limbs, `a` for 4; `t` is borrowed mutably, so it overlaps neither `a` nor `b`.
+                unsafe {
+                    crate::mont_aarch64::modsign_mont_addmul4(
+                        t.as_mut_ptr(),
+                        b.as_ptr(),
+                        b.len(),
+                        a.as_ptr(),
+                    )
+                }
+            }
         }
     }
 }
@@ -700,18 +700,18 @@ impl RowKernel {
         match self {
             RowKernel::Portable => addmul4_portable(t, &corner(t, n, n_neg_inv), n),
             #[cfg(target_arch = "aarch64")]
-            // SAFETY: the assert above gives `modsign_mont_redc4` its
-            // contract: `n.len()` a non-zero multiple of 4, `t` valid for
-            // `n.len() + 4` limbs; `t` is borrowed mutably, so it does not
-            // overlap `n`.
-            RowKernel::Aarch64 => unsafe {
-                crate::mont_aarch64::modsign_mont_redc4(
-                    t.as_mut_ptr(),
-                    n.as_ptr(),
-                    n.len(),
-                    n_neg_inv,
-                )
-            },
+            RowKernel::Aarch64 => {
+                // The assert above gives `modsign_mont_redc4` its contract.
+                // SAFETY: `n.len()` is a non-zero multiple of 4, `t` valid for `n.len() + 4` limbs; `t` is borrowed mutably, so it does not overlap `n`.
+                unsafe {
+                    crate::mont_aarch64::modsign_mont_redc4(
+                        t.as_mut_ptr(),
+                        n.as_ptr(),
+                        n.len(),
+                        n_neg_inv,
+                    )
+                }
+            }
         }
     }
 }
