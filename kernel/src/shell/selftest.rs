@@ -5,6 +5,7 @@
 //! with a read-back check). `make bench` drives them; their SMP modes (other
 //! CPUs contending or busy meanwhile) are in `smpbench.rs`.
 
+use crate::arch::cpu::{self, Window};
 use crate::irq::time;
 use crate::kobject::devfs;
 use crate::module;
@@ -71,7 +72,10 @@ pub fn modstress(args: &[&str]) {
     let mut stale_refused = 0u64;
     let mut cycle = |load_ticks: &mut u64, unload_ticks: &mut u64| -> Result<(), String> {
         let t0 = time::ticks_since_boot();
-        let m = module::load(name, &bytes, &[]).map_err(|e| e.detail)?;
+        cpu::mark_window(Window::Insmod as u8, true);
+        let m = module::load(name, &bytes, &[]).map_err(|e| e.detail);
+        cpu::mark_window(Window::Insmod as u8, false);
+        let m = m?;
         let t1 = time::ticks_since_boot();
         let (size, relocs) = (m.size, m.relocations);
         // The last cycle's handle names no module now, not even this one.
@@ -81,7 +85,10 @@ pub fn modstress(args: &[&str]) {
             }
         }
         drop(m);
-        module::unload(name, false).map_err(|e| e.detail)?;
+        cpu::mark_window(Window::Rmmod as u8, true);
+        let unloaded = module::unload(name, false).map_err(|e| e.detail);
+        cpu::mark_window(Window::Rmmod as u8, false);
+        unloaded?;
         let t2 = time::ticks_since_boot();
         *load_ticks += t1 - t0;
         *unload_ticks += t2 - t1;

@@ -9,6 +9,7 @@
 //! self-test started is still running when it prints, and one crew runs at a
 //! time (the shell runs one command at a time).
 
+use crate::arch::cpu::{self, Window};
 use crate::irq::time;
 use crate::kobject::devfs;
 use crate::println;
@@ -131,11 +132,14 @@ pub fn refbench_smp(n: u64) {
         return;
     }
     BENCH_MODULE.set_live();
-    let timed = |kind: usize| {
+    let timed = |kind: usize, window: Window| {
+        let w = window as u8 + kind as u8;
         let t0 = time::ticks_since_boot();
+        cpu::mark_window(w, true);
         for _ in 0..n {
             ref_pair(kind);
         }
+        cpu::mark_window(w, false);
         time::ticks_since_boot() - t0
     };
     let ns = |t: u64| t as f64 * 1e9 / time::frequency().max(1) as f64 / n as f64;
@@ -151,11 +155,11 @@ pub fn refbench_smp(n: u64) {
         // "Already held": an open handle keeps the object's count above zero,
         // so no pair touches the module count.
         let held = kind == 1 && BENCH_OBJECT.get(Some(&BENCH_MODULE)).is_ok();
-        let alone = timed(kind);
+        let alone = timed(kind, Window::RefAlone);
         REF_KIND.store(kind, Ordering::Release);
         let window = time::ticks_since_boot();
         let ready = start_crew(&cpus, 1, ref_contender);
-        let together = timed(kind);
+        let together = timed(kind, Window::RefContended);
         stop_crew();
         let window = time::ticks_since_boot() - window;
         if held {

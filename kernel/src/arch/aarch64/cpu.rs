@@ -145,3 +145,39 @@ pub fn id() -> usize {
 pub fn midr() -> u64 {
     MIDR_EL1.get()
 }
+
+/// Spans of code `qemu/prof/windows.c` counts each CPU's own instructions
+/// over (`make bench`'s per-CPU figures: under `-icount` the guest clock
+/// counts every vCPU's instructions, busy ones included). At most 8.
+#[derive(Clone, Copy)]
+#[repr(u8)]
+pub enum Window {
+    /// One `module::load` (`modstress`).
+    Insmod = 0,
+    /// One `module::unload` (`modstress`).
+    Rmmod = 1,
+    /// `refbench N smp`'s N pairs of get-loop `k` on CPU 0 alone: `RefAlone + k`.
+    RefAlone = 2,
+    /// The same while CPUs 1..3 run the loop on the same counts: `RefContended + k`.
+    RefContended = 5,
+}
+
+/// Opens (`open`) or closes measuring window `w` (0..8, a [`Window`]) on this
+/// CPU with an unallocated HINT, which the CPU executes as a NOP (Arm ARM
+/// C6.2.110) and the plugin recognises: `hint #(0x70 + 2*w)` opens,
+/// `hint #(0x71 + 2*w)` closes.
+#[inline(always)]
+pub fn mark_window(w: u8, open: bool) {
+    macro_rules! hint {
+        ($($n:literal)*) => {
+            match 2 * (w & 7) + u8::from(!open) {
+                $(
+                    // SAFETY: unallocated HINT encodings execute as NOP: no register, memory or flag changes.
+                    $n => unsafe { asm!("hint #{}", const 0x70 + $n, options(nomem, nostack, preserves_flags)) },
+                )*
+                _ => {}
+            }
+        };
+    }
+    hint!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
+}
