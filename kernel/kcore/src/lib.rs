@@ -15,6 +15,7 @@ pub mod dt;
 pub mod dtwalk;
 pub mod errno;
 pub mod esr;
+pub mod growheap;
 pub mod kallsyms;
 pub mod lazyflush;
 pub mod lineedit;

@@ -2,8 +2,9 @@
 //!
 //! At boot, RAM from `/memory` minus the kernel image, the DTB, the initrd and
 //! `/memreserve/` entries gives the free ranges ([`kcore::memrange`]). The largest
-//! is split: a quarter (at least 1 MiB, at most 64 MiB) seeds the heap
-//! (`buddy_system_allocator::Heap`), everything else goes to the page allocator
+//! is split: a quarter (at least 1 MiB, at most 64 MiB) is reserved for the heap
+//! (`buddy_system_allocator::Heap`, given its range a doubling piece at a time
+//! as allocations need it: [`kcore::growheap`]), everything else goes to the page allocator
 //! (`buddy_system_allocator::FrameAllocator`, 4 KiB frames). The heap comes first
 //! because the frame allocator keeps its free lists in heap memory. Both sit
 //! behind [`IrqLock`]s; allocation failure is returned to the caller
@@ -18,31 +19,33 @@ pub mod layout;
 pub mod tlb;
 
 use crate::sync::IrqLock;
-use buddy_system_allocator::{FrameAllocator, Heap};
+use buddy_system_allocator::FrameAllocator;
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
+use kcore::growheap::GrowingHeap;
 use kcore::memrange::{Range, RangeSet};
 
 pub const PAGE_SIZE: usize = 4096;
 
 pub struct KernelHeap {
-    heap: IrqLock<Heap<32>>,
+    heap: IrqLock<GrowingHeap<32>>,
 }
 
 #[global_allocator]
 static HEAP: KernelHeap = KernelHeap {
-    heap: IrqLock::new(Heap::new()),
+    heap: IrqLock::new(GrowingHeap::new()),
 };
 
-// SAFETY: `Heap` hands out non-overlapping blocks of at least the requested size
-// and alignment from memory given to it in `init` (free RAM nobody else uses);
-// the lock serializes all access, with IRQs masked so a handler cannot re-enter.
+// SAFETY: `GrowingHeap` hands out non-overlapping blocks of at least the
+// requested size and alignment from the range `init` reserved for it (free RAM
+// nobody else uses); the lock serializes all access, with IRQs masked so a
+// handler cannot re-enter.
 unsafe impl GlobalAlloc for KernelHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        match self.heap.lock().alloc(layout) {
-            Ok(p) => p.as_ptr(),
-            Err(()) => core::ptr::null_mut(),
-        }
+        self.heap
+            .lock()
+            .alloc(layout)
+            .map_or(core::ptr::null_mut(), NonNull::as_ptr)
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
@@ -127,11 +130,13 @@ pub unsafe fn init(
     if heap_size == 0 {
         return Err(OutOfMemory);
     }
-    // SAFETY: the caller gives us exclusive use of `largest`; the first `heap_size` bytes become the heap and nothing else.
+    // SAFETY: the caller gives us exclusive use of `largest`; its first `heap_size` bytes become the heap's and nothing else's.
     unsafe {
-        HEAP.heap
-            .lock()
-            .add_to_heap(largest.start as usize, (largest.start + heap_size) as usize)
+        HEAP.heap.lock().init(
+            largest.start as usize,
+            (largest.start + heap_size) as usize,
+            PAGE_SIZE,
+        )
     };
     let mut frames = FRAMES.lock();
     let mut pages = 0;
@@ -219,7 +224,7 @@ pub fn info() -> MemInfo {
     let allocated = PAGES_ALLOCATED.load(core::sync::atomic::Ordering::Relaxed);
     i.pages_free = i.pages_total.saturating_sub(allocated);
     let heap = HEAP.heap.lock();
-    i.heap_used = heap.stats_alloc_user() as u64;
-    i.heap_actual = heap.stats_alloc_actual() as u64;
+    i.heap_used = heap.used() as u64;
+    i.heap_actual = heap.used_actual() as u64;
     i
 }
