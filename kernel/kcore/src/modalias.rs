@@ -92,14 +92,45 @@ fn class(p: &[u8], c: u8) -> Option<(bool, usize)> {
 /// The modules whose patterns in `alias_file` match `alias`, in file order.
 pub fn lookup<'a>(alias_file: &'a str, alias: &'a str) -> impl Iterator<Item = &'a str> + 'a {
     alias_file.lines().filter_map(move |line| {
-        let mut words = line.split_whitespace();
-        if words.next()? != "alias" {
-            return None;
-        }
-        let pattern = words.next()?;
-        let module = words.next()?;
+        let (pattern, module) = entry(line)?;
         glob(pattern, alias).then_some(module)
     })
+}
+
+/// `(pattern, module)` of an `alias PATTERN MODULE` line.
+fn entry(line: &str) -> Option<(&str, &str)> {
+    let mut words = line.split_whitespace();
+    if words.next()? != "alias" {
+        return None;
+    }
+    Some((words.next()?, words.next()?))
+}
+
+/// `modules.alias` split into its entries once, for matching many aliases
+/// (coldplug offers every device-tree node: splitting the file again for each
+/// was most of the matching's cost).
+pub struct AliasTable<'a> {
+    entries: alloc::vec::Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> AliasTable<'a> {
+    pub fn new(alias_file: &'a str) -> Self {
+        Self {
+            entries: alias_file.lines().filter_map(entry).collect(),
+        }
+    }
+
+    /// As [`lookup`]: the modules whose patterns match `alias`, in file
+    /// order. A pattern whose text before its first wildcard is not a prefix
+    /// of `alias` is skipped without globbing.
+    pub fn lookup<'s>(&'s self, alias: &'s str) -> impl Iterator<Item = &'a str> + 's {
+        self.entries.iter().filter_map(move |&(pattern, module)| {
+            let literal = pattern
+                .find(['*', '?', '['])
+                .map_or(pattern, |i| &pattern[..i]);
+            (alias.starts_with(literal) && glob(pattern, alias)).then_some(module)
+        })
+    }
 }
 
 /// The alias of a device-tree node, Linux's `of_modalias()` format:
@@ -128,6 +159,33 @@ pub fn virtio_alias(device_id: u32, vendor_id: u32) -> alloc::string::String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_table_finds_what_the_file_scan_finds() {
+        let file = "# comment\nalias of:N*T*Carm,pl011 pl011\nalias of:N*T*Carm,pl011C* pl011\n\
+                    alias virtio:d00000002v* virtio_blk\nalias virtio:d0000000[1-4]v* virtio_any\n\
+                    alias *pl011* catchall\nbroken line\nalias virtio:d00000004v00554D45 virtio_rng\n";
+        let table = AliasTable::new(file);
+        for alias in [
+            "of:NuartT<NULL>Carm,pl011Carm,primecell",
+            "of:NuartT<NULL>Carm,pl011",
+            "virtio:d00000002v554D4551",
+            "virtio:d00000004v00554D45",
+            "virtio:d00000009v554D4551",
+            "of:NpcieT<NULL>Cpci-host-ecam-generic",
+            "",
+        ] {
+            let scan: alloc::vec::Vec<&str> = lookup(file, alias).collect();
+            let indexed: alloc::vec::Vec<&str> = table.lookup(alias).collect();
+            assert_eq!(scan, indexed, "{alias}");
+        }
+        assert_eq!(
+            table
+                .lookup("virtio:d00000004v00554D45")
+                .collect::<alloc::vec::Vec<_>>(),
+            ["virtio_any", "virtio_rng"]
+        );
+    }
 
     #[test]
     fn globs_like_fnmatch() {

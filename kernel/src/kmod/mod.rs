@@ -144,15 +144,17 @@ fn blacklisted(name: &str) -> bool {
 /// may queue more). Returns the modules loaded.
 pub fn run_pending() -> Vec<String> {
     let mut loaded = Vec::new();
-    let Ok(aliases) = index("modules.alias") else {
+    let Ok(alias_file) = index("modules.alias") else {
         PENDING.lock().clear();
         return loaded;
     };
+    let aliases = modalias::AliasTable::new(&alias_file);
     loop {
         let Some((device, alias)) = PENDING.lock().pop_front() else {
             break;
         };
-        let driver = modalias::lookup(&aliases, &alias)
+        let driver = aliases
+            .lookup(&alias)
             .find(|m| !blacklisted(m))
             .map(str::to_string);
         if let Some(d) = &driver {
