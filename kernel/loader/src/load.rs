@@ -449,8 +449,10 @@ impl<'r, 'a, 'm, 'o> Relocator<'r, 'a, 'm, 'o> {
             regions,
             addresses,
             veneer_written: vec![false; layout.veneer_slots()],
+            // Every planned relocation is applied or the load fails: the
+            // plan's counts, less the ADRPs the erratum workaround rewrites.
             stats: LoadStats {
-                relocations: [0; RELOC_KIND_COUNT],
+                relocations: layout.relocation_counts,
                 veneers: 0,
                 veneer_slots: layout.veneer_slots(),
                 got_slots: layout.got_slots(),
@@ -485,11 +487,7 @@ impl<'r, 'a, 'm, 'o> Relocator<'r, 'a, 'm, 'o> {
         if r.erratum_843419 {
             return self.erratum_843419(r, x, target, p);
         }
-        self.write(r, x, target, p)?;
-        if let Some(count) = self.stats.relocations.get_mut(r.kind.index()) {
-            *count += 1;
-        }
-        Ok(())
+        self.write(r, x, target, p)
     }
 
     /// The error for a relocation whose symbol has no address.
@@ -517,7 +515,12 @@ impl<'r, 'a, 'm, 'o> Relocator<'r, 'a, 'm, 'o> {
             return Err(self.out_of_range(&reloc, target, p));
         }
         let section_offset = u64::from(r.place).wrapping_sub(reloc.offset);
-        self.fix_erratum_843419(&reloc, section_offset, page(target), p)
+        self.fix_erratum_843419(&reloc, section_offset, page(target), p)?;
+        // Counted as a fix, not as an applied relocation of its kind.
+        if let Some(count) = self.stats.relocations.get_mut(r.kind.index()) {
+            *count = count.saturating_sub(1);
+        }
+        Ok(())
     }
 
     /// `X`, the value to encode (AAELF64 5.7), and the target address it stands for

@@ -122,6 +122,17 @@ const BY_RAW: [Option<RelocKind>; (LAST_RAW - FIRST_RAW + 1) as usize] = {
     table
 };
 
+/// [`RelocKind::width`] of every kind, by [`RelocKind::index`].
+const WIDTHS: [u8; RELOC_KIND_COUNT] = {
+    let mut table = [0; RELOC_KIND_COUNT];
+    let mut i = 0;
+    while i < RELOC_KIND_COUNT {
+        table[i] = RelocKind::ALL[i].width_of();
+        i += 1;
+    }
+    table
+};
+
 impl RelocKind {
     /// The kind for an ELF `r_type`, or `None` when this loader does not support it.
     pub fn from_raw(raw: u32) -> Option<Self> {
@@ -139,7 +150,15 @@ impl RelocKind {
     }
 
     /// Bytes the relocation reads and writes at the place.
+    // A table load: asked once per relocation at plan and again at load, where
+    // the match compiled to a chain of compares.
+    #[inline(always)]
     pub const fn width(self) -> usize {
+        WIDTHS[self as usize] as usize
+    }
+
+    /// [`RelocKind::width`] by the match that defines it (builds [`WIDTHS`]).
+    const fn width_of(self) -> u8 {
         match self {
             RelocKind::None => 0,
             RelocKind::Abs64 | RelocKind::Prel64 => 8,
