@@ -538,6 +538,9 @@ fn function_symbols(object: &Object<'_>, loaded: &LoadedModule<'_>) -> Vec<(u64,
     // order): the stable sort finds the runs and merges them in one pass,
     // where the unstable one sorted from scratch.
     syms.sort_by_key(|s| s.0);
+    // Sized for every symbol above (no regrowth); the module keeps only
+    // what it uses.
+    syms.shrink_to_fit();
     syms
 }
 
