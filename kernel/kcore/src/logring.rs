@@ -54,29 +54,32 @@ impl<const N: usize> LogRing<N> {
     fn reserve(&mut self, need: usize) {
         let need = need.min(N);
         while N - self.len < need && self.len > 0 {
-            // Drop through the next newline.
-            let mut n = 0;
-            while n < self.len {
-                let b = self.buf[(self.head + n) % N];
-                n += 1;
-                if b == b'\n' {
-                    break;
-                }
-            }
+            // Drop through the next newline (everything when there is none),
+            // searched in the ring's two contiguous parts, not byte by byte
+            // through the modulo.
+            let (a, b) = self.as_slices();
+            let n = match a.iter().position(|&c| c == b'\n') {
+                Some(i) => i + 1,
+                None => b
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .map_or(a.len() + b.len(), |i| a.len() + i + 1),
+            };
             self.head = (self.head + n) % N;
             self.len -= n;
             self.dropped += 1;
         }
     }
 
+    /// Appends as much of `bytes` as there is room for: at most two copies,
+    /// up to the end of the storage and on from its start.
     fn append(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            if self.len == N {
-                return;
-            }
-            self.buf[(self.head + self.len) % N] = b;
-            self.len += 1;
-        }
+        let bytes = &bytes[..bytes.len().min(N - self.len)];
+        let start = (self.head + self.len) % N;
+        let (first, rest) = bytes.split_at(bytes.len().min(N - start));
+        self.buf[start..start + first.len()].copy_from_slice(first);
+        self.buf[..rest.len()].copy_from_slice(rest);
+        self.len += bytes.len();
     }
 
     /// The stored text, oldest first, as at most two contiguous slices.
@@ -140,7 +143,9 @@ impl<const N: usize> fmt::Write for LineBuf<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::format;
     use alloc::string::String;
+    use alloc::vec::Vec;
 
     fn text<const N: usize>(r: &LogRing<N>) -> String {
         let (a, b) = r.as_slices();
@@ -171,6 +176,31 @@ mod tests {
         for line in t.lines() {
             assert!(line.starts_with('[') && line.ends_with("0123456789"));
         }
+    }
+
+    #[test]
+    fn records_of_varying_length_wrap_around_intact() {
+        let mut r = LogRing::<100>::new();
+        let mut all = Vec::new();
+        for i in 0..50u64 {
+            let body = "abcdefghij".repeat(1 + (i as usize % 4));
+            r.push(i, &body);
+            all.push(format!(
+                "[{:5}.{:06}] {body}\n",
+                i / 1_000_000,
+                i % 1_000_000
+            ));
+        }
+        // The ring holds exactly the newest records that fit, whole.
+        let mut expected = String::new();
+        for line in all.iter().rev() {
+            if expected.len() + line.len() > 100 {
+                break;
+            }
+            expected.insert_str(0, line);
+        }
+        assert_eq!(text(&r), expected);
+        assert_eq!(r.dropped() as usize, 50 - expected.lines().count());
     }
 
     #[test]

@@ -139,12 +139,53 @@ pub struct Layout {
     /// ADRPs at a page offset of 0xff8/0xffc, sorted: (section index, offset). Their
     /// veneer slots follow the branch veneers in the PLT.
     pub(crate) adrp_keys: Vec<(u32, u64)>,
-    /// Whether the Cortex-A53 erratum 843419 workaround is applied at load.
-    pub(crate) fix_cortex_a53_843419: bool,
     /// Per symbol index: GOT slot number, or `u32::MAX`.
     pub(crate) got_slot_of: Vec<u32>,
     /// Per GOT slot: symbol index.
     pub(crate) got_symbols: Vec<u32>,
+    /// Every relocation to apply, checked and decoded, in table and entry order:
+    /// the load applies these and never reads the RELA tables again.
+    pub(crate) relocs: Vec<PlannedReloc>,
+}
+
+/// One relocation as the plan checked it (`Reloc::decode`: a known type, a place
+/// inside its loaded section, a symbol in range whose section is loaded), in the
+/// form the load applies: the place as an offset in its region, so the load's
+/// loop reads one record and does no lookup but the symbol's address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PlannedReloc {
+    /// Addend.
+    pub addend: i64,
+    /// Offset of the place from its region's base (the section's slot plus
+    /// `r_offset`; below [`MAX_REGION_SIZE`], so it fits).
+    pub place: u32,
+    /// Symbol index.
+    pub sym: u32,
+    /// Index of the section holding the place (for messages).
+    pub section: u32,
+    /// The type.
+    pub kind: RelocKind,
+    /// The region holding the place.
+    pub region: RegionKind,
+    /// An ADRP in text at a page offset of 0xff8/0xffc that the Cortex-A53
+    /// erratum 843419 workaround rewrites (only with the workaround on).
+    pub erratum_843419: bool,
+}
+
+impl PlannedReloc {
+    /// The relocation as decoded, for messages and the erratum rewrite (cold
+    /// paths): `r_offset` is the place less its section's slot offset.
+    pub(crate) fn reloc(&self, layout: &Layout) -> Reloc {
+        let section = self.section as usize;
+        let slot_offset = layout.section_slot(section).map_or(0, |s| s.offset);
+        Reloc {
+            kind: self.kind,
+            section,
+            offset: u64::from(self.place).wrapping_sub(slot_offset),
+            sym: self.sym,
+            addend: self.addend,
+        }
+    }
 }
 
 impl Layout {
@@ -227,9 +268,9 @@ impl Layout {
             common_offsets,
             veneer_keys: needs.veneer_keys,
             adrp_keys: needs.adrp_keys,
-            fix_cortex_a53_843419: options.fix_cortex_a53_843419,
             got_slot_of,
             got_symbols,
+            relocs: needs.relocs,
         };
         layout.check_limits(options)?;
         Ok(layout)
@@ -341,6 +382,8 @@ struct RelocNeeds {
     /// Per symbol index: whether a GOT-relative relocation names it (empty
     /// until the first one: most modules have none).
     got: Vec<bool>,
+    /// Every entry, decoded and checked, for the load.
+    relocs: Vec<PlannedReloc>,
 }
 
 impl RelocNeeds {
@@ -351,15 +394,17 @@ impl RelocNeeds {
         slots: &[Option<SectionSlot>],
         options: PlanOptions,
     ) -> Result<RelocNeeds, LoadError> {
+        let tables = object.rela_tables();
         let mut needs = RelocNeeds {
             counts: [0; RELOC_KIND_COUNT],
             veneer_keys: Vec::new(),
             adrp_keys: Vec::new(),
             got: Vec::new(),
+            relocs: Vec::with_capacity(tables.iter().map(|t| t.len()).sum()),
         };
         let sections = object.sections();
         let symbol_count = object.symbols().len();
-        for table in object.rela_tables() {
+        for table in tables {
             let target = sections
                 .get(table.target)
                 .ok_or_else(|| LoadError::BadSection {
@@ -367,9 +412,13 @@ impl RelocNeeds {
                     name: "".into(),
                     reason: "target section missing".into(),
                 })?;
+            // A table of an allocated section, so the section has a slot.
+            let Some(slot) = slots.get(table.target).copied().flatten() else {
+                continue;
+            };
             for rela in table.iter() {
                 let (reloc, symbol_region) = Reloc::decode(object, target, rela)?;
-                needs.note(reloc, symbol_region, slots, symbol_count, options);
+                needs.note(reloc, symbol_region, slot, symbol_count, options)?;
             }
         }
         needs.veneer_keys.sort_unstable();
@@ -379,15 +428,16 @@ impl RelocNeeds {
         Ok(needs)
     }
 
-    /// Counts one checked relocation and records what it needs.
+    /// Counts one checked relocation, records what it needs, and keeps it for
+    /// the load in its planned form.
     fn note(
         &mut self,
         reloc: Reloc,
         symbol_region: Option<RegionKind>,
-        slots: &[Option<SectionSlot>],
+        slot: SectionSlot,
         symbol_count: usize,
         options: PlanOptions,
-    ) {
+    ) -> Result<(), LoadError> {
         let kind = reloc.kind;
         if let Some(count) = self.counts.get_mut(kind.index()) {
             *count += 1;
@@ -395,14 +445,23 @@ impl RelocNeeds {
         if kind.may_use_veneer() && symbol_region != Some(RegionKind::Text) {
             self.veneer_keys.push((reloc.sym, reloc.addend));
         }
-        if options.fix_cortex_a53_843419 && is_adrp(kind) {
-            let slot = slots.get(reloc.section).copied().flatten();
-            if let Some(slot) = slot.filter(|s| s.region == RegionKind::Text) {
-                let at = slot.offset.wrapping_add(reloc.offset);
-                if at & (ERRATUM_843419_PAGE - 1) >= ERRATUM_843419_FIRST_BAD_OFFSET {
-                    self.adrp_keys.push((reloc.section as u32, reloc.offset));
-                }
-            }
+        // `place_sections` kept every slot's end under MAX_REGION_SIZE and
+        // `decode` the place inside its section: the sum fits a u32.
+        let at = slot.offset.wrapping_add(reloc.offset);
+        let place = u32::try_from(at).map_err(|_| {
+            too_large(format!(
+                "relocation place {at:#x} lies past the {} region's limit",
+                slot.region
+            ))
+        })?;
+        let mut erratum_843419 = false;
+        if options.fix_cortex_a53_843419
+            && is_adrp(kind)
+            && slot.region == RegionKind::Text
+            && at & (ERRATUM_843419_PAGE - 1) >= ERRATUM_843419_FIRST_BAD_OFFSET
+        {
+            self.adrp_keys.push((reloc.section as u32, reloc.offset));
+            erratum_843419 = true;
         }
         if kind.uses_got() {
             if self.got.is_empty() {
@@ -412,6 +471,16 @@ impl RelocNeeds {
                 *flag = true;
             }
         }
+        self.relocs.push(PlannedReloc {
+            addend: reloc.addend,
+            place,
+            sym: reloc.sym,
+            section: reloc.section as u32,
+            kind,
+            region: slot.region,
+            erratum_843419,
+        });
+        Ok(())
     }
 }
 

@@ -6,8 +6,8 @@
 //! planned byte (each written once: the regions may hold anything); resolve every
 //! symbol to an address once (undefined ones through the caller's
 //! [`SymbolResolver`], weak ones to 0 when unknown, `_GLOBAL_OFFSET_TABLE_` to the
-//! GOT); fill the GOT; apply every relocation (each entry read with `Reloc::read`,
-//! already checked by the plan's `Reloc::decode`). Each relocation is computed and
+//! GOT); fill the GOT; apply every relocation (the plan's `PlannedReloc` records,
+//! each checked by its `Reloc::decode`; the RELA tables are not read again). Each relocation is computed and
 //! range-checked before its place is written (see `encode.rs`), and nothing is
 //! allocated per relocation. On error the regions hold a partial image that the
 //! caller must discard (it owns them, so the undo is "free the regions").
@@ -17,10 +17,7 @@ use alloc::vec::Vec;
 
 use crate::encode::{self, branch26_reaches, page, FieldError};
 use crate::error::{LoadError, RegionKind};
-use crate::layout::{
-    Layout, SectionSlot, ERRATUM_843419_FIRST_BAD_OFFSET, ERRATUM_843419_PAGE, GOT_SLOT_SIZE,
-    VENEER_SIZE,
-};
+use crate::layout::{Layout, PlannedReloc, GOT_SLOT_SIZE, VENEER_SIZE};
 use crate::object::{Binding, Object, SectionClass, SymbolDef};
 use crate::reloc::{Reloc, RelocKind, RELOC_KIND_COUNT};
 
@@ -430,6 +427,8 @@ struct Relocator<'r, 'a, 'm, 'o> {
     regions: &'r mut Regions<'m>,
     addresses: &'r [Option<u64>],
     got_base: Option<u64>,
+    /// Each region's base, by `region_index`.
+    bases: [u64; 3],
     veneer_written: Vec<bool>,
     stats: LoadStats,
 }
@@ -446,11 +445,14 @@ impl<'r, 'a, 'm, 'o> Relocator<'r, 'a, 'm, 'o> {
             object,
             layout,
             got_base: layout.got.map(|a| regions.base(a.region) + a.offset),
+            bases: [regions.text.base, regions.rodata.base, regions.data.base],
             regions,
             addresses,
             veneer_written: vec![false; layout.veneer_slots()],
+            // Every planned relocation is applied or the load fails: the
+            // plan's counts, less the ADRPs the erratum workaround rewrites.
             stats: LoadStats {
-                relocations: [0; RELOC_KIND_COUNT],
+                relocations: layout.relocation_counts,
                 veneers: 0,
                 veneer_slots: layout.veneer_slots(),
                 got_slots: layout.got_slots(),
@@ -459,65 +461,76 @@ impl<'r, 'a, 'm, 'o> Relocator<'r, 'a, 'm, 'o> {
         }
     }
 
-    /// Applies every relocation, in table and entry order; returns the statistics.
+    /// Applies every relocation the plan kept, in table and entry order;
+    /// returns the statistics.
     fn relocate(mut self) -> Result<LoadStats, LoadError> {
-        let object = self.object;
-        let sections = object.sections();
-        for table in object.rela_tables() {
-            let (Some(target), Some(slot)) = (
-                sections.get(table.target),
-                self.layout.section_slot(table.target),
-            ) else {
-                continue;
-            };
-            for rela in table.iter() {
-                self.apply(&Reloc::read(target, rela)?, slot)?;
-            }
+        let layout = self.layout;
+        for planned in &layout.relocs {
+            self.apply(planned)?;
         }
         Ok(self.stats)
     }
 
-    /// Applies one relocation to its section at `slot`: its value, then the erratum
-    /// rewrite or the write.
-    fn apply(&mut self, reloc: &Reloc, slot: SectionSlot) -> Result<(), LoadError> {
-        let s = match self.addresses.get(reloc.sym as usize) {
+    /// Applies one planned relocation: its value, then the erratum rewrite or
+    /// the write.
+    // Inlined into `relocate`, its one caller, with `value` and `write`: once
+    // per relocation, where calls and `Result`s through memory cost as much as
+    // the work.
+    #[inline(always)]
+    fn apply(&mut self, r: &PlannedReloc) -> Result<(), LoadError> {
+        let s = match self.addresses.get(r.sym as usize) {
             Some(Some(a)) => *a,
-            _ => {
-                return Err(reloc.bad(
-                    self.object,
-                    alloc::format!("symbol {} has no address", reloc.sym),
-                ))
-            }
+            _ => return Err(self.no_address(r)),
         };
-        let section_base = self.regions.base(slot.region).wrapping_add(slot.offset);
-        let p = section_base.wrapping_add(reloc.offset);
-        let (x, target) = self.value(reloc, s, p)?;
-        let kind = reloc.kind;
-        if self.layout.fix_cortex_a53_843419
-            && slot.region == RegionKind::Text
-            && crate::layout::is_adrp(kind)
-            && p & (ERRATUM_843419_PAGE - 1) >= ERRATUM_843419_FIRST_BAD_OFFSET
-        {
-            // The ordinary range check first, so the same inputs fail the same way.
-            if encode::encode_insn(kind, 0, x).is_err() {
-                return Err(self.out_of_range(reloc, target, p));
-            }
-            return self.fix_erratum_843419(reloc, slot.offset, page(target), p);
+        let p = self.bases[region_index(r.region)].wrapping_add(u64::from(r.place));
+        let (x, target) = self.value(r, s, p)?;
+        if r.erratum_843419 {
+            return self.erratum_843419(r, x, target, p);
         }
-        self.write(reloc, slot, x, target, p)?;
-        if let Some(count) = self.stats.relocations.get_mut(kind.index()) {
-            *count += 1;
+        self.write(r, x, target, p)
+    }
+
+    /// The error for a relocation whose symbol has no address.
+    #[cold]
+    fn no_address(&self, r: &PlannedReloc) -> LoadError {
+        r.reloc(self.layout).bad(
+            self.object,
+            alloc::format!("symbol {} has no address", r.sym),
+        )
+    }
+
+    /// An ADRP the plan marked for the Cortex-A53 erratum 843419 workaround:
+    /// the ordinary range check first (so the same inputs fail the same way),
+    /// then the rewrite.
+    #[cold]
+    fn erratum_843419(
+        &mut self,
+        r: &PlannedReloc,
+        x: u64,
+        target: u64,
+        p: u64,
+    ) -> Result<(), LoadError> {
+        let reloc = r.reloc(self.layout);
+        if encode::encode_insn(r.kind, 0, x).is_err() {
+            return Err(self.out_of_range(&reloc, target, p));
+        }
+        let section_offset = u64::from(r.place).wrapping_sub(reloc.offset);
+        self.fix_erratum_843419(&reloc, section_offset, page(target), p)?;
+        // Counted as a fix, not as an applied relocation of its kind.
+        if let Some(count) = self.stats.relocations.get_mut(r.kind.index()) {
+            *count = count.saturating_sub(1);
         }
         Ok(())
     }
 
     /// `X`, the value to encode (AAELF64 5.7), and the target address it stands for
     /// (`S+A`, a veneer, or the GOT slot plus `A`), for symbol address `s` and place `p`.
-    fn value(&mut self, reloc: &Reloc, s: u64, p: u64) -> Result<(u64, u64), LoadError> {
+    #[inline(always)]
+    fn value(&mut self, r: &PlannedReloc, s: u64, p: u64) -> Result<(u64, u64), LoadError> {
         use RelocKind as K;
-        let a = reloc.addend as u64;
+        let a = r.addend as u64;
         let mut target = s.wrapping_add(a);
-        let x = match reloc.kind {
+        let x = match r.kind {
             K::None => 0,
             K::Abs64 | K::Abs32 | K::Abs16 => target,
             K::MovwUabsG0
@@ -553,7 +566,7 @@ impl<'r, 'a, 'm, 'o> Relocator<'r, 'a, 'm, 'o> {
             K::AdrPrelPgHi21 | K::AdrPrelPgHi21Nc => page(target).wrapping_sub(page(p)),
             K::Jump26 | K::Call26 => {
                 if !branch26_reaches(p, target) {
-                    if let Some(veneer) = self.veneer(reloc, target)? {
+                    if let Some(veneer) = self.veneer(r, target)? {
                         target = veneer;
                     }
                 }
@@ -561,19 +574,19 @@ impl<'r, 'a, 'm, 'o> Relocator<'r, 'a, 'm, 'o> {
             }
             // GOT-relative: lld's convention, the addend offsets the slot address.
             K::AdrGotPage => {
-                target = self.got_entry(reloc)?.wrapping_add(a);
+                target = self.got_entry(r)?.wrapping_add(a);
                 page(target).wrapping_sub(page(p))
             }
             K::Ld64GotLo12Nc => {
-                target = self.got_entry(reloc)?.wrapping_add(a);
+                target = self.got_entry(r)?.wrapping_add(a);
                 target
             }
             K::GotLdPrel19 => {
-                target = self.got_entry(reloc)?.wrapping_add(a);
+                target = self.got_entry(r)?.wrapping_add(a);
                 target.wrapping_sub(p)
             }
             K::Ld64GotpageLo15 => {
-                target = self.got_entry(reloc)?.wrapping_add(a);
+                target = self.got_entry(r)?.wrapping_add(a);
                 target.wrapping_sub(page(self.got_base.unwrap_or(0)))
             }
         };
@@ -581,16 +594,16 @@ impl<'r, 'a, 'm, 'o> Relocator<'r, 'a, 'm, 'o> {
     }
 
     /// The address of the symbol's GOT slot.
-    fn got_entry(&self, reloc: &Reloc) -> Result<u64, LoadError> {
+    fn got_entry(&self, r: &PlannedReloc) -> Result<u64, LoadError> {
         let slot = self
             .layout
             .got_slot_of
-            .get(reloc.sym as usize)
+            .get(r.sym as usize)
             .copied()
             .filter(|&s| s != u32::MAX);
         match (slot, self.got_base) {
             (Some(slot), Some(base)) => Ok(base.wrapping_add(u64::from(slot) * GOT_SLOT_SIZE)),
-            _ => Err(reloc.bad(
+            _ => Err(r.reloc(self.layout).bad(
                 self.object,
                 "no GOT slot was planned for this symbol".into(),
             )),
@@ -599,34 +612,41 @@ impl<'r, 'a, 'm, 'o> Relocator<'r, 'a, 'm, 'o> {
 
     /// Encodes `x` into the place (range and alignment checked before any byte is
     /// written).
-    fn write(
-        &mut self,
-        reloc: &Reloc,
-        slot: SectionSlot,
-        x: u64,
-        target: u64,
-        p: u64,
-    ) -> Result<(), LoadError> {
-        let start = slot.offset.checked_add(reloc.offset);
-        let bytes = &mut self.regions.get_mut(slot.region).bytes;
-        let dst = start
-            .and_then(|s| usize::try_from(s).ok())
-            .and_then(|s| bytes.get_mut(s..s.checked_add(reloc.kind.width())?));
-        let Some(dst) = dst else {
-            return Err(reloc.bad(self.object, "place lies outside its region".into()));
+    #[inline(always)]
+    fn write(&mut self, r: &PlannedReloc, x: u64, target: u64, p: u64) -> Result<(), LoadError> {
+        let start = r.place as usize;
+        let bytes = &mut self.regions.get_mut(r.region).bytes;
+        let Some(dst) = bytes.get_mut(start..start + r.kind.width()) else {
+            return Err(self.outside_region(r));
         };
-        match encode::apply(reloc.kind, dst, x) {
+        match encode::apply(r.kind, dst, x) {
             Ok(()) => Ok(()),
-            Err(FieldError::Overflow) => Err(self.out_of_range(reloc, target, p)),
-            Err(FieldError::Misaligned { align }) => Err(LoadError::Misaligned {
+            Err(e) => Err(self.field_error(r, e, target, p)),
+        }
+    }
+
+    /// The error for a place the regions given do not hold.
+    #[cold]
+    fn outside_region(&self, r: &PlannedReloc) -> LoadError {
+        r.reloc(self.layout)
+            .bad(self.object, "place lies outside its region".into())
+    }
+
+    /// The error for a value `encode::apply` refused.
+    #[cold]
+    fn field_error(&self, r: &PlannedReloc, e: FieldError, target: u64, p: u64) -> LoadError {
+        let reloc = r.reloc(self.layout);
+        match e {
+            FieldError::Overflow => self.out_of_range(&reloc, target, p),
+            FieldError::Misaligned { align } => LoadError::Misaligned {
                 rtype: reloc.kind.raw(),
                 place: reloc.place(self.object),
                 symbol: reloc.symbol_name(self.object),
                 target,
                 align,
-            }),
-            Err(FieldError::ShortPlace) => {
-                Err(reloc.bad(self.object, "place lies outside its region".into()))
+            },
+            FieldError::ShortPlace => {
+                reloc.bad(self.object, "place lies outside its region".into())
             }
         }
     }
@@ -734,12 +754,10 @@ impl<'r, 'a, 'm, 'o> Relocator<'r, 'a, 'm, 'o> {
 
     /// The address of the veneer for `reloc`'s target, writing it on first use.
     /// `None` when no slot was planned (then the range check reports the branch).
-    fn veneer(&mut self, reloc: &Reloc, target: u64) -> Result<Option<u64>, LoadError> {
+    fn veneer(&mut self, r: &PlannedReloc, target: u64) -> Result<Option<u64>, LoadError> {
         let (Some(plt), Ok(slot)) = (
             self.layout.plt,
-            self.layout
-                .veneer_keys
-                .binary_search(&(reloc.sym, reloc.addend)),
+            self.layout.veneer_keys.binary_search(&(r.sym, r.addend)),
         ) else {
             return Ok(None);
         };

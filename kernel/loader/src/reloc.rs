@@ -8,12 +8,11 @@
 //! kind has a dense index so statistics are a fixed array, not a map.
 //!
 //! `Reloc` is the one decode of a relocation entry. The plan checks every entry once
-//! with `Reloc::decode` (type, place, symbol) before counting it and reserving its
-//! veneer or GOT slot; the load, which requires that plan, reads the same entries
-//! with `Reloc::read`, the first step of `decode`, so both see the same fields and
-//! cannot disagree about what an entry means. Nothing is allocated per entry: the
-//! load reading the file's 24-byte entries again was measured faster than the plan
-//! keeping a decoded copy of each (see the loader README).
+//! with `Reloc::decode` (type, place, symbol) before counting it, reserving its
+//! veneer or GOT slot, and keeping it in the layout as a `PlannedReloc` (the place
+//! as an offset in its region); the load applies those records and never reads
+//! the file's entries again. Nothing is allocated per entry: the plan's list is one
+//! allocation, sized from the tables before it is filled.
 
 use alloc::format;
 use alloc::string::String;
@@ -123,6 +122,17 @@ const BY_RAW: [Option<RelocKind>; (LAST_RAW - FIRST_RAW + 1) as usize] = {
     table
 };
 
+/// [`RelocKind::width`] of every kind, by [`RelocKind::index`].
+const WIDTHS: [u8; RELOC_KIND_COUNT] = {
+    let mut table = [0; RELOC_KIND_COUNT];
+    let mut i = 0;
+    while i < RELOC_KIND_COUNT {
+        table[i] = RelocKind::ALL[i].width_of();
+        i += 1;
+    }
+    table
+};
+
 impl RelocKind {
     /// The kind for an ELF `r_type`, or `None` when this loader does not support it.
     pub fn from_raw(raw: u32) -> Option<Self> {
@@ -140,7 +150,15 @@ impl RelocKind {
     }
 
     /// Bytes the relocation reads and writes at the place.
+    // A table load: asked once per relocation at plan and again at load, where
+    // the match compiled to a chain of compares.
+    #[inline(always)]
     pub const fn width(self) -> usize {
+        WIDTHS[self as usize] as usize
+    }
+
+    /// [`RelocKind::width`] by the match that defines it (builds [`WIDTHS`]).
+    const fn width_of(self) -> u8 {
         match self {
             RelocKind::None => 0,
             RelocKind::Abs64 | RelocKind::Prel64 => 8,
@@ -205,8 +223,7 @@ pub(crate) struct Reloc {
 
 impl Reloc {
     /// Reads `rela` from a table relocating `target`: its fields and a type this
-    /// loader applies. The load reads each entry with this alone: the plan, which
-    /// the load requires, has checked the rest with [`Reloc::decode`].
+    /// loader applies (the first step of [`Reloc::decode`]).
     // Inlined: called once per entry, and measured (`modtool bench` on bench.sh's
     // object) as a call, plan took 2.7 ms instead of 0.66 and load 2.6 instead of 1.4.
     #[inline(always)]

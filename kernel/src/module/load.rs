@@ -526,7 +526,7 @@ fn function_symbols(object: &Object<'_>, loaded: &LoadedModule<'_>) -> Vec<(u64,
             *slot = Some(p.address);
         }
     }
-    let mut syms = Vec::new();
+    let mut syms = Vec::with_capacity(object.symbols().len());
     for s in object.symbols() {
         if let (modloader::SymbolDef::Section(idx), STT_FUNC) = (s.def, s.sym_type) {
             if let Some(Some(base)) = text_base_of.get(idx) {
@@ -534,11 +534,13 @@ fn function_symbols(object: &Object<'_>, loaded: &LoadedModule<'_>) -> Vec<(u64,
             }
         }
     }
-    // Usually sorted already (the compiler emits functions in address order
-    // within a section, and sections in order): then checking is enough.
-    if !syms.is_sorted_by_key(|s| s.0) {
-        syms.sort_unstable_by_key(|s| s.0);
-    }
+    // Usually two ascending runs (locals, then globals, each in address
+    // order): the stable sort finds the runs and merges them in one pass,
+    // where the unstable one sorted from scratch.
+    syms.sort_by_key(|s| s.0);
+    // Sized for every symbol above (no regrowth); the module keeps only
+    // what it uses.
+    syms.shrink_to_fit();
     syms
 }
 
