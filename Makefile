@@ -70,8 +70,8 @@ kernel: deps | $(SIGN_KEY) $(TRUSTED_CERTS) ## build the kernel Image (build/ker
 		$(CARGO) build -p kernel --target $(TARGET) $(CARGO_PROFILE_FLAG)
 	@mkdir -p $(BUILD)
 	cp $(ELF) $(KELF)
-	$(CARGO) run -q -p kallsyms -- $(KELF)
 	llvm-objcopy -O binary $(KELF) $(IMAGE)
+	$(CARGO) run -q -p kallsyms -- $(KELF) $(IMAGE)
 	@echo "kernel: $(IMAGE) $$(stat -c %s $(IMAGE)) bytes"
 
 tools: ## host tools for module authors in build/bin: modtool (info, link, genksyms, symvers, modpost) and depmod

@@ -81,27 +81,33 @@ fn fail(msg: &str) -> ! {
     cpu::halt()
 }
 
-/// The kernel image by section (text RX, rodata R, data RW) and every CPU's
-/// stacks, each above an unmapped guard page (the link script's layout: CPU
-/// n's block at __stacks_start + n * STACK_BLOCK).
+/// The kernel image by section (text RX, data RW, rodata R, bss RW) and every
+/// CPU's stacks, each above an unmapped guard page (the link script's layout:
+/// CPU n's block at __stacks_start + n * STACK_BLOCK).
 fn map_image(map: &mut impl FnMut(Range, Attr, &str), kernel: Range) {
     let text_end = linker_addr!(__text_end) as u64;
+    let data_end = linker_addr!(__data_end) as u64;
     let rodata_end = linker_addr!(__rodata_end) as u64;
-    let data_end = linker_addr!(__boot_stack_guard) as u64;
+    let bss_end = linker_addr!(__boot_stack_guard) as u64;
     map(
         Range::new(kernel.start, text_end),
         Attr::NormalRx,
         "cannot map kernel text",
     );
     map(
-        Range::new(text_end, rodata_end),
+        Range::new(text_end, data_end),
+        Attr::NormalRw,
+        "cannot map kernel data",
+    );
+    map(
+        Range::new(data_end, rodata_end),
         Attr::NormalRo,
         "cannot map kernel rodata",
     );
     map(
-        Range::new(rodata_end, data_end),
+        Range::new(rodata_end, bss_end),
         Attr::NormalRw,
-        "cannot map kernel data",
+        "cannot map kernel bss",
     );
     let stacks = linker_addr!(__stacks_start) as u64;
     for cpu in 0..crate::arch::cpu::MAX_CPUS as u64 {

@@ -18,6 +18,7 @@ use kcore::units::Bytes;
 mod disk;
 mod files;
 mod modules;
+mod ratio;
 mod selftest;
 mod smpbench;
 

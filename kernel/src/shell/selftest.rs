@@ -5,6 +5,7 @@
 //! with a read-back check). `make bench` drives them; their SMP modes (other
 //! CPUs contending or busy meanwhile) are in `smpbench.rs`.
 
+use super::ratio::Ratio;
 use crate::arch::cpu::{self, Window};
 use crate::irq::time;
 use crate::kobject::devfs;
@@ -125,7 +126,7 @@ pub fn modstress(args: &[&str]) {
         return;
     }
     let freq = time::frequency();
-    let us = |t: u64| t as f64 * 1e6 / freq as f64 / n.max(1) as f64;
+    let us = |t: u64| Ratio::new(t as i128 * 1_000_000, freq as i128).per(n);
     let (size, relocs) = LAST_SIZE_RELOCS.lock().unwrap_or((0, 0));
     println!(
         "modstress: {n} load/unload cycles of {name} ({size} bytes mapped, {relocs} relocations)"
@@ -148,8 +149,8 @@ pub fn modstress(args: &[&str]) {
     println!(
         "insmod: {:.1} us/cycle ({:.2} us/KiB of file, {:.3} us/relocation); rmmod: {:.1} us/cycle",
         us(lt),
-        us(lt) / (bytes.len() as f64 / 1024.0),
-        us(lt) / relocs.max(1) as f64,
+        us(lt).times(1024).per(bytes.len() as u64),
+        us(lt).per(relocs),
         us(ut)
     );
     let steps: alloc::vec::Vec<String> = module::LOAD_STEPS
@@ -167,10 +168,10 @@ pub fn modstress(args: &[&str]) {
 /// the module, between two `module::grace_stats` readings.
 fn print_grace(who: &str, before: (u64, u64, u64), after: (u64, u64, u64)) {
     let waits = after.0 - before.0;
-    let us = |t: u64| t as f64 * 1e6 / time::frequency().max(1) as f64;
+    let us = |t: u64| Ratio::new(t as i128 * 1_000_000, time::frequency() as i128);
     println!(
         "{who}: grace period before freeing (no CPU inside the module): mean {:.3} us per unload, longest {:.3} us, over {waits} unloads",
-        us(after.1 - before.1) / waits.max(1) as f64,
+        us(after.1 - before.1).per(waits),
         us(after.2)
     );
 }
@@ -244,7 +245,7 @@ pub fn sigbench(args: &[&str]) {
     let verify = timed(&|| {
         let _ = black_box(modsign::verify(black_box(&image), keyring));
     });
-    let us = |t: u64| t as f64 * 1e6 / time::frequency() as f64 / n as f64;
+    let us = |t: u64| Ratio::new(t as i128 * 1_000_000, time::frequency() as i128).per(n);
     println!(
         "sigbench: file={path} signed_bytes={} key={key} hash={} sha256_path={} iterations={n} counter_hz={}",
         elf.len(),
@@ -255,17 +256,17 @@ pub fn sigbench(args: &[&str]) {
     println!(
         "sigbench: hash_us={:.1} hash_us_per_kib={:.3}",
         us(hash),
-        us(hash) / (elf.len() as f64 / 1024.0)
+        us(hash).times(1024).per(elf.len() as u64)
     );
     println!("sigbench: verify_us={:.1}", us(verify));
     println!(
         "sigbench: sigcheck_us={:.1} (verify - hash)",
-        us(verify) - us(hash)
+        us(verify).minus(us(hash))
     );
-    let first_us = first_verify as f64 * 1e6 / time::frequency() as f64;
+    let first_us = Ratio::new(first_verify as i128 * 1_000_000, time::frequency() as i128);
     println!(
         "sigbench: first_verify_us={first_us:.1} first_sigcheck_us={:.1} (a key's first verify, once, less the mean hash)",
-        first_us - us(hash)
+        first_us.minus(us(hash))
     );
 }
 
@@ -345,7 +346,7 @@ pub fn refbench(args: &[&str]) {
             o.put(Some(&module));
         }
     });
-    let ns = |t: u64| t as f64 * 1e9 / time::frequency() as f64 / n as f64;
+    let ns = |t: u64| Ratio::new(t as i128 * 1_000_000_000, time::frequency() as i128).per(n);
     println!(
         "refbench: {n} iterations each, guest counter at {} Hz",
         time::frequency()
@@ -354,17 +355,17 @@ pub fn refbench(args: &[&str]) {
     println!(
         "try_module_get+module_put:       {:.1} ns ({:.2}x the bare atomic pair)",
         ns(modref),
-        modref as f64 / bare.max(1) as f64
+        Ratio::new(modref as i128, bare as i128)
     );
     println!(
         "object get+put (already held):   {:.1} ns ({:.2}x the bare atomic pair)",
         ns(objref_held),
-        objref_held as f64 / bare.max(1) as f64
+        Ratio::new(objref_held as i128, bare as i128)
     );
     println!(
         "object get+put (first/last ref): {:.1} ns ({:.2}x the bare atomic pair)",
         ns(objref),
-        objref as f64 / bare.max(1) as f64
+        Ratio::new(objref as i128, bare as i128)
     );
 }
 

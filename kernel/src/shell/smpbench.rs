@@ -9,6 +9,7 @@
 //! self-test started is still running when it prints, and one crew runs at a
 //! time (the shell runs one command at a time).
 
+use super::ratio::Ratio;
 use crate::arch::cpu::{self, Window};
 use crate::irq::time;
 use crate::kobject::devfs;
@@ -142,7 +143,7 @@ pub fn refbench_smp(n: u64) {
         cpu::mark_window(w, false);
         time::ticks_since_boot() - t0
     };
-    let ns = |t: u64| t as f64 * 1e9 / time::frequency().max(1) as f64 / n as f64;
+    let ns = |t: u64| Ratio::new(t as i128 * 1_000_000_000, time::frequency() as i128).per(n);
     println!(
         "refbench: smp: {n} pairs each on CPU0, alone and while CPU{} run the same loop on the same counts; guest counter at {} Hz",
         cpus.iter()
@@ -176,8 +177,8 @@ pub fn refbench_smp(n: u64) {
             ns(alone),
             ready + 1,
             ns(together),
-            together as f64 / alone.max(1) as f64,
-            window as f64 * 1e9 / time::frequency().max(1) as f64 / all as f64,
+            Ratio::new(together as i128, alone as i128),
+            Ratio::new(window as i128 * 1_000_000_000, time::frequency() as i128).per(all),
             if ready < cpus.len() {
                 " (not every CPU started within 1 s)"
             } else {
