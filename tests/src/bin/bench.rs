@@ -970,21 +970,17 @@ fn smp_windows() {
         m.send(b"poweroff\r");
         m.wait_exit(Duration::from_secs(60));
         let text = std::fs::read_to_string(&out).unwrap_or_default();
-        // "window W vcpu V closed N instructions T"
-        let mean = |w: &str| {
+        // "window W vcpu V closed N instructions T": CPU 0's (N, T) of window W.
+        let cpu0 = |w: u32| {
             text.lines()
                 .map(|l| l.split_whitespace().collect::<Vec<_>>())
-                .find(|f| f.len() == 8 && f[1] == w && f[3] == "0")
-                .and_then(|f| Some(f[7].parse::<f64>().ok()? / f[5].parse::<f64>().ok()?))
+                .find(|f| f.len() == 8 && f[1] == w.to_string() && f[3] == "0")
+                .and_then(|f| Some((f[5].parse::<f64>().ok()?, f[7].parse::<f64>().ok()?)))
         };
+        let mean = |w: u32| cpu0(w).map(|(n, t)| t / n);
+        let total = |w: u32| cpu0(w).map(|(_, t)| t);
         if what == "get+put" {
             // Windows 2-4: each loop's 100,000 pairs alone; 5-7: contended.
-            let total = |w: u32| {
-                text.lines()
-                    .map(|l| l.split_whitespace().collect::<Vec<_>>())
-                    .find(|f| f.len() == 8 && f[1] == w.to_string() && f[3] == "0")
-                    .and_then(|f| f[7].parse::<f64>().ok())
-            };
             for (k, label) in [
                 "try_module_get+module_put",
                 "object get+put, already held",
@@ -1005,7 +1001,7 @@ fn smp_windows() {
             }
             continue;
         }
-        match (mean("0"), mean("1")) {
+        match (mean(0), mean(1)) {
             (Some(ins), Some(rm)) => {
                 let rm_us = rm / 1000.0;
                 let goal = if cmd.ends_with("--busy") {
