@@ -12,7 +12,7 @@ out=$here/build/prof
 mkdir -p "$out"
 gcc -shared -fPIC -O2 -o "$out/libprof.so" "$here/qemu/prof/prof.c"
 { sleep 1; for c in "$@"; do echo "$c"; sleep "${WAIT:-5}"; done; echo poweroff; } |
-    (cd "$out" && PROF_OUT=$out/prof.out INITRD=$here/build/initrd-all.cpio \
+    (cd "$out" && PROF_OUT=$out/prof.out INITRD=${PROF_INITRD-$here/build/initrd-all.cpio} \
         QEMU_EXTRA="-icount shift=0 -plugin $out/libprof.so" timeout 600 "$here/qemu/run.sh") |
     grep -v '^\[' || true
 python3 "$here/qemu/prof/agg.py" "$out/prof.out" "${TOP:-40}"
