@@ -12,6 +12,7 @@ pub mod blkid;
 pub mod cmdline;
 pub mod cpio;
 pub mod dt;
+pub mod dtboot;
 pub mod dtwalk;
 pub mod errno;
 pub mod esr;

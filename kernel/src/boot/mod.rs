@@ -14,8 +14,8 @@ use crate::linker_addr;
 use crate::mm::layout::kernel_image;
 use crate::{console, klog, mm};
 use alloc::string::String;
-use fdt::Fdt;
-use kcore::dt::{self, PsciConduit};
+use kcore::dt::PsciConduit;
+use kcore::dtboot::BootNodes;
 use kcore::memrange::{free_ranges, Range, RangeSet};
 
 /// QEMU virt's PL011, used to report a missing DTB when no DTB can tell us better.
@@ -29,7 +29,7 @@ const STACK_BLOCK: u64 = 0x16000;
 
 /// Parsed before the MMU is on; handed to `late_init`.
 pub struct EarlyInfo {
-    fdt: Fdt<'static>,
+    nodes: BootNodes<'static>,
     dtb: &'static [u8],
     entry_el: u64,
     ram: RangeSet<8>,
@@ -167,17 +167,19 @@ pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
     if dtb_addr == 0 || !dtb_addr.is_multiple_of(8) {
         fail("no device tree: x0 does not point to a DTB (boot with an arm64 Image so QEMU passes one)");
     }
-    // SAFETY: QEMU passes the DTB's physical address in x0; the MMU is off so it is directly readable. `from_ptr` checks the magic and reads `totalsize`.
-    let fdt = match unsafe { Fdt::from_ptr(dtb_addr as *const u8) } {
-        Ok(f) => f,
-        Err(_) => fail("no device tree: x0 does not point to a valid DTB (bad magic or header)"),
+    // SAFETY: QEMU passes the DTB's physical address in x0 (8-byte aligned, checked above); the MMU is off so the 40-byte header is directly readable.
+    let header = unsafe { core::slice::from_raw_parts(dtb_addr as *const u8, 40) };
+    let Some(total_size) = kcore::dtboot::total_size(header) else {
+        fail("no device tree: x0 does not point to a valid DTB (bad magic or header)");
     };
-    // SAFETY: the DTB stays in RAM we never hand out (reserved below).
+    // SAFETY: the header says the DTB is `total_size` bytes; it stays in RAM we never hand out (reserved below).
     let dtb: &'static [u8] =
-        unsafe { core::slice::from_raw_parts(dtb_addr as *const u8, fdt.total_size()) };
+        unsafe { core::slice::from_raw_parts(dtb_addr as *const u8, total_size) };
+    let nodes = BootNodes::scan(dtb);
     // The console: /chosen/stdout-path, else the first PL011 in the tree.
-    let stdout = dt::stdout(&fdt)
-        .and_then(|n| dt::first_reg(&n))
+    let stdout = nodes
+        .stdout_node_path()
+        .and_then(|path| kcore::dtboot::first_reg(dtb, path))
         .or_else(|| {
             kcore::dtwalk::devices(dtb)
                 .find(|d| d.is_compatible("arm,pl011"))
@@ -240,7 +242,7 @@ pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
     unsafe { mmu::enable(&space) };
     crate::mm::address_space::install(space);
     EarlyInfo {
-        fdt,
+        nodes,
         dtb,
         entry_el,
         ram,
@@ -251,8 +253,8 @@ pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
 
 /// Logging, memory, interrupts, timer. Runs with the MMU on.
 pub fn late_init(early: EarlyInfo) {
-    let fdt = &early.fdt;
-    let bootargs = dt::bootargs(fdt).unwrap_or("");
+    let nodes = &early.nodes;
+    let bootargs = nodes.bootargs.unwrap_or("");
     // `quiet` is Linux's: console loglevel 4 (warnings and errors only).
     let loglevel = kcore::cmdline::get(bootargs, "loglevel")
         .and_then(|v| v.parse().ok())
@@ -260,11 +262,7 @@ pub fn late_init(early: EarlyInfo) {
     klog::init(loglevel);
     log::info!(
         "Booting kernel on {} (entered at EL{}, running at EL1)",
-        fdt.find_node("/")
-            .and_then(|n| n.property("model"))
-            .and_then(|p| p.as_str())
-            .unwrap_or("unknown machine")
-            .trim_end_matches('\0'),
+        nodes.model.unwrap_or("unknown machine"),
         early.entry_el
     );
     log::info!(
@@ -277,7 +275,7 @@ pub fn late_init(early: EarlyInfo) {
     // Memory: everything not in use by the image, the DTB, the initrd or
     // /memreserve/ entries.
     let kernel = kernel_image();
-    let initrd = dt::initrd(fdt);
+    let initrd = nodes.initrd();
     let mut reserved = RangeSet::<16>::new();
     reserved.push(kernel);
     reserved.push(Range::from_size(
@@ -287,8 +285,8 @@ pub fn late_init(early: EarlyInfo) {
     if let Some(r) = initrd {
         reserved.push(r);
     }
-    for r in fdt.memory_reservations() {
-        reserved.push(Range::from_size(r.address() as u64, r.size() as u64));
+    for r in kcore::dtboot::memory_reservations(early.dtb) {
+        reserved.push(r);
     }
     let free = free_ranges::<16>(
         early.ram.as_slice(),
@@ -356,7 +354,7 @@ pub fn late_init(early: EarlyInfo) {
         time::TICK_HZ,
         timer_irq
     );
-    let psci = dt::psci_conduit(fdt);
+    let psci = nodes.psci;
     match psci {
         Some(c) => log::info!(
             "psci: using PSCI v0.2+ via {}",
@@ -376,6 +374,8 @@ pub fn late_init(early: EarlyInfo) {
         gic,
         timer_irq,
         device_maps: early.device_maps.clone(),
+        cpus: nodes.cpus().to_vec(),
+        cpus_described: nodes.cpus_described(),
     });
     // Typed input wakes the shell from now on (the DT names the UART's IRQ).
     console::init_early_irq();

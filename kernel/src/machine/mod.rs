@@ -6,7 +6,6 @@
 //! may ask it what the machine is.
 
 use alloc::string::String;
-use fdt::Fdt;
 use kcore::dt::{self, GicInfo, PsciConduit};
 use kcore::memrange::{Range, RangeSet};
 
@@ -25,6 +24,11 @@ pub struct BootInfo {
     pub timer_irq: u32,
     /// Device ranges mapped Device-nGnRE (what `ioremap` may hand out).
     pub device_maps: RangeSet<64>,
+    /// The MPIDR of every CPU node under `/cpus`, in tree order.
+    pub cpus: alloc::vec::Vec<u64>,
+    /// How many CPU nodes the tree describes (more than `cpus` holds when
+    /// it describes more than `kcore::dtboot::MAX_DT_CPUS`).
+    pub cpus_described: usize,
 }
 
 static BOOT_INFO: spin::Once<BootInfo> = spin::Once::new();
@@ -47,7 +51,7 @@ static DEVICES: spin::Once<alloc::vec::Vec<dt::Device<'static>>> = spin::Once::n
 pub fn devices() -> &'static [dt::Device<'static>] {
     DEVICES.call_once(|| {
         boot_info()
-            .filter(|b| Fdt::new(b.dtb).is_ok())
+            .filter(|b| kcore::dtboot::total_size(b.dtb).is_some())
             .map(|b| kcore::dtwalk::devices(b.dtb).collect())
             .unwrap_or_default()
     })

@@ -132,7 +132,6 @@ fn enable_ipis_here() {
         irqchip::enable(sgi);
     }
 }
-use fdt::Fdt;
 
 /// A CPU slot's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,11 +194,10 @@ pub fn boot_secondaries() {
     let Some(info) = crate::machine::boot_info() else {
         return;
     };
-    let mpidrs = Fdt::new(info.dtb)
-        .map(|f| kcore::dt::cpus(&f))
-        .unwrap_or_default();
-    let others: alloc::vec::Vec<u64> = mpidrs
-        .into_iter()
+    let others: alloc::vec::Vec<u64> = info
+        .cpus
+        .iter()
+        .copied()
         .filter(|&m| m != cpu::affinity())
         .collect();
     if others.is_empty() {
@@ -218,7 +216,7 @@ pub fn boot_secondaries() {
         if n >= cpu::MAX_CPUS {
             log::warn!(
                 "smp: {} CPUs described, {} supported: the rest stay parked",
-                others.len() + 1,
+                info.cpus_described,
                 cpu::MAX_CPUS
             );
             break;
