@@ -2,8 +2,9 @@
 //!
 //! The root's `model`, `/chosen` (`bootargs`, `stdout-path`, the initrd),
 //! `/aliases`, `/psci`'s `method` and the CPUs under `/cpus` all sit directly
-//! below the root (or one level down, for the CPUs), so a single walk of the
-//! structure block that compares property names as bytes collects them. The
+//! below the root (or one level down, for the CPUs), so one walk with
+//! [`crate::dtwalk`]'s node walker (the same code as the device list, so
+//! QEMU translates it once) collects them. The
 //! `fdt` crate's `find_node` answered each of these by walking the tree from
 //! the root again, checking every property name it passed as UTF-8: on QEMU's
 //! virt tree that was about 0.5 M of the 1.1 M instructions a kernel-only boot
@@ -16,28 +17,16 @@
 //! bounds-checked, nothing panics.
 
 use crate::dt::PsciConduit;
+use crate::dtwalk::{be32, prop, reg_ranges, Nodes};
 use crate::memrange::Range;
 
 const FDT_MAGIC: u32 = 0xd00d_feed;
-const FDT_BEGIN_NODE: u32 = 1;
-const FDT_END_NODE: u32 = 2;
-const FDT_PROP: u32 = 3;
-const FDT_NOP: u32 = 4;
 /// The DT spec's header (5.2) is ten 32-bit fields.
 const HEADER_LEN: usize = 40;
 
 /// CPU nodes kept (QEMU's virt machine describes at most 512; the kernel runs
 /// far fewer); [`BootNodes::cpus_described`] counts them all.
 pub const MAX_DT_CPUS: usize = 64;
-/// `/aliases` entries kept, in tree order.
-const MAX_ALIASES: usize = 16;
-/// Nesting [`reg_of`] follows; deeper trees end its walk.
-const MAX_DEPTH: usize = 16;
-
-fn be32(b: &[u8], at: usize) -> Option<u32> {
-    let w = b.get(at..at.checked_add(4)?)?;
-    Some(u32::from_be_bytes([w[0], w[1], w[2], w[3]]))
-}
 
 /// A 32- or 64-bit big-endian value, as `/chosen`'s initrd and a CPU's `reg`
 /// are written.
@@ -64,73 +53,6 @@ pub fn total_size(header: &[u8]) -> Option<usize> {
         return None;
     }
     Some(be32(header, 4)? as usize)
-}
-
-/// The structure and strings blocks, if the header's offsets fit in `dtb`.
-fn blocks(dtb: &[u8]) -> Option<(&[u8], &[u8])> {
-    let block = |off: usize, size: usize| {
-        let (o, s) = (be32(dtb, off)? as usize, be32(dtb, size)? as usize);
-        dtb.get(o..o.checked_add(s)?)
-    };
-    // off_dt_struct 8, off_dt_strings 12, size_dt_strings 32, size_dt_struct 36.
-    Some((block(8, 36)?, block(12, 32)?))
-}
-
-/// One step of the structure block.
-enum Token<'a> {
-    Begin(&'a [u8]),
-    End,
-    Prop(&'a [u8], &'a [u8]),
-}
-
-/// The structure block as tokens; `None` at its end or at anything malformed.
-struct Tokens<'a> {
-    structs: &'a [u8],
-    strings: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Tokens<'a> {
-    fn new(dtb: &'a [u8]) -> Tokens<'a> {
-        let (structs, strings) = blocks(dtb).unwrap_or((&[], &[]));
-        Tokens {
-            structs,
-            strings,
-            pos: 0,
-        }
-    }
-}
-
-impl<'a> Iterator for Tokens<'a> {
-    type Item = Token<'a>;
-
-    fn next(&mut self) -> Option<Token<'a>> {
-        loop {
-            let token = be32(self.structs, self.pos)?;
-            self.pos += 4;
-            match token {
-                FDT_BEGIN_NODE => {
-                    let tail = self.structs.get(self.pos..)?;
-                    let len = tail.iter().position(|&b| b == 0)?;
-                    self.pos += (len + 1).next_multiple_of(4);
-                    return Some(Token::Begin(&tail[..len]));
-                }
-                FDT_END_NODE => return Some(Token::End),
-                FDT_PROP => {
-                    let len = be32(self.structs, self.pos)? as usize;
-                    let name_off = be32(self.structs, self.pos + 4)? as usize;
-                    let start = self.pos + 8;
-                    let value = self.structs.get(start..start.checked_add(len)?)?;
-                    self.pos = start + len.next_multiple_of(4);
-                    let tail = self.strings.get(name_off..)?;
-                    let name = &tail[..tail.iter().position(|&b| b == 0)?];
-                    return Some(Token::Prop(name, value));
-                }
-                FDT_NOP => {}
-                _ => return None,
-            }
-        }
-    }
 }
 
 /// Whether node name `node` is what path component `want` asks for: exactly,
@@ -160,24 +82,19 @@ pub struct BootNodes<'a> {
     cpus: [u64; MAX_DT_CPUS],
     ncpus: usize,
     cpus_total: usize,
-    aliases: [(&'a [u8], &'a str); MAX_ALIASES],
-    naliases: usize,
+    /// What `/aliases` says for a `stdout-path` that is an alias.
+    alias: Option<&'a str>,
 }
+
+/// The root's children [`BootNodes::scan`] reads.
+const WANTED: [&[u8]; 3] = [b"chosen", b"psci", b"cpus"];
+const CHOSEN: usize = 0;
+const PSCI: usize = 1;
+const CPUS: usize = 2;
 
 impl<'a> BootNodes<'a> {
     /// Reads them from `dtb` (a tree whose header [`total_size`] accepted).
     pub fn scan(dtb: &'a [u8]) -> BootNodes<'a> {
-        /// The node being read: the root, one of its children, or a CPU.
-        #[derive(PartialEq, Eq, Clone, Copy)]
-        enum At {
-            Root,
-            Chosen,
-            Aliases,
-            Psci,
-            Cpus,
-            Cpu,
-            Other,
-        }
         let mut out = BootNodes {
             model: None,
             bootargs: None,
@@ -188,95 +105,64 @@ impl<'a> BootNodes<'a> {
             cpus: [0; MAX_DT_CPUS],
             ncpus: 0,
             cpus_total: 0,
-            aliases: [(&[], ""); MAX_ALIASES],
-            naliases: 0,
+            alias: None,
         };
-        // The first `/chosen`, `/aliases`, `/psci` and `/cpus` only, as
-        // `find_node` answers with the first match.
-        let (mut seen_chosen, mut seen_aliases, mut seen_psci, mut seen_cpus) =
-            (false, false, false, false);
-        // The kind of each open node, the root at index 1.
-        let mut stack = [At::Other; MAX_DEPTH];
-        let mut depth = 0usize;
-        // A CPU node's `device_type` and `reg`, until the node ends.
-        let mut cpu: (bool, Option<u64>) = (false, None);
-        for token in Tokens::new(dtb) {
-            match token {
-                Token::Begin(name) => {
-                    depth += 1;
-                    if depth >= MAX_DEPTH {
-                        break;
+        // The first `/chosen`, `/psci` and `/cpus` only, as `find_node`
+        // answers with the first match: which of those (by `WANTED` index)
+        // was seen, and which one the walk is inside.
+        let mut seen = [false; WANTED.len()];
+        let mut inside = None;
+        for n in Nodes::new(dtb) {
+            let p = &n.props;
+            if n.depth == 0 {
+                out.model = p[prop::MODEL].and_then(text);
+                continue;
+            }
+            if n.depth == 1 {
+                inside = WANTED.iter().position(|w| name_matches(n.name, w));
+                if let Some(i) = inside {
+                    if seen[i] {
+                        inside = None;
                     }
-                    stack[depth] = match (depth, stack[depth - 1]) {
-                        (1, _) => At::Root,
-                        (2, _) if name_matches(name, b"chosen") && !seen_chosen => {
-                            seen_chosen = true;
-                            At::Chosen
-                        }
-                        (2, _) if name_matches(name, b"aliases") && !seen_aliases => {
-                            seen_aliases = true;
-                            At::Aliases
-                        }
-                        (2, _) if name_matches(name, b"psci") && !seen_psci => {
-                            seen_psci = true;
-                            At::Psci
-                        }
-                        (2, _) if name_matches(name, b"cpus") && !seen_cpus => {
-                            seen_cpus = true;
-                            At::Cpus
-                        }
-                        (3, At::Cpus) => {
-                            cpu = (false, None);
-                            At::Cpu
-                        }
-                        _ => At::Other,
+                    seen[i] = true;
+                }
+            }
+            match (n.depth, inside) {
+                (1, Some(CHOSEN)) => {
+                    out.bootargs = p[prop::BOOTARGS].and_then(text);
+                    out.stdout_path = p[prop::STDOUT_PATH]
+                        .and_then(text)
+                        .and_then(|p| p.split(':').next());
+                    out.initrd_start = p[prop::INITRD_START].and_then(be_cells);
+                    out.initrd_end = p[prop::INITRD_END].and_then(be_cells);
+                }
+                (1, Some(PSCI)) => {
+                    out.psci = match p[prop::METHOD].and_then(text) {
+                        Some("hvc") => Some(PsciConduit::Hvc),
+                        Some("smc") => Some(PsciConduit::Smc),
+                        _ => None,
                     };
                 }
-                Token::End => {
-                    if depth == 0 {
-                        break;
-                    }
-                    if stack[depth] == At::Cpu {
-                        if let (true, Some(mpidr)) = cpu {
-                            if out.ncpus < MAX_DT_CPUS {
-                                out.cpus[out.ncpus] = mpidr;
-                                out.ncpus += 1;
-                            }
-                            out.cpus_total += 1;
+                (2, Some(CPUS)) => {
+                    let is_cpu = p[prop::DEVICE_TYPE].and_then(text) == Some("cpu");
+                    if let (true, Some(mpidr)) = (is_cpu, p[prop::REG].and_then(be_cells)) {
+                        if out.ncpus < MAX_DT_CPUS {
+                            out.cpus[out.ncpus] = mpidr;
+                            out.ncpus += 1;
                         }
+                        out.cpus_total += 1;
                     }
-                    depth -= 1;
                 }
-                Token::Prop(name, value) => match (stack[depth], name) {
-                    (At::Root, b"model") => out.model = out.model.or(text(value)),
-                    (At::Chosen, b"bootargs") => out.bootargs = out.bootargs.or(text(value)),
-                    (At::Chosen, b"stdout-path") if out.stdout_path.is_none() => {
-                        out.stdout_path = text(value).and_then(|p| p.split(':').next());
-                    }
-                    (At::Chosen, b"linux,initrd-start") if out.initrd_start.is_none() => {
-                        out.initrd_start = be_cells(value);
-                    }
-                    (At::Chosen, b"linux,initrd-end") if out.initrd_end.is_none() => {
-                        out.initrd_end = be_cells(value);
-                    }
-                    (At::Aliases, _) if out.naliases < MAX_ALIASES => {
-                        if let Some(path) = text(value) {
-                            out.aliases[out.naliases] = (name, path);
-                            out.naliases += 1;
-                        }
-                    }
-                    (At::Psci, b"method") if out.psci.is_none() => {
-                        out.psci = match text(value) {
-                            Some("hvc") => Some(PsciConduit::Hvc),
-                            Some("smc") => Some(PsciConduit::Smc),
-                            _ => None,
-                        };
-                    }
-                    (At::Cpu, b"device_type") => cpu.0 = text(value) == Some("cpu"),
-                    (At::Cpu, b"reg") if cpu.1.is_none() => cpu.1 = be_cells(value),
-                    _ => {}
-                },
+                _ => {}
             }
+        }
+        // An alias: what the first `/aliases` says for it.
+        if let Some(name) = out.stdout_path.filter(|p| !p.starts_with('/')) {
+            out.alias = Nodes::new(dtb)
+                .with_extra(name.as_bytes())
+                .find(|n| n.depth == 1 && name_matches(n.name, b"aliases"))
+                .and_then(|n| n.props[prop::EXTRA])
+                .and_then(text);
         }
         out
     }
@@ -305,10 +191,7 @@ impl<'a> BootNodes<'a> {
         if path.starts_with('/') {
             return Some(path);
         }
-        self.aliases[..self.naliases]
-            .iter()
-            .find(|(name, _)| *name == path.as_bytes())
-            .map(|(_, p)| *p)
+        self.alias
     }
 }
 
@@ -316,63 +199,26 @@ impl<'a> BootNodes<'a> {
 /// read with its parent's `#address-cells`/`#size-cells` (2 and 1 when the
 /// parent does not say).
 pub fn first_reg(dtb: &[u8], path: &str) -> Option<Range> {
-    let mut want = path
-        .as_bytes()
-        .split(|&b| b == b'/')
-        .filter(|c| !c.is_empty());
-    let mut next = want.next();
-    // Depth of the node on the path the walk is in (0: the root), and that
-    // node's cell sizes for its children.
-    let mut depth = 0usize;
-    let mut matched = 0usize;
-    let mut cells = [(2u32, 1u32); MAX_DEPTH];
-    for token in Tokens::new(dtb) {
-        match token {
-            Token::Begin(name) => {
-                depth += 1;
-                if depth >= MAX_DEPTH {
-                    return None;
-                }
-                cells[depth] = (2, 1);
-                if depth == 1 {
-                    matched = 1;
-                } else if depth == matched + 1 && next.is_some_and(|w| name_matches(name, w)) {
-                    matched += 1;
-                    next = want.next();
-                }
+    let mut want = path.split('/').filter(|c| !c.is_empty());
+    let mut next = Some(want.next()?);
+    // Depth of the deepest node on the path found so far (0: the root).
+    let mut matched = 0;
+    for n in Nodes::new(dtb) {
+        if n.depth == 0 {
+            continue;
+        }
+        // `find_node` takes the first match at each level: leaving a
+        // matched node without the rest of the path is a miss.
+        if n.depth <= matched {
+            return None;
+        }
+        if n.depth == matched + 1 && name_matches(n.name, next?.as_bytes()) {
+            matched = n.depth;
+            next = want.next();
+            if next.is_none() {
+                let (regs, count) = reg_ranges(n.props[prop::REG]?, n.parent_cells);
+                return (count > 0).then_some(regs[0]);
             }
-            Token::End => {
-                // `find_node` takes the first match at each level: leaving a
-                // matched node without the rest of the path is a miss.
-                if depth == matched {
-                    return None;
-                }
-                depth -= 1;
-            }
-            Token::Prop(name, value) if depth == matched => match name {
-                b"#address-cells" => cells[depth].0 = be32(value, 0).unwrap_or(cells[depth].0),
-                b"#size-cells" => cells[depth].1 = be32(value, 0).unwrap_or(cells[depth].1),
-                b"reg" if next.is_none() && depth > 1 => {
-                    let (a, s) = cells[depth - 1];
-                    if !(1..=2).contains(&a) || s > 2 {
-                        return None;
-                    }
-                    let number = |at: usize, n: u32| -> Option<u64> {
-                        match n {
-                            0 => Some(0),
-                            1 => be32(value, at).map(u64::from),
-                            _ => Some(
-                                u64::from(be32(value, at)?) << 32 | u64::from(be32(value, at + 4)?),
-                            ),
-                        }
-                    };
-                    let start = number(0, a)?;
-                    let size = number(a as usize * 4, s)?;
-                    return Some(Range::from_size(start, size));
-                }
-                _ => {}
-            },
-            Token::Prop(..) => {}
         }
     }
     None

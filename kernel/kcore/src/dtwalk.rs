@@ -4,13 +4,19 @@
 //! every lookup re-parses the node's properties (each name found in the strings
 //! block and checked as UTF-8), and `reg` re-reads the parent's properties for
 //! its cell sizes. On QEMU's virt tree that was about 1.5 M of the 2 M
-//! instructions a boot executes (measured with a QEMU plugin counting guest
-//! instructions per function). Here each property is read once, its name
-//! compared as bytes against the few this walk wants, and the cell sizes of
-//! every ancestor are kept on a small stack. The result is the same list, in
-//! the same (tree) order, as the crate-based walk; the host tests compare the
-//! two on QEMU's trees. The `fdt` crate still validates the header (the caller
-//! has an [`Fdt`]) and resolves the rare `interrupt-parent` phandle.
+//! instructions a boot executed. Here each property is read once and the cell
+//! sizes of every ancestor are kept on a small stack. The result is the same
+//! list, in the same (tree) order, as the crate-based walk; the host tests
+//! compare the two on QEMU's trees.
+//!
+//! **Shaped for TCG.** Boot time under QEMU's TCG follows the number of
+//! distinct translated blocks the guest runs (each costs several
+//! microseconds to translate, whatever its length), and every branch ends a
+//! block. So one walker, [`Nodes`], serves every query (devices, memory, the
+//! GIC, `/chosen` in `dtboot`, phandle lookups) and is never inlined into its
+//! callers; a property's name is turned into an index by a table lookup
+//! (cached per strings-block offset), and its value is stored at that index,
+//! instead of a chain of name comparisons.
 //!
 //! Malformed input ends the walk early (the devices read so far are kept):
 //! every read is bounds-checked, nothing panics.
@@ -22,35 +28,78 @@ const FDT_BEGIN_NODE: u32 = 1;
 const FDT_END_NODE: u32 = 2;
 const FDT_PROP: u32 = 3;
 const FDT_NOP: u32 = 4;
-const FDT_END: u32 = 9;
 
-/// Nesting this walk follows; deeper nodes end it (QEMU's trees are 3 deep).
+/// Nesting the walk follows; deeper nodes end it (QEMU's trees are 3 deep).
 const MAX_DEPTH: usize = 16;
 
 /// `#address-cells` and `#size-cells` when a node does not say (the `fdt`
 /// crate's defaults, which the walk it replaces used).
-const DEFAULT_CELLS: (u32, u32) = (2, 1);
+pub(crate) const DEFAULT_CELLS: (u32, u32) = (2, 1);
 
-fn be32(b: &[u8], at: usize) -> Option<u32> {
+pub(crate) fn be32(b: &[u8], at: usize) -> Option<u32> {
     let w = b.get(at..at.checked_add(4)?)?;
     Some(u32::from_be_bytes([w[0], w[1], w[2], w[3]]))
 }
 
-/// The node whose properties are being read.
-#[derive(Clone, Copy)]
-struct Pending<'a> {
-    name: &'a str,
-    depth: usize,
-    compatible: Option<&'a [u8]>,
-    reg: Option<&'a [u8]>,
-    interrupts: Option<&'a [u8]>,
-    device_type: Option<&'a [u8]>,
-    /// `interrupt-parent`: absent, or present (`None` when malformed).
-    interrupt_parent: Option<Option<u32>>,
+/// The properties a walk keeps, by index into [`Node::props`].
+pub(crate) mod prop {
+    pub const COMPATIBLE: usize = 0;
+    pub const REG: usize = 1;
+    pub const INTERRUPTS: usize = 2;
+    pub const DEVICE_TYPE: usize = 3;
+    pub const INTERRUPT_PARENT: usize = 4;
+    pub const ADDRESS_CELLS: usize = 5;
+    pub const SIZE_CELLS: usize = 6;
+    pub const PHANDLE: usize = 7;
+    pub const INTERRUPT_CELLS: usize = 8;
+    pub const MODEL: usize = 9;
+    pub const BOOTARGS: usize = 10;
+    pub const STDOUT_PATH: usize = 11;
+    pub const INITRD_START: usize = 12;
+    pub const INITRD_END: usize = 13;
+    pub const METHOD: usize = 14;
+    /// The name [`super::Nodes::with_extra`] was given (an alias).
+    pub const EXTRA: usize = 15;
+    pub const COUNT: usize = 16;
+    pub const NAMES: [&[u8]; EXTRA] = [
+        b"compatible",
+        b"reg",
+        b"interrupts",
+        b"device_type",
+        b"interrupt-parent",
+        b"#address-cells",
+        b"#size-cells",
+        b"phandle",
+        b"#interrupt-cells",
+        b"model",
+        b"bootargs",
+        b"stdout-path",
+        b"linux,initrd-start",
+        b"linux,initrd-end",
+        b"method",
+    ];
 }
 
-/// Iterator over the device nodes (those with `compatible`), in tree order.
-pub struct DeviceWalk<'a> {
+/// Not a property a walk keeps.
+const NONE: u8 = u8::MAX;
+/// Slots of the name-offset cache (direct-mapped by offset).
+const CACHE: usize = 64;
+
+/// One node, complete with its properties (before its children).
+#[derive(Clone, Copy)]
+pub(crate) struct Node<'a> {
+    /// 0 for the root.
+    pub depth: usize,
+    /// Its name with the unit address; empty for the root.
+    pub name: &'a [u8],
+    /// The first value of each kept property, by [`prop`] index.
+    pub props: [Option<&'a [u8]>; prop::COUNT],
+    /// The cell sizes its parent declares for it (for `reg`).
+    pub parent_cells: (u32, u32),
+}
+
+/// The nodes of a tree in tree order (a node before its children).
+pub(crate) struct Nodes<'a> {
     structs: &'a [u8],
     strings: &'a [u8],
     pos: usize,
@@ -58,38 +107,200 @@ pub struct DeviceWalk<'a> {
     depth: usize,
     /// Cell sizes each open node declares for its children.
     cells: [(u32, u32); MAX_DEPTH],
-    pending: Option<Pending<'a>>,
+    pending: Option<Node<'a>>,
+    /// (strings offset + 1, property index) of names already looked up.
+    cache: [(u32, u8); CACHE],
+    extra: &'a [u8],
+    done: bool,
+}
+
+impl<'a> Nodes<'a> {
+    /// Walks `dtb`, a tree whose header `dtboot::total_size` accepted.
+    pub fn new(dtb: &'a [u8]) -> Nodes<'a> {
+        let block = |off: usize, size: usize| {
+            let (o, s) = (be32(dtb, off)? as usize, be32(dtb, size)? as usize);
+            dtb.get(o..o.checked_add(s)?)
+        };
+        // Header fields (DT spec 5.2): off_dt_struct 8, off_dt_strings 12,
+        // size_dt_strings 32, size_dt_struct 36.
+        let (structs, strings) = (block(8, 36), block(12, 32));
+        Nodes {
+            structs: structs.unwrap_or(&[]),
+            strings: strings.unwrap_or(&[]),
+            pos: 0,
+            depth: 0,
+            cells: [DEFAULT_CELLS; MAX_DEPTH],
+            pending: None,
+            cache: [(0, NONE); CACHE],
+            extra: &[],
+            done: structs.is_none() || strings.is_none(),
+        }
+    }
+
+    /// Also keeps the property named `name` (at [`prop::EXTRA`]).
+    pub fn with_extra(mut self, name: &'a [u8]) -> Nodes<'a> {
+        self.extra = name;
+        self
+    }
+
+    /// The [`prop`] index of the property whose name is at `offset` in the
+    /// strings block, or [`NONE`].
+    fn kind(&mut self, offset: usize) -> u8 {
+        let slot = offset % CACHE;
+        let key = (offset as u32).wrapping_add(1);
+        if self.cache[slot].0 == key {
+            return self.cache[slot].1;
+        }
+        let tail = self.strings.get(offset..).unwrap_or(&[]);
+        let name = &tail[..tail.iter().position(|&b| b == 0).unwrap_or(tail.len())];
+        let kind = if !self.extra.is_empty() && name == self.extra {
+            prop::EXTRA as u8
+        } else {
+            prop::NAMES
+                .iter()
+                .position(|n| *n == name)
+                .map_or(NONE, |i| i as u8)
+        };
+        self.cache[slot] = (key, kind);
+        kind
+    }
+
+    /// Reads tokens until a node is complete; `Err` ends the walk.
+    #[inline(never)]
+    fn step(&mut self) -> Result<Option<Node<'a>>, ()> {
+        let token = be32(self.structs, self.pos).ok_or(())?;
+        // A node's properties come before its children: the next node or the
+        // end of this one completes it, and it is returned before that token
+        // is read (the token is read again on the next call).
+        if token == FDT_BEGIN_NODE || token == FDT_END_NODE {
+            if let Some(p) = self.pending.take() {
+                return Ok(Some(p));
+            }
+        }
+        self.pos += 4;
+        match token {
+            FDT_BEGIN_NODE => {
+                let tail = self.structs.get(self.pos..).ok_or(())?;
+                let len = tail.iter().position(|&b| b == 0).ok_or(())?;
+                self.pos += (len + 1).next_multiple_of(4);
+                if self.depth >= MAX_DEPTH {
+                    return Err(());
+                }
+                self.cells[self.depth] = DEFAULT_CELLS;
+                let parent_cells = match self.depth {
+                    0 => DEFAULT_CELLS,
+                    d => self.cells[d - 1],
+                };
+                self.pending = Some(Node {
+                    depth: self.depth,
+                    name: &tail[..len],
+                    props: [None; prop::COUNT],
+                    parent_cells,
+                });
+                self.depth += 1;
+            }
+            FDT_END_NODE => self.depth = self.depth.checked_sub(1).ok_or(())?,
+            FDT_PROP => {
+                let len = be32(self.structs, self.pos).ok_or(())? as usize;
+                let name_off = be32(self.structs, self.pos + 4).ok_or(())? as usize;
+                let start = self.pos + 8;
+                let value = self
+                    .structs
+                    .get(start..start.checked_add(len).ok_or(())?)
+                    .ok_or(())?;
+                self.pos = start + len.next_multiple_of(4);
+                let depth = self.depth.checked_sub(1).ok_or(())?;
+                let kind = self.kind(name_off) as usize;
+                // A property after a child node (not valid FDT) is ignored.
+                if let (Some(p), true) = (self.pending.as_mut(), kind < prop::COUNT) {
+                    if p.props[kind].is_none() {
+                        p.props[kind] = Some(value);
+                    }
+                    if kind == prop::ADDRESS_CELLS || kind == prop::SIZE_CELLS {
+                        if let Some(v) = be32(value, 0) {
+                            let c = &mut self.cells[depth];
+                            *(if kind == prop::ADDRESS_CELLS {
+                                &mut c.0
+                            } else {
+                                &mut c.1
+                            }) = v;
+                        }
+                    }
+                }
+            }
+            FDT_NOP => {}
+            _ => return Err(()),
+        }
+        Ok(None)
+    }
+}
+
+impl<'a> Iterator for Nodes<'a> {
+    type Item = Node<'a>;
+
+    #[inline(never)]
+    fn next(&mut self) -> Option<Node<'a>> {
+        while !self.done {
+            match self.step() {
+                Ok(Some(n)) => return Some(n),
+                Ok(None) => {}
+                Err(()) => self.done = true,
+            }
+        }
+        None
+    }
+}
+
+/// Up to `MAX_REGS` (address, size) pairs of `reg` in the given cell sizes.
+pub(crate) fn reg_ranges(reg: &[u8], (acells, scells): (u32, u32)) -> ([Range; MAX_REGS], usize) {
+    let mut regs = [Range::default(); MAX_REGS];
+    let mut n = 0;
+    if !(1..=2).contains(&acells) || scells > 2 {
+        return (regs, 0);
+    }
+    let width = (acells + scells) as usize * 4;
+    let number = |at: usize, cells: u32| -> Option<u64> {
+        let hi = if cells == 2 { be32(reg, at)? } else { 0 };
+        let lo = if cells == 0 {
+            0
+        } else {
+            be32(reg, at + (cells as usize - 1) * 4)?
+        };
+        Some(u64::from(hi) << 32 | u64::from(lo))
+    };
+    while n < MAX_REGS {
+        let at = n * width;
+        let (Some(start), Some(size)) =
+            (number(at, acells), number(at + acells as usize * 4, scells))
+        else {
+            break;
+        };
+        regs[n] = Range::from_size(start, size);
+        n += 1;
+    }
+    (regs, n)
+}
+
+/// Iterator over the device nodes (those with `compatible`), in tree order.
+pub struct DeviceWalk<'a> {
+    nodes: Nodes<'a>,
+    dtb: &'a [u8],
     root_interrupt_parent: Option<u32>,
     /// The last phandle resolved and its `#interrupt-cells`.
     last_parent: Option<(u32, Option<usize>)>,
     /// Yield the `device_type = "memory"` nodes instead (their `compatible`
     /// empty), for [`memory`].
     memory_nodes: bool,
-    done: bool,
 }
 
 /// Walks `dtb`, a tree `fdt::Fdt::new` accepted.
 pub fn devices(dtb: &[u8]) -> DeviceWalk<'_> {
-    let header = |at| be32(dtb, at).map(|v| v as usize);
-    let block = |off: Option<usize>, size: Option<usize>| {
-        off.zip(size)
-            .and_then(|(o, s)| dtb.get(o..o.checked_add(s)?))
-    };
-    // Header fields (DT spec 5.2): off_dt_struct 8, off_dt_strings 12,
-    // size_dt_strings 32, size_dt_struct 36.
-    let structs = block(header(8), header(36));
-    let strings = block(header(12), header(32));
     DeviceWalk {
-        structs: structs.unwrap_or(&[]),
-        strings: strings.unwrap_or(&[]),
-        pos: 0,
-        depth: 0,
-        cells: [DEFAULT_CELLS; MAX_DEPTH],
-        pending: None,
+        nodes: Nodes::new(dtb),
+        dtb,
         root_interrupt_parent: None,
         last_parent: None,
         memory_nodes: false,
-        done: structs.is_none() || strings.is_none(),
     }
 }
 
@@ -107,134 +318,70 @@ pub fn memory(dtb: &[u8]) -> RangeSet<8> {
     set
 }
 
-/// The GIC: the first device, in tree order, with a GIC `compatible` and two
-/// `reg` ranges (what [`crate::dt::gic`] reads through the `fdt` crate).
-pub fn gic(dtb: &[u8]) -> Option<GicInfo> {
-    devices(dtb).find_map(|d| match d.regs() {
-        [first, second, ..] if d.is_compatible("arm,gic-v3") => Some(GicInfo::V3 {
-            gicd: *first,
-            gicr: *second,
-        }),
-        [first, second, ..]
-            if d.compatibles().any(|c| {
-                matches!(
-                    c,
-                    "arm,cortex-a15-gic" | "arm,gic-400" | "arm,cortex-a9-gic"
-                )
-            }) =>
-        {
-            Some(GicInfo::V2 {
-                gicd: *first,
-                gicc: *second,
-            })
+/// The GIC a device node describes: a GIC `compatible` and two `reg` ranges
+/// (what [`crate::dt::gic`] reads through the `fdt` crate).
+pub fn gic_of(d: &Device<'_>) -> Option<GicInfo> {
+    let [first, second, ..] = d.regs() else {
+        return None;
+    };
+    let (gicd, other) = (*first, *second);
+    let mut v2 = false;
+    for c in d.compatibles() {
+        if c == "arm,gic-v3" {
+            return Some(GicInfo::V3 { gicd, gicr: other });
         }
-        _ => None,
-    })
+        v2 |= matches!(
+            c,
+            "arm,cortex-a15-gic" | "arm,gic-400" | "arm,cortex-a9-gic"
+        );
+    }
+    v2.then_some(GicInfo::V2 { gicd, gicc: other })
+}
+
+/// The first GIC in tree order.
+pub fn gic(dtb: &[u8]) -> Option<GicInfo> {
+    devices(dtb).find_map(|d| gic_of(&d))
 }
 
 impl<'a> DeviceWalk<'a> {
-    /// The property name at `offset` in the strings block, without its NUL.
-    fn prop_name(&self, offset: usize) -> &'a [u8] {
-        let tail = self.strings.get(offset..).unwrap_or(&[]);
-        let len = tail.iter().position(|&b| b == 0).unwrap_or(tail.len());
-        &tail[..len]
-    }
-
-    /// `#interrupt-cells` of the node with `phandle` (the last one cached).
     fn interrupt_cells(&mut self, phandle: u32) -> Option<usize> {
         if let Some((p, cells)) = self.last_parent {
             if p == phandle {
                 return cells;
             }
         }
-        let cells = self.find_interrupt_cells(phandle);
+        // Each node's first `phandle` value; its `#interrupt-cells`.
+        let cells = Nodes::new(self.dtb)
+            .find(|n| {
+                n.props[prop::PHANDLE].map(|v| be32(v, 0).unwrap_or(u32::MAX)) == Some(phandle)
+            })
+            .and_then(|n| n.props[prop::INTERRUPT_CELLS])
+            .and_then(|v| be32(v, 0))
+            .map(|n| n as usize);
         self.last_parent = Some((phandle, cells));
         cells
     }
 
-    /// `#interrupt-cells` of the first node whose `phandle` is `phandle`, by a
-    /// scan of the structure block (what `Fdt::find_phandle` then
-    /// `interrupt_cells` answer, without parsing every property's name as a
-    /// string: that pair was a tenth of a boot's instructions).
-    fn find_interrupt_cells(&self, phandle: u32) -> Option<usize> {
-        let (b, mut pos) = (self.structs, 0);
-        // Per node: its first `phandle` value, its `#interrupt-cells`.
-        let mut node: (Option<u32>, Option<usize>) = (None, None);
-        let mut in_props = false;
-        loop {
-            let token = be32(b, pos)?;
-            if matches!(token, FDT_BEGIN_NODE | FDT_END_NODE | FDT_END) && in_props {
-                if node.0 == Some(phandle) {
-                    return node.1;
-                }
-                in_props = false;
-            }
-            pos += 4;
-            match token {
-                FDT_BEGIN_NODE => {
-                    let len = b.get(pos..)?.iter().position(|&c| c == 0)?;
-                    pos += (len + 1).next_multiple_of(4);
-                    node = (None, None);
-                    in_props = true;
-                }
-                FDT_PROP => {
-                    let len = be32(b, pos)? as usize;
-                    let value = b.get(pos + 8..(pos + 8).checked_add(len)?)?;
-                    match self.prop_name(be32(b, pos + 4)? as usize) {
-                        b"phandle" if node.0.is_none() => {
-                            node.0 = Some(be32(value, 0).unwrap_or(u32::MAX))
-                        }
-                        b"#interrupt-cells" => node.1 = be32(value, 0).map(|n| n as usize),
-                        _ => {}
-                    }
-                    pos += 8 + len.next_multiple_of(4);
-                }
-                FDT_END_NODE | FDT_NOP => {}
-                _ => return None,
-            }
+    fn finish(&mut self, n: Node<'a>) -> Option<Device<'a>> {
+        let own_parent = n.props[prop::INTERRUPT_PARENT].map(|v| be32(v, 0));
+        if n.depth == 0 {
+            self.root_interrupt_parent = own_parent.flatten();
         }
-    }
-
-    /// The device a finished node describes, if it has `compatible`.
-    fn finish(&mut self, p: Pending<'a>) -> Option<Device<'a>> {
         let compatible = if self.memory_nodes {
-            let t = p.device_type?;
+            let t = n.props[prop::DEVICE_TYPE]?;
             let end = t.iter().rposition(|&c| c != 0).map_or(0, |i| i + 1);
             (&t[..end] == b"memory").then_some(&b""[..])?
         } else {
-            p.compatible?
+            n.props[prop::COMPATIBLE]?
         };
-        let mut regs = [Range::default(); MAX_REGS];
-        let mut nregs = 0;
-        let (acells, scells) = match p.depth {
-            0 => DEFAULT_CELLS,
-            d => self.cells[d - 1],
+        let (regs, nregs) = match n.props[prop::REG] {
+            Some(reg) => reg_ranges(reg, n.parent_cells),
+            None => ([Range::default(); MAX_REGS], 0),
         };
-        if let (Some(reg), true) = (p.reg, (1..=2).contains(&acells) && scells <= 2) {
-            let mut at = 0;
-            let mut number = |cells: u32| -> Option<u64> {
-                let v = match cells {
-                    0 => 0,
-                    1 => u64::from(be32(reg, at)?),
-                    _ => u64::from(be32(reg, at)?) << 32 | u64::from(be32(reg, at + 4)?),
-                };
-                at += cells as usize * 4;
-                Some(v)
-            };
-            while nregs < MAX_REGS {
-                let Some(start) = number(acells) else { break };
-                let Some(size) = number(scells) else { break };
-                regs[nregs] = Range::from_size(start, size);
-                nregs += 1;
-            }
-        }
         let mut irqs = [0u32; MAX_IRQS];
         let mut nirqs = 0;
-        let parent = match p.interrupt_parent {
-            Some(own) => own,
-            None => self.root_interrupt_parent,
-        };
-        if let (Some(prop), Some(phandle)) = (p.interrupts, parent) {
+        let parent = own_parent.unwrap_or(self.root_interrupt_parent);
+        if let (Some(prop), Some(phandle)) = (n.props[prop::INTERRUPTS], parent) {
             if let Some(cells) = self
                 .interrupt_cells(phandle)
                 .filter(|c| (1..=4).contains(c))
@@ -253,8 +400,13 @@ impl<'a> DeviceWalk<'a> {
                 }
             }
         }
+        // The root's name is empty; the `fdt` crate calls it "/".
+        let name = match core::str::from_utf8(n.name).ok()? {
+            "" if n.depth == 0 => "/",
+            s => s,
+        };
         Some(Device {
-            name: p.name,
+            name,
             compatible,
             regs,
             nregs,
@@ -262,106 +414,18 @@ impl<'a> DeviceWalk<'a> {
             nirqs,
         })
     }
-
-    /// Reads one token; `Err(())` ends the walk (FDT_END or malformed).
-    fn step(&mut self) -> Result<Option<Device<'a>>, ()> {
-        let token = be32(self.structs, self.pos).ok_or(())?;
-        // A node's properties come before its children: the next node or the
-        // end of this one completes it, and it is returned before that token
-        // is read (the token is read again on the next call).
-        if matches!(token, FDT_BEGIN_NODE | FDT_END_NODE) {
-            if let Some(p) = self.pending.take() {
-                if let Some(d) = self.finish(p) {
-                    return Ok(Some(d));
-                }
-            }
-        }
-        self.pos += 4;
-        match token {
-            FDT_BEGIN_NODE => {
-                let tail = self.structs.get(self.pos..).ok_or(())?;
-                let len = tail.iter().position(|&b| b == 0).ok_or(())?;
-                // The root's name is empty; the `fdt` crate calls it "/".
-                let name = match core::str::from_utf8(&tail[..len]).map_err(|_| ())? {
-                    "" if self.depth == 0 => "/",
-                    n => n,
-                };
-                self.pos += (len + 1).next_multiple_of(4);
-                if self.depth >= MAX_DEPTH {
-                    return Err(());
-                }
-                self.cells[self.depth] = DEFAULT_CELLS;
-                self.pending = Some(Pending {
-                    name,
-                    depth: self.depth,
-                    compatible: None,
-                    reg: None,
-                    interrupts: None,
-                    device_type: None,
-                    interrupt_parent: None,
-                });
-                self.depth += 1;
-            }
-            FDT_END_NODE => self.depth = self.depth.checked_sub(1).ok_or(())?,
-            FDT_PROP => {
-                let len = be32(self.structs, self.pos).ok_or(())? as usize;
-                let name_off = be32(self.structs, self.pos + 4).ok_or(())? as usize;
-                let start = self.pos + 8;
-                let value = self
-                    .structs
-                    .get(start..start.checked_add(len).ok_or(())?)
-                    .ok_or(())?;
-                self.pos = start + len.next_multiple_of(4);
-                let depth = self.depth.checked_sub(1).ok_or(())?;
-                let name = self.prop_name(name_off);
-                let Some(p) = self.pending.as_mut() else {
-                    // A property after a child node: not valid FDT; ignored.
-                    return Ok(None);
-                };
-                match name {
-                    b"compatible" => p.compatible = Some(value),
-                    b"reg" => p.reg = Some(value),
-                    b"interrupts" => p.interrupts = Some(value),
-                    b"device_type" => p.device_type = Some(value),
-                    b"interrupt-parent" => {
-                        p.interrupt_parent = Some(be32(value, 0));
-                        if depth == 0 {
-                            self.root_interrupt_parent = be32(value, 0);
-                        }
-                    }
-                    b"#address-cells" => {
-                        if let Some(v) = be32(value, 0) {
-                            self.cells[depth].0 = v;
-                        }
-                    }
-                    b"#size-cells" => {
-                        if let Some(v) = be32(value, 0) {
-                            self.cells[depth].1 = v;
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            FDT_NOP => {}
-            FDT_END => return Err(()),
-            _ => return Err(()),
-        }
-        Ok(None)
-    }
 }
 
 impl<'a> Iterator for DeviceWalk<'a> {
     type Item = Device<'a>;
 
     fn next(&mut self) -> Option<Device<'a>> {
-        while !self.done {
-            match self.step() {
-                Ok(Some(d)) => return Some(d),
-                Ok(None) => {}
-                Err(()) => self.done = true,
+        loop {
+            let n = self.nodes.next()?;
+            if let Some(d) = self.finish(n) {
+                return Some(d);
             }
         }
-        None
     }
 }
 

@@ -30,6 +30,8 @@ const STACK_BLOCK: u64 = 0x16000;
 /// Parsed before the MMU is on; handed to `late_init`.
 pub struct EarlyInfo {
     nodes: BootNodes<'static>,
+    /// The first GIC in the tree.
+    gic: Option<kcore::dt::GicInfo>,
     dtb: &'static [u8],
     entry_el: u64,
     ram: RangeSet<8>,
@@ -130,12 +132,19 @@ fn map_image(map: &mut impl FnMut(Range, Attr, &str), kernel: Range) {
 /// One pass over the device nodes serves both the device mappings and the
 /// timer lookup (each pass costs milliseconds under TCG): the page-rounded
 /// ranges to map as devices, and the virtual timer's INTID.
-fn device_ranges(dtb: &[u8], ram: &RangeSet<8>) -> (RangeSet<64>, Option<u32>) {
+fn device_ranges(
+    dtb: &[u8],
+    ram: &RangeSet<8>,
+) -> (RangeSet<64>, Option<u32>, Option<kcore::dt::GicInfo>) {
     let mut devices = RangeSet::<64>::new();
     let mut timer_irq = None;
+    let mut gic = None;
     for d in kcore::dtwalk::devices(dtb) {
         if d.is_compatible("arm,armv8-timer") {
             timer_irq = d.irqs().get(2).copied();
+        }
+        if gic.is_none() {
+            gic = kcore::dtwalk::gic_of(&d);
         }
         if d.is_compatible("cfi-flash") || d.compatibles().any(|c| c.starts_with("pci")) {
             continue;
@@ -158,7 +167,7 @@ fn device_ranges(dtb: &[u8], ram: &RangeSet<8>) -> (RangeSet<64>, Option<u32>) {
             }
         }
     }
-    (devices, timer_irq)
+    (devices, timer_irq, gic)
 }
 
 /// Reads the DTB, finds the console and RAM, maps memory and enables the MMU.
@@ -233,7 +242,7 @@ pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
     }
     map_image(&mut map, kernel);
 
-    let (mut devices, timer_irq) = device_ranges(dtb, &ram);
+    let (mut devices, timer_irq, gic) = device_ranges(dtb, &ram);
     devices.coalesce();
     for r in devices.as_slice() {
         map(*r, Attr::Device, "cannot map device");
@@ -243,6 +252,7 @@ pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
     crate::mm::address_space::install(space);
     EarlyInfo {
         nodes,
+        gic,
         dtb,
         entry_el,
         ram,
@@ -324,7 +334,7 @@ pub fn late_init(early: EarlyInfo) {
         );
     }
 
-    let Some(gic) = kcore::dtwalk::gic(early.dtb) else {
+    let Some(gic) = early.gic else {
         crate::klog::oops::die("no GIC (arm,cortex-a15-gic or arm,gic-v3) in the device tree");
     };
     // SAFETY: the GIC frames come from the DT and were mapped as device memory; IRQs are still masked and only this CPU runs.
