@@ -8,8 +8,6 @@ use alloc::vec::Vec;
 use const_oid::db::rfc5912::{ID_EC_PUBLIC_KEY, RSA_ENCRYPTION, SECP_256_R_1, SECP_384_R_1};
 use core::fmt;
 use der::Decode;
-use rsa::pkcs1::DecodeRsaPublicKey;
-use rsa::traits::PublicKeyParts;
 use x509_cert::ext::pkix::SubjectKeyIdentifier;
 use x509_cert::Certificate;
 
@@ -104,7 +102,7 @@ fn public_key(spki: &spki::SubjectPublicKeyInfoOwned) -> PublicKey {
     };
     let oid = spki.algorithm.oid;
     if oid == RSA_ENCRYPTION {
-        return match rsa::PublicKey::from_pkcs1_der(bits) {
+        return match crate::rsa_key::parse(bits) {
             Ok(key) if RSA_BITS.contains(&(key.size() * 8)) => {
                 crate::rsa_verify::RsaPublicKey::new(key).map_or_else(
                     || PublicKey::Unsupported("RSA key with an even modulus or no exponent".into()),
