@@ -18,18 +18,20 @@
 //!
 //! Everything that depends only on the key is computed once, when the keyring
 //! parses the certificate ([`RsaPublicKey::new`]): the modulus's limbs,
-//! `-n^-1 mod 2^64`, `R^e mod n`, the expected encoding per hash with the
-//! digest left zero, and ([`Shortcut`]) that encoding times `C = R^(1-e)` and
-//! `C 2^512`. Verification skips the conversions into and out of Montgomery
-//! form: squaring and multiplying the plain `s` leaves `s^e R^(1-e)`. With the
-//! shortcut (2048-4096 bits) that is compared with `EM C mod n`, whose digest
-//! part costs three row blocks; otherwise one product with `R^e` gives `s^e`.
+//! `-n^-1 mod 2^64`, the expected encoding per hash with the digest left
+//! zero, and ([`Shortcut`]) that encoding times `C = R^(1-e)` and `C 2^512`;
+//! or, without the shortcut, `R^e mod n`. Verification skips the conversions
+//! into and out of Montgomery form: squaring and multiplying the plain `s`
+//! leaves `s^e R^(1-e)`. With the shortcut (2048-4096 bits) that is compared
+//! with `EM C mod n`, whose digest part costs three row blocks; otherwise one
+//! product with `R^e` gives `s^e`.
 //!
-//! The key comes from [`crate::rsa_key`], checked. `R^2 mod n` is computed
-//! here too ([`Montgomery::r2`]): a few modular doublings, then Montgomery
-//! squarings. The `rsa` crate, which parsed the key and computed `R^2` before,
-//! is now only the reference the differential tests check against: its
-//! `verify` gives the same answer for every input but costs several times more.
+//! The key comes from [`crate::rsa_key`], checked. `2^512 R mod n` and `R^2
+//! mod n` are computed here too ([`Montgomery::two_power`]): a few modular
+//! doublings, then Montgomery squarings. The `rsa` crate, which parsed the key
+//! and computed `R^2` before, is now only the reference the differential tests
+//! check against: its `verify` gives the same answer for every input but
+//! costs several times more.
 //!
 //! Limbs are little-endian: `x[0]` is the least significant 64 bits. Every
 //! number handled has exactly `L` limbs, the modulus's, so `R = 2^(64 L)`.
@@ -76,8 +78,9 @@ pub struct RsaPublicKey {
     mont: Montgomery,
     /// The public exponent's limbs.
     e: Vec<u64>,
-    /// `R^e mod n`.
-    r_to_e: Vec<u64>,
+    /// `R^e mod n`, for the general path; `None` with a [`Shortcut`], which
+    /// needs neither it nor `R^2` (half the products of reading a key).
+    r_to_e: Option<Vec<u64>>,
     /// Per hash ([`hash_index`]), the encoded message `0x00 0x01 PS 0x00 T`
     /// with the digest's bytes zero, in limbs (`None` when the modulus is too
     /// short for it): a verification puts the digest into the low limbs.
@@ -116,19 +119,23 @@ impl RsaPublicKey {
         let limbs = k.div_ceil(8);
         let mont = Montgomery::new(&from_be_bytes(key.modulus(), limbs)?)?;
         let e = from_be_bytes(key.exponent(), key.exponent().len().div_ceil(8))?;
-        let r2 = mont.r2();
-        // r2^e R^(1-e) = R^(e+1) (see `pow_unreduced`), and one product with 1
-        // takes off the last R.
-        let r_to_e_plus_1 = mont.pow_unreduced(&r2, &e)?;
-        let mut one = vec![0u64; mont.limbs()];
-        one[0] = 1;
-        let r_to_e = mont.mul_new(&r_to_e_plus_1, &one);
         let em_base = [HashAlgo::Sha256, HashAlgo::Sha384, HashAlgo::Sha512].map(|hash| {
             let zeros = [0u8; 64];
             let em = expected_em(k, digest_info_prefix(hash), &zeros[..digest_len(hash)])?;
             from_be_bytes(&em, mont.limbs())
         });
-        let shortcut = Shortcut::new(&mont, &e, &r2, &em_base);
+        let shortcut = Shortcut::new(&mont, &e, &em_base);
+        let r_to_e = match shortcut {
+            Some(_) => None,
+            None => {
+                // r2^e R^(1-e) = R^(e+1) (see `pow_unreduced`), and one
+                // product with 1 takes off the last R.
+                let r_to_e_plus_1 = mont.pow_unreduced(&mont.r2(), &e)?;
+                let mut one = vec![0u64; mont.limbs()];
+                one[0] = 1;
+                Some(mont.mul_new(&r_to_e_plus_1, &one))
+            }
+        };
         Some(RsaPublicKey {
             modulus: key.modulus().to_vec(),
             exponent: key.exponent().to_vec(),
@@ -165,13 +172,10 @@ impl RsaPublicKey {
 impl Shortcut {
     /// With `f(x, y) = x y R^-1`: `X = 1^(e-1) R^(1-(e-1)) = R^(2-e)`
     /// ([`Montgomery::pow_unreduced`] of 1), `C = f(X, 1) = R^(1-e)`,
-    /// `em_base C = f(em_base, X)`, and `C 2^512 = f(C, f(R^2, 2^512))`.
-    fn new(
-        mont: &Montgomery,
-        e: &[u64],
-        r2: &[u64],
-        em_base: &[Option<Vec<u64>>; 3],
-    ) -> Option<Shortcut> {
+    /// `em_base C = f(em_base, X)`, and `C 2^512 = f(C, 2^512 R)`, with
+    /// `2^512 R` from [`Montgomery::two_power`] (9 squarings; through
+    /// `R^2` it would take 12 and a product for 4096 bits).
+    fn new(mont: &Montgomery, e: &[u64], em_base: &[Option<Vec<u64>>; 3]) -> Option<Shortcut> {
         let l = mont.limbs();
         if ![32, 48, 64].contains(&l) {
             return None;
@@ -185,9 +189,7 @@ impl Shortcut {
         one[0] = 1;
         let x = mont.pow_unreduced(&one, &e_minus_1)?;
         let c = mont.mul_new(&x, &one);
-        let mut two_512 = vec![0u64; l];
-        two_512[8] = 1;
-        let c_shifted = mont.mul_new(&c, &mont.mul_new(r2, &two_512));
+        let c_shifted = mont.mul_new(&c, &mont.two_power(1, 9));
         let base_times_c = em_base
             .clone()
             .map(|base| base.map(|base| mont.mul_new(&base, &x)));
@@ -311,7 +313,10 @@ pub fn verify_pkcs1v15(key: &RsaPublicKey, hash: HashAlgo, digest: &[u8], sig: &
         return shortcut.matches(mont, hash, digest, &unreduced);
     }
     // s^e R^(1-e), times R^e, times R^-1 (the product's): s^e mod n.
-    let m = mont.mul_new(&unreduced, &key.r_to_e);
+    let Some(r_to_e) = &key.r_to_e else {
+        return false;
+    };
+    let m = mont.mul_new(&unreduced, r_to_e);
     // Steps 2.c-4: I2OSP(m, k) compared in full with the EMSA-PKCS1-v1_5
     // encoding expected, limb by limb: the digest is a whole number of limbs
     // at the bottom (32, 48 or 64 bytes), the rest is `em_base`'s. m < n <
@@ -584,14 +589,19 @@ impl Montgomery {
         Some(acc)
     }
 
-    /// `R^2 mod n`, which converts into Montgomery form, in variable time
-    /// (the modulus is public). With `64 L = m 2^k`, `m` odd (`m` is `L`'s
-    /// odd part, `k = 6 + ` its trailing zeros): `x = 2^(b-1)`, `n`'s top bit
-    /// and below `n`, doubled modulo `n` up to `2^m R`; then `k` Montgomery
-    /// squarings, each `(2^j R)^2 R^-1 = 2^(2j) R`, give `2^(m 2^k) R = R^2`.
-    /// RSA-2048 and -4096 take 1 or 2 doublings and 11 or 12 squarings,
-    /// RSA-3072 4 and 10: no division.
+    /// `R^2 mod n`, which converts into Montgomery form: [`Montgomery::two_power`]
+    /// with `64 L = m 2^k`, `m` odd (`L`'s odd part, `k = 6 + ` its trailing
+    /// zeros). RSA-2048 and -4096 take 1 or 2 doublings and 11 or 12
+    /// squarings, RSA-3072 4 and 10: no division.
     fn r2(&self) -> Vec<u64> {
+        let l = self.limbs();
+        self.two_power(l >> l.trailing_zeros(), 6 + l.trailing_zeros())
+    }
+
+    /// `2^(m 2^k) R mod n` in variable time (the modulus is public):
+    /// `x = 2^(b-1)`, `n`'s top bit and below `n`, doubled modulo `n` up to
+    /// `2^m R`; then `k` Montgomery squarings, each `(2^j R)^2 R^-1 = 2^(2j) R`.
+    fn two_power(&self, m: usize, k: u32) -> Vec<u64> {
         let l = self.limbs();
         let mut x = vec![0u64; l];
         let Some(top_limb) = self.n.iter().rposition(|&w| w != 0) else {
@@ -603,8 +613,6 @@ impl Montgomery {
         if !less_than(&x, &self.n) {
             sub_assign(&mut x, &self.n);
         }
-        let m = l >> l.trailing_zeros();
-        let k = 6 + l.trailing_zeros();
         for _ in 0..64 * l - (bits - 1) + m {
             self.double(&mut x);
         }
@@ -1060,6 +1068,28 @@ mod tests {
         // A top limb of zero (not from a parsed key, whose top limb is not).
         let m = Montgomery::new(&[0xffff_0001, 0]).unwrap();
         assert_eq!(m.r2(), m.r2_by_doubling());
+    }
+
+    #[test]
+    fn two_to_the_512_times_r_is_r2_times_2_to_the_512_over_r() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for l in [32usize, 40, 48, 64] {
+            let mut n: Vec<u64> = (0..l)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state
+                })
+                .collect();
+            n[0] |= 1;
+            n[l - 1] |= 1 << 63;
+            let m = Montgomery::new(&n).unwrap();
+            let mut two_512 = vec![0u64; l];
+            two_512[8] = 1;
+            let expected = m.mul_new(&m.r2_by_doubling(), &two_512);
+            assert_eq!(m.two_power(1, 9), expected, "{l} limbs");
+        }
     }
 
     #[test]
