@@ -8,8 +8,6 @@ use alloc::vec::Vec;
 use const_oid::db::rfc5912::{ID_EC_PUBLIC_KEY, RSA_ENCRYPTION, SECP_256_R_1, SECP_384_R_1};
 use core::fmt;
 use der::Decode;
-use rsa::pkcs1::DecodeRsaPublicKey;
-use rsa::traits::PublicKeyParts;
 use x509_cert::ext::pkix::SubjectKeyIdentifier;
 use x509_cert::Certificate;
 
@@ -104,7 +102,7 @@ fn public_key(spki: &spki::SubjectPublicKeyInfoOwned) -> PublicKey {
     };
     let oid = spki.algorithm.oid;
     if oid == RSA_ENCRYPTION {
-        return match rsa::PublicKey::from_pkcs1_der(bits) {
+        return match crate::rsa_key::parse(bits) {
             Ok(key) if RSA_BITS.contains(&(key.size() * 8)) => {
                 crate::rsa_verify::RsaPublicKey::new(key).map_or_else(
                     || PublicKey::Unsupported("RSA key with an even modulus or no exponent".into()),
@@ -188,5 +186,73 @@ impl Keyring {
 
     pub fn certs(&self) -> &[TrustedCert] {
         &self.certs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    /// What the keyring makes of an rsaEncryption key whose RSAPublicKey is `der`.
+    fn rsa_key_of(der: &[u8]) -> PublicKey {
+        public_key(&spki::SubjectPublicKeyInfoOwned {
+            algorithm: spki::AlgorithmIdentifierOwned {
+                oid: RSA_ENCRYPTION,
+                parameters: None,
+            },
+            subject_public_key: der::asn1::BitString::from_bytes(der).unwrap(),
+        })
+    }
+
+    /// DER `SEQUENCE { INTEGER n, INTEGER e }` (contents below 64 KiB).
+    fn key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
+        let tlv = |tag: u8, c: &[u8]| {
+            let mut out = vec![tag];
+            if c.len() < 0x80 {
+                out.push(c.len() as u8);
+            } else {
+                out.extend([0x82, (c.len() >> 8) as u8, c.len() as u8]);
+            }
+            out.extend_from_slice(c);
+            out
+        };
+        tlv(0x30, &[tlv(0x02, n), tlv(0x02, e)].concat())
+    }
+
+    fn unsupported(key: PublicKey) -> String {
+        match key {
+            PublicKey::Unsupported(what) => what,
+            other => panic!("accepted: {}", other.name()),
+        }
+    }
+
+    #[test]
+    fn malformed_rsa_keys_are_unsupported_with_the_reason() {
+        let mut n = vec![0x00, 0xc0];
+        n.extend([0x5b; 255]);
+        let good = key_der(&n, &[1, 0, 1]);
+        assert_eq!(rsa_key_of(&good).name(), "rsa2048");
+        assert_eq!(
+            unsupported(rsa_key_of(&good[..good.len() - 1])),
+            "RSA key: malformed RSAPublicKey: truncated"
+        );
+        assert_eq!(
+            unsupported(rsa_key_of(&[good.as_slice(), &[0]].concat())),
+            "RSA key: malformed RSAPublicKey: bytes after the SEQUENCE"
+        );
+        assert_eq!(
+            unsupported(rsa_key_of(&key_der(&n[1..], &[1, 0, 1]))),
+            "RSA key: negative modulus"
+        );
+        assert_eq!(
+            unsupported(rsa_key_of(&key_der(&n, &[0]))),
+            "RSA key: public exponent not in 2..=8589934591"
+        );
+        let small = key_der(&[0x00, 0xc0, 0x5b], &[3]);
+        assert_eq!(
+            unsupported(rsa_key_of(&small)),
+            "RSA key of 16 bits (2048 to 4096 supported)"
+        );
     }
 }

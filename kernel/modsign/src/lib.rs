@@ -11,8 +11,9 @@
 //! class and errno are Linux's.
 //!
 //! `no_std` + `alloc`; DER, X.509, CMS and P-384 are RustCrypto's, the RSA
-//! and P-256 checks our own variable-time ones ([`rsa_verify`],
-//! [`p256_verify`], differential-tested against RustCrypto's). The only
+//! key parser ([`rsa_key`]) and the RSA and P-256 checks our own
+//! variable-time ones ([`rsa_verify`], [`p256_verify`], differential-tested
+//! against RustCrypto's). The only
 //! `unsafe` is the SHA-256 instruction path, entered after the kernel has
 //! declared the instructions present ([`hash::declare_sha2_instructions`]).
 #![no_std]
@@ -26,6 +27,7 @@ pub mod keyring;
 mod mont_aarch64;
 pub mod p256_verify;
 pub mod pkcs7;
+pub mod rsa_key;
 pub mod rsa_verify;
 #[cfg(target_arch = "aarch64")]
 mod sha256_ce;

@@ -18,23 +18,26 @@
 //!
 //! Everything that depends only on the key is computed once, when the keyring
 //! parses the certificate ([`RsaPublicKey::new`]): the modulus's limbs,
-//! `-n^-1 mod 2^64`, `R^e mod n`, the expected encoding per hash with the
-//! digest left zero, and ([`Shortcut`]) that encoding times `C = R^(1-e)` and
-//! `C 2^512`. Verification skips the conversions into and out of Montgomery
-//! form: squaring and multiplying the plain `s` leaves `s^e R^(1-e)`. With the
-//! shortcut (2048-4096 bits) that is compared with `EM C mod n`, whose digest
-//! part costs three row blocks; otherwise one product with `R^e` gives `s^e`.
+//! `-n^-1 mod 2^64`, the expected encoding per hash with the digest left
+//! zero, and ([`Shortcut`]) that encoding times `C = R^(1-e)` and `C 2^512`;
+//! or, without the shortcut, `R^e mod n`. Verification skips the conversions
+//! into and out of Montgomery form: squaring and multiplying the plain `s`
+//! leaves `s^e R^(1-e)`. With the shortcut (2048-4096 bits) that is compared
+//! with `EM C mod n`, whose digest part costs three row blocks; otherwise one
+//! product with `R^e` gives `s^e`.
 //!
-//! The `rsa` crate parses the key (and gives `R^2 mod n`, from which `R^e` is
-//! computed); its own `verify` gives the same answer for every input (the
-//! differential tests check that) but costs several times more.
+//! The key comes from [`crate::rsa_key`], checked. `2^512 R mod n` and `R^2
+//! mod n` are computed here too ([`Montgomery::two_power`]): a few modular
+//! doublings, then Montgomery squarings. The `rsa` crate, which parsed the key
+//! and computed `R^2` before, is now only the reference the differential tests
+//! check against: its `verify` gives the same answer for every input but
+//! costs several times more.
 //!
 //! Limbs are little-endian: `x[0]` is the least significant 64 bits. Every
 //! number handled has exactly `L` limbs, the modulus's, so `R = 2^(64 L)`.
 
 use alloc::vec;
 use alloc::vec::Vec;
-use rsa::traits::PublicKeyParts;
 
 use crate::HashAlgo;
 
@@ -68,14 +71,16 @@ fn digest_len(hash: HashAlgo) -> usize {
 /// An RSA public key with what verification needs precomputed.
 #[derive(Debug, Clone)]
 pub struct RsaPublicKey {
-    key: rsa::PublicKey,
-    /// The modulus's length in bytes (the rsa crate counts its bits each time).
-    size: usize,
+    /// `n`, big-endian, no leading zero byte: its length is RFC 8017's `k`.
+    modulus: Vec<u8>,
+    /// `e`, big-endian, no leading zero byte.
+    exponent: Vec<u8>,
     mont: Montgomery,
     /// The public exponent's limbs.
     e: Vec<u64>,
-    /// `R^e mod n`.
-    r_to_e: Vec<u64>,
+    /// `R^e mod n`, for the general path; `None` with a [`Shortcut`], which
+    /// needs neither it nor `R^2` (half the products of reading a key).
+    r_to_e: Option<Vec<u64>>,
     /// Per hash ([`hash_index`]), the encoded message `0x00 0x01 PS 0x00 T`
     /// with the digest's bytes zero, in limbs (`None` when the modulus is too
     /// short for it): a verification puts the digest into the low limbs.
@@ -108,32 +113,37 @@ fn hash_index(hash: HashAlgo) -> usize {
 
 impl RsaPublicKey {
     /// Precomputes the Montgomery constants of `key`; `None` for an even
-    /// modulus or a zero exponent, which no RSA key has.
-    pub fn new(key: rsa::PublicKey) -> Option<RsaPublicKey> {
-        let mont = Montgomery::new(key.n().as_words())?;
-        let e = key.e().as_words().to_vec();
-        let r2 = r2_mod_n(&key, &mont);
-        // r2^e R^(1-e) = R^(e+1) (see `pow_unreduced`), and one product with 1
-        // takes off the last R.
-        let r_to_e_plus_1 = mont.pow_unreduced(&r2, &e)?;
-        let mut one = vec![0u64; mont.limbs()];
-        one[0] = 1;
-        let r_to_e = mont.mul_new(&r_to_e_plus_1, &one);
+    /// modulus or a zero exponent, which [`crate::rsa_key::parse`] refuses.
+    pub fn new(key: crate::rsa_key::RsaComponents<'_>) -> Option<RsaPublicKey> {
         let k = key.size();
+        let limbs = k.div_ceil(8);
+        let mont = Montgomery::new(&from_be_bytes(key.modulus(), limbs)?)?;
+        let e = from_be_bytes(key.exponent(), key.exponent().len().div_ceil(8))?;
         let em_base = [HashAlgo::Sha256, HashAlgo::Sha384, HashAlgo::Sha512].map(|hash| {
             let zeros = [0u8; 64];
             let em = expected_em(k, digest_info_prefix(hash), &zeros[..digest_len(hash)])?;
             from_be_bytes(&em, mont.limbs())
         });
-        let shortcut = Shortcut::new(&mont, &e, &r2, &em_base);
+        let shortcut = Shortcut::new(&mont, &e, &em_base);
+        let r_to_e = match shortcut {
+            Some(_) => None,
+            None => {
+                // r2^e R^(1-e) = R^(e+1) (see `pow_unreduced`), and one
+                // product with 1 takes off the last R.
+                let r_to_e_plus_1 = mont.pow_unreduced(&mont.r2(), &e)?;
+                let mut one = vec![0u64; mont.limbs()];
+                one[0] = 1;
+                Some(mont.mul_new(&r_to_e_plus_1, &one))
+            }
+        };
         Some(RsaPublicKey {
-            key,
+            modulus: key.modulus().to_vec(),
+            exponent: key.exponent().to_vec(),
             mont,
             e,
             r_to_e,
             em_base,
             shortcut,
-            size: k,
         })
     }
 
@@ -143,27 +153,29 @@ impl RsaPublicKey {
         self.shortcut.is_some()
     }
 
-    /// The key as the `rsa` crate holds it.
-    pub fn key(&self) -> &rsa::PublicKey {
-        &self.key
+    /// The modulus's length in bytes, `k = ceil(modBits / 8)`.
+    pub fn size(&self) -> usize {
+        self.modulus.len()
     }
 
-    /// The modulus's length in bytes.
-    pub fn size(&self) -> usize {
-        self.size
+    /// The modulus `n`, big-endian, without leading zero bytes.
+    pub fn modulus(&self) -> &[u8] {
+        &self.modulus
+    }
+
+    /// The public exponent `e`, big-endian, without leading zero bytes.
+    pub fn exponent(&self) -> &[u8] {
+        &self.exponent
     }
 }
 
 impl Shortcut {
     /// With `f(x, y) = x y R^-1`: `X = 1^(e-1) R^(1-(e-1)) = R^(2-e)`
     /// ([`Montgomery::pow_unreduced`] of 1), `C = f(X, 1) = R^(1-e)`,
-    /// `em_base C = f(em_base, X)`, and `C 2^512 = f(C, f(R^2, 2^512))`.
-    fn new(
-        mont: &Montgomery,
-        e: &[u64],
-        r2: &[u64],
-        em_base: &[Option<Vec<u64>>; 3],
-    ) -> Option<Shortcut> {
+    /// `em_base C = f(em_base, X)`, and `C 2^512 = f(C, 2^512 R)`, with
+    /// `2^512 R` from [`Montgomery::two_power`] (9 squarings; through
+    /// `R^2` it would take 12 and a product for 4096 bits).
+    fn new(mont: &Montgomery, e: &[u64], em_base: &[Option<Vec<u64>>; 3]) -> Option<Shortcut> {
         let l = mont.limbs();
         if ![32, 48, 64].contains(&l) {
             return None;
@@ -177,9 +189,7 @@ impl Shortcut {
         one[0] = 1;
         let x = mont.pow_unreduced(&one, &e_minus_1)?;
         let c = mont.mul_new(&x, &one);
-        let mut two_512 = vec![0u64; l];
-        two_512[8] = 1;
-        let c_shifted = mont.mul_new(&c, &mont.mul_new(r2, &two_512));
+        let c_shifted = mont.mul_new(&c, &mont.two_power(1, 9));
         let base_times_c = em_base
             .clone()
             .map(|base| base.map(|base| mont.mul_new(&base, &x)));
@@ -274,8 +284,9 @@ fn add_assign(a: &mut [u64], b: &[u64]) -> bool {
 }
 
 /// Whether `sig` is a valid RSASSA-PKCS1-v1_5 signature by `key` over the
-/// precomputed `digest` of hash `hash`. The same answer as
-/// `key.key().verify(Pkcs1v15Sign::new::<H>(), digest, sig).is_ok()`, for any input.
+/// precomputed `digest` of hash `hash`. The same answer as the `rsa` crate's
+/// `verify(Pkcs1v15Sign::new::<H>(), digest, sig).is_ok()` for the same key,
+/// for any input (`tests/rsa_differential.rs`).
 pub fn verify_pkcs1v15(key: &RsaPublicKey, hash: HashAlgo, digest: &[u8], sig: &[u8]) -> bool {
     // The rsa crate's Pkcs1v15Sign refuses a digest of the wrong length.
     if digest.len() != digest_len(hash) {
@@ -302,7 +313,10 @@ pub fn verify_pkcs1v15(key: &RsaPublicKey, hash: HashAlgo, digest: &[u8], sig: &
         return shortcut.matches(mont, hash, digest, &unreduced);
     }
     // s^e R^(1-e), times R^e, times R^-1 (the product's): s^e mod n.
-    let m = mont.mul_new(&unreduced, &key.r_to_e);
+    let Some(r_to_e) = &key.r_to_e else {
+        return false;
+    };
+    let m = mont.mul_new(&unreduced, r_to_e);
     // Steps 2.c-4: I2OSP(m, k) compared in full with the EMSA-PKCS1-v1_5
     // encoding expected, limb by limb: the digest is a whole number of limbs
     // at the bottom (32, 48 or 64 bytes), the rest is `em_base`'s. m < n <
@@ -340,20 +354,6 @@ fn expected_em(k: usize, prefix: &[u8], digest: &[u8]) -> Option<Vec<u8>> {
     em.extend_from_slice(prefix);
     em.extend_from_slice(digest);
     Some(em)
-}
-
-/// `R^2 mod n`, which converts into Montgomery form. The rsa crate computed it
-/// when it parsed the key (its `R` is `2^(64 L)` too); computed here, slowly,
-/// only if its limbs are not what we expect.
-fn r2_mod_n(key: &rsa::PublicKey, mont: &Montgomery) -> Vec<u64> {
-    let params: &crypto_bigint::modular::MontyParams<rsa::BoxedUint> = key.n_params().as_ref();
-    let r2: &[u64] = params.r2().as_words();
-    let same_modulus = params.modulus().as_words() == mont.n.as_slice();
-    if same_modulus && r2.len() == mont.limbs() && less_than(r2, &mont.n) {
-        r2.to_vec()
-    } else {
-        mont.r2_by_doubling()
-    }
 }
 
 /// Big-endian bytes to `limbs` little-endian limbs; `None` if they do not fit.
@@ -589,26 +589,66 @@ impl Montgomery {
         Some(acc)
     }
 
-    /// `R^2 mod n` by doubling 1 modulo n, 2 * 64 * L times. Slow; a fallback.
+    /// `R^2 mod n`, which converts into Montgomery form: [`Montgomery::two_power`]
+    /// with `64 L = m 2^k`, `m` odd (`L`'s odd part, `k = 6 + ` its trailing
+    /// zeros). RSA-2048 and -4096 take 1 or 2 doublings and 11 or 12
+    /// squarings, RSA-3072 4 and 10: no division.
+    fn r2(&self) -> Vec<u64> {
+        let l = self.limbs();
+        self.two_power(l >> l.trailing_zeros(), 6 + l.trailing_zeros())
+    }
+
+    /// `2^(m 2^k) R mod n` in variable time (the modulus is public):
+    /// `x = 2^(b-1)`, `n`'s top bit and below `n`, doubled modulo `n` up to
+    /// `2^m R`; then `k` Montgomery squarings, each `(2^j R)^2 R^-1 = 2^(2j) R`.
+    fn two_power(&self, m: usize, k: u32) -> Vec<u64> {
+        let l = self.limbs();
+        let mut x = vec![0u64; l];
+        let Some(top_limb) = self.n.iter().rposition(|&w| w != 0) else {
+            return x;
+        };
+        let bits = 64 * top_limb + 64 - self.n[top_limb].leading_zeros() as usize;
+        x[top_limb] = 1 << ((bits - 1) % 64);
+        // Only for n = 1 (2^(b-1) = n): 0.
+        if !less_than(&x, &self.n) {
+            sub_assign(&mut x, &self.n);
+        }
+        for _ in 0..64 * l - (bits - 1) + m {
+            self.double(&mut x);
+        }
+        let mut tmp = vec![0u64; l];
+        for _ in 0..k {
+            self.product(&x, None, &mut tmp);
+            core::mem::swap(&mut x, &mut tmp);
+        }
+        x
+    }
+
+    /// `x = 2x mod n` for `x < n`.
+    fn double(&self, x: &mut [u64]) {
+        let mut top = 0;
+        for limb in x.iter_mut() {
+            let next = *limb >> 63;
+            *limb = (*limb << 1) | top;
+            top = next;
+        }
+        if top != 0 || !less_than(x, &self.n) {
+            sub_assign(x, &self.n);
+        }
+    }
+
+    /// `R^2 mod n` by doubling 1 modulo n, 2 * 64 * L times: the slow,
+    /// obviously right reference [`Montgomery::r2`] is tested against.
+    #[cfg(test)]
     fn r2_by_doubling(&self) -> Vec<u64> {
         let l = self.limbs();
         let mut x = vec![0u64; l];
         x[0] = 1;
-        // 1 < n for any RSA modulus; reduce anyway so x < n holds from the start.
         if !less_than(&x, &self.n) {
             sub_assign(&mut x, &self.n);
         }
         for _ in 0..2 * 64 * l {
-            // x = 2x (with the bit shifted out), minus n if 2x >= n.
-            let mut top = 0;
-            for limb in x.iter_mut() {
-                let next = *limb >> 63;
-                *limb = (*limb << 1) | top;
-                top = next;
-            }
-            if top != 0 || !less_than(&x, &self.n) {
-                sub_assign(&mut x, &self.n);
-            }
+            self.double(&mut x);
         }
         x
     }
@@ -884,6 +924,15 @@ pub fn product_reference(n: &[u64], a: &[u64], b: Option<&[u64]>) -> Option<Vec<
     Some(out)
 }
 
+/// `(R^2 mod n, -n^-1 mod 2^64)` for an odd modulus `n` of any length, as
+/// [`RsaPublicKey::new`] computes them; `None` for an even or empty one. For
+/// checking against a reference (`tests/rsa_differential.rs`).
+#[doc(hidden)]
+pub fn montgomery_constants(n: &[u64]) -> Option<(Vec<u64>, u64)> {
+    let mont = Montgomery::new(n)?;
+    Some((mont.r2(), mont.n_neg_inv))
+}
+
 /// Bit `i` of little-endian limbs.
 fn bit(x: &[u64], i: usize) -> bool {
     x.get(i / 64).is_some_and(|w| (w >> (i % 64)) & 1 == 1)
@@ -993,18 +1042,66 @@ mod tests {
     }
 
     #[test]
-    fn the_rsa_crates_r2_is_ours_and_the_fallback_computes_it() {
+    fn r2_by_squaring_matches_r2_by_doubling() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        // Every length up to 64 limbs (odd parts 1 to 63, 2-power parts up
+        // to 64), top limbs full, of one bit and in between; n = 1 and 3.
+        for l in 1..=64usize {
+            for top in [u64::MAX, 1, next() | 1 << 40] {
+                let mut n: Vec<u64> = (0..l).map(|_| next()).collect();
+                n[l - 1] = top;
+                n[0] |= 1;
+                let m = Montgomery::new(&n).unwrap();
+                assert_eq!(m.r2(), m.r2_by_doubling(), "{l} limbs, top {top:#x}");
+            }
+        }
+        for n in [[1u64], [3]] {
+            let m = Montgomery::new(&n).unwrap();
+            assert_eq!(m.r2(), m.r2_by_doubling(), "n = {}", n[0]);
+        }
+        // A top limb of zero (not from a parsed key, whose top limb is not).
+        let m = Montgomery::new(&[0xffff_0001, 0]).unwrap();
+        assert_eq!(m.r2(), m.r2_by_doubling());
+    }
+
+    #[test]
+    fn two_to_the_512_times_r_is_r2_times_2_to_the_512_over_r() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for l in [32usize, 40, 48, 64] {
+            let mut n: Vec<u64> = (0..l)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state
+                })
+                .collect();
+            n[0] |= 1;
+            n[l - 1] |= 1 << 63;
+            let m = Montgomery::new(&n).unwrap();
+            let mut two_512 = vec![0u64; l];
+            two_512[8] = 1;
+            let expected = m.mul_new(&m.r2_by_doubling(), &two_512);
+            assert_eq!(m.two_power(1, 9), expected, "{l} limbs");
+        }
+    }
+
+    #[test]
+    fn the_fuzz_certificate_key_gets_the_right_r2() {
         let cert =
             crate::TrustedCert::from_der(include_bytes!("../fuzz/certs/rsa2048.der")).unwrap();
         let crate::PublicKey::Rsa(key) = &cert.key else {
             panic!("not an RSA key")
         };
-        let key = key.key();
-        let mont = Montgomery::new(key.n().as_words()).unwrap();
-        assert_eq!(mont.limbs(), 32);
-        let params: &crypto_bigint::modular::MontyParams<rsa::BoxedUint> = key.n_params().as_ref();
-        assert_eq!(params.r2().as_words(), mont.r2_by_doubling().as_slice());
-        assert_eq!(r2_mod_n(key, &mont), mont.r2_by_doubling());
+        assert_eq!(key.size(), 256);
+        assert_eq!(key.mont.limbs(), 32);
+        assert_eq!(key.mont.r2(), key.mont.r2_by_doubling());
     }
 
     #[test]

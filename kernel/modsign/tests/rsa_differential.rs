@@ -10,10 +10,11 @@
 use std::path::Path;
 use std::process::Command;
 
-use crypto_bigint::modular::BoxedMontyForm;
-use modsign::rsa_verify::{verify_pkcs1v15, RsaPublicKey};
-use modsign::HashAlgo;
-use rsa::pkcs1::DecodeRsaPrivateKey;
+use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
+use crypto_bigint::Odd;
+use modsign::rsa_verify::{montgomery_constants, verify_pkcs1v15, RsaPublicKey};
+use modsign::{rsa_key, HashAlgo};
+use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey, EncodeRsaPublicKey};
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use rsa::{BoxedUint, Pkcs1v15Sign, PrivateKey, PublicKey};
@@ -72,7 +73,7 @@ fn reference(key: &PublicKey, hash: HashAlgo, digest: &[u8], sig: &[u8]) -> bool
 
 /// Both verifiers on one input; they must agree. Returns the answer.
 fn agree(key: &PublicKey, hash: HashAlgo, digest: &[u8], sig: &[u8], what: &str) -> bool {
-    let precomputed = RsaPublicKey::new(key.clone()).expect("an RSA key");
+    let precomputed = ours(key);
     let ours = verify_pkcs1v15(&precomputed, hash, digest, sig);
     let theirs = reference(key, hash, digest, sig);
     assert_eq!(
@@ -83,6 +84,19 @@ fn agree(key: &PublicKey, hash: HashAlgo, digest: &[u8], sig: &[u8], what: &str)
         hash.name()
     );
     ours
+}
+
+/// modsign's key for the rsa crate's: through its PKCS#1 DER and `rsa_key`.
+fn ours(key: &PublicKey) -> RsaPublicKey {
+    let der = key.to_pkcs1_der().expect("RSAPublicKey DER");
+    let parsed = rsa_key::parse(der.as_bytes()).expect("rsa_key::parse");
+    RsaPublicKey::new(parsed).expect("an RSA key")
+}
+
+/// The rsa crate's key for modsign's.
+fn theirs(key: &RsaPublicKey) -> PublicKey {
+    let uint = |b: &[u8]| BoxedUint::from_be_slice(b, (b.len() * 8) as u32).unwrap();
+    PublicKey::new(uint(key.modulus()), uint(key.exponent())).expect("the rsa crate's key")
 }
 
 /// Deterministic pseudo-random bytes (xorshift64*), so failures reproduce.
@@ -301,7 +315,7 @@ fn rsa_verify_agrees_with_the_rsa_crate() {
         assert_eq!(key.size() * 8, bits as usize);
         // 2048, 3072 and 4096 bits compare s^e R^(1-e) without the last
         // product (the shortcut); 2504 takes the general path: both checked.
-        let precomputed = RsaPublicKey::new(key.to_public_key()).expect("an RSA key");
+        let precomputed = ours(&key.to_public_key());
         assert_eq!(precomputed.has_shortcut(), bits != 2504, "{bits} bits");
         check_key(&key, &mut rng, messages, e == 65537);
     }
@@ -315,13 +329,161 @@ fn the_fuzz_certificate_key_agrees_on_random_signatures() {
     let modsign::PublicKey::Rsa(key) = &cert.key else {
         panic!("rsa2048.der holds no RSA key")
     };
-    let key = key.key();
+    let key = theirs(key);
     let mut rng = Rng(7);
     for hash in HASHES {
         let d = digest(hash, b"module");
         for _ in 0..50 {
             let s = rng.bytes(key.size());
-            agree(key, hash, &d, &s, "random signature");
+            agree(&key, hash, &d, &s, "random signature");
         }
+    }
+}
+
+/// Big-endian bytes to little-endian u64 limbs, `ceil(len / 8)` of them.
+fn limbs(be: &[u8]) -> Vec<u64> {
+    be.rchunks(8)
+        .map(|c| c.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
+        .collect()
+}
+
+/// Our `R^2 mod n` and `-n^-1 mod 2^64` equal crypto-bigint's (the rsa
+/// crate's `n_params`, with `R = 2^(64 L)` too) for the modulus `n` (big-endian).
+fn check_constants(n: &[u8], what: &str) {
+    let bits = (n.len() * 8) as u32;
+    let modulus = Odd::new(BoxedUint::from_be_slice(n, bits).unwrap()).unwrap();
+    let params = BoxedMontyParams::new(modulus);
+    let params: &crypto_bigint::modular::MontyParams<BoxedUint> = params.as_ref();
+    let (r2, n_neg_inv) = montgomery_constants(&limbs(n)).expect("an odd modulus");
+    assert_eq!(r2.as_slice(), params.r2().as_words(), "R^2 mod n, {what}");
+    assert_eq!(n_neg_inv, params.mod_neg_inv().0, "-n^-1 mod 2^64, {what}");
+}
+
+#[test]
+fn montgomery_constants_agree_with_crypto_bigint_for_random_moduli() {
+    let mut rng = Rng(0x1234_5678_9abc_def1);
+    for bits in [2048usize, 2504, 3072, 4096] {
+        for round in 0..8 {
+            let mut n = rng.bytes(bits / 8);
+            n[0] |= 0x80;
+            // Top bytes of one bit and all ones: carries and the reduction.
+            match round {
+                0 => n[0] = 0x80,
+                1 => n[..8].fill(0xff),
+                _ => {}
+            }
+            *n.last_mut().unwrap() |= 1;
+            check_constants(&n, &format!("random {bits}-bit modulus {round}"));
+        }
+        // One bit short of the nominal size: the same limbs, R unchanged.
+        let mut n = rng.bytes(bits / 8);
+        n[0] = 0x40 | (n[0] & 0x3f);
+        *n.last_mut().unwrap() |= 1;
+        check_constants(&n, &format!("random {}-bit modulus", bits - 1));
+    }
+}
+
+/// The RSA keys of build/test-keys and build/signing_key.pem (made by `make`;
+/// skipped, said so, when absent) and the fuzz corpus's certificate.
+#[test]
+fn montgomery_constants_agree_with_crypto_bigint_for_the_test_keys() {
+    let cert = modsign::TrustedCert::from_der(include_bytes!("../fuzz/certs/rsa2048.der")).unwrap();
+    let modsign::PublicKey::Rsa(key) = &cert.key else {
+        panic!("rsa2048.der holds no RSA key")
+    };
+    check_constants(key.modulus(), "fuzz/certs/rsa2048.der");
+    let build = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../build");
+    for name in ["test-keys/rsa4096.pem", "signing_key.pem"] {
+        let path = build.join(name);
+        let Ok(pem) = std::fs::read_to_string(&path) else {
+            eprintln!("SKIPPED: {} not found (make builds it)", path.display());
+            continue;
+        };
+        // The private key's PEM block (the file holds the certificate too).
+        let block = |label: &str| {
+            let (begin, end) = (
+                format!("-----BEGIN {label}-----"),
+                format!("-----END {label}-----"),
+            );
+            let start = pem.find(&begin)?;
+            let stop = pem[start..].find(&end)? + start + end.len();
+            Some(pem[start..stop].to_string())
+        };
+        let key = match (block("PRIVATE KEY"), block("RSA PRIVATE KEY")) {
+            (Some(pkcs8), _) => PrivateKey::from_pkcs8_pem(&pkcs8).ok(),
+            (None, Some(pkcs1)) => PrivateKey::from_pkcs1_pem(&pkcs1).ok(),
+            (None, None) => None,
+        }
+        .unwrap_or_else(|| panic!("{name}: no RSA private key"));
+        let public = key.to_public_key();
+        check_constants(&public.n_bytes(), name);
+        let ours = ours(&public);
+        assert_eq!(ours.modulus(), &*public.n_bytes(), "{name}");
+        assert_eq!(ours.exponent(), &*public.e_bytes(), "{name}");
+        assert_eq!(ours.size(), public.size(), "{name}");
+    }
+}
+
+/// `rsa_key::parse` accepts exactly what the rsa crate's `from_pkcs1_der`
+/// did, within the crate's size limits (1024 to 8192 bits), on every
+/// truncation, byte appended, and single-byte change of the first bytes and
+/// the exponent of real keys; and never panics.
+#[test]
+fn rsa_key_parse_agrees_with_the_rsa_crate_on_mutated_keys() {
+    let cert = modsign::TrustedCert::from_der(include_bytes!("../fuzz/certs/rsa2048.der")).unwrap();
+    let modsign::PublicKey::Rsa(key) = &cert.key else {
+        panic!("rsa2048.der holds no RSA key")
+    };
+    let der = theirs(key).to_pkcs1_der().unwrap().as_bytes().to_vec();
+    let same = |d: &[u8], what: &str| {
+        let ours = rsa_key::parse(d);
+        let theirs = PublicKey::from_pkcs1_der(d);
+        assert_eq!(
+            ours.is_ok(),
+            theirs.is_ok(),
+            "{what}: rsa_key {ours:?}, the rsa crate {:?}",
+            theirs.err()
+        );
+    };
+    same(&der, "the key");
+    for len in 0..der.len() {
+        same(&der[..len], &format!("truncated to {len}"));
+    }
+    for extra in [0u8, 0xff] {
+        same(&[der.as_slice(), &[extra]].concat(), "a byte appended");
+    }
+    // The SEQUENCE and modulus headers (and the modulus's first bytes), and
+    // the exponent with its header.
+    let positions = (0..12).chain(der.len() - 6..der.len());
+    for i in positions {
+        for v in [0x00u8, 0x01, 0x02, 0x03, 0x7f, 0x80, 0x81, 0x82, 0xfe, 0xff] {
+            let mut d = der.clone();
+            if d[i] == v {
+                continue;
+            }
+            d[i] = v;
+            same(&d, &format!("byte {i} set to {v:#04x}"));
+        }
+    }
+    // Exponents: 0, 1, 2, 3, even, negative, 2^33 - 1, 2^33, with the modulus.
+    let n = key.modulus();
+    for e in [
+        &[0x00][..],
+        &[0x01],
+        &[0x02],
+        &[0x03],
+        &[0x01, 0x00, 0x00],
+        &[0x81],
+        &[0x01, 0xff, 0xff, 0xff, 0xff],
+        &[0x02, 0x00, 0x00, 0x00, 0x00],
+    ] {
+        let mut body = vec![0x02, 0x82, 0x01, 0x01, 0x00];
+        body.extend_from_slice(n);
+        body.push(0x02);
+        body.push(e.len() as u8);
+        body.extend_from_slice(e);
+        let mut d = vec![0x30, 0x82, (body.len() >> 8) as u8, body.len() as u8];
+        d.extend(body);
+        same(&d, &format!("exponent {e:02x?}"));
     }
 }

@@ -117,7 +117,10 @@ fn read_key(path: &str) -> Result<SigningKey, Failure> {
 impl SigningKey {
     fn matches(&self, public: &PublicKey) -> bool {
         match (self, public) {
-            (SigningKey::Rsa(k), PublicKey::Rsa(p)) => k.to_public_key() == *p.key(),
+            (SigningKey::Rsa(k), PublicKey::Rsa(p)) => {
+                use rsa::traits::PublicKeyParts;
+                *k.n_bytes() == *p.modulus() && *k.e_bytes() == *p.exponent()
+            }
             (SigningKey::P256(k), PublicKey::P256(p)) => {
                 modsign::p256_verify::P256Key::from_sec1(&k.verifying_key().to_sec1_bytes())
                     .as_ref()
