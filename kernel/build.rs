@@ -3,7 +3,9 @@
 //! tree:
 //! the trusted module-signing certificates (`KERNEL_TRUSTED_CERTS`, a file of
 //! concatenated DER certificates that `make` writes from `SIGN_KEY` and
-//! `TRUSTED_CERTS`; none when unset) and the permanent signature-enforcement
+//! `TRUSTED_CERTS`; none when unset), read here into the compact list the
+//! kernel's keyring is built from (`modsign::compact`: boot then runs no
+//! X.509 decoder), and the permanent signature-enforcement
 //! option (`KERNEL_MODULE_SIG_FORCE=1`, Linux's CONFIG_MODULE_SIG_FORCE).
 
 use std::path::PathBuf;
@@ -32,5 +34,11 @@ fn main() {
         }
         _ => Vec::new(),
     };
-    std::fs::write(out.join("trusted_certs.der"), certs).expect("write OUT_DIR/trusted_certs.der");
+    let keys = modsign::compact::encode(&certs);
+    for cert in modsign::compact::decode(&keys) {
+        if let Err(e) = cert {
+            println!("cargo::warning=built-in certificate not usable ({e}); the kernel will log it at boot");
+        }
+    }
+    std::fs::write(out.join("trusted_keys.bin"), keys).expect("write OUT_DIR/trusted_keys.bin");
 }

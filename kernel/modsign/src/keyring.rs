@@ -96,7 +96,7 @@ impl TrustedCert {
     }
 }
 
-fn public_key(spki: &spki::SubjectPublicKeyInfoOwned) -> PublicKey {
+pub(crate) fn public_key(spki: &spki::SubjectPublicKeyInfoOwned) -> PublicKey {
     let Some(bits) = spki.subject_public_key.as_bytes() else {
         return PublicKey::Unsupported("public key is not a whole number of bytes".into());
     };
@@ -177,6 +177,12 @@ impl Keyring {
         let cert = TrustedCert::from_der(der)?;
         self.certs.push(cert);
         Ok(&self.certs[self.certs.len() - 1])
+    }
+
+    /// Adds a certificate already read (from the built-in list, [`crate::compact`]).
+    pub fn push(&mut self, cert: TrustedCert) -> &TrustedCert {
+        self.certs.push(cert);
+        &self.certs[self.certs.len() - 1]
     }
 
     /// The first trusted certificate a signature naming `id` names.

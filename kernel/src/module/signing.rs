@@ -28,8 +28,9 @@ const EKEYREJECTED: i32 = 129;
 /// EBADMSG (74): "Bad message".
 const EBADMSG: i32 = 74;
 
-/// The DER certificates built into the image, one after the other.
-static BUILT_IN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/trusted_certs.der"));
+/// The certificates built into the image, read at build time
+/// (`modsign::compact`, written by build.rs).
+static BUILT_IN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/trusted_keys.bin"));
 
 /// `MODULE_SIG_FORCE=1` at build time: enforcement can never be off.
 const FORCED: bool = cfg!(module_sig_force);
@@ -84,19 +85,16 @@ fn keyring() -> &'static Keyring {
 /// The built-in certificates as a keyring; with `log`, each logged.
 fn parse_built_in(log: bool) -> Keyring {
     let mut keyring = Keyring::new();
-    let mut rest = BUILT_IN;
-    while !rest.is_empty() {
-        let Some(len) = der_length(rest) else {
-            log::error!("module signing: malformed built-in certificate list");
-            break;
-        };
-        let (cert, tail) = rest.split_at(len);
-        match keyring.add_der(cert) {
-            Ok(c) if log => log::info!("Loaded X.509 cert '{}'", c.signer),
-            Ok(_) => {}
+    for cert in modsign::compact::decode(BUILT_IN) {
+        match cert {
+            Ok(c) => {
+                let c = keyring.push(c);
+                if log {
+                    log::info!("Loaded X.509 cert '{}'", c.signer);
+                }
+            }
             Err(e) => log::error!("Problem loading in-kernel X.509 certificate ({e})"),
         }
-        rest = tail;
     }
     keyring
 }
@@ -112,27 +110,6 @@ pub fn trusted_keyring() -> &'static Keyring {
 /// `sigbench` can time a key's first verification.
 pub fn fresh_keyring() -> Keyring {
     parse_built_in(false)
-}
-
-/// The length of the DER element at the start of `der` (a certificate is one
-/// SEQUENCE; X.690 8.1.3), if it fits.
-fn der_length(der: &[u8]) -> Option<usize> {
-    let first = *der.get(1)?;
-    let (header, len) = if first < 0x80 {
-        (2, first as usize)
-    } else {
-        let n = (first & 0x7f) as usize;
-        if n == 0 || n > 4 {
-            return None;
-        }
-        let bytes = der.get(2..2 + n)?;
-        (
-            2 + n,
-            bytes.iter().fold(0usize, |a, &b| a << 8 | b as usize),
-        )
-    };
-    let total = header.checked_add(len)?;
-    (total <= der.len()).then_some(total)
 }
 
 pub fn enforcing() -> bool {
