@@ -157,6 +157,25 @@ impl<const N: usize> LineBuf<N> {
         }
     }
 
+    /// Appends `value` in decimal, as `{}` formats it, without `core::fmt`.
+    pub fn push_dec(&mut self, value: u64) {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut v = value;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        // ASCII digits: always UTF-8.
+        if let Ok(s) = core::str::from_utf8(&digits[i..]) {
+            self.push_str(s);
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         match core::str::from_utf8(&self.buf[..self.len]) {
             Ok(s) => s,
@@ -197,6 +216,11 @@ mod tests {
             l.push_str("at ");
             l.push_hex(v);
             assert_eq!(l.as_str(), format!("at {v:#x}"));
+        }
+        for v in [0u64, 7, 10, 4096, u64::MAX] {
+            let mut l = LineBuf::<64>::new();
+            l.push_dec(v);
+            assert_eq!(l.as_str(), format!("{v}"));
         }
         let mut short = LineBuf::<6>::new();
         short.push_str("ab");

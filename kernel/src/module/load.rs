@@ -615,13 +615,7 @@ fn run_init(module: Arc<Module>, txn: Txn) -> Result<Arc<Module>, ModError> {
             module.refs.set_live();
             txn.commit();
             super::notify_live(&module);
-            log::info!(
-                "{name}: loaded at {:#x} ({} bytes, {} relocations, {} veneers)",
-                module.base,
-                module.size,
-                module.relocations,
-                module.veneers
-            );
+            log_loaded(&module);
             return Ok(module);
         }
         Err(modcall::Fault) => (errno::EFAULT, "faulted".to_string()),
@@ -643,4 +637,22 @@ fn run_init(module: Arc<Module>, txn: Txn) -> Result<Arc<Module>, ModError> {
         drop(txn);
     }
     Err(ModError::new(err, format!("{name}: init {what}")))
+}
+
+/// `NAME: loaded at ADDR (SIZE bytes, N relocations, N veneers)`, at info
+/// level: built as the gdb record is (`log_gdb_command`), one `{}` for
+/// `core::fmt`, since every load logs it.
+fn log_loaded(module: &Module) {
+    let mut line = kcore::logring::LineBuf::<160>::new();
+    line.push_str(&module.name);
+    line.push_str(": loaded at ");
+    line.push_hex(module.base);
+    line.push_str(" (");
+    line.push_dec(module.size as u64);
+    line.push_str(" bytes, ");
+    line.push_dec(module.relocations);
+    line.push_str(" relocations, ");
+    line.push_dec(module.veneers as u64);
+    line.push_str(" veneers)");
+    log::info!("{}", line.as_str());
 }
