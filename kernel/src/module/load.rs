@@ -513,7 +513,7 @@ fn apply_params(module: &Module, loaded: &LoadedModule<'_>, args: &[&str]) -> Re
 }
 
 /// Every function defined in a placed text section (address, size, name
-/// offset in the string table), sorted, for backtraces.
+/// offset in the string table), in symbol-table order, for backtraces.
 fn function_symbols(object: &Object<'_>, loaded: &LoadedModule<'_>) -> Vec<(u64, u64, u32)> {
     const STT_FUNC: u8 = 2;
     let mut text_base_of = alloc::vec![None; object.sections().len() + 1];
@@ -534,10 +534,7 @@ fn function_symbols(object: &Object<'_>, loaded: &LoadedModule<'_>) -> Vec<(u64,
             }
         }
     }
-    // Usually two ascending runs (locals, then globals, each in address
-    // order): the stable sort finds the runs and merges them in one pass,
-    // where the unstable one sorted from scratch.
-    syms.sort_by_key(|s| s.0);
+    // Not sorted: `Module::function_at` (oops reports only) scans them.
     // Sized for every symbol above (no regrowth); the module keeps only
     // what it uses.
     syms.shrink_to_fit();
