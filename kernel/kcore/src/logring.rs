@@ -122,6 +122,60 @@ impl<const N: usize> LineBuf<N> {
         }
     }
 
+    /// Appends `s` (cut at the capacity, as `write_str`), without `core::fmt`.
+    pub fn push_str(&mut self, s: &str) {
+        let n = s.len().min(N - self.len);
+        if let (Some(dst), Some(src)) = (
+            self.buf.get_mut(self.len..self.len + n),
+            s.as_bytes().get(..n),
+        ) {
+            dst.copy_from_slice(src);
+            self.len += n;
+        }
+    }
+
+    /// Appends `value` as `{:#x}` formats it (`0x`, lowercase, no leading
+    /// zeros), without `core::fmt`.
+    pub fn push_hex(&mut self, value: u64) {
+        let mut digits = [0u8; 18];
+        let mut i = digits.len();
+        let mut v = value;
+        loop {
+            i -= 1;
+            digits[i] = b"0123456789abcdef"[(v & 0xf) as usize];
+            v >>= 4;
+            if v == 0 {
+                break;
+            }
+        }
+        i -= 2;
+        digits[i] = b'0';
+        digits[i + 1] = b'x';
+        // ASCII digits: always UTF-8.
+        if let Ok(s) = core::str::from_utf8(&digits[i..]) {
+            self.push_str(s);
+        }
+    }
+
+    /// Appends `value` in decimal, as `{}` formats it, without `core::fmt`.
+    pub fn push_dec(&mut self, value: u64) {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut v = value;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        // ASCII digits: always UTF-8.
+        if let Ok(s) = core::str::from_utf8(&digits[i..]) {
+            self.push_str(s);
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         match core::str::from_utf8(&self.buf[..self.len]) {
             Ok(s) => s,
@@ -146,6 +200,33 @@ mod tests {
     use alloc::format;
     use alloc::string::String;
     use alloc::vec::Vec;
+
+    #[test]
+    fn push_hex_matches_lower_hex_alternate() {
+        for v in [
+            0u64,
+            1,
+            0xf,
+            0x10,
+            0x3fffa000,
+            u64::MAX,
+            0x8000_0000_0000_0000,
+        ] {
+            let mut l = LineBuf::<64>::new();
+            l.push_str("at ");
+            l.push_hex(v);
+            assert_eq!(l.as_str(), format!("at {v:#x}"));
+        }
+        for v in [0u64, 7, 10, 4096, u64::MAX] {
+            let mut l = LineBuf::<64>::new();
+            l.push_dec(v);
+            assert_eq!(l.as_str(), format!("{v}"));
+        }
+        let mut short = LineBuf::<6>::new();
+        short.push_str("ab");
+        short.push_hex(0x12345);
+        assert_eq!(short.as_str(), "ab0x12");
+    }
 
     fn text<const N: usize>(r: &LogRing<N>) -> String {
         let (a, b) = r.as_slices();

@@ -70,8 +70,10 @@ pub struct Module {
     pub uses: Vec<Arc<Module>>,
     /// The export that pins it, if it imports one marked unsafe to unload.
     pub pinned_by: Option<String>,
-    /// Function symbols (address, size, name offset in `symbol_names`),
-    /// sorted, for oops backtraces: the names are read (and demangled) only
+    /// Function symbols (address, size, name offset in `symbol_names`), in
+    /// symbol-table order, for oops backtraces: searched linearly (as Linux's
+    /// `find_kallsyms_symbol` does), so a load does not sort them; the names
+    /// are read (and demangled) only
     /// when printed, so a load copies one string table instead of allocating
     /// a string a function.
     pub symbols: Vec<(u64, u64, u32)>,
@@ -98,10 +100,16 @@ impl Module {
         self.modinfo.split('\0').filter(|f| !f.is_empty())
     }
 
-    /// The function containing `addr`: (start, size, mangled name).
+    /// The function containing `addr`: (start, size, mangled name). The
+    /// symbol starting closest below or at `addr` (of several at the same
+    /// address, the last in the table), as a search of the sorted list found
+    /// it.
     pub fn function_at(&self, addr: u64) -> Option<(u64, u64, &str)> {
-        let i = self.symbols.partition_point(|s| s.0 <= addr);
-        let &(start, size, name) = self.symbols.get(i.checked_sub(1)?)?;
+        let &(start, size, name) = self
+            .symbols
+            .iter()
+            .filter(|s| s.0 <= addr)
+            .reduce(|best, s| if s.0 >= best.0 { s } else { best })?;
         if addr >= start + size.max(1) {
             return None;
         }

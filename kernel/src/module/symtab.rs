@@ -3,7 +3,10 @@
 //!
 //! The kernel's table is the `.ksymtab` section the link script collects
 //! (`kabi::KernelSymbol` entries made by `exports::export!`). It is sorted by name
-//! once, on the first load, so boot pays nothing; lookups are binary searches.
+//! (for `list`) and indexed by a hash of the name (open addressing, at most half
+//! full) once, on the first load, so boot pays nothing; a lookup hashes the name
+//! and compares it with about one entry, where a binary search compared it with
+//! eight or so (`memcmp` was most of insmod's `resolve` step).
 //! Module exports live in a map from name to (address, CRC, owner); a module
 //! that imports one holds a reference on its owner.
 
@@ -32,10 +35,58 @@ struct KernelExport {
     flags: u32,
 }
 
-static KERNEL: spin::Once<Vec<KernelExport>> = spin::Once::new();
+/// The kernel's exports, sorted by name, and their hash index.
+struct KernelTable {
+    sorted: Vec<KernelExport>,
+    /// Open addressing by [`name_hash`]: each slot holds an index into
+    /// `sorted` plus one, 0 when empty. A power of two, at least twice the
+    /// entries, so a probe always reaches an empty slot.
+    index: Vec<u32>,
+}
+
+impl KernelTable {
+    fn new(sorted: Vec<KernelExport>) -> Self {
+        let slots = (sorted.len() * 2).next_power_of_two().max(2);
+        let mut index = alloc::vec![0u32; slots];
+        let mask = slots - 1;
+        for (i, e) in sorted.iter().enumerate() {
+            let mut slot = name_hash(e.name.as_bytes()) as usize & mask;
+            while index.get(slot).is_some_and(|&v| v != 0) {
+                slot = (slot + 1) & mask;
+            }
+            if let Some(v) = index.get_mut(slot) {
+                *v = i as u32 + 1;
+            }
+        }
+        KernelTable { sorted, index }
+    }
+
+    /// The export named `name`.
+    fn find(&self, name: &str) -> Option<&KernelExport> {
+        let mask = self.index.len() - 1;
+        let mut slot = name_hash(name.as_bytes()) as usize & mask;
+        loop {
+            let i = *self.index.get(slot)? as usize;
+            let e = self.sorted.get(i.checked_sub(1)?)?;
+            if e.name == name {
+                return Some(e);
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+}
+
+/// FNV-1a, 64-bit: a few instructions a byte, and names differ early.
+fn name_hash(name: &[u8]) -> u64 {
+    name.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+static KERNEL: spin::Once<KernelTable> = spin::Once::new();
 static MODULE_EXPORTS: IrqLock<BTreeMap<String, Resolved>> = IrqLock::new(BTreeMap::new());
 
-fn kernel_table() -> &'static [KernelExport] {
+fn kernel_table() -> &'static KernelTable {
     KERNEL.call_once(|| {
         extern "C" {
             static __ksymtab_start: KernelSymbol;
@@ -61,15 +112,13 @@ fn kernel_table() -> &'static [KernelExport] {
             })
             .collect();
         table.sort_unstable_by_key(|e| e.name);
-        table
+        KernelTable::new(table)
     })
 }
 
 /// Looks a symbol up in the kernel, then in loaded modules.
 pub fn resolve(name: &str) -> Option<Resolved> {
-    let table = kernel_table();
-    if let Ok(i) = table.binary_search_by_key(&name, |e| e.name) {
-        let e = &table[i];
+    if let Some(e) = kernel_table().find(name) {
         return Some(Resolved {
             addr: e.addr,
             crc: e.crc,
@@ -89,11 +138,7 @@ pub fn add_module_exports(
     let table = kernel_table();
     let mut map = MODULE_EXPORTS.lock();
     for (name, _, _) in exports {
-        if map.contains_key(name)
-            || table
-                .binary_search_by_key(&name.as_str(), |e| e.name)
-                .is_ok()
-        {
+        if map.contains_key(name) || table.find(name).is_some() {
             return Err(name.clone());
         }
     }
@@ -120,7 +165,7 @@ pub fn remove_module_exports(owner: &Arc<Module>) {
 
 /// Every exported symbol, kernel first: (name, address, crc, owner name).
 pub fn list(mut f: impl FnMut(&str, u64, u32, Option<&str>, u32)) {
-    for e in kernel_table() {
+    for e in &kernel_table().sorted {
         f(e.name, e.addr, e.crc, None, e.flags);
     }
     for (name, r) in MODULE_EXPORTS.lock().iter() {

@@ -1,4 +1,4 @@
-//! `memcpy` and `memset` for the kernel, in assembly: 16 bytes a step with
+//! `memcpy` and `memset` for the kernel, in assembly: 64 bytes a step (then 16) with
 //! `ldp`/`stp` of whole registers, whatever the alignment, once this CPU's MMU
 //! is on.
 //!
@@ -25,7 +25,7 @@
 use core::arch::global_asm;
 
 // memcpy(x0 = dst, x1 = src, x2 = n) -> x0; the regions do not overlap.
-// x3 = dst cursor, x4/x5 = data, x6 = scratch.
+// x3 = dst cursor, x4-x11 = data, x6 = scratch (before the copy).
 global_asm!(
     ".section .text.memcpy, \"ax\"",
     ".global memcpy",
@@ -39,7 +39,21 @@ global_asm!(
     "    mrs     x6, sctlr_el1",
     "    tbz     x6, #0, 8f", // MMU off: bytes
     "    tbnz    x6, #1, 8f", // alignment checks on: bytes
-    "2:  subs    x2, x2, #16",
+    // 64 bytes a step (10 instructions where the 16-byte loop takes 16),
+    // then 16 at a time: x2 holds n - 64, then n - 16.
+    "2:  subs    x2, x2, #64",
+    "    b.lo    11f",
+    "12: ldp     x4, x5, [x1], #64",
+    "    ldp     x6, x7, [x1, #-48]",
+    "    ldp     x8, x9, [x1, #-32]",
+    "    ldp     x10, x11, [x1, #-16]",
+    "    stp     x4, x5, [x3], #64",
+    "    stp     x6, x7, [x3, #-48]",
+    "    stp     x8, x9, [x3, #-32]",
+    "    stp     x10, x11, [x3, #-16]",
+    "    subs    x2, x2, #64",
+    "    b.hs    12b",
+    "11: adds    x2, x2, #48",
     "    b.lo    4f",
     "3:  ldp     x4, x5, [x1], #16",
     "    stp     x4, x5, [x3], #16",
@@ -85,7 +99,15 @@ global_asm!(
     "    mrs     x6, sctlr_el1",
     "    tbz     x6, #0, 8f",
     "    tbnz    x6, #1, 8f",
-    "2:  subs    x2, x2, #16",
+    "2:  subs    x2, x2, #64",
+    "    b.lo    11f",
+    "12: stp     x4, x4, [x3], #64",
+    "    stp     x4, x4, [x3, #-48]",
+    "    stp     x4, x4, [x3, #-32]",
+    "    stp     x4, x4, [x3, #-16]",
+    "    subs    x2, x2, #64",
+    "    b.hs    12b",
+    "11: adds    x2, x2, #48",
     "    b.lo    4f",
     "3:  stp     x4, x4, [x3], #16",
     "    subs    x2, x2, #16",
