@@ -7,6 +7,10 @@
 //!   hits both alike; the ratio of the medians is the figure to quote.
 //! - In guest: the kernel's own count of counter ticks from `kernel_main` to the
 //!   end of boot (`Boot took ...` in dmesg).
+//! - Translated blocks: how many blocks TCG translated from power-on to the
+//!   prompt and `poweroff` (`qemu/prof/blocks.c`), kernel alone and with every
+//!   driver. Boot's real time above the floor follows this count (several
+//!   microseconds a block on this host), and it repeats exactly.
 //! - Image size, and heap free at the prompt with `-m 32M`.
 //! - Modules: `modstress` (insmod/rmmod of each shipped module that can cycle,
 //!   time per load, per KiB, per relocation, heap before/after) and `refbench`
@@ -46,7 +50,7 @@
 //!   console); guest time between the two `uptime`s with `-icount shift=0`
 //!   (idle time still follows the host's clock, so runs differ a little).
 //! - `--boot-only`: the boot figures alone (floor, prompt, `quiet`, in-guest
-//!   time, Image size).
+//!   time, translated blocks, Image size).
 
 use qemu_tests::linux_bench::{parse_linux, parse_modstress, LinuxReport};
 use qemu_tests::{root, with_initrd, Burst, Machine, Opts, PROMPT};
@@ -354,6 +358,46 @@ fn signing() {
 
 /// Issue 5 figures: boot with every driver coldplugged, the smallest -m that
 /// gets there, virtio-blk throughput, loading from the disk vs the initrd.
+/// Blocks TCG translated (and the instructions in them) from power-on to the
+/// prompt and `poweroff`, counted by `qemu/prof/blocks.c`: under TCG, boot's
+/// real time follows this count (several microseconds a block), and unlike
+/// wall time on a shared host it repeats exactly. None when gcc cannot build
+/// the plugin.
+fn translated_blocks(opts: &Opts) -> Option<(u64, u64)> {
+    let dir = root().join("build/prof");
+    std::fs::create_dir_all(&dir).ok()?;
+    let lib = dir.join("libblocks.so");
+    let built = Command::new("gcc")
+        .args(["-shared", "-fPIC", "-O2", "-o"])
+        .arg(&lib)
+        .arg(root().join("qemu/prof/blocks.c"))
+        .status()
+        .is_ok_and(|s| s.success());
+    if !built {
+        return None;
+    }
+    let out = dir.join("blocks.out");
+    let _ = std::fs::remove_file(&out);
+    let mut extra = opts.extra.clone();
+    extra.extend([
+        "-plugin".into(),
+        format!("{},out={}", lib.display(), out.display()),
+    ]);
+    let mut m = Machine::start(&Opts {
+        extra,
+        ..opts.clone()
+    });
+    m.expect(PROMPT, Duration::from_secs(60));
+    m.send(b"poweroff\r");
+    m.wait_exit(Duration::from_secs(30));
+    let text = std::fs::read_to_string(&out).ok()?;
+    let nums: Vec<u64> = text
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    (nums.len() == 2).then(|| (nums[0], nums[1]))
+}
+
 fn drivers(floor_ms: f64) {
     let dir = root().join("target/qemu-tests");
     std::fs::create_dir_all(&dir).expect("mkdir");
@@ -401,6 +445,9 @@ fn drivers(floor_ms: f64) {
     println!("boot to prompt with every driver coldplugged and /disk mounted: {b:.1} ms median of {RUNS} = {:.2}x the QEMU floor ({f:.1} ms, interleaved)", b / f);
     println!("  the same with `quiet`: {q:.1} ms = {:.2}x", q / f);
     println!("last coldplug log line: {}", guest.trim());
+    if let Some((blocks, insns)) = translated_blocks(&with_drivers("256M")) {
+        println!("  translated blocks, power-on to the prompt and poweroff: {blocks} ({insns} instructions; qemu/prof/blocks.c)");
+    }
     for mem in ["8M", "12M", "16M", "24M"] {
         let mut m = Machine::start(&with_drivers(mem));
         let ok = m.wait_for(PROMPT, Duration::from_secs(30)).is_ok()
@@ -1223,6 +1270,9 @@ fn main() {
         size as f64 / 1024.0,
         image.display()
     );
+    if let Some((blocks, insns)) = translated_blocks(&Opts::default()) {
+        println!("translated blocks, power-on to the prompt and poweroff: {blocks} ({insns} instructions; qemu/prof/blocks.c)");
+    }
     if std::env::args().any(|a| a == "--boot-only") {
         return;
     }
