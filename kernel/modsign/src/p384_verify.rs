@@ -17,12 +17,15 @@
 //!   at infinity; tables hold affine points, added with mixed additions (the
 //!   same Explicit-Formulas Database formulas as P-256's, for a = -3).
 //! - `u1 G + u2 Q` is an interleaved width-w NAF (Shamir's trick with signed
-//!   windows; Hankerson, Menezes, Vanstone, Guide to ECC, 3.51): one chain of
-//!   384 doublings, one mixed addition per non-zero digit (about one digit in
-//!   w + 1). The odd multiples `P, 3P, ..., (2^(w-1) - 1) P` are built once:
-//!   G's (w = [`G_WINDOW`]) on the first verification of any key, a key's
-//!   (w = [`Q_WINDOW`]) on its own first verification, kept in the key
-//!   ([`P384Key`]), so the kernel holds no constant table.
+//!   windows; Hankerson, Menezes, Vanstone, Guide to ECC, 3.51) over four
+//!   scalars: each of u1, u2 cut in two 192-bit halves, `u = u_low + 2^192
+//!   u_high`, against tables of P and of `2^192 P`. One chain of 192
+//!   doublings, one mixed addition per non-zero digit (about one digit in w +
+//!   1). The odd multiples `P, 3P, ..., (2^(w-1) - 1) P` of both are built
+//!   once: G's (w = [`G_WINDOW`]) on the first verification of any key, a
+//!   key's (w = [`Q_WINDOW`]; 192 doublings, 14 additions, two inversions)
+//!   on its own first verification, kept in the key ([`P384Key`]), so the
+//!   kernel Image holds no constant table.
 //! - `x(R) mod n == r` is checked without inverting `Z`: `X == r Z^2`, or
 //!   `X == (r + n) Z^2` when `r + n < p`.
 //!
@@ -559,31 +562,53 @@ fn batch_to_affine(points: &[Jacobian]) -> Option<Vec<Affine>> {
 // ---------------------------------------------------------------------------
 // Interleaved wNAF
 
-/// G's NAF width: 2^(G_WINDOW - 2) = 32 odd multiples (6 KiB, built once).
+/// G's NAF width: 2^(G_WINDOW - 2) = 32 odd multiples of G and of 2^192 G
+/// (6 KiB, built once).
 const G_WINDOW: u32 = 7;
-/// A key's NAF width: 8 odd multiples (1.5 KiB in each key).
+/// A key's NAF width: 8 odd multiples of Q and of 2^192 Q (1.5 KiB per key).
 const Q_WINDOW: u32 = 5;
-/// Digits of a NAF of a number below 2^384: one more than its bits.
-const NAF_DIGITS: usize = 385;
+/// Where a scalar is cut: `k = k_low + 2^HALF k_high`, both below 2^HALF.
+const HALF: usize = 192;
+/// Digits of a NAF of a number below 2^HALF: one more than its bits.
+const NAF_DIGITS: usize = HALF + 1;
 
-/// `P, 3P, 5P, ..., (2 count - 1) P`, affine; `None` if one of them is the
-/// point at infinity (never, for a point of order n: these are below n).
-fn odd_multiples(point: &Affine, count: usize) -> Option<Vec<Affine>> {
-    let twice = batch_to_affine(&[Jacobian::from_affine(point).double()])?;
-    let mut multiples = Vec::with_capacity(count);
-    let mut current = Jacobian::from_affine(point);
-    multiples.push(current);
-    for _ in 1..count {
-        current = current.add_affine(&twice[0]);
-        multiples.push(current);
-    }
-    batch_to_affine(&multiples)
+/// A point's tables: the odd multiples `P, 3P, ..., (2 count - 1) P` of P and
+/// of `2^HALF P`, affine.
+struct Multiples {
+    low: Vec<Affine>,
+    high: Vec<Affine>,
 }
 
-/// G's odd multiples, built by the first verification of any key.
-static G_MULTIPLES: spin::Once<Option<Vec<Affine>>> = spin::Once::new();
+/// The [`Multiples`] of `point`, `count` each; `None` if one of them is the
+/// point at infinity (never, for a point of order n: these are multiples by
+/// numbers between 0 and n).
+fn odd_multiples(point: &Affine, count: usize) -> Option<Multiples> {
+    let base = Jacobian::from_affine(point);
+    let mut high = base;
+    for _ in 0..HALF {
+        high = high.double();
+    }
+    // Both bases' doubles, and the high base, affine with one inversion.
+    let steps = batch_to_affine(&[base.double(), high, high.double()])?;
+    let (twice, high_base, high_twice) = (steps[0], steps[1], steps[2]);
+    let mut multiples = Vec::with_capacity(2 * count);
+    for (start, step) in [(point, twice), (&high_base, high_twice)] {
+        let mut current = Jacobian::from_affine(start);
+        multiples.push(current);
+        for _ in 1..count {
+            current = current.add_affine(&step);
+            multiples.push(current);
+        }
+    }
+    let mut low = batch_to_affine(&multiples)?;
+    let high = low.split_off(count);
+    Some(Multiples { low, high })
+}
 
-fn g_multiples() -> Option<&'static [Affine]> {
+/// G's multiples, built by the first verification of any key.
+static G_MULTIPLES: spin::Once<Option<Multiples>> = spin::Once::new();
+
+fn g_multiples() -> Option<&'static Multiples> {
     G_MULTIPLES
         .call_once(|| {
             let g = Affine {
@@ -592,51 +617,57 @@ fn g_multiples() -> Option<&'static [Affine]> {
             };
             odd_multiples(&g, 1 << (G_WINDOW - 2))
         })
-        .as_deref()
+        .as_ref()
 }
 
-/// The width-`w` NAF of `k` (Guide to ECC, 3.35): digit i odd and below
-/// 2^(w-1) in magnitude, or 0; of any w consecutive digits at most one is
-/// non-zero. `k = sum of digit i 2^i`.
-fn wnaf(k: &Limbs, w: u32) -> [i8; NAF_DIGITS] {
-    let mut digits = [0i8; NAF_DIGITS];
-    // k grows by at most 2^(w-1) when a negative digit is taken: one more limb.
-    let mut k = [k[0], k[1], k[2], k[3], k[4], k[5], 0];
-    let window = 1u64 << w;
-    let mut i = 0;
-    while k.iter().any(|&limb| limb != 0) {
-        if k[0] & 1 == 1 {
-            let low = k[0] & (window - 1);
-            let digit = if low >= window / 2 {
-                low as i64 - window as i64
+/// The width-`w` NAFs (Guide to ECC, 3.35) of `k`'s low and high [`HALF`]
+/// bits: digit i odd and below 2^(w-1) in magnitude, or 0; of any w
+/// consecutive digits at most one is non-zero. `k = sum of (low i + 2^HALF
+/// high i) 2^i`.
+fn wnaf_halves(k: &Limbs, w: u32) -> [[i8; NAF_DIGITS]; 2] {
+    const HALF_LIMBS: usize = HALF / 64;
+    let mut out = [[0i8; NAF_DIGITS]; 2];
+    for (half, digits) in out.iter_mut().enumerate() {
+        // k grows by at most 2^(w-1) when a negative digit is taken: one more limb.
+        let mut k: [u64; HALF_LIMBS + 1] = core::array::from_fn(|i| {
+            if i < HALF_LIMBS {
+                k[half * HALF_LIMBS + i]
             } else {
-                low as i64
-            };
-            digits[i] = digit as i8;
-            // k -= digit: clears the low w bits.
-            if digit >= 0 {
-                let mut borrow = digit as u64;
-                for limb in k.iter_mut() {
-                    let (v, b) = sbb(*limb, borrow, 0);
-                    *limb = v;
-                    borrow = b;
-                }
-            } else {
-                let mut carry = digit.unsigned_abs();
-                for limb in k.iter_mut() {
-                    let (v, c) = adc(*limb, carry, 0);
-                    *limb = v;
-                    carry = c;
+                0
+            }
+        });
+        let window = 1u64 << w;
+        let mut i = 0;
+        while k.iter().any(|&limb| limb != 0) {
+            if k[0] & 1 == 1 {
+                let low = k[0] & (window - 1);
+                let digit = if low >= window / 2 {
+                    low as i64 - window as i64
+                } else {
+                    low as i64
+                };
+                digits[i] = digit as i8;
+                // k -= digit: clears the low w bits.
+                if digit >= 0 {
+                    let mut borrow = digit as u64;
+                    for limb in k.iter_mut() {
+                        (*limb, borrow) = sbb(*limb, borrow, 0);
+                    }
+                } else {
+                    let mut carry = digit.unsigned_abs();
+                    for limb in k.iter_mut() {
+                        (*limb, carry) = adc(*limb, carry, 0);
+                    }
                 }
             }
+            for j in 0..HALF_LIMBS {
+                k[j] = k[j] >> 1 | k[j + 1] << 63;
+            }
+            k[HALF_LIMBS] >>= 1;
+            i += 1;
         }
-        for j in 0..6 {
-            k[j] = k[j] >> 1 | k[j + 1] << 63;
-        }
-        k[6] >>= 1;
-        i += 1;
     }
-    digits
+    out
 }
 
 /// The table entry for a non-zero NAF digit: `|digit| P`, negated if negative.
@@ -649,20 +680,26 @@ fn naf_entry(table: &[Affine], digit: i8) -> Affine {
     }
 }
 
-/// `u1 G + u2 Q` for scalars below n (zero allowed).
-fn double_scalar_mul(u1: &Limbs, u2: &Limbs, g_table: &[Affine], q_table: &[Affine]) -> Jacobian {
-    let u1_digits = wnaf(u1, G_WINDOW);
-    let u2_digits = wnaf(u2, Q_WINDOW);
+/// `u1 G + u2 Q` for scalars below n (zero allowed): four NAFs of 193 digits
+/// (each scalar's halves) sharing one chain of 192 doublings.
+fn double_scalar_mul(u1: &Limbs, u2: &Limbs, g: &Multiples, q: &Multiples) -> Jacobian {
+    let [u1_low, u1_high] = wnaf_halves(u1, G_WINDOW);
+    let [u2_low, u2_high] = wnaf_halves(u2, Q_WINDOW);
+    let nafs = [
+        (&u1_low, &g.low),
+        (&u1_high, &g.high),
+        (&u2_low, &q.low),
+        (&u2_high, &q.high),
+    ];
     let mut acc = Jacobian::INFINITY;
     for i in (0..NAF_DIGITS).rev() {
         if !acc.is_infinity() {
             acc = acc.double();
         }
-        if u1_digits[i] != 0 {
-            acc = acc.add_affine(&naf_entry(g_table, u1_digits[i]));
-        }
-        if u2_digits[i] != 0 {
-            acc = acc.add_affine(&naf_entry(q_table, u2_digits[i]));
+        for (digits, table) in nafs {
+            if digits[i] != 0 {
+                acc = acc.add_affine(&naf_entry(table, digits[i]));
+            }
         }
     }
     acc
@@ -675,7 +712,7 @@ fn double_scalar_mul(u1: &Limbs, u2: &Limbs, g_table: &[Affine], q_table: &[Affi
 /// with its odd multiples once it has verified a signature.
 pub struct P384Key {
     point: Affine,
-    multiples: spin::Once<Option<Vec<Affine>>>,
+    multiples: spin::Once<Option<Multiples>>,
 }
 
 impl Clone for P384Key {
@@ -683,7 +720,11 @@ impl Clone for P384Key {
         P384Key {
             point: self.point,
             multiples: match self.multiples.get() {
-                Some(table) => spin::Once::initialized(table.clone()),
+                Some(Some(table)) => spin::Once::initialized(Some(Multiples {
+                    low: table.low.clone(),
+                    high: table.high.clone(),
+                })),
+                Some(None) => spin::Once::initialized(None),
                 None => spin::Once::new(),
             },
         }
@@ -771,10 +812,10 @@ impl P384Key {
         self.multiples.is_completed()
     }
 
-    fn multiples(&self) -> Option<&[Affine]> {
+    fn multiples(&self) -> Option<&Multiples> {
         self.multiples
             .call_once(|| odd_multiples(&self.point, 1 << (Q_WINDOW - 2)))
-            .as_deref()
+            .as_ref()
     }
 }
 
@@ -984,18 +1025,25 @@ mod tests {
         for w in [Q_WINDOW, G_WINDOW] {
             for _ in 0..300 {
                 let k = rng.below(&N);
-                let digits = wnaf(&k, w);
-                // Horner from the top digit, mod n (k < n).
+                let [low, high] = wnaf_halves(&k, w);
+                // Horner from the top digit of the high half down through the
+                // low half, mod n (k < n): high 2^HALF + low.
                 let mut acc = ZERO;
-                for &d in digits.iter().rev() {
-                    acc = add_mod(&acc, &acc, &N);
-                    let magnitude = [u64::from(d.unsigned_abs()), 0, 0, 0, 0, 0];
-                    acc = if d < 0 {
-                        sub_mod(&acc, &magnitude, &N)
-                    } else {
-                        add_mod(&acc, &magnitude, &N)
-                    };
-                    assert!(d == 0 || (d % 2 != 0 && d.unsigned_abs() < 1 << (w - 1)));
+                for digits in [&high, &low] {
+                    for &d in digits.iter().rev() {
+                        acc = add_mod(&acc, &acc, &N);
+                        let magnitude = [u64::from(d.unsigned_abs()), 0, 0, 0, 0, 0];
+                        acc = if d < 0 {
+                            sub_mod(&acc, &magnitude, &N)
+                        } else {
+                            add_mod(&acc, &magnitude, &N)
+                        };
+                        assert!(d == 0 || (d % 2 != 0 && d.unsigned_abs() < 1 << (w - 1)));
+                    }
+                    // The NAF_DIGITS doublings of the next half: undo one.
+                    if core::ptr::eq(digits, &high) {
+                        acc = scalar_half(&acc);
+                    }
                 }
                 assert_eq!(acc, k, "w {w}");
             }
@@ -1028,6 +1076,12 @@ mod tests {
             .expect("not infinity");
         let q_table = odd_multiples(&q, 1 << (Q_WINDOW - 2)).expect("table");
         let g_table = g_multiples().expect("G's table");
+        let high_g = scalar_mul_reference(&[0, 0, 0, 1, 0, 0], &g);
+        assert_eq!(to_affine(&high_g), Some(g_table.high[0]), "2^192 G");
+        assert_eq!(
+            g_table.low[1],
+            to_affine(&Jacobian::from_affine(&g).double().add_affine(&g)).expect("3G")
+        );
         let mut rng = SplitMix(5);
         for _ in 0..30 {
             let (u1, u2) = (rng.below(&N), rng.below(&N));
