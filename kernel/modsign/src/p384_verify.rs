@@ -275,27 +275,39 @@ fn sub_mod(a: &Limbs, b: &Limbs, m: &Limbs) -> Limbs {
 fn mont_mul(a: &Limbs, b: &Limbs, m: &Limbs, m_inv: u64) -> Limbs {
     let mut t = [0u64; 8];
     for &bi in b {
-        let mut carry = 0;
-        for j in 0..6 {
-            let uv = t[j] as u128 + a[j] as u128 * bi as u128 + carry as u128;
-            t[j] = uv as u64;
-            carry = (uv >> 64) as u64;
-        }
-        (t[6], t[7]) = adc(t[6], carry, 0);
-        // Add q m, q chosen so the low limb becomes 0, and shift it out.
-        let q = t[0].wrapping_mul(m_inv);
-        let mut carry = ((t[0] as u128 + q as u128 * m[0] as u128) >> 64) as u64;
-        for j in 1..6 {
-            let uv = t[j] as u128 + q as u128 * m[j] as u128 + carry as u128;
-            t[j - 1] = uv as u64;
-            carry = (uv >> 64) as u64;
-        }
-        let (low, high) = adc(t[6], carry, 0);
-        t[5] = low;
-        t[6] = t[7] + high;
-        t[7] = 0;
+        mont_row(&mut t, a, bi, m, m_inv);
     }
-    // t < 2m.
+    mont_finish(&t, m)
+}
+
+/// One row of [`mont_mul`]: `t = (t + a bi + q m) / 2^64`, q chosen so the
+/// division is exact. `t < 2m` before and after.
+#[inline(always)]
+fn mont_row(t: &mut [u64; 8], a: &Limbs, bi: u64, m: &Limbs, m_inv: u64) {
+    let mut carry = 0;
+    for j in 0..6 {
+        let uv = t[j] as u128 + a[j] as u128 * bi as u128 + carry as u128;
+        t[j] = uv as u64;
+        carry = (uv >> 64) as u64;
+    }
+    (t[6], t[7]) = adc(t[6], carry, 0);
+    // Add q m, q chosen so the low limb becomes 0, and shift it out.
+    let q = t[0].wrapping_mul(m_inv);
+    let mut carry = ((t[0] as u128 + q as u128 * m[0] as u128) >> 64) as u64;
+    for j in 1..6 {
+        let uv = t[j] as u128 + q as u128 * m[j] as u128 + carry as u128;
+        t[j - 1] = uv as u64;
+        carry = (uv >> 64) as u64;
+    }
+    let (low, high) = adc(t[6], carry, 0);
+    t[5] = low;
+    t[6] = t[7] + high;
+    t[7] = 0;
+}
+
+/// The end of [`mont_mul`]: `t < 2m` (six limbs and a carry) reduced below m.
+#[inline(always)]
+fn mont_finish(t: &[u64; 8], m: &Limbs) -> Limbs {
     let low = [t[0], t[1], t[2], t[3], t[4], t[5]];
     let (reduced, borrow) = sub_limbs(&low, m);
     if t[6] != 0 || borrow == 0 {
@@ -319,9 +331,18 @@ fn fe_neg(a: &Limbs) -> Limbs {
     sub_mod(&ZERO, a, &P)
 }
 
-/// `a b R^-1 mod p`.
+/// `a b R^-1 mod p`: [`mont_mul`] with its six rows written out, so the
+/// compiler sees p's limbs in each (its products by `2^64 - 1` become a
+/// shift and a subtraction) and keeps t in registers.
 fn fe_mul(a: &Limbs, b: &Limbs) -> Limbs {
-    mont_mul(a, b, &P, P_INV)
+    let mut t = [0u64; 8];
+    mont_row(&mut t, a, b[0], &P, P_INV);
+    mont_row(&mut t, a, b[1], &P, P_INV);
+    mont_row(&mut t, a, b[2], &P, P_INV);
+    mont_row(&mut t, a, b[3], &P, P_INV);
+    mont_row(&mut t, a, b[4], &P, P_INV);
+    mont_row(&mut t, a, b[5], &P, P_INV);
+    mont_finish(&t, &P)
 }
 
 fn fe_sqr(a: &Limbs) -> Limbs {
