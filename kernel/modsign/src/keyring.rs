@@ -23,7 +23,8 @@ pub enum PublicKey {
     Rsa(crate::rsa_verify::RsaPublicKey),
     /// Verified by `p256_verify`; builds its comb table on first use.
     P256(crate::p256_verify::P256Key),
-    P384(p384::ecdsa::VerifyingKey),
+    /// Verified by `p384_verify`; builds its odd-multiples table on first use.
+    P384(crate::p384_verify::P384Key),
     /// Kept, so a signature by it is "unsupported" (ENOPKG), not "unknown key".
     Unsupported(String),
 }
@@ -127,7 +128,7 @@ pub(crate) fn public_key(spki: &spki::SubjectPublicKeyInfoOwned) -> PublicKey {
                 |e| PublicKey::Unsupported(format!("P-256 key: {e}")),
                 PublicKey::P256,
             ),
-            Some(SECP_384_R_1) => p384::ecdsa::VerifyingKey::from_sec1_bytes(bits).map_or_else(
+            Some(SECP_384_R_1) => crate::p384_verify::P384Key::from_sec1(bits).map_or_else(
                 |e| PublicKey::Unsupported(format!("P-384 key: {e}")),
                 PublicKey::P384,
             ),

@@ -10,10 +10,10 @@
 //! that were hashed. Every outcome that is not success is a [`SigError`] whose
 //! class and errno are Linux's.
 //!
-//! `no_std` + `alloc`; DER, X.509, CMS and P-384 are RustCrypto's, the RSA
-//! key parser ([`rsa_key`]) and the RSA and P-256 checks our own
-//! variable-time ones ([`rsa_verify`], [`p256_verify`], differential-tested
-//! against RustCrypto's). The only
+//! `no_std` + `alloc`; DER, X.509 and CMS are RustCrypto's, the RSA key
+//! parser ([`rsa_key`]) and the RSA, P-256 and P-384 checks our own
+//! variable-time ones ([`rsa_verify`], [`p256_verify`], [`p384_verify`],
+//! differential-tested against RustCrypto's). The only
 //! `unsafe` is the SHA-256 instruction path, entered after the kernel has
 //! declared the instructions present ([`hash::declare_sha2_instructions`]).
 #![cfg_attr(not(test), no_std)]
@@ -27,6 +27,7 @@ pub mod keyring;
 #[cfg(target_arch = "aarch64")]
 mod mont_aarch64;
 pub mod p256_verify;
+pub mod p384_verify;
 pub mod pkcs7;
 pub mod rsa_key;
 pub mod rsa_verify;
@@ -81,11 +82,16 @@ fn check_signature(
     signer: &pkcs7::Signer,
     digest: &[u8],
 ) -> Result<(), SigError> {
-    use ecdsa::signature::hazmat::PrehashVerifier;
     let rejected = || SigError::Rejected {
         signer: cert.signer.clone(),
     };
     let sig = signer.signature.as_slice();
+    let ecdsa_error = |e| match e {
+        p256_verify::EcdsaError::MalformedSignature => {
+            SigError::Malformed(Malformed::SignatureEncoding)
+        }
+        p256_verify::EcdsaError::Rejected => rejected(),
+    };
     match (&cert.key, signer.kind) {
         (PublicKey::Unsupported(what), _) => Err(SigError::UnsupportedAlgorithm(Unsupported::Key(
             what.clone(),
@@ -102,17 +108,11 @@ fn check_signature(
         (PublicKey::P256(key), SignatureKind::Ecdsa) => {
             // Variable-time (public values only); the same answer as the p256
             // crate's `DerSignature::from_bytes` + `verify_prehash`, faster.
-            p256_verify::verify_prehash(key, digest, sig).map_err(|e| match e {
-                p256_verify::EcdsaError::MalformedSignature => {
-                    SigError::Malformed(Malformed::SignatureEncoding)
-                }
-                p256_verify::EcdsaError::Rejected => rejected(),
-            })
+            p256_verify::verify_prehash(key, digest, sig).map_err(ecdsa_error)
         }
         (PublicKey::P384(key), SignatureKind::Ecdsa) => {
-            let sig = p384::ecdsa::DerSignature::from_bytes(sig)
-                .map_err(|_| SigError::Malformed(Malformed::SignatureEncoding))?;
-            key.verify_prehash(digest, &sig).map_err(|_| rejected())
+            // Likewise against the p384 crate (tests/p384_differential.rs).
+            p384_verify::verify_prehash(key, digest, sig).map_err(ecdsa_error)
         }
         // Linux: a signature algorithm that is not the key's is EKEYREJECTED
         // (public_key_verify_signature).

@@ -126,7 +126,11 @@ impl SigningKey {
                     .as_ref()
                     == Ok(p)
             }
-            (SigningKey::P384(k), PublicKey::P384(p)) => k.verifying_key() == p,
+            (SigningKey::P384(k), PublicKey::P384(p)) => {
+                modsign::p384_verify::P384Key::from_sec1(&k.verifying_key().to_sec1_bytes())
+                    .as_ref()
+                    == Ok(p)
+            }
             _ => false,
         }
     }
