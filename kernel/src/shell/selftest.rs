@@ -675,7 +675,8 @@ fn stress_phase(
     for _ in 0..cycles {
         if module::find(name).is_none() {
             if let Err(e) = module::load(name, bytes, &[]) {
-                r.errors.push(e.detail);
+                r.errors
+                    .push(alloc::format!("insmod: {} (errno {})", e.detail, e.errno));
                 break;
             }
         }
@@ -690,7 +691,8 @@ fn stress_phase(
                 r.refused += 1
             }
             Err(e) => {
-                r.errors.push(e.detail);
+                r.errors
+                    .push(alloc::format!("rmmod: {} (errno {})", e.detail, e.errno));
                 break;
             }
         }
@@ -701,7 +703,11 @@ fn stress_phase(
     }
     if module::find(name).is_some() {
         if let Err(e) = module::unload(name, false) {
-            r.errors.push(e.detail);
+            r.errors.push(alloc::format!(
+                "final rmmod, readers stopped: {} (errno {})",
+                e.detail,
+                e.errno
+            ));
         }
     }
     r
@@ -760,7 +766,10 @@ pub fn smpstress(args: &[&str]) {
             stress::REFUSED[c].load(Ordering::Relaxed)
         );
     }
-    for e in warm.errors.iter().chain(&r.errors) {
+    for e in &warm.errors {
+        println!("smpstress: error: in the warm-up: {e}");
+    }
+    for e in &r.errors {
         println!("smpstress: error: {e}");
     }
     print_grace("smpstress", grace_before, grace_after);
