@@ -307,16 +307,29 @@ impl<'a> Object<'a> {
         true
     }
 
-    /// The run-time address of every symbol (`None` for symbols of unloaded sections).
+    /// The run-time address of every symbol the load uses: those a relocation
+    /// names (checked by the plan) and those that are not local (exports and
+    /// imports). `None` for the others, whose entries are never read, and for
+    /// symbols of unloaded sections.
     fn resolve_symbols(
         &self,
         layout: &Layout,
         regions: &Regions<'_>,
         resolver: &mut dyn SymbolResolver,
     ) -> Result<Vec<Option<u64>>, LoadError> {
-        let symbols = self.symbols();
-        let mut addresses = Vec::with_capacity(symbols.len());
-        for (index, sym) in symbols.iter().enumerate() {
+        let count = self.symbol_count();
+        let mut addresses = Vec::with_capacity(count);
+        for index in 0..count {
+            let used = layout
+                .checked_symbols
+                .get(index)
+                .is_some_and(|&c| c != crate::reloc::CheckedSymbols::UNCHECKED)
+                || index >= self.eager_from();
+            if !used {
+                addresses.push(None);
+                continue;
+            }
+            let sym = self.symbol(index)?;
             let address = match sym.def {
                 SymbolDef::Undefined if index == 0 => Some(0),
                 SymbolDef::Undefined => {
