@@ -811,6 +811,46 @@ impl<'a> Object<'a> {
         })
     }
 
+    /// Calls `f` with the index and raw entry of every symbol, in table order
+    /// ([`Object::raw_symbol`] for each, the table's word width chosen once).
+    #[inline(always)]
+    pub fn for_each_raw_symbol(&self, mut f: impl FnMut(usize, RawSymbol)) {
+        let raw = |w0: u64, value: u64, size: u64| RawSymbol {
+            name_offset: w0 as u32,
+            value,
+            size,
+            shndx: (w0 >> 48) as u16,
+            bind: ((w0 >> 32) as u8) >> 4,
+            sym_type: ((w0 >> 32) as u8) & 0xf,
+        };
+        match self.symtab {
+            Words::W64(w) => {
+                for (i, r) in w.iter().take(self.symbol_count).enumerate() {
+                    f(
+                        i,
+                        raw(u64::from_le(r[0]), u64::from_le(r[1]), u64::from_le(r[2])),
+                    );
+                }
+            }
+            Words::W32(w) => {
+                for (i, r) in w.iter().take(self.symbol_count).enumerate() {
+                    let q = |k: usize| {
+                        u64::from(u32::from_le(r[2 * k]))
+                            | u64::from(u32::from_le(r[2 * k + 1])) << 32
+                    };
+                    f(i, raw(q(0), q(1), q(2)));
+                }
+            }
+            Words::Bytes(_) => {
+                for i in 0..self.symbol_count {
+                    if let Some(r) = self.raw_symbol(i) {
+                        f(i, r);
+                    }
+                }
+            }
+        }
+    }
+
     /// Symbol `index`, checked: its name (but a local's, read by
     /// [`Object::symbol_name`] when asked for), its section index and value,
     /// COMMON alignment, no undefined locals. This is the one check of an

@@ -532,16 +532,16 @@ fn function_symbols(object: &Object<'_>, loaded: &LoadedModule<'_>) -> Vec<(u64,
     // a function counts when its section is placed text and its value lies
     // inside it, the check `Object::symbol` makes; others are left out.
     let mut syms = Vec::with_capacity(object.symbol_count());
-    for index in 1..object.symbol_count() {
-        let Some(s) = object.raw_symbol(index).filter(|r| r.sym_type == STT_FUNC) else {
-            continue;
-        };
+    object.for_each_raw_symbol(|_, s| {
+        if s.sym_type != STT_FUNC {
+            return;
+        }
         if let Some(&Some((base, size))) = text_of.get(usize::from(s.shndx)) {
             if s.value <= size {
                 syms.push((base.wrapping_add(s.value), s.size, s.name_offset));
             }
         }
-    }
+    });
     // Not sorted: `Module::function_at` (oops reports only) scans them.
     // Sized for every symbol above (no regrowth); the module keeps only
     // what it uses.
