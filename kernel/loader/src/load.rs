@@ -19,7 +19,7 @@ use crate::encode::{self, branch26_reaches, page, FieldError};
 use crate::error::{LoadError, RegionKind};
 use crate::layout::{Layout, PlannedReloc, GOT_SLOT_SIZE, VENEER_SIZE};
 use crate::object::{Binding, Object, SectionClass, SymbolDef};
-use crate::reloc::{Reloc, RelocKind, RELOC_KIND_COUNT};
+use crate::reloc::{CheckedSymbols, Reloc, RelocKind, RELOC_KIND_COUNT};
 
 /// Looks up the addresses of symbols the module imports.
 pub trait SymbolResolver {
@@ -319,15 +319,34 @@ impl<'a> Object<'a> {
     ) -> Result<Vec<Option<u64>>, LoadError> {
         let count = self.symbol_count();
         let mut addresses = Vec::with_capacity(count);
+        let eager_from = self.eager_from();
         for index in 0..count {
-            let used = layout
-                .checked_symbols
-                .get(index)
-                .is_some_and(|&c| c != crate::reloc::CheckedSymbols::UNCHECKED)
-                || index >= self.eager_from();
-            if !used {
-                addresses.push(None);
-                continue;
+            if index < eager_from {
+                let code = layout
+                    .checked_symbols
+                    .get(index)
+                    .copied()
+                    .unwrap_or(CheckedSymbols::UNCHECKED);
+                if code == CheckedSymbols::UNCHECKED {
+                    addresses.push(None);
+                    continue;
+                }
+                if CheckedSymbols::in_loaded_section(code) {
+                    // A local the plan checked (`CheckedSymbols::check`): its
+                    // section index names a loaded section, its value lies
+                    // inside it; the raw entry says no more than that.
+                    let raw = self.raw_symbol(index);
+                    addresses.push(raw.and_then(|r| {
+                        let slot = layout.section_slot(usize::from(r.shndx))?;
+                        Some(
+                            regions
+                                .base(slot.region)
+                                .wrapping_add(slot.offset)
+                                .wrapping_add(r.value),
+                        )
+                    }));
+                    continue;
+                }
             }
             let sym = self.symbol(index)?;
             let address = match sym.def {

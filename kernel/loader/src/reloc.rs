@@ -347,6 +347,11 @@ impl CheckedSymbols {
         }
     }
 
+    /// Whether `code` says: checked, defined in a loaded section.
+    pub(crate) fn in_loaded_section(code: u8) -> bool {
+        code >= Self::REGION_BASE
+    }
+
     fn region_of(code: u8) -> Option<RegionKind> {
         match code.wrapping_sub(Self::REGION_BASE) {
             0 => Some(RegionKind::Text),
