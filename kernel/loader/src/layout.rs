@@ -28,8 +28,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::error::{LoadError, RegionKind};
-use crate::object::{Binding, Object, SectionClass, SymbolDef};
-use crate::reloc::{Reloc, RelocKind, RELOC_KIND_COUNT};
+use crate::object::{Object, SectionClass, SymbolDef};
+use crate::reloc::{CheckedSymbols, Reloc, RelocKind, RELOC_KIND_COUNT};
 
 /// Largest region accepted: 128 MiB minus room for veneers, so every branch inside
 /// the text region reaches every other without a veneer.
@@ -146,6 +146,10 @@ pub struct Layout {
     /// Every relocation to apply, checked and decoded, in table and entry order:
     /// the load applies these and never reads the RELA tables again.
     pub(crate) relocs: Vec<PlannedReloc>,
+    /// Per symbol index: whether a relocation names it (then it was checked),
+    /// as [`CheckedSymbols`] codes. The load computes addresses for those and
+    /// for the symbols that are not local.
+    pub(crate) checked_symbols: Vec<u8>,
 }
 
 /// One relocation as the plan checked it (`Reloc::decode`: a known type, a place
@@ -233,7 +237,6 @@ impl Layout {
     /// Plans the layout of `object` with `options`: sections, COMMON, what the
     /// relocations need, GOT order, veneer area, GOT area, then the limits.
     pub fn plan_with(object: &Object<'_>, options: PlanOptions) -> Result<Layout, LoadError> {
-        let symbols = object.symbols();
         let mut cursor = [Cursor::default(); 3];
         if options.fix_cortex_a53_843419 {
             // Page offsets of ADRPs are only known if text starts on a page.
@@ -243,9 +246,9 @@ impl Layout {
         let (common_offsets, common) = place_common(object, &mut cursor)?;
         let needs = RelocNeeds::scan(object, &slots, options)?;
         let (got_symbols, got_slot_of) = got_order(object, &needs.got);
-        let wants_got_symbol = symbols
-            .iter()
-            .any(|s| s.def == SymbolDef::Undefined && s.name == crate::GOT_SYMBOL);
+        let wants_got_symbol = object
+            .eager_symbols()
+            .any(|(_, s)| s.def == SymbolDef::Undefined && s.name == crate::GOT_SYMBOL);
         let plt = reserve_plt(&mut cursor, needs.veneer_keys.len() + needs.adrp_keys.len())?;
         let got = reserve_got(&mut cursor, got_symbols.len(), wants_got_symbol)?;
 
@@ -271,6 +274,7 @@ impl Layout {
             got_slot_of,
             got_symbols,
             relocs: needs.relocs,
+            checked_symbols: needs.checked.0,
         };
         layout.check_limits(options)?;
         Ok(layout)
@@ -350,7 +354,8 @@ fn place_common(
     let mut common_offsets = Vec::new();
     let mut common_start = None;
     let data = &mut cursor[region_slot(RegionKind::Data)];
-    for (index, sym) in object.symbols().iter().enumerate() {
+    // Every COMMON symbol is among those checked at parse.
+    for (index, sym) in object.eager_symbols() {
         if sym.def != SymbolDef::Common {
             continue;
         }
@@ -384,6 +389,8 @@ struct RelocNeeds {
     got: Vec<bool>,
     /// Every entry, decoded and checked, for the load.
     relocs: Vec<PlannedReloc>,
+    /// The symbols the entries name, checked on first use.
+    checked: CheckedSymbols,
 }
 
 impl RelocNeeds {
@@ -401,9 +408,10 @@ impl RelocNeeds {
             adrp_keys: Vec::new(),
             got: Vec::new(),
             relocs: Vec::with_capacity(tables.iter().map(|t| t.len()).sum()),
+            checked: CheckedSymbols::new(object.symbol_count()),
         };
         let sections = object.sections();
-        let symbol_count = object.symbols().len();
+        let symbol_count = object.symbol_count();
         for table in tables {
             let target = sections
                 .get(table.target)
@@ -417,7 +425,8 @@ impl RelocNeeds {
                 continue;
             };
             for rela in table.iter() {
-                let (reloc, symbol_region) = Reloc::decode(object, target, rela)?;
+                let (reloc, symbol_region) =
+                    Reloc::decode(object, target, rela, &mut needs.checked)?;
                 needs.note(reloc, symbol_region, slot, symbol_count, options)?;
             }
         }
@@ -492,13 +501,13 @@ fn got_order(object: &Object<'_>, needs_got: &[bool]) -> (Vec<u32>, Vec<u32>) {
         // No GOT-relative relocation: nothing to walk the symbols for.
         return (Vec::new(), Vec::new());
     }
-    let symbols = object.symbols();
     let mut got_symbols = Vec::new();
     for want_local in [false, true] {
-        for (index, sym) in symbols.iter().enumerate() {
-            if needs_got.get(index).copied().unwrap_or(false)
-                && (sym.binding == Binding::Local) == want_local
-            {
+        for (index, &needed) in needs_got.iter().enumerate() {
+            let local = object
+                .raw_symbol(index)
+                .is_some_and(|r| r.bind == elf::abi::STB_LOCAL);
+            if needed && local == want_local {
                 got_symbols.push(index as u32);
             }
         }
@@ -508,7 +517,7 @@ fn got_order(object: &Object<'_>, needs_got: &[bool]) -> (Vec<u32>, Vec<u32>) {
         if got_symbols.is_empty() {
             0
         } else {
-            symbols.len()
+            needs_got.len()
         }
     ];
     for (slot, &sym) in got_symbols.iter().enumerate() {

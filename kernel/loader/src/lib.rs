@@ -42,7 +42,7 @@ pub use load::{
     ExportedSymbol, LoadStats, LoadedModule, PlacedArea, Region, Regions, SectionPlacement,
     SymbolResolver,
 };
-pub use object::{Binding, Object, Section, SectionClass, Symbol, SymbolDef};
+pub use object::{Binding, Object, RawSymbol, Section, SectionClass, Symbol, SymbolDef};
 pub use reloc::{RelocKind, RELOC_KIND_COUNT};
 
 /// Symbol called after a successful load (Linux's name for a module's init).

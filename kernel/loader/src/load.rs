@@ -19,7 +19,7 @@ use crate::encode::{self, branch26_reaches, page, FieldError};
 use crate::error::{LoadError, RegionKind};
 use crate::layout::{Layout, PlannedReloc, GOT_SLOT_SIZE, VENEER_SIZE};
 use crate::object::{Binding, Object, SectionClass, SymbolDef};
-use crate::reloc::{Reloc, RelocKind, RELOC_KIND_COUNT};
+use crate::reloc::{CheckedSymbols, Reloc, RelocKind, RELOC_KIND_COUNT};
 
 /// Looks up the addresses of symbols the module imports.
 pub trait SymbolResolver {
@@ -307,16 +307,48 @@ impl<'a> Object<'a> {
         true
     }
 
-    /// The run-time address of every symbol (`None` for symbols of unloaded sections).
+    /// The run-time address of every symbol the load uses: those a relocation
+    /// names (checked by the plan) and those that are not local (exports and
+    /// imports). `None` for the others, whose entries are never read, and for
+    /// symbols of unloaded sections.
     fn resolve_symbols(
         &self,
         layout: &Layout,
         regions: &Regions<'_>,
         resolver: &mut dyn SymbolResolver,
     ) -> Result<Vec<Option<u64>>, LoadError> {
-        let symbols = self.symbols();
-        let mut addresses = Vec::with_capacity(symbols.len());
-        for (index, sym) in symbols.iter().enumerate() {
+        let count = self.symbol_count();
+        let mut addresses = Vec::with_capacity(count);
+        let eager_from = self.eager_from();
+        for index in 0..count {
+            if index < eager_from {
+                let code = layout
+                    .checked_symbols
+                    .get(index)
+                    .copied()
+                    .unwrap_or(CheckedSymbols::UNCHECKED);
+                if code == CheckedSymbols::UNCHECKED {
+                    addresses.push(None);
+                    continue;
+                }
+                if CheckedSymbols::in_loaded_section(code) {
+                    // A local the plan checked (`CheckedSymbols::check`): its
+                    // section index names a loaded section, its value lies
+                    // inside it; the raw entry says no more than that.
+                    let raw = self.raw_symbol(index);
+                    addresses.push(raw.and_then(|r| {
+                        let slot = layout.section_slot(usize::from(r.shndx))?;
+                        Some(
+                            regions
+                                .base(slot.region)
+                                .wrapping_add(slot.offset)
+                                .wrapping_add(r.value),
+                        )
+                    }));
+                    continue;
+                }
+            }
+            let sym = self.symbol(index)?;
             let address = match sym.def {
                 SymbolDef::Undefined if index == 0 => Some(0),
                 SymbolDef::Undefined => {

@@ -3,9 +3,18 @@
 //! [`Object::parse`] is the one place that checks the input (STYLE.md rule 14): ELF64,
 //! little-endian, `EM_AARCH64`, `ET_REL`; every section's name readable, its data
 //! inside the file, its alignment a power of two within [`MAX_ALIGN`], never
-//! writable and executable at once; exactly one symbol table; every symbol's name
-//! readable and its section index valid; RELA tables whole and linked to that symbol
-//! table. Everything after this (layout, relocation) relies on those checks for its
+//! writable and executable at once; exactly one symbol table, whole; RELA tables
+//! whole and linked to that symbol table.
+//!
+//! Symbols are checked (name readable, section index valid, value inside its
+//! section, COMMON alignment, no undefined local) by [`Object::symbol`], the
+//! one check of an entry, when they are used: at parse, every entry from the
+//! first that is not local or is COMMON (the globals, which the load resolves
+//! and exports, and COMMON, which it allocates); at plan, each local the first
+//! time a relocation names it. A local nobody names is never read, as Linux's
+//! `simplify_symbols` reads only what it uses: most of a module's symbols are
+//! such locals, and checking them cost ~80 instructions each. (Backtraces list
+//! local functions from the raw entries, keeping those inside placed text.) Everything after this (layout, relocation) relies on those checks for its
 //! indices and ranges, and still goes through checked accessors so that a bug there
 //! is an error, not a panic. `sh_addr` is ignored: in `ET_REL` it means nothing.
 //! Memory held is proportional to the section and symbol counts, so to the file size.
@@ -125,6 +134,23 @@ impl Symbol<'_> {
     pub fn name_offset(&self) -> u32 {
         self.name_offset
     }
+}
+
+/// A symbol table entry as stored, not checked ([`Object::raw_symbol`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RawSymbol {
+    /// `st_name`.
+    pub name_offset: u32,
+    /// `st_value`.
+    pub value: u64,
+    /// `st_size`.
+    pub size: u64,
+    /// `st_shndx`.
+    pub shndx: u16,
+    /// `ELF64_ST_BIND(st_info)`.
+    pub bind: u8,
+    /// `ELF64_ST_TYPE(st_info)`.
+    pub sym_type: u8,
 }
 
 /// A RELA table that applies to an allocated section.
@@ -362,7 +388,17 @@ impl ExactSizeIterator for RelaIter<'_> {}
 #[derive(Clone, Debug)]
 pub struct Object<'a> {
     sections: Vec<Section<'a>>,
-    symbols: Vec<Symbol<'a>>,
+    /// The symbol table's entries, as stored: each is checked when used.
+    symtab: Words<'a>,
+    /// Entries in `symtab`.
+    symbol_count: usize,
+    /// Entries from this index on are checked at parse and kept in `eager`:
+    /// the first entry that is not local or is COMMON (in a well-formed table,
+    /// `sh_info`, the first global). Those before it, all locals, are checked
+    /// when used.
+    eager_from: usize,
+    /// Entries `eager_from..`, checked.
+    eager: Vec<Symbol<'a>>,
     relas: Vec<RelaTable<'a>>,
     /// The symbol table's string table, for the names read late.
     strtab: Names<'a>,
@@ -665,7 +701,10 @@ impl<'a> Object<'a> {
         let Some(shdrs) = shdrs else {
             return Ok(Object {
                 sections: Vec::new(),
-                symbols: Vec::new(),
+                symtab: Words::Bytes(&[]),
+                symbol_count: 0,
+                eager_from: 0,
+                eager: Vec::new(),
                 relas: Vec::new(),
                 strtab: Names::default(),
             });
@@ -696,28 +735,34 @@ impl<'a> Object<'a> {
             })?;
             table.read(bytes, index, &sh, names.as_ref())?;
         }
-        let (symbols, strtab) = match table.symtab_index {
-            Some(index) => Self::parse_symbols(bytes, table_bytes, index, &table.sections)?,
-            None => (Vec::new(), Names::default()),
+        let (symtab, symbol_count, strtab) = match table.symtab_index {
+            Some(index) => Self::symbol_table(bytes, table_bytes, index, &table.sections)?,
+            None => (Words::Bytes(&[]), 0, Names::default()),
         };
         let relas = link_rela_tables(&table.sections, table.raw_relas, table.symtab_index)?;
-        Ok(Object {
+        let mut object = Object {
             sections: table.sections,
-            symbols,
+            symtab,
+            symbol_count,
+            eager_from: symbol_count,
+            eager: Vec::new(),
             relas,
             strtab,
-        })
+        };
+        object.check_eager_symbols()?;
+        Ok(object)
     }
 
-    /// Checks every symbol: its name, its section index and value, COMMON alignment,
-    /// no undefined locals. The table (section `symtab`, entries of 24 bytes inside
-    /// the file) is read as words, its string table (`sh_link`) through [`Names`].
-    fn parse_symbols(
+    /// Finds the symbol table (section `symtab`) and its string table and checks
+    /// them as tables: entries of 24 bytes, both inside the file, the string table
+    /// a section that exists. The entries themselves are checked one at a time by
+    /// [`Object::symbol`], when they are used.
+    fn symbol_table(
         bytes: &'a [u8],
         headers: &'a [u8],
         symtab: usize,
         sections: &[Section<'a>],
-    ) -> Result<(Vec<Symbol<'a>>, Names<'a>), LoadError> {
+    ) -> Result<(Words<'a>, usize, Names<'a>), LoadError> {
         let bad_table = |detail: String| LoadError::Malformed {
             what: "symbol table",
             detail,
@@ -739,87 +784,216 @@ impl<'a> Object<'a> {
         let strtab_name = sections.get(link).map_or("", |s| s.name);
         let strtab = Names::new(file_range(bytes, link, strtab_name, &strtab)?);
         let count = (sh.sh_size / SYM_SIZE as u64) as usize;
-        let mut symbols = Vec::with_capacity(count);
-        for index in 0..count {
-            let sym = table
-                .get(index)
-                .map(elf_symbol)
-                .ok_or_else(|| bad_table(format!("entry {index} unreadable")))?;
-            // A local's name, not read yet, is read for the message.
-            let bad = |reason: String, name: &str| LoadError::BadSymbol {
-                index,
-                name: match name {
-                    "" => strtab.get(sym.st_name as usize).unwrap_or("").into(),
-                    n => n.into(),
-                },
-                reason,
-            };
-            let binding = match sym.st_bind() {
-                abi::STB_LOCAL => Binding::Local,
-                abi::STB_WEAK => Binding::Weak,
-                _ => Binding::Global,
-            };
-            let mut name = match (binding, sym.st_shndx) {
-                (Binding::Local, shndx) if shndx != abi::SHN_UNDEF || index == 0 => "",
-                _ => strtab
-                    .get(sym.st_name as usize)
-                    .map_err(|e| bad(format!("bad name: {e}"), "?"))?,
-            };
-            let def = match sym.st_shndx {
-                abi::SHN_UNDEF => SymbolDef::Undefined,
-                abi::SHN_ABS => SymbolDef::Absolute,
-                abi::SHN_COMMON => {
-                    if !sym.st_value.is_power_of_two() || sym.st_value > MAX_ALIGN {
-                        return Err(bad(
-                            format!(
-                                "COMMON alignment {:#x} is not a power of two up to {MAX_ALIGN:#x}",
-                                sym.st_value
-                            ),
-                            name,
-                        ));
-                    }
-                    SymbolDef::Common
-                }
-                abi::SHN_XINDEX => {
-                    return Err(bad("extended section index is not supported".into(), name))
-                }
-                shndx => {
-                    let shndx = usize::from(shndx);
-                    let Some(section) = sections
-                        .get(shndx)
-                        .filter(|_| shndx < usize::from(abi::SHN_LORESERVE))
-                    else {
-                        return Err(bad(format!("section index {shndx} out of range"), name));
-                    };
-                    if section.region().is_some() && sym.st_value > section.size {
-                        return Err(bad(
-                            format!(
-                                "value {:#x} lies past the end of section '{}' ({:#x} bytes)",
-                                sym.st_value, section.name, section.size
-                            ),
-                            name,
-                        ));
-                    }
-                    if sym.st_symtype() == abi::STT_SECTION {
-                        name = section.name;
-                    }
-                    SymbolDef::Section(shndx)
-                }
-            };
-            if index != 0 && def == SymbolDef::Undefined && binding == Binding::Local {
-                return Err(bad("undefined local symbol".into(), name));
-            }
-            symbols.push(Symbol {
-                name,
-                name_offset: sym.st_name,
-                value: sym.st_value,
-                size: sym.st_size,
-                def,
-                binding,
-                sym_type: sym.st_symtype(),
-            });
+        Ok((table, count, strtab))
+    }
+
+    /// Number of entries in the symbol table (index 0 is the null symbol).
+    pub fn symbol_count(&self) -> usize {
+        self.symbol_count
+    }
+
+    /// Entry `index` of the symbol table as stored, not checked: for walks that
+    /// pick the few symbols they need (by section index, binding or type) before
+    /// checking those with [`Object::symbol`].
+    #[inline(always)]
+    pub fn raw_symbol(&self, index: usize) -> Option<RawSymbol> {
+        if index >= self.symbol_count {
+            return None;
         }
-        Ok((symbols, strtab))
+        let w = self.symtab.get(index)?;
+        Some(RawSymbol {
+            name_offset: w[0] as u32,
+            value: w[1],
+            size: w[2],
+            shndx: (w[0] >> 48) as u16,
+            bind: ((w[0] >> 32) as u8) >> 4,
+            sym_type: ((w[0] >> 32) as u8) & 0xf,
+        })
+    }
+
+    /// Calls `f` with the index and raw entry of every symbol, in table order
+    /// ([`Object::raw_symbol`] for each, the table's word width chosen once).
+    #[inline(always)]
+    pub fn for_each_raw_symbol(&self, mut f: impl FnMut(usize, RawSymbol)) {
+        let raw = |w0: u64, value: u64, size: u64| RawSymbol {
+            name_offset: w0 as u32,
+            value,
+            size,
+            shndx: (w0 >> 48) as u16,
+            bind: ((w0 >> 32) as u8) >> 4,
+            sym_type: ((w0 >> 32) as u8) & 0xf,
+        };
+        match self.symtab {
+            Words::W64(w) => {
+                for (i, r) in w.iter().take(self.symbol_count).enumerate() {
+                    f(
+                        i,
+                        raw(u64::from_le(r[0]), u64::from_le(r[1]), u64::from_le(r[2])),
+                    );
+                }
+            }
+            Words::W32(w) => {
+                for (i, r) in w.iter().take(self.symbol_count).enumerate() {
+                    let q = |k: usize| {
+                        u64::from(u32::from_le(r[2 * k]))
+                            | u64::from(u32::from_le(r[2 * k + 1])) << 32
+                    };
+                    f(i, raw(q(0), q(1), q(2)));
+                }
+            }
+            Words::Bytes(_) => {
+                for i in 0..self.symbol_count {
+                    if let Some(r) = self.raw_symbol(i) {
+                        f(i, r);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Symbol `index`, checked: its name (but a local's, read by
+    /// [`Object::symbol_name`] when asked for), its section index and value,
+    /// COMMON alignment, no undefined locals. This is the one check of an
+    /// entry; it runs when the entry is used (see the module comment).
+    pub fn symbol(&self, index: usize) -> Result<Symbol<'a>, LoadError> {
+        match index.checked_sub(self.eager_from) {
+            Some(i) => self
+                .eager
+                .get(i)
+                .cloned()
+                .ok_or_else(|| LoadError::Malformed {
+                    what: "symbol table",
+                    detail: format!("entry {index} out of range ({} entries)", self.symbol_count),
+                }),
+            None => self.decode_symbol(index),
+        }
+    }
+
+    /// Entry `index`, decoded and checked (see [`Object::symbol`]).
+    fn decode_symbol(&self, index: usize) -> Result<Symbol<'a>, LoadError> {
+        let strtab = self.strtab;
+        let sym = self
+            .symtab
+            .get(index)
+            .filter(|_| index < self.symbol_count)
+            .map(elf_symbol)
+            .ok_or_else(|| LoadError::Malformed {
+                what: "symbol table",
+                detail: format!("entry {index} out of range ({} entries)", self.symbol_count),
+            })?;
+        // A local's name, not read yet, is read for the message.
+        let bad = |reason: String, name: &str| LoadError::BadSymbol {
+            index,
+            name: match name {
+                "" => strtab.get(sym.st_name as usize).unwrap_or("").into(),
+                n => n.into(),
+            },
+            reason,
+        };
+        let binding = match sym.st_bind() {
+            abi::STB_LOCAL => Binding::Local,
+            abi::STB_WEAK => Binding::Weak,
+            _ => Binding::Global,
+        };
+        let mut name = match (binding, sym.st_shndx) {
+            (Binding::Local, shndx) if shndx != abi::SHN_UNDEF || index == 0 => "",
+            _ => strtab
+                .get(sym.st_name as usize)
+                .map_err(|e| bad(format!("bad name: {e}"), "?"))?,
+        };
+        let def = match sym.st_shndx {
+            abi::SHN_UNDEF => SymbolDef::Undefined,
+            abi::SHN_ABS => SymbolDef::Absolute,
+            abi::SHN_COMMON => {
+                if !sym.st_value.is_power_of_two() || sym.st_value > MAX_ALIGN {
+                    return Err(bad(
+                        format!(
+                            "COMMON alignment {:#x} is not a power of two up to {MAX_ALIGN:#x}",
+                            sym.st_value
+                        ),
+                        name,
+                    ));
+                }
+                SymbolDef::Common
+            }
+            abi::SHN_XINDEX => {
+                return Err(bad("extended section index is not supported".into(), name))
+            }
+            shndx => {
+                let shndx = usize::from(shndx);
+                let Some(section) = self
+                    .sections
+                    .get(shndx)
+                    .filter(|_| shndx < usize::from(abi::SHN_LORESERVE))
+                else {
+                    return Err(bad(format!("section index {shndx} out of range"), name));
+                };
+                if section.region().is_some() && sym.st_value > section.size {
+                    return Err(bad(
+                        format!(
+                            "value {:#x} lies past the end of section '{}' ({:#x} bytes)",
+                            sym.st_value, section.name, section.size
+                        ),
+                        name,
+                    ));
+                }
+                if sym.st_symtype() == abi::STT_SECTION {
+                    name = section.name;
+                }
+                SymbolDef::Section(shndx)
+            }
+        };
+        if index != 0 && def == SymbolDef::Undefined && binding == Binding::Local {
+            return Err(bad("undefined local symbol".into(), name));
+        }
+        Ok(Symbol {
+            name,
+            name_offset: sym.st_name,
+            value: sym.st_value,
+            size: sym.st_size,
+            def,
+            binding,
+            sym_type: sym.st_symtype(),
+        })
+    }
+
+    /// Every symbol, by index (index 0 is the null symbol), each checked as by
+    /// [`Object::symbol`].
+    pub fn symbols(&self) -> impl Iterator<Item = Result<Symbol<'a>, LoadError>> + '_ {
+        (0..self.symbol_count).map(|i| self.symbol(i))
+    }
+
+    /// Checks, at parse, the entries from the first one that is not local or
+    /// is COMMON to the end (in a well-formed table, the globals after the
+    /// locals): what the load resolves, exports or allocates, whether or not a
+    /// relocation names it. The locals before are checked when used.
+    fn check_eager_symbols(&mut self) -> Result<(), LoadError> {
+        let first = (1..self.symbol_count).find(|&i| {
+            self.raw_symbol(i)
+                .is_none_or(|r| r.bind != abi::STB_LOCAL || r.shndx == abi::SHN_COMMON)
+        });
+        let from = first.unwrap_or(self.symbol_count);
+        let mut eager = Vec::with_capacity(self.symbol_count - from);
+        for index in from..self.symbol_count {
+            eager.push(self.decode_symbol(index)?);
+        }
+        self.eager_from = from;
+        self.eager = eager;
+        Ok(())
+    }
+
+    /// Index of the first symbol checked at parse (see [`Object::eager_symbols`]).
+    pub(crate) fn eager_from(&self) -> usize {
+        self.eager_from
+    }
+
+    /// The symbols checked at parse, with their index: every one that is not
+    /// local and every COMMON one (and any local the table places among them).
+    pub fn eager_symbols(&self) -> impl Iterator<Item = (usize, &Symbol<'a>)> + '_ {
+        self.eager
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (self.eager_from + i, s))
     }
 
     /// A symbol's name (a section symbol's is its section's). A local's is read
@@ -841,11 +1015,6 @@ impl<'a> Object<'a> {
         &self.sections
     }
 
-    /// All symbols, by index (index 0 is the null symbol).
-    pub fn symbols(&self) -> &[Symbol<'a>] {
-        &self.symbols
-    }
-
     /// The RELA tables that apply to allocated sections.
     pub fn rela_tables(&self) -> &[RelaTable<'a>] {
         &self.relas
@@ -855,9 +1024,8 @@ impl<'a> Object<'a> {
     /// symbol table order; `_GLOBAL_OFFSET_TABLE_`, which the loader defines, is not
     /// listed.
     pub fn undefined_symbols(&self) -> impl Iterator<Item = &'a str> + '_ {
-        self.symbols
+        self.eager
             .iter()
-            .skip(1)
             .filter(|s| {
                 s.def == SymbolDef::Undefined && !s.name.is_empty() && s.name != crate::GOT_SYMBOL
             })
@@ -865,9 +1033,9 @@ impl<'a> Object<'a> {
     }
 
     /// The global and weak symbols the module defines (its exports), in symbol table
-    /// order, with their section.
+    /// order, with their index.
     pub fn defined_globals(&self) -> impl Iterator<Item = (usize, &Symbol<'a>)> + '_ {
-        self.symbols.iter().enumerate().filter(|(_, s)| {
+        self.eager_symbols().filter(|(_, s)| {
             s.binding != Binding::Local
                 && !s.name.is_empty()
                 && match s.def {

@@ -249,6 +249,7 @@ impl Reloc {
         object: &Object<'_>,
         target: &Section<'_>,
         rela: Rela,
+        checked: &mut CheckedSymbols,
     ) -> Result<(Reloc, Option<RegionKind>), LoadError> {
         let reloc = Reloc::read(target, rela)?;
         let width = reloc.kind.width() as u64;
@@ -274,35 +275,7 @@ impl Reloc {
                 "place is in a SHT_NOBITS section".into(),
             ));
         }
-        let symbols = object.symbols();
-        let Some(sym) = symbols.get(rela.sym as usize) else {
-            return Err(bad_entry(
-                target,
-                rela,
-                format!(
-                    "symbol index {} out of range ({} symbols)",
-                    rela.sym,
-                    symbols.len()
-                ),
-            ));
-        };
-        let symbol_region = match sym.def {
-            SymbolDef::Section(i) => {
-                let region = object.sections().get(i).and_then(|s| s.region());
-                if region.is_none() {
-                    return Err(bad_entry(
-                        target,
-                        rela,
-                        format!(
-                            "refers to '{}' in a section that is not loaded",
-                            object.symbol_name(sym)
-                        ),
-                    ));
-                }
-                region
-            }
-            _ => None,
-        };
+        let symbol_region = checked.region(object, target, rela)?;
         Ok((reloc, symbol_region))
     }
 
@@ -330,10 +303,106 @@ impl Reloc {
     /// The name of the symbol, for messages.
     pub(crate) fn symbol_name(&self, object: &Object<'_>) -> String {
         object
-            .symbols()
-            .get(self.sym as usize)
+            .symbol(self.sym as usize)
             .map_or("?", |s| s.name)
             .into()
+    }
+}
+
+/// Per symbol index, what the plan learned checking the symbol the first time
+/// a relocation named it ([`Object::symbol`] plus: its section is loaded), so
+/// the next relocations naming it cost one byte load: [`CheckedSymbols::UNCHECKED`],
+/// [`CheckedSymbols::NO_REGION`] (undefined, absolute, COMMON), or
+/// `REGION_BASE + region` for a symbol defined in a loaded section.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct CheckedSymbols(pub(crate) alloc::vec::Vec<u8>);
+
+impl CheckedSymbols {
+    /// Not named by a relocation (not checked by the plan, unless not local).
+    pub(crate) const UNCHECKED: u8 = 0;
+    /// Checked; not defined in a loaded section.
+    pub(crate) const NO_REGION: u8 = 1;
+    /// Checked; defined in text, rodata, data (this plus 0, 1, 2).
+    const REGION_BASE: u8 = 2;
+
+    /// None checked yet, for an object of `count` symbols.
+    pub(crate) fn new(count: usize) -> Self {
+        CheckedSymbols(alloc::vec![Self::UNCHECKED; count])
+    }
+
+    /// The region of the section `rela`'s symbol is defined in (`None` for
+    /// undefined, absolute and COMMON symbols), the symbol checked the first
+    /// time it is asked for.
+    #[inline(always)]
+    fn region(
+        &mut self,
+        object: &Object<'_>,
+        target: &Section<'_>,
+        rela: Rela,
+    ) -> Result<Option<RegionKind>, LoadError> {
+        match self.0.get(rela.sym as usize) {
+            Some(&Self::NO_REGION) => Ok(None),
+            Some(&Self::UNCHECKED) | None => self.check(object, target, rela),
+            Some(&c) => Ok(Self::region_of(c)),
+        }
+    }
+
+    /// Whether `code` says: checked, defined in a loaded section.
+    pub(crate) fn in_loaded_section(code: u8) -> bool {
+        code >= Self::REGION_BASE
+    }
+
+    fn region_of(code: u8) -> Option<RegionKind> {
+        match code.wrapping_sub(Self::REGION_BASE) {
+            0 => Some(RegionKind::Text),
+            1 => Some(RegionKind::Rodata),
+            2 => Some(RegionKind::Data),
+            _ => None,
+        }
+    }
+
+    /// First use of `rela`'s symbol: checks it and records what it found.
+    #[inline(never)]
+    fn check(
+        &mut self,
+        object: &Object<'_>,
+        target: &Section<'_>,
+        rela: Rela,
+    ) -> Result<Option<RegionKind>, LoadError> {
+        let index = rela.sym as usize;
+        let Some(code) = self.0.get_mut(index) else {
+            return Err(bad_entry(
+                target,
+                rela,
+                format!(
+                    "symbol index {} out of range ({} symbols)",
+                    rela.sym,
+                    object.symbol_count()
+                ),
+            ));
+        };
+        let sym = object.symbol(index)?;
+        let SymbolDef::Section(i) = sym.def else {
+            *code = Self::NO_REGION;
+            return Ok(None);
+        };
+        let Some(region) = object.sections().get(i).and_then(|s| s.region()) else {
+            return Err(bad_entry(
+                target,
+                rela,
+                format!(
+                    "refers to '{}' in a section that is not loaded",
+                    object.symbol_name(&sym)
+                ),
+            ));
+        };
+        *code = Self::REGION_BASE
+            + match region {
+                RegionKind::Text => 0,
+                RegionKind::Rodata => 1,
+                RegionKind::Data => 2,
+            };
+        Ok(Some(region))
     }
 }
 

@@ -57,8 +57,8 @@ fn far_callees_are_reached_through_veneers_that_decode_to_them() {
             if !kind.may_use_veneer() {
                 continue;
             }
-            let sym = &object.symbols()[rela.sym as usize];
-            let obj_name = object.symbol_name(sym);
+            let sym = object.symbol(rela.sym as usize).unwrap();
+            let obj_name = object.symbol_name(&sym);
             let place = sec + rela.offset;
             let insn = word(place);
             let dest = place.wrapping_add((sext(u64::from(insn & 0x03ff_ffff), 26) << 2) as u64);

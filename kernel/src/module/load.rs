@@ -314,7 +314,8 @@ fn resolve_imports<'a>(
         resolved: Vec::new(),
         pinned_by: None,
     };
-    for sym in object.symbols().iter().skip(1) {
+    // Every symbol that is not local is among those the parse checked.
+    for (_, sym) in object.eager_symbols() {
         if sym.def != modloader::SymbolDef::Undefined {
             continue;
         }
@@ -516,24 +517,31 @@ fn apply_params(module: &Module, loaded: &LoadedModule<'_>, args: &[&str]) -> Re
 /// offset in the string table), in symbol-table order, for backtraces.
 fn function_symbols(object: &Object<'_>, loaded: &LoadedModule<'_>) -> Vec<(u64, u64, u32)> {
     const STT_FUNC: u8 = 2;
-    let mut text_base_of = alloc::vec![None; object.sections().len() + 1];
+    // Per section index: (address, size) of a placed text section.
+    let mut text_of = alloc::vec![None; object.sections().len() + 1];
     for p in loaded
         .sections
         .iter()
         .filter(|p| p.region == RegionKind::Text)
     {
-        if let Some(slot) = text_base_of.get_mut(p.index) {
-            *slot = Some(p.address);
+        if let Some(slot) = text_of.get_mut(p.index) {
+            *slot = Some((p.address, p.size));
         }
     }
-    let mut syms = Vec::with_capacity(object.symbols().len());
-    for s in object.symbols() {
-        if let (modloader::SymbolDef::Section(idx), STT_FUNC) = (s.def, s.sym_type) {
-            if let Some(Some(base)) = text_base_of.get(idx) {
-                syms.push((base + s.value, s.size, s.name_offset()));
+    // Read as stored (most are locals no relocation names, never checked):
+    // a function counts when its section is placed text and its value lies
+    // inside it, the check `Object::symbol` makes; others are left out.
+    let mut syms = Vec::with_capacity(object.symbol_count());
+    object.for_each_raw_symbol(|_, s| {
+        if s.sym_type != STT_FUNC {
+            return;
+        }
+        if let Some(&Some((base, size))) = text_of.get(usize::from(s.shndx)) {
+            if s.value <= size {
+                syms.push((base.wrapping_add(s.value), s.size, s.name_offset));
             }
         }
-    }
+    });
     // Not sorted: `Module::function_at` (oops reports only) scans them.
     // Sized for every symbol above (no regrowth); the module keeps only
     // what it uses.
