@@ -334,6 +334,15 @@ fn blk_reader(i: usize) {
 /// its own descriptor and buffer). Returns the counter ticks from the start
 /// signal until the last part is read and, per CPU, its [`PartRead`].
 pub fn blk_read_split(name: &str, mib: usize, cpus: usize) -> Result<(u64, Vec<PartRead>), String> {
+    let r = read_split(name, mib, cpus);
+    // Every helper has stopped by now (each path out of `read_split` waits
+    // for them): the name goes, so a run leaves the heap as it found it
+    // whatever device the run before it named.
+    *BLK_DEVICE.lock() = String::new();
+    r
+}
+
+fn read_split(name: &str, mib: usize, cpus: usize) -> Result<(u64, Vec<PartRead>), String> {
     let helpers = helper_cpus(cpus.saturating_sub(1));
     if helpers.len() + 1 < cpus {
         return Err(alloc::format!(
