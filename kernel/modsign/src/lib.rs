@@ -21,6 +21,7 @@
 extern crate alloc;
 
 pub mod compact;
+mod ecdsa_der;
 pub mod error;
 pub mod hash;
 pub mod keyring;

@@ -888,47 +888,11 @@ pub enum EcdsaError {
     Rejected,
 }
 
-/// The magnitudes of r and s from a DER `ECDSA-Sig-Value ::= SEQUENCE { r
-/// INTEGER, s INTEGER }` (RFC 3279 2.2.3), big-endian, at most 32 bytes each,
-/// with DER's rules (X.690 10.1, 8.3.2): definite minimal lengths, no
-/// negative integer, no redundant leading zero, nothing after the sequence.
-/// Any long-form length is refused: a sequence of two such integers is at
-/// most 70 bytes, so DER never uses one here.
+/// r and s of a DER `ECDSA-Sig-Value` ([`crate::ecdsa_der`]), at most 32
+/// significant bytes each.
 fn parse_der_signature(der: &[u8]) -> Option<(Limbs, Limbs)> {
-    let [0x30, len, body @ ..] = der else {
-        return None;
-    };
-    if *len >= 0x80 || *len as usize != body.len() {
-        return None;
-    }
-    let (r, rest) = parse_der_uint(body)?;
-    let (s, rest) = parse_der_uint(rest)?;
-    rest.is_empty().then_some((r, s))
-}
-
-/// One non-negative DER INTEGER of at most 32 significant bytes, and what
-/// follows it.
-fn parse_der_uint(der: &[u8]) -> Option<(Limbs, &[u8])> {
-    let [0x02, len, rest @ ..] = der else {
-        return None;
-    };
-    let len = *len as usize;
-    if len == 0 || len >= 0x80 || len > rest.len() {
-        return None;
-    }
-    let (value, rest) = rest.split_at(len);
-    let magnitude = match value {
-        [first, ..] if *first >= 0x80 => return None,
-        [0, second, ..] if *second < 0x80 => return None,
-        [0, tail @ ..] if !tail.is_empty() => tail,
-        _ => value,
-    };
-    if magnitude.len() > 32 {
-        return None;
-    }
-    let mut word = [0; 32];
-    word[32 - magnitude.len()..].copy_from_slice(magnitude);
-    Some((from_be_bytes(&word), rest))
+    let (r, s) = crate::ecdsa_der::signature::<32>(der)?;
+    Some((from_be_bytes(&r), from_be_bytes(&s)))
 }
 
 /// The digest as an integer mod n (FIPS 186-4 6.4: its leftmost 256 bits; a
