@@ -16,10 +16,10 @@
 //! Linux's rsassa-pkcs1 does: `0x00 0x01 PS(0xff.., at least 8 bytes) 0x00
 //! DigestInfo(hash, digest)`, limb by limb.
 //!
-//! Everything that depends only on the key is computed once, when the keyring
-//! parses the certificate ([`RsaPublicKey::new`]): the modulus's limbs,
-//! `-n^-1 mod 2^64`, the expected encoding per hash with the digest left
-//! zero, and ([`Shortcut`]) that encoding times `C = R^(1-e)` and `C 2^512`;
+//! Everything that depends only on the key is computed once: the modulus's
+//! limbs and `-n^-1 mod 2^64` when the keyring parses the certificate
+//! ([`RsaPublicKey::new`]); on the key's first verification, the expected
+//! encoding per hash with the digest left zero, and ([`Shortcut`]) that encoding times `C = R^(1-e)` and `C 2^512`;
 //! or, without the shortcut, `R^e mod n`. Verification skips the conversions
 //! into and out of Montgomery form: squaring and multiplying the plain `s`
 //! leaves `s^e R^(1-e)`. With the shortcut (2048-4096 bits) that is compared
@@ -68,8 +68,8 @@ fn digest_len(hash: HashAlgo) -> usize {
     }
 }
 
-/// An RSA public key with what verification needs precomputed.
-#[derive(Debug, Clone)]
+/// An RSA public key: its Montgomery modulus at once, the rest of what
+/// verification needs ([`Derived`]) on the key's first verification.
 pub struct RsaPublicKey {
     /// `n`, big-endian, no leading zero byte: its length is RFC 8017's `k`.
     modulus: Vec<u8>,
@@ -78,6 +78,16 @@ pub struct RsaPublicKey {
     mont: Montgomery,
     /// The public exponent's limbs.
     e: Vec<u64>,
+    /// Computed when the key first verifies a signature, not when the keyring
+    /// reads the certificate: a trusted key that never signs a loaded module
+    /// (the build-in keyring may hold several) costs no modular products.
+    /// Linux's `rsa` likewise does its arithmetic per verification.
+    derived: spin::Once<Derived>,
+}
+
+/// What a verification with the key needs beyond `n` and `e`.
+#[derive(Debug, Clone)]
+struct Derived {
     /// `R^e mod n`, for the general path; `None` with a [`Shortcut`], which
     /// needs neither it nor `R^2` (half the products of reading a key).
     r_to_e: Option<Vec<u64>>,
@@ -89,6 +99,30 @@ pub struct RsaPublicKey {
     /// skipping the product with `R^e`; `None` for moduli without a
     /// [`RowKernel`] path (not 2048, 3072 or 4096 bits) or `e < 2`.
     shortcut: Option<Shortcut>,
+}
+
+impl Clone for RsaPublicKey {
+    fn clone(&self) -> RsaPublicKey {
+        RsaPublicKey {
+            modulus: self.modulus.clone(),
+            exponent: self.exponent.clone(),
+            mont: self.mont.clone(),
+            e: self.e.clone(),
+            derived: match self.derived.get() {
+                Some(d) => spin::Once::initialized(d.clone()),
+                None => spin::Once::new(),
+            },
+        }
+    }
+}
+
+impl core::fmt::Debug for RsaPublicKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RsaPublicKey")
+            .field("bits", &(self.modulus.len() * 8))
+            .field("derived", &self.derived.is_completed())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The encoded message times `C = R^(1-e) mod n`, in two parts: `em_base`'s
@@ -112,45 +146,66 @@ fn hash_index(hash: HashAlgo) -> usize {
 }
 
 impl RsaPublicKey {
-    /// Precomputes the Montgomery constants of `key`; `None` for an even
-    /// modulus or a zero exponent, which [`crate::rsa_key::parse`] refuses.
+    /// The Montgomery modulus of `key`; `None` for an even modulus or a
+    /// zero exponent, which [`crate::rsa_key::parse`] refuses. The products
+    /// that depend on the key alone wait for its first verification.
     pub fn new(key: crate::rsa_key::RsaComponents<'_>) -> Option<RsaPublicKey> {
-        let k = key.size();
-        let limbs = k.div_ceil(8);
+        let limbs = key.size().div_ceil(8);
         let mont = Montgomery::new(&from_be_bytes(key.modulus(), limbs)?)?;
         let e = from_be_bytes(key.exponent(), key.exponent().len().div_ceil(8))?;
-        let em_base = [HashAlgo::Sha256, HashAlgo::Sha384, HashAlgo::Sha512].map(|hash| {
-            let zeros = [0u8; 64];
-            let em = expected_em(k, digest_info_prefix(hash), &zeros[..digest_len(hash)])?;
-            from_be_bytes(&em, mont.limbs())
-        });
-        let shortcut = Shortcut::new(&mont, &e, &em_base);
-        let r_to_e = match shortcut {
-            Some(_) => None,
-            None => {
-                // r2^e R^(1-e) = R^(e+1) (see `pow_unreduced`), and one
-                // product with 1 takes off the last R.
-                let r_to_e_plus_1 = mont.pow_unreduced(&mont.r2(), &e)?;
-                let mut one = vec![0u64; mont.limbs()];
-                one[0] = 1;
-                Some(mont.mul_new(&r_to_e_plus_1, &one))
-            }
-        };
+        if e.iter().all(|&limb| limb == 0) {
+            return None;
+        }
         Some(RsaPublicKey {
             modulus: key.modulus().to_vec(),
             exponent: key.exponent().to_vec(),
             mont,
             e,
-            r_to_e,
-            em_base,
-            shortcut,
+            derived: spin::Once::new(),
         })
+    }
+
+    /// The per-key products, computed on first use (once, whichever CPU
+    /// asks first; the others wait for it).
+    fn derived(&self) -> &Derived {
+        self.derived.call_once(|| {
+            let (mont, e, k) = (&self.mont, &self.e, self.size());
+            let em_base = [HashAlgo::Sha256, HashAlgo::Sha384, HashAlgo::Sha512].map(|hash| {
+                let zeros = [0u8; 64];
+                let em = expected_em(k, digest_info_prefix(hash), &zeros[..digest_len(hash)])?;
+                from_be_bytes(&em, mont.limbs())
+            });
+            let shortcut = Shortcut::new(mont, e, &em_base);
+            let r_to_e = match shortcut {
+                Some(_) => None,
+                // r2^e R^(1-e) = R^(e+1) (see `pow_unreduced`; `new` refused
+                // e = 0, its only `None`), and one product with 1 takes off
+                // the last R.
+                None => mont.pow_unreduced(&mont.r2(), e).map(|r_to_e_plus_1| {
+                    let mut one = vec![0u64; mont.limbs()];
+                    one[0] = 1;
+                    mont.mul_new(&r_to_e_plus_1, &one)
+                }),
+            };
+            Derived {
+                r_to_e,
+                em_base,
+                shortcut,
+            }
+        })
+    }
+
+    /// Whether the key's products are computed yet (its first verification
+    /// computes them).
+    #[doc(hidden)]
+    pub fn is_derived(&self) -> bool {
+        self.derived.is_completed()
     }
 
     /// Whether verification compares `s^e R^(1-e)` without the last product.
     #[doc(hidden)]
     pub fn has_shortcut(&self) -> bool {
-        self.shortcut.is_some()
+        self.derived().shortcut.is_some()
     }
 
     /// The modulus's length in bytes, `k = ceil(modBits / 8)`.
@@ -309,11 +364,12 @@ pub fn verify_pkcs1v15(key: &RsaPublicKey, hash: HashAlgo, digest: &[u8], sig: &
         return false;
     };
     // Steps 2.c-4 for 2048-4096 bits: s^e R^(1-e) against EM R^(1-e).
-    if let Some(shortcut) = &key.shortcut {
+    let derived = key.derived();
+    if let Some(shortcut) = &derived.shortcut {
         return shortcut.matches(mont, hash, digest, &unreduced);
     }
     // s^e R^(1-e), times R^e, times R^-1 (the product's): s^e mod n.
-    let Some(r_to_e) = &key.r_to_e else {
+    let Some(r_to_e) = &derived.r_to_e else {
         return false;
     };
     let m = mont.mul_new(&unreduced, r_to_e);
@@ -321,7 +377,7 @@ pub fn verify_pkcs1v15(key: &RsaPublicKey, hash: HashAlgo, digest: &[u8], sig: &
     // encoding expected, limb by limb: the digest is a whole number of limbs
     // at the bottom (32, 48 or 64 bytes), the rest is `em_base`'s. m < n <
     // 2^(8k), and `em_base`'s bytes above k are zero, as I2OSP's would be.
-    let Some(base) = &key.em_base[hash_index(hash)] else {
+    let Some(base) = &derived.em_base[hash_index(hash)] else {
         return false;
     };
     let digest_limbs = digest.rchunks_exact(8).map(|c| {

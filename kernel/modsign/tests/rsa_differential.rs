@@ -316,7 +316,11 @@ fn rsa_verify_agrees_with_the_rsa_crate() {
         // 2048, 3072 and 4096 bits compare s^e R^(1-e) without the last
         // product (the shortcut); 2504 takes the general path: both checked.
         let precomputed = ours(&key.to_public_key());
+        // Reading the key computes no products; the first verification
+        // (here `has_shortcut`) does, once.
+        assert!(!precomputed.is_derived(), "{bits} bits");
         assert_eq!(precomputed.has_shortcut(), bits != 2504, "{bits} bits");
+        assert!(precomputed.is_derived(), "{bits} bits");
         check_key(&key, &mut rng, messages, e == 65537);
     }
     let _ = std::fs::remove_dir_all(&dir);
