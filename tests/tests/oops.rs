@@ -81,3 +81,32 @@ fn an_oops_on_4_cpus_stops_the_others_and_prints_each() {
         assert!(oops.contains(&want), "missing {want:?} in:\n{oops}");
     }
 }
+
+/// The exception entry gives interrupted code back its FP/SIMD registers
+/// (the kernel's code keeps values in them), and an abandoned module call
+/// gives its caller back d8..d15: `fpirqtest` holds a pattern in every
+/// register while interrupts that overwrite them all arrive, and across a
+/// guarded call that changes d8..d15 and is abandoned. Without the saves
+/// both lines read FAILED (checked by hand when they were added).
+#[test]
+fn fp_simd_registers_survive_interrupts_and_abandoned_calls() {
+    let mut m = Machine::boot(&Opts::default());
+    let out = m.run("fpirqtest 20");
+    assert!(
+        out.contains(
+            "fpirqtest: v0-v31 and FPSR intact across 20 interrupts that overwrote them on CPU0"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("fpirqtest: d8-d15 intact across an abandoned guarded call that changed them"),
+        "{out}"
+    );
+    assert!(!out.contains("FAILED"), "{out}");
+    assert_eq!(
+        m.run("fpirqtest 0"),
+        "Usage: fpirqtest [N] (N: 1 to 1000 interrupts)\n"
+    );
+    // The machine is still usable: interrupts kept arriving and the shell runs.
+    assert!(m.run("uptime").contains("up"), "uptime");
+}

@@ -142,6 +142,11 @@ const COMMANDS: &[Command] = &[
         run: selftest::tlbstress,
     },
     Command {
+        name: "fpirqtest",
+        help: "fpirqtest [N]: FP/SIMD registers survive N interrupts that overwrite them, and an abandoned module call",
+        run: selftest::fpirqtest,
+    },
+    Command {
         name: "refbench",
         help: "refbench [N [smp]]: cost of module and object get/put (smp: 4 CPUs contending)",
         run: selftest::refbench,

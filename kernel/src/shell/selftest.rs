@@ -276,6 +276,69 @@ pub fn sigbench(args: &[&str]) {
 /// first reference takes the module reference (the worst case: every get is a
 /// 0 -> 1 transition). `refbench N smp`: the same loops alone and with CPUs
 /// 1..3 contending (`smpbench::refbench_smp`).
+/// `fpirqtest [N]`: the FP/SIMD registers of interrupted code survive N
+/// interrupts (default 5) whose entry overwrites all of them, and d8..d15
+/// survive a guarded call that changed them and was abandoned (a module
+/// panic's path). See `arch::fpsimd`.
+pub fn fpirqtest(args: &[&str]) {
+    let n = match args {
+        [] => 5,
+        [n] => match n.parse::<u64>() {
+            Ok(n) if (1..=1000).contains(&n) => n,
+            _ => {
+                println!("Usage: fpirqtest [N] (N: 1 to 1000 interrupts)");
+                return;
+            }
+        },
+        _ => {
+            println!("Usage: fpirqtest [N] (N: 1 to 1000 interrupts)");
+            return;
+        }
+    };
+    let names = |mask: u64| {
+        let mut s = String::new();
+        for r in 0..33 {
+            if mask & 1 << r != 0 {
+                if !s.is_empty() {
+                    s.push(' ');
+                }
+                match r {
+                    32 => s.push_str("fpsr"),
+                    r => s.push_str(&alloc::format!("v{r}")),
+                }
+            }
+        }
+        s
+    };
+    // 100 ms per interrupt asked for: the tick alone gives one every 10 ms.
+    let timeout = time::frequency() / 10 * n;
+    let cpu = cpu::id();
+    let (seen, bad) = crate::arch::fpsimd::survives_irqs(n, timeout);
+    if seen < n {
+        println!("fpirqtest: FAILED: only {seen} of {n} interrupts arrived on CPU{cpu}");
+    } else if bad != 0 {
+        println!(
+            "fpirqtest: FAILED: changed across {seen} interrupts on CPU{cpu}: {}",
+            names(bad)
+        );
+    } else {
+        println!("fpirqtest: v0-v31 and FPSR intact across {seen} interrupts that overwrote them on CPU{cpu}");
+    }
+    match crate::arch::fpsimd::survives_abandoned_call() {
+        (false, _) => println!("fpirqtest: FAILED: the guarded call was not abandoned"),
+        (true, 0) => {
+            println!("fpirqtest: d8-d15 intact across an abandoned guarded call that changed them")
+        }
+        (true, bad) => {
+            let mut s = String::new();
+            for r in (0..8).filter(|r| bad & 1 << r != 0) {
+                s.push_str(&alloc::format!(" d{}", r + 8));
+            }
+            println!("fpirqtest: FAILED: changed across an abandoned guarded call:{s}");
+        }
+    }
+}
+
 /// `tlbstress N`: see [`super::smpbench::tlbstress`].
 pub fn tlbstress(args: &[&str]) {
     match args {

@@ -4,9 +4,18 @@
 //! "current EL with SP0" vectors and are handled on SP_EL1, a separate stack: a
 //! kernel-stack overflow into the guard page still gets a clean oops. An
 //! exception taken while already handling one (EL1h) uses the second group.
-//! Each entry saves all general registers, SP_EL0, ELR and SPSR in a
-//! [`TrapFrame`] and calls into Rust; on return the frame is restored, so a
-//! handler may change it (e.g. to resume elsewhere) and `eret` does the rest.
+//! Each entry saves all general registers, SP_EL0, ELR and SPSR, and the
+//! FP/SIMD registers with FPSR and FPCR, in a [`TrapFrame`] and calls into
+//! Rust; on return the frame is restored, so a handler may change it (e.g. to
+//! resume elsewhere) and `eret` does the rest.
+//!
+//! Why the FP/SIMD registers: the kernel and its modules are built for
+//! `aarch64-unknown-none`, whose code uses the vector registers freely
+//! (`memcpy`'s 64-byte steps, string searches, moves of 16-byte values).
+//! Linux can save only the general registers because it builds the kernel
+//! with `-mgeneral-regs-only` and brackets SIMD use with `kernel_neon_begin`.
+//! Here an interrupt handler's `memcpy` would otherwise overwrite the
+//! interrupted code's live `v` registers: `fpirqtest` checks they survive.
 
 use aarch64_cpu::registers::{Readable, Writeable, ESR_EL1, FAR_EL1, VBAR_EL1};
 use core::arch::global_asm;
@@ -21,7 +30,16 @@ pub struct TrapFrame {
     pub sp: u64,
     pub elr: u64,
     pub spsr: u64,
+    /// v0..v31 (q registers), then FPSR and FPCR.
+    pub v: [u128; 32],
+    pub fpsr: u64,
+    pub fpcr: u64,
 }
+
+// The assembly below hard-codes the layout.
+const _: () = assert!(core::mem::size_of::<TrapFrame>() == 0x320);
+const _: () = assert!(core::mem::offset_of!(TrapFrame, v) == 0x110);
+const _: () = assert!(core::mem::offset_of!(TrapFrame, fpsr) == 0x310);
 
 /// Which vector an exception came through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +117,7 @@ extern "C" fn exception_sync(frame: &mut TrapFrame, origin: u64) {
 
 #[no_mangle]
 extern "C" fn exception_irq(frame: &mut TrapFrame) {
+    super::fpsimd::irq_hook();
     if let Some(h) = handlers() {
         (h.irq)(frame);
     }
@@ -116,12 +135,13 @@ extern "C" fn exception_unexpected(frame: &mut TrapFrame, kind: u64) {
     }
 }
 
-// Frame layout: x0..x30 at 0..0xf0, sp at 0xf8, elr at 0x100, spsr at 0x108;
-// 0x110 bytes, a multiple of 16 as SP alignment requires.
+// Frame layout: x0..x30 at 0..0xf0, sp at 0xf8, elr at 0x100, spsr at 0x108,
+// q0..q31 at 0x110..0x310, fpsr at 0x310, fpcr at 0x318; 0x320 bytes, a
+// multiple of 16 as SP alignment requires.
 global_asm!(
     r#"
 .macro SAVE_FRAME from_handler
-    sub     sp, sp, #0x110
+    sub     sp, sp, #0x320
     stp     x0, x1, [sp, #0x00]
     stp     x2, x3, [sp, #0x10]
     stp     x4, x5, [sp, #0x20]
@@ -138,7 +158,7 @@ global_asm!(
     stp     x26, x27, [sp, #0xd0]
     stp     x28, x29, [sp, #0xe0]
     .if \from_handler
-    add     x21, sp, #0x110
+    add     x21, sp, #0x320
     .else
     mrs     x21, sp_el0
     .endif
@@ -146,9 +166,49 @@ global_asm!(
     mrs     x22, elr_el1
     mrs     x23, spsr_el1
     stp     x22, x23, [sp, #0x100]
+    stp     q0, q1, [sp, #0x110]
+    stp     q2, q3, [sp, #0x130]
+    stp     q4, q5, [sp, #0x150]
+    stp     q6, q7, [sp, #0x170]
+    stp     q8, q9, [sp, #0x190]
+    stp     q10, q11, [sp, #0x1b0]
+    stp     q12, q13, [sp, #0x1d0]
+    stp     q14, q15, [sp, #0x1f0]
+    stp     q16, q17, [sp, #0x210]
+    stp     q18, q19, [sp, #0x230]
+    stp     q20, q21, [sp, #0x250]
+    stp     q22, q23, [sp, #0x270]
+    stp     q24, q25, [sp, #0x290]
+    stp     q26, q27, [sp, #0x2b0]
+    stp     q28, q29, [sp, #0x2d0]
+    stp     q30, q31, [sp, #0x2f0]
+    mrs     x22, fpsr
+    mrs     x23, fpcr
+    add     x21, sp, #0x310
+    stp     x22, x23, [x21]
 .endm
 
 .macro RESTORE_FRAME from_handler
+    add     x21, sp, #0x310
+    ldp     x22, x23, [x21]
+    msr     fpsr, x22
+    msr     fpcr, x23
+    ldp     q0, q1, [sp, #0x110]
+    ldp     q2, q3, [sp, #0x130]
+    ldp     q4, q5, [sp, #0x150]
+    ldp     q6, q7, [sp, #0x170]
+    ldp     q8, q9, [sp, #0x190]
+    ldp     q10, q11, [sp, #0x1b0]
+    ldp     q12, q13, [sp, #0x1d0]
+    ldp     q14, q15, [sp, #0x1f0]
+    ldp     q16, q17, [sp, #0x210]
+    ldp     q18, q19, [sp, #0x230]
+    ldp     q20, q21, [sp, #0x250]
+    ldp     q22, q23, [sp, #0x270]
+    ldp     q24, q25, [sp, #0x290]
+    ldp     q26, q27, [sp, #0x2b0]
+    ldp     q28, q29, [sp, #0x2d0]
+    ldp     q30, q31, [sp, #0x2f0]
     ldp     x22, x23, [sp, #0x100]
     msr     elr_el1, x22
     msr     spsr_el1, x23
@@ -171,7 +231,7 @@ global_asm!(
     ldp     x24, x25, [sp, #0xc0]
     ldp     x26, x27, [sp, #0xd0]
     ldp     x28, x29, [sp, #0xe0]
-    add     sp, sp, #0x110
+    add     sp, sp, #0x320
     eret
 .endm
 

@@ -3,6 +3,7 @@
 mod boot;
 pub mod cpu;
 pub mod exceptions;
+pub mod fpsimd;
 pub mod gic;
 mod mem;
 pub mod mmu;

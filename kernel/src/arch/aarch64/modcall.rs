@@ -20,10 +20,12 @@ use super::exceptions::TrapFrame;
 use core::arch::global_asm;
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
-/// Registers saved at the call: x19..x28, x29, x30, sp; then bookkeeping.
+/// Registers saved at the call: x19..x28, x29, x30, sp, d8..d15 (the
+/// callee-saved registers of AAPCS64: a module that faults after changing
+/// d8..d15 must not leave them changed for its caller); then bookkeeping.
 #[repr(C)]
 pub struct Recovery {
-    regs: [u64; 13],
+    regs: [u64; 21],
     prev: *mut Recovery,
     /// Module text `[lo, hi)`: faults there are the module's.
     text_lo: u64,
@@ -88,6 +90,10 @@ modcall_enter:
     stp     x29, x30, [x0, #80]
     mov     x9, sp
     str     x9, [x0, #96]
+    stp     d8, d9, [x0, #104]
+    stp     d10, d11, [x0, #120]
+    stp     d12, d13, [x0, #136]
+    stp     d14, d15, [x0, #152]
     mov     x9, x1
     ldp     x0, x1, [x2]
     ldp     x2, x3, [x2, #16]
@@ -102,6 +108,10 @@ modcall_recover:
     ldp     x23, x24, [x0, #32]
     ldp     x25, x26, [x0, #48]
     ldp     x27, x28, [x0, #64]
+    ldp     d8, d9, [x0, #104]
+    ldp     d10, d11, [x0, #120]
+    ldp     d12, d13, [x0, #136]
+    ldp     d14, d15, [x0, #152]
     ldr     x9, [x0, #96]
     mov     sp, x9
     mov     x0, xzr
@@ -133,7 +143,7 @@ pub unsafe fn call_guarded(
 /// As for [`call_guarded`], with at most four arguments.
 pub unsafe fn call_guarded4(func: usize, args: [usize; 4], text: (u64, u64)) -> Result<u64, Fault> {
     let mut rec = Recovery {
-        regs: [0; 13],
+        regs: [0; 21],
         prev: current().load(Ordering::Relaxed),
         text_lo: text.0,
         text_hi: text.1,
