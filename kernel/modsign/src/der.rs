@@ -408,7 +408,7 @@ mod tests {
         let oid = |c: &[u8]| {
             let mut e = vec![0x06, c.len() as u8];
             e.extend_from_slice(c);
-            one(&e).unwrap().oid("oid").map(|o| oid_dotted(o))
+            one(&e).unwrap().oid("oid").map(oid_dotted)
         };
         assert_eq!(
             oid(&[0x2b, 0x0e, 0x03, 0x02, 0x1a]).unwrap(),

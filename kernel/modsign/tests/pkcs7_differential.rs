@@ -337,13 +337,11 @@ fn certificates(pkcs7: &[u8]) -> std::ops::Range<usize> {
 
 #[test]
 fn a_certificate_in_the_message_is_checked_for_form_only() {
-    // The cms crate refused a message whose certificate was not X.509; ours
-    // ignores it as Linux's module check ignores the message's certificates
-    // (pkcs7_verify.c looks the signer up in the keyring), but not its form.
-    let Some((_, signed)) = signatures()
-        .into_iter()
-        .find(|(n, _)| n == "with-certificate")
-    else {
+    // The cms crate (and Linux's pkcs7_parser.c) refused a message whose
+    // certificate is not X.509; ours never uses the message's certificates
+    // (the signer is looked up among the trusted ones), so it checks only
+    // their form: one DER element each, with a Certificate's tag.
+    let Some((_, signed)) = signatures().iter().find(|(n, _)| n == "with-certificate") else {
         return;
     };
     let keep = certificates(signed);
