@@ -79,13 +79,11 @@ impl TrustedCert {
     /// certificate is trusted because it is built in, as Linux's system keyring.
     #[cfg(feature = "x509")]
     pub fn from_der(der: &[u8]) -> Result<TrustedCert, CertError> {
-        use der::Encode;
         let cert = Certificate::from_der(der).map_err(|e| CertError(e.to_string()))?;
         let tbs = cert.tbs_certificate();
-        let issuer = tbs
-            .issuer()
-            .to_der()
-            .map_err(|e| CertError(e.to_string()))?;
+        let issuer = raw_issuer(der)
+            .ok_or_else(|| CertError("no issuer Name".into()))?
+            .to_vec();
         let serial = tbs.serial_number().as_bytes().to_vec();
         let key_identifier = tbs
             .get_extension::<SubjectKeyIdentifier>()
@@ -112,6 +110,23 @@ impl TrustedCert {
             SignerId::KeyIdentifier(kid) => self.key_identifier.as_ref() == Some(kid),
         }
     }
+}
+
+/// The issuer Name's bytes as the certificate holds them (RFC 5280 4.1:
+/// `Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { version [0] EXPLICIT
+/// OPTIONAL, serialNumber, signature, issuer, ... } ... }`), as Linux keeps
+/// `raw_issuer`: not re-encoded, so a signer that copied them matches even if
+/// the certificate's sets are not in DER order (x509-cert sorts them).
+#[cfg(feature = "x509")]
+fn raw_issuer(cert: &[u8]) -> Option<&[u8]> {
+    use crate::der::{Reader, SEQUENCE};
+    let mut top = Reader::new(cert);
+    let mut tbs = top.expect(SEQUENCE, "Certificate").ok()?.reader();
+    let mut fields = tbs.expect(SEQUENCE, "TBSCertificate").ok()?.reader();
+    fields.optional_context(0, "version").ok()?;
+    fields.element("serialNumber").ok()?;
+    fields.expect(SEQUENCE, "signature").ok()?;
+    Some(fields.expect(SEQUENCE, "issuer").ok()?.encoding)
 }
 
 /// The public-key algorithms we verify with, as a certificate's
@@ -255,6 +270,22 @@ impl Keyring {
 mod tests {
     use super::*;
     use alloc::vec;
+
+    #[cfg(feature = "x509")]
+    #[test]
+    fn the_raw_issuer_is_the_der_of_the_parsed_one() {
+        use der::Encode;
+        for cert in [
+            &include_bytes!("../fuzz/certs/rsa2048.der")[..],
+            &include_bytes!("../fuzz/certs/p256.der")[..],
+        ] {
+            let parsed = Certificate::from_der(cert).unwrap();
+            let want = parsed.tbs_certificate().issuer().to_der().unwrap();
+            assert_eq!(raw_issuer(cert), Some(&want[..]));
+            assert_eq!(TrustedCert::from_der(cert).unwrap().issuer, want);
+        }
+        assert_eq!(raw_issuer(&[0x30, 0x00]), None);
+    }
 
     /// What the keyring makes of an rsaEncryption key whose RSAPublicKey is `der`.
     fn rsa_key_of(der: &[u8]) -> PublicKey {
