@@ -88,8 +88,10 @@ debug: kernel initrd disk ## boot with QEMU halted (-s -S) and attach gdb-multia
 	trap 'kill $$qemu_pid 2>/dev/null' EXIT; \
 	gdb-multiarch -q $(KELF) -ex 'set architecture aarch64' -ex 'target remote :1234'
 
-lint: deps ## cargo fmt --check and clippy (host and target) with warnings denied
+lint: deps ## cargo fmt --check and clippy (host and target) with warnings denied; RustCrypto's DER crates stay out of the kernel
 	$(CARGO) fmt --all -- --check
+	@if $(CARGO) tree -q -p kernel --target $(TARGET) -e normal --prefix none | grep -E '^(der|cms|x509-cert|spki|const-oid) v'; then \
+	  echo "lint: the kernel links RustCrypto's DER crates (modsign's feature x509 is host only)"; exit 1; fi
 	$(CARGO) clippy --workspace $(HOST_EXCLUDES) --all-targets -- -D warnings
 	$(CARGO) clippy -p kernel -p kcore -p modloader -p modsign --target $(TARGET) $(CARGO_PROFILE_FLAG) -- -D warnings
 	$(CARGO) clippy $(foreach d,$(DRIVER_CRATES),-p $(d)) --target $(TARGET) $(CARGO_PROFILE_FLAG) -- -D warnings

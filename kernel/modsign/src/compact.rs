@@ -3,37 +3,41 @@
 //!
 //! A kernel trusts the certificates it is built with because they are built
 //! in (Linux's system keyring), not because of anything checked at boot. So
-//! the build ([`encode`], run by the kernel's build script on the host) reads
-//! each X.509 certificate as [`TrustedCert::from_der`] does and keeps only
-//! what a signature is matched and verified with: the signer's name, the
-//! issuer (DER), the serial number, the subject key identifier and the
-//! SubjectPublicKeyInfo (DER). A certificate that cannot be read is kept as
-//! its error message, which the kernel logs as Linux logs a bad built-in
-//! certificate. At boot [`decode`] turns each entry back into a
-//! [`TrustedCert`] with the same key code as before ([`keyring`]'s
-//! SubjectPublicKeyInfo reader), so the keyring is the same; what boot no
-//! longer runs is the certificate decoder (validity, extensions, names,
-//! algorithm parameters), which under QEMU's TCG was most of the 20-35 ms the
-//! first certificate took, since boot time there follows the distinct code
-//! translated.
+//! the build ([`encode`], run by the kernel's build script on the host, with
+//! the feature `x509`) reads each X.509 certificate as
+//! [`TrustedCert::from_der`] does and keeps only what a signature is matched
+//! and verified with: the signer's name, the issuer (DER, compared as bytes),
+//! the serial number, the subject key identifier and the key, as its
+//! algorithm ([`KeyAlgorithm`], decided on the host from the
+//! SubjectPublicKeyInfo) and raw bytes (the RSAPublicKey DER or the SEC1
+//! point), or the reason it is no key we verify with. A certificate that
+//! cannot be read is kept as its error message, which the kernel logs as
+//! Linux logs a bad built-in certificate. At boot [`decode`] turns each entry
+//! back into a [`TrustedCert`] with the same key code as before
+//! ([`keyring::public_key`]), so the keyring is the same; boot runs no
+//! X.509, SubjectPublicKeyInfo or Name decoder, and the kernel links none.
 //!
 //! Format, all lengths big-endian u32: one entry after the other; an entry is
-//! a tag byte, 0 for a certificate (then the five fields below, each a
-//! length and its bytes, the key identifier's length `u32::MAX` when absent)
-//! or 1 for a certificate that could not be read (then its message). Bad
-//! input (the blob is built by this crate, but it is still checked) ends the
-//! list with an error entry; nothing panics.
+//! a tag byte, 0 for a certificate (then four fields, each a length and its
+//! bytes, the key identifier's length `u32::MAX` when absent: signer,
+//! issuer, serial, key identifier; then the key: one byte, 0 for none we
+//! verify with, then the reason as a field, or a [`KeyAlgorithm`], then the
+//! key's bytes as a field) or 1 for a certificate that could not be read
+//! (then its message). Bad input (the blob is built by this crate, but it is
+//! still checked) ends the list with an error entry; nothing panics.
 
-use alloc::string::{String, ToString};
+use alloc::string::String;
+#[cfg(feature = "x509")]
 use alloc::vec::Vec;
-use der::Decode;
 
-use crate::keyring::{public_key, CertError, TrustedCert};
+use crate::keyring::{public_key, CertError, KeyAlgorithm, PublicKey, TrustedCert};
 
 const CERT: u8 = 0;
 const ERROR: u8 = 1;
 const ABSENT: u32 = u32::MAX;
-
+/// The key byte of a certificate whose key we do not verify with.
+const NO_KEY: u8 = 0;
+#[cfg(feature = "x509")]
 /// The length of the DER element at the start of `der` (a certificate is one
 /// SEQUENCE; X.690 8.1.3), if it fits.
 fn der_length(der: &[u8]) -> Option<usize> {
@@ -55,37 +59,44 @@ fn der_length(der: &[u8]) -> Option<usize> {
     (total <= der.len()).then_some(total)
 }
 
+#[cfg(feature = "x509")]
 fn put(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
     out.extend_from_slice(bytes);
 }
 
 /// The fields of one certificate, or why it cannot be read.
+#[cfg(feature = "x509")]
 fn entry(cert: &[u8]) -> Result<Vec<u8>, String> {
-    use der::Encode;
+    use alloc::string::ToString;
+    use der::Decode;
     let parsed = x509_cert::Certificate::from_der(cert).map_err(|e| e.to_string())?;
     let checked = TrustedCert::from_der(cert).map_err(|e| e.0)?;
-    let tbs = parsed.tbs_certificate();
-    let issuer = tbs.issuer().to_der().map_err(|e| e.to_string())?;
-    let spki = tbs
-        .subject_public_key_info()
-        .to_der()
-        .map_err(|e| e.to_string())?;
     let mut out = alloc::vec![CERT];
     put(&mut out, checked.signer.as_bytes());
-    put(&mut out, &issuer);
+    put(&mut out, &checked.issuer);
     put(&mut out, &checked.serial);
     match &checked.key_identifier {
         Some(k) => put(&mut out, k),
         None => out.extend_from_slice(&ABSENT.to_be_bytes()),
     }
-    put(&mut out, &spki);
+    match crate::keyring::key_of(parsed.tbs_certificate().subject_public_key_info()) {
+        Ok((algorithm, key)) => {
+            out.push(algorithm as u8);
+            put(&mut out, key);
+        }
+        Err(why) => {
+            out.push(NO_KEY);
+            put(&mut out, why.as_bytes());
+        }
+    }
     Ok(out)
 }
 
 /// The blob for `certs`, concatenated DER certificates (what the kernel's
 /// build is given). Each certificate becomes an entry, readable or not; bytes
 /// that do not start a DER element end the list with an error entry.
+#[cfg(feature = "x509")]
 pub fn encode(certs: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut rest = certs;
@@ -141,17 +152,20 @@ impl<'a> Reader<'a> {
         let issuer = self.field().ok_or_else(bad)?;
         let serial = self.field().ok_or_else(bad)?;
         let key_identifier = self.optional().ok_or_else(bad)?;
-        let spki = self.field().ok_or_else(bad)?;
-        let issuer =
-            x509_cert::name::Name::from_der(issuer).map_err(|e| CertError(e.to_string()))?;
-        let spki = spki::SubjectPublicKeyInfoOwned::from_der(spki)
-            .map_err(|e| CertError(e.to_string()))?;
+        let (&algorithm, tail) = self.rest.split_first().ok_or_else(bad)?;
+        self.rest = tail;
+        let key = self.field().ok_or_else(bad)?;
+        let key = match (algorithm, KeyAlgorithm::from_u8(algorithm)) {
+            (NO_KEY, _) => PublicKey::Unsupported(String::from_utf8_lossy(key).into_owned()),
+            (_, Some(algorithm)) => public_key(algorithm, key),
+            (_, None) => return Err(CertError("built-in key list: unknown key algorithm".into())),
+        };
         Ok(TrustedCert {
             signer: String::from_utf8_lossy(signer).into_owned(),
-            issuer,
+            issuer: issuer.to_vec(),
             serial: serial.to_vec(),
             key_identifier: key_identifier.map(<[u8]>::to_vec),
-            key: public_key(&spki),
+            key,
         })
     }
 }
@@ -183,7 +197,7 @@ pub fn decode(blob: &[u8]) -> impl Iterator<Item = Result<TrustedCert, CertError
     Reader { rest: blob }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "x509"))]
 mod tests {
     use super::*;
     use crate::Keyring;

@@ -43,18 +43,26 @@ impl HashAlgo {
         }
     }
 
-    /// The algorithm of a CMS `digestAlgorithm` OID, if it is one we take.
-    pub fn from_oid(oid: &der::oid::ObjectIdentifier) -> Option<HashAlgo> {
-        use const_oid::db::rfc5912::{ID_SHA_256, ID_SHA_384, ID_SHA_512};
-        match *oid {
-            ID_SHA_256 => Some(HashAlgo::Sha256),
-            ID_SHA_384 => Some(HashAlgo::Sha384),
-            ID_SHA_512 => Some(HashAlgo::Sha512),
-            _ => None,
+    /// The algorithm of a CMS `digestAlgorithm` OID (its contents octets), if
+    /// it is one we take.
+    pub fn from_oid_bytes(oid: &[u8]) -> Option<HashAlgo> {
+        [HashAlgo::Sha256, HashAlgo::Sha384, HashAlgo::Sha512]
+            .into_iter()
+            .find(|h| h.oid_bytes() == oid)
+    }
+
+    /// The contents octets of the OID that names this algorithm in CMS.
+    pub fn oid_bytes(self) -> &'static [u8] {
+        use crate::pkcs7::oid;
+        match self {
+            HashAlgo::Sha256 => oid::SHA256,
+            HashAlgo::Sha384 => oid::SHA384,
+            HashAlgo::Sha512 => oid::SHA512,
         }
     }
 
     /// The OID that names this algorithm in CMS.
+    #[cfg(feature = "x509")]
     pub fn oid(self) -> der::oid::ObjectIdentifier {
         use const_oid::db::rfc5912::{ID_SHA_256, ID_SHA_384, ID_SHA_512};
         match self {

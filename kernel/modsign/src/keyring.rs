@@ -1,14 +1,23 @@
 //! The trusted certificates a module signature is checked against: each X.509
 //! certificate (DER) reduced, once, to what verification needs: how a signature
 //! may name it, its public key, and the signer name Linux prints.
+//!
+//! Reading a certificate ([`TrustedCert::from_der`]) takes RustCrypto's X.509
+//! crates and is host only (feature `x509`): the kernel gets its certificates
+//! already reduced ([`crate::compact`], written by its build script), the key
+//! as its algorithm and raw bytes ([`KeyAlgorithm`], [`public_key`]).
 
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
+#[cfg(feature = "x509")]
+use alloc::string::ToString;
 use alloc::vec::Vec;
-use const_oid::db::rfc5912::{ID_EC_PUBLIC_KEY, RSA_ENCRYPTION, SECP_256_R_1, SECP_384_R_1};
 use core::fmt;
+#[cfg(feature = "x509")]
 use der::Decode;
+#[cfg(feature = "x509")]
 use x509_cert::ext::pkix::SubjectKeyIdentifier;
+#[cfg(feature = "x509")]
 use x509_cert::Certificate;
 
 use crate::pkcs7::SignerId;
@@ -46,8 +55,8 @@ impl PublicKey {
 pub struct TrustedCert {
     /// Linux's name for the signer (`x509_fabricate_name`): CN, or "O: CN".
     pub signer: String,
-    /// The issuer Name, for issuerAndSerialNumber.
-    pub issuer: x509_cert::name::Name,
+    /// The issuer Name's DER, for issuerAndSerialNumber (compared as bytes).
+    pub issuer: Vec<u8>,
     /// The serial number's bytes.
     pub serial: Vec<u8>,
     /// The subjectKeyIdentifier, if the certificate has one.
@@ -68,10 +77,13 @@ impl fmt::Display for CertError {
 impl TrustedCert {
     /// Reads one DER certificate. Its own signature is not checked: a trusted
     /// certificate is trusted because it is built in, as Linux's system keyring.
+    #[cfg(feature = "x509")]
     pub fn from_der(der: &[u8]) -> Result<TrustedCert, CertError> {
         let cert = Certificate::from_der(der).map_err(|e| CertError(e.to_string()))?;
         let tbs = cert.tbs_certificate();
-        let issuer = tbs.issuer().clone();
+        let issuer = raw_issuer(der)
+            .ok_or_else(|| CertError("no issuer Name".into()))?
+            .to_vec();
         let serial = tbs.serial_number().as_bytes().to_vec();
         let key_identifier = tbs
             .get_extension::<SubjectKeyIdentifier>()
@@ -82,7 +94,10 @@ impl TrustedCert {
             issuer,
             serial,
             key_identifier,
-            key: public_key(tbs.subject_public_key_info()),
+            key: match key_of(tbs.subject_public_key_info()) {
+                Ok((algorithm, key)) => public_key(algorithm, key),
+                Err(why) => PublicKey::Unsupported(why),
+            },
         })
     }
 
@@ -97,25 +112,57 @@ impl TrustedCert {
     }
 }
 
-pub(crate) fn public_key(spki: &spki::SubjectPublicKeyInfoOwned) -> PublicKey {
+/// The issuer Name's bytes as the certificate holds them (RFC 5280 4.1:
+/// `Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { version [0] EXPLICIT
+/// OPTIONAL, serialNumber, signature, issuer, ... } ... }`), as Linux keeps
+/// `raw_issuer`: not re-encoded, so a signer that copied them matches even if
+/// the certificate's sets are not in DER order (x509-cert sorts them).
+#[cfg(feature = "x509")]
+fn raw_issuer(cert: &[u8]) -> Option<&[u8]> {
+    use crate::der::{Reader, SEQUENCE};
+    let mut top = Reader::new(cert);
+    let mut tbs = top.expect(SEQUENCE, "Certificate").ok()?.reader();
+    let mut fields = tbs.expect(SEQUENCE, "TBSCertificate").ok()?.reader();
+    fields.optional_context(0, "version").ok()?;
+    fields.element("serialNumber").ok()?;
+    fields.expect(SEQUENCE, "signature").ok()?;
+    Some(fields.expect(SEQUENCE, "issuer").ok()?.encoding)
+}
+
+/// The public-key algorithms we verify with, as a certificate's
+/// subjectPublicKeyInfo names them (RFC 5280 4.1.2.7): rsaEncryption (RFC
+/// 3279 2.3.1), id-ecPublicKey with namedCurve secp256r1 or secp384r1 (RFC
+/// 5480 2.1.1). The number is the compact list's ([`crate::compact`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum KeyAlgorithm {
+    /// The key is a DER `RSAPublicKey` (RFC 8017 A.1.1).
+    Rsa = 1,
+    /// The key is a SEC1 point on P-256 (SEC 1 2.3.3).
+    P256 = 2,
+    /// The key is a SEC1 point on P-384.
+    P384 = 3,
+}
+
+impl KeyAlgorithm {
+    pub fn from_u8(n: u8) -> Option<KeyAlgorithm> {
+        [KeyAlgorithm::Rsa, KeyAlgorithm::P256, KeyAlgorithm::P384]
+            .into_iter()
+            .find(|a| *a as u8 == n)
+    }
+}
+
+/// The key of a subjectPublicKeyInfo: its algorithm and the subjectPublicKey's
+/// bytes, or why it is none we verify with.
+#[cfg(feature = "x509")]
+pub fn key_of(spki: &spki::SubjectPublicKeyInfoOwned) -> Result<(KeyAlgorithm, &[u8]), String> {
+    use const_oid::db::rfc5912::{ID_EC_PUBLIC_KEY, RSA_ENCRYPTION, SECP_256_R_1, SECP_384_R_1};
     let Some(bits) = spki.subject_public_key.as_bytes() else {
-        return PublicKey::Unsupported("public key is not a whole number of bytes".into());
+        return Err("public key is not a whole number of bytes".into());
     };
     let oid = spki.algorithm.oid;
     if oid == RSA_ENCRYPTION {
-        return match crate::rsa_key::parse(bits) {
-            Ok(key) if RSA_BITS.contains(&(key.size() * 8)) => {
-                crate::rsa_verify::RsaPublicKey::new(key).map_or_else(
-                    || PublicKey::Unsupported("RSA key with an even modulus or no exponent".into()),
-                    PublicKey::Rsa,
-                )
-            }
-            Ok(key) => PublicKey::Unsupported(format!(
-                "RSA key of {} bits (2048 to 4096 supported)",
-                key.size() * 8
-            )),
-            Err(e) => PublicKey::Unsupported(format!("RSA key: {e}")),
-        };
+        return Ok((KeyAlgorithm::Rsa, bits));
     }
     if oid == ID_EC_PUBLIC_KEY {
         let curve = spki
@@ -124,24 +171,46 @@ pub(crate) fn public_key(spki: &spki::SubjectPublicKeyInfoOwned) -> PublicKey {
             .as_ref()
             .and_then(|p| p.decode_as::<der::oid::ObjectIdentifier>().ok());
         return match curve {
-            Some(SECP_256_R_1) => crate::p256_verify::P256Key::from_sec1(bits).map_or_else(
-                |e| PublicKey::Unsupported(format!("P-256 key: {e}")),
-                PublicKey::P256,
-            ),
-            Some(SECP_384_R_1) => crate::p384_verify::P384Key::from_sec1(bits).map_or_else(
-                |e| PublicKey::Unsupported(format!("P-384 key: {e}")),
-                PublicKey::P384,
-            ),
-            Some(other) => PublicKey::Unsupported(format!("EC curve {other}")),
-            None => PublicKey::Unsupported("EC key without a named curve".into()),
+            Some(SECP_256_R_1) => Ok((KeyAlgorithm::P256, bits)),
+            Some(SECP_384_R_1) => Ok((KeyAlgorithm::P384, bits)),
+            Some(other) => Err(format!("EC curve {other}")),
+            None => Err("EC key without a named curve".into()),
         };
     }
-    PublicKey::Unsupported(format!("key algorithm {oid}"))
+    Err(format!("key algorithm {oid}"))
+}
+
+/// The key we verify with from its algorithm and raw bytes (as [`key_of`]
+/// gives them), or why it cannot be one.
+pub fn public_key(algorithm: KeyAlgorithm, key: &[u8]) -> PublicKey {
+    match algorithm {
+        KeyAlgorithm::Rsa => match crate::rsa_key::parse(key) {
+            Ok(k) if RSA_BITS.contains(&(k.size() * 8)) => crate::rsa_verify::RsaPublicKey::new(k)
+                .map_or_else(
+                    || PublicKey::Unsupported("RSA key with an even modulus or no exponent".into()),
+                    PublicKey::Rsa,
+                ),
+            Ok(k) => PublicKey::Unsupported(format!(
+                "RSA key of {} bits (2048 to 4096 supported)",
+                k.size() * 8
+            )),
+            Err(e) => PublicKey::Unsupported(format!("RSA key: {e}")),
+        },
+        KeyAlgorithm::P256 => crate::p256_verify::P256Key::from_sec1(key).map_or_else(
+            |e| PublicKey::Unsupported(format!("P-256 key: {e}")),
+            PublicKey::P256,
+        ),
+        KeyAlgorithm::P384 => crate::p384_verify::P384Key::from_sec1(key).map_or_else(
+            |e| PublicKey::Unsupported(format!("P-384 key: {e}")),
+            PublicKey::P384,
+        ),
+    }
 }
 
 /// Linux's `x509_fabricate_name` (crypto/asymmetric_keys/x509_cert_parser.c): the
 /// CN, prefixed by "O: " unless the CN already starts with the O; else the O,
 /// else the e-mail address.
+#[cfg(feature = "x509")]
 fn fabricate_name(subject: &x509_cert::name::Name) -> String {
     let text = |v: der::Result<Option<x509_cert::ext::pkix::name::DirectoryString>>| {
         v.ok().flatten().map(String::from)
@@ -174,6 +243,7 @@ impl Keyring {
     }
 
     /// Adds one DER certificate.
+    #[cfg(feature = "x509")]
     pub fn add_der(&mut self, der: &[u8]) -> Result<&TrustedCert, CertError> {
         let cert = TrustedCert::from_der(der)?;
         self.certs.push(cert);
@@ -201,15 +271,25 @@ mod tests {
     use super::*;
     use alloc::vec;
 
+    #[cfg(feature = "x509")]
+    #[test]
+    fn the_raw_issuer_is_the_der_of_the_parsed_one() {
+        use der::Encode;
+        for cert in [
+            &include_bytes!("../fuzz/certs/rsa2048.der")[..],
+            &include_bytes!("../fuzz/certs/p256.der")[..],
+        ] {
+            let parsed = Certificate::from_der(cert).unwrap();
+            let want = parsed.tbs_certificate().issuer().to_der().unwrap();
+            assert_eq!(raw_issuer(cert), Some(&want[..]));
+            assert_eq!(TrustedCert::from_der(cert).unwrap().issuer, want);
+        }
+        assert_eq!(raw_issuer(&[0x30, 0x00]), None);
+    }
+
     /// What the keyring makes of an rsaEncryption key whose RSAPublicKey is `der`.
     fn rsa_key_of(der: &[u8]) -> PublicKey {
-        public_key(&spki::SubjectPublicKeyInfoOwned {
-            algorithm: spki::AlgorithmIdentifierOwned {
-                oid: RSA_ENCRYPTION,
-                parameters: None,
-            },
-            subject_public_key: der::asn1::BitString::from_bytes(der).unwrap(),
-        })
+        public_key(KeyAlgorithm::Rsa, der)
     }
 
     /// DER `SEQUENCE { INTEGER n, INTEGER e }` (contents below 64 KiB).

@@ -10,10 +10,14 @@
 //! that were hashed. Every outcome that is not success is a [`SigError`] whose
 //! class and errno are Linux's.
 //!
-//! `no_std` + `alloc`; DER, X.509 and CMS are RustCrypto's, the RSA key
-//! parser ([`rsa_key`]) and the RSA, P-256 and P-384 checks our own
-//! variable-time ones ([`rsa_verify`], [`p256_verify`], [`p384_verify`],
-//! differential-tested against RustCrypto's). The only
+//! `no_std` + `alloc`; the CMS message is read by our own strict DER reader
+//! ([`pkcs7`]), the RSA key by its own ([`rsa_key`]), and the RSA, P-256 and
+//! P-384 checks are our own variable-time ones ([`rsa_verify`],
+//! [`p256_verify`], [`p384_verify`]), all differential-tested against
+//! RustCrypto's. RustCrypto's DER, X.509 and CMS crates are host only
+//! (feature `x509`, on by default): reading certificates
+//! ([`TrustedCert::from_der`], [`compact::encode`]) and the reference CMS
+//! parser ([`pkcs7_cms`]); the kernel builds without them. The only
 //! `unsafe` is the SHA-256 instruction path, entered after the kernel has
 //! declared the instructions present ([`hash::declare_sha2_instructions`]).
 #![cfg_attr(not(test), no_std)]
@@ -21,6 +25,7 @@
 extern crate alloc;
 
 pub mod compact;
+mod der;
 mod ecdsa_der;
 pub mod error;
 pub mod hash;
@@ -30,6 +35,8 @@ mod mont_aarch64;
 pub mod p256_verify;
 pub mod p384_verify;
 pub mod pkcs7;
+#[cfg(feature = "x509")]
+pub mod pkcs7_cms;
 pub mod rsa_key;
 pub mod rsa_verify;
 #[cfg(target_arch = "aarch64")]
@@ -41,7 +48,7 @@ use alloc::vec::Vec;
 
 pub use error::{Malformed, SigError, Unsupported};
 pub use hash::HashAlgo;
-pub use keyring::{CertError, Keyring, PublicKey, TrustedCert};
+pub use keyring::{CertError, KeyAlgorithm, Keyring, PublicKey, TrustedCert};
 pub use pkcs7::{SignatureKind, SignerId};
 
 /// A module whose signature verified.

@@ -389,12 +389,12 @@ pub fn info_lines(image: &[u8]) -> Vec<(String, String)> {
     match modsign::inspect(image) {
         Ok(info) => {
             let signer = match &info.signer_id {
-                modsign::SignerId::IssuerAndSerial { issuer, .. } => issuer
-                    .common_name()
-                    .ok()
-                    .flatten()
-                    .map(String::from)
-                    .unwrap_or_default(),
+                modsign::SignerId::IssuerAndSerial { issuer, .. } => {
+                    x509_cert::name::Name::from_der(issuer)
+                        .ok()
+                        .and_then(|name| name.common_name().ok().flatten().map(String::from))
+                        .unwrap_or_default()
+                }
                 modsign::SignerId::KeyIdentifier(_) => String::new(),
             };
             vec![
