@@ -10,6 +10,7 @@
 use crate::arch::mmu::{self, AddressSpace, Attr, Table};
 use crate::arch::{cpu, irqchip};
 use crate::irq::{self, time};
+use crate::klog::Piece::{Bytes, Dec, Hex, Str};
 use crate::linker_addr;
 use crate::mm::layout::kernel_image;
 use crate::{console, klog, mm};
@@ -270,17 +271,21 @@ pub fn late_init(early: EarlyInfo) {
         .and_then(|v| v.parse().ok())
         .or_else(|| kcore::cmdline::has(bootargs, "quiet").then_some(4));
     klog::init(loglevel);
-    log::info!(
-        "Booting kernel on {} (entered at EL{}, running at EL1)",
-        nodes.model.unwrap_or("unknown machine"),
-        early.entry_el
-    );
-    log::info!(
-        "Machine model: DTB at {:#x} ({} bytes)",
-        early.dtb.as_ptr() as usize,
-        early.dtb.len()
-    );
-    log::info!("Kernel command line: {bootargs}");
+    klog::info(&[
+        Str("Booting kernel on "),
+        Str(nodes.model.unwrap_or("unknown machine")),
+        Str(" (entered at EL"),
+        Dec(early.entry_el, 0, b' '),
+        Str(", running at EL1)"),
+    ]);
+    klog::info(&[
+        Str("Machine model: DTB at "),
+        Hex(early.dtb.as_ptr() as u64, 0),
+        Str(" ("),
+        Dec(early.dtb.len() as u64, 0, b' '),
+        Str(" bytes)"),
+    ]);
+    klog::info(&[Str("Kernel command line: "), Str(bootargs)]);
 
     // Memory: everything not in use by the image, the DTB, the initrd or
     // /memreserve/ entries.
@@ -304,12 +309,7 @@ pub fn late_init(early: EarlyInfo) {
         mm::PAGE_SIZE as u64,
     );
     for r in early.ram.as_slice() {
-        log::info!(
-            "Memory: [mem {:#018x}-{:#018x}] {}",
-            r.start,
-            r.end - 1,
-            kcore::units::Bytes(r.size())
-        );
+        log_range("Memory: [mem ", *r);
     }
     // SAFETY: `free` excludes everything in use and is mapped RW (early_init).
     if unsafe { mm::init(&early.ram, &free, kernel.size()) }.is_err() {
@@ -318,20 +318,18 @@ pub fn late_init(early: EarlyInfo) {
     console::init_late();
     crate::module::signing::init(bootargs);
     let mi = mm::info();
-    log::info!(
-        "Memory: {} available ({} kernel image, {} reserved), heap {}",
-        kcore::units::Bytes(mi.pages_total * mm::PAGE_SIZE as u64 + mi.heap_total),
-        kcore::units::Bytes(kernel.size()),
-        kcore::units::Bytes(mi.reserved - kernel.size()),
-        kcore::units::Bytes(mi.heap_total)
-    );
+    klog::info(&[
+        Str("Memory: "),
+        Bytes(mi.pages_total * mm::PAGE_SIZE as u64 + mi.heap_total),
+        Str(" available ("),
+        Bytes(kernel.size()),
+        Str(" kernel image, "),
+        Bytes(mi.reserved - kernel.size()),
+        Str(" reserved), heap "),
+        Bytes(mi.heap_total),
+    ]);
     if let Some(r) = initrd {
-        log::info!(
-            "Initrd: [mem {:#018x}-{:#018x}] {}",
-            r.start,
-            r.end - 1,
-            kcore::units::Bytes(r.size())
-        );
+        log_range("Initrd: [mem ", r);
     }
 
     let Some(gic) = early.gic else {
@@ -339,11 +337,13 @@ pub fn late_init(early: EarlyInfo) {
     };
     // SAFETY: the GIC frames come from the DT and were mapped as device memory; IRQs are still masked and only this CPU runs.
     unsafe { irqchip::init(gic) };
-    log::info!(
-        "GICv{}: {} interrupt lines",
-        irqchip::version(),
-        irqchip::max_intid()
-    );
+    klog::info(&[
+        Str("GICv"),
+        Dec(irqchip::version() as u64, 0, b' '),
+        Str(": "),
+        Dec(irqchip::max_intid() as u64, 0, b' '),
+        Str(" interrupt lines"),
+    ]);
     // PPI 11 (INTID 27) is the architected virtual timer (Arm BSA).
     let timer_irq = early.timer_irq.unwrap_or(27);
     if let Err(e) = irq::request(
@@ -357,19 +357,22 @@ pub fn late_init(early: EarlyInfo) {
     }
     time::start_tick();
     cpu::irq_enable();
-    log::info!(
-        "arch_timer: cp15 timer running at {}.{:02}MHz (virt), tick {} Hz, irq {}",
-        time::frequency() / 1_000_000,
-        time::frequency() / 10_000 % 100,
-        time::TICK_HZ,
-        timer_irq
-    );
+    klog::info(&[
+        Str("arch_timer: cp15 timer running at "),
+        Dec(time::frequency() / 1_000_000, 0, b' '),
+        Str("."),
+        Dec(time::frequency() / 10_000 % 100, 2, b'0'),
+        Str("MHz (virt), tick "),
+        Dec(time::TICK_HZ as u64, 0, b' '),
+        Str(" Hz, irq "),
+        Dec(timer_irq as u64, 0, b' '),
+    ]);
     let psci = nodes.psci;
     match psci {
-        Some(c) => log::info!(
-            "psci: using PSCI v0.2+ via {}",
-            if c == PsciConduit::Hvc { "hvc" } else { "smc" }
-        ),
+        Some(c) => klog::info(&[
+            Str("psci: using PSCI v0.2+ via "),
+            Str(if c == PsciConduit::Hvc { "hvc" } else { "smc" }),
+        ]),
         None => log::warn!("psci: no /psci node: poweroff and reboot will halt instead"),
     }
     let panic_timeout = kcore::cmdline::get(bootargs, "panic").and_then(|v| v.parse().ok());
@@ -389,10 +392,25 @@ pub fn late_init(early: EarlyInfo) {
     });
     // Typed input wakes the shell from now on (the DT names the UART's IRQ).
     console::init_early_irq();
-    log::info!(
-        "Boot took {} us ({} counter ticks at {} Hz)",
-        time::micros(),
-        time::ticks_since_boot(),
-        time::frequency()
-    );
+    klog::info(&[
+        Str("Boot took "),
+        Dec(time::micros(), 0, b' '),
+        Str(" us ("),
+        Dec(time::ticks_since_boot(), 0, b' '),
+        Str(" counter ticks at "),
+        Dec(time::frequency(), 0, b' '),
+        Str(" Hz)"),
+    ]);
+}
+
+/// `WHAT[mem 0x...-0x...] SIZE`, as Linux logs a physical range.
+fn log_range(what: &str, r: Range) {
+    klog::info(&[
+        Str(what),
+        Hex(r.start, 18),
+        Str("-"),
+        Hex(r.end - 1, 18),
+        Str("] "),
+        Bytes(r.size()),
+    ]);
 }

@@ -60,17 +60,18 @@ pub fn init(bootargs: &str) {
     }
     // The certificates are parsed on the first load, so a boot that loads no
     // module does not pay for it.
-    log::info!(
-        "module signing: SHA-256 {}, enforcement {}",
-        modsign::hash::sha256_path(),
-        if FORCED {
+    crate::klog::info(&[
+        crate::klog::Piece::Str("module signing: SHA-256 "),
+        crate::klog::Piece::Str(modsign::hash::sha256_path()),
+        crate::klog::Piece::Str(", enforcement "),
+        crate::klog::Piece::Str(if FORCED {
             "forced (MODULE_SIG_FORCE)"
         } else if enforcing() {
             "on (module.sig_enforce=1)"
         } else {
             "off"
-        }
-    );
+        }),
+    ]);
 }
 
 /// The built-in certificates, parsed on first use and logged as Linux logs
