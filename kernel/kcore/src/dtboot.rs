@@ -30,6 +30,10 @@ pub const MAX_DT_CPUS: usize = 64;
 
 /// A 32- or 64-bit big-endian value, as `/chosen`'s initrd and a CPU's `reg`
 /// are written.
+///
+/// Not inlined, nor is [`text`]: [`BootNodes::scan`] reads several properties
+/// with each, and under TCG every inlined copy is translated again.
+#[inline(never)]
 fn be_cells(b: &[u8]) -> Option<u64> {
     match b.len() {
         4 => be32(b, 0).map(u64::from),
@@ -40,6 +44,7 @@ fn be_cells(b: &[u8]) -> Option<u64> {
 
 /// A string property as the `fdt` crate's `as_str` reads it: valid UTF-8,
 /// trailing NULs dropped.
+#[inline(never)]
 fn text(value: &[u8]) -> Option<&str> {
     // NUL is one byte in UTF-8, so trimming bytes first validates the same
     // text; it spares boot `str`'s char-pattern searcher (under TCG, code

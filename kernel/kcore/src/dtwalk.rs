@@ -325,16 +325,12 @@ pub fn gic_of(d: &Device<'_>) -> Option<GicInfo> {
         return None;
     };
     let (gicd, other) = (*first, *second);
-    let mut v2 = false;
-    for c in d.compatibles() {
-        if c == "arm,gic-v3" {
-            return Some(GicInfo::V3 { gicd, gicr: other });
-        }
-        v2 |= matches!(
-            c,
-            "arm,cortex-a15-gic" | "arm,gic-400" | "arm,cortex-a9-gic"
-        );
+    if d.is_compatible("arm,gic-v3") {
+        return Some(GicInfo::V3 { gicd, gicr: other });
     }
+    let v2 = ["arm,cortex-a15-gic", "arm,gic-400", "arm,cortex-a9-gic"]
+        .iter()
+        .any(|c| d.is_compatible(c));
     v2.then_some(GicInfo::V2 { gicd, gicc: other })
 }
 

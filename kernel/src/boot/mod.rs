@@ -147,7 +147,7 @@ fn device_ranges(
         if gic.is_none() {
             gic = kcore::dtwalk::gic_of(&d);
         }
-        if d.is_compatible("cfi-flash") || d.compatibles().any(|c| c.starts_with("pci")) {
+        if d.is_compatible("cfi-flash") || d.has_compatible_prefix("pci") {
             continue;
         }
         for r in d.regs() {
