@@ -38,6 +38,8 @@ pub struct EarlyInfo {
     ram: RangeSet<8>,
     /// The virtual timer's INTID, found in the same pass over the devices.
     timer_irq: Option<u32>,
+    /// The early console UART's first interrupt, from the same pass.
+    uart_irq: Option<u32>,
     device_maps: RangeSet<64>,
 }
 
@@ -130,19 +132,36 @@ fn map_image(map: &mut impl FnMut(Range, Attr, &str), kernel: Range) {
     map(after_stacks, Attr::NormalRw, "cannot map kernel tail");
 }
 
-/// One pass over the device nodes serves both the device mappings and the
-/// timer lookup (each pass costs milliseconds under TCG): the page-rounded
-/// ranges to map as devices, and the virtual timer's INTID.
-fn device_ranges(
-    dtb: &[u8],
-    ram: &RangeSet<8>,
-) -> (RangeSet<64>, Option<u32>, Option<kcore::dt::GicInfo>) {
+/// What [`device_ranges`] finds.
+struct DeviceScan {
+    /// Page-rounded ranges to map as devices.
+    maps: RangeSet<64>,
+    /// The virtual timer's INTID.
+    timer_irq: Option<u32>,
+    /// The first GIC.
+    gic: Option<kcore::dt::GicInfo>,
+    /// The first interrupt of the first node whose first `reg` starts at
+    /// `uart` (the early console).
+    uart_irq: Option<u32>,
+}
+
+/// One pass over the device nodes serves the device mappings and the timer,
+/// GIC and console-interrupt lookups (each pass costs milliseconds under TCG,
+/// and a second walker, such as collecting `machine::devices`, is more code
+/// to translate).
+fn device_ranges(dtb: &[u8], ram: &RangeSet<8>, uart: Option<u64>) -> DeviceScan {
     let mut devices = RangeSet::<64>::new();
     let mut timer_irq = None;
     let mut gic = None;
+    let mut uart_irq = None;
+    let mut uart_seen = false;
     for d in kcore::dtwalk::devices(dtb) {
         if d.is_compatible("arm,armv8-timer") {
             timer_irq = d.irqs().get(2).copied();
+        }
+        if !uart_seen && uart.is_some() && d.regs().first().map(|r| r.start) == uart {
+            uart_seen = true;
+            uart_irq = d.irqs().first().copied();
         }
         if gic.is_none() {
             gic = kcore::dtwalk::gic_of(&d);
@@ -168,7 +187,12 @@ fn device_ranges(
             }
         }
     }
-    (devices, timer_irq, gic)
+    DeviceScan {
+        maps: devices,
+        timer_irq,
+        gic,
+        uart_irq,
+    }
 }
 
 /// Reads the DTB, finds the console and RAM, maps memory and enables the MMU.
@@ -243,7 +267,12 @@ pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
     }
     map_image(&mut map, kernel);
 
-    let (mut devices, timer_irq, gic) = device_ranges(dtb, &ram);
+    let DeviceScan {
+        maps: mut devices,
+        timer_irq,
+        gic,
+        uart_irq,
+    } = device_ranges(dtb, &ram, stdout.map(|r| r.start));
     devices.coalesce();
     for r in devices.as_slice() {
         map(*r, Attr::Device, "cannot map device");
@@ -258,6 +287,7 @@ pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
         entry_el,
         ram,
         timer_irq,
+        uart_irq,
         device_maps: devices,
     }
 }
@@ -391,7 +421,7 @@ pub fn late_init(early: EarlyInfo) {
         cpus_described: nodes.cpus_described(),
     });
     // Typed input wakes the shell from now on (the DT names the UART's IRQ).
-    console::init_early_irq();
+    console::init_early_irq(early.uart_irq);
     klog::info(&[
         Str("Boot took "),
         Dec(time::micros(), 0, b' '),
