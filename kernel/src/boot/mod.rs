@@ -145,6 +145,29 @@ struct DeviceScan {
     uart_irq: Option<u32>,
 }
 
+/// Maps `r` at its own address with `attr`, or stops the boot saying `what`
+/// failed. Out of line: boot maps a dozen ranges, and under TCG each inlined
+/// copy would be translated again.
+#[inline(never)]
+fn map_identity(space: &mut AddressSpace, r: Range, attr: Attr, what: &str) {
+    if r.is_empty() {
+        return;
+    }
+    let mut alloc = boot_table;
+    if let Err(e) = space.map(
+        r.start as usize,
+        r.start as usize,
+        r.size() as usize,
+        attr,
+        &mut alloc,
+    ) {
+        // No heap yet: format on the stack.
+        let mut msg = kcore::logring::LineBuf::<128>::new();
+        let _ = core::fmt::Write::write_fmt(&mut msg, format_args!("{what}: {e:?}"));
+        fail(msg.as_str());
+    }
+}
+
 /// One pass over the device nodes serves the device mappings and the timer,
 /// GIC and console-interrupt lookups (each pass costs milliseconds under TCG,
 /// and a second walker, such as collecting `machine::devices`, is more code
@@ -236,24 +259,7 @@ pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
         None => fail("out of boot page tables"),
     };
     let kernel = kernel_image();
-    let mut alloc = boot_table;
-    let mut map = |r: Range, attr: Attr, what: &str| {
-        if r.is_empty() {
-            return;
-        }
-        if let Err(e) = space.map(
-            r.start as usize,
-            r.start as usize,
-            r.size() as usize,
-            attr,
-            &mut alloc,
-        ) {
-            // No heap yet: format on the stack.
-            let mut msg = kcore::logring::LineBuf::<128>::new();
-            let _ = core::fmt::Write::write_fmt(&mut msg, format_args!("{what}: {e:?}"));
-            fail(msg.as_str());
-        }
-    };
+    let mut map = |r: Range, attr: Attr, what: &str| map_identity(&mut space, r, attr, what);
     for r in ram.as_slice() {
         let mut pieces = RangeSet::<4>::new();
         pieces.push(*r);
