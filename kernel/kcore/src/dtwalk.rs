@@ -37,8 +37,8 @@ const MAX_DEPTH: usize = 16;
 pub(crate) const DEFAULT_CELLS: (u32, u32) = (2, 1);
 
 pub(crate) fn be32(b: &[u8], at: usize) -> Option<u32> {
-    let w = b.get(at..at.checked_add(4)?)?;
-    Some(u32::from_be_bytes([w[0], w[1], w[2], w[3]]))
+    let w: &[u8; 4] = b.get(at..)?.first_chunk()?;
+    Some(u32::from_be_bytes(*w))
 }
 
 /// The properties a walk keeps, by index into [`Node::props`].
