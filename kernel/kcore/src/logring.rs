@@ -184,7 +184,7 @@ fn append_cut(buf: &mut [u8], len: &mut usize, bytes: &[u8]) {
 }
 
 #[inline(never)]
-fn push_pieces(buf: &mut [u8], len: &mut usize, pieces: &[Piece<'_>]) {
+pub(crate) fn push_pieces(buf: &mut [u8], len: &mut usize, pieces: &[Piece<'_>]) {
     for piece in pieces {
         // Digits are written from the end of a scratch buffer; 20 decimal
         // digits hold u64::MAX, and widths are cut to the scratch's size.

@@ -10,7 +10,7 @@ impl Bytes {
     /// Appends the text `{}` formats to `buf[*len..]` (cut at its end),
     /// without `core::fmt` ([`crate::logring::Piece::Bytes`]).
     pub(crate) fn push_to(self, buf: &mut [u8], len: &mut usize) {
-        use crate::logring::Piece;
+        use crate::logring::{push_pieces, Piece};
         const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
         let mut unit = 0;
         let mut scale = 1u64;
@@ -20,16 +20,11 @@ impl Bytes {
         }
         let whole = self.0 / scale;
         let tenth = (self.0 % scale) * 10 / scale;
-        let mut s = crate::logring::LineBuf::<32>::new();
-        s.push_pieces(&[Piece::Dec(whole, 0, b' ')]);
+        push_pieces(buf, len, &[Piece::Dec(whole, 0, b' ')]);
         if unit != 0 && tenth != 0 {
-            s.push_pieces(&[Piece::Str("."), Piece::Dec(tenth, 0, b' ')]);
+            push_pieces(buf, len, &[Piece::Str("."), Piece::Dec(tenth, 0, b' ')]);
         }
-        s.push_pieces(&[Piece::Str(" "), Piece::Str(UNITS[unit])]);
-        let at = (*len).min(buf.len());
-        let n = s.len.min(buf.len() - at);
-        buf[at..at + n].copy_from_slice(&s.buf[..n]);
-        *len = at + n;
+        push_pieces(buf, len, &[Piece::Str(" "), Piece::Str(UNITS[unit])]);
     }
 }
 
