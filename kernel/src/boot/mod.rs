@@ -399,7 +399,7 @@ pub fn late_init(early: EarlyInfo) {
         Str("."),
         Dec(time::frequency() / 10_000 % 100, 2, b'0'),
         Str("MHz (virt), tick "),
-        Dec(time::TICK_HZ as u64, 0, b' '),
+        Dec(time::TICK_HZ, 0, b' '),
         Str(" Hz, irq "),
         Dec(timer_irq as u64, 0, b' '),
     ]);
