@@ -352,7 +352,13 @@ pub fn late_init(early: EarlyInfo) {
         crate::klog::oops::die("Out of memory: no RAM left for the kernel heap");
     }
     console::init_late();
-    crate::module::signing::init(bootargs);
+    let signing = crate::module::signing::init(bootargs);
+    klog::info(&[
+        Str("module signing: SHA-256 "),
+        Str(signing.sha256),
+        Str(", enforcement "),
+        Str(signing.enforcement),
+    ]);
     let mi = mm::info();
     klog::info(&[
         Str("Memory: "),
