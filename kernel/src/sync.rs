@@ -8,29 +8,71 @@
 //! Room `sync`: uses `arch`.
 
 use crate::arch::cpu;
+use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
+use core::sync::atomic::{AtomicBool, Ordering};
 
+/// The lock word and its data. The word is taken and released by
+/// non-generic, out-of-line functions ([`acquire`], [`try_acquire`]): on this
+/// CPU (no LSE atomics) a compare-and-swap is a load-exclusive /
+/// store-exclusive loop of several branches, and under QEMU's TCG every
+/// inlined copy of it (one per locked type, as `spin::Mutex` gave) is
+/// translated again at boot.
 pub struct IrqLock<T> {
-    inner: spin::Mutex<T>,
+    locked: AtomicBool,
+    value: UnsafeCell<T>,
 }
 
+// SAFETY: the data is reached only through a guard, and a guard exists only
+// while `locked` is held (at most one at a time), as for `spin::Mutex`.
+unsafe impl<T: Send> Sync for IrqLock<T> {}
+
 pub struct IrqLockGuard<'a, T> {
-    guard: Option<spin::MutexGuard<'a, T>>,
+    lock: &'a IrqLock<T>,
     state: cpu::IrqState,
+}
+
+/// Masks IRQs and spins until `locked` is ours; the mask state to restore.
+#[inline(never)]
+fn acquire(locked: &AtomicBool) -> cpu::IrqState {
+    let state = cpu::irq_save();
+    while locked
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        while locked.load(Ordering::Relaxed) {
+            core::hint::spin_loop();
+        }
+    }
+    state
+}
+
+/// Masks IRQs and takes `locked` if it is free; unmasks again if not.
+#[inline(never)]
+fn try_acquire(locked: &AtomicBool) -> Option<cpu::IrqState> {
+    let state = cpu::irq_save();
+    if locked
+        .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_ok()
+    {
+        return Some(state);
+    }
+    cpu::irq_restore(state);
+    None
 }
 
 impl<T> IrqLock<T> {
     pub const fn new(value: T) -> Self {
         Self {
-            inner: spin::Mutex::new(value),
+            locked: AtomicBool::new(false),
+            value: UnsafeCell::new(value),
         }
     }
 
     pub fn lock(&self) -> IrqLockGuard<'_, T> {
-        let state = cpu::irq_save();
         IrqLockGuard {
-            guard: Some(self.inner.lock()),
-            state,
+            state: acquire(&self.locked),
+            lock: self,
         }
     }
 
@@ -38,17 +80,7 @@ impl<T> IrqLock<T> {
     /// wait on a lock the faulting code may hold).
     #[allow(dead_code)] // used by the module subsystem
     pub fn try_lock(&self) -> Option<IrqLockGuard<'_, T>> {
-        let state = cpu::irq_save();
-        match self.inner.try_lock() {
-            Some(g) => Some(IrqLockGuard {
-                guard: Some(g),
-                state,
-            }),
-            None => {
-                cpu::irq_restore(state);
-                None
-            }
-        }
+        try_acquire(&self.locked).map(|state| IrqLockGuard { lock: self, state })
     }
 
     /// Tries for about `spins` rounds (each a `try_lock`), for paths that must
@@ -69,20 +101,22 @@ impl<T> IrqLock<T> {
 impl<T> Deref for IrqLockGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        self.guard.as_deref().expect("guard present until drop")
+        // SAFETY: this guard holds the lock, so no other reference to the data exists.
+        unsafe { &*self.lock.value.get() }
     }
 }
 
 impl<T> DerefMut for IrqLockGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        self.guard.as_deref_mut().expect("guard present until drop")
+        // SAFETY: this guard holds the lock, and `&mut self` makes this the only reference through it.
+        unsafe { &mut *self.lock.value.get() }
     }
 }
 
 impl<T> Drop for IrqLockGuard<'_, T> {
     fn drop(&mut self) {
         // Release the lock before unmasking, so an IRQ arriving right away can take it.
-        drop(self.guard.take());
+        self.lock.locked.store(false, Ordering::Release);
         cpu::irq_restore(self.state);
     }
 }

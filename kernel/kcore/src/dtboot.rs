@@ -30,6 +30,10 @@ pub const MAX_DT_CPUS: usize = 64;
 
 /// A 32- or 64-bit big-endian value, as `/chosen`'s initrd and a CPU's `reg`
 /// are written.
+///
+/// Not inlined, nor is [`text`]: [`BootNodes::scan`] reads several properties
+/// with each, and under TCG every inlined copy is translated again.
+#[inline(never)]
 fn be_cells(b: &[u8]) -> Option<u64> {
     match b.len() {
         4 => be32(b, 0).map(u64::from),
@@ -40,10 +44,20 @@ fn be_cells(b: &[u8]) -> Option<u64> {
 
 /// A string property as the `fdt` crate's `as_str` reads it: valid UTF-8,
 /// trailing NULs dropped.
+#[inline(never)]
 fn text(value: &[u8]) -> Option<&str> {
-    core::str::from_utf8(value)
-        .ok()
-        .map(|s| s.trim_end_matches('\0'))
+    // NUL is one byte in UTF-8, so trimming bytes first validates the same
+    // text; it spares boot `str`'s char-pattern searcher (under TCG, code
+    // boot runs once costs translation, see `dtwalk`).
+    let end = value.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    core::str::from_utf8(&value[..end]).ok()
+}
+
+/// `s` up to the first `c` (all of it without one), by bytes: what
+/// `s.split(c).next()` gives for an ASCII `c`.
+fn before(s: &str, c: u8) -> &str {
+    let end = s.bytes().position(|b| b == c).unwrap_or(s.len());
+    s.get(..end).unwrap_or(s)
 }
 
 /// The DTB's total size, if `dtb` starts with a header `fdt::Fdt::new` would
@@ -130,9 +144,7 @@ impl<'a> BootNodes<'a> {
             match (n.depth, inside) {
                 (1, Some(CHOSEN)) => {
                     out.bootargs = p[prop::BOOTARGS].and_then(text);
-                    out.stdout_path = p[prop::STDOUT_PATH]
-                        .and_then(text)
-                        .and_then(|p| p.split(':').next());
+                    out.stdout_path = p[prop::STDOUT_PATH].and_then(text).map(|p| before(p, b':'));
                     out.initrd_start = p[prop::INITRD_START].and_then(be_cells);
                     out.initrd_end = p[prop::INITRD_END].and_then(be_cells);
                 }
@@ -199,7 +211,10 @@ impl<'a> BootNodes<'a> {
 /// read with its parent's `#address-cells`/`#size-cells` (2 and 1 when the
 /// parent does not say).
 pub fn first_reg(dtb: &[u8], path: &str) -> Option<Range> {
-    let mut want = path.split('/').filter(|c| !c.is_empty());
+    let mut want = path
+        .as_bytes()
+        .split(|&b| b == b'/')
+        .filter(|c| !c.is_empty());
     let mut next = Some(want.next()?);
     // Depth of the deepest node on the path found so far (0: the root).
     let mut matched = 0;
@@ -212,7 +227,7 @@ pub fn first_reg(dtb: &[u8], path: &str) -> Option<Range> {
         if n.depth <= matched {
             return None;
         }
-        if n.depth == matched + 1 && name_matches(n.name, next?.as_bytes()) {
+        if n.depth == matched + 1 && name_matches(n.name, next?) {
             matched = n.depth;
             next = want.next();
             if next.is_none() {

@@ -37,8 +37,8 @@ const MAX_DEPTH: usize = 16;
 pub(crate) const DEFAULT_CELLS: (u32, u32) = (2, 1);
 
 pub(crate) fn be32(b: &[u8], at: usize) -> Option<u32> {
-    let w = b.get(at..at.checked_add(4)?)?;
-    Some(u32::from_be_bytes([w[0], w[1], w[2], w[3]]))
+    let w: &[u8; 4] = b.get(at..)?.first_chunk()?;
+    Some(u32::from_be_bytes(*w))
 }
 
 /// The properties a walk keeps, by index into [`Node::props`].
@@ -325,16 +325,12 @@ pub fn gic_of(d: &Device<'_>) -> Option<GicInfo> {
         return None;
     };
     let (gicd, other) = (*first, *second);
-    let mut v2 = false;
-    for c in d.compatibles() {
-        if c == "arm,gic-v3" {
-            return Some(GicInfo::V3 { gicd, gicr: other });
-        }
-        v2 |= matches!(
-            c,
-            "arm,cortex-a15-gic" | "arm,gic-400" | "arm,cortex-a9-gic"
-        );
+    if d.is_compatible("arm,gic-v3") {
+        return Some(GicInfo::V3 { gicd, gicr: other });
     }
+    let v2 = ["arm,cortex-a15-gic", "arm,gic-400", "arm,cortex-a9-gic"]
+        .iter()
+        .any(|c| d.is_compatible(c));
     v2.then_some(GicInfo::V2 { gicd, gicc: other })
 }
 

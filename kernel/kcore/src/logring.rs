@@ -36,11 +36,8 @@ impl<const N: usize> LogRing<N> {
 
     /// Appends one record: `[seconds.micros] text`, newline added.
     pub fn push(&mut self, micros: u64, text: &str) {
-        let mut line = LineBuf::<192>::new();
-        let _ = fmt::write(
-            &mut line,
-            format_args!("[{:5}.{:06}] ", micros / 1_000_000, micros % 1_000_000),
-        );
+        let mut line = LineBuf::<24>::new();
+        line.push_timestamp(micros);
         let prefix = line.len;
         self.reserve(prefix + text.len() + 1);
         self.append(&line.buf[..prefix]);
@@ -124,72 +121,125 @@ impl<const N: usize> LineBuf<N> {
 
     /// Appends `s` (cut at the capacity, as `write_str`), without `core::fmt`.
     pub fn push_str(&mut self, s: &str) {
-        let n = s.len().min(N - self.len);
-        if let (Some(dst), Some(src)) = (
-            self.buf.get_mut(self.len..self.len + n),
-            s.as_bytes().get(..n),
-        ) {
-            dst.copy_from_slice(src);
-            self.len += n;
-        }
+        append_cut(&mut self.buf, &mut self.len, s.as_bytes());
     }
 
     /// Appends `value` as `{:#x}` formats it (`0x`, lowercase, no leading
     /// zeros), without `core::fmt`.
     pub fn push_hex(&mut self, value: u64) {
-        let mut digits = [0u8; 18];
-        let mut i = digits.len();
-        let mut v = value;
-        loop {
-            i -= 1;
-            digits[i] = b"0123456789abcdef"[(v & 0xf) as usize];
-            v >>= 4;
-            if v == 0 {
-                break;
-            }
-        }
-        i -= 2;
-        digits[i] = b'0';
-        digits[i + 1] = b'x';
-        // ASCII digits: always UTF-8.
-        if let Ok(s) = core::str::from_utf8(&digits[i..]) {
-            self.push_str(s);
-        }
+        self.push_pieces(&[Piece::Hex(value, 0)]);
     }
 
     /// Appends `value` in decimal, as `{}` formats it, without `core::fmt`.
     pub fn push_dec(&mut self, value: u64) {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        let mut v = value;
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        // ASCII digits: always UTF-8.
-        if let Ok(s) = core::str::from_utf8(&digits[i..]) {
-            self.push_str(s);
-        }
+        self.push_pieces(&[Piece::Dec(value, 0, b' ')]);
+    }
+
+    /// Appends Linux's log timestamp, `[{:5}.{:06}] ` of seconds and
+    /// microseconds, without `core::fmt`.
+    pub fn push_timestamp(&mut self, micros: u64) {
+        self.push_pieces(&[
+            Piece::Str("["),
+            Piece::Dec(micros / 1_000_000, 5, b' '),
+            Piece::Str("."),
+            Piece::Dec(micros % 1_000_000, 6, b'0'),
+            Piece::Str("] "),
+        ]);
+    }
+
+    /// Appends each piece in turn (cut at the capacity).
+    pub fn push_pieces(&mut self, pieces: &[Piece<'_>]) {
+        push_pieces(&mut self.buf, &mut self.len, pieces);
     }
 
     pub fn as_str(&self) -> &str {
-        match core::str::from_utf8(&self.buf[..self.len]) {
-            Ok(s) => s,
-            // Cut inside a multi-byte character: keep the valid prefix.
-            Err(e) => core::str::from_utf8(&self.buf[..e.valid_up_to()]).unwrap_or(""),
+        valid_prefix(&self.buf[..self.len])
+    }
+}
+
+/// One part of a line built without `core::fmt` ([`LineBuf::push_pieces`]):
+/// under QEMU's TCG every distinct branch the boot runs costs translation
+/// time, and `core::fmt`'s machinery (`write`, `pad_integral`, one `Display`
+/// per integer type) is about 150 blocks of it, where a list of pieces is
+/// straight-line code at each call site and one loop here.
+#[derive(Debug, Clone, Copy)]
+pub enum Piece<'a> {
+    Str(&'a str),
+    /// `{:W}` (fill b' ') or `{:0W}` (fill b'0') of the value; width 0 is `{}`.
+    Dec(u64, u8, u8),
+    /// `{:#0Wx}`: `0x`, lowercase digits, zero-padded to W characters in all
+    /// (the `0x` included); width 0 is `{:#x}`.
+    Hex(u64, u8),
+    /// [`crate::units::Bytes`]'s `{}`.
+    Bytes(u64),
+}
+
+/// The one copy behind every `LineBuf` size's appends.
+#[inline(never)]
+fn append_cut(buf: &mut [u8], len: &mut usize, bytes: &[u8]) {
+    let at = (*len).min(buf.len());
+    let n = bytes.len().min(buf.len() - at);
+    buf[at..at + n].copy_from_slice(&bytes[..n]);
+    *len = at + n;
+}
+
+#[inline(never)]
+pub(crate) fn push_pieces(buf: &mut [u8], len: &mut usize, pieces: &[Piece<'_>]) {
+    for piece in pieces {
+        // Digits are written from the end of a scratch buffer; 20 decimal
+        // digits hold u64::MAX, and widths are cut to the scratch's size.
+        let mut digits = [0u8; 24];
+        let mut i = digits.len();
+        let (mut v, base, width, fill) = match *piece {
+            Piece::Str(s) => {
+                append_cut(buf, len, s.as_bytes());
+                continue;
+            }
+            Piece::Bytes(n) => {
+                crate::units::Bytes(n).push_to(buf, len);
+                continue;
+            }
+            Piece::Dec(v, width, fill) => (v, 10, width, fill),
+            Piece::Hex(v, width) => (v, 16, width.saturating_sub(2), b'0'),
+        };
+        let floor = digits.len() - (width as usize).min(20);
+        loop {
+            i -= 1;
+            digits[i] = b"0123456789abcdef"[(v % base) as usize];
+            v /= base;
+            if v == 0 && i <= floor {
+                break;
+            }
+            if v == 0 && fill != b'0' {
+                // Space fill goes before the digits, zeros between.
+                while i > floor {
+                    i -= 1;
+                    digits[i] = fill;
+                }
+                break;
+            }
         }
+        if base == 16 {
+            i -= 2;
+            digits[i] = b'0';
+            digits[i + 1] = b'x';
+        }
+        append_cut(buf, len, &digits[i..]);
+    }
+}
+
+/// The longest valid UTF-8 prefix (a cut inside a multi-byte character
+/// drops that character).
+fn valid_prefix(bytes: &[u8]) -> &str {
+    match core::str::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => core::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
     }
 }
 
 impl<const N: usize> fmt::Write for LineBuf<N> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let n = s.len().min(N - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
+        self.push_str(s);
         Ok(())
     }
 }
@@ -226,6 +276,41 @@ mod tests {
         short.push_str("ab");
         short.push_hex(0x12345);
         assert_eq!(short.as_str(), "ab0x12");
+    }
+
+    #[test]
+    fn pieces_match_core_fmt() {
+        for v in [0u64, 5, 9, 10, 99_999, 100_000, 123_456, 999_999, u64::MAX] {
+            let mut l = LineBuf::<128>::new();
+            l.push_pieces(&[
+                Piece::Dec(v, 5, b' '),
+                Piece::Str("|"),
+                Piece::Dec(v, 6, b'0'),
+                Piece::Str("|"),
+                Piece::Dec(v, 2, b'0'),
+                Piece::Str("|"),
+                Piece::Hex(v, 18),
+                Piece::Str("|"),
+                Piece::Dec(v, 0, b' '),
+                Piece::Str("|"),
+                Piece::Bytes(v),
+            ]);
+            let bytes = crate::units::Bytes(v);
+            assert_eq!(
+                l.as_str(),
+                format!("{v:5}|{v:06}|{v:02}|{v:#018x}|{v}|{bytes}")
+            );
+            let mut t = LineBuf::<32>::new();
+            t.push_timestamp(v % 100_000_000_000);
+            let m = v % 100_000_000_000;
+            assert_eq!(
+                t.as_str(),
+                format!("[{:5}.{:06}] ", m / 1_000_000, m % 1_000_000)
+            );
+        }
+        let mut short = LineBuf::<5>::new();
+        short.push_pieces(&[Piece::Str("ab"), Piece::Dec(12345, 0, b' ')]);
+        assert_eq!(short.as_str(), "ab123");
     }
 
     fn text<const N: usize>(r: &LogRing<N>) -> String {

@@ -78,15 +78,7 @@ impl<const N: usize> RangeSet<N> {
     }
 
     pub fn push(&mut self, r: Range) {
-        if r.is_empty() {
-            return;
-        }
-        if self.len == N {
-            self.overflowed = true;
-            return;
-        }
-        self.items[self.len] = r;
-        self.len += 1;
+        push_range(&mut self.items, &mut self.len, &mut self.overflowed, r);
     }
 
     /// Removes `hole` from every range, splitting where needed.
@@ -96,44 +88,99 @@ impl<const N: usize> RangeSet<N> {
         }
         let old = core::mem::take(self);
         self.overflowed = old.overflowed;
-        for r in old.as_slice() {
-            if hole.end <= r.start || r.end <= hole.start {
-                self.push(*r);
-                continue;
-            }
-            self.push(Range::new(r.start, hole.start.max(r.start)));
-            self.push(Range::new(hole.end.min(r.end), r.end));
-        }
+        subtract_into(
+            old.as_slice(),
+            hole,
+            &mut self.items,
+            &mut self.len,
+            &mut self.overflowed,
+        );
     }
 
     /// Sorts the ranges and merges overlapping or touching ones.
     pub fn coalesce(&mut self) {
-        let items = &mut self.items[..self.len];
-        // Insertion sort: a set holds a few dozen ranges at most, and at boot
-        // (the device ranges) the library sort's ~600 instructions of code
-        // cost more to translate under QEMU than sorting costs to run.
-        for i in 1..items.len() {
-            let mut j = i;
-            while j > 0 && items[j - 1].start > items[j].start {
-                items.swap(j - 1, j);
-                j -= 1;
-            }
-        }
-        let mut out = 0;
-        for i in 0..items.len() {
-            if out > 0 && items[i].start <= items[out - 1].end {
-                items[out - 1].end = items[out - 1].end.max(items[i].end);
-            } else {
-                items[out] = items[i];
-                out += 1;
-            }
-        }
-        self.len = out;
+        self.len = coalesce_slice(&mut self.items[..self.len]);
     }
 
     pub fn total(&self) -> u64 {
-        self.as_slice().iter().map(Range::size).sum()
+        total_size(self.as_slice())
     }
+}
+
+// The work of each `RangeSet` method, in one copy for every capacity: boot
+// uses four, and under QEMU's TCG each monomorphised copy of the same loop
+// is translated again (see `dtwalk`'s note on TCG).
+
+#[inline(never)]
+fn push_range(items: &mut [Range], len: &mut usize, overflowed: &mut bool, r: Range) {
+    if r.is_empty() {
+        return;
+    }
+    match items.get_mut(*len) {
+        Some(slot) => {
+            *slot = r;
+            *len += 1;
+        }
+        None => *overflowed = true,
+    }
+}
+
+#[inline(never)]
+fn subtract_into(
+    old: &[Range],
+    hole: Range,
+    items: &mut [Range],
+    len: &mut usize,
+    overflowed: &mut bool,
+) {
+    for r in old {
+        if hole.end <= r.start || r.end <= hole.start {
+            push_range(items, len, overflowed, *r);
+            continue;
+        }
+        push_range(
+            items,
+            len,
+            overflowed,
+            Range::new(r.start, hole.start.max(r.start)),
+        );
+        push_range(
+            items,
+            len,
+            overflowed,
+            Range::new(hole.end.min(r.end), r.end),
+        );
+    }
+}
+
+/// Sorts and merges `items`; the number of ranges left at its front.
+#[inline(never)]
+fn coalesce_slice(items: &mut [Range]) -> usize {
+    // Insertion sort: a set holds a few dozen ranges at most, and at boot
+    // (the device ranges) the library sort's ~600 instructions of code
+    // cost more to translate under QEMU than sorting costs to run.
+    for i in 1..items.len() {
+        let mut j = i;
+        while j > 0 && items[j - 1].start > items[j].start {
+            items.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+    let mut out = 0;
+    for i in 0..items.len() {
+        if out > 0 && items[i].start <= items[out - 1].end {
+            items[out - 1].end = items[out - 1].end.max(items[i].end);
+        } else {
+            items[out] = items[i];
+            out += 1;
+        }
+    }
+    out
+}
+
+#[inline(never)]
+fn total_size(items: &[Range]) -> u64 {
+    items.iter().map(Range::size).sum()
 }
 
 /// RAM minus every reserved range, each piece shrunk to whole `page`s.

@@ -1,13 +1,16 @@
 //! Human-readable sizes for `mem`, `lsmod` and logs (`1.5 MiB`, `512 KiB`).
 
-use core::fmt::{self, Write};
+use core::fmt;
 
 /// Formats a byte count with a binary unit, one decimal when not whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bytes(pub u64);
 
-impl fmt::Display for Bytes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Bytes {
+    /// Appends the text `{}` formats to `buf[*len..]` (cut at its end),
+    /// without `core::fmt` ([`crate::logring::Piece::Bytes`]).
+    pub(crate) fn push_to(self, buf: &mut [u8], len: &mut usize) {
+        use crate::logring::{push_pieces, Piece};
         const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
         let mut unit = 0;
         let mut scale = 1u64;
@@ -17,13 +20,19 @@ impl fmt::Display for Bytes {
         }
         let whole = self.0 / scale;
         let tenth = (self.0 % scale) * 10 / scale;
-        // Format into a small buffer first so width and alignment apply.
+        push_pieces(buf, len, &[Piece::Dec(whole, 0, b' ')]);
+        if unit != 0 && tenth != 0 {
+            push_pieces(buf, len, &[Piece::Str("."), Piece::Dec(tenth, 0, b' ')]);
+        }
+        push_pieces(buf, len, &[Piece::Str(" "), Piece::Str(UNITS[unit])]);
+    }
+}
+
+impl fmt::Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Formatted into a small buffer first so width and alignment apply.
         let mut s = crate::logring::LineBuf::<32>::new();
-        let _ = if unit == 0 || tenth == 0 {
-            write!(s, "{} {}", whole, UNITS[unit])
-        } else {
-            write!(s, "{}.{} {}", whole, tenth, UNITS[unit])
-        };
+        s.push_pieces(&[crate::logring::Piece::Bytes(self.0)]);
         f.pad(s.as_str())
     }
 }

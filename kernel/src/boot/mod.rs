@@ -10,6 +10,7 @@
 use crate::arch::mmu::{self, AddressSpace, Attr, Table};
 use crate::arch::{cpu, irqchip};
 use crate::irq::{self, time};
+use crate::klog::Piece::{Bytes, Dec, Hex, Str};
 use crate::linker_addr;
 use crate::mm::layout::kernel_image;
 use crate::{console, klog, mm};
@@ -37,6 +38,8 @@ pub struct EarlyInfo {
     ram: RangeSet<8>,
     /// The virtual timer's INTID, found in the same pass over the devices.
     timer_irq: Option<u32>,
+    /// The early console UART's first interrupt, from the same pass.
+    uart_irq: Option<u32>,
     device_maps: RangeSet<64>,
 }
 
@@ -129,24 +132,64 @@ fn map_image(map: &mut impl FnMut(Range, Attr, &str), kernel: Range) {
     map(after_stacks, Attr::NormalRw, "cannot map kernel tail");
 }
 
-/// One pass over the device nodes serves both the device mappings and the
-/// timer lookup (each pass costs milliseconds under TCG): the page-rounded
-/// ranges to map as devices, and the virtual timer's INTID.
-fn device_ranges(
-    dtb: &[u8],
-    ram: &RangeSet<8>,
-) -> (RangeSet<64>, Option<u32>, Option<kcore::dt::GicInfo>) {
+/// What [`device_ranges`] finds.
+struct DeviceScan {
+    /// Page-rounded ranges to map as devices.
+    maps: RangeSet<64>,
+    /// The virtual timer's INTID.
+    timer_irq: Option<u32>,
+    /// The first GIC.
+    gic: Option<kcore::dt::GicInfo>,
+    /// The first interrupt of the first node whose first `reg` starts at
+    /// `uart` (the early console).
+    uart_irq: Option<u32>,
+}
+
+/// Maps `r` at its own address with `attr`, or stops the boot saying `what`
+/// failed. Out of line: boot maps a dozen ranges, and under TCG each inlined
+/// copy would be translated again.
+#[inline(never)]
+fn map_identity(space: &mut AddressSpace, r: Range, attr: Attr, what: &str) {
+    if r.is_empty() {
+        return;
+    }
+    let mut alloc = boot_table;
+    if let Err(e) = space.map(
+        r.start as usize,
+        r.start as usize,
+        r.size() as usize,
+        attr,
+        &mut alloc,
+    ) {
+        // No heap yet: format on the stack.
+        let mut msg = kcore::logring::LineBuf::<128>::new();
+        let _ = core::fmt::Write::write_fmt(&mut msg, format_args!("{what}: {e:?}"));
+        fail(msg.as_str());
+    }
+}
+
+/// One pass over the device nodes serves the device mappings and the timer,
+/// GIC and console-interrupt lookups (each pass costs milliseconds under TCG,
+/// and a second walker, such as collecting `machine::devices`, is more code
+/// to translate).
+fn device_ranges(dtb: &[u8], ram: &RangeSet<8>, uart: Option<u64>) -> DeviceScan {
     let mut devices = RangeSet::<64>::new();
     let mut timer_irq = None;
     let mut gic = None;
+    let mut uart_irq = None;
+    let mut uart_seen = false;
     for d in kcore::dtwalk::devices(dtb) {
         if d.is_compatible("arm,armv8-timer") {
             timer_irq = d.irqs().get(2).copied();
         }
+        if !uart_seen && uart.is_some() && d.regs().first().map(|r| r.start) == uart {
+            uart_seen = true;
+            uart_irq = d.irqs().first().copied();
+        }
         if gic.is_none() {
             gic = kcore::dtwalk::gic_of(&d);
         }
-        if d.is_compatible("cfi-flash") || d.compatibles().any(|c| c.starts_with("pci")) {
+        if d.is_compatible("cfi-flash") || d.has_compatible_prefix("pci") {
             continue;
         }
         for r in d.regs() {
@@ -167,7 +210,12 @@ fn device_ranges(
             }
         }
     }
-    (devices, timer_irq, gic)
+    DeviceScan {
+        maps: devices,
+        timer_irq,
+        gic,
+        uart_irq,
+    }
 }
 
 /// Reads the DTB, finds the console and RAM, maps memory and enables the MMU.
@@ -211,24 +259,7 @@ pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
         None => fail("out of boot page tables"),
     };
     let kernel = kernel_image();
-    let mut alloc = boot_table;
-    let mut map = |r: Range, attr: Attr, what: &str| {
-        if r.is_empty() {
-            return;
-        }
-        if let Err(e) = space.map(
-            r.start as usize,
-            r.start as usize,
-            r.size() as usize,
-            attr,
-            &mut alloc,
-        ) {
-            // No heap yet: format on the stack.
-            let mut msg = kcore::logring::LineBuf::<128>::new();
-            let _ = core::fmt::Write::write_fmt(&mut msg, format_args!("{what}: {e:?}"));
-            fail(msg.as_str());
-        }
-    };
+    let mut map = |r: Range, attr: Attr, what: &str| map_identity(&mut space, r, attr, what);
     for r in ram.as_slice() {
         let mut pieces = RangeSet::<4>::new();
         pieces.push(*r);
@@ -242,7 +273,12 @@ pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
     }
     map_image(&mut map, kernel);
 
-    let (mut devices, timer_irq, gic) = device_ranges(dtb, &ram);
+    let DeviceScan {
+        maps: mut devices,
+        timer_irq,
+        gic,
+        uart_irq,
+    } = device_ranges(dtb, &ram, stdout.map(|r| r.start));
     devices.coalesce();
     for r in devices.as_slice() {
         map(*r, Attr::Device, "cannot map device");
@@ -257,6 +293,7 @@ pub fn early_init(dtb_addr: usize, entry_el: u64) -> EarlyInfo {
         entry_el,
         ram,
         timer_irq,
+        uart_irq,
         device_maps: devices,
     }
 }
@@ -270,17 +307,21 @@ pub fn late_init(early: EarlyInfo) {
         .and_then(|v| v.parse().ok())
         .or_else(|| kcore::cmdline::has(bootargs, "quiet").then_some(4));
     klog::init(loglevel);
-    log::info!(
-        "Booting kernel on {} (entered at EL{}, running at EL1)",
-        nodes.model.unwrap_or("unknown machine"),
-        early.entry_el
-    );
-    log::info!(
-        "Machine model: DTB at {:#x} ({} bytes)",
-        early.dtb.as_ptr() as usize,
-        early.dtb.len()
-    );
-    log::info!("Kernel command line: {bootargs}");
+    klog::info(&[
+        Str("Booting kernel on "),
+        Str(nodes.model.unwrap_or("unknown machine")),
+        Str(" (entered at EL"),
+        Dec(early.entry_el, 0, b' '),
+        Str(", running at EL1)"),
+    ]);
+    klog::info(&[
+        Str("Machine model: DTB at "),
+        Hex(early.dtb.as_ptr() as u64, 0),
+        Str(" ("),
+        Dec(early.dtb.len() as u64, 0, b' '),
+        Str(" bytes)"),
+    ]);
+    klog::info(&[Str("Kernel command line: "), Str(bootargs)]);
 
     // Memory: everything not in use by the image, the DTB, the initrd or
     // /memreserve/ entries.
@@ -304,34 +345,33 @@ pub fn late_init(early: EarlyInfo) {
         mm::PAGE_SIZE as u64,
     );
     for r in early.ram.as_slice() {
-        log::info!(
-            "Memory: [mem {:#018x}-{:#018x}] {}",
-            r.start,
-            r.end - 1,
-            kcore::units::Bytes(r.size())
-        );
+        log_range("Memory: [mem ", *r);
     }
     // SAFETY: `free` excludes everything in use and is mapped RW (early_init).
     if unsafe { mm::init(&early.ram, &free, kernel.size()) }.is_err() {
         crate::klog::oops::die("Out of memory: no RAM left for the kernel heap");
     }
     console::init_late();
-    crate::module::signing::init(bootargs);
+    let signing = crate::module::signing::init(bootargs);
+    klog::info(&[
+        Str("module signing: SHA-256 "),
+        Str(signing.sha256),
+        Str(", enforcement "),
+        Str(signing.enforcement),
+    ]);
     let mi = mm::info();
-    log::info!(
-        "Memory: {} available ({} kernel image, {} reserved), heap {}",
-        kcore::units::Bytes(mi.pages_total * mm::PAGE_SIZE as u64 + mi.heap_total),
-        kcore::units::Bytes(kernel.size()),
-        kcore::units::Bytes(mi.reserved - kernel.size()),
-        kcore::units::Bytes(mi.heap_total)
-    );
+    klog::info(&[
+        Str("Memory: "),
+        Bytes(mi.pages_total * mm::PAGE_SIZE as u64 + mi.heap_total),
+        Str(" available ("),
+        Bytes(kernel.size()),
+        Str(" kernel image, "),
+        Bytes(mi.reserved - kernel.size()),
+        Str(" reserved), heap "),
+        Bytes(mi.heap_total),
+    ]);
     if let Some(r) = initrd {
-        log::info!(
-            "Initrd: [mem {:#018x}-{:#018x}] {}",
-            r.start,
-            r.end - 1,
-            kcore::units::Bytes(r.size())
-        );
+        log_range("Initrd: [mem ", r);
     }
 
     let Some(gic) = early.gic else {
@@ -339,11 +379,13 @@ pub fn late_init(early: EarlyInfo) {
     };
     // SAFETY: the GIC frames come from the DT and were mapped as device memory; IRQs are still masked and only this CPU runs.
     unsafe { irqchip::init(gic) };
-    log::info!(
-        "GICv{}: {} interrupt lines",
-        irqchip::version(),
-        irqchip::max_intid()
-    );
+    klog::info(&[
+        Str("GICv"),
+        Dec(irqchip::version() as u64, 0, b' '),
+        Str(": "),
+        Dec(irqchip::max_intid() as u64, 0, b' '),
+        Str(" interrupt lines"),
+    ]);
     // PPI 11 (INTID 27) is the architected virtual timer (Arm BSA).
     let timer_irq = early.timer_irq.unwrap_or(27);
     if let Err(e) = irq::request(
@@ -357,19 +399,22 @@ pub fn late_init(early: EarlyInfo) {
     }
     time::start_tick();
     cpu::irq_enable();
-    log::info!(
-        "arch_timer: cp15 timer running at {}.{:02}MHz (virt), tick {} Hz, irq {}",
-        time::frequency() / 1_000_000,
-        time::frequency() / 10_000 % 100,
-        time::TICK_HZ,
-        timer_irq
-    );
+    klog::info(&[
+        Str("arch_timer: cp15 timer running at "),
+        Dec(time::frequency() / 1_000_000, 0, b' '),
+        Str("."),
+        Dec(time::frequency() / 10_000 % 100, 2, b'0'),
+        Str("MHz (virt), tick "),
+        Dec(time::TICK_HZ, 0, b' '),
+        Str(" Hz, irq "),
+        Dec(timer_irq as u64, 0, b' '),
+    ]);
     let psci = nodes.psci;
     match psci {
-        Some(c) => log::info!(
-            "psci: using PSCI v0.2+ via {}",
-            if c == PsciConduit::Hvc { "hvc" } else { "smc" }
-        ),
+        Some(c) => klog::info(&[
+            Str("psci: using PSCI v0.2+ via "),
+            Str(if c == PsciConduit::Hvc { "hvc" } else { "smc" }),
+        ]),
         None => log::warn!("psci: no /psci node: poweroff and reboot will halt instead"),
     }
     let panic_timeout = kcore::cmdline::get(bootargs, "panic").and_then(|v| v.parse().ok());
@@ -388,11 +433,26 @@ pub fn late_init(early: EarlyInfo) {
         cpus_described: nodes.cpus_described(),
     });
     // Typed input wakes the shell from now on (the DT names the UART's IRQ).
-    console::init_early_irq();
-    log::info!(
-        "Boot took {} us ({} counter ticks at {} Hz)",
-        time::micros(),
-        time::ticks_since_boot(),
-        time::frequency()
-    );
+    console::init_early_irq(early.uart_irq);
+    klog::info(&[
+        Str("Boot took "),
+        Dec(time::micros(), 0, b' '),
+        Str(" us ("),
+        Dec(time::ticks_since_boot(), 0, b' '),
+        Str(" counter ticks at "),
+        Dec(time::frequency(), 0, b' '),
+        Str(" Hz)"),
+    ]);
+}
+
+/// `WHAT[mem 0x...-0x...] SIZE`, as Linux logs a physical range.
+fn log_range(what: &str, r: Range) {
+    klog::info(&[
+        Str(what),
+        Hex(r.start, 18),
+        Str("-"),
+        Hex(r.end - 1, 18),
+        Str("] "),
+        Bytes(r.size()),
+    ]);
 }

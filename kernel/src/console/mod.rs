@@ -277,18 +277,14 @@ pub fn input_waiting() -> bool {
 }
 
 /// Reads the early console by interrupt from now on: takes the early UART's
-/// interrupt from the device tree and unmasks it at the UART. Called once
-/// interrupts work; without one in the device tree input is polled at each
-/// tick.
-pub fn init_early_irq() {
-    let base = early_base();
-    if base == 0 {
+/// interrupt, `intid` (the first interrupt of the first device-tree node
+/// whose first `reg` starts at the UART, found in boot's pass over the
+/// devices), and unmasks it at the UART. Called once interrupts work;
+/// without one in the device tree input is polled at each tick.
+pub fn init_early_irq(intid: Option<u32>) {
+    if early_base() == 0 {
         return;
     }
-    let intid = crate::machine::devices()
-        .iter()
-        .find(|d| d.regs().first().is_some_and(|r| r.start as usize == base))
-        .and_then(|d| d.irqs().first().copied());
     match intid {
         Some(intid) => {
             EARLY_IRQ.store(intid, Ordering::Release);

@@ -30,8 +30,14 @@ pub fn frequency() -> u64 {
 
 /// Microseconds since kernel entry.
 pub fn micros() -> u64 {
-    let t = ticks_since_boot() as u128;
-    (t * 1_000_000 / frequency() as u128) as u64
+    let (t, f) = (ticks_since_boot(), frequency().max(1));
+    // t * 10^6 / f in u64 arithmetic (whole seconds, then the remainder):
+    // the same value as the u128 product, without the u128 division
+    // routine, which every boot log line would otherwise run.
+    match (t % f).checked_mul(1_000_000) {
+        Some(rem) => (t / f) * 1_000_000 + rem / f,
+        None => (t as u128 * 1_000_000 / f as u128) as u64,
+    }
 }
 
 /// Timer interrupts handled so far.

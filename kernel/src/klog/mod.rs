@@ -14,6 +14,7 @@ pub mod symbols;
 
 use crate::sync::IrqLock;
 use core::fmt::Write;
+pub use kcore::logring::Piece;
 use kcore::logring::{LineBuf, LogRing};
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
@@ -43,30 +44,46 @@ impl Log for KernelLogger {
 
     fn log(&self, record: &Record<'_>) {
         let mut line = LineBuf::<256>::new();
-        let _ = match record.level() {
-            Level::Error => write!(line, "ERROR: {}", record.args()),
-            Level::Warn => write!(line, "WARNING: {}", record.args()),
-            _ => write!(line, "{}", record.args()),
-        };
-        let micros = crate::irq::time::micros();
-        RING.lock().push(micros, line.as_str());
-        let console_level = CONSOLE_LEVEL.load(core::sync::atomic::Ordering::Relaxed);
-        if linux_level(record.level()) <= console_level
-            && !QUIET.load(core::sync::atomic::Ordering::Relaxed)
-        {
-            let mut out = LineBuf::<300>::new();
-            let _ = writeln!(
-                out,
-                "[{:5}.{:06}] {}",
-                micros / 1_000_000,
-                micros % 1_000_000,
-                line.as_str()
-            );
-            crate::console::write_str(out.as_str());
+        match record.level() {
+            Level::Error => line.push_str("ERROR: "),
+            Level::Warn => line.push_str("WARNING: "),
+            _ => {}
         }
+        // A record without arguments (most boot lines) skips `core::fmt`.
+        match record.args().as_str() {
+            Some(text) => line.push_str(text),
+            None => {
+                let _ = line.write_fmt(*record.args());
+            }
+        }
+        emit(record.level(), line.as_str());
     }
 
     fn flush(&self) {}
+}
+
+/// Stamps `text` (already prefixed for its level), appends it to the ring and
+/// echoes it to the console when the level is shown.
+fn emit(level: Level, text: &str) {
+    let micros = crate::irq::time::micros();
+    RING.lock().push(micros, text);
+    let console_level = CONSOLE_LEVEL.load(core::sync::atomic::Ordering::Relaxed);
+    if linux_level(level) <= console_level && !QUIET.load(core::sync::atomic::Ordering::Relaxed) {
+        let mut out = LineBuf::<300>::new();
+        out.push_timestamp(micros);
+        out.push_str(text);
+        out.push_str("\n");
+        crate::console::write_str(out.as_str());
+    }
+}
+
+/// Logs an info record built from `pieces` without `core::fmt`: what
+/// `log::info!` prints for the same text, for lines every boot prints (under
+/// TCG the formatting machinery costs more translation than the line).
+pub fn info(pieces: &[Piece<'_>]) {
+    let mut line = LineBuf::<256>::new();
+    line.push_pieces(pieces);
+    emit(Level::Info, line.as_str());
 }
 
 static QUIET: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);

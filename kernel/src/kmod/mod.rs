@@ -14,7 +14,6 @@
 //!
 //! Room `kmod`: uses `module`, `kobject`, `machine`, `fs`.
 
-use crate::kobject::Kind;
 use crate::module::{self, ModError};
 use crate::sync::IrqLock;
 use alloc::collections::VecDeque;
@@ -205,11 +204,7 @@ pub fn coldplug() {
 /// gets the lowest slot; trying each disk means a scratch disk added to the
 /// command line does not hide the modules disk.)
 pub fn mount_disk() {
-    let mut disks: Vec<String> = crate::kobject::all()
-        .into_iter()
-        .filter(|o| matches!(o.kind, Kind::Device(kabi::DeviceKind::Block)))
-        .map(|o| o.name.clone())
-        .collect();
+    let mut disks = crate::kobject::names_of_kind(kabi::DeviceKind::Block);
     if disks.is_empty() {
         return;
     }

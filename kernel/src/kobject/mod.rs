@@ -200,6 +200,17 @@ pub fn all() -> Vec<Arc<KObject>> {
     OBJECTS.lock().values().cloned().collect()
 }
 
+/// The names of the objects of `kind`, in registration order (without
+/// cloning every object, as `all` would: boot asks this with none).
+pub fn names_of_kind(kind: kabi::DeviceKind) -> Vec<alloc::string::String> {
+    OBJECTS
+        .lock()
+        .values()
+        .filter(|o| matches!(o.kind, Kind::Device(k) if k == kind))
+        .map(|o| o.name.clone())
+        .collect()
+}
+
 /// A counted reference to an object; dropping it releases the count (and, for
 /// the last one, the module reference).
 pub struct ObjectRef {

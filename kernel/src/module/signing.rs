@@ -49,8 +49,16 @@ pub struct Checked<'a> {
     pub unverified: Option<SigError>,
 }
 
+/// What [`init`] chose, for boot's log line ("module signing: SHA-256
+/// PATH, enforcement MODE"; boot writes it, without `core::fmt`, from the
+/// `klog` room above this one).
+pub struct Policy {
+    pub sha256: &'static str,
+    pub enforcement: &'static str,
+}
+
 /// Sets the policy from the command line and the SHA-256 path from the CPU.
-pub fn init(bootargs: &str) {
+pub fn init(bootargs: &str) -> Policy {
     if kcore::cmdline::get(bootargs, "module.sig_enforce") == Some("1") {
         ENFORCE.store(true, Ordering::Release);
     }
@@ -60,17 +68,16 @@ pub fn init(bootargs: &str) {
     }
     // The certificates are parsed on the first load, so a boot that loads no
     // module does not pay for it.
-    log::info!(
-        "module signing: SHA-256 {}, enforcement {}",
-        modsign::hash::sha256_path(),
-        if FORCED {
+    Policy {
+        sha256: modsign::hash::sha256_path(),
+        enforcement: if FORCED {
             "forced (MODULE_SIG_FORCE)"
         } else if enforcing() {
             "on (module.sig_enforce=1)"
         } else {
             "off"
-        }
-    );
+        },
+    }
 }
 
 /// The built-in certificates, parsed on first use and logged as Linux logs

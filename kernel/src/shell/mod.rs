@@ -261,7 +261,7 @@ const COMMANDS: &[Command] = &[
 /// Runs the shell forever.
 pub fn run() -> ! {
     let mut ed = LineEditor::new();
-    print!("{PROMPT}");
+    console::write_str(PROMPT);
     loop {
         let Some(byte) = console::read_byte() else {
             // Runs this CPU's queued work, then sleeps until an interrupt
@@ -283,7 +283,7 @@ pub fn run() -> ! {
             Action::Submit => {
                 print!("\n");
                 execute(ed.line());
-                print!("{PROMPT}");
+                console::write_str(PROMPT);
             }
         }
     }
@@ -468,7 +468,10 @@ fn cmd_echo(args: &[&str]) {
 }
 
 fn psci_or_halt(function: u32, what: &str) {
-    log::info!("reboot: {what}");
+    crate::klog::info(&[
+        crate::klog::Piece::Str("reboot: "),
+        crate::klog::Piece::Str(what),
+    ]);
     match crate::machine::boot_info().and_then(|b| b.psci) {
         Some(c) => {
             let r = psci::call(c, function);
