@@ -381,19 +381,16 @@ impl CheckedSymbols {
                 ),
             ));
         };
-        let sym = object.symbol(index)?;
-        let SymbolDef::Section(i) = sym.def else {
+        let SymbolDef::Section(i) = object.symbol_def(index)? else {
             *code = Self::NO_REGION;
             return Ok(None);
         };
         let Some(region) = object.sections().get(i).and_then(|s| s.region()) else {
+            let name = object.symbol(index).map_or("?", |s| object.symbol_name(&s));
             return Err(bad_entry(
                 target,
                 rela,
-                format!(
-                    "refers to '{}' in a section that is not loaded",
-                    object.symbol_name(&sym)
-                ),
+                format!("refers to '{name}' in a section that is not loaded"),
             ));
         };
         *code = Self::REGION_BASE
