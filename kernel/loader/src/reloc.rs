@@ -99,6 +99,29 @@ reloc_kinds! {
     Ld64GotpageLo15 = 313, "R_AARCH64_LD64_GOTPAGE_LO15";
 }
 
+/// The first instruction kind in declaration order: every kind before it is a
+/// data kind (NONE, ABS*, PREL*), every kind from it on patches an instruction.
+const FIRST_INSTRUCTION: RelocKind = RelocKind::MovwUabsG0;
+
+const _: () = {
+    let mut i = 0;
+    while i < RelocKind::ALL.len() {
+        let kind = RelocKind::ALL[i];
+        let data = matches!(
+            kind,
+            RelocKind::None
+                | RelocKind::Abs64
+                | RelocKind::Abs32
+                | RelocKind::Abs16
+                | RelocKind::Prel64
+                | RelocKind::Prel32
+                | RelocKind::Prel16
+        );
+        assert!(data == ((kind as u8) < FIRST_INSTRUCTION as u8));
+        i += 1;
+    }
+};
+
 /// How many kinds there are (the length of a per-kind statistics array).
 pub const RELOC_KIND_COUNT: usize = RelocKind::ALL.len();
 
@@ -165,6 +188,14 @@ impl RelocKind {
             RelocKind::Abs16 | RelocKind::Prel16 => 2,
             _ => 4,
         }
+    }
+
+    /// Whether the place is an instruction (every kind but NONE and the
+    /// ABS/PREL data kinds): one compare, the data kinds being declared first
+    /// (checked when this file is compiled).
+    #[inline(always)]
+    pub const fn is_instruction(self) -> bool {
+        self as u8 >= FIRST_INSTRUCTION as u8
     }
 
     /// Whether the value is computed from a GOT slot for the symbol (G(GDAT(S))).
