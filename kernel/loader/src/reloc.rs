@@ -273,7 +273,7 @@ impl Reloc {
 
     /// Reads `rela` from a table relocating `target` and checks the type, the place
     /// and the symbol, in that order (the first failure is the error). Also returns
-    /// the region of the section the symbol is defined in (`None` for undefined,
+    /// whether the symbol is defined in a text section (not for undefined,
     /// absolute and COMMON symbols).
     #[inline(always)] // once per entry, as `read`
     pub(crate) fn decode(
@@ -281,7 +281,7 @@ impl Reloc {
         target: &Section<'_>,
         rela: Rela,
         checked: &mut CheckedSymbols,
-    ) -> Result<(Reloc, Option<RegionKind>), LoadError> {
+    ) -> Result<(Reloc, bool), LoadError> {
         let reloc = Reloc::read(target, rela)?;
         let width = reloc.kind.width() as u64;
         if rela
@@ -306,8 +306,8 @@ impl Reloc {
                 "place is in a SHT_NOBITS section".into(),
             ));
         }
-        let symbol_region = checked.region(object, target, rela)?;
-        Ok((reloc, symbol_region))
+        let symbol_in_text = checked.in_text(object, target, rela)?;
+        Ok((reloc, symbol_in_text))
     }
 
     /// Where the relocation applies, for messages (`.text+0x1c4`).
@@ -361,35 +361,27 @@ impl CheckedSymbols {
         CheckedSymbols(alloc::vec![Self::UNCHECKED; count])
     }
 
-    /// The region of the section `rela`'s symbol is defined in (`None` for
-    /// undefined, absolute and COMMON symbols), the symbol checked the first
-    /// time it is asked for.
+    /// Whether `rela`'s symbol is defined in a text section (the plan's one
+    /// question: a branch to it needs no veneer), the symbol checked the
+    /// first time it is asked for. Once per relocation: the recorded code is
+    /// compared, not turned back into a region.
     #[inline(always)]
-    fn region(
+    fn in_text(
         &mut self,
         object: &Object<'_>,
         target: &Section<'_>,
         rela: Rela,
-    ) -> Result<Option<RegionKind>, LoadError> {
-        match self.0.get(rela.sym as usize) {
-            Some(&Self::NO_REGION) => Ok(None),
-            Some(&Self::UNCHECKED) | None => self.check(object, target, rela),
-            Some(&c) => Ok(Self::region_of(c)),
-        }
+    ) -> Result<bool, LoadError> {
+        let code = match self.0.get(rela.sym as usize) {
+            Some(&c) if c != Self::UNCHECKED => c,
+            _ => self.check(object, target, rela)?,
+        };
+        Ok(code == Self::REGION_BASE + region_code(RegionKind::Text))
     }
 
     /// Whether `code` says: checked, defined in a loaded section.
     pub(crate) fn in_loaded_section(code: u8) -> bool {
         code >= Self::REGION_BASE
-    }
-
-    fn region_of(code: u8) -> Option<RegionKind> {
-        match code.wrapping_sub(Self::REGION_BASE) {
-            0 => Some(RegionKind::Text),
-            1 => Some(RegionKind::Rodata),
-            2 => Some(RegionKind::Data),
-            _ => None,
-        }
     }
 
     /// First use of `rela`'s symbol: checks it and records what it found.
@@ -399,7 +391,7 @@ impl CheckedSymbols {
         object: &Object<'_>,
         target: &Section<'_>,
         rela: Rela,
-    ) -> Result<Option<RegionKind>, LoadError> {
+    ) -> Result<u8, LoadError> {
         let index = rela.sym as usize;
         let Some(code) = self.0.get_mut(index) else {
             return Err(bad_entry(
@@ -414,7 +406,7 @@ impl CheckedSymbols {
         };
         let SymbolDef::Section(i) = object.symbol_def(index)? else {
             *code = Self::NO_REGION;
-            return Ok(None);
+            return Ok(Self::NO_REGION);
         };
         let Some(region) = object.sections().get(i).and_then(|s| s.region()) else {
             let name = object.symbol(index).map_or("?", |s| object.symbol_name(&s));
@@ -424,13 +416,17 @@ impl CheckedSymbols {
                 format!("refers to '{name}' in a section that is not loaded"),
             ));
         };
-        *code = Self::REGION_BASE
-            + match region {
-                RegionKind::Text => 0,
-                RegionKind::Rodata => 1,
-                RegionKind::Data => 2,
-            };
-        Ok(Some(region))
+        *code = Self::REGION_BASE + region_code(region);
+        Ok(*code)
+    }
+}
+
+/// A region's number in a [`CheckedSymbols`] code (less `REGION_BASE`).
+const fn region_code(region: RegionKind) -> u8 {
+    match region {
+        RegionKind::Text => 0,
+        RegionKind::Rodata => 1,
+        RegionKind::Data => 2,
     }
 }
 
