@@ -260,7 +260,7 @@ impl Reloc {
     #[inline(always)]
     pub(crate) fn read(target: &Section<'_>, rela: Rela) -> Result<Reloc, LoadError> {
         let Some(kind) = RelocKind::from_raw(rela.rtype) else {
-            return Err(unsupported(target, rela));
+            return Err(unsupported(target, EntryAt::of(&rela)));
         };
         Ok(Reloc {
             kind,
@@ -289,7 +289,7 @@ impl Reloc {
             .checked_add(width)
             .is_none_or(|end| end > target.size)
         {
-            return Err(outside_section(target, rela));
+            return Err(outside_section(target, EntryAt::of(&rela)));
         }
         if width != 0
             && matches!(
@@ -302,7 +302,7 @@ impl Reloc {
         {
             return Err(bad_entry(
                 target,
-                rela,
+                EntryAt::of(&rela),
                 "place is in a SHT_NOBITS section".into(),
             ));
         }
@@ -374,7 +374,7 @@ impl CheckedSymbols {
     ) -> Result<bool, LoadError> {
         let code = match self.0.get(rela.sym as usize) {
             Some(&c) if c != Self::UNCHECKED => c,
-            _ => self.check(object, target, rela)?,
+            _ => self.check(object, target, rela.sym, EntryAt::of(&rela))?,
         };
         Ok(code == Self::REGION_BASE + region_code(RegionKind::Text))
     }
@@ -390,16 +390,17 @@ impl CheckedSymbols {
         &mut self,
         object: &Object<'_>,
         target: &Section<'_>,
-        rela: Rela,
+        sym: u32,
+        at: EntryAt,
     ) -> Result<u8, LoadError> {
-        let index = rela.sym as usize;
+        let index = sym as usize;
         let Some(code) = self.0.get_mut(index) else {
             return Err(bad_entry(
                 target,
-                rela,
+                at,
                 format!(
                     "symbol index {} out of range ({} symbols)",
-                    rela.sym,
+                    sym,
                     object.symbol_count()
                 ),
             ));
@@ -412,7 +413,7 @@ impl CheckedSymbols {
             let name = object.symbol(index).map_or("?", |s| object.symbol_name(&s));
             return Err(bad_entry(
                 target,
-                rela,
+                at,
                 format!("refers to '{name}' in a section that is not loaded"),
             ));
         };
@@ -430,39 +431,58 @@ const fn region_code(region: RegionKind) -> u8 {
     }
 }
 
+/// What the messages about an entry name: its place and type. Two words,
+/// passed in registers: a whole `Rela` passed to the cold paths below made
+/// the plan's loop store every entry to the stack in case one was taken.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EntryAt {
+    offset: u64,
+    rtype: u32,
+}
+
+impl EntryAt {
+    #[inline(always)]
+    fn of(rela: &Rela) -> Self {
+        EntryAt {
+            offset: rela.offset,
+            rtype: rela.rtype,
+        }
+    }
+}
+
 /// Where an entry that failed to decode applies.
-fn entry_place(target: &Section<'_>, rela: Rela) -> Place {
+fn entry_place(target: &Section<'_>, at: EntryAt) -> Place {
     Place {
         section: target.name.into(),
-        offset: rela.offset,
+        offset: at.offset,
     }
 }
 
 /// The entry's type is not one this loader applies.
 #[cold]
-fn unsupported(target: &Section<'_>, rela: Rela) -> LoadError {
+fn unsupported(target: &Section<'_>, at: EntryAt) -> LoadError {
     LoadError::UnsupportedRelocation {
-        rtype: rela.rtype,
-        place: entry_place(target, rela),
+        rtype: at.rtype,
+        place: entry_place(target, at),
     }
 }
 
 /// The entry's place is not inside its section.
 #[cold]
-fn outside_section(target: &Section<'_>, rela: Rela) -> LoadError {
+fn outside_section(target: &Section<'_>, at: EntryAt) -> LoadError {
     bad_entry(
         target,
-        rela,
+        at,
         format!("place lies outside the section ({:#x} bytes)", target.size),
     )
 }
 
 /// The entry is inconsistent for `reason`.
 #[cold]
-fn bad_entry(target: &Section<'_>, rela: Rela, reason: String) -> LoadError {
+fn bad_entry(target: &Section<'_>, at: EntryAt, reason: String) -> LoadError {
     LoadError::BadRelocation {
-        rtype: rela.rtype,
-        place: entry_place(target, rela),
+        rtype: at.rtype,
+        place: entry_place(target, at),
         reason,
     }
 }
