@@ -425,9 +425,9 @@ impl RelocNeeds {
                 continue;
             };
             for rela in table.iter() {
-                let (reloc, symbol_region) =
+                let (reloc, symbol_in_text) =
                     Reloc::decode(object, target, rela, &mut needs.checked)?;
-                needs.note(reloc, symbol_region, slot, symbol_count, options)?;
+                needs.note(reloc, symbol_in_text, slot, symbol_count, options)?;
             }
         }
         needs.veneer_keys.sort_unstable();
@@ -442,7 +442,7 @@ impl RelocNeeds {
     fn note(
         &mut self,
         reloc: Reloc,
-        symbol_region: Option<RegionKind>,
+        symbol_in_text: bool,
         slot: SectionSlot,
         symbol_count: usize,
         options: PlanOptions,
@@ -451,7 +451,7 @@ impl RelocNeeds {
         if let Some(count) = self.counts.get_mut(kind.index()) {
             *count += 1;
         }
-        if kind.may_use_veneer() && symbol_region != Some(RegionKind::Text) {
+        if kind.may_use_veneer() && !symbol_in_text {
             self.veneer_keys.push((reloc.sym, reloc.addend));
         }
         // `place_sections` kept every slot's end under MAX_REGION_SIZE and

@@ -318,9 +318,12 @@ impl<'a> Object<'a> {
         resolver: &mut dyn SymbolResolver,
     ) -> Result<Vec<Option<u64>>, LoadError> {
         let count = self.symbol_count();
-        let mut addresses = Vec::with_capacity(count);
+        // Filled with `None` first, then written only where there is an
+        // address: most entries are locals no relocation names, skipped with
+        // one byte compare each instead of a `push` each.
+        let mut addresses = vec![None; count];
         let eager_from = self.eager_from();
-        for index in 0..count {
+        for (index, address_of) in addresses.iter_mut().enumerate() {
             if index < eager_from {
                 let code = layout
                     .checked_symbols
@@ -328,7 +331,6 @@ impl<'a> Object<'a> {
                     .copied()
                     .unwrap_or(CheckedSymbols::UNCHECKED);
                 if code == CheckedSymbols::UNCHECKED {
-                    addresses.push(None);
                     continue;
                 }
                 if CheckedSymbols::in_loaded_section(code) {
@@ -336,7 +338,7 @@ impl<'a> Object<'a> {
                     // section index names a loaded section, its value lies
                     // inside it; the raw entry says no more than that.
                     let raw = self.raw_symbol(index);
-                    addresses.push(raw.and_then(|r| {
+                    *address_of = raw.and_then(|r| {
                         let slot = layout.section_slot(usize::from(r.shndx))?;
                         Some(
                             regions
@@ -344,7 +346,7 @@ impl<'a> Object<'a> {
                                 .wrapping_add(slot.offset)
                                 .wrapping_add(r.value),
                         )
-                    }));
+                    });
                     continue;
                 }
             }
@@ -380,7 +382,7 @@ impl<'a> Object<'a> {
                         .wrapping_add(sym.value)
                 }),
             };
-            addresses.push(address);
+            *address_of = address;
         }
         Ok(addresses)
     }

@@ -869,6 +869,20 @@ impl<'a> Object<'a> {
         }
     }
 
+    /// Where entry `index` is defined: [`Object::symbol`]'s `def`, with the
+    /// same checks and errors, without copying a symbol checked at parse
+    /// (a `memcpy` call each, where the plan asks once per symbol a
+    /// relocation names).
+    pub(crate) fn symbol_def(&self, index: usize) -> Result<SymbolDef, LoadError> {
+        match index.checked_sub(self.eager_from) {
+            Some(i) => match self.eager.get(i) {
+                Some(s) => Ok(s.def),
+                None => self.symbol(index).map(|s| s.def),
+            },
+            None => self.decode_symbol(index).map(|s| s.def),
+        }
+    }
+
     /// Entry `index`, decoded and checked (see [`Object::symbol`]).
     fn decode_symbol(&self, index: usize) -> Result<Symbol<'a>, LoadError> {
         let strtab = self.strtab;

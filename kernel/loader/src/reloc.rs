@@ -99,6 +99,29 @@ reloc_kinds! {
     Ld64GotpageLo15 = 313, "R_AARCH64_LD64_GOTPAGE_LO15";
 }
 
+/// The first instruction kind in declaration order: every kind before it is a
+/// data kind (NONE, ABS*, PREL*), every kind from it on patches an instruction.
+const FIRST_INSTRUCTION: RelocKind = RelocKind::MovwUabsG0;
+
+const _: () = {
+    let mut i = 0;
+    while i < RelocKind::ALL.len() {
+        let kind = RelocKind::ALL[i];
+        let data = matches!(
+            kind,
+            RelocKind::None
+                | RelocKind::Abs64
+                | RelocKind::Abs32
+                | RelocKind::Abs16
+                | RelocKind::Prel64
+                | RelocKind::Prel32
+                | RelocKind::Prel16
+        );
+        assert!(data == ((kind as u8) < FIRST_INSTRUCTION as u8));
+        i += 1;
+    }
+};
+
 /// How many kinds there are (the length of a per-kind statistics array).
 pub const RELOC_KIND_COUNT: usize = RelocKind::ALL.len();
 
@@ -167,6 +190,14 @@ impl RelocKind {
         }
     }
 
+    /// Whether the place is an instruction (every kind but NONE and the
+    /// ABS/PREL data kinds): one compare, the data kinds being declared first
+    /// (checked when this file is compiled).
+    #[inline(always)]
+    pub const fn is_instruction(self) -> bool {
+        self as u8 >= FIRST_INSTRUCTION as u8
+    }
+
     /// Whether the value is computed from a GOT slot for the symbol (G(GDAT(S))).
     pub const fn uses_got(self) -> bool {
         matches!(
@@ -229,7 +260,7 @@ impl Reloc {
     #[inline(always)]
     pub(crate) fn read(target: &Section<'_>, rela: Rela) -> Result<Reloc, LoadError> {
         let Some(kind) = RelocKind::from_raw(rela.rtype) else {
-            return Err(unsupported(target, rela));
+            return Err(unsupported(target, EntryAt::of(&rela)));
         };
         Ok(Reloc {
             kind,
@@ -242,7 +273,7 @@ impl Reloc {
 
     /// Reads `rela` from a table relocating `target` and checks the type, the place
     /// and the symbol, in that order (the first failure is the error). Also returns
-    /// the region of the section the symbol is defined in (`None` for undefined,
+    /// whether the symbol is defined in a text section (not for undefined,
     /// absolute and COMMON symbols).
     #[inline(always)] // once per entry, as `read`
     pub(crate) fn decode(
@@ -250,7 +281,7 @@ impl Reloc {
         target: &Section<'_>,
         rela: Rela,
         checked: &mut CheckedSymbols,
-    ) -> Result<(Reloc, Option<RegionKind>), LoadError> {
+    ) -> Result<(Reloc, bool), LoadError> {
         let reloc = Reloc::read(target, rela)?;
         let width = reloc.kind.width() as u64;
         if rela
@@ -258,7 +289,7 @@ impl Reloc {
             .checked_add(width)
             .is_none_or(|end| end > target.size)
         {
-            return Err(outside_section(target, rela));
+            return Err(outside_section(target, EntryAt::of(&rela)));
         }
         if width != 0
             && matches!(
@@ -271,12 +302,12 @@ impl Reloc {
         {
             return Err(bad_entry(
                 target,
-                rela,
+                EntryAt::of(&rela),
                 "place is in a SHT_NOBITS section".into(),
             ));
         }
-        let symbol_region = checked.region(object, target, rela)?;
-        Ok((reloc, symbol_region))
+        let symbol_in_text = checked.in_text(object, target, rela)?;
+        Ok((reloc, symbol_in_text))
     }
 
     /// Where the relocation applies, for messages (`.text+0x1c4`).
@@ -330,35 +361,27 @@ impl CheckedSymbols {
         CheckedSymbols(alloc::vec![Self::UNCHECKED; count])
     }
 
-    /// The region of the section `rela`'s symbol is defined in (`None` for
-    /// undefined, absolute and COMMON symbols), the symbol checked the first
-    /// time it is asked for.
+    /// Whether `rela`'s symbol is defined in a text section (the plan's one
+    /// question: a branch to it needs no veneer), the symbol checked the
+    /// first time it is asked for. Once per relocation: the recorded code is
+    /// compared, not turned back into a region.
     #[inline(always)]
-    fn region(
+    fn in_text(
         &mut self,
         object: &Object<'_>,
         target: &Section<'_>,
         rela: Rela,
-    ) -> Result<Option<RegionKind>, LoadError> {
-        match self.0.get(rela.sym as usize) {
-            Some(&Self::NO_REGION) => Ok(None),
-            Some(&Self::UNCHECKED) | None => self.check(object, target, rela),
-            Some(&c) => Ok(Self::region_of(c)),
-        }
+    ) -> Result<bool, LoadError> {
+        let code = match self.0.get(rela.sym as usize) {
+            Some(&c) if c != Self::UNCHECKED => c,
+            _ => self.check(object, target, rela.sym, EntryAt::of(&rela))?,
+        };
+        Ok(code == Self::REGION_BASE + region_code(RegionKind::Text))
     }
 
     /// Whether `code` says: checked, defined in a loaded section.
     pub(crate) fn in_loaded_section(code: u8) -> bool {
         code >= Self::REGION_BASE
-    }
-
-    fn region_of(code: u8) -> Option<RegionKind> {
-        match code.wrapping_sub(Self::REGION_BASE) {
-            0 => Some(RegionKind::Text),
-            1 => Some(RegionKind::Rodata),
-            2 => Some(RegionKind::Data),
-            _ => None,
-        }
     }
 
     /// First use of `rela`'s symbol: checks it and records what it found.
@@ -367,78 +390,99 @@ impl CheckedSymbols {
         &mut self,
         object: &Object<'_>,
         target: &Section<'_>,
-        rela: Rela,
-    ) -> Result<Option<RegionKind>, LoadError> {
-        let index = rela.sym as usize;
+        sym: u32,
+        at: EntryAt,
+    ) -> Result<u8, LoadError> {
+        let index = sym as usize;
         let Some(code) = self.0.get_mut(index) else {
             return Err(bad_entry(
                 target,
-                rela,
+                at,
                 format!(
                     "symbol index {} out of range ({} symbols)",
-                    rela.sym,
+                    sym,
                     object.symbol_count()
                 ),
             ));
         };
-        let sym = object.symbol(index)?;
-        let SymbolDef::Section(i) = sym.def else {
+        let SymbolDef::Section(i) = object.symbol_def(index)? else {
             *code = Self::NO_REGION;
-            return Ok(None);
+            return Ok(Self::NO_REGION);
         };
         let Some(region) = object.sections().get(i).and_then(|s| s.region()) else {
+            let name = object.symbol(index).map_or("?", |s| object.symbol_name(&s));
             return Err(bad_entry(
                 target,
-                rela,
-                format!(
-                    "refers to '{}' in a section that is not loaded",
-                    object.symbol_name(&sym)
-                ),
+                at,
+                format!("refers to '{name}' in a section that is not loaded"),
             ));
         };
-        *code = Self::REGION_BASE
-            + match region {
-                RegionKind::Text => 0,
-                RegionKind::Rodata => 1,
-                RegionKind::Data => 2,
-            };
-        Ok(Some(region))
+        *code = Self::REGION_BASE + region_code(region);
+        Ok(*code)
+    }
+}
+
+/// A region's number in a [`CheckedSymbols`] code (less `REGION_BASE`).
+const fn region_code(region: RegionKind) -> u8 {
+    match region {
+        RegionKind::Text => 0,
+        RegionKind::Rodata => 1,
+        RegionKind::Data => 2,
+    }
+}
+
+/// What the messages about an entry name: its place and type. Two words,
+/// passed in registers: a whole `Rela` passed to the cold paths below made
+/// the plan's loop store every entry to the stack in case one was taken.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EntryAt {
+    offset: u64,
+    rtype: u32,
+}
+
+impl EntryAt {
+    #[inline(always)]
+    fn of(rela: &Rela) -> Self {
+        EntryAt {
+            offset: rela.offset,
+            rtype: rela.rtype,
+        }
     }
 }
 
 /// Where an entry that failed to decode applies.
-fn entry_place(target: &Section<'_>, rela: Rela) -> Place {
+fn entry_place(target: &Section<'_>, at: EntryAt) -> Place {
     Place {
         section: target.name.into(),
-        offset: rela.offset,
+        offset: at.offset,
     }
 }
 
 /// The entry's type is not one this loader applies.
 #[cold]
-fn unsupported(target: &Section<'_>, rela: Rela) -> LoadError {
+fn unsupported(target: &Section<'_>, at: EntryAt) -> LoadError {
     LoadError::UnsupportedRelocation {
-        rtype: rela.rtype,
-        place: entry_place(target, rela),
+        rtype: at.rtype,
+        place: entry_place(target, at),
     }
 }
 
 /// The entry's place is not inside its section.
 #[cold]
-fn outside_section(target: &Section<'_>, rela: Rela) -> LoadError {
+fn outside_section(target: &Section<'_>, at: EntryAt) -> LoadError {
     bad_entry(
         target,
-        rela,
+        at,
         format!("place lies outside the section ({:#x} bytes)", target.size),
     )
 }
 
 /// The entry is inconsistent for `reason`.
 #[cold]
-fn bad_entry(target: &Section<'_>, rela: Rela, reason: String) -> LoadError {
+fn bad_entry(target: &Section<'_>, at: EntryAt, reason: String) -> LoadError {
     LoadError::BadRelocation {
-        rtype: rela.rtype,
-        place: entry_place(target, rela),
+        rtype: at.rtype,
+        place: entry_place(target, at),
         reason,
     }
 }

@@ -470,8 +470,9 @@ fn read_exports(
     let mem = guard
         .as_ref()
         .ok_or_else(|| noexec(&module.name, "image gone"))?;
-    let mut out = Vec::new();
-    for e in tables::placed_entries::<KernelSymbol>(mem, loaded, ".ksymtab") {
+    let entries = tables::placed_entries::<KernelSymbol>(mem, loaded, ".ksymtab");
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
         let name = tables::image_str(mem, e.name as u64, e.name_len)
             .filter(|_| e.name_len <= 128 && mem.contains_range(e.addr as u64, 1))
             .ok_or_else(|| noexec(&module.name, "malformed .ksymtab entry"))?;
@@ -487,6 +488,10 @@ fn apply_params(module: &Module, loaded: &LoadedModule<'_>, args: &[&str]) -> Re
     let mut guard = module.mem.lock();
     let mem = guard.as_mut().ok_or_else(|| noexec(name, "image gone"))?;
     let params = tables::params(mem, loaded).map_err(|what| noexec(name, what))?;
+    if args.is_empty() {
+        // Nothing to assign (the table is checked above all the same).
+        return Ok(());
+    }
     let declared: Vec<_> = params.iter().map(|p| p.declared()).collect();
     let assignments = kcore::modparams::parse(&declared, args)
         .map_err(|e| logged(ModError::new(errno::EINVAL, format!("{name}: {e}"))))?;

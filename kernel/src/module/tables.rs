@@ -89,6 +89,9 @@ pub fn placed_entries<T: TableEntry>(
         let Some(bytes) = mem.image_bytes(p.address, p.size as usize) else {
             continue;
         };
+        // Sized before the pushes: a growing `Vec` is an allocation, a copy
+        // and a free each time it doubles.
+        out.reserve_exact(bytes.len() / T::SIZE);
         for chunk in bytes.chunks_exact(T::SIZE) {
             // SAFETY: `chunk` holds SIZE == size_of::<T>() readable bytes, and any bit pattern is a valid T (TableEntry's contract).
             out.push(unsafe { core::ptr::read_unaligned(chunk.as_ptr() as *const T) });
@@ -125,8 +128,9 @@ impl Param {
 /// The `__param` table: every entry's name and storage checked to lie inside
 /// the image.
 pub fn params(mem: &ModuleMemory, loaded: &LoadedModule<'_>) -> Result<Vec<Param>, &'static str> {
-    let mut out = Vec::new();
-    for d in placed_entries::<ParamDesc>(mem, loaded, "__param") {
+    let descs = placed_entries::<ParamDesc>(mem, loaded, "__param");
+    let mut out = Vec::with_capacity(descs.len());
+    for d in descs {
         let kind = modparams::Kind::from_abi(d.kind).ok_or("unknown parameter type")?;
         let name = image_str(mem, d.name as u64, d.name_len).ok_or("malformed __param entry")?;
         if d.size == 0 || !mem.contains_range(d.ptr as u64, d.size as u64) {
