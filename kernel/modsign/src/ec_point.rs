@@ -342,60 +342,118 @@ pub enum EcdsaError {
     Rejected,
 }
 
-/// Reads a SEC1 point (SEC 1 v2 2.3.4): uncompressed `0x04 X Y` or compressed
-/// `0x02/0x03 X`, coordinates `8 L` bytes, checked to be on the curve. These
-/// checks are what make a key usable: every other function trusts them.
-pub(crate) fn point_from_sec1<C: Curve<L>, const L: usize>(
-    bytes: &[u8],
-) -> Result<Affine<C, L>, KeyError> {
-    let size = 8 * L;
-    let coordinate = |b: &[u8]| -> Result<Limbs<L>, KeyError> {
-        let value = from_be_bytes(b);
-        if less_than(&value, &C::P) {
-            Ok(C::fe_from_plain(&value))
-        } else {
-            Err(KeyError::CoordinateRange)
+/// A public key: a point on the curve, other than the point at infinity,
+/// and the table its curve's multiplication builds from it (P-256's combs,
+/// P-384's odd multiples), once it has verified a signature, kept with it.
+pub(crate) struct KeyWithTable<C, const L: usize, T> {
+    point: Affine<C, L>,
+    table: spin::Once<Option<T>>,
+}
+
+impl<C: Curve<L>, const L: usize, T: Clone> Clone for KeyWithTable<C, L, T> {
+    fn clone(&self) -> KeyWithTable<C, L, T> {
+        KeyWithTable {
+            point: self.point,
+            table: match self.table.get() {
+                Some(table) => spin::Once::initialized(table.clone()),
+                None => spin::Once::new(),
+            },
         }
-    };
-    match (bytes.first(), bytes.len()) {
-        (Some(0x04), len) if len == 1 + 2 * size => {
-            let x = coordinate(&bytes[1..1 + size])?;
-            let y = coordinate(&bytes[1 + size..])?;
-            if !equal(&C::fe_sqr(&y), &C::curve_rhs(&x)) {
-                return Err(KeyError::NotOnCurve);
-            }
-            Ok(Affine::new(x, y))
-        }
-        (Some(&tag @ (0x02 | 0x03)), len) if len == 1 + size => {
-            let x = coordinate(&bytes[1..])?;
-            let y = C::fe_sqrt(&C::curve_rhs(&x)).ok_or(KeyError::NotOnCurve)?;
-            let odd = C::fe_to_plain(&y)[0] & 1 == 1;
-            let y = if odd == (tag == 0x03) {
-                y
-            } else {
-                C::fe_neg(&y)
-            };
-            Ok(Affine::new(x, y))
-        }
-        (Some(0x00), 1) => Err(KeyError::Infinity),
-        (Some(0x05), len) if len == 1 + size => Err(KeyError::CompactForm),
-        _ => Err(KeyError::Encoding),
     }
 }
 
-/// `0x04 X Y` into `out`, `1 + 16 L` bytes.
-pub(crate) fn write_sec1_uncompressed<C: Curve<L>, const L: usize>(
-    point: &Affine<C, L>,
-    out: &mut [u8],
-) {
-    let size = 8 * L;
-    out[0] = 0x04;
-    write_be_bytes(&C::fe_to_plain(&point.x), &mut out[1..1 + size]);
-    write_be_bytes(&C::fe_to_plain(&point.y), &mut out[1 + size..]);
+impl<C: Curve<L>, const L: usize, T> PartialEq for KeyWithTable<C, L, T> {
+    fn eq(&self, other: &KeyWithTable<C, L, T>) -> bool {
+        self.point == other.point
+    }
 }
 
-/// Bytes as hex, for a key's `Debug`.
-pub(crate) struct HexBytes<'a>(pub(crate) &'a [u8]);
+impl<C: Curve<L>, const L: usize, T> Eq for KeyWithTable<C, L, T> {}
+
+impl<C: Curve<L>, const L: usize, T> KeyWithTable<C, L, T> {
+    /// Reads a SEC1 point (SEC 1 v2 2.3.4): uncompressed `0x04 X Y` or
+    /// compressed `0x02/0x03 X`, coordinates `8 L` bytes, checked to be on
+    /// the curve. These checks are what make a key usable: every other
+    /// function trusts them.
+    pub(crate) fn from_sec1(bytes: &[u8]) -> Result<KeyWithTable<C, L, T>, KeyError> {
+        let size = 8 * L;
+        let coordinate = |b: &[u8]| -> Result<Limbs<L>, KeyError> {
+            let value = from_be_bytes(b);
+            if less_than(&value, &C::P) {
+                Ok(C::fe_from_plain(&value))
+            } else {
+                Err(KeyError::CoordinateRange)
+            }
+        };
+        let point = match (bytes.first(), bytes.len()) {
+            (Some(0x04), len) if len == 1 + 2 * size => {
+                let x = coordinate(&bytes[1..1 + size])?;
+                let y = coordinate(&bytes[1 + size..])?;
+                if !equal(&C::fe_sqr(&y), &C::curve_rhs(&x)) {
+                    return Err(KeyError::NotOnCurve);
+                }
+                Affine::new(x, y)
+            }
+            (Some(&tag @ (0x02 | 0x03)), len) if len == 1 + size => {
+                let x = coordinate(&bytes[1..])?;
+                let y = C::fe_sqrt(&C::curve_rhs(&x)).ok_or(KeyError::NotOnCurve)?;
+                let odd = C::fe_to_plain(&y)[0] & 1 == 1;
+                let y = if odd == (tag == 0x03) {
+                    y
+                } else {
+                    C::fe_neg(&y)
+                };
+                Affine::new(x, y)
+            }
+            (Some(0x00), 1) => return Err(KeyError::Infinity),
+            (Some(0x05), len) if len == 1 + size => return Err(KeyError::CompactForm),
+            _ => return Err(KeyError::Encoding),
+        };
+        Ok(KeyWithTable {
+            point,
+            table: spin::Once::new(),
+        })
+    }
+
+    /// `0x04 X Y` into `out`, `1 + 16 L` bytes.
+    pub(crate) fn write_sec1_uncompressed(&self, out: &mut [u8]) {
+        let size = 8 * L;
+        out[0] = 0x04;
+        write_be_bytes(&C::fe_to_plain(&self.point.x), &mut out[1..1 + size]);
+        write_be_bytes(&C::fe_to_plain(&self.point.y), &mut out[1 + size..]);
+    }
+
+    /// Whether the table has been built (by a first verification).
+    pub(crate) fn table_built(&self) -> bool {
+        self.table.is_completed()
+    }
+
+    /// The key's table, built by `build` the first time; `None` if it could
+    /// not be (a point of order n always can).
+    pub(crate) fn table(&self, build: impl FnOnce(&Affine<C, L>) -> Option<T>) -> Option<&T> {
+        self.table.call_once(|| build(&self.point)).as_ref()
+    }
+
+    /// `Debug` for the key type `name` that wraps this one: its SEC1 bytes
+    /// and whether its table (called `table_name`) is built.
+    pub(crate) fn debug(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        name: &str,
+        table_name: &str,
+    ) -> fmt::Result {
+        let mut sec1 = [0; 1 + 16 * 8];
+        let sec1 = &mut sec1[..1 + 16 * L];
+        self.write_sec1_uncompressed(sec1);
+        f.debug_struct(name)
+            .field("sec1", &HexBytes(sec1))
+            .field(table_name, &self.table_built())
+            .finish()
+    }
+}
+
+/// Bytes as hex.
+struct HexBytes<'a>(&'a [u8]);
 
 impl fmt::Debug for HexBytes<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -403,9 +461,35 @@ impl fmt::Debug for HexBytes<'_> {
     }
 }
 
+/// SEC 1 v2 4.1.4 around the curve's own `u1 G + u2 Q`: `signature` is the
+/// DER signature's r and s (`None`: malformed); a digest shorter than
+/// `min_digest` bytes, `r` or `s` not in `[1, n-1]`, a multiplication that
+/// gives `None` or the point at infinity, or `x(R) mod n != r` rejects.
+pub(crate) fn verify_with<C: Curve<L>, const L: usize>(
+    signature: Option<(Limbs<L>, Limbs<L>)>,
+    digest: &[u8],
+    min_digest: usize,
+    double_scalar_mul: impl FnOnce(&Limbs<L>, &Limbs<L>) -> Option<Jacobian<C, L>>,
+) -> Result<(), EcdsaError> {
+    let (r, s) = signature.ok_or(EcdsaError::MalformedSignature)?;
+    let in_range = |v: &Limbs<L>| !is_zero(v) && less_than(v, &C::ORDER);
+    if !in_range(&r) || !in_range(&s) || digest.len() < min_digest {
+        return Err(EcdsaError::Rejected);
+    }
+    let e = digest_scalar::<C, L>(digest);
+    let w = invert_mod(&s, &C::ORDER);
+    let (u1, u2) = (C::scalar_mul(&e, &w), C::scalar_mul(&r, &w));
+    let point = double_scalar_mul(&u1, &u2).ok_or(EcdsaError::Rejected)?;
+    if !point.is_infinity() && point.x_mod_n_is(&r) {
+        Ok(())
+    } else {
+        Err(EcdsaError::Rejected)
+    }
+}
+
 /// The digest as an integer mod n (FIPS 186-4 6.4, bits2int: its leftmost
 /// `64 L` bits; a shorter one is the number it is).
-pub(crate) fn digest_scalar<C: Curve<L>, const L: usize>(digest: &[u8]) -> Limbs<L> {
+fn digest_scalar<C: Curve<L>, const L: usize>(digest: &[u8]) -> Limbs<L> {
     let size = 8 * L;
     let mut word = [0; 64];
     let take = digest.len().min(size);
@@ -417,21 +501,6 @@ pub(crate) fn digest_scalar<C: Curve<L>, const L: usize>(digest: &[u8]) -> Limbs
     } else {
         sub_limbs(&e, &C::ORDER).0
     }
-}
-
-/// SEC 1 v2 4.1.4 steps 1 and 4-5: `r` and `s` in `[1, n-1]`, then `u1 = e
-/// s^-1` and `u2 = r s^-1 mod n`; `None` rejects.
-pub(crate) fn signature_scalars<C: Curve<L>, const L: usize>(
-    r: &Limbs<L>,
-    s: &Limbs<L>,
-    e: &Limbs<L>,
-) -> Option<(Limbs<L>, Limbs<L>)> {
-    let in_range = |v: &Limbs<L>| !is_zero(v) && less_than(v, &C::ORDER);
-    if !in_range(r) || !in_range(s) {
-        return None;
-    }
-    let w = invert_mod(s, &C::ORDER);
-    Some((C::scalar_mul(e, &w), C::scalar_mul(r, &w)))
 }
 
 /// Checks run for each curve by its own tests module.

@@ -48,10 +48,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::ec_arith::{adc, bit, from_be_bytes, is_zero, shift_right_1, sub_limbs};
-use crate::ec_point::{
-    batch_to_affine, digest_scalar, point_from_sec1, signature_scalars, write_sec1_uncompressed,
-    Curve, HexBytes,
-};
+use crate::ec_point::{batch_to_affine, verify_with, Curve, KeyWithTable};
 pub use crate::ec_point::{EcdsaError, KeyError};
 
 /// A 256-bit number: little-endian 64-bit limbs.
@@ -305,65 +302,33 @@ fn double_scalar_mul(u1: &Limbs, u2: &Limbs, q_tables: &CombTable) -> Jacobian {
 
 /// A P-256 public key: a point on the curve, other than the point at infinity,
 /// with its comb table once it has verified a signature.
-pub struct P256Key {
-    point: Affine,
-    comb: spin::Once<Option<Box<CombTable>>>,
-}
-
-impl Clone for P256Key {
-    fn clone(&self) -> P256Key {
-        P256Key {
-            point: self.point,
-            comb: match self.comb.get() {
-                Some(table) => spin::Once::initialized(table.clone()),
-                None => spin::Once::new(),
-            },
-        }
-    }
-}
+#[derive(Clone, PartialEq, Eq)]
+pub struct P256Key(KeyWithTable<NistP256, 4, Box<CombTable>>);
 
 impl fmt::Debug for P256Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("P256Key")
-            .field("sec1", &HexBytes(&self.to_sec1_uncompressed()))
-            .field("comb_built", &self.comb.is_completed())
-            .finish()
+        self.0.debug(f, "P256Key", "comb_built")
     }
 }
-
-impl PartialEq for P256Key {
-    fn eq(&self, other: &P256Key) -> bool {
-        self.point == other.point
-    }
-}
-
-impl Eq for P256Key {}
 
 impl P256Key {
     /// Reads a SEC1 point (SEC 1 v2 2.3.4): uncompressed `0x04 X Y` (65
     /// bytes) or compressed `0x02/0x03 X` (33 bytes), checked to be on the
-    /// curve ([`point_from_sec1`]).
+    /// curve.
     pub fn from_sec1(bytes: &[u8]) -> Result<P256Key, KeyError> {
-        Ok(P256Key {
-            point: point_from_sec1(bytes)?,
-            comb: spin::Once::new(),
-        })
+        KeyWithTable::from_sec1(bytes).map(P256Key)
     }
 
     /// `0x04 X Y`.
     pub fn to_sec1_uncompressed(&self) -> [u8; 65] {
         let mut out = [0; 65];
-        write_sec1_uncompressed(&self.point, &mut out);
+        self.0.write_sec1_uncompressed(&mut out);
         out
     }
 
     /// Whether the comb table has been built (by a first verification).
     pub fn comb_built(&self) -> bool {
-        self.comb.is_completed()
-    }
-
-    fn comb(&self) -> Option<&CombTable> {
-        self.comb.call_once(|| comb_table(&self.point)).as_deref()
+        self.0.table_built()
     }
 }
 
@@ -382,19 +347,11 @@ pub fn verify_prehash(
     digest: &[u8],
     der_signature: &[u8],
 ) -> Result<(), EcdsaError> {
-    let (r, s) = parse_der_signature(der_signature).ok_or(EcdsaError::MalformedSignature)?;
-    if digest.len() < 16 {
-        return Err(EcdsaError::Rejected);
-    }
-    let e = digest_scalar::<NistP256, 4>(digest);
-    let (u1, u2) = signature_scalars::<NistP256, 4>(&r, &s, &e).ok_or(EcdsaError::Rejected)?;
-    let table = key.comb().ok_or(EcdsaError::Rejected)?;
-    let point = double_scalar_mul(&u1, &u2, table);
-    if !point.is_infinity() && point.x_mod_n_is(&r) {
-        Ok(())
-    } else {
-        Err(EcdsaError::Rejected)
-    }
+    let signature = parse_der_signature(der_signature);
+    verify_with(signature, digest, 16, |u1, u2| {
+        let table = key.0.table(comb_table)?;
+        Some(double_scalar_mul(u1, u2, table))
+    })
 }
 
 #[cfg(test)]

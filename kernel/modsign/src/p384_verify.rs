@@ -49,10 +49,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::ec_arith::{adc, from_be_bytes, sbb, MontAcc};
-use crate::ec_point::{
-    batch_to_affine, digest_scalar, point_from_sec1, signature_scalars, write_sec1_uncompressed,
-    Curve, HexBytes,
-};
+use crate::ec_point::{batch_to_affine, verify_with, Curve, KeyWithTable};
 pub use crate::ec_point::{EcdsaError, KeyError};
 
 /// A 384-bit number: little-endian 64-bit limbs.
@@ -144,6 +141,7 @@ const NAF_DIGITS: usize = HALF + 1;
 
 /// A point's tables: the odd multiples `P, 3P, ..., (2 count - 1) P` of P and
 /// of `2^HALF P`, affine.
+#[derive(Clone)]
 struct Multiples {
     low: Vec<Affine>,
     high: Vec<Affine>,
@@ -274,71 +272,33 @@ fn double_scalar_mul(u1: &Limbs, u2: &Limbs, g: &Multiples, q: &Multiples) -> Ja
 
 /// A P-384 public key: a point on the curve, other than the point at infinity,
 /// with its odd multiples once it has verified a signature.
-pub struct P384Key {
-    point: Affine,
-    multiples: spin::Once<Option<Multiples>>,
-}
-
-impl Clone for P384Key {
-    fn clone(&self) -> P384Key {
-        P384Key {
-            point: self.point,
-            multiples: match self.multiples.get() {
-                Some(Some(table)) => spin::Once::initialized(Some(Multiples {
-                    low: table.low.clone(),
-                    high: table.high.clone(),
-                })),
-                Some(None) => spin::Once::initialized(None),
-                None => spin::Once::new(),
-            },
-        }
-    }
-}
+#[derive(Clone, PartialEq, Eq)]
+pub struct P384Key(KeyWithTable<NistP384, 6, Multiples>);
 
 impl fmt::Debug for P384Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("P384Key")
-            .field("sec1", &HexBytes(&self.to_sec1_uncompressed()))
-            .field("table_built", &self.multiples.is_completed())
-            .finish()
+        self.0.debug(f, "P384Key", "table_built")
     }
 }
-
-impl PartialEq for P384Key {
-    fn eq(&self, other: &P384Key) -> bool {
-        self.point == other.point
-    }
-}
-
-impl Eq for P384Key {}
 
 impl P384Key {
     /// Reads a SEC1 point (SEC 1 v2 2.3.4): uncompressed `0x04 X Y` (97
     /// bytes) or compressed `0x02/0x03 X` (49 bytes), checked to be on the
-    /// curve ([`point_from_sec1`]).
+    /// curve.
     pub fn from_sec1(bytes: &[u8]) -> Result<P384Key, KeyError> {
-        Ok(P384Key {
-            point: point_from_sec1(bytes)?,
-            multiples: spin::Once::new(),
-        })
+        KeyWithTable::from_sec1(bytes).map(P384Key)
     }
 
     /// `0x04 X Y`.
     pub fn to_sec1_uncompressed(&self) -> [u8; 97] {
         let mut out = [0; 97];
-        write_sec1_uncompressed(&self.point, &mut out);
+        self.0.write_sec1_uncompressed(&mut out);
         out
     }
 
     /// Whether the odd-multiples table has been built (by a first verification).
     pub fn table_built(&self) -> bool {
-        self.multiples.is_completed()
-    }
-
-    fn multiples(&self) -> Option<&Multiples> {
-        self.multiples
-            .call_once(|| odd_multiples(&self.point, 1 << (Q_WINDOW - 2)))
-            .as_ref()
+        self.0.table_built()
     }
 }
 
@@ -356,17 +316,14 @@ pub fn verify_prehash(
     digest: &[u8],
     der_signature: &[u8],
 ) -> Result<(), EcdsaError> {
-    let (r, s) = parse_der_signature(der_signature).ok_or(EcdsaError::MalformedSignature)?;
-    let e = digest_scalar::<NistP384, 6>(digest);
-    let (u1, u2) = signature_scalars::<NistP384, 6>(&r, &s, &e).ok_or(EcdsaError::Rejected)?;
-    let g_table = g_multiples().ok_or(EcdsaError::Rejected)?;
-    let q_table = key.multiples().ok_or(EcdsaError::Rejected)?;
-    let point = double_scalar_mul(&u1, &u2, g_table, q_table);
-    if !point.is_infinity() && point.x_mod_n_is(&r) {
-        Ok(())
-    } else {
-        Err(EcdsaError::Rejected)
-    }
+    let signature = parse_der_signature(der_signature);
+    verify_with(signature, digest, 0, |u1, u2| {
+        let g_table = g_multiples()?;
+        let q_table = key
+            .0
+            .table(|point| odd_multiples(point, 1 << (Q_WINDOW - 2)))?;
+        Some(double_scalar_mul(u1, u2, g_table, q_table))
+    })
 }
 
 #[cfg(test)]
