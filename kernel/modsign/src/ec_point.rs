@@ -93,10 +93,9 @@ pub(crate) trait Curve<const L: usize>: Copy + Eq + fmt::Debug + 'static {
     /// ([`invert_mod`]) rather than Fermat's `a^(p-2)`, which costs some 340
     /// k instructions more at 384 bits. Table building only.
     fn fe_invert(a: &Limbs<L>) -> Limbs<L> {
-        Self::fe_mul(
-            &Self::fe_mul(&invert_mod(a, &Self::P), &Self::R2_P),
-            &Self::R2_P,
-        )
+        // Through fe_from_plain (a product with R^2), a call, rather than two
+        // products inlined here: P-256's are some 600 bytes each.
+        Self::fe_from_plain(&Self::fe_from_plain(&invert_mod(a, &Self::P)))
     }
 
     /// A square root of `a`, if `a` is a square: `a^((p+1)/4)` (p = 3 mod 4,
