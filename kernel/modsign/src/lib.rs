@@ -26,6 +26,8 @@ extern crate alloc;
 
 pub mod compact;
 mod der;
+mod ec_arith;
+mod ec_point;
 mod ecdsa_der;
 pub mod error;
 pub mod hash;

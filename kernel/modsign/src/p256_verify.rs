@@ -11,10 +11,12 @@
 //!   2^192 + 2^96 - 1` is `-1 mod 2^64`, so the Montgomery factor of each
 //!   reduction step is the low limb itself, and p's limbs make each step one
 //!   multiplication ([`reduce_p`]); products are inlined into the point
-//!   formulas (a call moves every operand through memory).
-//! - Scalars mod n use a generic Montgomery product with n's own constant;
-//!   `s^-1 mod n` is a binary extended Euclid (about 16 k instructions;
-//!   Fermat's `s^(n-2)` would be some 300 of these products, several times that).
+//!   formulas (a call moves every operand through memory). That product and
+//!   p256's constants are what this file gives [`crate::ec_point::Curve`];
+//!   the rest of the field, scalars mod n (a generic Montgomery product with
+//!   n's own constant; `s^-1 mod n` a binary extended Euclid, about 16 k
+//!   instructions), the point formulas and SEC1 keys are shared with P-384
+//!   ([`crate::ec_arith`], [`crate::ec_point`]).
 //! - Points are Jacobian `(X, Y, Z)` for `(X/Z^2, Y/Z^3)`, `Z = 0` the point
 //!   at infinity; tables hold affine points, added with mixed additions.
 //! - `u1 G + u2 Q` is a signed comb (Hedabou, Pinel, Bénéteau 2004; Feng, Zhu,
@@ -45,314 +47,98 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::ec_arith::{adc, bit, from_be_bytes, is_zero, shift_right_1, sub_limbs};
+use crate::ec_point::{batch_to_affine, verify_with, Curve, KeyWithTable};
+pub use crate::ec_point::{EcdsaError, KeyError};
+
 /// A 256-bit number: little-endian 64-bit limbs.
 type Limbs = [u64; 4];
+type Affine = crate::ec_point::Affine<NistP256, 4>;
+type Jacobian = crate::ec_point::Jacobian<NistP256, 4>;
 
-/// The field prime p (FIPS 186-4 D.1.2.3).
-const P: Limbs = [
-    0xFFFF_FFFF_FFFF_FFFF,
-    0x0000_0000_FFFF_FFFF,
-    0x0000_0000_0000_0000,
-    0xFFFF_FFFF_0000_0001,
-];
-/// The group order n (FIPS 186-4 D.1.2.3).
-const N: Limbs = [
-    0xF3B9_CAC2_FC63_2551,
-    0xBCE6_FAAD_A717_9E84,
-    0xFFFF_FFFF_FFFF_FFFF,
-    0xFFFF_FFFF_0000_0000,
-];
-/// The curve's b (FIPS 186-4 D.1.2.3), plain.
-const B: Limbs = [
-    0x3BCE_3C3E_27D2_604B,
-    0x651D_06B0_CC53_B0F6,
-    0xB3EB_BD55_7698_86BC,
-    0x5AC6_35D8_AA3A_93E7,
-];
-/// The base point G (FIPS 186-4 D.1.2.3), plain.
-#[cfg(test)]
-const G_X: Limbs = [
-    0xF4A1_3945_D898_C296,
-    0x7703_7D81_2DEB_33A0,
-    0xF8BC_E6E5_63A4_40F2,
-    0x6B17_D1F2_E12C_4247,
-];
-#[cfg(test)]
-const G_Y: Limbs = [
-    0xCBB6_4068_37BF_51F5,
-    0x2BCE_3357_6B31_5ECE,
-    0x8EE7_EB4A_7C0F_9E16,
-    0x4FE3_42E2_FE1A_7F9B,
-];
+/// P-256 (FIPS 186-4 D.1.2.3): its constants and its field product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct NistP256;
 
-/// `-p^-1 mod 2^64` (p is `-1 mod 2^64`), which [`reduce_p`] takes to be 1.
-#[cfg(test)]
-const P_INV: u64 = neg_inverse_mod_2_64(P[0]);
-/// `-n^-1 mod 2^64`.
-const N_INV: u64 = neg_inverse_mod_2_64(N[0]);
-/// `R^2 mod p` and `R^2 mod n`: a product with them enters Montgomery form.
-const R2_P: Limbs = r_squared(&P);
-const R2_N: Limbs = r_squared(&N);
-/// 1 in Montgomery form mod p: `R mod p = 2^256 - p`.
-const ONE_P: Limbs = sub_limbs(&[0; 4], &P).0;
+impl Curve<4> for NistP256 {
+    const P: Limbs = [
+        0xFFFF_FFFF_FFFF_FFFF,
+        0x0000_0000_FFFF_FFFF,
+        0x0000_0000_0000_0000,
+        0xFFFF_FFFF_0000_0001,
+    ];
+    const ORDER: Limbs = [
+        0xF3B9_CAC2_FC63_2551,
+        0xBCE6_FAAD_A717_9E84,
+        0xFFFF_FFFF_FFFF_FFFF,
+        0xFFFF_FFFF_0000_0000,
+    ];
+    const B: Limbs = [
+        0x3BCE_3C3E_27D2_604B,
+        0x651D_06B0_CC53_B0F6,
+        0xB3EB_BD55_7698_86BC,
+        0x5AC6_35D8_AA3A_93E7,
+    ];
+    const G_X: Limbs = [
+        0xF4A1_3945_D898_C296,
+        0x7703_7D81_2DEB_33A0,
+        0xF8BC_E6E5_63A4_40F2,
+        0x6B17_D1F2_E12C_4247,
+    ];
+    const G_Y: Limbs = [
+        0xCBB6_4068_37BF_51F5,
+        0x2BCE_3357_6B31_5ECE,
+        0x8EE7_EB4A_7C0F_9E16,
+        0x4FE3_42E2_FE1A_7F9B,
+    ];
 
-const ZERO: Limbs = [0; 4];
-const ONE: Limbs = [1, 0, 0, 0];
-
-// ---------------------------------------------------------------------------
-// 256-bit integers
-
-/// `a + b + carry`: (sum, carry out).
-#[inline(always)]
-fn adc(a: u64, b: u64, carry: u64) -> (u64, u64) {
-    let t = a as u128 + b as u128 + carry as u128;
-    (t as u64, (t >> 64) as u64)
-}
-
-/// `a - b - borrow`: (difference, borrow out, 0 or 1).
-#[inline(always)]
-const fn sbb(a: u64, b: u64, borrow: u64) -> (u64, u64) {
-    let t = (a as u128).wrapping_sub(b as u128 + borrow as u128);
-    (t as u64, (t >> 127) as u64)
-}
-
-/// `a + b`: (sum mod 2^256, carry out).
-#[inline(always)]
-fn add_limbs(a: &Limbs, b: &Limbs) -> (Limbs, u64) {
-    let mut out = [0; 4];
-    let mut carry = 0;
-    for i in 0..4 {
-        (out[i], carry) = adc(a[i], b[i], carry);
+    /// `a b R^-1 mod p`: the 512-bit product, then [`reduce_p`].
+    #[inline(always)]
+    fn fe_mul(a: &Limbs, b: &Limbs) -> Limbs {
+        let mut t = [0u64; 8];
+        for i in 0..4 {
+            let mut carry = 0;
+            for j in 0..4 {
+                let uv = t[i + j] as u128 + a[j] as u128 * b[i] as u128 + carry as u128;
+                t[i + j] = uv as u64;
+                carry = (uv >> 64) as u64;
+            }
+            t[i + 4] = carry;
+        }
+        reduce_p(&t)
     }
-    (out, carry)
-}
 
-/// `a - b`: (difference mod 2^256, borrow out). A `const fn` (so `while`)
-/// for the constants below.
-#[inline(always)]
-const fn sub_limbs(a: &Limbs, b: &Limbs) -> (Limbs, u64) {
-    let mut out = [0; 4];
-    let mut borrow = 0;
-    let mut i = 0;
-    while i < 4 {
-        (out[i], borrow) = sbb(a[i], b[i], borrow);
-        i += 1;
-    }
-    (out, borrow)
-}
-
-/// `a < b`.
-fn less_than(a: &Limbs, b: &Limbs) -> bool {
-    sub_limbs(a, b).1 == 1
-}
-
-// Comparisons limb by limb: `==` on arrays becomes a call to memcmp.
-fn is_zero(a: &Limbs) -> bool {
-    a[0] | a[1] | a[2] | a[3] == 0
-}
-
-fn is_one(a: &Limbs) -> bool {
-    a[0] == 1 && a[1] | a[2] | a[3] == 0
-}
-
-fn equal(a: &Limbs, b: &Limbs) -> bool {
-    (a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) == 0
-}
-
-/// `(a + 2^256 carry) / 2`.
-fn shift_right_1(a: &Limbs, carry: u64) -> Limbs {
-    [
-        a[0] >> 1 | a[1] << 63,
-        a[1] >> 1 | a[2] << 63,
-        a[2] >> 1 | a[3] << 63,
-        a[3] >> 1 | carry << 63,
-    ]
-}
-
-/// Bit `i` (0: least significant) of `a`.
-fn bit(a: &Limbs, i: usize) -> usize {
-    (a[i / 64] >> (i % 64)) as usize & 1
-}
-
-/// A 32-byte big-endian number.
-fn from_be_bytes(bytes: &[u8; 32]) -> Limbs {
-    let mut out = [0; 4];
-    for (i, chunk) in bytes.rchunks_exact(8).enumerate() {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        out[i] = u64::from_be_bytes(word);
-    }
-    out
-}
-
-fn to_be_bytes(a: &Limbs) -> [u8; 32] {
-    let mut out = [0; 32];
-    for (i, chunk) in out.rchunks_exact_mut(8).enumerate() {
-        chunk.copy_from_slice(&a[i].to_be_bytes());
-    }
-    out
-}
-
-// The constants above, computed by the compiler.
-
-const fn neg_inverse_mod_2_64(m0: u64) -> u64 {
-    // x = 1 is m0^-1 to 1 bit (m0 odd); each Newton step x (2 - m0 x) doubles
-    // the correct low bits: 2, 4, ..., 64 after six.
-    let mut x: u64 = 1;
-    let mut i = 0;
-    while i < 6 {
-        x = x.wrapping_mul(2u64.wrapping_sub(m0.wrapping_mul(x)));
-        i += 1;
-    }
-    x.wrapping_neg()
-}
-
-/// `2^512 mod m`, by 512 modular doublings of 1 (m > 2^255).
-const fn r_squared(m: &Limbs) -> Limbs {
-    let mut x: Limbs = [1, 0, 0, 0];
-    let mut step = 0;
-    while step < 512 {
-        let carry = x[3] >> 63;
-        let doubled = [
-            x[0] << 1,
-            x[1] << 1 | x[0] >> 63,
-            x[2] << 1 | x[1] >> 63,
-            x[3] << 1 | x[2] >> 63,
-        ];
-        // doubled + 2^256 carry < 2m: one subtraction reduces it.
-        let (reduced, borrow) = sub_limbs(&doubled, m);
-        x = if carry == 1 || borrow == 0 {
-            reduced
-        } else {
-            doubled
-        };
-        step += 1;
-    }
-    x
-}
-
-// ---------------------------------------------------------------------------
-// Arithmetic mod m (p or n), on fully reduced operands
-
-/// `a + b mod m`.
-#[inline(always)]
-fn add_mod(a: &Limbs, b: &Limbs, m: &Limbs) -> Limbs {
-    let (sum, carry) = add_limbs(a, b);
-    let (reduced, borrow) = sub_limbs(&sum, m);
-    if carry == 1 || borrow == 0 {
-        reduced
-    } else {
-        sum
-    }
-}
-
-/// `a - b mod m`.
-#[inline(always)]
-fn sub_mod(a: &Limbs, b: &Limbs, m: &Limbs) -> Limbs {
-    let (diff, borrow) = sub_limbs(a, b);
-    if borrow == 1 {
-        add_limbs(&diff, m).0
-    } else {
-        diff
-    }
-}
-
-/// Montgomery product `a b R^-1 mod m` (coarsely integrated operand scanning,
-/// Koç, Acar, Kaliski 1996), for `a b < m R`: the result is below m.
-#[inline(always)]
-fn mont_mul(a: &Limbs, b: &Limbs, m: &Limbs, m_inv: u64) -> Limbs {
-    let mut t = [0u64; 6];
-    for &bi in b {
+    /// `a^2 R^-1 mod p`: each cross product once, doubled, plus the squares.
+    #[inline(always)]
+    fn fe_sqr(a: &Limbs) -> Limbs {
+        let mut t = [0u64; 8];
+        for i in 0..3 {
+            let mut carry = 0;
+            for j in i + 1..4 {
+                let uv = t[i + j] as u128 + a[i] as u128 * a[j] as u128 + carry as u128;
+                t[i + j] = uv as u64;
+                carry = (uv >> 64) as u64;
+            }
+            t[i + 4] = carry;
+        }
+        let mut top = 0;
+        for limb in t.iter_mut() {
+            let doubled = *limb << 1 | top;
+            top = *limb >> 63;
+            *limb = doubled;
+        }
         let mut carry = 0;
-        for j in 0..4 {
-            let uv = t[j] as u128 + a[j] as u128 * bi as u128 + carry as u128;
-            t[j] = uv as u64;
-            carry = (uv >> 64) as u64;
+        for i in 0..4 {
+            let square = a[i] as u128 * a[i] as u128;
+            (t[2 * i], carry) = adc(t[2 * i], square as u64, carry);
+            (t[2 * i + 1], carry) = adc(t[2 * i + 1], (square >> 64) as u64, carry);
         }
-        (t[4], t[5]) = adc(t[4], carry, 0);
-        // Add q m, q chosen so the low limb becomes 0, and shift it out.
-        let q = t[0].wrapping_mul(m_inv);
-        let mut carry = ((t[0] as u128 + q as u128 * m[0] as u128) >> 64) as u64;
-        for j in 1..4 {
-            let uv = t[j] as u128 + q as u128 * m[j] as u128 + carry as u128;
-            t[j - 1] = uv as u64;
-            carry = (uv >> 64) as u64;
-        }
-        let (low, high) = adc(t[4], carry, 0);
-        t[3] = low;
-        t[4] = t[5] + high;
-        t[5] = 0;
-    }
-    // t < 2m.
-    let low = [t[0], t[1], t[2], t[3]];
-    let (reduced, borrow) = sub_limbs(&low, m);
-    if t[4] != 0 || borrow == 0 {
-        reduced
-    } else {
-        low
+        reduce_p(&t)
     }
 }
 
-// Field mod p, Montgomery form.
+const N: Limbs = NistP256::ORDER;
 
-fn fe_add(a: &Limbs, b: &Limbs) -> Limbs {
-    add_mod(a, b, &P)
-}
-
-fn fe_sub(a: &Limbs, b: &Limbs) -> Limbs {
-    sub_mod(a, b, &P)
-}
-
-fn fe_neg(a: &Limbs) -> Limbs {
-    sub_mod(&ZERO, a, &P)
-}
-
-/// `a b R^-1 mod p`: the 512-bit product, then [`reduce_p`]. Inlined: a call
-/// passes and returns its limbs through memory.
-#[inline(always)]
-fn fe_mul(a: &Limbs, b: &Limbs) -> Limbs {
-    let mut t = [0u64; 8];
-    for i in 0..4 {
-        let mut carry = 0;
-        for j in 0..4 {
-            let uv = t[i + j] as u128 + a[j] as u128 * b[i] as u128 + carry as u128;
-            t[i + j] = uv as u64;
-            carry = (uv >> 64) as u64;
-        }
-        t[i + 4] = carry;
-    }
-    reduce_p(&t)
-}
-
-/// `a^2 R^-1 mod p`: each cross product once, doubled, plus the squares.
-#[inline(always)]
-fn fe_sqr(a: &Limbs) -> Limbs {
-    let mut t = [0u64; 8];
-    for i in 0..3 {
-        let mut carry = 0;
-        for j in i + 1..4 {
-            let uv = t[i + j] as u128 + a[i] as u128 * a[j] as u128 + carry as u128;
-            t[i + j] = uv as u64;
-            carry = (uv >> 64) as u64;
-        }
-        t[i + 4] = carry;
-    }
-    let mut top = 0;
-    for limb in t.iter_mut() {
-        let doubled = *limb << 1 | top;
-        top = *limb >> 63;
-        *limb = doubled;
-    }
-    let mut carry = 0;
-    for i in 0..4 {
-        let square = a[i] as u128 * a[i] as u128;
-        (t[2 * i], carry) = adc(t[2 * i], square as u64, carry);
-        (t[2 * i + 1], carry) = adc(t[2 * i + 1], (square >> 64) as u64, carry);
-    }
-    reduce_p(&t)
-}
-
-/// Montgomery reduction of a 512-bit `t < p R`: `t R^-1 mod p`, by p's form.
 /// Each step clears the low limb by adding `m p 2^(64 i)`, `m` the limb itself
 /// (`-p^-1 = 1 mod 2^64`). p's limbs are `2^64 - 1`, `2^32 - 1`, 0 and
 /// `2^64 - 2^32 + 1`: `m (2^64 - 1)` clears limb i and carries m, which with
@@ -377,246 +163,12 @@ fn reduce_p(t: &[u64; 8]) -> Limbs {
     }
     // t[4..8] + 2^256 carry_out < 2p.
     let high = [t[4], t[5], t[6], t[7]];
-    let (reduced, borrow) = sub_limbs(&high, &P);
+    let (reduced, borrow) = sub_limbs(&high, &NistP256::P);
     if carry_out != 0 || borrow == 0 {
         reduced
     } else {
         high
     }
-}
-
-/// A plain number below p into Montgomery form.
-fn fe_from_plain(a: &Limbs) -> Limbs {
-    fe_mul(a, &R2_P)
-}
-
-/// Montgomery form back to the plain number.
-fn fe_to_plain(a: &Limbs) -> Limbs {
-    fe_mul(a, &ONE)
-}
-
-/// `a^e` by left-to-right square-and-multiply (public exponents only).
-fn fe_pow(a: &Limbs, e: &Limbs) -> Limbs {
-    let mut acc = ONE_P;
-    for i in (0..256).rev() {
-        acc = fe_sqr(&acc);
-        if bit(e, i) == 1 {
-            acc = fe_mul(&acc, a);
-        }
-    }
-    acc
-}
-
-/// `a^-1 = a^(p-2)` (Fermat); 0 for 0. Used for table building only.
-fn fe_invert(a: &Limbs) -> Limbs {
-    fe_pow(a, &sub_limbs(&P, &[2, 0, 0, 0]).0)
-}
-
-/// A square root of `a`, if `a` is a square: `a^((p+1)/4)` (p = 3 mod 4).
-fn fe_sqrt(a: &Limbs) -> Option<Limbs> {
-    let (p_plus_1, carry) = add_limbs(&P, &ONE);
-    let exponent = shift_right_1(&shift_right_1(&p_plus_1, carry), 0);
-    let root = fe_pow(a, &exponent);
-    (fe_sqr(&root) == *a).then_some(root)
-}
-
-/// `x^3 - 3x + b`, the curve's right-hand side, all Montgomery.
-fn curve_rhs(x: &Limbs) -> Limbs {
-    let x3 = fe_mul(&fe_sqr(x), x);
-    let three_x = fe_add(&fe_add(x, x), x);
-    fe_add(&fe_sub(&x3, &three_x), &fe_from_plain(&B))
-}
-
-// Scalars mod n (plain form; Montgomery products undone at once).
-
-/// `a b mod n`, for `a < 2^256`, `b < n`.
-fn scalar_mul(a: &Limbs, b: &Limbs) -> Limbs {
-    mont_mul(&mont_mul(a, b, &N, N_INV), &R2_N, &N, N_INV)
-}
-
-/// `a / 2 mod n`.
-fn scalar_half(a: &Limbs) -> Limbs {
-    if a[0] & 1 == 0 {
-        shift_right_1(a, 0)
-    } else {
-        let (sum, carry) = add_limbs(a, &N);
-        shift_right_1(&sum, carry)
-    }
-}
-
-/// `a^-1 mod n` for `0 < a < n`, by the binary extended Euclidean algorithm
-/// (Menezes, van Oorschot, Vanstone, Handbook of Applied Cryptography, 14.61
-/// in its modular form): keeps `x1 a = u` and `x2 a = v (mod n)` while
-/// shrinking u and v to their gcd, 1 because n is prime. u and v are never
-/// both even and never equal before one of them is 1 (their gcd is 1).
-fn scalar_invert(a: &Limbs) -> Limbs {
-    let (mut u, mut v) = (*a, N);
-    let (mut x1, mut x2) = (ONE, ZERO);
-    while !is_one(&u) && !is_one(&v) {
-        while u[0] & 1 == 0 {
-            u = shift_right_1(&u, 0);
-            x1 = scalar_half(&x1);
-        }
-        while v[0] & 1 == 0 {
-            v = shift_right_1(&v, 0);
-            x2 = scalar_half(&x2);
-        }
-        let (difference, borrow) = sub_limbs(&u, &v);
-        if borrow == 1 {
-            v = sub_limbs(&v, &u).0;
-            x2 = sub_mod(&x2, &x1, &N);
-        } else {
-            u = difference;
-            x1 = sub_mod(&x1, &x2, &N);
-        }
-    }
-    if is_one(&u) {
-        x1
-    } else {
-        x2
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Points
-
-/// An affine point other than the point at infinity, coordinates in
-/// Montgomery form.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Affine {
-    x: Limbs,
-    y: Limbs,
-}
-
-impl Affine {
-    fn negate(&self) -> Affine {
-        Affine {
-            x: self.x,
-            y: fe_neg(&self.y),
-        }
-    }
-}
-
-/// A Jacobian point; `z == 0` is the point at infinity.
-#[derive(Clone, Copy)]
-struct Jacobian {
-    x: Limbs,
-    y: Limbs,
-    z: Limbs,
-}
-
-impl Jacobian {
-    const INFINITY: Jacobian = Jacobian {
-        x: ONE_P,
-        y: ONE_P,
-        z: ZERO,
-    };
-
-    fn from_affine(a: &Affine) -> Jacobian {
-        Jacobian {
-            x: a.x,
-            y: a.y,
-            z: ONE_P,
-        }
-    }
-
-    fn is_infinity(&self) -> bool {
-        is_zero(&self.z)
-    }
-
-    /// `2 self`, "dbl-2001-b" for a = -3 (Bernstein, Lange, Explicit-Formulas
-    /// Database): 3M + 5S. The point at infinity stays there (Z3 = 0); P-256
-    /// has no point of order 2, so no other point doubles to it.
-    fn double(&self) -> Jacobian {
-        let delta = fe_sqr(&self.z);
-        let gamma = fe_sqr(&self.y);
-        let beta = fe_mul(&self.x, &gamma);
-        let t = fe_mul(&fe_sub(&self.x, &delta), &fe_add(&self.x, &delta));
-        let alpha = fe_add(&fe_add(&t, &t), &t);
-        let beta2 = fe_add(&beta, &beta);
-        let beta4 = fe_add(&beta2, &beta2);
-        let beta8 = fe_add(&beta4, &beta4);
-        let x3 = fe_sub(&fe_sqr(&alpha), &beta8);
-        let y_plus_z = fe_add(&self.y, &self.z);
-        let z3 = fe_sub(&fe_sub(&fe_sqr(&y_plus_z), &gamma), &delta);
-        let gamma_sq = fe_sqr(&gamma);
-        let g2 = fe_add(&gamma_sq, &gamma_sq);
-        let g4 = fe_add(&g2, &g2);
-        let g8 = fe_add(&g4, &g4);
-        let y3 = fe_sub(&fe_mul(&alpha, &fe_sub(&beta4, &x3)), &g8);
-        Jacobian {
-            x: x3,
-            y: y3,
-            z: z3,
-        }
-    }
-
-    /// `self + q`, "madd-2007-bl" (Explicit-Formulas Database): 7M + 4S, with
-    /// the cases it does not cover (self at infinity, self = ±q) branched on.
-    fn add_affine(&self, q: &Affine) -> Jacobian {
-        if self.is_infinity() {
-            return Jacobian::from_affine(q);
-        }
-        let z1z1 = fe_sqr(&self.z);
-        let u2 = fe_mul(&q.x, &z1z1);
-        let s2 = fe_mul(&fe_mul(&q.y, &self.z), &z1z1);
-        let h = fe_sub(&u2, &self.x);
-        let s2_minus_y1 = fe_sub(&s2, &self.y);
-        if is_zero(&h) {
-            return if is_zero(&s2_minus_y1) {
-                self.double()
-            } else {
-                Jacobian::INFINITY
-            };
-        }
-        let hh = fe_sqr(&h);
-        let hh2 = fe_add(&hh, &hh);
-        let i = fe_add(&hh2, &hh2);
-        let j = fe_mul(&h, &i);
-        let r = fe_add(&s2_minus_y1, &s2_minus_y1);
-        let v = fe_mul(&self.x, &i);
-        let x3 = fe_sub(&fe_sub(&fe_sqr(&r), &j), &fe_add(&v, &v));
-        let y1j = fe_mul(&self.y, &j);
-        let y3 = fe_sub(&fe_mul(&r, &fe_sub(&v, &x3)), &fe_add(&y1j, &y1j));
-        let z1_plus_h = fe_add(&self.z, &h);
-        let z3 = fe_sub(&fe_sub(&fe_sqr(&z1_plus_h), &z1z1), &hh);
-        Jacobian {
-            x: x3,
-            y: y3,
-            z: z3,
-        }
-    }
-}
-
-/// Every point to affine with one field inversion (Montgomery's trick); `None`
-/// if one of them is the point at infinity.
-fn batch_to_affine(points: &[Jacobian]) -> Option<Vec<Affine>> {
-    let mut prefix = Vec::with_capacity(points.len());
-    let mut acc = ONE_P;
-    for p in points {
-        if p.is_infinity() {
-            return None;
-        }
-        acc = fe_mul(&acc, &p.z);
-        prefix.push(acc);
-    }
-    let mut inverse = fe_invert(&acc);
-    let mut out = Vec::with_capacity(points.len());
-    out.resize(points.len(), Affine { x: ZERO, y: ZERO });
-    for i in (0..points.len()).rev() {
-        let z_inv = if i == 0 {
-            inverse
-        } else {
-            fe_mul(&inverse, &prefix[i - 1])
-        };
-        inverse = fe_mul(&inverse, &points[i].z);
-        let z_inv2 = fe_sqr(&z_inv);
-        out[i] = Affine {
-            x: fe_mul(&points[i].x, &z_inv2),
-            y: fe_mul(&points[i].y, &fe_mul(&z_inv2, &z_inv)),
-        };
-    }
-    Some(out)
 }
 
 // ---------------------------------------------------------------------------
@@ -678,7 +230,7 @@ fn comb_table(point: &Affine) -> Option<Box<CombTable>> {
         }
     }
     let affine = batch_to_affine(&entries)?;
-    let mut tables = Box::new([[Affine { x: ZERO, y: ZERO }; COMB_ENTRIES]; TABLES]);
+    let mut tables = Box::new([[Affine::new([0; 4], [0; 4]); COMB_ENTRIES]; TABLES]);
     for (table, chunk) in tables.iter_mut().zip(affine.chunks_exact(COMB_ENTRIES)) {
         table.copy_from_slice(chunk);
     }
@@ -750,142 +302,34 @@ fn double_scalar_mul(u1: &Limbs, u2: &Limbs, q_tables: &CombTable) -> Jacobian {
 
 /// A P-256 public key: a point on the curve, other than the point at infinity,
 /// with its comb table once it has verified a signature.
-pub struct P256Key {
-    point: Affine,
-    comb: spin::Once<Option<Box<CombTable>>>,
-}
-
-impl Clone for P256Key {
-    fn clone(&self) -> P256Key {
-        P256Key {
-            point: self.point,
-            comb: match self.comb.get() {
-                Some(table) => spin::Once::initialized(table.clone()),
-                None => spin::Once::new(),
-            },
-        }
-    }
-}
+#[derive(Clone, PartialEq, Eq)]
+pub struct P256Key(KeyWithTable<NistP256, 4, Box<CombTable>>);
 
 impl fmt::Debug for P256Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("P256Key")
-            .field("sec1", &HexBytes(&self.to_sec1_uncompressed()))
-            .field("comb_built", &self.comb.is_completed())
-            .finish()
-    }
-}
-
-struct HexBytes<'a>(&'a [u8]);
-
-impl fmt::Debug for HexBytes<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
-    }
-}
-
-impl PartialEq for P256Key {
-    fn eq(&self, other: &P256Key) -> bool {
-        self.point == other.point
-    }
-}
-
-impl Eq for P256Key {}
-
-/// Why SEC1 bytes are not a P-256 key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyError {
-    /// Not `0x04 X Y` (65 bytes) or `0x02/0x03 X` (33 bytes).
-    Encoding,
-    /// `0x00`.
-    Infinity,
-    /// SEC1's compact form, `0x05 X`, which certificates do not use.
-    CompactForm,
-    /// A coordinate not below p.
-    CoordinateRange,
-    /// `y^2 != x^3 - 3x + b`, or no y for a compressed x.
-    NotOnCurve,
-}
-
-impl fmt::Display for KeyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            KeyError::Encoding => "not an uncompressed or compressed SEC1 point",
-            KeyError::Infinity => "the point at infinity",
-            KeyError::CompactForm => "compact SEC1 point (0x05) not supported",
-            KeyError::CoordinateRange => "coordinate not below p",
-            KeyError::NotOnCurve => "point not on the curve",
-        })
+        self.0.debug(f, "P256Key", "comb_built")
     }
 }
 
 impl P256Key {
-    /// Reads a SEC1 point (SEC 1 v2 2.3.4): uncompressed `0x04 X Y` or
-    /// compressed `0x02/0x03 X`, checked to be on the curve. These checks are
-    /// what make the key usable: every other function trusts them.
+    /// Reads a SEC1 point (SEC 1 v2 2.3.4): uncompressed `0x04 X Y` (65
+    /// bytes) or compressed `0x02/0x03 X` (33 bytes), checked to be on the
+    /// curve.
     pub fn from_sec1(bytes: &[u8]) -> Result<P256Key, KeyError> {
-        let coordinate = |b: &[u8]| -> Result<Limbs, KeyError> {
-            let mut word = [0; 32];
-            word.copy_from_slice(b);
-            let value = from_be_bytes(&word);
-            if less_than(&value, &P) {
-                Ok(fe_from_plain(&value))
-            } else {
-                Err(KeyError::CoordinateRange)
-            }
-        };
-        let point = match (bytes.first(), bytes.len()) {
-            (Some(0x04), 65) => {
-                let x = coordinate(&bytes[1..33])?;
-                let y = coordinate(&bytes[33..65])?;
-                if fe_sqr(&y) != curve_rhs(&x) {
-                    return Err(KeyError::NotOnCurve);
-                }
-                Affine { x, y }
-            }
-            (Some(&tag @ (0x02 | 0x03)), 33) => {
-                let x = coordinate(&bytes[1..33])?;
-                let y = fe_sqrt(&curve_rhs(&x)).ok_or(KeyError::NotOnCurve)?;
-                let odd = fe_to_plain(&y)[0] & 1 == 1;
-                let y = if odd == (tag == 0x03) { y } else { fe_neg(&y) };
-                Affine { x, y }
-            }
-            (Some(0x00), 1) => return Err(KeyError::Infinity),
-            (Some(0x05), 33) => return Err(KeyError::CompactForm),
-            _ => return Err(KeyError::Encoding),
-        };
-        Ok(P256Key {
-            point,
-            comb: spin::Once::new(),
-        })
+        KeyWithTable::from_sec1(bytes).map(P256Key)
     }
 
     /// `0x04 X Y`.
     pub fn to_sec1_uncompressed(&self) -> [u8; 65] {
         let mut out = [0; 65];
-        out[0] = 0x04;
-        out[1..33].copy_from_slice(&to_be_bytes(&fe_to_plain(&self.point.x)));
-        out[33..65].copy_from_slice(&to_be_bytes(&fe_to_plain(&self.point.y)));
+        self.0.write_sec1_uncompressed(&mut out);
         out
     }
 
     /// Whether the comb table has been built (by a first verification).
     pub fn comb_built(&self) -> bool {
-        self.comb.is_completed()
+        self.0.table_built()
     }
-
-    fn comb(&self) -> Option<&CombTable> {
-        self.comb.call_once(|| comb_table(&self.point)).as_deref()
-    }
-}
-
-/// Why a signature did not verify.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EcdsaError {
-    /// Not a strict DER `ECDSA-Sig-Value` with r and s of at most 32 bytes.
-    MalformedSignature,
-    /// Out-of-range r or s, a digest too short, or the signature is wrong.
-    Rejected,
 }
 
 /// r and s of a DER `ECDSA-Sig-Value` ([`crate::ecdsa_der`]), at most 32
@@ -895,147 +339,42 @@ fn parse_der_signature(der: &[u8]) -> Option<(Limbs, Limbs)> {
     Some((from_be_bytes(&r), from_be_bytes(&s)))
 }
 
-/// The digest as an integer mod n (FIPS 186-4 6.4: its leftmost 256 bits; a
-/// shorter one, at least 16 bytes as the `ecdsa` crate asks, left-padded).
-fn digest_scalar(digest: &[u8]) -> Option<Limbs> {
-    if digest.len() < 16 {
-        return None;
-    }
-    let mut word = [0; 32];
-    let take = digest.len().min(32);
-    word[32 - take..].copy_from_slice(&digest[..take]);
-    let e = from_be_bytes(&word);
-    // e < 2^256 < 2n.
-    Some(if less_than(&e, &N) {
-        e
-    } else {
-        sub_limbs(&e, &N).0
-    })
-}
-
 /// Verifies the DER ECDSA signature `der_signature` over the precomputed
-/// `digest` with `key` (SEC 1 v2 4.1.4).
+/// `digest` with `key` (SEC 1 v2 4.1.4). The digest is read as the `ecdsa`
+/// crate reads it for P-256: at least 16 bytes, its leftmost 256 bits.
 pub fn verify_prehash(
     key: &P256Key,
     digest: &[u8],
     der_signature: &[u8],
 ) -> Result<(), EcdsaError> {
-    let (r, s) = parse_der_signature(der_signature).ok_or(EcdsaError::MalformedSignature)?;
-    let in_range = |v: &Limbs| !is_zero(v) && less_than(v, &N);
-    if !in_range(&r) || !in_range(&s) {
-        return Err(EcdsaError::Rejected);
-    }
-    let e = digest_scalar(digest).ok_or(EcdsaError::Rejected)?;
-    let w = scalar_invert(&s);
-    let u1 = scalar_mul(&e, &w);
-    let u2 = scalar_mul(&r, &w);
-    let table = key.comb().ok_or(EcdsaError::Rejected)?;
-    let point = double_scalar_mul(&u1, &u2, table);
-    if point.is_infinity() {
-        return Err(EcdsaError::Rejected);
-    }
-    if x_mod_n_is(&point, &r) {
-        Ok(())
-    } else {
-        Err(EcdsaError::Rejected)
-    }
-}
-
-/// Whether `x(point) mod n = r`, for `0 < r < n` and a point other than the
-/// point at infinity, without inverting Z: `x = X / Z^2` is below p, so `x mod
-/// n = r` means `x = r`, or `x = r + n` when that is below p.
-fn x_mod_n_is(point: &Jacobian, r: &Limbs) -> bool {
-    let z2 = fe_sqr(&point.z);
-    if equal(&fe_mul(&fe_from_plain(r), &z2), &point.x) {
-        return true;
-    }
-    let (r_plus_n, carry) = add_limbs(r, &N);
-    carry == 0
-        && less_than(&r_plus_n, &P)
-        && equal(&fe_mul(&fe_from_plain(&r_plus_n), &z2), &point.x)
+    let signature = parse_der_signature(der_signature);
+    verify_with(signature, digest, 16, |u1, u2| {
+        let table = key.0.table(comb_table)?;
+        Some(double_scalar_mul(u1, u2, table))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ec_arith::add_mod;
+    use crate::ec_point::tests::{self as shared, scalar_mul_reference, to_affine, SplitMix};
     use alloc::format;
     use alloc::string::String;
 
-    /// `a b mod m` by double-and-add with the modular addition alone: a
-    /// reference for the Montgomery product that shares nothing with it.
-    fn mul_reference(a: &Limbs, b: &Limbs, m: &Limbs) -> Limbs {
-        let mut acc = ZERO;
-        for i in (0..256).rev() {
-            acc = add_mod(&acc, &acc, m);
-            if bit(b, i) == 1 {
-                acc = add_mod(&acc, a, m);
-            }
-        }
-        acc
-    }
-
-    /// A simple deterministic generator (SplitMix64).
-    struct SplitMix(u64);
-    impl SplitMix {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-        /// Below m, with edge values (0, 1, m-1, m-2) now and then.
-        fn below(&mut self, m: &Limbs) -> Limbs {
-            match self.next() % 16 {
-                0 => ZERO,
-                1 => ONE,
-                2 => sub_limbs(m, &ONE).0,
-                3 => sub_limbs(m, &[2, 0, 0, 0]).0,
-                _ => loop {
-                    let v = [self.next(), self.next(), self.next(), self.next()];
-                    if less_than(&v, m) {
-                        break v;
-                    }
-                },
-            }
-        }
-    }
+    const P: Limbs = NistP256::P;
+    const ONE: Limbs = [1, 0, 0, 0];
 
     #[test]
     fn constants_are_right() {
-        assert_eq!(P[0].wrapping_mul(P_INV), u64::MAX, "-p^-1 mod 2^64");
-        assert_eq!(N[0].wrapping_mul(N_INV), u64::MAX, "-n^-1 mod 2^64");
-        assert_eq!(P_INV, 1);
-        // R^2 R^-1 = R, and R mod m is 2^256 - m.
-        assert_eq!(mont_mul(&R2_P, &ONE, &P, P_INV), ONE_P);
-        assert_eq!(
-            mont_mul(&R2_N, &ONE, &N, N_INV),
-            sub_limbs(&ZERO, &N).0,
-            "R mod n"
-        );
-        // G is on the curve.
-        let (x, y) = (fe_from_plain(&G_X), fe_from_plain(&G_Y));
-        assert_eq!(fe_sqr(&y), curve_rhs(&x));
+        shared::constants_are_right::<NistP256, 4>();
+        // p is -1 mod 2^64, which reduce_p takes for granted.
+        assert_eq!(P[0], u64::MAX);
     }
 
     #[test]
     fn field_and_scalar_products_match_the_reference() {
-        let mut rng = SplitMix(1);
-        for _ in 0..2000 {
-            let (a, b) = (rng.below(&P), rng.below(&P));
-            let product = fe_to_plain(&fe_mul(&fe_from_plain(&a), &fe_from_plain(&b)));
-            assert_eq!(product, mul_reference(&a, &b, &P), "{a:x?} * {b:x?} mod p");
-            assert_eq!(fe_to_plain(&fe_from_plain(&a)), a);
-            let sum = fe_add(&a, &b);
-            assert_eq!(fe_sub(&sum, &b), a);
-            assert_eq!(fe_add(&fe_neg(&a), &a), ZERO);
-            let (a, b) = (rng.below(&N), rng.below(&N));
-            assert_eq!(
-                scalar_mul(&a, &b),
-                mul_reference(&a, &b, &N),
-                "{a:x?} * {b:x?} mod n"
-            );
-        }
+        shared::products_match_the_reference::<NistP256, 4>(2000);
     }
 
     #[test]
@@ -1045,9 +384,9 @@ mod tests {
             let (a, b) = (rng.next() as u128, rng.next() as u128);
             let product = a * b;
             let expected = [product as u64, (product >> 64) as u64, 0, 0];
-            let got = fe_to_plain(&fe_mul(
-                &fe_from_plain(&[a as u64, 0, 0, 0]),
-                &fe_from_plain(&[b as u64, 0, 0, 0]),
+            let got = NistP256::fe_to_plain(&NistP256::fe_mul(
+                &NistP256::fe_from_plain(&[a as u64, 0, 0, 0]),
+                &NistP256::fe_from_plain(&[b as u64, 0, 0, 0]),
             ));
             assert_eq!(got, expected);
             let sum = a + b;
@@ -1060,45 +399,17 @@ mod tests {
 
     #[test]
     fn inverses_invert() {
-        let mut rng = SplitMix(3);
-        for _ in 0..500 {
-            let a = rng.below(&N);
-            if !is_zero(&a) {
-                assert_eq!(scalar_mul(&scalar_invert(&a), &a), ONE, "{a:x?}^-1 mod n");
-            }
-            let a = rng.below(&P);
-            if !is_zero(&a) {
-                let m = fe_from_plain(&a);
-                assert_eq!(fe_mul(&fe_invert(&m), &m), ONE_P, "{a:x?}^-1 mod p");
-                let square = fe_sqr(&m);
-                let root = fe_sqrt(&square).expect("a square has a root");
-                assert!(root == m || root == fe_neg(&m));
-            }
-        }
+        shared::inverses_invert::<NistP256, 4>(500);
     }
 
-    /// `k P` by plain double-and-add over the Jacobian formulas.
-    fn scalar_mul_reference(k: &Limbs, p: &Affine) -> Jacobian {
-        let mut acc = Jacobian::INFINITY;
-        for i in (0..256).rev() {
-            acc = acc.double();
-            if bit(k, i) == 1 {
-                acc = acc.add_affine(p);
-            }
-        }
-        acc
-    }
-
-    fn to_affine(p: &Jacobian) -> Option<Affine> {
-        batch_to_affine(core::slice::from_ref(p)).map(|v| v[0])
+    #[test]
+    fn x_is_compared_with_r_and_with_r_plus_n() {
+        shared::x_is_compared_with_r_and_with_r_plus_n::<NistP256, 4>(200);
     }
 
     #[test]
     fn comb_matches_double_and_add() {
-        let g = Affine {
-            x: fe_from_plain(&G_X),
-            y: fe_from_plain(&G_Y),
-        };
+        let g = NistP256::generator();
         let q = to_affine(&scalar_mul_reference(&[12345, 678, 9, 10], &g)).expect("not infinity");
         let q_table = comb_table(&q).expect("table");
         assert!(
@@ -1109,14 +420,12 @@ mod tests {
         for _ in 0..50 {
             let (u1, u2) = (rng.below(&N), rng.below(&N));
             let got = to_affine(&double_scalar_mul(&u1, &u2, &q_table));
-            let expected = to_affine(&scalar_mul_reference(&u1, &g).add_affine(
-                &to_affine(&scalar_mul_reference(&u2, &q)).unwrap_or(Affine { x: ZERO, y: ZERO }),
-            ));
-            if is_zero(&u2) {
-                assert_eq!(got, to_affine(&scalar_mul_reference(&u1, &g)));
-            } else {
-                assert_eq!(got, expected, "u1 {u1:x?} u2 {u2:x?}");
-            }
+            let u1g = scalar_mul_reference(&u1, &g);
+            let expected = match to_affine(&scalar_mul_reference(&u2, &q)) {
+                Some(u2q) => to_affine(&u1g.add_affine(&u2q)),
+                None => to_affine(&u1g),
+            };
+            assert_eq!(got, expected, "u1 {u1:x?} u2 {u2:x?}");
         }
         // n - 1 and 1: G - G is the point at infinity.
         let minus_one = sub_limbs(&N, &ONE).0;
@@ -1124,53 +433,9 @@ mod tests {
         assert!(double_scalar_mul(&minus_one, &ONE, &g_table).is_infinity());
     }
 
-    #[test]
-    fn x_is_compared_with_r_and_with_r_plus_n() {
-        let mut rng = SplitMix(5);
-        // p - n, about 2^128: r + n < p only for r below it.
-        let p_minus_n = sub_limbs(&P, &N).0;
-        for _ in 0..200 {
-            let z = fe_from_plain(&loop {
-                let z = rng.below(&P);
-                if !is_zero(&z) {
-                    break z;
-                }
-            });
-            let z2 = fe_sqr(&z);
-            let point_with_x = |x: &Limbs| Jacobian {
-                x: fe_mul(&fe_from_plain(x), &z2),
-                y: ONE_P,
-                z,
-            };
-            let r = loop {
-                let r = rng.below(&N);
-                if !is_zero(&r) {
-                    break r;
-                }
-            };
-            assert!(x_mod_n_is(&point_with_x(&r), &r));
-            assert!(!x_mod_n_is(&point_with_x(&add_mod(&r, &ONE, &P)), &r));
-            // A small r: x = r + n is below p and reduces to r.
-            let small = [r[0], r[1] % p_minus_n[1], 0, 0];
-            if !is_zero(&small) {
-                let x = add_limbs(&small, &N).0;
-                assert!(x_mod_n_is(&point_with_x(&x), &small));
-                assert!(!x_mod_n_is(&point_with_x(&x), &add_mod(&small, &ONE, &N)));
-            }
-            // A large r: r + n is not below p, and x = (r + n) mod p is not r's.
-            let large = sub_limbs(&N, &small).0;
-            let wrapped = add_mod(&large, &N, &P);
-            assert!(!x_mod_n_is(&point_with_x(&wrapped), &large));
-        }
-    }
-
     /// G's table as `p256_g_comb.in` holds it.
     fn g_comb_source() -> String {
-        let g = Affine {
-            x: fe_from_plain(&G_X),
-            y: fe_from_plain(&G_Y),
-        };
-        let table = comb_table(&g).expect("G's table");
+        let table = comb_table(&NistP256::generator()).expect("G's table");
         let limbs = |l: &Limbs| {
             format!(
                 "[0x{:016x}, 0x{:016x}, 0x{:016x}, 0x{:016x}]",
@@ -1186,7 +451,7 @@ mod tests {
             out += "    [\n";
             for entry in entries.iter() {
                 out += &format!(
-                    "        Affine {{\n            x: {},\n            y: {},\n        }},\n",
+                    "        Affine::new(\n            {},\n            {},\n        ),\n",
                     limbs(&entry.x),
                     limbs(&entry.y)
                 );
