@@ -40,17 +40,12 @@ pub fn irq_hook() {
     }
 }
 
-#[inline(never)]
-fn clobber_all() {
-    // SAFETY: writes only the registers declared as outputs; no memory.
-    unsafe {
+/// `asm!` with all 32 vector registers declared as written (the checks
+/// below set or clobber every one of them).
+macro_rules! asm_all_v {
+    ($($body:tt)*) => {
         asm!(
-            ".irp i, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31",
-            "movi v\\i\\().16b, #0xa5",
-            ".endr",
-            "mov {t}, #0x08000000", // FPSR.QC
-            "msr fpsr, {t}",
-            t = out(reg) _,
+            $($body)*
             out("v0") _, out("v1") _, out("v2") _, out("v3") _,
             out("v4") _, out("v5") _, out("v6") _, out("v7") _,
             out("v8") _, out("v9") _, out("v10") _, out("v11") _,
@@ -59,7 +54,22 @@ fn clobber_all() {
             out("v20") _, out("v21") _, out("v22") _, out("v23") _,
             out("v24") _, out("v25") _, out("v26") _, out("v27") _,
             out("v28") _, out("v29") _, out("v30") _, out("v31") _,
-            options(nostack, nomem),
+            options(nostack),
+        )
+    };
+}
+
+#[inline(never)]
+fn clobber_all() {
+    // SAFETY: writes only the registers declared as outputs; no memory.
+    unsafe {
+        asm_all_v!(
+            ".irp i, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31",
+            "movi v\\i\\().16b, #0xa5",
+            ".endr",
+            "mov {t}, #0x08000000", // FPSR.QC
+            "msr fpsr, {t}",
+            t = out(reg) _,
         );
     }
 }
@@ -89,7 +99,7 @@ pub fn survives_irqs(irqs: u64, timeout: u64) -> (u64, u64) {
     // through the pointers given, reads the two counters; every register it
     // changes is declared.
     unsafe {
-        asm!(
+        asm_all_v!(
             "msr fpsr, xzr",
             ".irp i, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31",
             "ldr q\\i, [{src}, #(\\i * 16)]",
@@ -113,15 +123,6 @@ pub fn survives_irqs(irqs: u64, timeout: u64) -> (u64, u64) {
             deadline = in(reg) deadline,
             t = out(reg) _,
             fpsr = out(reg) fpsr,
-            out("v0") _, out("v1") _, out("v2") _, out("v3") _,
-            out("v4") _, out("v5") _, out("v6") _, out("v7") _,
-            out("v8") _, out("v9") _, out("v10") _, out("v11") _,
-            out("v12") _, out("v13") _, out("v14") _, out("v15") _,
-            out("v16") _, out("v17") _, out("v18") _, out("v19") _,
-            out("v20") _, out("v21") _, out("v22") _, out("v23") _,
-            out("v24") _, out("v25") _, out("v26") _, out("v27") _,
-            out("v28") _, out("v29") _, out("v30") _, out("v31") _,
-            options(nostack),
         );
     }
     CLOBBER.store(false, Ordering::SeqCst);
