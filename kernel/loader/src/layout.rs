@@ -457,12 +457,9 @@ impl RelocNeeds {
         // `place_sections` kept every slot's end under MAX_REGION_SIZE and
         // `decode` the place inside its section: the sum fits a u32.
         let at = slot.offset.wrapping_add(reloc.offset);
-        let place = u32::try_from(at).map_err(|_| {
-            too_large(format!(
-                "relocation place {at:#x} lies past the {} region's limit",
-                slot.region
-            ))
-        })?;
+        let Ok(place) = u32::try_from(at) else {
+            return Err(place_too_far(at, slot.region));
+        };
         let mut erratum_843419 = false;
         if options.fix_cortex_a53_843419
             && is_adrp(kind)
@@ -491,6 +488,17 @@ impl RelocNeeds {
         });
         Ok(())
     }
+}
+
+/// The error for a place past what a [`PlannedReloc`] holds. Cold, and given
+/// the place and region as values: the `map_err` closure it replaces took
+/// them by reference, and the plan's loop stored both to the stack for it on
+/// every relocation.
+#[cold]
+fn place_too_far(at: u64, region: RegionKind) -> LoadError {
+    too_large(format!(
+        "relocation place {at:#x} lies past the {region} region's limit"
+    ))
 }
 
 /// The GOT's symbols in slot order (globals, then locals, each in symbol-table
