@@ -95,9 +95,7 @@ pub fn survives_irqs(irqs: u64, timeout: u64) -> (u64, u64) {
     let deadline = CNTVCT_EL0.get() + timeout;
     let fpsr: u64;
     CLOBBER.store(true, Ordering::SeqCst);
-    // SAFETY: reads `pattern` (512 bytes) and writes `after` (512 bytes)
-    // through the pointers given, reads the two counters; every register it
-    // changes is declared.
+    // SAFETY: reads `pattern` and writes `after` (512 bytes each) through the pointers given and reads this CPU's counter; every register it changes is declared.
     unsafe {
         asm_all_v!(
             "msr fpsr, xzr",
@@ -169,9 +167,7 @@ extern "C" {
 /// What a module's panic handler does: fail the innermost guarded call.
 #[no_mangle]
 extern "C" fn fpsimd_probe_abandon() -> ! {
-    // SAFETY: reached only from `fpsimd_probe_start`, called by
-    // `guarded_probe` through `call_guarded`, on the same stack, holding
-    // nothing that needs dropping.
+    // SAFETY: reached only from `fpsimd_probe_start`, which `guarded_probe` calls through `call_guarded` on this stack, holding nothing that needs dropping.
     unsafe { super::modcall::abandon() }
 }
 
@@ -184,8 +180,7 @@ extern "C" fn guarded_probe() -> u64 {
             &fpsimd_probe_end as *const u8 as u64,
         )
     };
-    // SAFETY: the probe is a function in mapped kernel text taking no
-    // arguments; it never returns normally (it abandons the call).
+    // SAFETY: the probe is a function in mapped, executable kernel text taking no arguments; it never returns normally (it abandons the call).
     let r = unsafe { super::modcall::call_guarded(lo as usize, 0, 0, (lo, hi)) };
     r.is_err() as u64
 }
@@ -197,10 +192,7 @@ pub fn survives_abandoned_call() -> (bool, u8) {
     let pattern: [u64; 8] = core::array::from_fn(|n| 0x0123_4567_89ab_cdef ^ (n as u64 * 0x1111));
     let mut after = [0u64; 8];
     let abandoned: u64;
-    // SAFETY: reads `pattern` and writes `after` (64 bytes each) through the
-    // pointers given; `guarded_probe` follows the C ABI, whose clobbers are
-    // declared, and d8..d15 are declared as changed too (they are what is
-    // being checked, so the compiler must not rely on them).
+    // SAFETY: reads `pattern` and writes `after` (64 bytes each) through the pointers given; `guarded_probe` follows the C ABI, whose clobbers are declared, and d8..d15 are declared changed (they are what is checked).
     unsafe {
         asm!(
             "ldp d8, d9, [{src}]",
