@@ -17,7 +17,10 @@
 #      3. `modtool modpost --symvers build/Module.symvers NAME.o -o NAME.ko.debug`
 #         adds abi= and the __versions entry of every symbol NAME calls, and
 #         refuses one nobody exports; NAME.ko is that without debug info.
-#  - Every NAME.ko is signed in Linux's format (`modtool sign sha256 KEY KEY NAME.ko`)
+#  - Every NAME.ko is prelinked (`modtool prelink`: the relocations that do not
+#    depend on where the module is loaded are applied, `.modprelink` lists the
+#    rest; PRELINK=0 skips this), then
+#  - every NAME.ko is signed in Linux's format (`modtool sign sha256 KEY KEY NAME.ko`)
 #    with $SIGN_KEY (private key + certificate in one PEM; default
 #    build/signing_key.pem, made by kernel/modsign/genkey.sh when missing).
 #    SIGN_KEY= (empty) leaves the modules unsigned.
@@ -70,6 +73,14 @@ sign() {
 }
 
 # --- Rust modules ------------------------------------------------------------
+# The relocations whose result does not depend on where the module is loaded
+# are applied now (modloader's prelink.rs); the load applies the rest. Before
+# signing: the signature covers the prelinked file. PRELINK=0 skips it.
+prelink() {
+    [ "${PRELINK:-1}" = 1 ] || return 0
+    "$MODTOOL" prelink -q "$1" || die "prelinking $1 failed"
+}
+
 crates=()
 for toml in drivers/*/Cargo.toml; do
     [ -e "$toml" ] || continue
@@ -103,6 +114,7 @@ for c in "${crates[@]}"; do
         "$lib" -o "$OUT/$mod.ko.debug" || die "$c: linking $mod.ko failed"
     llvm-objcopy --strip-debug --remove-section=.llvmbc --remove-section=.llvmcmd \
         "$OUT/$mod.ko.debug" "$OUT/$mod.ko" || die "$c: stripping $mod.ko failed"
+    prelink "$OUT/$mod.ko"
     sign "$OUT/$mod.ko"
     echo "build-modules: $OUT/$mod.ko $(stat -c %s "$OUT/$mod.ko") bytes (+ $mod.ko.debug)"
 done
@@ -134,6 +146,7 @@ for obj in ${c_objs[@]+"${c_objs[@]}"}; do
     "$MODTOOL" modpost --symvers "$SYMVERS" "$obj" -o "$OUT/$mod.ko.debug" \
         || die "$obj: modpost failed"
     llvm-objcopy --strip-debug "$OUT/$mod.ko.debug" "$OUT/$mod.ko" || die "$obj: stripping $mod.ko failed"
+    prelink "$OUT/$mod.ko"
     sign "$OUT/$mod.ko"
     echo "build-modules: $OUT/$mod.ko $(stat -c %s "$OUT/$mod.ko") bytes (+ $mod.ko.debug)"
 done

@@ -28,7 +28,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::error::{LoadError, RegionKind};
-use crate::object::{Object, SectionClass, SymbolDef};
+use crate::object::{Object, RelaTable, SectionClass, SymbolDef};
 use crate::reloc::{CheckedSymbols, Reloc, RelocKind, RELOC_KIND_COUNT};
 
 /// Largest region accepted: 128 MiB minus room for veneers, so every branch inside
@@ -56,6 +56,12 @@ pub struct PlanOptions {
     /// region to be 4 KiB aligned. Off by default (and in `modtool link`, to match
     /// lld, which does not apply it unless asked).
     pub fix_cortex_a53_843419: bool,
+    /// Apply the entries of the object's `.modprelink` section instead of its
+    /// RELA tables, when it has one and the plan matches the one the build
+    /// made (`prelink.rs`). The caller must then place the regions with
+    /// [`crate::prelink::consecutive_bases`], which [`crate::Object::load`]
+    /// checks. Off by default (`modtool link` places regions so and turns it on).
+    pub use_prelink: bool,
 }
 
 /// Default [`PlanOptions::max_module_size`]: 128 MiB, the module area the
@@ -67,6 +73,7 @@ impl Default for PlanOptions {
         PlanOptions {
             max_module_size: DEFAULT_MAX_MODULE_SIZE,
             fix_cortex_a53_843419: false,
+            use_prelink: false,
         }
     }
 }
@@ -146,6 +153,10 @@ pub struct Layout {
     /// Every relocation to apply, checked and decoded, in table and entry order:
     /// the load applies these and never reads the RELA tables again.
     pub(crate) relocs: Vec<PlannedReloc>,
+    /// When the plan uses the object's `.modprelink` entries: how many
+    /// relocations the build applied (the load then checks the regions'
+    /// placement, see [`crate::prelink::consecutive_bases`]).
+    pub prelinked: Option<u64>,
     /// Per symbol index: whether a relocation names it (then it was checked),
     /// as [`CheckedSymbols`] codes. The load computes addresses for those and
     /// for the symbols that are not local.
@@ -237,6 +248,26 @@ impl Layout {
     /// Plans the layout of `object` with `options`: sections, COMMON, what the
     /// relocations need, GOT order, veneer area, GOT area, then the limits.
     pub fn plan_with(object: &Object<'_>, options: PlanOptions) -> Result<Layout, LoadError> {
+        if let Some(prelink) = object.prelink().filter(|_| options.use_prelink) {
+            let layout = Self::plan_from(object, options, &prelink.tables)?;
+            if prelink.matches(&layout) {
+                return Ok(Layout {
+                    prelinked: Some(prelink.resolved),
+                    ..layout
+                });
+            }
+            // Planned differently from the build: as if it had not prelinked.
+        }
+        Self::plan_from(object, options, object.rela_tables())
+    }
+
+    /// Plans with the relocations of `tables` (the object's RELA tables, or
+    /// those its `.modprelink` kept).
+    fn plan_from(
+        object: &Object<'_>,
+        options: PlanOptions,
+        tables: &[RelaTable<'_>],
+    ) -> Result<Layout, LoadError> {
         let mut cursor = [Cursor::default(); 3];
         if options.fix_cortex_a53_843419 {
             // Page offsets of ADRPs are only known if text starts on a page.
@@ -244,7 +275,7 @@ impl Layout {
         }
         let slots = place_sections(object, &mut cursor)?;
         let (common_offsets, common) = place_common(object, &mut cursor)?;
-        let needs = RelocNeeds::scan(object, &slots, options)?;
+        let needs = RelocNeeds::scan(object, tables, &slots, options)?;
         let (got_symbols, got_slot_of) = got_order(object, &needs.got);
         let wants_got_symbol = object
             .eager_symbols()
@@ -274,6 +305,7 @@ impl Layout {
             got_slot_of,
             got_symbols,
             relocs: needs.relocs,
+            prelinked: None,
             checked_symbols: needs.checked.0,
         };
         layout.check_limits(options)?;
@@ -398,10 +430,10 @@ impl RelocNeeds {
     /// counts every relocation, and collects its veneer, erratum and GOT needs.
     fn scan(
         object: &Object<'_>,
+        tables: &[RelaTable<'_>],
         slots: &[Option<SectionSlot>],
         options: PlanOptions,
     ) -> Result<RelocNeeds, LoadError> {
-        let tables = object.rela_tables();
         let mut needs = RelocNeeds {
             counts: [0; RELOC_KIND_COUNT],
             veneer_keys: Vec::new(),

@@ -34,6 +34,7 @@ pub mod error;
 pub mod layout;
 pub mod load;
 pub mod object;
+pub mod prelink;
 pub mod reloc;
 
 pub use error::{LoadError, Place, RegionKind};
@@ -56,7 +57,8 @@ pub const GOT_SYMBOL: &str = "_GLOBAL_OFFSET_TABLE_";
 
 /// Runs the whole load path on arbitrary bytes, as the fuzz target and the corpus
 /// replay test do: parse, plan, then load at a fixed address with a resolver that
-/// knows every name of even length; the Cortex-A53 erratum 843419 workaround is on
+/// knows every name of even length, `.modprelink` used when it applies (the
+/// regions placed consecutively, as the kernel does); the Cortex-A53 erratum 843419 workaround is on
 /// for inputs of odd length. Regions larger than 16 MiB are not allocated.
 /// Returns the load result's error, if any (never panics, by contract).
 pub fn fuzz_one(data: &[u8]) -> Option<LoadError> {
@@ -67,6 +69,7 @@ pub fn fuzz_one(data: &[u8]) -> Option<LoadError> {
     };
     let options = PlanOptions {
         fix_cortex_a53_843419: !data.len().is_multiple_of(2),
+        use_prelink: true,
         ..PlanOptions::default()
     };
     let layout = match Layout::plan_with(&object, options) {
@@ -79,18 +82,20 @@ pub fn fuzz_one(data: &[u8]) -> Option<LoadError> {
     let mut text = alloc::vec![0u8; layout.text.size as usize];
     let mut rodata = alloc::vec![0u8; layout.rodata.size as usize];
     let mut data_region = alloc::vec![0u8; layout.data.size as usize];
+    // Placed as the kernel places a module, so `.modprelink` applies.
     let base = 0x4000_0000u64;
+    let (rodata_base, data_base) = prelink::consecutive_bases(&layout, base)?;
     let regions = Regions {
         text: Region {
             base,
             bytes: &mut text,
         },
         rodata: Region {
-            base: base + 0x100_0000,
+            base: rodata_base,
             bytes: &mut rodata,
         },
         data: Region {
-            base: base + 0x200_0000,
+            base: data_base,
             bytes: &mut data_region,
         },
     };

@@ -450,6 +450,23 @@ fn check_regions(layout: &Layout, regions: &Regions<'_>) -> Result<(), LoadError
             return mismatch(alloc::format!("base {:#x} + size wraps", region.base));
         }
     }
+    if layout.prelinked.is_some() {
+        // The build applied relocations for this placement only (prelink.rs).
+        let text = regions.text.base;
+        let expected = (text % crate::prelink::PRELINK_PAGE == 0)
+            .then(|| crate::prelink::consecutive_bases(layout, text))
+            .flatten();
+        if expected != Some((regions.rodata.base, regions.data.base)) {
+            return Err(LoadError::RegionMismatch {
+                region: RegionKind::Text,
+                reason: alloc::format!(
+                    "prelinked object: regions at {text:#x}, {:#x}, {:#x} are not consecutive pages",
+                    regions.rodata.base,
+                    regions.data.base
+                ),
+            });
+        }
+    }
     Ok(())
 }
 

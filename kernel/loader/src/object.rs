@@ -30,6 +30,7 @@ use elf::section::SectionHeader;
 use elf::ElfBytes;
 
 use crate::error::{LoadError, RegionKind};
+use crate::prelink::Prelink;
 
 /// Largest section or COMMON alignment accepted (64 KiB, the largest AArch64 page).
 pub const MAX_ALIGN: u64 = 1 << 16;
@@ -402,6 +403,8 @@ pub struct Object<'a> {
     relas: Vec<RelaTable<'a>>,
     /// The symbol table's string table, for the names read late.
     strtab: Names<'a>,
+    /// `.modprelink`, when the build prelinked the object (`prelink.rs`).
+    prelink: Option<Prelink<'a>>,
 }
 
 fn malformed(what: &'static str, e: elf::ParseError) -> LoadError {
@@ -600,7 +603,8 @@ fn classify<'a>(
     let exec = sh.sh_flags & u64::from(abi::SHF_EXECINSTR) != 0;
     let write = sh.sh_flags & u64::from(abi::SHF_WRITE) != 0;
     if index == 0 || !is_alloc || sh.sh_type == abi::SHT_NULL {
-        let keep = name == crate::MODINFO_SECTION && sh.sh_type != abi::SHT_NOBITS;
+        let keep = (name == crate::MODINFO_SECTION || name == crate::prelink::PRELINK_SECTION)
+            && sh.sh_type != abi::SHT_NOBITS;
         let data = if keep {
             file_range(bytes, index, name, sh)?
         } else {
@@ -707,6 +711,7 @@ impl<'a> Object<'a> {
                 eager: Vec::new(),
                 relas: Vec::new(),
                 strtab: Names::default(),
+                prelink: None,
             });
         };
         let mut table = SectionTable {
@@ -740,6 +745,14 @@ impl<'a> Object<'a> {
             None => (Words::Bytes(&[]), 0, Names::default()),
         };
         let relas = link_rela_tables(&table.sections, table.raw_relas, table.symtab_index)?;
+        let prelink = match table
+            .sections
+            .iter()
+            .find(|s| s.name == crate::prelink::PRELINK_SECTION)
+        {
+            Some(s) => Some(crate::prelink::read(s.index, s.data, &table.sections)?),
+            None => None,
+        };
         let mut object = Object {
             sections: table.sections,
             symtab,
@@ -748,6 +761,7 @@ impl<'a> Object<'a> {
             eager: Vec::new(),
             relas,
             strtab,
+            prelink,
         };
         object.check_eager_symbols()?;
         Ok(object)
@@ -1032,6 +1046,16 @@ impl<'a> Object<'a> {
     /// The RELA tables that apply to allocated sections.
     pub fn rela_tables(&self) -> &[RelaTable<'a>] {
         &self.relas
+    }
+
+    /// `.modprelink`, when the object has one (checked as a table at parse).
+    pub(crate) fn prelink(&self) -> Option<&Prelink<'a>> {
+        self.prelink.as_ref()
+    }
+
+    /// Relocations the build applied (`modtool prelink`), when it did.
+    pub fn prelinked_relocations(&self) -> Option<u64> {
+        self.prelink.as_ref().map(|p| p.resolved)
     }
 
     /// Names of the undefined symbols the module needs (weak ones included), in

@@ -113,16 +113,17 @@ fn needed_ranges(
         let end = offset.checked_add(size).filter(|&e| e <= len)?;
         Some((offset as usize, end as usize))
     };
-    // Section names, to find an unallocated `.modinfo`.
+    // Section names, to find the unallocated sections the load reads.
     let Some((names_start, names_end)) = (shstrndx < shnum).then(|| range(shstrndx)).flatten()
     else {
         return Ok(None);
     };
     file.read_exact_at(&mut bytes[names_start..names_end], names_start as u64)?;
     let names = &bytes[names_start..names_end];
-    let is_modinfo = |i: usize| {
+    // `.modinfo` and `.modprelink` are read though not allocated.
+    let read_unallocated = |i: usize| {
         let name = names.get(field(i, 0, 4) as usize..).unwrap_or_default();
-        name.starts_with(b".modinfo\0")
+        name.starts_with(b".modinfo\0") || name.starts_with(b".modprelink\0")
     };
     let mut ranges = Vec::new();
     for i in 0..shnum {
@@ -134,7 +135,7 @@ fn needed_ranges(
                 let target = field(i, 44, 4) as usize;
                 target < shnum && flags(target) & SHF_ALLOC != 0
             }
-            _ => flags(i) & SHF_ALLOC != 0 || is_modinfo(i),
+            _ => flags(i) & SHF_ALLOC != 0 || read_unallocated(i),
         };
         if !needed || field(i, 32, 8) == 0 {
             continue;
@@ -270,7 +271,11 @@ pub fn link_command(args: &[String]) -> Result<(), Failure> {
     let mut base = None;
     let mut syms = None;
     let mut out = None;
-    let mut options = PlanOptions::default();
+    // Regions are placed as the kernel places them, so `.modprelink` applies.
+    let mut options = PlanOptions {
+        use_prelink: true,
+        ..PlanOptions::default()
+    };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = || {
@@ -289,6 +294,7 @@ pub fn link_command(args: &[String]) -> Result<(), Failure> {
             "--symbols" => syms = Some(value()?),
             "-o" => out = Some(value()?),
             "--fix-cortex-a53-843419" => options.fix_cortex_a53_843419 = true,
+            "--no-prelink" => options.use_prelink = false,
             _ if input.is_none() && !arg.starts_with('-') => input = Some(arg.clone()),
             _ => return Err(Failure::Usage(format!("unexpected argument '{arg}'"))),
         }

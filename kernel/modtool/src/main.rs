@@ -14,6 +14,9 @@
 //! - `modtool modpost --symvers Module.symvers IN.o -o OUT.ko` — a compiled C
 //!   object into a module: `__versions` and `abi=` added, undefined symbols
 //!   refused ([`modpost`]).
+//! - `modtool prelink [-q] FILE.ko [-o OUT.ko]` — apply at build time the
+//!   relocations that do not depend on where the module is loaded, and add the
+//!   `.modprelink` section listing the rest ([`prelink`], `modloader::prelink`).
 //! - `modtool sign [-k] HASH KEY CERT FILE.ko [OUT]` — append a Linux-format signature
 //!   (the arguments of Linux's `scripts/sign-file`; OUT defaults to FILE.ko itself).
 //! - `modtool verify FILE.ko CERT... [--bench N]` — check it as the kernel will (`modsign`).
@@ -24,6 +27,7 @@
 mod genksyms;
 mod link;
 mod modpost;
+mod prelink;
 mod sign;
 mod symvers;
 
@@ -31,12 +35,13 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage:
   modtool info FILE.ko
-  modtool link FILE.ko --base ADDR --symbols SYMS -o OUT [--fix-cortex-a53-843419]
+  modtool link FILE.ko --base ADDR --symbols SYMS -o OUT [--fix-cortex-a53-843419] [--no-prelink]
   modtool lld-script OUT.map SYMS
   modtool bench FILE.ko [--iterations N]
   modtool genksyms [-o OUT.h] [FILE.i|-]
   modtool symvers -o Module.symvers [MODULE.ko|OBJECT.o ...]
   modtool modpost --symvers Module.symvers IN.o -o OUT.ko
+  modtool prelink [-q] FILE.ko [-o OUT.ko]
   modtool sign [-k] HASH KEY CERT FILE.ko [OUT]
   modtool verify FILE.ko CERT... [--bench N]";
 
@@ -50,6 +55,7 @@ fn main() -> ExitCode {
         Some("genksyms") => genksyms::command(&args[1..]),
         Some("symvers") => symvers::command(&args[1..]),
         Some("modpost") => modpost::command(&args[1..]),
+        Some("prelink") => prelink::command(&args[1..]),
         Some("sign") => sign::sign_command(&args[1..]),
         Some("verify") => sign::verify_command(&args[1..]),
         Some("-h" | "--help" | "help") => {

@@ -211,6 +211,7 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
         m.symbols = symbols;
         m.symbol_names = object.string_table().into();
         m.relocations = loaded.stats.relocation_total();
+        m.prelinked = layout.prelinked.unwrap_or(0);
         m.veneers = loaded.stats.veneers;
     }
     // The transaction's clones of the handle are taken only now, after the
@@ -286,6 +287,8 @@ fn plan(object: &Object<'_>, name: &str) -> Result<Layout, ModError> {
         object,
         modloader::PlanOptions {
             fix_cortex_a53_843419: crate::arch::cpu::has_erratum_843419(),
+            // ModuleMemory places the regions consecutively, page by page.
+            use_prelink: true,
             ..modloader::PlanOptions::default()
         },
     )
@@ -398,6 +401,7 @@ fn new_module(
         symbols: Vec::new(),
         symbol_names: Default::default(),
         relocations: 0,
+        prelinked: 0,
         veneers: 0,
         taints: 0,
         signer: None,
@@ -649,7 +653,7 @@ fn run_init(module: Arc<Module>, txn: Txn) -> Result<Arc<Module>, ModError> {
     Err(ModError::new(err, format!("{name}: init {what}")))
 }
 
-/// `NAME: loaded at ADDR (SIZE bytes, N relocations, N veneers)`, at info
+/// `NAME: loaded at ADDR (SIZE bytes, N relocations[, N prelinked], N veneers)`, at info
 /// level: built as the gdb record is (`log_gdb_command`), one `{}` for
 /// `core::fmt`, since every load logs it.
 fn log_loaded(module: &Module) {
@@ -662,6 +666,10 @@ fn log_loaded(module: &Module) {
     line.push_str(" bytes, ");
     line.push_dec(module.relocations);
     line.push_str(" relocations, ");
+    if module.prelinked != 0 {
+        line.push_dec(module.prelinked);
+        line.push_str(" prelinked, ");
+    }
     line.push_dec(module.veneers as u64);
     line.push_str(" veneers)");
     log::info!("{}", line.as_str());

@@ -79,7 +79,11 @@ pub struct Module {
     pub symbols: Vec<(u64, u64, u32)>,
     /// The module's symbol string table, copied.
     pub symbol_names: alloc::boxed::Box<[u8]>,
+    /// Relocations applied at load.
     pub relocations: u64,
+    /// Relocations the build applied (`modtool prelink`), when the load used
+    /// its `.modprelink` section; 0 otherwise.
+    pub prelinked: u64,
     pub veneers: usize,
     /// Taint flags this module brought (`(E)` unsigned, `(P)` proprietary),
     /// as bits of [`crate::taint::Taint`].

@@ -78,7 +78,7 @@ pub fn modstress(args: &[&str]) {
         cpu::mark_window(Window::Insmod as u8, false);
         let m = m?;
         let t1 = time::ticks_since_boot();
-        let (size, relocs) = (m.size, m.relocations);
+        let (size, relocs, prelinked) = (m.size, m.relocations, m.prelinked);
         // The last cycle's handle names no module now, not even this one.
         if let Some(old) = previous_handle.replace(m.handle()) {
             if module::from_handle(old).is_none() && old != m.handle() {
@@ -93,7 +93,7 @@ pub fn modstress(args: &[&str]) {
         let t2 = time::ticks_since_boot();
         *load_ticks += t1 - t0;
         *unload_ticks += t2 - t1;
-        LAST_SIZE_RELOCS.lock().replace((size, relocs));
+        LAST_SIZE_RELOCS.lock().replace((size, relocs, prelinked));
         Ok(())
     };
     let (mut warm_l, mut warm_u) = (0, 0);
@@ -127,9 +127,9 @@ pub fn modstress(args: &[&str]) {
     }
     let freq = time::frequency();
     let us = |t: u64| Ratio::new(t as i128 * 1_000_000, freq as i128).per(n);
-    let (size, relocs) = LAST_SIZE_RELOCS.lock().unwrap_or((0, 0));
+    let (size, relocs, prelinked) = LAST_SIZE_RELOCS.lock().unwrap_or((0, 0, 0));
     println!(
-        "modstress: {n} load/unload cycles of {name} ({size} bytes mapped, {relocs} relocations)"
+        "modstress: {n} load/unload cycles of {name} ({size} bytes mapped, {relocs} relocations, {prelinked} prelinked)"
     );
     println!("modstress: handles of unloaded modules refused: {stale_refused} of {n}");
     if let Some(loops) = &busy_loops {
@@ -176,7 +176,7 @@ fn print_grace(who: &str, before: (u64, u64, u64), after: (u64, u64, u64)) {
     );
 }
 
-static LAST_SIZE_RELOCS: crate::sync::IrqLock<Option<(usize, u64)>> =
+static LAST_SIZE_RELOCS: crate::sync::IrqLock<Option<(usize, u64, u64)>> =
     crate::sync::IrqLock::new(None);
 
 /// `sigbench PATH [N]`: what checking a module's signature costs, timed with

@@ -1,0 +1,223 @@
+//! `modtool prelink`: a prelinked object must load to exactly the image its
+//! original loads to, in every code model, with and without the Cortex-A53
+//! erratum workaround, and still link like lld; a damaged or mismatched
+//! `.modprelink` must be refused or ignored, never applied wrongly.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+use modloader::prelink::consecutive_bases;
+use modloader::{Layout, Object, PlanOptions, Region, Regions};
+
+const BASE: u64 = 0x4010_0000;
+
+/// `modtool prelink OBJ -o OBJ.pl.o`; returns the output path and how many
+/// relocations it applied.
+fn prelink(obj: &Path) -> (PathBuf, usize) {
+    let out = obj.with_extension("pl.o");
+    let said = run_capture(
+        Command::new(MODTOOL)
+            .arg("prelink")
+            .arg(obj)
+            .arg("-o")
+            .arg(&out),
+    );
+    // "prelink: OUT: N of M relocations applied, K left for the load"
+    let applied = said
+        .split(": ")
+        .nth(2)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected prelink output {said:?}"));
+    (out, applied)
+}
+
+/// `modtool link` of `obj` at BASE with `extra` flags: (image, map).
+fn link(obj: &Path, syms: &Path, tag: &str, extra: &[&str]) -> (Vec<u8>, String) {
+    let out = obj.with_extension(format!("{tag}.out"));
+    run(Command::new(MODTOOL)
+        .arg("link")
+        .arg(obj)
+        .args(["--base", &format!("{BASE:#x}"), "--symbols"])
+        .arg(syms)
+        .args(extra)
+        .arg("-o")
+        .arg(&out));
+    let bin = std::fs::read(format!("{}.bin", out.display())).unwrap();
+    let map = std::fs::read_to_string(format!("{}.map", out.display())).unwrap();
+    (bin, map)
+}
+
+/// Prelinks `obj` and checks both files link to the same image and map, with
+/// and without the erratum workaround. Returns the relocations applied.
+fn same_image(obj: &Path) -> usize {
+    let bytes = std::fs::read(obj).unwrap();
+    let syms = obj.with_extension("syms");
+    write_symbols(&syms, &symbols_for(&bytes, BASE));
+    let (prelinked, applied) = prelink(obj);
+    for erratum in [&[][..], &["--fix-cortex-a53-843419"][..]] {
+        let mut plain = vec!["--no-prelink"];
+        plain.extend_from_slice(erratum);
+        let want = link(obj, &syms, "plain", &plain);
+        let got = link(&prelinked, &syms, "pl", erratum);
+        assert_eq!(want.1, got.1, "{}: maps differ ({erratum:?})", obj.display());
+        assert!(
+            want.0 == got.0,
+            "{}: images differ ({erratum:?}) at {:#x?}",
+            obj.display(),
+            want.0.iter().zip(&got.0).position(|(a, b)| a != b)
+        );
+    }
+    applied
+}
+
+#[test]
+fn prelinked_rust_objects_load_to_the_same_image_in_every_model() {
+    let dir = workdir("prelink-rust");
+    for reloc in ["static", "pic"] {
+        for code in ["tiny", "small", "large"] {
+            for opt in ["0", "2"] {
+                let obj = build_rust(&dir, "module.rs", reloc, code, opt);
+                let applied = same_image(&obj);
+                // The large model addresses everything with MOVW_UABS (absolute):
+                // nothing is placement-invariant but the branches.
+                assert!(applied > 0, "{}: nothing prelinked", obj.display());
+            }
+        }
+    }
+}
+
+#[test]
+fn prelinked_gcc_objects_load_to_the_same_image_in_every_model() {
+    let gcc = require("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu");
+    let dir = workdir("prelink-gcc");
+    for (name, flags) in [
+        ("tiny-nopic", &["-mcmodel=tiny", "-fno-pic"][..]),
+        ("small-nopic", &["-mcmodel=small", "-fno-pic"]),
+        ("small-fpic", &["-mcmodel=small", "-fpic"]),
+        ("small-fPIC", &["-mcmodel=small", "-fPIC"]),
+        ("large-nopic", &["-mcmodel=large", "-fno-pic"]),
+    ] {
+        let mut all = vec!["-mno-outline-atomics"];
+        all.extend_from_slice(flags);
+        let obj = build_c(&dir, &gcc, &format!("gcc-{name}"), &all);
+        same_image(&obj);
+    }
+}
+
+#[test]
+fn a_prelinked_object_still_links_like_lld() {
+    let dir = workdir("prelink-lld");
+    let obj = build_rust(&dir, "module.rs", "static", "small", "2");
+    let (prelinked, _) = prelink(&obj);
+    assert!(differential(&dir, &prelinked, BASE) > 0);
+}
+
+/// The byte offset of section `name` in `bytes`.
+fn section_offset(bytes: &[u8], name: &str) -> usize {
+    use elf::endian::LittleEndian;
+    let file = elf::ElfBytes::<LittleEndian>::minimal_parse(bytes).unwrap();
+    let (shdrs, strtab) = file.section_headers_with_strtab().unwrap();
+    let (shdrs, strtab) = (shdrs.unwrap(), strtab.unwrap());
+    shdrs
+        .iter()
+        .find(|s| strtab.get(s.sh_name as usize).unwrap() == name)
+        .map(|s| s.sh_offset as usize)
+        .unwrap_or_else(|| panic!("no section {name}"))
+}
+
+/// Loads `bytes` with `.modprelink` allowed, text at BASE and the other regions
+/// at `shift` bytes past where the kernel would put them.
+fn load_shifted(bytes: &[u8], shift: u64) -> Result<(Layout, Vec<u8>), modloader::LoadError> {
+    let object = Object::parse(bytes)?;
+    let layout = Layout::plan_with(
+        &object,
+        PlanOptions {
+            use_prelink: true,
+            ..PlanOptions::default()
+        },
+    )?;
+    let (rodata_base, data_base) = consecutive_bases(&layout, BASE).unwrap();
+    let mut text = vec![0u8; layout.text.size as usize];
+    let mut rodata = vec![0u8; layout.rodata.size as usize];
+    let mut data = vec![0u8; layout.data.size as usize];
+    let regions = Regions {
+        text: Region {
+            base: BASE,
+            bytes: &mut text,
+        },
+        rodata: Region {
+            base: rodata_base + shift,
+            bytes: &mut rodata,
+        },
+        data: Region {
+            base: data_base + shift,
+            bytes: &mut data,
+        },
+    };
+    let mut resolver = |_: &str| Some(BASE - 0x8_0000);
+    object.load(&layout, regions, &mut resolver)?;
+    text.extend_from_slice(&rodata);
+    text.extend_from_slice(&data);
+    Ok((layout, text))
+}
+
+#[test]
+fn a_prelinked_object_is_refused_at_other_distances_and_its_section_checked() {
+    let dir = workdir("prelink-refuse");
+    let obj = build_rust(&dir, "module.rs", "static", "small", "2");
+    let (prelinked, applied) = prelink(&obj);
+    let bytes = std::fs::read(&prelinked).unwrap();
+
+    let (layout, _) = load_shifted(&bytes, 0).expect("loads where the kernel places it");
+    assert_eq!(layout.prelinked, Some(applied as u64));
+    let err = load_shifted(&bytes, 0x1000).expect_err("regions a page further must be refused");
+    assert!(
+        err.to_string().contains("prelinked object"),
+        "unexpected error: {err}"
+    );
+
+    // A second prelink, and a prelink of a signed module, are refused.
+    let again = Command::new(MODTOOL)
+        .arg("prelink")
+        .arg(&prelinked)
+        .arg("-o")
+        .arg(dir.join("twice.o"))
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already has .modprelink"));
+    let mut signed = std::fs::read(&obj).unwrap();
+    signed.extend_from_slice(b"~Module signature appended~\n");
+    let signed_path = dir.join("signed.o");
+    std::fs::write(&signed_path, &signed).unwrap();
+    let out = Command::new(MODTOOL)
+        .arg("prelink")
+        .arg(&signed_path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("prelink it before signing"));
+
+    let at = section_offset(&bytes, ".modprelink");
+    // A bad magic is a malformed object.
+    let mut bad = bytes.clone();
+    bad[at] ^= 1;
+    let err = Object::parse(&bad).expect_err("bad magic must be refused");
+    assert!(err.to_string().contains(".modprelink"), "{err}");
+    // A table count past the end is a malformed object.
+    let mut bad = bytes.clone();
+    bad[at + 16] = 0xff;
+    assert!(Object::parse(&bad).is_err());
+    // A recorded text size the plan does not match: the RELA tables are used
+    // instead, and the image is the original's.
+    let mut other = bytes.clone();
+    other[at + 24] ^= 0x10;
+    let (layout, image) = load_shifted(&other, 0).expect("falls back to the RELA tables");
+    assert_eq!(layout.prelinked, None);
+    let (_, want) = load_shifted(&std::fs::read(&obj).unwrap(), 0).unwrap();
+    assert!(image == want, "the fallback image differs from the original's");
+}
