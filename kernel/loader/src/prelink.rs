@@ -107,7 +107,10 @@ pub(crate) fn read<'a>(
         reason,
     };
     if !data.len().is_multiple_of(24) {
-        return Err(bad(format!("size {:#x} is not a multiple of 24", data.len())));
+        return Err(bad(format!(
+            "size {:#x} is not a multiple of 24",
+            data.len()
+        )));
     }
     let words = Words::of(data);
     let records = data.len() / 24;
@@ -115,9 +118,7 @@ pub(crate) fn read<'a>(
     if magic != PRELINK_MAGIC {
         return Err(bad(format!("bad magic {magic:#x}")));
     }
-    let sizes = words
-        .get(1)
-        .ok_or_else(|| bad("no region sizes".into()))?;
+    let sizes = words.get(1).ok_or_else(|| bad("no region sizes".into()))?;
     let (tables, slots) = ((counts & 0xffff_ffff) as usize, (counts >> 32) as usize);
     let mut at = 2usize;
     if slots > records.saturating_sub(at) {
@@ -138,7 +139,11 @@ pub(crate) fn read<'a>(
             .ok()
             .and_then(|t| sections.get(t))
             .filter(|s| s.region().is_some())
-            .ok_or_else(|| bad(format!("table for section {target}, not an allocated section")))?;
+            .ok_or_else(|| {
+                bad(format!(
+                    "table for section {target}, not an allocated section"
+                ))
+            })?;
         let count = usize::try_from(count)
             .ok()
             .filter(|&c| c <= records - at)
@@ -156,7 +161,10 @@ pub(crate) fn read<'a>(
         }
     }
     if at != records {
-        return Err(bad(format!("{} records after the last table", records - at)));
+        return Err(bad(format!(
+            "{} records after the last table",
+            records - at
+        )));
     }
     Ok(Prelink {
         resolved,

@@ -61,9 +61,10 @@ pub fn prelink_bytes(input: &[u8]) -> Result<(Vec<u8>, Report), String> {
     let shoff = usize::try_from(u64_at(input, E_SHOFF).ok_or_else(bad)?).map_err(|_| bad())?;
     let shnum = u16_at(input, E_SHNUM).ok_or_else(bad)?;
     let shstrndx = u16_at(input, E_SHSTRNDX).ok_or_else(bad)?;
-    if u16_at(input, E_SHENTSIZE) != Some(SHDR_SIZE) || shnum == 0 || shnum + 1 >= SHN_LORESERVE
-    {
-        return Err("unusual section header table (entry size, count or extended numbering)".into());
+    if u16_at(input, E_SHENTSIZE) != Some(SHDR_SIZE) || shnum == 0 || shnum + 1 >= SHN_LORESERVE {
+        return Err(
+            "unusual section header table (entry size, count or extended numbering)".into(),
+        );
     }
     if shstrndx == 0 || shstrndx >= shnum {
         return Err("no section name table".into());

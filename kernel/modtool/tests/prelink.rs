@@ -63,7 +63,12 @@ fn same_image(obj: &Path) -> usize {
         plain.extend_from_slice(erratum);
         let want = link(obj, &syms, "plain", &plain);
         let got = link(&prelinked, &syms, "pl", erratum);
-        assert_eq!(want.1, got.1, "{}: maps differ ({erratum:?})", obj.display());
+        assert_eq!(
+            want.1,
+            got.1,
+            "{}: maps differ ({erratum:?})",
+            obj.display()
+        );
         assert!(
             want.0 == got.0,
             "{}: images differ ({erratum:?}) at {:#x?}",
@@ -219,5 +224,8 @@ fn a_prelinked_object_is_refused_at_other_distances_and_its_section_checked() {
     let (layout, image) = load_shifted(&other, 0).expect("falls back to the RELA tables");
     assert_eq!(layout.prelinked, None);
     let (_, want) = load_shifted(&std::fs::read(&obj).unwrap(), 0).unwrap();
-    assert!(image == want, "the fallback image differs from the original's");
+    assert!(
+        image == want,
+        "the fallback image differs from the original's"
+    );
 }
