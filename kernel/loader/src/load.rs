@@ -453,7 +453,8 @@ fn check_regions(layout: &Layout, regions: &Regions<'_>) -> Result<(), LoadError
     if layout.prelinked.is_some() {
         // The build applied relocations for this placement only (prelink.rs).
         let text = regions.text.base;
-        let expected = text.is_multiple_of(crate::prelink::PRELINK_PAGE)
+        let expected = text
+            .is_multiple_of(crate::prelink::PRELINK_PAGE)
             .then(|| crate::prelink::consecutive_bases(layout, text))
             .flatten();
         if expected != Some((regions.rodata.base, regions.data.base)) {
