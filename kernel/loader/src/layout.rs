@@ -161,6 +161,8 @@ pub struct Layout {
     /// as [`CheckedSymbols`] codes. The load computes addresses for those and
     /// for the symbols that are not local.
     pub(crate) checked_symbols: Vec<u8>,
+    /// The indices `checked_symbols` marks, in the order they were checked.
+    pub(crate) checked_order: Vec<u32>,
 }
 
 /// One relocation as the plan checked it (`Reloc::decode`: a known type, a place
@@ -307,6 +309,7 @@ impl Layout {
             relocs: needs.relocs,
             prelinked: None,
             checked_symbols: needs.checked.0,
+            checked_order: needs.checked.1,
         };
         layout.check_limits(options)?;
         Ok(layout)

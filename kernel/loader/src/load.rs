@@ -319,72 +319,91 @@ impl<'a> Object<'a> {
     ) -> Result<Vec<Option<u64>>, LoadError> {
         let count = self.symbol_count();
         // Filled with `None` first, then written only where there is an
-        // address: most entries are locals no relocation names, skipped with
-        // one byte compare each instead of a `push` each.
+        // address: the locals a relocation named (the plan's list: most
+        // locals are named by none), then every symbol that is not local.
         let mut addresses = vec![None; count];
         let eager_from = self.eager_from();
-        for (index, address_of) in addresses.iter_mut().enumerate() {
-            if index < eager_from {
-                let code = layout
-                    .checked_symbols
-                    .get(index)
-                    .copied()
-                    .unwrap_or(CheckedSymbols::UNCHECKED);
-                if code == CheckedSymbols::UNCHECKED {
-                    continue;
-                }
-                if CheckedSymbols::in_loaded_section(code) {
-                    // A local the plan checked (`CheckedSymbols::check`): its
-                    // section index names a loaded section, its value lies
-                    // inside it; the raw entry says no more than that.
-                    let raw = self.raw_symbol(index);
-                    *address_of = raw.and_then(|r| {
-                        let slot = layout.section_slot(usize::from(r.shndx))?;
-                        Some(
-                            regions
-                                .base(slot.region)
-                                .wrapping_add(slot.offset)
-                                .wrapping_add(r.value),
-                        )
-                    });
-                    continue;
-                }
+        for &index in &layout.checked_order {
+            let index = index as usize;
+            if index >= eager_from {
+                continue;
             }
-            let sym = self.symbol(index)?;
-            let address = match sym.def {
-                SymbolDef::Undefined if index == 0 => Some(0),
-                SymbolDef::Undefined => {
-                    let got = layout.got.filter(|_| sym.name == crate::GOT_SYMBOL);
-                    match got {
-                        Some(area) => Some(regions.base(area.region) + area.offset),
-                        None => match resolver.resolve(sym.name) {
-                            Some(a) => Some(a),
-                            None if sym.binding == Binding::Weak => Some(0),
-                            None => {
-                                return Err(LoadError::UnknownSymbol {
-                                    name: sym.name.into(),
-                                })
-                            }
-                        },
-                    }
-                }
-                SymbolDef::Absolute => Some(sym.value),
-                SymbolDef::Common => layout
-                    .common_offsets
-                    .binary_search_by_key(&(index as u32), |&(s, _)| s)
-                    .ok()
-                    .and_then(|i| layout.common_offsets.get(i))
-                    .map(|&(_, off)| regions.data.base.wrapping_add(off)),
-                SymbolDef::Section(i) => layout.section_slot(i).map(|slot| {
-                    regions
-                        .base(slot.region)
-                        .wrapping_add(slot.offset)
-                        .wrapping_add(sym.value)
-                }),
+            let code = layout
+                .checked_symbols
+                .get(index)
+                .copied()
+                .unwrap_or(CheckedSymbols::UNCHECKED);
+            let address = if CheckedSymbols::in_loaded_section(code) {
+                // A local the plan checked (`CheckedSymbols::check`): its
+                // section index names a loaded section, its value lies
+                // inside it; the raw entry says no more than that.
+                self.raw_symbol(index).and_then(|r| {
+                    let slot = layout.section_slot(usize::from(r.shndx))?;
+                    Some(
+                        regions
+                            .base(slot.region)
+                            .wrapping_add(slot.offset)
+                            .wrapping_add(r.value),
+                    )
+                })
+            } else {
+                self.symbol_address(index, layout, regions, resolver)?
             };
-            *address_of = address;
+            if let Some(a) = addresses.get_mut(index) {
+                *a = address;
+            }
+        }
+        for index in eager_from..count {
+            let address = self.symbol_address(index, layout, regions, resolver)?;
+            if let Some(a) = addresses.get_mut(index) {
+                *a = address;
+            }
         }
         Ok(addresses)
+    }
+
+    /// The run-time address of symbol `index`, checked by [`Object::symbol`]:
+    /// imports through `resolver` (weak ones 0 when unknown), COMMON in the
+    /// data region, section symbols at their section's slot.
+    fn symbol_address(
+        &self,
+        index: usize,
+        layout: &Layout,
+        regions: &Regions<'_>,
+        resolver: &mut dyn SymbolResolver,
+    ) -> Result<Option<u64>, LoadError> {
+        let sym = self.symbol(index)?;
+        Ok(match sym.def {
+            SymbolDef::Undefined if index == 0 => Some(0),
+            SymbolDef::Undefined => {
+                let got = layout.got.filter(|_| sym.name == crate::GOT_SYMBOL);
+                match got {
+                    Some(area) => Some(regions.base(area.region) + area.offset),
+                    None => match resolver.resolve(sym.name) {
+                        Some(a) => Some(a),
+                        None if sym.binding == Binding::Weak => Some(0),
+                        None => {
+                            return Err(LoadError::UnknownSymbol {
+                                name: sym.name.into(),
+                            })
+                        }
+                    },
+                }
+            }
+            SymbolDef::Absolute => Some(sym.value),
+            SymbolDef::Common => layout
+                .common_offsets
+                .binary_search_by_key(&(index as u32), |&(s, _)| s)
+                .ok()
+                .and_then(|i| layout.common_offsets.get(i))
+                .map(|&(_, off)| regions.data.base.wrapping_add(off)),
+            SymbolDef::Section(i) => layout.section_slot(i).map(|slot| {
+                regions
+                    .base(slot.region)
+                    .wrapping_add(slot.offset)
+                    .wrapping_add(sym.value)
+            }),
+        })
     }
 
     /// Writes each GOT slot with its symbol's address.

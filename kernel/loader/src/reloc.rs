@@ -338,9 +338,13 @@ impl Reloc {
 /// a relocation named it ([`Object::symbol`] plus: its section is loaded), so
 /// the next relocations naming it cost one byte load: [`CheckedSymbols::UNCHECKED`],
 /// [`CheckedSymbols::NO_REGION`] (undefined, absolute, COMMON), or
-/// `REGION_BASE + region` for a symbol defined in a loaded section.
+/// `REGION_BASE + region` for a symbol defined in a loaded section; and the
+/// indices checked, in the order they were (so the load visits those alone).
 #[derive(Clone, Debug, Default)]
-pub(crate) struct CheckedSymbols(pub(crate) alloc::vec::Vec<u8>);
+pub(crate) struct CheckedSymbols(
+    pub(crate) alloc::vec::Vec<u8>,
+    pub(crate) alloc::vec::Vec<u32>,
+);
 
 impl CheckedSymbols {
     /// Not named by a relocation (not checked by the plan, unless not local).
@@ -352,7 +356,10 @@ impl CheckedSymbols {
 
     /// None checked yet, for an object of `count` symbols.
     pub(crate) fn new(count: usize) -> Self {
-        CheckedSymbols(alloc::vec![Self::UNCHECKED; count])
+        CheckedSymbols(
+            alloc::vec![Self::UNCHECKED; count],
+            alloc::vec::Vec::with_capacity(count),
+        )
     }
 
     /// Whether `rela`'s symbol is defined in a text section (the plan's one
@@ -401,6 +408,7 @@ impl CheckedSymbols {
         };
         let SymbolDef::Section(i) = object.symbol_def(index)? else {
             *code = Self::NO_REGION;
+            self.1.push(sym);
             return Ok(Self::NO_REGION);
         };
         let Some(region) = object.sections().get(i).and_then(|s| s.region()) else {
@@ -412,7 +420,9 @@ impl CheckedSymbols {
             ));
         };
         *code = Self::REGION_BASE + region_code(region);
-        Ok(*code)
+        let code = *code;
+        self.1.push(sym);
+        Ok(code)
     }
 }
 
