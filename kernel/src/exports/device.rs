@@ -1,9 +1,20 @@
 //! Device exports: device-tree lookup, device registration, tty input,
 //! `request_module`.
 
-use super::{cstr_name, owner};
+use super::{cstr_name, cstr_str, owner};
 use crate::kobject::{self, Kind, Ops};
 use kabi::{errno, DeviceDesc, DeviceKind, DtDevice, ThisModule};
+
+/// Where the last [`dt_find_compatible`] found its device: the string it was
+/// asked for, the index, and the device's position in `machine::devices()`
+/// (which never changes after boot).
+struct FindCursor {
+    compatible: alloc::string::String,
+    index: u32,
+    position: usize,
+}
+
+static FIND_CURSOR: crate::sync::IrqLock<Option<FindCursor>> = crate::sync::IrqLock::new(None);
 
 /// # Safety
 /// `compatible` NUL-terminated; `out` writable.
@@ -13,16 +24,45 @@ pub unsafe extern "C" fn dt_find_compatible(
     index: u32,
     out: *mut DtDevice,
 ) -> i32 {
-    let (Some(compat), false) = (cstr_name(compatible), out.is_null()) else {
+    let (Some(compat), false) = (cstr_str(compatible), out.is_null()) else {
         return -errno::EINVAL;
     };
-    let Some(d) = crate::machine::devices()
+    let devices = crate::machine::devices();
+    // Resume where the last call for the same string stopped when asked for
+    // the next index: a driver walks 0, 1, 2, ... (virtio_mmio its 32 slots),
+    // and a scan from the start each time made that walk quadratic.
+    let (mut position, mut seen) = (0, 0u32);
+    {
+        let last = FIND_CURSOR.lock();
+        if let Some(c) = last.as_ref() {
+            if c.compatible.as_str() == compat && index > c.index {
+                (position, seen) = (c.position + 1, c.index + 1);
+            }
+        }
+    }
+    let found = devices
         .iter()
-        .filter(|d| d.is_compatible(&compat))
-        .nth(index as usize)
-    else {
+        .enumerate()
+        .skip(position)
+        .filter(|(_, d)| d.is_compatible(compat))
+        .nth((index - seen) as usize);
+    let Some((at, d)) = found else {
         return -errno::ENODEV;
     };
+    {
+        let mut last = FIND_CURSOR.lock();
+        match last.as_mut() {
+            // The same string as last time: keep its copy.
+            Some(c) if c.compatible.as_str() == compat => (c.index, c.position) = (index, at),
+            _ => {
+                *last = Some(FindCursor {
+                    compatible: compat.into(),
+                    index,
+                    position: at,
+                })
+            }
+        }
+    }
     let mut dev = DtDevice::default();
     for (i, r) in d.regs().iter().take(4).enumerate() {
         dev.reg_base[i] = r.start;

@@ -92,13 +92,19 @@ fn owner(ptr: *const ThisModule) -> Option<Arc<Module>> {
 
 /// Reads a NUL-terminated name of at most 63 bytes.
 fn cstr_name(p: *const u8) -> Option<String> {
+    cstr_str(p).map(String::from)
+}
+
+/// The NUL-terminated UTF-8 string at `p` (at most 64 bytes with the NUL),
+/// borrowed for the call that passed it: for lookups that keep nothing.
+fn cstr_str<'a>(p: *const u8) -> Option<&'a str> {
     if p.is_null() {
         return None;
     }
     // SAFETY: the module passes a NUL-terminated string; we stop at 64 bytes.
     let bytes = unsafe { core::slice::from_raw_parts(p, 64) };
     let c = CStr::from_bytes_until_nul(bytes).ok()?;
-    Some(String::from(c.to_str().ok()?))
+    c.to_str().ok()
 }
 
 /// Runs `f` with the name of the module whose handle is `ptr` ("?" for an
