@@ -101,56 +101,54 @@ pub(crate) fn read<'a>(
     data: &'a [u8],
     sections: &[Section<'a>],
 ) -> Result<Prelink<'a>, LoadError> {
-    let bad = |reason: String| LoadError::BadSection {
+    read_records(index, data, sections).ok_or_else(|| malformed(index))
+}
+
+/// The error for a `.modprelink` that is not as `prelink` writes it. Cold and
+/// out of line: what is wrong in it is not worth its code in the kernel.
+#[cold]
+#[inline(never)]
+fn malformed(index: usize) -> LoadError {
+    LoadError::BadSection {
         index,
         name: PRELINK_SECTION.into(),
-        reason,
-    };
+        reason: "malformed: not as `modtool prelink` writes it (bad magic, \
+                 counts past its end, or a table for an unloaded section)"
+            .into(),
+    }
+}
+
+/// [`read`]: `None` when anything is out of place.
+fn read_records<'a>(index: usize, data: &'a [u8], sections: &[Section<'a>]) -> Option<Prelink<'a>> {
     if !data.len().is_multiple_of(24) {
-        return Err(bad(format!(
-            "size {:#x} is not a multiple of 24",
-            data.len()
-        )));
+        return None;
     }
     let words = Words::of(data);
     let records = data.len() / 24;
-    let [magic, resolved, counts] = words.get(0).ok_or_else(|| bad("empty".into()))?;
+    let [magic, resolved, counts] = words.get(0)?;
     if magic != PRELINK_MAGIC {
-        return Err(bad(format!("bad magic {magic:#x}")));
+        return None;
     }
-    let sizes = words.get(1).ok_or_else(|| bad("no region sizes".into()))?;
+    let sizes = words.get(1)?;
     let (tables, slots) = ((counts & 0xffff_ffff) as usize, (counts >> 32) as usize);
     let mut at = 2usize;
     if slots > records.saturating_sub(at) {
-        return Err(bad(format!("{slots} slots do not fit")));
+        return None;
     }
     let mut slot_list = Vec::with_capacity(slots);
     for i in at..at + slots {
-        slot_list.push(words.get(i).ok_or_else(|| bad("slot unreadable".into()))?);
+        slot_list.push(words.get(i)?);
     }
     at += slots;
     let mut table_list = Vec::with_capacity(tables.min(sections.len()));
     for _ in 0..tables {
-        let [target, count, _] = words
-            .get(at)
-            .ok_or_else(|| bad(format!("table header at record {at} past the end")))?;
+        let [target, count, _] = words.get(at)?;
         at += 1;
-        let section = usize::try_from(target)
-            .ok()
-            .and_then(|t| sections.get(t))
-            .filter(|s| s.region().is_some())
-            .ok_or_else(|| {
-                bad(format!(
-                    "table for section {target}, not an allocated section"
-                ))
-            })?;
-        let count = usize::try_from(count)
-            .ok()
-            .filter(|&c| c <= records - at)
-            .ok_or_else(|| bad(format!("table of {count} entries past the end")))?;
-        let entries = data
-            .get(at * 24..(at + count) * 24)
-            .ok_or_else(|| bad("entries past the end".into()))?;
+        let section = sections
+            .get(usize::try_from(target).ok()?)
+            .filter(|s| s.region().is_some())?;
+        let count = usize::try_from(count).ok().filter(|&c| c <= records - at)?;
+        let entries = data.get(at * 24..(at + count) * 24)?;
         at += count;
         if !entries.is_empty() {
             table_list.push(RelaTable {
@@ -161,12 +159,9 @@ pub(crate) fn read<'a>(
         }
     }
     if at != records {
-        return Err(bad(format!(
-            "{} records after the last table",
-            records - at
-        )));
+        return None;
     }
-    Ok(Prelink {
+    Some(Prelink {
         resolved,
         sizes,
         slots: slot_list,
