@@ -125,11 +125,17 @@ fn read_records<'a>(index: usize, data: &'a [u8], sections: &[Section<'a>]) -> O
     }
     let words = Words::of(data);
     let records = data.len() / 24;
-    let [magic, resolved, counts] = words.get(0)?;
+    // One out-of-line copy of the three-way record read for the four uses:
+    // under TCG each inlined copy is more code to translate at boot.
+    #[inline(never)]
+    fn record(words: &Words<'_>, i: usize) -> Option<[u64; 3]> {
+        words.get(i)
+    }
+    let [magic, resolved, counts] = record(&words, 0)?;
     if magic != PRELINK_MAGIC {
         return None;
     }
-    let sizes = words.get(1)?;
+    let sizes = record(&words, 1)?;
     let (tables, slots) = ((counts & 0xffff_ffff) as usize, (counts >> 32) as usize);
     let mut at = 2usize;
     if slots > records.saturating_sub(at) {
@@ -137,12 +143,12 @@ fn read_records<'a>(index: usize, data: &'a [u8], sections: &[Section<'a>]) -> O
     }
     let mut slot_list = Vec::with_capacity(slots);
     for i in at..at + slots {
-        slot_list.push(words.get(i)?);
+        slot_list.push(record(&words, i)?);
     }
     at += slots;
     let mut table_list = Vec::with_capacity(tables.min(sections.len()));
     for _ in 0..tables {
-        let [target, count, _] = words.get(at)?;
+        let [target, count, _] = record(&words, at)?;
         at += 1;
         let section = sections
             .get(usize::try_from(target).ok()?)
