@@ -11,6 +11,7 @@ extern crate alloc;
 pub mod blkid;
 pub mod cmdline;
 pub mod cpio;
+pub mod demangle;
 pub mod dt;
 pub mod dtboot;
 pub mod dtwalk;
