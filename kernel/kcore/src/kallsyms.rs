@@ -15,20 +15,27 @@
 //! so a lookup by address costs what it did with plain names.
 //!
 //! Layout, all little-endian:
-//! `b"KSM2"`, `count: u32`, `names_len: u32`, `tokens_len: u32`, `base: u64`;
-//! then `count` entries of `addr - base: u32, size: u32, name_off: u32` sorted
-//! by address; then 257 `u16` offsets into the token bytes (code `c` expands to
-//! bytes `off[c]..off[c + 1]`, empty for a code no name uses); then `tokens_len`
-//! bytes of token expansions (ASCII); then `names_len` bytes of names, each a
-//! string of codes followed by a NUL (code 0 is never a token).
+//! `b"KSM3"`, `count: u32`, `names_len: u32`, `tokens_len: u32`, `base: u64`;
+//! then `count` entries of `addr - base: u32, size: u16` sorted by address (a
+//! size above 65,535 bytes is stored as 0, unknown: such a symbol reaches the
+//! next one, as an assembly label does); then, for every 16th symbol, the
+//! offset of its name (`u32`); then 257 `u16` offsets into the token bytes
+//! (code `c` expands to bytes `off[c]..off[c + 1]`, empty for a code no name
+//! uses); then `tokens_len` bytes of token expansions (ASCII); then
+//! `names_len` bytes of names in address order, each a string of codes
+//! followed by a NUL (code 0 is never a token). A name is found from the
+//! marker before it by skipping at most 15 names, as Linux's
+//! `kallsyms_markers` do.
 
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
-const MAGIC: &[u8; 4] = b"KSM2";
+const MAGIC: &[u8; 4] = b"KSM3";
 const HEADER: usize = 24;
-const ENTRY: usize = 12;
+const ENTRY: usize = 6;
+/// Symbols per name marker.
+const MARK_EVERY: usize = 16;
 const CODES: usize = 256;
 const INDEX: usize = (CODES + 1) * 2;
 
@@ -36,6 +43,7 @@ const INDEX: usize = (CODES + 1) * 2;
 #[derive(Debug, Clone, Copy)]
 pub struct Table<'a> {
     entries: &'a [u8],
+    markers: &'a [u8],
     index: &'a [u8],
     tokens: &'a str,
     names: &'a [u8],
@@ -86,11 +94,13 @@ impl<'a> Table<'a> {
         let tokens_len = u32_at(bytes, 12)? as usize;
         let base = u64_at(bytes, 16)?;
         let entries_end = HEADER.checked_add(count.checked_mul(ENTRY)?)?;
-        let index_end = entries_end.checked_add(INDEX)?;
+        let markers_end = entries_end.checked_add(count.div_ceil(MARK_EVERY).checked_mul(4)?)?;
+        let index_end = markers_end.checked_add(INDEX)?;
         let tokens_end = index_end.checked_add(tokens_len)?;
         let names_end = tokens_end.checked_add(names_len)?;
         let entries = bytes.get(HEADER..entries_end)?;
-        let index = bytes.get(entries_end..index_end)?;
+        let markers = bytes.get(entries_end..markers_end)?;
+        let index = bytes.get(markers_end..index_end)?;
         let tokens = bytes.get(index_end..tokens_end)?;
         let names = bytes.get(tokens_end..names_end)?;
         // Offsets rise and stay inside the token bytes, which are ASCII (so
@@ -109,6 +119,7 @@ impl<'a> Table<'a> {
         let tokens = core::str::from_utf8(tokens).ok()?;
         Some(Self {
             entries,
+            markers,
             index,
             tokens,
             names,
@@ -144,9 +155,13 @@ impl<'a> Table<'a> {
     pub fn get(&self, i: usize) -> Option<Symbol<'a>> {
         let off = i.checked_mul(ENTRY)?;
         let addr = self.addr_at(i)?;
-        let size = u32_at(self.entries, off + 4)?;
-        let name_off = u32_at(self.entries, off + 8)? as usize;
-        let rest = self.names.get(name_off..)?;
+        let size = u16_at(self.entries, off + 4)? as u32;
+        let mark = u32_at(self.markers, i / MARK_EVERY * 4)? as usize;
+        let mut rest = self.names.get(mark..)?;
+        for _ in 0..i % MARK_EVERY {
+            let len = rest.iter().position(|&b| b == 0)?;
+            rest = &rest[len + 1..];
+        }
         let len = rest.iter().position(|&b| b == 0)?;
         let name = Name {
             codes: &rest[..len],
@@ -258,6 +273,7 @@ pub fn build(symbols: &[(u64, u32, &str)]) -> Vec<u8> {
     let (tokens, coded) = compress(plain);
     let mut names = Vec::new();
     let mut entries = Vec::with_capacity(sorted.len() * ENTRY);
+    let mut markers = Vec::new();
     for (i, (addr, size, _)) in sorted.iter().map(|s| **s).enumerate() {
         // Assembly labels carry no size: let them reach the next symbol, as
         // Linux's kallsyms does.
@@ -267,8 +283,10 @@ pub fn build(symbols: &[(u64, u32, &str)]) -> Vec<u8> {
         };
         let off = u32::try_from(addr - base).expect("kallsyms: symbols span more than 4 GiB");
         entries.extend_from_slice(&off.to_le_bytes());
-        entries.extend_from_slice(&size.to_le_bytes());
-        entries.extend_from_slice(&(names.len() as u32).to_le_bytes());
+        entries.extend_from_slice(&u16::try_from(size).unwrap_or(0).to_le_bytes());
+        if i % MARK_EVERY == 0 {
+            markers.extend_from_slice(&(names.len() as u32).to_le_bytes());
+        }
         names.extend_from_slice(&coded[i]);
         names.push(0);
     }
@@ -279,14 +297,16 @@ pub fn build(symbols: &[(u64, u32, &str)]) -> Vec<u8> {
         expansions.extend_from_slice(token);
     }
     index.extend_from_slice(&(expansions.len() as u16).to_le_bytes());
-    let mut out =
-        Vec::with_capacity(HEADER + entries.len() + INDEX + expansions.len() + names.len());
+    let mut out = Vec::with_capacity(
+        HEADER + entries.len() + markers.len() + INDEX + expansions.len() + names.len(),
+    );
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&(sorted.len() as u32).to_le_bytes());
     out.extend_from_slice(&(names.len() as u32).to_le_bytes());
     out.extend_from_slice(&(expansions.len() as u32).to_le_bytes());
     out.extend_from_slice(&base.to_le_bytes());
     out.extend_from_slice(&entries);
+    out.extend_from_slice(&markers);
     out.extend_from_slice(&index);
     out.extend_from_slice(&expansions);
     out.extend_from_slice(&names);
@@ -438,6 +458,11 @@ mod tests {
         }
         assert_eq!(t.find("a").unwrap().addr, 0xffff_0000_4008_0000 + 300 * 16);
         assert!(t.find("kernel::module").is_none());
+        // A size that does not fit 16 bits is stored as unknown (0).
+        let bytes = build(&[(0x1000, 0x1_0000, "huge"), (0x2_0000, 4, "next")]);
+        let t = Table::parse(&bytes).unwrap();
+        let (s, off) = t.lookup(0x1_8000).unwrap();
+        assert!(s.name.is("huge") && s.size == 0 && off == 0x1_7000);
         // A non-ASCII name is kept, its other characters as `?`.
         let bytes = build(&[(1, 1, "caf\u{e9}")]);
         let t = Table::parse(&bytes).unwrap();
@@ -447,9 +472,9 @@ mod tests {
     #[test]
     fn rejects_damaged_token_table() {
         let mut bytes = build(&[(1, 1, "abab"), (2, 1, "abab")]);
-        // The first token offset (after the 24-byte header and two entries)
-        // pointing past the token bytes.
-        bytes[24 + 2 * 12] = 0xff;
+        // The first token offset (after the 24-byte header, two entries and
+        // one marker) pointing past the token bytes.
+        bytes[24 + 2 * 6 + 4] = 0xff;
         assert!(Table::parse(&bytes).is_none());
     }
 
