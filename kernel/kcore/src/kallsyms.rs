@@ -15,8 +15,8 @@
 //! so a lookup by address costs what it did with plain names.
 //!
 //! Layout, all little-endian:
-//! `b"KSM3"`, `count: u32`, `names_len: u32`, `tokens_len: u32`, `base: u64`;
-//! then `count` entries of `addr - base: u32, size: u16` sorted by address (a
+//! `b"KSM4"`, `count: u32`, `names_len: u32`, `tokens_len: u32`, `base: u64`;
+//! then `count` entries of `addr - base: u24, size: u16` sorted by address (a
 //! size above 65,535 bytes is stored as 0, unknown: such a symbol reaches the
 //! next one, as an assembly label does); then, for every 16th symbol, the
 //! offset of its name (`u32`); then 257 `u16` offsets into the token bytes
@@ -31,9 +31,11 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
-const MAGIC: &[u8; 4] = b"KSM3";
+const MAGIC: &[u8; 4] = b"KSM4";
 const HEADER: usize = 24;
-const ENTRY: usize = 6;
+const ENTRY: usize = 5;
+/// Symbols lie within 16 MiB of the lowest (the kernel is under 1 MiB).
+const SPAN: u64 = 1 << 24;
 /// Symbols per name marker.
 const MARK_EVERY: usize = 16;
 const CODES: usize = 256;
@@ -147,7 +149,9 @@ impl<'a> Table<'a> {
     }
 
     fn addr_at(&self, i: usize) -> Option<u64> {
-        let off = u32_at(self.entries, i.checked_mul(ENTRY)?)?;
+        let off = i.checked_mul(ENTRY)?;
+        let b = self.entries.get(off..off + 3)?;
+        let off = u32::from_le_bytes([b[0], b[1], b[2], 0]);
         self.base.checked_add(off as u64)
     }
 
@@ -155,7 +159,7 @@ impl<'a> Table<'a> {
     pub fn get(&self, i: usize) -> Option<Symbol<'a>> {
         let off = i.checked_mul(ENTRY)?;
         let addr = self.addr_at(i)?;
-        let size = u16_at(self.entries, off + 4)? as u32;
+        let size = u16_at(self.entries, off + 3)? as u32;
         let mark = u32_at(self.markers, i / MARK_EVERY * 4)? as usize;
         let mut rest = self.names.get(mark..)?;
         for _ in 0..i % MARK_EVERY {
@@ -250,7 +254,7 @@ impl Eq for Name<'_> {}
 
 /// Builds a table from `(address, size, name)` triples (any order). Names
 /// should be ASCII; any other character is stored as `?`. Addresses must lie
-/// within 4 GiB of the lowest one.
+/// within 16 MiB of the lowest one.
 pub fn build(symbols: &[(u64, u32, &str)]) -> Vec<u8> {
     let mut sorted: Vec<&(u64, u32, &str)> = symbols.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.cmp(b.2)));
@@ -281,8 +285,11 @@ pub fn build(symbols: &[(u64, u32, &str)]) -> Vec<u8> {
             (0, Some(next)) => u32::try_from(next.0 - addr).unwrap_or(0),
             _ => size,
         };
-        let off = u32::try_from(addr - base).expect("kallsyms: symbols span more than 4 GiB");
-        entries.extend_from_slice(&off.to_le_bytes());
+        assert!(
+            addr - base < SPAN,
+            "kallsyms: symbols span more than 16 MiB"
+        );
+        entries.extend_from_slice(&(addr - base).to_le_bytes()[..3]);
         entries.extend_from_slice(&u16::try_from(size).unwrap_or(0).to_le_bytes());
         if i % MARK_EVERY == 0 {
             markers.extend_from_slice(&(names.len() as u32).to_le_bytes());
@@ -474,7 +481,7 @@ mod tests {
         let mut bytes = build(&[(1, 1, "abab"), (2, 1, "abab")]);
         // The first token offset (after the 24-byte header, two entries and
         // one marker) pointing past the token bytes.
-        bytes[24 + 2 * 6 + 4] = 0xff;
+        bytes[24 + 2 * 5 + 4] = 0xff;
         assert!(Table::parse(&bytes).is_none());
     }
 
