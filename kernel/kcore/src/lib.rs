@@ -27,4 +27,5 @@ pub mod modalias;
 pub mod modparams;
 pub mod rangealloc;
 pub mod refcount;
+pub mod sort;
 pub mod units;
