@@ -17,6 +17,8 @@
 /// Up to `N` items, each waiting for a TLB generation.
 pub struct Pending<T, const N: usize> {
     slots: [Option<(T, u64)>; N],
+    /// Slots in use: an empty list (the usual case) answers without a scan.
+    used: usize,
 }
 
 impl<T, const N: usize> Default for Pending<T, N> {
@@ -29,6 +31,7 @@ impl<T, const N: usize> Pending<T, N> {
     pub const fn new() -> Self {
         Pending {
             slots: [const { None }; N],
+            used: 0,
         }
     }
 
@@ -38,6 +41,7 @@ impl<T, const N: usize> Pending<T, N> {
         match self.slots.iter_mut().find(|s| s.is_none()) {
             Some(slot) => {
                 *slot = Some((item, gen));
+                self.used += 1;
                 Ok(())
             }
             None => Err(item),
@@ -47,10 +51,14 @@ impl<T, const N: usize> Pending<T, N> {
     /// Takes one item whose generation every CPU has reached (`flushed`: the
     /// oldest generation some CPU has flushed at).
     pub fn take_ready(&mut self, flushed: u64) -> Option<T> {
+        if self.used == 0 {
+            return None;
+        }
         let slot = self
             .slots
             .iter_mut()
             .find(|s| matches!(s, Some((_, g)) if *g <= flushed))?;
+        self.used -= 1;
         slot.take().map(|(item, _)| item)
     }
 
@@ -66,7 +74,7 @@ impl<T, const N: usize> Pending<T, N> {
 
     /// Items waiting.
     pub fn len(&self) -> usize {
-        self.slots.iter().flatten().count()
+        self.used
     }
 
     pub fn is_empty(&self) -> bool {

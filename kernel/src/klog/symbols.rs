@@ -58,15 +58,8 @@ fn symbolize_in(modules: &[Arc<Module>], addr: u64, out: &mut dyn Write) -> bool
         }
         match m.function_at(addr) {
             Some((start, size, name)) => {
-                let name = rustc_demangle::demangle(name);
-                let _ = write!(
-                    out,
-                    "{:#}+{:#x}/{:#x} [{}]",
-                    name,
-                    addr - start,
-                    size,
-                    m.name
-                );
+                let name = kcore::demangle::Demangle(name);
+                let _ = write!(out, "{}+{:#x}/{:#x} [{}]", name, addr - start, size, m.name);
             }
             _ => {
                 let _ = write!(out, "[{}+{:#x}/{:#x}]", m.name, addr - m.base, m.size);

@@ -208,7 +208,7 @@ pub fn mount_disk() {
     if disks.is_empty() {
         return;
     }
-    disks.sort_unstable();
+    kcore::sort::insertion_sort_by(&mut disks, |a, b| a.cmp(b));
     let mut errors = Vec::new();
     let mounted = disks.iter().find(|d| match crate::fs::fat::mount(d) {
         Ok(label) => {

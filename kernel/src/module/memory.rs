@@ -17,6 +17,7 @@
 use crate::arch::{cpu, mmu};
 use crate::mm::{self, tlb, OutOfMemory, PAGE_SIZE};
 use crate::sync::IrqLock;
+use core::num::NonZeroUsize;
 use core::sync::atomic::{AtomicPtr, Ordering};
 use kcore::lazyflush::Pending;
 use kcore::memrange::Range;
@@ -57,12 +58,14 @@ enum Fill {
 
 /// One region's physical pages: one block from the page allocator
 /// (physically contiguous, so its linear-map address gives the loader one
-/// slice), `count` pages asked for.
+/// slice), `count` pages asked for. `count` is never 0, which leaves
+/// `Option<Block>` no spare value: so [`RETIRED`]'s empty slots are all-zero
+/// bytes and it sits in `.bss`, not 3 KiB of the Image's `.data`.
 #[derive(Debug, Clone, Copy)]
 struct Block {
     /// Physical address, which the linear map maps at the same address, RW.
     addr: usize,
-    count: usize,
+    count: NonZeroUsize,
 }
 
 /// One module image: text, rodata and data, consecutive in VA.
@@ -192,7 +195,8 @@ impl ModuleMemory {
                     Fill::Zeroed => mm::alloc_pages(count)?,
                     Fill::ByCaller => mm::alloc_pages_unzeroed(count)?,
                 };
-                mem.blocks[slot] = Some(Block { addr, count });
+                // Sizes are whole pages: a region that has any has a page or more.
+                mem.blocks[slot] = NonZeroUsize::new(count).map(|count| Block { addr, count });
                 if fill == Fill::ByCaller {
                     // The caller writes the first `asked` bytes; the rest of
                     // the last page is mapped too, so it must not show what
@@ -362,7 +366,7 @@ struct Retired {
 impl Retired {
     fn free(self) {
         for b in self.blocks.iter().flatten() {
-            mm::free_pages(b.addr, b.count);
+            mm::free_pages(b.addr, b.count.get());
         }
         VA.lock().free(self.base as u64, self.size as u64);
     }
@@ -371,7 +375,7 @@ impl Retired {
         self.blocks
             .iter()
             .flatten()
-            .map(|b| b.count.next_power_of_two())
+            .map(|b| b.count.get().next_power_of_two())
             .sum()
     }
 }

@@ -111,7 +111,7 @@ fn kernel_table() -> &'static KernelTable {
                 })
             })
             .collect();
-        table.sort_unstable_by_key(|e| e.name);
+        kcore::sort::insertion_sort_by(&mut table, |a, b| a.name.cmp(b.name));
         KernelTable::new(table)
     })
 }

@@ -493,7 +493,9 @@ fn cmd_time(args: &[&str]) {
     let t0 = time::ticks_since_boot();
     execute(&line);
     let ticks = time::ticks_since_boot() - t0;
-    let us = ticks as u128 * 1_000_000 / time::frequency() as u128;
+    // A u64 of microseconds lasts 584,000 years (and keeps u128's
+    // formatting code out of the kernel).
+    let us = (ticks as u128 * 1_000_000 / time::frequency() as u128) as u64;
     println!(
         "real {}.{:06} s ({ticks} counter ticks)",
         us / 1_000_000,

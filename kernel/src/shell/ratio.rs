@@ -49,10 +49,24 @@ impl fmt::Display for Ratio {
         if (self.num < 0) != (self.den < 0) && q != 0 {
             f.write_str("-")?;
         }
-        write!(f, "{}", q / scale)?;
+        write_u128(f, q / scale)?;
         if decimals > 0 {
-            write!(f, ".{:0width$}", q % scale, width = decimals)?;
+            // Below 10^12 (`scale`), so it fits a u64.
+            write!(f, ".{:0width$}", (q % scale) as u64, width = decimals)?;
         }
         Ok(())
+    }
+}
+
+/// Writes `x` in decimal through `u64`'s formatting, so that the kernel does
+/// not carry `u128`'s (1.2 KiB) for the rare figure above `u64::MAX`.
+fn write_u128(f: &mut fmt::Formatter<'_>, x: u128) -> fmt::Result {
+    const TEN19: u128 = 10_000_000_000_000_000_000;
+    match u64::try_from(x) {
+        Ok(x) => write!(f, "{x}"),
+        Err(_) => {
+            write_u128(f, x / TEN19)?;
+            write!(f, "{:019}", (x % TEN19) as u64)
+        }
     }
 }
