@@ -81,9 +81,22 @@ fn emit(level: Level, text: &str) {
 /// `log::info!` prints for the same text, for lines every boot prints (under
 /// TCG the formatting machinery costs more translation than the line).
 pub fn info(pieces: &[Piece<'_>]) {
+    record(Level::Info, pieces);
+}
+
+/// Logs a record built from `pieces` at `level`: what `log::log!` records
+/// for the same text (the same `ERROR: `/`WARNING: ` prefix), without the
+/// `log` crate's dispatch, `core::fmt`, or a second copy of a line the
+/// caller built first (every module load logs several records).
+pub fn record(level: Level, pieces: &[Piece<'_>]) {
     let mut line = LineBuf::<256>::new();
+    match level {
+        Level::Error => line.push_str("ERROR: "),
+        Level::Warn => line.push_str("WARNING: "),
+        _ => {}
+    }
     line.push_pieces(pieces);
-    emit(Level::Info, line.as_str());
+    emit(level, line.as_str());
 }
 
 static QUIET: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);

@@ -164,8 +164,7 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
     clock.lap(0);
     let object = Object::parse(checked.elf).map_err(|e| noexec(file_stem, e))?;
     clock.lap(1);
-    // `.modinfo` read once: its `key=value` strings, in order.
-    let modinfo: Vec<&str> = object.modinfo().collect();
+    let modinfo = read_modinfo(&object);
     let (name, mut taints) = check_modinfo(&modinfo, file_stem)?;
     if checked.unverified.is_some() {
         signing::taint_unsigned(&name);
@@ -184,7 +183,13 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
             .map_err(|e| ModError::new(errno::ENOMEM, format!("{name}: {e}")))?;
     // `__this_module` resolves to the Module's address, so the Module exists
     // before relocation; what is known only afterwards is set in `publish`.
-    let mut module = Arc::new(new_module(&modinfo, name, &mem, &txn, imports.pinned_by));
+    let mut module = Arc::new(new_module(
+        modinfo.joined,
+        name,
+        &mem,
+        &txn,
+        imports.pinned_by,
+    ));
     if let Some(m) = Arc::get_mut(&mut module) {
         m.taints = taints;
         m.signer = checked.signer.map(|v| v.signer);
@@ -222,17 +227,73 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
     result
 }
 
+/// What the load reads from `.modinfo`: its `key=value` strings, in order,
+/// joined by NULs as the `Module` keeps them, and the first `name=`, `abi=`
+/// and `license=` values.
+struct Modinfo<'a> {
+    joined: String,
+    name: Option<&'a str>,
+    abi: Option<&'a str>,
+    license: Option<&'a str>,
+}
+
+/// `kv`'s value if its key is `key`: compared byte by byte (with the target's
+/// `+strict-align` a slice `==` is a `memcmp` call), most keys failing at
+/// their first byte.
+#[inline(always)]
+fn value_of<'a>(kv: &'a str, key: &str) -> Option<&'a str> {
+    let bytes = kv.as_bytes();
+    if bytes.len() > key.len()
+        && bytes.iter().zip(key.bytes()).all(|(&a, b)| a == b)
+        && bytes[key.len()] == b'='
+    {
+        kv.get(key.len() + 1..)
+    } else {
+        None
+    }
+}
+
+/// `.modinfo` read once, in one pass (see [`Modinfo`]): one allocation, the
+/// section's size.
+fn read_modinfo<'a>(object: &Object<'a>) -> Modinfo<'a> {
+    let size = object
+        .sections()
+        .iter()
+        .find(|s| s.name == modloader::MODINFO_SECTION)
+        .map_or(0, |s| s.data.len());
+    let mut info = Modinfo {
+        joined: String::with_capacity(size),
+        name: None,
+        abi: None,
+        license: None,
+    };
+    for kv in object.modinfo() {
+        if !info.joined.is_empty() {
+            info.joined.push('\0');
+        }
+        info.joined.push_str(kv);
+        let slot = match kv.as_bytes().first() {
+            Some(b'n') => value_of(kv, "name").map(|v| (&mut info.name, v)),
+            Some(b'a') => value_of(kv, "abi").map(|v| (&mut info.abi, v)),
+            Some(b'l') => value_of(kv, "license").map(|v| (&mut info.license, v)),
+            _ => None,
+        };
+        if let Some((slot, value)) = slot {
+            slot.get_or_insert(value);
+        }
+    }
+    info
+}
+
 /// Step: `.modinfo` checks. Returns the module's name and the taint flags it
 /// brings.
-fn check_modinfo(modinfo: &[&str], file_stem: &str) -> Result<(String, u32), ModError> {
-    let get = |key: &str| {
-        modinfo
-            .iter()
-            .find_map(|kv| kv.strip_prefix(key).and_then(|rest| rest.strip_prefix('=')))
-    };
-    let name = get("name").unwrap_or(file_stem).to_string();
+fn check_modinfo(modinfo: &Modinfo<'_>, file_stem: &str) -> Result<(String, u32), ModError> {
+    let Modinfo {
+        name, abi, license, ..
+    } = *modinfo;
+    let name = name.unwrap_or(file_stem).to_string();
     let mut taints = 0;
-    match get("abi") {
+    match abi {
         Some(v) if v.parse::<u32>() == Ok(kabi::ABI_VERSION) => {}
         Some(v) => {
             return Err(noexec(
@@ -253,7 +314,7 @@ fn check_modinfo(modinfo: &[&str], file_stem: &str) -> Result<(String, u32), Mod
             ))
         }
     }
-    match get("license") {
+    match license {
         Some(
             "GPL"
             | "GPL v2"
@@ -377,7 +438,7 @@ fn resolve_imports<'a>(
 /// The `Module` for an image just allocated (fields known only after
 /// relocation are filled in by `load`).
 fn new_module(
-    modinfo: &[&str],
+    modinfo: String,
     name: String,
     mem: &ModuleMemory,
     txn: &Txn,
@@ -392,7 +453,7 @@ fn new_module(
         text: mem.text_bounds(),
         init: None,
         cleanup: None,
-        modinfo: modinfo.join("\0"),
+        modinfo,
         uses: txn.deps.clone(),
         pinned_by,
         symbols: Vec::new(),
@@ -558,26 +619,33 @@ fn function_symbols(object: &Object<'_>, loaded: &LoadedModule<'_>) -> Vec<(u64,
 /// it was placed (the .ko.debug file has the same section names), as a debug
 /// record (`dmesg`):
 /// `NAME: gdb: add-symbol-file build/modules/NAME.ko.debug -s .text ADDR ...`.
-/// Built with string copies and a hex loop, one `{}` for `core::fmt` (every
-/// load pays for it; formatted piece by piece it cost about 4.9 k instructions).
+/// Built as a list of pieces for the log ring (`klog::record`), not through
+/// `core::fmt` and the `log` crate: every load pays for it.
 fn log_gdb_command(name: &str, loaded: &LoadedModule<'_>) {
+    use crate::klog::Piece;
     if !log::log_enabled!(log::Level::Debug) {
         return;
     }
-    let mut line = kcore::logring::LineBuf::<256>::new();
-    line.push_str(name);
-    line.push_str(": gdb: add-symbol-file build/modules/");
-    line.push_str(name);
-    line.push_str(".ko.debug");
+    let mut pieces = [Piece::Str(""); 4 + 4 * 4];
+    pieces[..4].copy_from_slice(&[
+        Piece::Str(name),
+        Piece::Str(": gdb: add-symbol-file build/modules/"),
+        Piece::Str(name),
+        Piece::Str(".ko.debug"),
+    ]);
+    let mut n = 4;
     for sect in [".text", ".rodata", ".data", ".bss"] {
         if let Some(p) = loaded.sections.iter().find(|p| p.name == sect) {
-            line.push_str(" -s ");
-            line.push_str(sect);
-            line.push_str(" ");
-            line.push_hex(p.address);
+            pieces[n..n + 4].copy_from_slice(&[
+                Piece::Str(" -s "),
+                Piece::Str(sect),
+                Piece::Str(" "),
+                Piece::Hex(p.address, 0),
+            ]);
+            n += 4;
         }
     }
-    log::debug!("{}", line.as_str());
+    crate::klog::record(log::Level::Debug, &pieces[..n]);
 }
 
 /// Step: the image mapped at its run-time addresses with its final
@@ -650,19 +718,20 @@ fn run_init(module: Arc<Module>, txn: Txn) -> Result<Arc<Module>, ModError> {
 }
 
 /// `NAME: loaded at ADDR (SIZE bytes, N relocations, N veneers)`, at info
-/// level: built as the gdb record is (`log_gdb_command`), one `{}` for
-/// `core::fmt`, since every load logs it.
+/// level: built as the gdb record is (`log_gdb_command`), since every load
+/// logs it.
 fn log_loaded(module: &Module) {
-    let mut line = kcore::logring::LineBuf::<160>::new();
-    line.push_str(&module.name);
-    line.push_str(": loaded at ");
-    line.push_hex(module.base);
-    line.push_str(" (");
-    line.push_dec(module.size as u64);
-    line.push_str(" bytes, ");
-    line.push_dec(module.relocations);
-    line.push_str(" relocations, ");
-    line.push_dec(module.veneers as u64);
-    line.push_str(" veneers)");
-    log::info!("{}", line.as_str());
+    use crate::klog::Piece;
+    crate::klog::info(&[
+        Piece::Str(&module.name),
+        Piece::Str(": loaded at "),
+        Piece::Hex(module.base, 0),
+        Piece::Str(" ("),
+        Piece::Dec(module.size as u64, 0, b' '),
+        Piece::Str(" bytes, "),
+        Piece::Dec(module.relocations, 0, b' '),
+        Piece::Str(" relocations, "),
+        Piece::Dec(module.veneers as u64, 0, b' '),
+        Piece::Str(" veneers)"),
+    ]);
 }

@@ -150,5 +150,8 @@ fn finish_unload(module: &Arc<Module>) {
     for p in &module.uses {
         p.refs.put();
     }
-    log::info!("{}: unloaded", module.name);
+    crate::klog::info(&[
+        crate::klog::Piece::Str(&module.name),
+        crate::klog::Piece::Str(": unloaded"),
+    ]);
 }
