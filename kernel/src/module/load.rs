@@ -681,7 +681,6 @@ fn publish(
 /// undone, unless init left something registered: then the module stays,
 /// FAILED, since objects still point into it.
 fn run_init(module: Arc<Module>, txn: Txn) -> Result<Arc<Module>, ModError> {
-    let name = module.name.clone();
     let result = match module.init {
         None => Ok(0),
         // SAFETY: `init` is the relocated address of `init_module`, in the text just made executable; it takes no arguments.
@@ -699,6 +698,7 @@ fn run_init(module: Arc<Module>, txn: Txn) -> Result<Arc<Module>, ModError> {
         Err(modcall::Fault) => (errno::EFAULT, "faulted".to_string()),
         Ok(r) => ((r as i32).abs(), format!("returned {r}")),
     };
+    let name = module.name.clone();
     let leftovers = module.resources();
     if !leftovers.is_empty() {
         module.refs.set_failed();

@@ -145,6 +145,13 @@ impl Module {
         self.resources.lock().retain(|r| r.id() != id);
     }
 
+    /// Whether something the module registered (and has not unregistered)
+    /// satisfies `f`, asked under the list's lock: `f` must not take locks
+    /// (it reads the object's fields).
+    pub fn has_resource(&self, f: impl Fn(&dyn Resource) -> bool) -> bool {
+        self.resources.lock().iter().any(|r| f(&**r))
+    }
+
     /// Everything the module has registered and not unregistered.
     pub fn resources(&self) -> Vec<Arc<dyn Resource>> {
         self.resources.lock().clone()
@@ -232,8 +239,23 @@ pub fn on_live(f: LiveNotifier) {
 }
 
 fn notify_live(module: &Arc<Module>) {
-    let list = LIVE_NOTIFIERS.lock().clone();
-    for f in list {
-        f(module);
+    // Called without the lock held (a notifier may take others); the list
+    // is copied to the stack when it is short (it is one entry, the
+    // console's), so a load allocates nothing for it.
+    let mut few: [Option<LiveNotifier>; 4] = [None; 4];
+    let many = {
+        let list = LIVE_NOTIFIERS.lock();
+        if list.len() <= few.len() {
+            for (slot, f) in few.iter_mut().zip(list.iter()) {
+                *slot = Some(*f);
+            }
+            None
+        } else {
+            Some(list.clone())
+        }
+    };
+    match many {
+        None => few.iter().flatten().for_each(|f| f(module)),
+        Some(list) => list.iter().for_each(|f| f(module)),
     }
 }

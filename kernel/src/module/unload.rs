@@ -120,8 +120,8 @@ pub fn unload(name: &str, force: bool) -> Result<(), ModError> {
             Ok(_) => {}
         }
     }
-    let left = module.resources();
-    if !left.is_empty() {
+    if module.has_resource(|_| true) {
+        let left = module.resources();
         module.refs.set_failed();
         symtab::remove_module_exports(&module);
         log::error!(
