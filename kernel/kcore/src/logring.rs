@@ -55,12 +55,9 @@ impl<const N: usize> LogRing<N> {
             // searched in the ring's two contiguous parts, not byte by byte
             // through the modulo.
             let (a, b) = self.as_slices();
-            let n = match a.iter().position(|&c| c == b'\n') {
+            let n = match find_newline(a) {
                 Some(i) => i + 1,
-                None => b
-                    .iter()
-                    .position(|&c| c == b'\n')
-                    .map_or(a.len() + b.len(), |i| a.len() + i + 1),
+                None => find_newline(b).map_or(a.len() + b.len(), |i| a.len() + i + 1),
             };
             self.head = (self.head + n) % N;
             self.len -= n;
@@ -97,6 +94,29 @@ impl<const N: usize> LogRing<N> {
     pub fn bytes_used(&self) -> usize {
         self.len
     }
+}
+
+/// Index of the first newline in `bytes`. Once the ring is full every record
+/// drops the oldest line, so this runs for each one: eight bytes a step where
+/// aligned (a byte loop cost about four instructions a byte, some 400 a line).
+fn find_newline(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // SAFETY: every bit pattern is a valid `u64`; `align_to` reinterprets only the aligned middle.
+    let (head, words, tail) = unsafe { bytes.align_to::<u64>() };
+    if let Some(i) = head.iter().position(|&c| c == b'\n') {
+        return Some(i);
+    }
+    for (k, &w) in words.iter().enumerate() {
+        // A zero byte of `x` is a newline of `w`; the lowest flagged byte is
+        // the first zero (a borrow flags only bytes above one).
+        let x = u64::from_le(w) ^ (ONES * u64::from(b'\n'));
+        let zeros = x.wrapping_sub(ONES) & !x & (ONES << 7);
+        if zeros != 0 {
+            return Some(head.len() + 8 * k + (zeros.trailing_zeros() / 8) as usize);
+        }
+    }
+    let before = head.len() + 8 * words.len();
+    tail.iter().position(|&c| c == b'\n').map(|i| before + i)
 }
 
 /// A small fixed-capacity `fmt::Write` sink; output past capacity is cut.
@@ -378,6 +398,28 @@ mod tests {
         assert!(t.ends_with('\n'));
         r.push(1, "y");
         assert!(text(&r).ends_with("y\n"));
+    }
+
+    #[test]
+    fn finds_the_first_newline_at_any_offset() {
+        let mut bytes = [b'x'; 64];
+        for at in 0..64 {
+            bytes[at] = b'\n';
+            bytes[63 - at.min(62)] = b'\n';
+            let want = bytes.iter().position(|&c| c == b'\n');
+            for start in 0..9 {
+                let s = &bytes[start..];
+                assert_eq!(
+                    find_newline(s),
+                    s.iter().position(|&c| c == b'\n'),
+                    "{at} {start}"
+                );
+            }
+            assert_eq!(find_newline(&bytes), want);
+            bytes = [b'x'; 64];
+        }
+        assert_eq!(find_newline(&[0x8a; 40]), None);
+        assert_eq!(find_newline(&[]), None);
     }
 
     #[test]
