@@ -221,7 +221,7 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
     // The transaction's clones of the handle are taken only now, after the
     // `Arc::get_mut` above.
     txn.image_of = Some(Arc::clone(&module));
-    publish(&module, &exports, &mut txn)?;
+    publish(&module, exports, &mut txn)?;
     let result = run_init(module, txn);
     clock.lap(9);
     result
@@ -662,7 +662,7 @@ fn protect(module: &Module) -> Result<(), ModError> {
 /// Step: exports visible, module listed (COMING: no references yet).
 fn publish(
     module: &Arc<Module>,
-    exports: &[(String, u64, u32)],
+    exports: Vec<(String, u64, u32)>,
     txn: &mut Txn,
 ) -> Result<(), ModError> {
     symtab::add_module_exports(module, exports).map_err(|dup| {
