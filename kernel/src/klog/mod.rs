@@ -114,6 +114,7 @@ pub fn init(loglevel: Option<u8>) {
         CONSOLE_LEVEL.store(l.saturating_sub(1), core::sync::atomic::Ordering::Relaxed);
     }
     let _ = log::set_logger(&LOGGER);
+    crate::module::set_record_sink(record);
     log::set_max_level(LevelFilter::Debug);
 }
 

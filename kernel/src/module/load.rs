@@ -619,10 +619,10 @@ fn function_symbols(object: &Object<'_>, loaded: &LoadedModule<'_>) -> Vec<(u64,
 /// it was placed (the .ko.debug file has the same section names), as a debug
 /// record (`dmesg`):
 /// `NAME: gdb: add-symbol-file build/modules/NAME.ko.debug -s .text ADDR ...`.
-/// Built as a list of pieces for the log ring (`klog::record`), not through
+/// Built as a list of pieces for the log ring (`super::record`), not through
 /// `core::fmt` and the `log` crate: every load pays for it.
 fn log_gdb_command(name: &str, loaded: &LoadedModule<'_>) {
-    use crate::klog::Piece;
+    use kcore::logring::Piece;
     if !log::log_enabled!(log::Level::Debug) {
         return;
     }
@@ -645,7 +645,7 @@ fn log_gdb_command(name: &str, loaded: &LoadedModule<'_>) {
             n += 4;
         }
     }
-    crate::klog::record(log::Level::Debug, &pieces[..n]);
+    super::record(log::Level::Debug, &pieces[..n]);
 }
 
 /// Step: the image mapped at its run-time addresses with its final
@@ -721,17 +721,20 @@ fn run_init(module: Arc<Module>, txn: Txn) -> Result<Arc<Module>, ModError> {
 /// level: built as the gdb record is (`log_gdb_command`), since every load
 /// logs it.
 fn log_loaded(module: &Module) {
-    use crate::klog::Piece;
-    crate::klog::info(&[
-        Piece::Str(&module.name),
-        Piece::Str(": loaded at "),
-        Piece::Hex(module.base, 0),
-        Piece::Str(" ("),
-        Piece::Dec(module.size as u64, 0, b' '),
-        Piece::Str(" bytes, "),
-        Piece::Dec(module.relocations, 0, b' '),
-        Piece::Str(" relocations, "),
-        Piece::Dec(module.veneers as u64, 0, b' '),
-        Piece::Str(" veneers)"),
-    ]);
+    use kcore::logring::Piece;
+    super::record(
+        log::Level::Info,
+        &[
+            Piece::Str(&module.name),
+            Piece::Str(": loaded at "),
+            Piece::Hex(module.base, 0),
+            Piece::Str(" ("),
+            Piece::Dec(module.size as u64, 0, b' '),
+            Piece::Str(" bytes, "),
+            Piece::Dec(module.relocations, 0, b' '),
+            Piece::Str(" relocations, "),
+            Piece::Dec(module.veneers as u64, 0, b' '),
+            Piece::Str(" veneers)"),
+        ],
+    );
 }

@@ -38,6 +38,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::AtomicU32;
+use kcore::logring::Piece;
 use kcore::refcount::{ModuleRef, State};
 use memory::ModuleMemory;
 
@@ -226,6 +227,33 @@ pub fn users_of(m: &Arc<Module>) -> Vec<String> {
         .filter(|u| u.uses.iter().any(|p| Arc::ptr_eq(p, m)))
         .map(|u| u.name.clone())
         .collect()
+}
+
+/// Writes a log record built from pieces at a level, as the `log` crate's
+/// logger would for the same text ([`set_record_sink`]).
+pub type RecordSink = fn(log::Level, &[Piece<'_>]);
+
+static RECORD_SINK: spin::Once<RecordSink> = spin::Once::new();
+
+/// Installs the kernel log's writer of records built from pieces (the log,
+/// a room above this one, calls it at init): the lines every load and
+/// unload logs then skip the `log` crate's `core::fmt` and the copy of a line
+/// built first, as `on_live` lets a room above act on a load.
+pub fn set_record_sink(sink: RecordSink) {
+    RECORD_SINK.call_once(|| sink);
+}
+
+/// Logs `pieces` at `level`: through the installed sink, else through the
+/// `log` crate (the same text).
+fn record(level: log::Level, pieces: &[Piece<'_>]) {
+    match RECORD_SINK.get() {
+        Some(sink) => sink(level, pieces),
+        None => {
+            let mut line = kcore::logring::LineBuf::<256>::new();
+            line.push_pieces(pieces);
+            log::log!(level, "{}", line.as_str());
+        }
+    }
 }
 
 /// Called after a module went LIVE (Linux's `MODULE_STATE_LIVE` notifier).

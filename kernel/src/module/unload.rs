@@ -150,8 +150,11 @@ fn finish_unload(module: &Arc<Module>) {
     for p in &module.uses {
         p.refs.put();
     }
-    crate::klog::info(&[
-        crate::klog::Piece::Str(&module.name),
-        crate::klog::Piece::Str(": unloaded"),
-    ]);
+    super::record(
+        log::Level::Info,
+        &[
+            kcore::logring::Piece::Str(&module.name),
+            kcore::logring::Piece::Str(": unloaded"),
+        ],
+    );
 }
