@@ -1019,6 +1019,17 @@ impl<'a> Object<'a> {
         self.strtab.get(sym.name_offset as usize).unwrap_or("?")
     }
 
+    /// The symbol table's entries as stored (24 bytes each, not checked), for
+    /// a copy read later (backtraces) with the checks [`Object::symbol`]
+    /// would make of what it uses.
+    pub fn symbol_table_bytes(&self) -> &'a [u8] {
+        match self.symtab {
+            Words::W64(w) => bytemuck::cast_slice(w),
+            Words::W32(w) => bytemuck::cast_slice(w),
+            Words::Bytes(b) => b,
+        }
+    }
+
     /// The symbol table's string table (names at [`Symbol::name_offset`]).
     pub fn string_table(&self) -> &'a [u8] {
         self.strtab.bytes

@@ -202,7 +202,7 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
     clock.lap(6);
     let exports = read_exports(&module, &loaded)?;
     apply_params(&module, &loaded, args)?;
-    let symbols = function_symbols(&object, &loaded);
+    let text_sections = text_sections(&loaded);
     log_gdb_command(&module.name, &loaded);
     clock.lap(7);
     protect(&module)?;
@@ -213,7 +213,8 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
         })?;
         m.init = loaded.init;
         m.cleanup = loaded.cleanup;
-        m.symbols = symbols;
+        m.symtab = object.symbol_table_bytes().into();
+        m.text_sections = text_sections;
         m.symbol_names = object.string_table().into();
         m.relocations = loaded.stats.relocation_total();
         m.veneers = loaded.stats.veneers;
@@ -456,7 +457,8 @@ fn new_module(
         modinfo,
         uses: txn.deps.clone(),
         pinned_by,
-        symbols: Vec::new(),
+        symtab: Default::default(),
+        text_sections: Vec::new(),
         symbol_names: Default::default(),
         relocations: 0,
         veneers: 0,
@@ -579,40 +581,15 @@ fn apply_params(module: &Module, loaded: &LoadedModule<'_>, args: &[&str]) -> Re
     Ok(())
 }
 
-/// Every function defined in a placed text section (address, size, name
-/// offset in the string table), in symbol-table order, for backtraces.
-fn function_symbols(object: &Object<'_>, loaded: &LoadedModule<'_>) -> Vec<(u64, u64, u32)> {
-    const STT_FUNC: u8 = 2;
-    // Per section index: (address, size) of a placed text section.
-    let mut text_of = alloc::vec![None; object.sections().len() + 1];
-    for p in loaded
+/// The placed text sections, (section index, address, size), for
+/// [`Module::function_at`].
+fn text_sections(loaded: &LoadedModule<'_>) -> Vec<(usize, u64, u64)> {
+    loaded
         .sections
         .iter()
         .filter(|p| p.region == RegionKind::Text)
-    {
-        if let Some(slot) = text_of.get_mut(p.index) {
-            *slot = Some((p.address, p.size));
-        }
-    }
-    // Read as stored (most are locals no relocation names, never checked):
-    // a function counts when its section is placed text and its value lies
-    // inside it, the check `Object::symbol` makes; others are left out.
-    let mut syms = Vec::with_capacity(object.symbol_count());
-    object.for_each_raw_symbol(|_, s| {
-        if s.sym_type != STT_FUNC {
-            return;
-        }
-        if let Some(&Some((base, size))) = text_of.get(usize::from(s.shndx)) {
-            if s.value <= size {
-                syms.push((base.wrapping_add(s.value), s.size, s.name_offset));
-            }
-        }
-    });
-    // Not sorted: `Module::function_at` (oops reports only) scans them.
-    // Sized for every symbol above (no regrowth); the module keeps only
-    // what it uses.
-    syms.shrink_to_fit();
-    syms
+        .map(|p| (p.index, p.address, p.size))
+        .collect()
 }
 
 /// For `make debug`: the gdb command that loads this module's symbols where
