@@ -220,7 +220,22 @@ pub(crate) fn push_pieces(buf: &mut [u8], len: &mut usize, pieces: &[Piece<'_>])
                 continue;
             }
             Piece::Dec(v, width, fill) => (v, 10, width, fill),
-            Piece::Hex(v, width) => (v, 16, width.saturating_sub(2), b'0'),
+            Piece::Hex(v, width) => {
+                // Nibbles by shifts, their count known up front: a third of
+                // the general loop's instructions a digit (a module's
+                // addresses have 16 digits, and every load logs several).
+                let width = usize::from(width.saturating_sub(2)).min(20);
+                let n = (16 - v.leading_zeros() as usize / 4).max(1).max(width);
+                for k in 0..n {
+                    let nibble = v.checked_shr(4 * k as u32).unwrap_or(0) & 0xf;
+                    digits[digits.len() - 1 - k] = b"0123456789abcdef"[nibble as usize];
+                }
+                let i = digits.len() - n - 2;
+                digits[i] = b'0';
+                digits[i + 1] = b'x';
+                append_cut(buf, len, &digits[i..]);
+                continue;
+            }
         };
         let floor = digits.len() - (width as usize).min(20);
         loop {
@@ -291,6 +306,12 @@ mod tests {
             let mut l = LineBuf::<64>::new();
             l.push_dec(v);
             assert_eq!(l.as_str(), format!("{v}"));
+        }
+        for (v, w) in [(5u64, 6u8), (0, 3), (0x12345, 4), (u64::MAX, 22), (0x10, 30)] {
+            let mut l = LineBuf::<64>::new();
+            l.push_pieces(&[Piece::Hex(v, w)]);
+            let want = format!("{v:#0w$x}", w = usize::from(w).min(22));
+            assert_eq!(l.as_str(), want, "{v:#x} width {w}");
         }
         let mut short = LineBuf::<6>::new();
         short.push_str("ab");
