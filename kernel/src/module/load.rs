@@ -603,7 +603,7 @@ fn log_gdb_command(name: &str, loaded: &LoadedModule<'_>) {
     if !log::log_enabled!(log::Level::Debug) {
         return;
     }
-    let mut pieces = [Piece::Str(""); 4 + 4 * 4];
+    let mut pieces = [Piece::Str(""); 4 + 4 * 2];
     pieces[..4].copy_from_slice(&[
         Piece::Str(name),
         Piece::Str(": gdb: add-symbol-file build/modules/"),
@@ -611,15 +611,15 @@ fn log_gdb_command(name: &str, loaded: &LoadedModule<'_>) {
         Piece::Str(".ko.debug"),
     ]);
     let mut n = 4;
-    for sect in [".text", ".rodata", ".data", ".bss"] {
+    for (sect, option) in [
+        (".text", " -s .text "),
+        (".rodata", " -s .rodata "),
+        (".data", " -s .data "),
+        (".bss", " -s .bss "),
+    ] {
         if let Some(p) = loaded.sections.iter().find(|p| p.name == sect) {
-            pieces[n..n + 4].copy_from_slice(&[
-                Piece::Str(" -s "),
-                Piece::Str(sect),
-                Piece::Str(" "),
-                Piece::Hex(p.address, 0),
-            ]);
-            n += 4;
+            pieces[n..n + 2].copy_from_slice(&[Piece::Str(option), Piece::Hex(p.address, 0)]);
+            n += 2;
         }
     }
     super::record(log::Level::Debug, &pieces[..n]);
