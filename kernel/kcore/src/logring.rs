@@ -160,32 +160,15 @@ impl<const N: usize> LineBuf<N> {
     /// Every record has one: built from the end of one scratch buffer and
     /// appended once (as five pieces it cost some 400 instructions).
     pub fn push_timestamp(&mut self, micros: u64) {
-        // `[`, at most 14 digits of seconds (u64::MAX micros), `.`, 6, `] `.
+        // `[`, at most 14 digits of seconds (u64::MAX micros), `.`, 6, `] `:
+        // written into one scratch by the digit loop pieces use.
         let mut t = [b' '; 24];
-        let mut i = t.len() - 2;
-        t[i] = b']';
-        let mut frac = micros % 1_000_000;
-        for _ in 0..6 {
-            i -= 1;
-            t[i] = b'0' + (frac % 10) as u8;
-            frac /= 10;
-        }
-        i -= 1;
-        t[i] = b'.';
-        let point = i;
-        let mut secs = micros / 1_000_000;
-        loop {
-            i -= 1;
-            t[i] = b'0' + (secs % 10) as u8;
-            secs /= 10;
-            if secs == 0 {
-                break;
-            }
-        }
-        // Right-aligned in five columns (the spaces are already there).
-        i = i.min(point - 5) - 1;
-        t[i] = b'[';
-        append_cut(&mut self.buf, &mut self.len, &t[i..]);
+        t[22] = b']';
+        put_digits(&mut t[..22], micros % 1_000_000, 10, 6, b'0');
+        t[15] = b'.';
+        let start = put_digits(&mut t[..15], micros / 1_000_000, 10, 5, b' ');
+        t[start - 1] = b'[';
+        append_cut(&mut self.buf, &mut self.len, &t[start - 1..]);
     }
 
     /// Appends each piece in turn (cut at the capacity).
@@ -224,14 +207,40 @@ fn append_cut(buf: &mut [u8], len: &mut usize, bytes: &[u8]) {
     *len = at + n;
 }
 
+/// Writes `v` in `base` at the end of `out`, at least `width` digits (cut to
+/// 20) filled with `fill` (spaces before the digits, zeros between), and
+/// returns where it starts. `out` holds 20 digits and the fill (the pieces'
+/// scratch), or what the caller knows the value needs (the timestamp's).
+#[inline(never)]
+fn put_digits(out: &mut [u8], mut v: u64, base: u64, width: u8, fill: u8) -> usize {
+    let mut i = out.len();
+    let floor = out.len().saturating_sub((width as usize).min(20));
+    loop {
+        i -= 1;
+        out[i] = b"0123456789abcdef"[(v % base) as usize];
+        v /= base;
+        if v == 0 && i <= floor {
+            break;
+        }
+        if v == 0 && fill != b'0' {
+            // Space fill goes before the digits, zeros between.
+            while i > floor {
+                i -= 1;
+                out[i] = fill;
+            }
+            break;
+        }
+    }
+    i
+}
+
 #[inline(never)]
 pub(crate) fn push_pieces(buf: &mut [u8], len: &mut usize, pieces: &[Piece<'_>]) {
     for piece in pieces {
         // Digits are written from the end of a scratch buffer; 20 decimal
         // digits hold u64::MAX, and widths are cut to the scratch's size.
         let mut digits = [0u8; 24];
-        let mut i = digits.len();
-        let (mut v, base, width, fill) = match *piece {
+        let (v, base, width, fill) = match *piece {
             Piece::Str(s) => {
                 append_cut(buf, len, s.as_bytes());
                 continue;
@@ -241,40 +250,9 @@ pub(crate) fn push_pieces(buf: &mut [u8], len: &mut usize, pieces: &[Piece<'_>])
                 continue;
             }
             Piece::Dec(v, width, fill) => (v, 10, width, fill),
-            Piece::Hex(v, width) => {
-                // Nibbles by shifts, their count known up front: a third of
-                // the general loop's instructions a digit (a module's
-                // addresses have 16 digits, and every load logs several).
-                let width = usize::from(width.saturating_sub(2)).min(20);
-                let n = (16 - v.leading_zeros() as usize / 4).max(1).max(width);
-                for k in 0..n {
-                    let nibble = v.checked_shr(4 * k as u32).unwrap_or(0) & 0xf;
-                    digits[digits.len() - 1 - k] = b"0123456789abcdef"[nibble as usize];
-                }
-                let i = digits.len() - n - 2;
-                digits[i] = b'0';
-                digits[i + 1] = b'x';
-                append_cut(buf, len, &digits[i..]);
-                continue;
-            }
+            Piece::Hex(v, width) => (v, 16, width.saturating_sub(2), b'0'),
         };
-        let floor = digits.len() - (width as usize).min(20);
-        loop {
-            i -= 1;
-            digits[i] = b"0123456789abcdef"[(v % base) as usize];
-            v /= base;
-            if v == 0 && i <= floor {
-                break;
-            }
-            if v == 0 && fill != b'0' {
-                // Space fill goes before the digits, zeros between.
-                while i > floor {
-                    i -= 1;
-                    digits[i] = fill;
-                }
-                break;
-            }
-        }
+        let mut i = put_digits(&mut digits, v, base, width, fill);
         if base == 16 {
             i -= 2;
             digits[i] = b'0';

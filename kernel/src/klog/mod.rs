@@ -81,7 +81,9 @@ fn emit(level: Level, text: &str) {
 /// `log::info!` prints for the same text, for lines every boot prints (under
 /// TCG the formatting machinery costs more translation than the line).
 pub fn info(pieces: &[Piece<'_>]) {
-    record(Level::Info, pieces);
+    let mut line = LineBuf::<256>::new();
+    line.push_pieces(pieces);
+    emit(Level::Info, line.as_str());
 }
 
 /// Logs a record built from `pieces` at `level`: what `log::log!` records

@@ -37,7 +37,7 @@ use crate::sync::IrqLock;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::AtomicU32;
+use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 use kcore::logring::Piece;
 use kcore::refcount::{ModuleRef, State};
 use memory::ModuleMemory;
@@ -253,22 +253,27 @@ pub fn users_of(m: &Arc<Module>) -> Vec<String> {
 /// logger would for the same text ([`set_record_sink`]).
 pub type RecordSink = fn(log::Level, &[Piece<'_>]);
 
-static RECORD_SINK: spin::Once<RecordSink> = spin::Once::new();
+static RECORD_SINK: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
 
 /// Installs the kernel log's writer of records built from pieces (the log,
 /// a room above this one, calls it at init): the lines every load and
 /// unload logs then skip the `log` crate's `core::fmt` and the copy of a line
 /// built first, as `on_live` lets a room above act on a load.
 pub fn set_record_sink(sink: RecordSink) {
-    RECORD_SINK.call_once(|| sink);
+    RECORD_SINK.store(sink as *mut (), Ordering::Release);
 }
 
 /// Logs `pieces` at `level`: through the installed sink, else through the
 /// `log` crate (the same text).
 fn record(level: log::Level, pieces: &[Piece<'_>]) {
-    match RECORD_SINK.get() {
-        Some(sink) => sink(level, pieces),
-        None => {
+    let sink = RECORD_SINK.load(Ordering::Acquire);
+    match sink.is_null() {
+        false => {
+            // SAFETY: only ever set from a `RecordSink` in `set_record_sink`.
+            let sink: RecordSink = unsafe { core::mem::transmute(sink) };
+            sink(level, pieces)
+        }
+        true => {
             let mut line = kcore::logring::LineBuf::<256>::new();
             line.push_pieces(pieces);
             log::log!(level, "{}", line.as_str());
