@@ -47,6 +47,15 @@ impl<const N: usize> LogRing<N> {
         self.append(b"\n");
     }
 
+    /// Appends one record already formatted as a line (`[seconds.micros]
+    /// text` and its newline, as [`LogRing::push`] stores it), cut to the
+    /// ring's size: one copy where `push` makes three.
+    pub fn push_line(&mut self, line: &[u8]) {
+        let line = &line[..line.len().min(N)];
+        self.reserve(line.len());
+        self.append(line);
+    }
+
     /// Makes room for `need` bytes by dropping whole lines from the front.
     fn reserve(&mut self, need: usize) {
         let need = need.min(N);
@@ -160,15 +169,7 @@ impl<const N: usize> LineBuf<N> {
     /// Every record has one: built from the end of one scratch buffer and
     /// appended once (as five pieces it cost some 400 instructions).
     pub fn push_timestamp(&mut self, micros: u64) {
-        // `[`, at most 14 digits of seconds (u64::MAX micros), `.`, 6, `] `:
-        // written into one scratch by the digit loop pieces use.
-        let mut t = [b' '; 24];
-        t[22] = b']';
-        put_digits(&mut t[..22], micros % 1_000_000, 10, 6, b'0');
-        t[15] = b'.';
-        let start = put_digits(&mut t[..15], micros / 1_000_000, 10, 5, b' ');
-        t[start - 1] = b'[';
-        append_cut(&mut self.buf, &mut self.len, &t[start - 1..]);
+        push_timestamp(&mut self.buf, &mut self.len, micros);
     }
 
     /// Appends each piece in turn (cut at the capacity).
@@ -198,6 +199,37 @@ pub enum Piece<'a> {
     Bytes(u64),
 }
 
+/// `LineBuf::push_timestamp` for every size (one copy of the code: under
+/// TCG each is translated once per boot): built from the end of one scratch
+/// buffer, the six fractional digits without a loop, and appended once (as
+/// five pieces it cost some 400 instructions, and every record has one).
+#[inline(never)]
+fn push_timestamp(buf: &mut [u8], len: &mut usize, micros: u64) {
+    // `[`, at most 14 digits of seconds (u64::MAX micros), `.`, 6, `] `.
+    let mut t = [b' '; 24];
+    t[22] = b']';
+    let mut frac = micros % 1_000_000;
+    for at in (16..22).rev() {
+        t[at] = b'0' + (frac % 10) as u8;
+        frac /= 10;
+    }
+    t[15] = b'.';
+    let mut secs = micros / 1_000_000;
+    let mut i = 15;
+    loop {
+        i -= 1;
+        t[i] = b'0' + (secs % 10) as u8;
+        secs /= 10;
+        if secs == 0 || i == 1 {
+            break;
+        }
+    }
+    // Right-aligned in five columns (the spaces are already there).
+    let start = i.min(10) - 1;
+    t[start] = b'[';
+    append_cut(buf, len, &t[start..]);
+}
+
 /// The one copy behind every `LineBuf` size's appends.
 #[inline(never)]
 fn append_cut(buf: &mut [u8], len: &mut usize, bytes: &[u8]) {
@@ -207,40 +239,14 @@ fn append_cut(buf: &mut [u8], len: &mut usize, bytes: &[u8]) {
     *len = at + n;
 }
 
-/// Writes `v` in `base` at the end of `out`, at least `width` digits (cut to
-/// 20) filled with `fill` (spaces before the digits, zeros between), and
-/// returns where it starts. `out` holds 20 digits and the fill (the pieces'
-/// scratch), or what the caller knows the value needs (the timestamp's).
-#[inline(never)]
-fn put_digits(out: &mut [u8], mut v: u64, base: u64, width: u8, fill: u8) -> usize {
-    let mut i = out.len();
-    let floor = out.len().saturating_sub((width as usize).min(20));
-    loop {
-        i -= 1;
-        out[i] = b"0123456789abcdef"[(v % base) as usize];
-        v /= base;
-        if v == 0 && i <= floor {
-            break;
-        }
-        if v == 0 && fill != b'0' {
-            // Space fill goes before the digits, zeros between.
-            while i > floor {
-                i -= 1;
-                out[i] = fill;
-            }
-            break;
-        }
-    }
-    i
-}
-
 #[inline(never)]
 pub(crate) fn push_pieces(buf: &mut [u8], len: &mut usize, pieces: &[Piece<'_>]) {
     for piece in pieces {
         // Digits are written from the end of a scratch buffer; 20 decimal
         // digits hold u64::MAX, and widths are cut to the scratch's size.
         let mut digits = [0u8; 24];
-        let (v, base, width, fill) = match *piece {
+        let mut i = digits.len();
+        let (mut v, base, width, fill) = match *piece {
             Piece::Str(s) => {
                 append_cut(buf, len, s.as_bytes());
                 continue;
@@ -252,7 +258,23 @@ pub(crate) fn push_pieces(buf: &mut [u8], len: &mut usize, pieces: &[Piece<'_>])
             Piece::Dec(v, width, fill) => (v, 10, width, fill),
             Piece::Hex(v, width) => (v, 16, width.saturating_sub(2), b'0'),
         };
-        let mut i = put_digits(&mut digits, v, base, width, fill);
+        let floor = digits.len() - (width as usize).min(20);
+        loop {
+            i -= 1;
+            digits[i] = b"0123456789abcdef"[(v % base) as usize];
+            v /= base;
+            if v == 0 && i <= floor {
+                break;
+            }
+            if v == 0 && fill != b'0' {
+                // Space fill goes before the digits, zeros between.
+                while i > floor {
+                    i -= 1;
+                    digits[i] = fill;
+                }
+                break;
+            }
+        }
         if base == 16 {
             i -= 2;
             digits[i] = b'0';
@@ -452,6 +474,26 @@ mod tests {
         }
         assert_eq!(find_newline(&[0x8a; 40]), None);
         assert_eq!(find_newline(&[]), None);
+    }
+
+    #[test]
+    fn push_line_stores_what_push_does() {
+        let mut a = LogRing::<64>::new();
+        let mut b = LogRing::<64>::new();
+        for (i, record) in ["first", "a longer second record", "3", "fourth one"]
+            .iter()
+            .enumerate()
+        {
+            let micros = 1_234_567 * i as u64;
+            a.push(micros, record);
+            let mut line = LineBuf::<64>::new();
+            line.push_timestamp(micros);
+            line.push_str(record);
+            line.push_str("\n");
+            b.push_line(&line.buf[..line.len]);
+            assert_eq!(text(&a), text(&b));
+            assert_eq!(a.dropped(), b.dropped());
+        }
     }
 
     #[test]

@@ -65,14 +65,15 @@ impl Log for KernelLogger {
 /// Stamps `text` (already prefixed for its level), appends it to the ring and
 /// echoes it to the console when the level is shown.
 fn emit(level: Level, text: &str) {
-    let micros = crate::irq::time::micros();
-    RING.lock().push(micros, text);
+    // The line is built once, for the ring and the console alike (`text`
+    // holds at most 256 bytes, so it is never cut here).
+    let mut out = LineBuf::<300>::new();
+    out.push_timestamp(crate::irq::time::micros());
+    out.push_str(text);
+    out.push_str("\n");
+    RING.lock().push_line(&out.buf[..out.len]);
     let console_level = CONSOLE_LEVEL.load(core::sync::atomic::Ordering::Relaxed);
     if linux_level(level) <= console_level && !QUIET.load(core::sync::atomic::Ordering::Relaxed) {
-        let mut out = LineBuf::<300>::new();
-        out.push_timestamp(micros);
-        out.push_str(text);
-        out.push_str("\n");
         crate::console::write_str(out.as_str());
     }
 }
