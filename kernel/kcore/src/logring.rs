@@ -47,6 +47,15 @@ impl<const N: usize> LogRing<N> {
         self.append(b"\n");
     }
 
+    /// Appends one record already formatted as a line (`[seconds.micros]
+    /// text` and its newline, as [`LogRing::push`] stores it), cut to the
+    /// ring's size: one copy where `push` makes three.
+    pub fn push_line(&mut self, line: &[u8]) {
+        let line = &line[..line.len().min(N)];
+        self.reserve(line.len());
+        self.append(line);
+    }
+
     /// Makes room for `need` bytes by dropping whole lines from the front.
     fn reserve(&mut self, need: usize) {
         let need = need.min(N);
@@ -55,12 +64,9 @@ impl<const N: usize> LogRing<N> {
             // searched in the ring's two contiguous parts, not byte by byte
             // through the modulo.
             let (a, b) = self.as_slices();
-            let n = match a.iter().position(|&c| c == b'\n') {
+            let n = match find_newline(a) {
                 Some(i) => i + 1,
-                None => b
-                    .iter()
-                    .position(|&c| c == b'\n')
-                    .map_or(a.len() + b.len(), |i| a.len() + i + 1),
+                None => find_newline(b).map_or(a.len() + b.len(), |i| a.len() + i + 1),
             };
             self.head = (self.head + n) % N;
             self.len -= n;
@@ -97,6 +103,29 @@ impl<const N: usize> LogRing<N> {
     pub fn bytes_used(&self) -> usize {
         self.len
     }
+}
+
+/// Index of the first newline in `bytes`. Once the ring is full every record
+/// drops the oldest line, so this runs for each one: eight bytes a step where
+/// aligned (a byte loop cost about four instructions a byte, some 400 a line).
+fn find_newline(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // SAFETY: every bit pattern is a valid `u64`; `align_to` reinterprets only the aligned middle.
+    let (head, words, tail) = unsafe { bytes.align_to::<u64>() };
+    if let Some(i) = head.iter().position(|&c| c == b'\n') {
+        return Some(i);
+    }
+    for (k, &w) in words.iter().enumerate() {
+        // A zero byte of `x` is a newline of `w`; the lowest flagged byte is
+        // the first zero (a borrow flags only bytes above one).
+        let x = u64::from_le(w) ^ (ONES * u64::from(b'\n'));
+        let zeros = x.wrapping_sub(ONES) & !x & (ONES << 7);
+        if zeros != 0 {
+            return Some(head.len() + 8 * k + (zeros.trailing_zeros() / 8) as usize);
+        }
+    }
+    let before = head.len() + 8 * words.len();
+    tail.iter().position(|&c| c == b'\n').map(|i| before + i)
 }
 
 /// A small fixed-capacity `fmt::Write` sink; output past capacity is cut.
@@ -137,14 +166,10 @@ impl<const N: usize> LineBuf<N> {
 
     /// Appends Linux's log timestamp, `[{:5}.{:06}] ` of seconds and
     /// microseconds, without `core::fmt`.
+    /// Every record has one: built from the end of one scratch buffer and
+    /// appended once (as five pieces it cost some 400 instructions).
     pub fn push_timestamp(&mut self, micros: u64) {
-        self.push_pieces(&[
-            Piece::Str("["),
-            Piece::Dec(micros / 1_000_000, 5, b' '),
-            Piece::Str("."),
-            Piece::Dec(micros % 1_000_000, 6, b'0'),
-            Piece::Str("] "),
-        ]);
+        push_timestamp(&mut self.buf, &mut self.len, micros);
     }
 
     /// Appends each piece in turn (cut at the capacity).
@@ -172,6 +197,37 @@ pub enum Piece<'a> {
     Hex(u64, u8),
     /// [`crate::units::Bytes`]'s `{}`.
     Bytes(u64),
+}
+
+/// `LineBuf::push_timestamp` for every size (one copy of the code: under
+/// TCG each is translated once per boot): built from the end of one scratch
+/// buffer, the six fractional digits without a loop, and appended once (as
+/// five pieces it cost some 400 instructions, and every record has one).
+#[inline(never)]
+fn push_timestamp(buf: &mut [u8], len: &mut usize, micros: u64) {
+    // `[`, at most 14 digits of seconds (u64::MAX micros), `.`, 6, `] `.
+    let mut t = [b' '; 24];
+    t[22] = b']';
+    let mut frac = micros % 1_000_000;
+    for at in (16..22).rev() {
+        t[at] = b'0' + (frac % 10) as u8;
+        frac /= 10;
+    }
+    t[15] = b'.';
+    let mut secs = micros / 1_000_000;
+    let mut i = 15;
+    loop {
+        i -= 1;
+        t[i] = b'0' + (secs % 10) as u8;
+        secs /= 10;
+        if secs == 0 || i == 1 {
+            break;
+        }
+    }
+    // Right-aligned in five columns (the spaces are already there).
+    let start = i.min(10) - 1;
+    t[start] = b'[';
+    append_cut(buf, len, &t[start..]);
 }
 
 /// The one copy behind every `LineBuf` size's appends.
@@ -272,6 +328,18 @@ mod tests {
             l.push_dec(v);
             assert_eq!(l.as_str(), format!("{v}"));
         }
+        for (v, w) in [
+            (5u64, 6u8),
+            (0, 3),
+            (0x12345, 4),
+            (u64::MAX, 22),
+            (0x10, 30),
+        ] {
+            let mut l = LineBuf::<64>::new();
+            l.push_pieces(&[Piece::Hex(v, w)]);
+            let want = format!("{v:#0w$x}", w = usize::from(w).min(22));
+            assert_eq!(l.as_str(), want, "{v:#x} width {w}");
+        }
         let mut short = LineBuf::<6>::new();
         short.push_str("ab");
         short.push_hex(0x12345);
@@ -299,6 +367,12 @@ mod tests {
             assert_eq!(
                 l.as_str(),
                 format!("{v:5}|{v:06}|{v:02}|{v:#018x}|{v}|{bytes}")
+            );
+            let mut big = LineBuf::<32>::new();
+            big.push_timestamp(v);
+            assert_eq!(
+                big.as_str(),
+                format!("[{:5}.{:06}] ", v / 1_000_000, v % 1_000_000)
             );
             let mut t = LineBuf::<32>::new();
             t.push_timestamp(v % 100_000_000_000);
@@ -378,6 +452,48 @@ mod tests {
         assert!(t.ends_with('\n'));
         r.push(1, "y");
         assert!(text(&r).ends_with("y\n"));
+    }
+
+    #[test]
+    fn finds_the_first_newline_at_any_offset() {
+        let mut bytes = [b'x'; 64];
+        for at in 0..64 {
+            bytes[at] = b'\n';
+            bytes[63 - at.min(62)] = b'\n';
+            let want = bytes.iter().position(|&c| c == b'\n');
+            for start in 0..9 {
+                let s = &bytes[start..];
+                assert_eq!(
+                    find_newline(s),
+                    s.iter().position(|&c| c == b'\n'),
+                    "{at} {start}"
+                );
+            }
+            assert_eq!(find_newline(&bytes), want);
+            bytes = [b'x'; 64];
+        }
+        assert_eq!(find_newline(&[0x8a; 40]), None);
+        assert_eq!(find_newline(&[]), None);
+    }
+
+    #[test]
+    fn push_line_stores_what_push_does() {
+        let mut a = LogRing::<64>::new();
+        let mut b = LogRing::<64>::new();
+        for (i, record) in ["first", "a longer second record", "3", "fourth one"]
+            .iter()
+            .enumerate()
+        {
+            let micros = 1_234_567 * i as u64;
+            a.push(micros, record);
+            let mut line = LineBuf::<64>::new();
+            line.push_timestamp(micros);
+            line.push_str(record);
+            line.push_str("\n");
+            b.push_line(&line.buf[..line.len]);
+            assert_eq!(text(&a), text(&b));
+            assert_eq!(a.dropped(), b.dropped());
+        }
     }
 
     #[test]

@@ -326,15 +326,29 @@ fn shstrtab_bytes<'a>(
 }
 
 /// A string table: names are found (NUL) and checked (UTF-8) one at a time,
-/// when asked for.
+/// when asked for; or, for a table whose every name is read (the section
+/// names), checked as a whole once ([`Names::whole`]).
 #[derive(Clone, Copy, Debug, Default)]
 struct Names<'a> {
     bytes: &'a [u8],
+    /// The table as text, when it was checked whole and is UTF-8.
+    text: Option<&'a str>,
 }
 
 impl<'a> Names<'a> {
     fn new(bytes: &'a [u8]) -> Self {
-        Names { bytes }
+        Names { bytes, text: None }
+    }
+
+    /// A table checked for UTF-8 once: its names are then sliced from it (a
+    /// name is UTF-8 when it starts on a character boundary) instead of each
+    /// checked (a call of `from_utf8` a section). One that is not UTF-8 is
+    /// checked name by name, with the same errors.
+    fn whole(bytes: &'a [u8]) -> Self {
+        Names {
+            bytes,
+            text: core::str::from_utf8(bytes).ok(),
+        }
     }
 
     /// The NUL-terminated name at `offset`.
@@ -348,9 +362,13 @@ impl<'a> Names<'a> {
             .iter()
             .position(|&b| b == 0)
             .ok_or_else(|| format!("string at {offset:#x} is not NUL-terminated"))?;
-        tail.get(..len)
-            .and_then(|n| core::str::from_utf8(n).ok())
-            .ok_or_else(|| format!("string at {offset:#x} is not UTF-8"))
+        match self.text {
+            // The NUL at `offset + len` ends a character, so only `offset`
+            // needs to be a boundary.
+            Some(text) => text.get(offset..offset + len),
+            None => tail.get(..len).and_then(|n| core::str::from_utf8(n).ok()),
+        }
+        .ok_or_else(|| format!("string at {offset:#x} is not UTF-8"))
     }
 }
 
@@ -730,7 +748,7 @@ impl<'a> Object<'a> {
                 detail: "table lies outside the file".into(),
             })?;
         let names = match shstrtab {
-            Some(_) => Some(Names::new(shstrtab_bytes(&file, bytes, table_bytes)?)),
+            Some(_) => Some(Names::whole(shstrtab_bytes(&file, bytes, table_bytes)?)),
             None => None,
         };
         for index in 0..count {
@@ -1031,6 +1049,17 @@ impl<'a> Object<'a> {
             return sym.name;
         }
         self.strtab.get(sym.name_offset as usize).unwrap_or("?")
+    }
+
+    /// The symbol table's entries as stored (24 bytes each, not checked), for
+    /// a copy read later (backtraces) with the checks [`Object::symbol`]
+    /// would make of what it uses.
+    pub fn symbol_table_bytes(&self) -> &'a [u8] {
+        match self.symtab {
+            Words::W64(w) => bytemuck::cast_slice(w),
+            Words::W32(w) => bytemuck::cast_slice(w),
+            Words::Bytes(b) => b,
+        }
     }
 
     /// The symbol table's string table (names at [`Symbol::name_offset`]).

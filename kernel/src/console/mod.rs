@@ -368,12 +368,12 @@ fn early_rx_interrupt(_intid: u32, _ctx: usize) {
 
 /// The tty name the console should use (`console=` on the command line,
 /// default `ttyAMA0`).
-fn wanted_tty() -> String {
+fn wanted_tty() -> &'static str {
     let args = crate::machine::boot_info()
         .map(|b| b.bootargs.as_str())
         .unwrap_or("");
     let name = kcore::cmdline::get(args, "console").unwrap_or("ttyAMA0");
-    String::from(name.split(',').next().unwrap_or(name))
+    name.split(',').next().unwrap_or(name)
 }
 
 /// Moves the console to tty `name`; opens it (taking a reference on its module).
@@ -424,10 +424,11 @@ fn module_live(module: &Arc<crate::module::Module>) {
     if ON_TTY.load(Ordering::Acquire) {
         return;
     }
+    // Every module that goes live asks: the module's objects are compared
+    // where they are, not copied out.
     let wanted = wanted_tty();
-    let provides = module.resources().iter().any(|o| o.name() == wanted);
-    if provides {
-        if let Err(e) = attach(&wanted) {
+    if module.has_resource(|o| o.name() == wanted) {
+        if let Err(e) = attach(wanted) {
             log::warn!("console: cannot use {wanted}: {e}");
         }
     }

@@ -24,7 +24,17 @@ pub unsafe extern "C" fn printk(
         5 | 6 => log::Level::Info,
         _ => log::Level::Debug,
     };
-    owner_name(owner_ptr, |name| log::log!(level, "{name}: {text}"));
+    // `NAME: TEXT`, as `log::log!(level, "{name}: {text}")` records it.
+    owner_name(owner_ptr, |name| {
+        crate::klog::record(
+            level,
+            &[
+                crate::klog::Piece::Str(name),
+                crate::klog::Piece::Str(": "),
+                crate::klog::Piece::Str(text),
+            ],
+        )
+    });
 }
 
 /// # Safety

@@ -65,14 +65,15 @@ impl Log for KernelLogger {
 /// Stamps `text` (already prefixed for its level), appends it to the ring and
 /// echoes it to the console when the level is shown.
 fn emit(level: Level, text: &str) {
-    let micros = crate::irq::time::micros();
-    RING.lock().push(micros, text);
+    // The line is built once, for the ring and the console alike (`text`
+    // holds at most 256 bytes, so it is never cut here).
+    let mut out = LineBuf::<300>::new();
+    out.push_timestamp(crate::irq::time::micros());
+    out.push_str(text);
+    out.push_str("\n");
+    RING.lock().push_line(&out.buf[..out.len]);
     let console_level = CONSOLE_LEVEL.load(core::sync::atomic::Ordering::Relaxed);
     if linux_level(level) <= console_level && !QUIET.load(core::sync::atomic::Ordering::Relaxed) {
-        let mut out = LineBuf::<300>::new();
-        out.push_timestamp(micros);
-        out.push_str(text);
-        out.push_str("\n");
         crate::console::write_str(out.as_str());
     }
 }
@@ -84,6 +85,21 @@ pub fn info(pieces: &[Piece<'_>]) {
     let mut line = LineBuf::<256>::new();
     line.push_pieces(pieces);
     emit(Level::Info, line.as_str());
+}
+
+/// Logs a record built from `pieces` at `level`: what `log::log!` records
+/// for the same text (the same `ERROR: `/`WARNING: ` prefix), without the
+/// `log` crate's dispatch, `core::fmt`, or a second copy of a line the
+/// caller built first (every module load logs several records).
+pub fn record(level: Level, pieces: &[Piece<'_>]) {
+    let mut line = LineBuf::<256>::new();
+    match level {
+        Level::Error => line.push_str("ERROR: "),
+        Level::Warn => line.push_str("WARNING: "),
+        _ => {}
+    }
+    line.push_pieces(pieces);
+    emit(level, line.as_str());
 }
 
 static QUIET: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
@@ -101,6 +117,7 @@ pub fn init(loglevel: Option<u8>) {
         CONSOLE_LEVEL.store(l.saturating_sub(1), core::sync::atomic::Ordering::Relaxed);
     }
     let _ = log::set_logger(&LOGGER);
+    crate::module::set_record_sink(record);
     log::set_max_level(LevelFilter::Debug);
 }
 

@@ -164,8 +164,7 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
     clock.lap(0);
     let object = Object::parse(checked.elf).map_err(|e| noexec(file_stem, e))?;
     clock.lap(1);
-    // `.modinfo` read once: its `key=value` strings, in order.
-    let modinfo: Vec<&str> = object.modinfo().collect();
+    let modinfo = read_modinfo(&object);
     let (name, mut taints) = check_modinfo(&modinfo, file_stem)?;
     if checked.unverified.is_some() {
         signing::taint_unsigned(&name);
@@ -184,7 +183,13 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
             .map_err(|e| ModError::new(errno::ENOMEM, format!("{name}: {e}")))?;
     // `__this_module` resolves to the Module's address, so the Module exists
     // before relocation; what is known only afterwards is set in `publish`.
-    let mut module = Arc::new(new_module(&modinfo, name, &mem, &txn, imports.pinned_by));
+    let mut module = Arc::new(new_module(
+        modinfo.joined,
+        name,
+        &mem,
+        &txn,
+        imports.pinned_by,
+    ));
     if let Some(m) = Arc::get_mut(&mut module) {
         m.taints = taints;
         m.signer = checked.signer.map(|v| v.signer);
@@ -197,7 +202,7 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
     clock.lap(6);
     let exports = read_exports(&module, &loaded)?;
     apply_params(&module, &loaded, args)?;
-    let symbols = function_symbols(&object, &loaded);
+    let text_sections = text_sections(&loaded);
     log_gdb_command(&module.name, &loaded);
     clock.lap(7);
     protect(&module)?;
@@ -208,7 +213,8 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
         })?;
         m.init = loaded.init;
         m.cleanup = loaded.cleanup;
-        m.symbols = symbols;
+        m.symtab = object.symbol_table_bytes().into();
+        m.text_sections = text_sections;
         m.symbol_names = object.string_table().into();
         m.relocations = loaded.stats.relocation_total();
         m.prelinked = layout.prelinked.unwrap_or(0);
@@ -217,23 +223,95 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
     // The transaction's clones of the handle are taken only now, after the
     // `Arc::get_mut` above.
     txn.image_of = Some(Arc::clone(&module));
-    publish(&module, &exports, &mut txn)?;
+    publish(&module, exports, &mut txn)?;
     let result = run_init(module, txn);
     clock.lap(9);
     result
 }
 
+/// What the load reads from `.modinfo`: its `key=value` strings, in order,
+/// joined by NULs as the `Module` keeps them, and the first `name=`, `abi=`
+/// and `license=` values.
+struct Modinfo<'a> {
+    joined: String,
+    name: Option<&'a str>,
+    abi: Option<&'a str>,
+    license: Option<&'a str>,
+}
+
+/// `kv`'s value if its key is `key`: compared byte by byte (with the target's
+/// `+strict-align` a slice `==` is a `memcmp` call), most keys failing at
+/// their first byte.
+#[inline(always)]
+fn value_of<'a>(kv: &'a str, key: &str) -> Option<&'a str> {
+    let bytes = kv.as_bytes();
+    if bytes.len() > key.len()
+        && bytes.iter().zip(key.bytes()).all(|(&a, b)| a == b)
+        && bytes[key.len()] == b'='
+    {
+        kv.get(key.len() + 1..)
+    } else {
+        None
+    }
+}
+
+impl<'a> Modinfo<'a> {
+    /// Records one non-empty `key=value` string.
+    #[inline(always)]
+    fn add(&mut self, kv: &'a str) {
+        if !self.joined.is_empty() {
+            self.joined.push('\0');
+        }
+        self.joined.push_str(kv);
+        let slot = match kv.as_bytes().first() {
+            Some(b'n') => value_of(kv, "name").map(|v| (&mut self.name, v)),
+            Some(b'a') => value_of(kv, "abi").map(|v| (&mut self.abi, v)),
+            Some(b'l') => value_of(kv, "license").map(|v| (&mut self.license, v)),
+            _ => None,
+        };
+        if let Some((slot, value)) = slot {
+            slot.get_or_insert(value);
+        }
+    }
+}
+
+/// `.modinfo` read once, in one pass (see [`Modinfo`]): one allocation, the
+/// section's size. The strings are those of `Object::modinfo` (non-empty,
+/// UTF-8 ones).
+fn read_modinfo<'a>(object: &Object<'a>) -> Modinfo<'a> {
+    let data: &'a [u8] = object
+        .sections()
+        .iter()
+        .find(|s| s.name == modloader::MODINFO_SECTION)
+        .map_or(&[], |s| s.data);
+    let mut info = Modinfo {
+        joined: String::with_capacity(data.len()),
+        name: None,
+        abi: None,
+        license: None,
+    };
+    match core::str::from_utf8(data) {
+        // The usual case: the whole section is UTF-8, so each string in it
+        // is (a NUL never splits a character): one check, and the NULs found
+        // by `memchr` (a byte loop and a check a string cost 2.5 k for hello).
+        Ok(text) => text
+            .split('\0')
+            .filter(|kv| !kv.is_empty())
+            .for_each(|kv| info.add(kv)),
+        Err(_) => object.modinfo().for_each(|kv| info.add(kv)),
+    }
+    info
+}
+
 /// Step: `.modinfo` checks. Returns the module's name and the taint flags it
 /// brings.
-fn check_modinfo(modinfo: &[&str], file_stem: &str) -> Result<(String, u32), ModError> {
-    let get = |key: &str| {
-        modinfo
-            .iter()
-            .find_map(|kv| kv.strip_prefix(key).and_then(|rest| rest.strip_prefix('=')))
-    };
-    let name = get("name").unwrap_or(file_stem).to_string();
+fn check_modinfo(modinfo: &Modinfo<'_>, file_stem: &str) -> Result<(String, u32), ModError> {
+    let Modinfo {
+        name, abi, license, ..
+    } = *modinfo;
+    let name = name.unwrap_or(file_stem).to_string();
     let mut taints = 0;
-    match get("abi") {
+    match abi {
         Some(v) if v.parse::<u32>() == Ok(kabi::ABI_VERSION) => {}
         Some(v) => {
             return Err(noexec(
@@ -254,7 +332,7 @@ fn check_modinfo(modinfo: &[&str], file_stem: &str) -> Result<(String, u32), Mod
             ))
         }
     }
-    match get("license") {
+    match license {
         Some(
             "GPL"
             | "GPL v2"
@@ -380,7 +458,7 @@ fn resolve_imports<'a>(
 /// The `Module` for an image just allocated (fields known only after
 /// relocation are filled in by `load`).
 fn new_module(
-    modinfo: &[&str],
+    modinfo: String,
     name: String,
     mem: &ModuleMemory,
     txn: &Txn,
@@ -395,10 +473,11 @@ fn new_module(
         text: mem.text_bounds(),
         init: None,
         cleanup: None,
-        modinfo: modinfo.join("\0"),
+        modinfo,
         uses: txn.deps.clone(),
         pinned_by,
-        symbols: Vec::new(),
+        symtab: Default::default(),
+        text_sections: Vec::new(),
         symbol_names: Default::default(),
         relocations: 0,
         prelinked: 0,
@@ -522,66 +601,48 @@ fn apply_params(module: &Module, loaded: &LoadedModule<'_>, args: &[&str]) -> Re
     Ok(())
 }
 
-/// Every function defined in a placed text section (address, size, name
-/// offset in the string table), in symbol-table order, for backtraces.
-fn function_symbols(object: &Object<'_>, loaded: &LoadedModule<'_>) -> Vec<(u64, u64, u32)> {
-    const STT_FUNC: u8 = 2;
-    // Per section index: (address, size) of a placed text section.
-    let mut text_of = alloc::vec![None; object.sections().len() + 1];
-    for p in loaded
+/// The placed text sections, (section index, address, size), for
+/// [`Module::function_at`].
+fn text_sections(loaded: &LoadedModule<'_>) -> Vec<(usize, u64, u64)> {
+    loaded
         .sections
         .iter()
         .filter(|p| p.region == RegionKind::Text)
-    {
-        if let Some(slot) = text_of.get_mut(p.index) {
-            *slot = Some((p.address, p.size));
-        }
-    }
-    // Read as stored (most are locals no relocation names, never checked):
-    // a function counts when its section is placed text and its value lies
-    // inside it, the check `Object::symbol` makes; others are left out.
-    let mut syms = Vec::with_capacity(object.symbol_count());
-    object.for_each_raw_symbol(|_, s| {
-        if s.sym_type != STT_FUNC {
-            return;
-        }
-        if let Some(&Some((base, size))) = text_of.get(usize::from(s.shndx)) {
-            if s.value <= size {
-                syms.push((base.wrapping_add(s.value), s.size, s.name_offset));
-            }
-        }
-    });
-    // Not sorted: `Module::function_at` (oops reports only) scans them.
-    // Sized for every symbol above (no regrowth); the module keeps only
-    // what it uses.
-    syms.shrink_to_fit();
-    syms
+        .map(|p| (p.index, p.address, p.size))
+        .collect()
 }
 
 /// For `make debug`: the gdb command that loads this module's symbols where
 /// it was placed (the .ko.debug file has the same section names), as a debug
 /// record (`dmesg`):
 /// `NAME: gdb: add-symbol-file build/modules/NAME.ko.debug -s .text ADDR ...`.
-/// Built with string copies and a hex loop, one `{}` for `core::fmt` (every
-/// load pays for it; formatted piece by piece it cost about 4.9 k instructions).
+/// Built as a list of pieces for the log ring (`super::record`), not through
+/// `core::fmt` and the `log` crate: every load pays for it.
 fn log_gdb_command(name: &str, loaded: &LoadedModule<'_>) {
+    use kcore::logring::Piece;
     if !log::log_enabled!(log::Level::Debug) {
         return;
     }
-    let mut line = kcore::logring::LineBuf::<256>::new();
-    line.push_str(name);
-    line.push_str(": gdb: add-symbol-file build/modules/");
-    line.push_str(name);
-    line.push_str(".ko.debug");
-    for sect in [".text", ".rodata", ".data", ".bss"] {
+    let mut pieces = [Piece::Str(""); 4 + 4 * 2];
+    pieces[..4].copy_from_slice(&[
+        Piece::Str(name),
+        Piece::Str(": gdb: add-symbol-file build/modules/"),
+        Piece::Str(name),
+        Piece::Str(".ko.debug"),
+    ]);
+    let mut n = 4;
+    for (sect, option) in [
+        (".text", " -s .text "),
+        (".rodata", " -s .rodata "),
+        (".data", " -s .data "),
+        (".bss", " -s .bss "),
+    ] {
         if let Some(p) = loaded.sections.iter().find(|p| p.name == sect) {
-            line.push_str(" -s ");
-            line.push_str(sect);
-            line.push_str(" ");
-            line.push_hex(p.address);
+            pieces[n..n + 2].copy_from_slice(&[Piece::Str(option), Piece::Hex(p.address, 0)]);
+            n += 2;
         }
     }
-    log::debug!("{}", line.as_str());
+    super::record(log::Level::Debug, &pieces[..n]);
 }
 
 /// Step: the image mapped at its run-time addresses with its final
@@ -598,7 +659,7 @@ fn protect(module: &Module) -> Result<(), ModError> {
 /// Step: exports visible, module listed (COMING: no references yet).
 fn publish(
     module: &Arc<Module>,
-    exports: &[(String, u64, u32)],
+    exports: Vec<(String, u64, u32)>,
     txn: &mut Txn,
 ) -> Result<(), ModError> {
     symtab::add_module_exports(module, exports).map_err(|dup| {
@@ -617,7 +678,6 @@ fn publish(
 /// undone, unless init left something registered: then the module stays,
 /// FAILED, since objects still point into it.
 fn run_init(module: Arc<Module>, txn: Txn) -> Result<Arc<Module>, ModError> {
-    let name = module.name.clone();
     let result = match module.init {
         None => Ok(0),
         // SAFETY: `init` is the relocated address of `init_module`, in the text just made executable; it takes no arguments.
@@ -635,6 +695,7 @@ fn run_init(module: Arc<Module>, txn: Txn) -> Result<Arc<Module>, ModError> {
         Err(modcall::Fault) => (errno::EFAULT, "faulted".to_string()),
         Ok(r) => ((r as i32).abs(), format!("returned {r}")),
     };
+    let name = module.name.clone();
     let leftovers = module.resources();
     if !leftovers.is_empty() {
         module.refs.set_failed();
@@ -653,24 +714,30 @@ fn run_init(module: Arc<Module>, txn: Txn) -> Result<Arc<Module>, ModError> {
     Err(ModError::new(err, format!("{name}: init {what}")))
 }
 
-/// `NAME: loaded at ADDR (SIZE bytes, N relocations[, N prelinked], N veneers)`, at info
-/// level: built as the gdb record is (`log_gdb_command`), one `{}` for
-/// `core::fmt`, since every load logs it.
+/// `NAME: loaded at ADDR (SIZE bytes, N relocations[, N prelinked], N
+/// veneers)`, at info level: built as the gdb record is
+/// (`log_gdb_command`), since every load logs it.
 fn log_loaded(module: &Module) {
-    let mut line = kcore::logring::LineBuf::<160>::new();
-    line.push_str(&module.name);
-    line.push_str(": loaded at ");
-    line.push_hex(module.base);
-    line.push_str(" (");
-    line.push_dec(module.size as u64);
-    line.push_str(" bytes, ");
-    line.push_dec(module.relocations);
-    line.push_str(" relocations, ");
-    if module.prelinked != 0 {
-        line.push_dec(module.prelinked);
-        line.push_str(" prelinked, ");
-    }
-    line.push_dec(module.veneers as u64);
-    line.push_str(" veneers)");
-    log::info!("{}", line.as_str());
+    use kcore::logring::Piece;
+    let (prelinked, prelinked_text) = match module.prelinked {
+        0 => (Piece::Str(""), Piece::Str("")),
+        n => (Piece::Dec(n, 0, b' '), Piece::Str(" prelinked, ")),
+    };
+    super::record(
+        log::Level::Info,
+        &[
+            Piece::Str(&module.name),
+            Piece::Str(": loaded at "),
+            Piece::Hex(module.base, 0),
+            Piece::Str(" ("),
+            Piece::Dec(module.size as u64, 0, b' '),
+            Piece::Str(" bytes, "),
+            Piece::Dec(module.relocations, 0, b' '),
+            Piece::Str(" relocations, "),
+            prelinked,
+            prelinked_text,
+            Piece::Dec(module.veneers as u64, 0, b' '),
+            Piece::Str(" veneers)"),
+        ],
+    );
 }

@@ -129,25 +129,26 @@ pub fn resolve(name: &str) -> Option<Resolved> {
     MODULE_EXPORTS.lock().get(name).cloned()
 }
 
-/// Registers a module's exports; fails (registering none) on a name that is
-/// already exported, returning it.
+/// Registers a module's exports (their names moved into the table, not
+/// copied); fails (registering none) on a name that is already exported,
+/// returning it.
 pub fn add_module_exports(
     owner: &Arc<Module>,
-    exports: &[(String, u64, u32)],
+    exports: Vec<(String, u64, u32)>,
 ) -> Result<(), String> {
     let table = kernel_table();
     let mut map = MODULE_EXPORTS.lock();
-    for (name, _, _) in exports {
+    for (name, _, _) in &exports {
         if map.contains_key(name) || table.find(name).is_some() {
             return Err(name.clone());
         }
     }
     for (name, addr, crc) in exports {
         map.insert(
-            name.clone(),
+            name,
             Resolved {
-                addr: *addr,
-                crc: *crc,
+                addr,
+                crc,
                 flags: 0,
                 owner: Some(Arc::clone(owner)),
             },

@@ -45,8 +45,14 @@ impl<'a> Versions<'a> {
                 let (crc, field) = chunk.split_at(8);
                 // The entry's name is `name` when it ends where `name` does (a
                 // NUL there, or the field's end) and has the same bytes: the
-                // cheap test first.
-                let ends_there = field.get(name.len()).is_none_or(|&b| b == 0);
+                // cheap tests first. The field is NUL-padded, so every shorter
+                // name has a NUL there too: its byte before must be `name`'s
+                // last (a `memcmp` call otherwise for each of them).
+                let ends_there = field.get(name.len()).is_none_or(|&b| b == 0)
+                    && name
+                        .len()
+                        .checked_sub(1)
+                        .is_none_or(|i| field.get(i) == name.get(i));
                 if ends_there && field.get(..name.len()) == Some(name) {
                     let mut crc_bytes = [0u8; 8];
                     crc_bytes.copy_from_slice(crc);

@@ -120,8 +120,8 @@ pub fn unload(name: &str, force: bool) -> Result<(), ModError> {
             Ok(_) => {}
         }
     }
-    let left = module.resources();
-    if !left.is_empty() {
+    if module.has_resource(|_| true) {
+        let left = module.resources();
         module.refs.set_failed();
         symtab::remove_module_exports(&module);
         log::error!(
@@ -150,5 +150,11 @@ fn finish_unload(module: &Arc<Module>) {
     for p in &module.uses {
         p.refs.put();
     }
-    log::info!("{}: unloaded", module.name);
+    super::record(
+        log::Level::Info,
+        &[
+            kcore::logring::Piece::Str(&module.name),
+            kcore::logring::Piece::Str(": unloaded"),
+        ],
+    );
 }
