@@ -62,25 +62,30 @@ impl<'a> Device<'a> {
     }
 
     pub fn is_compatible(&self, with: &str) -> bool {
+        self.has_compatible(with.as_bytes(), false)
+    }
+
+    /// Whether one compatible string is exactly the bytes `with` (a name a
+    /// module passed, not checked as UTF-8: bytes that are not match none).
+    pub fn is_compatible_bytes(&self, with: &[u8]) -> bool {
         self.has_compatible(with, false)
     }
 
     /// Whether a compatible string starts with `prefix`.
     pub fn has_compatible_prefix(&self, prefix: &str) -> bool {
-        self.has_compatible(prefix, true)
+        self.has_compatible(prefix.as_bytes(), true)
     }
 
     /// One copy of the search behind both queries: boot asks it for several
     /// names per device, and under QEMU's TCG each inlined copy of the
     /// split-and-validate loop would be translated again.
     ///
-    /// Compared as bytes: an entry equal to `with` (a `str`) is UTF-8, so only
-    /// a prefix match is checked for it; checking every entry as UTF-8 first
+    /// Compared as bytes: an entry equal to `with` needs no UTF-8 check, so
+    /// only a prefix match is checked for it; checking every entry as UTF-8 first
     /// cost ~70 instructions an entry, and `dt_find_compatible` runs this on
     /// every device for each of the 32 virtio-mmio slots.
     #[inline(never)]
-    fn has_compatible(&self, with: &str, prefix: bool) -> bool {
-        let with = with.as_bytes();
+    fn has_compatible(&self, with: &[u8], prefix: bool) -> bool {
         self.compatible.split(|&b| b == 0).any(|c| {
             if prefix {
                 !c.is_empty() && c.starts_with(with) && core::str::from_utf8(c).is_ok()

@@ -1,7 +1,7 @@
 //! Device exports: device-tree lookup, device registration, tty input,
 //! `request_module`.
 
-use super::{cstr_name, cstr_str, owner};
+use super::{cstr_bytes, cstr_name, owner};
 use crate::kobject::{self, Kind, Ops};
 use kabi::{errno, DeviceDesc, DeviceKind, DtDevice, ThisModule};
 
@@ -9,7 +9,7 @@ use kabi::{errno, DeviceDesc, DeviceKind, DtDevice, ThisModule};
 /// asked for, the index, and the device's position in `machine::devices()`
 /// (which never changes after boot).
 struct FindCursor {
-    compatible: alloc::string::String,
+    compatible: alloc::vec::Vec<u8>,
     index: u32,
     position: usize,
 }
@@ -24,7 +24,7 @@ pub unsafe extern "C" fn dt_find_compatible(
     index: u32,
     out: *mut DtDevice,
 ) -> i32 {
-    let (Some(compat), false) = (cstr_str(compatible), out.is_null()) else {
+    let (Some(compat), false) = (cstr_bytes(compatible), out.is_null()) else {
         return -errno::EINVAL;
     };
     let devices = crate::machine::devices();
@@ -35,7 +35,7 @@ pub unsafe extern "C" fn dt_find_compatible(
     {
         let last = FIND_CURSOR.lock();
         if let Some(c) = last.as_ref() {
-            if c.compatible.as_str() == compat && index > c.index {
+            if *c.compatible == *compat && index > c.index {
                 (position, seen) = (c.position + 1, c.index + 1);
             }
         }
@@ -44,7 +44,7 @@ pub unsafe extern "C" fn dt_find_compatible(
         .iter()
         .enumerate()
         .skip(position)
-        .filter(|(_, d)| d.is_compatible(compat))
+        .filter(|(_, d)| d.is_compatible_bytes(compat))
         .nth((index - seen) as usize);
     let Some((at, d)) = found else {
         return -errno::ENODEV;
@@ -53,7 +53,7 @@ pub unsafe extern "C" fn dt_find_compatible(
         let mut last = FIND_CURSOR.lock();
         match last.as_mut() {
             // The same string as last time: keep its copy.
-            Some(c) if c.compatible.as_str() == compat => (c.index, c.position) = (index, at),
+            Some(c) if *c.compatible == *compat => (c.index, c.position) = (index, at),
             _ => {
                 *last = Some(FindCursor {
                     compatible: compat.into(),

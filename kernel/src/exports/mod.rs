@@ -98,13 +98,18 @@ fn cstr_name(p: *const u8) -> Option<String> {
 /// The NUL-terminated UTF-8 string at `p` (at most 64 bytes with the NUL),
 /// borrowed for the call that passed it: for lookups that keep nothing.
 fn cstr_str<'a>(p: *const u8) -> Option<&'a str> {
+    core::str::from_utf8(cstr_bytes(p)?).ok()
+}
+
+/// The bytes of the NUL-terminated string at `p` (at most 64 with the NUL),
+/// without the NUL, not checked as UTF-8, borrowed for the call.
+fn cstr_bytes<'a>(p: *const u8) -> Option<&'a [u8]> {
     if p.is_null() {
         return None;
     }
     // SAFETY: the module passes a NUL-terminated string; we stop at 64 bytes.
     let bytes = unsafe { core::slice::from_raw_parts(p, 64) };
-    let c = CStr::from_bytes_until_nul(bytes).ok()?;
-    c.to_str().ok()
+    Some(CStr::from_bytes_until_nul(bytes).ok()?.to_bytes())
 }
 
 /// Runs `f` with the name of the module whose handle is `ptr` ("?" for an
