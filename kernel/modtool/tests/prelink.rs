@@ -123,6 +123,11 @@ fn a_prelinked_object_still_links_like_lld() {
 
 /// The byte offset of section `name` in `bytes`.
 fn section_offset(bytes: &[u8], name: &str) -> usize {
+    section_range(bytes, name).0
+}
+
+/// The byte offset and size of section `name` in `bytes`.
+fn section_range(bytes: &[u8], name: &str) -> (usize, usize) {
     use elf::endian::LittleEndian;
     let file = elf::ElfBytes::<LittleEndian>::minimal_parse(bytes).unwrap();
     let (shdrs, strtab) = file.section_headers_with_strtab().unwrap();
@@ -130,7 +135,7 @@ fn section_offset(bytes: &[u8], name: &str) -> usize {
     shdrs
         .iter()
         .find(|s| strtab.get(s.sh_name as usize).unwrap() == name)
-        .map(|s| s.sh_offset as usize)
+        .map(|s| (s.sh_offset as usize, s.sh_size as usize))
         .unwrap_or_else(|| panic!("no section {name}"))
 }
 
@@ -227,5 +232,43 @@ fn a_prelinked_object_is_refused_at_other_distances_and_its_section_checked() {
     assert!(
         image == want,
         "the fallback image differs from the original's"
+    );
+}
+
+#[test]
+fn every_byte_of_modprelink_mutated_loads_falls_back_or_is_refused_without_panic() {
+    let dir = workdir("prelink-mutate");
+    let obj = build_rust(&dir, "module.rs", "static", "small", "2");
+    let (prelinked, _) = prelink(&obj);
+    let bytes = std::fs::read(&prelinked).unwrap();
+    let (at, len) = section_range(&bytes, ".modprelink");
+    let (_, want) = load_shifted(&std::fs::read(&obj).unwrap(), 0).unwrap();
+    let (mut loaded, mut refused) = (0, 0);
+    for i in at..at + len {
+        for value in [0u8, 0xff, bytes[i].wrapping_add(1), bytes[i] ^ 0x80] {
+            let mut m = bytes.clone();
+            m[i] = value;
+            // The fuzz entry point: parse, plan (with `.modprelink`), load.
+            let _ = modloader::fuzz_one(&m);
+            match load_shifted(&m, 0) {
+                Ok((layout, image)) => {
+                    loaded += 1;
+                    // A changed header, size or slot is not used: the RELA
+                    // tables are, and give the original image. (A changed
+                    // entry is that entry's doing, as in any RELA table.)
+                    if layout.prelinked.is_none() {
+                        assert!(
+                            image == want,
+                            "fallback image differs (byte {i} = {value:#x})"
+                        );
+                    }
+                }
+                Err(_) => refused += 1,
+            }
+        }
+    }
+    assert!(
+        loaded > 0 && refused > 0,
+        "loaded {loaded}, refused {refused}"
     );
 }
