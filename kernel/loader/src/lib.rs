@@ -79,30 +79,11 @@ pub fn fuzz_one(data: &[u8]) -> Option<LoadError> {
     if layout.text.size > CAP || layout.rodata.size > CAP || layout.data.size > CAP {
         return None;
     }
-    let mut text = alloc::vec![0u8; layout.text.size as usize];
-    let mut rodata = alloc::vec![0u8; layout.rodata.size as usize];
-    let mut data_region = alloc::vec![0u8; layout.data.size as usize];
     // Placed as the kernel places a module, so `.modprelink` applies.
-    let base = 0x4000_0000u64;
-    let (rodata_base, data_base) = prelink::consecutive_bases(&layout, base)?;
-    let regions = Regions {
-        text: Region {
-            base,
-            bytes: &mut text,
-        },
-        rodata: Region {
-            base: rodata_base,
-            bytes: &mut rodata,
-        },
-        data: Region {
-            base: data_base,
-            bytes: &mut data_region,
-        },
-    };
     let mut resolver = |name: &str| {
         name.len()
             .is_multiple_of(2)
             .then_some(0x3800_0000 + name.len() as u64 * 16)
     };
-    object.load(&layout, regions, &mut resolver).err()
+    prelink::load_consecutive(&object, &layout, 0x4000_0000, &mut resolver).err()
 }

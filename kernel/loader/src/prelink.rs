@@ -52,7 +52,7 @@ use alloc::vec::Vec;
 
 use crate::error::{LoadError, RegionKind};
 use crate::layout::{is_adrp, Layout, PlanOptions, ERRATUM_843419_FIRST_BAD_OFFSET};
-use crate::load::{Region, Regions};
+use crate::load::{Region, Regions, SymbolResolver};
 use crate::object::{Object, RelaTable, Section, SectionClass, SymbolDef, Words};
 use crate::reloc::{CheckedSymbols, Reloc, RelocKind};
 
@@ -209,6 +209,43 @@ fn region_code(kind: RegionKind) -> u64 {
     }
 }
 
+/// Loads `object` as planned by `layout` into fresh buffers, text at
+/// `text_base` (page-aligned) and the other regions placed as the kernel
+/// places them ([`consecutive_bases`]); returns the three regions' bytes one
+/// after the other (text, rodata, data, each its planned size). For the
+/// build, the host tools and the fuzz target.
+pub fn load_consecutive(
+    object: &Object<'_>,
+    layout: &Layout,
+    text_base: u64,
+    resolver: &mut dyn SymbolResolver,
+) -> Result<Vec<u8>, LoadError> {
+    let too_large = || LoadError::TooLarge {
+        reason: "regions past the end of the address space".into(),
+    };
+    let (rodata_base, data_base) = consecutive_bases(layout, text_base).ok_or_else(too_large)?;
+    let sizes = [layout.text.size, layout.rodata.size, layout.data.size].map(|s| s as usize);
+    let mut image = vec![0u8; sizes.iter().sum()];
+    let (text, rest) = image.split_at_mut(sizes[0]);
+    let (rodata, data) = rest.split_at_mut(sizes[1]);
+    let regions = Regions {
+        text: Region {
+            base: text_base,
+            bytes: text,
+        },
+        rodata: Region {
+            base: rodata_base,
+            bytes: rodata,
+        },
+        data: Region {
+            base: data_base,
+            bytes: data,
+        },
+    };
+    object.load(layout, regions, resolver)?;
+    Ok(image)
+}
+
 /// What [`prelink`] made of an object.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Prelinked {
@@ -282,36 +319,18 @@ pub fn prelink(object: &Object<'_>) -> Result<Prelinked, String> {
             ));
         }
     }
-    let (rodata_base, data_base) = consecutive_bases(&layout, BUILD_TEXT_BASE)
-        .ok_or_else(|| String::from("regions too large"))?;
-    let mut text = vec![0u8; layout.text.size as usize];
-    let mut rodata = vec![0u8; layout.rodata.size as usize];
-    let mut data = vec![0u8; layout.data.size as usize];
-    let regions = Regions {
-        text: Region {
-            base: BUILD_TEXT_BASE,
-            bytes: &mut text,
-        },
-        rodata: Region {
-            base: rodata_base,
-            bytes: &mut rodata,
-        },
-        data: Region {
-            base: data_base,
-            bytes: &mut data,
-        },
-    };
     // Imports get an address in reach of every branch: their relocations are
     // kept, so the value does not matter, only that the load succeeds.
     let mut resolver = |_: &str| Some(BUILD_TEXT_BASE - PRELINK_PAGE);
-    object
-        .load(&layout, regions, &mut resolver)
+    let image = load_consecutive(object, &layout, BUILD_TEXT_BASE, &mut resolver)
         .map_err(|e| e.to_string())?;
+    let (text, rest) = image.split_at(layout.text.size as usize);
+    let (rodata, data) = rest.split_at(layout.rodata.size as usize);
     let region_bytes = |kind: RegionKind| -> &[u8] {
         match kind {
-            RegionKind::Text => &text,
-            RegionKind::Rodata => &rodata,
-            RegionKind::Data => &data,
+            RegionKind::Text => text,
+            RegionKind::Rodata => rodata,
+            RegionKind::Data => data,
         }
     };
 

@@ -13,8 +13,8 @@
 //! bases, it must give the same image, byte for byte, as the input loaded
 //! with all of its RELA tables.
 
-use modloader::prelink::{consecutive_bases, prelink, PRELINK_SECTION};
-use modloader::{Layout, Object, PlanOptions, Region, Regions};
+use modloader::prelink::{load_consecutive, prelink, PRELINK_SECTION};
+use modloader::{Layout, Object, PlanOptions};
 
 use crate::link::Failure;
 
@@ -145,25 +145,6 @@ pub fn prelink_bytes(input: &[u8]) -> Result<(Vec<u8>, Report), String> {
 fn image(bytes: &[u8], options: PlanOptions, text_base: u64) -> Result<(Layout, Vec<u8>), String> {
     let object = Object::parse(bytes).map_err(|e| e.to_string())?;
     let layout = Layout::plan_with(&object, options).map_err(|e| e.to_string())?;
-    let (rodata_base, data_base) =
-        consecutive_bases(&layout, text_base).ok_or("regions too large")?;
-    let mut text = vec![0u8; layout.text.size as usize];
-    let mut rodata = vec![0u8; layout.rodata.size as usize];
-    let mut data = vec![0u8; layout.data.size as usize];
-    let regions = Regions {
-        text: Region {
-            base: text_base,
-            bytes: &mut text,
-        },
-        rodata: Region {
-            base: rodata_base,
-            bytes: &mut rodata,
-        },
-        data: Region {
-            base: data_base,
-            bytes: &mut data,
-        },
-    };
     // Distinct addresses per name, 64-byte aligned, within 256 KiB below the
     // text (in reach of the tiny code model's ADR).
     let mut resolver = |name: &str| {
@@ -172,12 +153,9 @@ fn image(bytes: &[u8], options: PlanOptions, text_base: u64) -> Result<(Layout, 
         });
         Some(text_base - 0x1000 - (h % 0x1000) * 64)
     };
-    object
-        .load(&layout, regions, &mut resolver)
-        .map_err(|e| e.to_string())?;
-    text.extend_from_slice(&rodata);
-    text.extend_from_slice(&data);
-    Ok((layout, text))
+    let image =
+        load_consecutive(&object, &layout, text_base, &mut resolver).map_err(|e| e.to_string())?;
+    Ok((layout, image))
 }
 
 /// Checks that `prelinked` loads, through `.modprelink`, to the image
