@@ -74,7 +74,7 @@ kernel: deps | $(SIGN_KEY) $(TRUSTED_CERTS) ## build the kernel Image (build/ker
 	$(CARGO) run -q -p kallsyms -- $(KELF) $(IMAGE)
 	@echo "kernel: $(IMAGE) $$(stat -c %s $(IMAGE)) bytes"
 
-tools: ## host tools for module authors in build/bin: modtool (info, link, genksyms, symvers, modpost) and depmod
+tools: ## host tools for module authors in build/bin: modtool (info, link, prelink, genksyms, symvers, modpost, sign) and depmod
 	$(CARGO) build --release -p modtool -p depmod
 	@mkdir -p $(BUILD)/bin
 	cp target/release/modtool target/release/depmod $(BUILD)/bin/
@@ -134,7 +134,7 @@ clean: ## remove build outputs
 BOOT_MODULES := pl011 virtio_mmio virtio_blk
 DISK_MIB ?= 32
 
-modules: deps | $(SIGN_KEY) ## build every module (build/modules/*.ko), signed with SIGN_KEY, and the depmod index
+modules: deps | $(SIGN_KEY) ## build every module (build/modules/*.ko), prelinked (PRELINK=0: not), signed with SIGN_KEY, and the depmod index
 	./drivers/build-modules.sh
 
 # pack DIR OUT: a cpio newc archive of DIR's modules and indexes.
