@@ -22,7 +22,6 @@ mod work;
 use crate::module::{self, Module};
 use alloc::string::String;
 use alloc::sync::Arc;
-use core::ffi::CStr;
 use kabi::{Opaque, ThisModule};
 
 use device::*;
@@ -101,15 +100,29 @@ fn cstr_str<'a>(p: *const u8) -> Option<&'a str> {
     core::str::from_utf8(cstr_bytes(p)?).ok()
 }
 
-/// The bytes of the NUL-terminated string at `p` (at most 64 with the NUL),
-/// without the NUL, not checked as UTF-8, borrowed for the call.
+/// The bytes of the NUL-terminated string at `p` (at most 63 before the NUL;
+/// longer: `None`), without the NUL, not checked as UTF-8, borrowed for the
+/// call.
 fn cstr_bytes<'a>(p: *const u8) -> Option<&'a [u8]> {
     if p.is_null() {
         return None;
     }
-    // SAFETY: the module passes a NUL-terminated string; we stop at 64 bytes.
-    let bytes = unsafe { core::slice::from_raw_parts(p, 64) };
-    Some(CStr::from_bytes_until_nul(bytes).ok()?.to_bytes())
+    // Byte by byte up to the NUL: a slice of 64 bytes read past a short
+    // string's end, and faulted when the string ended a mapped page (a
+    // module's rodata is followed by an unmapped gap).
+    let mut len = 0;
+    loop {
+        if len == 64 {
+            return None;
+        }
+        // SAFETY: the module passes a NUL-terminated string: every byte up to its NUL is readable, and the loop reads no further.
+        if unsafe { p.add(len).read() } == 0 {
+            break;
+        }
+        len += 1;
+    }
+    // SAFETY: the `len` bytes before the NUL were just read.
+    Some(unsafe { core::slice::from_raw_parts(p, len) })
 }
 
 /// Runs `f` with the name of the module whose handle is `ptr` ("?" for an
