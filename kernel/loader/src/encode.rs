@@ -164,8 +164,13 @@ pub fn apply(kind: RelocKind, place: &mut [u8], x: u64) -> Result<(), FieldError
         // An instruction is 4-byte aligned wherever the section is: one
         // load and one store (the kernel builds with `+strict-align`, where
         // a `[u8; 4]` access is four byte accesses).
+        // Stored only when it changes (see `crate::store`: a module loaded
+        // again into its previous pages keeps QEMU's translations).
         if let Ok(w) = bytemuck::try_from_bytes_mut::<u32>(word) {
-            *w = encode_insn(kind, u32::from_le(*w), x)?.to_le();
+            let new = encode_insn(kind, u32::from_le(*w), x)?.to_le();
+            if *w != new {
+                *w = new;
+            }
             return Ok(());
         }
         let old = read_insn(word)?;
@@ -175,7 +180,9 @@ pub fn apply(kind: RelocKind, place: &mut [u8], x: u64) -> Result<(), FieldError
     match kind {
         K::Abs64 | K::Prel64 => match place.get_mut(..8).map(bytemuck::try_from_bytes_mut::<u64>) {
             Some(Ok(w)) => {
-                *w = x.to_le();
+                if *w != x.to_le() {
+                    *w = x.to_le();
+                }
                 Ok(())
             }
             _ => write_bytes(place, &x.to_le_bytes()),

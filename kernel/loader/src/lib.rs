@@ -36,12 +36,13 @@ pub mod load;
 pub mod object;
 pub mod prelink;
 pub mod reloc;
+pub mod store;
 
 pub use error::{LoadError, Place, RegionKind};
 pub use layout::{Area, Layout, PlanOptions, RegionSpec, SectionSlot, DEFAULT_MAX_MODULE_SIZE};
 pub use load::{
-    ExportedSymbol, LoadStats, LoadedModule, PlacedArea, Region, Regions, SectionPlacement,
-    SymbolResolver,
+    ExportedSymbol, LoadOptions, LoadStats, LoadedModule, PlacedArea, Region, Regions,
+    SectionPlacement, SymbolResolver,
 };
 pub use object::{Binding, Object, RawSymbol, Section, SectionClass, Symbol, SymbolDef};
 pub use reloc::{RelocKind, RELOC_KIND_COUNT};

@@ -166,17 +166,66 @@ pub const VENEER_LDR_X16: u32 = 0x5800_0000 | (2 << encode::fields::IMM19_SHIFT)
 /// Word 1 of a veneer: `BR X16` (Rn=16 at bits [9:5]).
 pub const VENEER_BR_X16: u32 = 0xd61f_0000 | (16 << 5);
 
+/// How [`Object::load_with`] writes the text region.
+#[derive(Clone, Copy, Debug)]
+pub struct LoadOptions {
+    /// Makes the first slice equal to the second, over the shorter length:
+    /// how a section's bytes are copied into text.
+    pub text_copy: fn(&mut [u8], &[u8]),
+    /// Makes every byte zero: how text's gaps and padding are cleared.
+    pub text_zero: fn(&mut [u8]),
+}
+
+impl Default for LoadOptions {
+    /// Plain copies and fills (the regions are assumed to hold nothing of use).
+    fn default() -> Self {
+        LoadOptions {
+            text_copy: |d, s| {
+                let n = d.len().min(s.len());
+                d[..n].copy_from_slice(&s[..n]);
+            },
+            text_zero: |d| d.fill(0),
+        }
+    }
+}
+
+impl LoadOptions {
+    /// Text written only where it changes ([`crate::store`]): for regions that
+    /// may still hold a previous image of the same module. The caller may pass
+    /// faster routines of the same contract instead.
+    pub fn changed_text_only() -> Self {
+        LoadOptions {
+            text_copy: crate::store::copy_changed,
+            text_zero: crate::store::zero_changed,
+        }
+    }
+}
+
 impl<'a> Object<'a> {
     /// Loads the object into `regions` as planned by `layout` (which must come from
     /// [`Layout::plan`] on this same object). See the module comment for the steps.
     pub fn load(
         &self,
         layout: &Layout,
-        mut regions: Regions<'_>,
+        regions: Regions<'_>,
         resolver: &mut dyn SymbolResolver,
     ) -> Result<LoadedModule<'a>, LoadError> {
+        self.load_with(layout, regions, resolver, &LoadOptions::default())
+    }
+
+    /// [`Object::load`], writing text as `options` says. Every byte of each
+    /// region's planned size ends up the same whatever the options; only which
+    /// stores are made differs. Relocated fields and veneers are stored only
+    /// where they change, whatever the options.
+    pub fn load_with(
+        &self,
+        layout: &Layout,
+        mut regions: Regions<'_>,
+        resolver: &mut dyn SymbolResolver,
+        options: &LoadOptions,
+    ) -> Result<LoadedModule<'a>, LoadError> {
         check_regions(layout, &regions)?;
-        let sections = self.copy_sections(layout, &mut regions)?;
+        let sections = self.copy_sections(layout, &mut regions, options)?;
         let addresses = self.resolve_symbols(layout, &regions, resolver)?;
         self.fill_got(layout, &mut regions, &addresses)?;
         let stats = Relocator::new(self, layout, &mut regions, &addresses).relocate()?;
@@ -224,13 +273,18 @@ impl<'a> Object<'a> {
         &self,
         layout: &Layout,
         regions: &mut Regions<'_>,
+        options: &LoadOptions,
     ) -> Result<Vec<SectionPlacement<'a>>, LoadError> {
+        let zero = |kind: RegionKind, bytes: &mut [u8]| match kind {
+            RegionKind::Text => (options.text_zero)(bytes),
+            _ => bytes.fill(0),
+        };
         let in_order = self.copies_in_offset_order(layout);
         if !in_order {
             for kind in [RegionKind::Text, RegionKind::Rodata, RegionKind::Data] {
                 let size = layout.region(kind).size as usize;
                 if let Some(bytes) = regions.get_mut(kind).bytes.get_mut(..size) {
-                    bytes.fill(0);
+                    zero(kind, bytes);
                 }
             }
         }
@@ -262,11 +316,14 @@ impl<'a> Object<'a> {
                 let dst = end
                     .and_then(|end| region.bytes.get_mut(start..end))
                     .ok_or_else(does_not_fit)?;
-                dst.copy_from_slice(section.data);
+                match slot.region {
+                    RegionKind::Text => (options.text_copy)(dst, section.data),
+                    _ => dst.copy_from_slice(section.data),
+                }
                 if in_order {
                     let done = &mut written[region_index(slot.region)];
                     if let Some(gap) = region.bytes.get_mut(*done..start) {
-                        gap.fill(0);
+                        zero(slot.region, gap);
                     }
                     *done = end.ok_or_else(does_not_fit)?;
                 }
@@ -277,7 +334,7 @@ impl<'a> Object<'a> {
                 let size = layout.region(kind).size as usize;
                 let done = written[region_index(kind)];
                 if let Some(rest) = regions.get_mut(kind).bytes.get_mut(done..size) {
-                    rest.fill(0);
+                    zero(kind, rest);
                 }
             }
         }
@@ -815,11 +872,12 @@ impl<'r, 'a, 'm, 'o> Relocator<'r, 'a, 'm, 'o> {
 
     /// Copies `bytes` into text at offset `at`; `None` when they do not fit.
     fn write_text(&mut self, at: usize, bytes: &[u8]) -> Option<()> {
-        self.regions
+        let dst = self
+            .regions
             .text
             .bytes
-            .get_mut(at..at.checked_add(bytes.len())?)?
-            .copy_from_slice(bytes);
+            .get_mut(at..at.checked_add(bytes.len())?)?;
+        crate::store::put_changed(dst, bytes);
         Some(())
     }
 
@@ -842,7 +900,7 @@ impl<'r, 'a, 'm, 'o> Relocator<'r, 'a, 'm, 'o> {
             code[8..16].copy_from_slice(&target.to_le_bytes());
             let start = offset as usize;
             if let Some(dst) = region.bytes.get_mut(start..start + code.len()) {
-                dst.copy_from_slice(&code);
+                crate::store::put_changed(dst, &code);
             }
             if let Some(w) = self.veneer_written.get_mut(slot) {
                 *w = true;

@@ -10,4 +10,4 @@
 mod aarch64;
 
 #[cfg(target_arch = "aarch64")]
-pub use aarch64::{cpu, exceptions, fpsimd, gic as irqchip, mmu, modcall, psci, smp, timer};
+pub use aarch64::{cpu, exceptions, fpsimd, gic as irqchip, mem, mmu, modcall, psci, smp, timer};

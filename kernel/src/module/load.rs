@@ -17,7 +17,7 @@ use super::signing;
 use super::symtab;
 use super::tables;
 use super::{ModError, Module, MODULES, MODULE_MUTEX, NEXT_ID};
-use crate::arch::modcall;
+use crate::arch::{mem, modcall};
 use crate::sync::IrqLock;
 use crate::taint::Taint;
 use alloc::format;
@@ -538,8 +538,16 @@ fn relocate<'a>(
             bytes: data,
         },
     };
+    // The text's pages are often the ones this module's previous image ran
+    // from (the allocators hand back what was freed last): text is stored
+    // only where it changes, which under QEMU keeps the translations of the
+    // code that did not change and skips the self-modifying-code slow path.
+    let options = modloader::LoadOptions {
+        text_copy: mem::copy_changed,
+        text_zero: mem::zero_changed,
+    };
     object
-        .load(layout, regions, &mut resolver)
+        .load_with(layout, regions, &mut resolver, &options)
         .map_err(|e| logged(noexec(&module.name, e)))
 }
 

@@ -14,7 +14,7 @@
 //! that were unmapped needs no TLB invalidation, so a load invalidates
 //! nothing; an unload unmaps and invalidates on every CPU once.
 
-use crate::arch::{cpu, mmu};
+use crate::arch::{cpu, mem as arch_mem, mmu};
 use crate::mm::{self, tlb, OutOfMemory, PAGE_SIZE};
 use crate::sync::IrqLock;
 use core::num::NonZeroUsize;
@@ -203,7 +203,15 @@ impl ModuleMemory {
                     // the page held before.
                     let from = asked[slot] as usize;
                     // SAFETY: the block's `size` bytes belong to this image alone (just allocated) and are mapped RW by the linear map; `from` <= `size` (page_round).
-                    unsafe { core::ptr::write_bytes((addr + from) as *mut u8, 0, size - from) };
+                    let rest = unsafe {
+                        core::slice::from_raw_parts_mut((addr + from) as *mut u8, size - from)
+                    };
+                    if slot == 0 {
+                        // Text: stored only where not zero already (see `load::relocate`).
+                        arch_mem::zero_changed(rest);
+                    } else {
+                        rest.fill(0);
+                    }
                 }
             }
         }

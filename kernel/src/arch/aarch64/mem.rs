@@ -128,3 +128,79 @@ global_asm!(
     "9:  ret",
     ".size memset, . - memset",
 );
+
+/// Makes `dst` equal to `src` over the shorter length of the two, storing only
+/// the 64-byte blocks that differ: [`modloader::store::copy_changed`]'s
+/// contract, with NEON (two loads, one reduction, one branch a block: 15
+/// instructions where the portable version takes about 26). For module text
+/// loaded again into the pages its previous image ran from (see
+/// `modloader::store`). Only once the MMU is on (unaligned `ld1`/`st1`).
+pub fn copy_changed(dst: &mut [u8], src: &[u8]) {
+    let n = dst.len().min(src.len());
+    let blocks = n / 64;
+    if blocks > 0 {
+        // SAFETY: reads `blocks * 64 <= n` bytes of `src` and reads and writes as many of `dst`, both in bounds and not overlapping (`&mut`); the MMU is on with alignment checks off (module load time), so the unaligned accesses are allowed; v0-v7 are declared clobbered.
+        unsafe {
+            core::arch::asm!(
+                "2:  ld1     {{v0.16b, v1.16b, v2.16b, v3.16b}}, [{d}]",
+                "    ld1     {{v4.16b, v5.16b, v6.16b, v7.16b}}, [{s}], #64",
+                "    eor     v0.16b, v0.16b, v4.16b",
+                "    eor     v1.16b, v1.16b, v5.16b",
+                "    eor     v2.16b, v2.16b, v6.16b",
+                "    eor     v3.16b, v3.16b, v7.16b",
+                "    orr     v0.16b, v0.16b, v1.16b",
+                "    orr     v2.16b, v2.16b, v3.16b",
+                "    orr     v0.16b, v0.16b, v2.16b",
+                "    umaxv   s0, v0.4s",
+                "    fmov    {t:w}, s0",
+                "    cbz     {t:w}, 3f",
+                "    st1     {{v4.16b, v5.16b, v6.16b, v7.16b}}, [{d}]",
+                "3:  add     {d}, {d}, #64",
+                "    subs    {n}, {n}, #1",
+                "    b.ne    2b",
+                d = inout(reg) dst.as_mut_ptr() => _,
+                s = inout(reg) src.as_ptr() => _,
+                n = inout(reg) blocks => _,
+                t = out(reg) _,
+                out("v0") _, out("v1") _, out("v2") _, out("v3") _,
+                out("v4") _, out("v5") _, out("v6") _, out("v7") _,
+                options(nostack),
+            );
+        }
+    }
+    let done = blocks * 64;
+    modloader::store::copy_changed(&mut dst[done..n], &src[done..n]);
+}
+
+/// Makes every byte of `dst` zero, storing only the 64-byte blocks that are
+/// not: [`modloader::store::zero_changed`]'s contract, with NEON.
+pub fn zero_changed(dst: &mut [u8]) {
+    let blocks = dst.len() / 64;
+    if blocks > 0 {
+        // SAFETY: reads and writes `blocks * 64 <= dst.len()` bytes of `dst`, in bounds; the MMU is on with alignment checks off (module load time); v0-v4 are declared clobbered.
+        unsafe {
+            core::arch::asm!(
+                "    movi    v4.16b, #0",
+                "2:  ld1     {{v0.16b, v1.16b, v2.16b, v3.16b}}, [{d}]",
+                "    orr     v0.16b, v0.16b, v1.16b",
+                "    orr     v2.16b, v2.16b, v3.16b",
+                "    orr     v0.16b, v0.16b, v2.16b",
+                "    umaxv   s0, v0.4s",
+                "    fmov    {t:w}, s0",
+                "    cbz     {t:w}, 3f",
+                "    stp     q4, q4, [{d}]",
+                "    stp     q4, q4, [{d}, #32]",
+                "3:  add     {d}, {d}, #64",
+                "    subs    {n}, {n}, #1",
+                "    b.ne    2b",
+                d = inout(reg) dst.as_mut_ptr() => _,
+                n = inout(reg) blocks => _,
+                t = out(reg) _,
+                out("v0") _, out("v1") _, out("v2") _, out("v3") _, out("v4") _,
+                options(nostack),
+            );
+        }
+    }
+    let done = blocks * 64;
+    modloader::store::zero_changed(&mut dst[done..]);
+}

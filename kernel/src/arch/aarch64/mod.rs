@@ -5,7 +5,7 @@ pub mod cpu;
 pub mod exceptions;
 pub mod fpsimd;
 pub mod gic;
-mod mem;
+pub mod mem;
 pub mod mmu;
 pub mod modcall;
 pub mod psci;
