@@ -52,7 +52,7 @@ use alloc::vec::Vec;
 
 use crate::error::{LoadError, RegionKind};
 use crate::layout::{is_adrp, Layout, PlanOptions, ERRATUM_843419_FIRST_BAD_OFFSET};
-use crate::load::{Region, Regions, SymbolResolver};
+use crate::load::{LoadOptions, Region, Regions, SymbolResolver};
 use crate::object::{Object, RelaTable, Section, SectionClass, SymbolDef, Words};
 use crate::reloc::{CheckedSymbols, Reloc, RelocKind};
 
@@ -220,12 +220,33 @@ pub fn load_consecutive(
     text_base: u64,
     resolver: &mut dyn SymbolResolver,
 ) -> Result<Vec<u8>, LoadError> {
+    load_consecutive_over(
+        object,
+        layout,
+        text_base,
+        resolver,
+        &LoadOptions::default(),
+        Vec::new(),
+    )
+}
+
+/// [`load_consecutive`] into `image` as it is (resized to the regions' total
+/// with zeroes), writing text as `options` says: what the kernel does when the
+/// pages may hold a previous image.
+pub fn load_consecutive_over(
+    object: &Object<'_>,
+    layout: &Layout,
+    text_base: u64,
+    resolver: &mut dyn SymbolResolver,
+    options: &LoadOptions,
+    mut image: Vec<u8>,
+) -> Result<Vec<u8>, LoadError> {
     let too_large = || LoadError::TooLarge {
         reason: "regions past the end of the address space".into(),
     };
     let (rodata_base, data_base) = consecutive_bases(layout, text_base).ok_or_else(too_large)?;
     let sizes = [layout.text.size, layout.rodata.size, layout.data.size].map(|s| s as usize);
-    let mut image = vec![0u8; sizes.iter().sum()];
+    image.resize(sizes.iter().sum(), 0);
     let (text, rest) = image.split_at_mut(sizes[0]);
     let (rodata, data) = rest.split_at_mut(sizes[1]);
     let regions = Regions {
@@ -242,7 +263,7 @@ pub fn load_consecutive(
             bytes: data,
         },
     };
-    object.load(layout, regions, resolver)?;
+    object.load_with(layout, regions, resolver, options)?;
     Ok(image)
 }
 
