@@ -94,9 +94,11 @@ fn node_name(dev: &DtDevice) -> &str {
 /// Reads one slot's header; None (with a warning) if it is not a usable
 /// virtio-mmio window.
 fn probe(dev: &DtDevice, index: u32) -> Option<VirtioSlot> {
-    let name = node_name(dev);
+    // The node's name only for messages and the driver request: most of the
+    // 32 slots are empty and need neither.
+    let name = || node_name(dev);
     if dev.nregs == 0 {
-        pr_warn!("{name}: no reg property; skipped");
+        pr_warn!("{}: no reg property; skipped", name());
         return None;
     }
     let mut slot = VirtioSlot {
@@ -109,7 +111,8 @@ fn probe(dev: &DtDevice, index: u32) -> Option<VirtioSlot> {
     };
     let Some(regs) = MmioRegs::map(&slot) else {
         pr_warn!(
-            "{name}: cannot map {:#x}+{:#x}; skipped",
+            "{}: cannot map {:#x}+{:#x}; skipped",
+            name(),
             slot.base,
             slot.size
         );
@@ -117,19 +120,24 @@ fn probe(dev: &DtDevice, index: u32) -> Option<VirtioSlot> {
     };
     let magic = regs.magic();
     if magic != MAGIC {
-        pr_warn!("{name}: wrong magic value {magic:#010x} (expected {MAGIC:#010x}); skipped");
+        pr_warn!(
+            "{}: wrong magic value {magic:#010x} (expected {MAGIC:#010x}); skipped",
+            name()
+        );
         return None;
     }
     slot.version = regs.version();
     if !matches!(slot.version, 1 | 2) {
         pr_warn!(
-            "{name}: unsupported virtio-mmio version {}; skipped",
+            "{}: unsupported virtio-mmio version {}; skipped",
+            name(),
             slot.version
         );
         return None;
     }
     slot.device_id = regs.device_id();
     if slot.device_id != 0 {
+        let name = name();
         glue::request_driver(name, slot.device_id, regs.vendor_id());
         pr_info!(
             "{name}: virtio device {} ({}), vendor {:#x}, version {}, irq {}",

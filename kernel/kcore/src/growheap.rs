@@ -32,14 +32,15 @@ pub struct GrowingHeap<const ORDER: usize> {
 }
 
 impl<const ORDER: usize> GrowingHeap<ORDER> {
-    /// An empty heap with no range.
+    /// An empty heap with no range. All zeros (`init` sets the granule), so
+    /// a static one lies in `.bss`, not in the kernel image.
     pub const fn new() -> Self {
         Self {
             heap: Heap::new(),
             next: 0,
             end: 0,
             added: 0,
-            granule: 4096,
+            granule: 0,
         }
     }
 

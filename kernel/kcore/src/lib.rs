@@ -25,6 +25,7 @@ pub mod logring;
 pub mod memrange;
 pub mod modalias;
 pub mod modparams;
+pub mod pagealloc;
 pub mod rangealloc;
 pub mod refcount;
 pub mod sort;
