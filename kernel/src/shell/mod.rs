@@ -147,6 +147,11 @@ const COMMANDS: &[Command] = &[
         run: selftest::fpirqtest,
     },
     Command {
+        name: "memtest",
+        help: "memtest: the kernel's memcmp, memcpy, memset and copy_changed/zero_changed against byte loops",
+        run: selftest::memtest,
+    },
+    Command {
         name: "refbench",
         help: "refbench [N [smp]]: cost of module and object get/put (smp: 4 CPUs contending)",
         run: selftest::refbench,

@@ -838,3 +838,102 @@ pub fn smpstress(args: &[&str]) {
     print_grace("smpstress", grace_before, grace_after);
     print_heap(&before, &after);
 }
+
+/// `memtest`: the kernel's assembly `memcmp`, `memcpy`, `memset` and the
+/// module loader's NEON `copy_changed`/`zero_changed` against byte loops, for
+/// every length up to 200, source and destination offsets 0..8, and a
+/// difference at every position (both signs).
+pub fn memtest(_args: &[&str]) {
+    use core::hint::black_box;
+    extern "C" {
+        fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32;
+    }
+    // Byte by byte, each byte through `black_box` so the compiler cannot
+    // turn the loop back into a call of the routine under test.
+    fn reference_cmp(a: &[u8], b: &[u8]) -> i32 {
+        for i in 0..a.len() {
+            let (x, y) = (black_box(a[i]), black_box(b[i]));
+            if x != y {
+                return if x < y { -1 } else { 1 };
+            }
+        }
+        0
+    }
+    let pattern = |seed: u8| -> [u8; 224] {
+        core::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(seed))
+    };
+    let mut checks = 0u64;
+    let mut failed = 0u64;
+    let mut fail = |what: &str, n: usize, off: usize| {
+        failed += 1;
+        if failed <= 5 {
+            println!("memtest: {what} wrong for length {n} at offset {off}");
+        }
+    };
+    for n in 0..=200usize {
+        for off in 0..8usize {
+            let a = pattern(3);
+            let mut b = [0u8; 224];
+            b[off..off + n].copy_from_slice(black_box(&a[..n]));
+            checks += 1;
+            if (0..n).any(|i| black_box(b[off + i]) != a[i]) {
+                fail("memcpy", n, off);
+            }
+            // SAFETY: both ranges are `n` bytes inside their arrays (n + 8 <= 224).
+            let r = unsafe { memcmp(a.as_ptr(), b.as_ptr().add(off), n) };
+            checks += 1;
+            if r != 0 {
+                fail("memcmp (equal)", n, off);
+            }
+            for at in 0..n {
+                for delta in [1u8, 0xff] {
+                    let mut c = b;
+                    c[off + at] = c[off + at].wrapping_add(delta);
+                    // SAFETY: as above.
+                    let r = unsafe { memcmp(a.as_ptr(), c.as_ptr().add(off), n) };
+                    let want = reference_cmp(&a[..n], &c[off..off + n]);
+                    checks += 1;
+                    if r.signum() != want {
+                        fail("memcmp", n, off);
+                    }
+                }
+            }
+            let mut d = pattern(9);
+            crate::arch::mem::copy_changed(&mut d[off..off + n], &a[..n]);
+            checks += 1;
+            if (0..224).any(|i| {
+                let want = if (off..off + n).contains(&i) {
+                    a[i - off]
+                } else {
+                    pattern(9)[i]
+                };
+                black_box(d[i]) != want
+            }) {
+                fail("copy_changed", n, off);
+            }
+            let mut z = pattern(5);
+            crate::arch::mem::zero_changed(&mut z[off..off + n]);
+            let mut m = pattern(5);
+            m[off..off + n].fill(black_box(0));
+            checks += 2;
+            if (0..224).any(|i| black_box(z[i]) != black_box(m[i])) {
+                fail("zero_changed", n, off);
+            }
+            if (0..224).any(|i| {
+                let want = if (off..off + n).contains(&i) {
+                    0
+                } else {
+                    pattern(5)[i]
+                };
+                black_box(m[i]) != want
+            }) {
+                fail("memset", n, off);
+            }
+        }
+    }
+    if failed == 0 {
+        println!("memtest: {checks} checks passed");
+    } else {
+        println!("memtest: {failed} of {checks} checks failed");
+    }
+}
