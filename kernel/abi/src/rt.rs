@@ -29,10 +29,28 @@ extern "C" {
     static __this_module: ThisModule;
 }
 
+/// The handle, stored once as data: the loader resolves `__this_module` (a
+/// different value at every load: module ids are never reused) in this one
+/// 8-byte word of read-only data, where code reads it. Code that took the
+/// symbol's address itself would carry the handle in `ADRP`/`ADD` fields, so
+/// every load would store into those instructions and QEMU would translate the
+/// blocks holding them again (36 blocks an insmod of virtio_rng); this way the
+/// text reaches the word by module-internal relocations, applied at build time
+/// (prelinked), and holds the same bytes at every load at the same address.
+static THIS_MODULE_WORD: &ThisModule = {
+    // SAFETY: only the address of the extern static is taken (the loader resolves it to the handle, never dereferenced).
+    unsafe { &__this_module }
+};
+
 /// This module's handle (`THIS_MODULE`).
+#[inline]
 pub fn this_module() -> *const ThisModule {
-    // Only the address is taken; the loader resolves the symbol.
-    core::ptr::addr_of!(__this_module)
+    // Read volatile so the compiler loads the word rather than folding its
+    // initializer back into the symbol's address in code.
+    // SAFETY: the word is a valid, aligned static that nothing writes once the module runs.
+    let word: &ThisModule =
+        unsafe { core::ptr::read_volatile(core::ptr::addr_of!(THIS_MODULE_WORD)) };
+    word
 }
 
 /// Copies a `&str` into an array (for `.modinfo` statics).
