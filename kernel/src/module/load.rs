@@ -524,10 +524,20 @@ fn relocate<'a>(
         mem.data.base as u64,
     );
     let (text, rodata, data) = mem.regions_mut();
+    // Text is built in a staging buffer and then stored into its pages only
+    // where it changes. The pages are often the ones this module's previous
+    // image ran from (the allocators hand back what was freed last): under
+    // QEMU, code that did not change keeps its translations and skips the
+    // self-modifying-code slow path. Relocating in place instead would first
+    // store the file's unrelocated fields (the calls into the kernel and other
+    // modules) and then the relocated ones, and QEMU would translate every
+    // block around such a field again at every load.
+    let mut stage = Stage::new(text.len())
+        .map_err(|_| ModError::new(errno::ENOMEM, format!("{}: out of memory", module.name)))?;
     let regions = modloader::Regions {
         text: modloader::Region {
             base: text_base,
-            bytes: text,
+            bytes: stage.bytes(),
         },
         rodata: modloader::Region {
             base: rodata_base,
@@ -538,17 +548,45 @@ fn relocate<'a>(
             bytes: data,
         },
     };
-    // The text's pages are often the ones this module's previous image ran
-    // from (the allocators hand back what was freed last): text is stored
-    // only where it changes, which under QEMU keeps the translations of the
-    // code that did not change and skips the self-modifying-code slow path.
+    // Plain stores into the stage, sections with a NEON copy.
     let options = modloader::LoadOptions {
-        text_copy: mem::copy_changed,
-        text_zero: mem::zero_changed,
+        text_copy: mem::copy,
+        text_zero: |d| d.fill(0),
     };
-    object
+    let loaded = object
         .load_with(layout, regions, &mut resolver, &options)
-        .map_err(|e| logged(noexec(&module.name, e)))
+        .map_err(|e| logged(noexec(&module.name, e)))?;
+    mem::copy_changed(text, stage.bytes());
+    Ok(loaded)
+}
+
+/// Pages where [`relocate`] builds a module's text before storing it: taken
+/// unzeroed from the page allocator (the loader writes every byte of the
+/// region, as it does into the image's own pages) and returned when dropped,
+/// on every path.
+struct Stage {
+    addr: usize,
+    pages: usize,
+    len: usize,
+}
+
+impl Stage {
+    fn new(len: usize) -> Result<Stage, crate::mm::OutOfMemory> {
+        let pages = len.div_ceil(crate::mm::PAGE_SIZE).max(1);
+        let addr = crate::mm::alloc_pages_unzeroed(pages)?;
+        Ok(Stage { addr, pages, len })
+    }
+
+    fn bytes(&mut self) -> &mut [u8] {
+        // SAFETY: the page allocator gave this stage `pages` pages at `addr`, mapped read-write by the linear map and owned by it alone until drop; `len` fits in them; `&mut self` makes the borrow unique.
+        unsafe { core::slice::from_raw_parts_mut(self.addr as *mut u8, self.len) }
+    }
+}
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        crate::mm::free_pages(self.addr, self.pages);
+    }
 }
 
 /// Step: the module's own exports (`.ksymtab`), read from the relocated image
