@@ -45,6 +45,19 @@ pub fn initrd_image() -> PathBuf {
     p
 }
 
+/// From `modstress`'s output, `modstress: text stored at load: mean X of N
+/// 64-byte blocks a cycle`: (X, N).
+pub fn text_stored(out: &str) -> Option<(f64, u64)> {
+    let rest = out
+        .lines()
+        .find_map(|l| l.strip_prefix("modstress: text stored at load: mean "))?;
+    let mut words = rest.split(' ');
+    let mean = words.next()?.parse().ok()?;
+    (words.next()? == "of").then_some(())?;
+    let blocks = words.next()?.parse().ok()?;
+    Some((mean, blocks))
+}
+
 /// Options for a machine booted with the module initrd.
 pub fn with_initrd() -> Opts {
     Opts {

@@ -198,7 +198,7 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
     // return frees the image (ModuleMemory's Drop).
     *module.mem.lock() = Some(mem);
     clock.lap(5);
-    let loaded = relocate(&object, &layout, &module, &imports.resolved)?;
+    let (loaded, text_stored) = relocate(&object, &layout, &module, &imports.resolved)?;
     clock.lap(6);
     let exports = read_exports(&module, &loaded)?;
     apply_params(&module, &loaded, args)?;
@@ -219,6 +219,7 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
         m.relocations = loaded.stats.relocation_total();
         m.prelinked = layout.prelinked.unwrap_or(0);
         m.veneers = loaded.stats.veneers;
+        m.text_stored = text_stored;
     }
     // The transaction's clones of the handle are taken only now, after the
     // `Arc::get_mut` above.
@@ -482,6 +483,7 @@ fn new_module(
         relocations: 0,
         prelinked: 0,
         veneers: 0,
+        text_stored: 0,
         taints: 0,
         signer: None,
         charp_values: IrqLock::new(Vec::new()),
@@ -491,12 +493,14 @@ fn new_module(
 }
 
 /// Step: copy, zero and relocate the sections into the module's image.
+/// Returns the loaded module and how many 64-byte blocks of text were stored
+/// (see [`Module::text_stored`]).
 fn relocate<'a>(
     object: &Object<'a>,
     layout: &Layout,
     module: &Arc<Module>,
     resolved: &[(&str, u64)],
-) -> Result<LoadedModule<'a>, ModError> {
+) -> Result<(LoadedModule<'a>, usize), ModError> {
     let handle = module.handle() as u64;
     // The loader asks in symbol-table order, the order `resolve_imports`
     // resolved them in, with the same `&str`s: the next entry is the answer,
@@ -556,8 +560,8 @@ fn relocate<'a>(
     let loaded = object
         .load_with(layout, regions, &mut resolver, &options)
         .map_err(|e| logged(noexec(&module.name, e)))?;
-    mem::copy_changed(text, stage.bytes());
-    Ok(loaded)
+    let stored = mem::copy_changed(text, stage.bytes());
+    Ok((loaded, stored))
 }
 
 /// Pages where [`relocate`] builds a module's text before storing it: taken

@@ -88,6 +88,11 @@ pub struct Module {
     /// its `.modprelink` section; 0 otherwise.
     pub prelinked: u64,
     pub veneers: usize,
+    /// 64-byte blocks of text the load stored into the image's pages (the
+    /// rest already held the right bytes: a module loaded again where its
+    /// previous image ran). Under QEMU each stored block costs translations
+    /// of the code around it; `modstress` reports the mean.
+    pub text_stored: usize,
     /// Taint flags this module brought (`(E)` unsigned, `(P)` proprietary),
     /// as bits of [`crate::taint::Taint`].
     pub taints: u32,

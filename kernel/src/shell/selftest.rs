@@ -71,31 +71,34 @@ pub fn modstress(args: &[&str]) {
     let name = crate::fs::file_stem(path);
     let mut previous_handle = None;
     let mut stale_refused = 0u64;
-    let mut cycle = |load_ticks: &mut u64, unload_ticks: &mut u64| -> Result<(), String> {
-        let t0 = time::ticks_since_boot();
-        cpu::mark_window(Window::Insmod as u8, true);
-        let m = module::load(name, &bytes, &[]).map_err(|e| e.detail);
-        cpu::mark_window(Window::Insmod as u8, false);
-        let m = m?;
-        let t1 = time::ticks_since_boot();
-        let (size, relocs, prelinked) = (m.size, m.relocations, m.prelinked);
-        // The last cycle's handle names no module now, not even this one.
-        if let Some(old) = previous_handle.replace(m.handle()) {
-            if module::from_handle(old).is_none() && old != m.handle() {
-                stale_refused += 1;
+    // Per cycle: (64-byte blocks of text stored, blocks of text).
+    let mut cycle =
+        |load_ticks: &mut u64, unload_ticks: &mut u64| -> Result<(usize, usize), String> {
+            let t0 = time::ticks_since_boot();
+            cpu::mark_window(Window::Insmod as u8, true);
+            let m = module::load(name, &bytes, &[]).map_err(|e| e.detail);
+            cpu::mark_window(Window::Insmod as u8, false);
+            let m = m?;
+            let t1 = time::ticks_since_boot();
+            let (size, relocs, prelinked) = (m.size, m.relocations, m.prelinked);
+            let text = (m.text_stored, (m.text.1 - m.text.0).div_ceil(64) as usize);
+            // The last cycle's handle names no module now, not even this one.
+            if let Some(old) = previous_handle.replace(m.handle()) {
+                if module::from_handle(old).is_none() && old != m.handle() {
+                    stale_refused += 1;
+                }
             }
-        }
-        drop(m);
-        cpu::mark_window(Window::Rmmod as u8, true);
-        let unloaded = module::unload(name, false).map_err(|e| e.detail);
-        cpu::mark_window(Window::Rmmod as u8, false);
-        unloaded?;
-        let t2 = time::ticks_since_boot();
-        *load_ticks += t1 - t0;
-        *unload_ticks += t2 - t1;
-        LAST_SIZE_RELOCS.lock().replace((size, relocs, prelinked));
-        Ok(())
-    };
+            drop(m);
+            cpu::mark_window(Window::Rmmod as u8, true);
+            let unloaded = module::unload(name, false).map_err(|e| e.detail);
+            cpu::mark_window(Window::Rmmod as u8, false);
+            unloaded?;
+            let t2 = time::ticks_since_boot();
+            *load_ticks += t1 - t0;
+            *unload_ticks += t2 - t1;
+            LAST_SIZE_RELOCS.lock().replace((size, relocs, prelinked));
+            Ok(text)
+        };
     let (mut warm_l, mut warm_u) = (0, 0);
     let spinners = busy.then(super::smpbench::BusyCpus::start);
     crate::klog::set_console_quiet(true);
@@ -106,10 +109,15 @@ pub fn modstress(args: &[&str]) {
     let steps_before = module::step_ticks();
     let (mut lt, mut ut) = (0u64, 0u64);
     let mut done = 0;
+    let (mut stored, mut text_blocks) = (0u64, 0usize);
     let mut err = warm.err();
     while err.is_none() && done < n {
-        if let Err(e) = cycle(&mut lt, &mut ut) {
-            err = Some(e);
+        match cycle(&mut lt, &mut ut) {
+            Ok((s, t)) => {
+                stored += s as u64;
+                text_blocks = t;
+            }
+            Err(e) => err = Some(e),
         }
         done += 1;
     }
@@ -159,6 +167,10 @@ pub fn modstress(args: &[&str]) {
         .map(|(step, (b, a))| alloc::format!("{step} {:.1}", us(a - b)))
         .collect();
     println!("insmod steps, us/cycle: {}", steps.join(", "));
+    println!(
+        "modstress: text stored at load: mean {:.2} of {text_blocks} 64-byte blocks a cycle",
+        Ratio::new(stored as i128, 1).per(n)
+    );
     print_grace("modstress", grace_before, grace_after);
     print_heap(&before, &after);
 }
@@ -840,7 +852,8 @@ pub fn smpstress(args: &[&str]) {
 }
 
 /// `memtest`: the kernel's assembly `memcmp`, `memcpy`, `memset` and the
-/// module loader's NEON `copy_changed`/`zero_changed` against byte loops, for
+/// module loader's NEON `copy`, `copy_changed` (and the count of blocks it
+/// stored) and `zero_changed` against byte loops, for
 /// every length up to 200, source and destination offsets 0..8, and a
 /// difference at every position (both signs).
 pub fn memtest(_args: &[&str]) {
@@ -899,7 +912,24 @@ pub fn memtest(_args: &[&str]) {
                 }
             }
             let mut d = pattern(9);
-            crate::arch::mem::copy_changed(&mut d[off..off + n], &a[..n]);
+            // Make every other 64-byte block equal already, so the count of
+            // blocks stored has both kinds to tell apart.
+            for (i, chunk) in d[off..off + n].chunks_mut(64).enumerate() {
+                if i % 2 == 1 {
+                    chunk.copy_from_slice(&a[i * 64..i * 64 + chunk.len()]);
+                }
+            }
+            let want_stored = (0..n.div_ceil(64))
+                .filter(|i| {
+                    let end = ((i + 1) * 64).min(n);
+                    (i * 64..end).any(|j| black_box(d[off + j]) != a[j])
+                })
+                .count();
+            let stored = crate::arch::mem::copy_changed(&mut d[off..off + n], &a[..n]);
+            checks += 1;
+            if stored != want_stored {
+                fail("copy_changed (blocks stored)", n, off);
+            }
             checks += 1;
             if (0..224).any(|i| {
                 let want = if (off..off + n).contains(&i) {
@@ -910,6 +940,19 @@ pub fn memtest(_args: &[&str]) {
                 black_box(d[i]) != want
             }) {
                 fail("copy_changed", n, off);
+            }
+            let mut c = pattern(9);
+            crate::arch::mem::copy(&mut c[off..off + n], &a[..n]);
+            checks += 1;
+            if (0..224).any(|i| {
+                let want = if (off..off + n).contains(&i) {
+                    a[i - off]
+                } else {
+                    pattern(9)[i]
+                };
+                black_box(c[i]) != want
+            }) {
+                fail("copy", n, off);
             }
             let mut z = pattern(5);
             crate::arch::mem::zero_changed(&mut z[off..off + n]);

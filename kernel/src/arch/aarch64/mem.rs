@@ -185,9 +185,13 @@ global_asm!(
 /// instructions where the portable version takes about 26). For module text
 /// loaded again into the pages its previous image ran from (see
 /// `modloader::store`). Only once the MMU is on (unaligned `ld1`/`st1`).
-pub fn copy_changed(dst: &mut [u8], src: &[u8]) {
+///
+/// Returns how many 64-byte blocks it stored (a last piece shorter than 64
+/// bytes counts as one): what `modstress` reports of a reload.
+pub fn copy_changed(dst: &mut [u8], src: &[u8]) -> usize {
     let n = dst.len().min(src.len());
     let blocks = n / 64;
+    let mut stored = 0usize;
     if blocks > 0 {
         // SAFETY: reads `blocks * 64 <= n` bytes of `src` and reads and writes as many of `dst`, both in bounds and not overlapping (`&mut`); the MMU is on with alignment checks off (module load time), so the unaligned accesses are allowed; v0-v7 are declared clobbered.
         unsafe {
@@ -205,12 +209,14 @@ pub fn copy_changed(dst: &mut [u8], src: &[u8]) {
                 "    fmov    {t:w}, s0",
                 "    cbz     {t:w}, 3f",
                 "    st1     {{v4.16b, v5.16b, v6.16b, v7.16b}}, [{d}]",
+                "    add     {c}, {c}, #1",
                 "3:  add     {d}, {d}, #64",
                 "    subs    {n}, {n}, #1",
                 "    b.ne    2b",
                 d = inout(reg) dst.as_mut_ptr() => _,
                 s = inout(reg) src.as_ptr() => _,
                 n = inout(reg) blocks => _,
+                c = inout(reg) stored,
                 t = out(reg) _,
                 out("v0") _, out("v1") _, out("v2") _, out("v3") _,
                 out("v4") _, out("v5") _, out("v6") _, out("v7") _,
@@ -219,7 +225,11 @@ pub fn copy_changed(dst: &mut [u8], src: &[u8]) {
         }
     }
     let done = blocks * 64;
-    modloader::store::copy_changed(&mut dst[done..n], &src[done..n]);
+    if dst[done..n] != src[done..n] {
+        stored += 1;
+        dst[done..n].copy_from_slice(&src[done..n]);
+    }
+    stored
 }
 
 /// Copies `src` into `dst` over the shorter length of the two, 64 bytes a step
