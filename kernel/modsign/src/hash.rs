@@ -147,6 +147,12 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     sha256_with(data, sha2::block_api::compress256)
 }
 
+/// SHA-256 of `data` by the `sha2` crate's portable block function whatever
+/// the CPU: the reference the kernel's `memtest` checks [`sha256`] against.
+pub fn sha256_generic(data: &[u8]) -> [u8; 32] {
+    sha256_with(data, sha2::block_api::compress256)
+}
+
 /// FIPS 180-4 SHA-256 initial hash value (section 5.3.3).
 const SHA256_H0: [u32; 8] = [
     0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,

@@ -148,7 +148,7 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "memtest",
-        help: "memtest: the kernel's memcmp, memcpy, memset and the loader's copy, copy_changed, zero_changed against byte loops",
+        help: "memtest: the kernel's memcmp, memcpy, memset, the loader's copy, copy_changed, zero_changed and SHA-256 against reference code",
         run: selftest::memtest,
     },
     Command {

@@ -853,7 +853,8 @@ pub fn smpstress(args: &[&str]) {
 
 /// `memtest`: the kernel's assembly `memcmp`, `memcpy`, `memset` and the
 /// module loader's NEON `copy`, `copy_changed` (and the count of blocks it
-/// stored) and `zero_changed` against byte loops, for
+/// stored) and `zero_changed` against byte loops, and SHA-256 on the CPU's
+/// instructions against the portable code, for
 /// every length up to 200, source and destination offsets 0..8, and a
 /// difference at every position (both signs).
 pub fn memtest(_args: &[&str]) {
@@ -940,6 +941,14 @@ pub fn memtest(_args: &[&str]) {
                 black_box(d[i]) != want
             }) {
                 fail("copy_changed", n, off);
+            }
+            // SHA-256 (the SHA-256 instructions, which read each block with
+            // one unaligned `LD1`) against the portable block function.
+            checks += 1;
+            if modsign::hash::sha256(&a[off..off + n])
+                != modsign::hash::sha256_generic(black_box(&a[off..off + n]))
+            {
+                fail("sha256", n, off);
             }
             let mut c = pattern(9);
             crate::arch::mem::copy(&mut c[off..off + n], &a[..n]);
