@@ -107,7 +107,11 @@ pub(crate) struct Nodes<'a> {
     depth: usize,
     /// Cell sizes each open node declares for its children.
     cells: [(u32, u32); MAX_DEPTH],
-    pending: Option<Node<'a>>,
+    /// The node being read, complete once `has_pending` and the next
+    /// node or its end is reached; built in place (a node is about 300 bytes,
+    /// and each move of it was a `memcpy`).
+    pending: Node<'a>,
+    has_pending: bool,
     /// (strings offset + 1, property index) of names already looked up.
     cache: [(u32, u8); CACHE],
     extra: &'a [u8],
@@ -130,7 +134,13 @@ impl<'a> Nodes<'a> {
             pos: 0,
             depth: 0,
             cells: [DEFAULT_CELLS; MAX_DEPTH],
-            pending: None,
+            pending: Node {
+                depth: 0,
+                name: &[],
+                props: [None; prop::COUNT],
+                parent_cells: DEFAULT_CELLS,
+            },
+            has_pending: false,
             cache: [(0, NONE); CACHE],
             extra: &[],
             done: structs.is_none() || strings.is_none(),
@@ -165,16 +175,18 @@ impl<'a> Nodes<'a> {
         kind
     }
 
-    /// Reads tokens until a node is complete; `Err` ends the walk.
+    /// Reads one token; `Ok(true)` when `pending` is a complete node, `Err`
+    /// ends the walk.
     #[inline(never)]
-    fn step(&mut self) -> Result<Option<Node<'a>>, ()> {
+    fn step(&mut self) -> Result<bool, ()> {
         let token = be32(self.structs, self.pos).ok_or(())?;
         // A node's properties come before its children: the next node or the
         // end of this one completes it, and it is returned before that token
         // is read (the token is read again on the next call).
         if token == FDT_BEGIN_NODE || token == FDT_END_NODE {
-            if let Some(p) = self.pending.take() {
-                return Ok(Some(p));
+            if self.has_pending {
+                self.has_pending = false;
+                return Ok(true);
             }
         }
         self.pos += 4;
@@ -191,12 +203,12 @@ impl<'a> Nodes<'a> {
                     0 => DEFAULT_CELLS,
                     d => self.cells[d - 1],
                 };
-                self.pending = Some(Node {
-                    depth: self.depth,
-                    name: &tail[..len],
-                    props: [None; prop::COUNT],
-                    parent_cells,
-                });
+                let p = &mut self.pending;
+                p.depth = self.depth;
+                p.name = &tail[..len];
+                p.props = [None; prop::COUNT];
+                p.parent_cells = parent_cells;
+                self.has_pending = true;
                 self.depth += 1;
             }
             FDT_END_NODE => self.depth = self.depth.checked_sub(1).ok_or(())?,
@@ -212,7 +224,10 @@ impl<'a> Nodes<'a> {
                 let depth = self.depth.checked_sub(1).ok_or(())?;
                 let kind = self.kind(name_off) as usize;
                 // A property after a child node (not valid FDT) is ignored.
-                if let (Some(p), true) = (self.pending.as_mut(), kind < prop::COUNT) {
+                if let (Some(p), true) = (
+                    self.has_pending.then_some(&mut self.pending),
+                    kind < prop::COUNT,
+                ) {
                     if p.props[kind].is_none() {
                         p.props[kind] = Some(value);
                     }
@@ -231,7 +246,7 @@ impl<'a> Nodes<'a> {
             FDT_NOP => {}
             _ => return Err(()),
         }
-        Ok(None)
+        Ok(false)
     }
 }
 
@@ -242,8 +257,8 @@ impl<'a> Iterator for Nodes<'a> {
     fn next(&mut self) -> Option<Node<'a>> {
         while !self.done {
             match self.step() {
-                Ok(Some(n)) => return Some(n),
-                Ok(None) => {}
+                Ok(true) => return Some(self.pending),
+                Ok(false) => {}
                 Err(()) => self.done = true,
             }
         }
