@@ -15,7 +15,7 @@
 //! block. So one walker, [`Nodes`], serves every query (devices, memory, the
 //! GIC, `/chosen` in `dtboot`, phandle lookups) and is never inlined into its
 //! callers; a property's name is turned into an index by a table lookup
-//! (cached per strings-block offset), and its value is stored at that index,
+//! (remembered per strings-block offset), and its value is stored at that index,
 //! instead of a chain of name comparisons.
 //!
 //! Malformed input ends the walk early (the devices read so far are kept):
@@ -82,8 +82,13 @@ pub(crate) mod prop {
 
 /// Not a property a walk keeps.
 const NONE: u8 = u8::MAX;
-/// Slots of the name-offset cache (direct-mapped by offset).
-const CACHE: usize = 64;
+/// Strings-block offsets whose property index is remembered, one byte each
+/// (QEMU's virt trees have about 450 bytes of names): every name is looked up
+/// once a walk, where a 64-slot direct-mapped cache of (offset, index) pairs
+/// missed on about a third of the properties.
+const CACHE: usize = 512;
+/// A [`Nodes::cache`] entry not filled yet (entries hold the index + 1).
+const UNKNOWN: u8 = 0;
 
 /// One node, complete with its properties (before its children).
 #[derive(Clone, Copy)]
@@ -113,7 +118,7 @@ pub(crate) struct Nodes<'a> {
     pending: Node<'a>,
     has_pending: bool,
     /// (strings offset + 1, property index) of names already looked up.
-    cache: [(u32, u8); CACHE],
+    cache: [u8; CACHE],
     extra: &'a [u8],
     done: bool,
 }
@@ -141,7 +146,7 @@ impl<'a> Nodes<'a> {
                 parent_cells: DEFAULT_CELLS,
             },
             has_pending: false,
-            cache: [(0, NONE); CACHE],
+            cache: [UNKNOWN; CACHE],
             extra: &[],
             done: structs.is_none() || strings.is_none(),
         }
@@ -156,10 +161,11 @@ impl<'a> Nodes<'a> {
     /// The [`prop`] index of the property whose name is at `offset` in the
     /// strings block, or [`NONE`].
     fn kind(&mut self, offset: usize) -> u8 {
-        let slot = offset % CACHE;
-        let key = (offset as u32).wrapping_add(1);
-        if self.cache[slot].0 == key {
-            return self.cache[slot].1;
+        // Entries: UNKNOWN, NONE, or the index + 1.
+        match self.cache.get(offset).copied() {
+            Some(UNKNOWN) | None => {}
+            Some(NONE) => return NONE,
+            Some(c) => return c - 1,
         }
         let tail = self.strings.get(offset..).unwrap_or(&[]);
         let name = &tail[..tail.iter().position(|&b| b == 0).unwrap_or(tail.len())];
@@ -171,7 +177,9 @@ impl<'a> Nodes<'a> {
                 .position(|n| *n == name)
                 .map_or(NONE, |i| i as u8)
         };
-        self.cache[slot] = (key, kind);
+        if let Some(c) = self.cache.get_mut(offset) {
+            *c = if kind == NONE { NONE } else { kind + 1 };
+        }
         kind
     }
 
