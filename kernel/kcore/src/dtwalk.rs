@@ -191,11 +191,9 @@ impl<'a> Nodes<'a> {
         // A node's properties come before its children: the next node or the
         // end of this one completes it, and it is returned before that token
         // is read (the token is read again on the next call).
-        if token == FDT_BEGIN_NODE || token == FDT_END_NODE {
-            if self.has_pending {
-                self.has_pending = false;
-                return Ok(true);
-            }
+        if (token == FDT_BEGIN_NODE || token == FDT_END_NODE) && self.has_pending {
+            self.has_pending = false;
+            return Ok(true);
         }
         self.pos += 4;
         match token {
