@@ -912,6 +912,18 @@ pub fn memtest(_args: &[&str]) {
                     }
                 }
             }
+            // Whether `buf`, once pattern(9), is not `a[..n]` at `off` and
+            // pattern(9) elsewhere (what a copy of `a[..n]` there gives).
+            let copied_wrong = |buf: &[u8; 224]| {
+                (0..224).any(|i| {
+                    let want = if (off..off + n).contains(&i) {
+                        a[i - off]
+                    } else {
+                        pattern(9)[i]
+                    };
+                    black_box(buf[i]) != want
+                })
+            };
             let mut d = pattern(9);
             // Make every other 64-byte block equal already, so the count of
             // blocks stored has both kinds to tell apart.
@@ -932,14 +944,7 @@ pub fn memtest(_args: &[&str]) {
                 fail("copy_changed (blocks stored)", n, off);
             }
             checks += 1;
-            if (0..224).any(|i| {
-                let want = if (off..off + n).contains(&i) {
-                    a[i - off]
-                } else {
-                    pattern(9)[i]
-                };
-                black_box(d[i]) != want
-            }) {
+            if copied_wrong(&d) {
                 fail("copy_changed", n, off);
             }
             // SHA-256 (the SHA-256 instructions, which read each block with
@@ -953,14 +958,7 @@ pub fn memtest(_args: &[&str]) {
             let mut c = pattern(9);
             crate::arch::mem::copy(&mut c[off..off + n], &a[..n]);
             checks += 1;
-            if (0..224).any(|i| {
-                let want = if (off..off + n).contains(&i) {
-                    a[i - off]
-                } else {
-                    pattern(9)[i]
-                };
-                black_box(c[i]) != want
-            }) {
+            if copied_wrong(&c) {
                 fail("copy", n, off);
             }
             let mut z = pattern(5);
