@@ -34,7 +34,7 @@ extern "C" {
 /// 8-byte word of read-only data, where code reads it. Code that took the
 /// symbol's address itself would carry the handle in `ADRP`/`ADD` fields, so
 /// every load would store into those instructions and QEMU would translate the
-/// blocks holding them again (36 blocks an insmod of virtio_rng); this way the
+/// blocks holding them again; this way the
 /// text reaches the word by module-internal relocations, applied at build time
 /// (prelinked), and holds the same bytes at every load at the same address.
 static THIS_MODULE_WORD: &ThisModule = {
