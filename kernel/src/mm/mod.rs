@@ -1,10 +1,12 @@
 //! Physical memory: the page allocator and the kernel heap, sized from the DTB.
 //!
 //! At boot, RAM from `/memory` minus the kernel image, the DTB, the initrd and
-//! `/memreserve/` entries gives the free ranges ([`kcore::memrange`]). The largest
-//! is split: a quarter (at least 1 MiB, at most 64 MiB) is reserved for the heap
-//! (`buddy_system_allocator::Heap`, given its range a doubling piece at a time
-//! as allocations need it: [`kcore::growheap`]), everything else goes to the page allocator
+//! `/memreserve/` entries gives the free ranges ([`kcore::memrange`]). A quarter
+//! (at least 1 MiB, at most 64 MiB, at most the largest range) is reserved for
+//! the heap at the start of a range that holds it, the one whose start shares
+//! a host huge page with what the loader wrote ([`kcore::memrange::heap_home`]):
+//! a `buddy_system_allocator::Heap` given its range a doubling piece at a time
+//! as allocations need it ([`kcore::growheap`]). Everything else goes to the page allocator
 //! ([`kcore::pagealloc`]: a buddy allocator per free range, whose free lists
 //! run through the free pages, so page fragmentation never shows in the heap
 //! figure). Both sit
@@ -131,34 +133,30 @@ pub unsafe fn init(
     let largest = free
         .as_slice()
         .iter()
-        .copied()
-        .max_by_key(Range::size)
+        .map(Range::size)
+        .max()
         .ok_or(OutOfMemory)?;
-    let heap_size = (free.total() / 4)
-        .clamp(1 << 20, 64 << 20)
-        .min(largest.size())
-        & !(PAGE_SIZE as u64 - 1);
-    if heap_size == 0 {
-        return Err(OutOfMemory);
-    }
-    // SAFETY: the caller gives us exclusive use of `largest`; its first `heap_size` bytes become the heap's and nothing else's.
+    let heap_size =
+        (free.total() / 4).clamp(1 << 20, 64 << 20).min(largest) & !(PAGE_SIZE as u64 - 1);
+    let heap = kcore::memrange::heap_home(free.as_slice(), heap_size)
+        .filter(|h| !h.is_empty())
+        .ok_or(OutOfMemory)?;
+    // SAFETY: the caller gives us exclusive use of `free`; `heap` is the start of one of its ranges and becomes the heap's and nothing else's.
     unsafe {
-        HEAP.heap.lock().init(
-            largest.start as usize,
-            (largest.start + heap_size) as usize,
-            PAGE_SIZE,
-        )
+        HEAP.heap
+            .lock()
+            .init(heap.start as usize, heap.end as usize, PAGE_SIZE)
     };
     let mut frames = FRAMES.lock();
     let mut pages = 0;
     for r in free.as_slice() {
-        let r = if *r == largest {
-            Range::new(r.start + heap_size, r.end)
+        let r = if r.start == heap.start {
+            Range::new(heap.end, r.end)
         } else {
             *r
         };
         // SAFETY: the caller gives us exclusive use of `free`, mapped RW; the
-        // heap's part of `largest` was cut off above.
+        // heap's part of its range was cut off above.
         pages += unsafe { frames.add(r) };
     }
     let ram_total = ram.total();
