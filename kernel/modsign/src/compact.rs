@@ -13,8 +13,9 @@
 //! point), or the reason it is no key we verify with. A certificate that
 //! cannot be read is kept as its error message, which the kernel logs as
 //! Linux logs a bad built-in certificate. At boot [`decode`] turns each entry
-//! back into a [`TrustedCert`] with the same key code as before
-//! ([`keyring::public_key`]), so the keyring is the same; boot runs no
+//! back into a [`TrustedCert`] whose key the same code as before makes
+//! ([`keyring::public_key`], on the key's first use: [`keyring::LazyKey`]), so
+//! the keyring is the same; boot runs no
 //! X.509, SubjectPublicKeyInfo or Name decoder, and the kernel links none.
 //!
 //! Format, all lengths big-endian u32: one entry after the other; an entry is
@@ -30,7 +31,7 @@ use alloc::string::String;
 #[cfg(feature = "x509")]
 use alloc::vec::Vec;
 
-use crate::keyring::{public_key, CertError, KeyAlgorithm, PublicKey, TrustedCert};
+use crate::keyring::{CertError, KeyAlgorithm, LazyKey, PublicKey, TrustedCert};
 
 const CERT: u8 = 0;
 const ERROR: u8 = 1;
@@ -156,17 +157,19 @@ impl<'a> Reader<'a> {
         self.rest = tail;
         let key = self.field().ok_or_else(bad)?;
         let key = match (algorithm, KeyAlgorithm::from_u8(algorithm)) {
-            (NO_KEY, _) => PublicKey::Unsupported(String::from_utf8_lossy(key).into_owned()),
-            (_, Some(algorithm)) => public_key(algorithm, key),
+            (NO_KEY, _) => LazyKey::ready(PublicKey::Unsupported(
+                String::from_utf8_lossy(key).into_owned(),
+            )),
+            (_, Some(algorithm)) => LazyKey::raw(algorithm, key),
             (_, None) => return Err(CertError("built-in key list: unknown key algorithm".into())),
         };
-        Ok(TrustedCert {
-            signer: String::from_utf8_lossy(signer).into_owned(),
-            issuer: issuer.to_vec(),
-            serial: serial.to_vec(),
-            key_identifier: key_identifier.map(<[u8]>::to_vec),
+        Ok(TrustedCert::new(
+            String::from_utf8_lossy(signer).into_owned(),
+            issuer.to_vec(),
+            serial.to_vec(),
+            key_identifier.map(<[u8]>::to_vec),
             key,
-        })
+        ))
     }
 }
 
@@ -219,11 +222,15 @@ mod tests {
         ];
         assert_eq!(got.len(), 2);
         for (g, w) in got.iter().zip(&want) {
+            let before = alloc::format!("{g:?}");
+            assert!(before.contains("(not read yet)"), "{before}");
             assert_eq!(g.signer, w.signer);
             assert_eq!(g.issuer, w.issuer);
             assert_eq!(g.serial, w.serial);
             assert_eq!(g.key_identifier, w.key_identifier);
-            assert_eq!(g.key.name(), w.key.name());
+            assert_eq!(g.key().name(), w.key().name());
+            let after = alloc::format!("{g:?}");
+            assert!(!after.contains("(not read yet)"), "{after}");
         }
     }
 

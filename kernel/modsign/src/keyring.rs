@@ -61,7 +61,65 @@ pub struct TrustedCert {
     pub serial: Vec<u8>,
     /// The subjectKeyIdentifier, if the certificate has one.
     pub key_identifier: Option<Vec<u8>>,
-    pub key: PublicKey,
+    key: LazyKey,
+}
+
+/// A certificate's key, made ready ([`public_key`]: the RSA modulus's
+/// Montgomery constants, the EC point checked on its curve) the first time
+/// a signature names the certificate, not when the keyring is read: a
+/// kernel built with RSA, P-256 and P-384 certificates that only ever sees
+/// RSA-signed modules never runs the EC code (under TCG, code run once is
+/// mostly the cost of translating it: 3.6 ms of a boot with every driver).
+pub struct LazyKey {
+    raw: Option<(KeyAlgorithm, Vec<u8>)>,
+    key: spin::Once<PublicKey>,
+}
+
+impl LazyKey {
+    /// A key already made.
+    pub fn ready(key: PublicKey) -> LazyKey {
+        LazyKey {
+            raw: None,
+            key: spin::Once::initialized(key),
+        }
+    }
+
+    /// A key to make from its algorithm and raw bytes on first use.
+    pub fn raw(algorithm: KeyAlgorithm, bytes: &[u8]) -> LazyKey {
+        LazyKey {
+            raw: Some((algorithm, bytes.to_vec())),
+            key: spin::Once::new(),
+        }
+    }
+
+    /// The key, made now if this is its first use.
+    pub fn get(&self) -> &PublicKey {
+        self.key.call_once(|| match &self.raw {
+            Some((algorithm, bytes)) => public_key(*algorithm, bytes),
+            None => PublicKey::Unsupported("no key".into()),
+        })
+    }
+}
+
+impl Clone for LazyKey {
+    fn clone(&self) -> LazyKey {
+        LazyKey {
+            raw: self.raw.clone(),
+            key: match self.key.get() {
+                Some(k) => spin::Once::initialized(k.clone()),
+                None => spin::Once::new(),
+            },
+        }
+    }
+}
+
+impl fmt::Debug for LazyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.key.get() {
+            Some(k) => k.fmt(f),
+            None => f.write_str("(not read yet)"),
+        }
+    }
 }
 
 /// A certificate that could not be read.
@@ -94,11 +152,33 @@ impl TrustedCert {
             issuer,
             serial,
             key_identifier,
-            key: match key_of(tbs.subject_public_key_info()) {
+            key: LazyKey::ready(match key_of(tbs.subject_public_key_info()) {
                 Ok((algorithm, key)) => public_key(algorithm, key),
                 Err(why) => PublicKey::Unsupported(why),
-            },
+            }),
         })
+    }
+
+    /// A certificate from its parts (the built-in list, [`crate::compact`]).
+    pub fn new(
+        signer: String,
+        issuer: Vec<u8>,
+        serial: Vec<u8>,
+        key_identifier: Option<Vec<u8>>,
+        key: LazyKey,
+    ) -> TrustedCert {
+        TrustedCert {
+            signer,
+            issuer,
+            serial,
+            key_identifier,
+            key,
+        }
+    }
+
+    /// Its public key, made on first use ([`LazyKey`]).
+    pub fn key(&self) -> &PublicKey {
+        self.key.get()
     }
 
     /// Whether a signature naming its signer `id` names this certificate.

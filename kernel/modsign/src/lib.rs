@@ -102,7 +102,7 @@ fn check_signature(
         }
         p256_verify::EcdsaError::Rejected => rejected(),
     };
-    match (&cert.key, signer.kind) {
+    match (cert.key(), signer.kind) {
         (PublicKey::Unsupported(what), _) => Err(SigError::UnsupportedAlgorithm(Unsupported::Key(
             what.clone(),
         ))),

@@ -1152,7 +1152,7 @@ mod tests {
     fn the_fuzz_certificate_key_gets_the_right_r2() {
         let cert =
             crate::TrustedCert::from_der(include_bytes!("../fuzz/certs/rsa2048.der")).unwrap();
-        let crate::PublicKey::Rsa(key) = &cert.key else {
+        let crate::PublicKey::Rsa(key) = cert.key() else {
             panic!("not an RSA key")
         };
         assert_eq!(key.size(), 256);

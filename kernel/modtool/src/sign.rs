@@ -192,7 +192,7 @@ pub fn pkcs7_signature(
     let cert =
         Certificate::from_der(cert_der).map_err(|e| fail(format!("X.509 certificate: {e}")))?;
     let trusted = TrustedCert::from_der(cert_der).map_err(|e| fail(e.to_string()))?;
-    if !key.matches(&trusted.key) {
+    if !key.matches(trusted.key()) {
         return Err(fail(format!(
             "{key_path}: private key does not match the certificate of '{}'",
             trusted.signer
@@ -341,7 +341,7 @@ pub fn verify_command(args: &[String]) -> Result<(), Failure> {
                 .map_err(|e| fail(e.to_string()))?
                 .signer_id,
         );
-        let key_name = key.map_or("?".into(), |k| k.key.name());
+        let key_name = key.map_or("?".into(), |k| k.key().name());
         // Best of five batches: the machine is shared, the minimum is the cost.
         let best = |f: &dyn Fn() -> Result<(), Failure>| -> Result<f64, Failure> {
             let mut best = f64::MAX;

@@ -113,8 +113,8 @@ pub fn trusted_keyring() -> &'static Keyring {
 }
 
 /// The built-in certificates parsed again, quietly, into a keyring of their
-/// own: keys that have verified nothing yet (no P-256 comb table), so
-/// `sigbench` can time a key's first verification.
+/// own: keys that have verified nothing yet (not made, no P-256 comb table),
+/// so `sigbench` can time a key's first verification.
 pub fn fresh_keyring() -> Keyring {
     parse_built_in(false)
 }

@@ -242,7 +242,7 @@ pub fn sigbench(args: &[&str]) {
     }
     let key = keyring
         .find(&info.signer_id)
-        .map_or_else(|| String::from("?"), |c| c.key.name());
+        .map_or_else(|| String::from("?"), |c| c.key().name());
     let elf = &image[..info.elf_len];
     let timed = |f: &dyn Fn()| {
         let t0 = time::ticks_since_boot();
