@@ -6,7 +6,8 @@
 #    each lib<NAME>.a is then linked with `ld.lld -r --gc-sections` (keeping
 #    init_module/cleanup_module and what they reach; .modinfo, __versions,
 #    .ksymtab and __param survive as `#[used]` sections) into NAME.ko.debug, and
-#    NAME.ko is that object without debug info or LLVM bitcode sections.
+#    NAME.ko is that object without debug info, LLVM bitcode sections or the
+#    `$x`/`$d` mapping symbols (STRIP_FLAGS; .ko.debug keeps all of them).
 #  - C, as Linux's kbuild does it: for every drivers/c/NAME.c,
 #      1. `modtool genksyms` reads the preprocessed source (-D__GENKSYMS__) and
 #         writes build/c/NAME.ksyms.h, the version CRC of each EXPORT_SYMBOL;
@@ -66,6 +67,14 @@ if [ -n "$SIGN_KEY" ]; then
     fi
 fi
 
+# What NAME.ko leaves out of NAME.ko.debug: DWARF, and the AArch64 mapping
+# symbols (`$x` code, `$d` data: disassembler hints, about 60% of a Rust
+# module's symbols). Nothing loads by them, the signature hashes every byte
+# of the file and the loader walks every symbol, so virtio_rng.ko is 3.4 KiB
+# (7%) smaller and its insmod hashes and scans that much less. gdb and
+# objdump get them from NAME.ko.debug.
+STRIP_FLAGS=(--strip-debug --wildcard --strip-symbol='$x*' --strip-symbol='$d*')
+
 # sign NAME.ko: appends the signature in place (no-op when SIGN_KEY is empty).
 sign() {
     [ -n "$SIGN_KEY" ] || return 0
@@ -112,7 +121,7 @@ for c in "${crates[@]}"; do
     [ -f "$lib" ] || die "$c: $lib was not built"
     "$LLD" -flavor gnu -r --gc-sections -T drivers/module.lds -u init_module -u cleanup_module \
         "$lib" -o "$OUT/$mod.ko.debug" || die "$c: linking $mod.ko failed"
-    llvm-objcopy --strip-debug --remove-section=.llvmbc --remove-section=.llvmcmd \
+    llvm-objcopy "${STRIP_FLAGS[@]}" --remove-section=.llvmbc --remove-section=.llvmcmd \
         "$OUT/$mod.ko.debug" "$OUT/$mod.ko" || die "$c: stripping $mod.ko failed"
     prelink "$OUT/$mod.ko"
     sign "$OUT/$mod.ko"
@@ -145,7 +154,7 @@ for obj in ${c_objs[@]+"${c_objs[@]}"}; do
     mod=$(basename "$obj" .o)
     "$MODTOOL" modpost --symvers "$SYMVERS" "$obj" -o "$OUT/$mod.ko.debug" \
         || die "$obj: modpost failed"
-    llvm-objcopy --strip-debug "$OUT/$mod.ko.debug" "$OUT/$mod.ko" || die "$obj: stripping $mod.ko failed"
+    llvm-objcopy "${STRIP_FLAGS[@]}" "$OUT/$mod.ko.debug" "$OUT/$mod.ko" || die "$obj: stripping $mod.ko failed"
     prelink "$OUT/$mod.ko"
     sign "$OUT/$mod.ko"
     echo "build-modules: $OUT/$mod.ko $(stat -c %s "$OUT/$mod.ko") bytes (+ $mod.ko.debug)"
