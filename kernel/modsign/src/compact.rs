@@ -23,7 +23,8 @@
 //! bytes, the key identifier's length `u32::MAX` when absent: signer,
 //! issuer, serial, key identifier; then the key: one byte, 0 for none we
 //! verify with, then the reason as a field, or a [`KeyAlgorithm`], then the
-//! key's bytes as a field) or 1 for a certificate that could not be read
+//! key's bytes as a field and its precomputed products as a field: an RSA
+//! key's [`crate::rsa_verify::RsaPublicKey::products`], empty for the others) or 1 for a certificate that could not be read
 //! (then its message). Bad input (the blob is built by this crate, but it is
 //! still checked) ends the list with an error entry; nothing panics.
 
@@ -85,6 +86,11 @@ fn entry(cert: &[u8]) -> Result<Vec<u8>, String> {
         Ok((algorithm, key)) => {
             out.push(algorithm as u8);
             put(&mut out, key);
+            let products = match crate::keyring::public_key(algorithm, key) {
+                crate::keyring::PublicKey::Rsa(k) => k.products(),
+                _ => Vec::new(),
+            };
+            put(&mut out, &products);
         }
         Err(why) => {
             out.push(NO_KEY);
@@ -160,7 +166,10 @@ impl<'a> Reader<'a> {
             (NO_KEY, _) => LazyKey::ready(PublicKey::Unsupported(
                 String::from_utf8_lossy(key).into_owned(),
             )),
-            (_, Some(algorithm)) => LazyKey::raw(algorithm, key),
+            (_, Some(algorithm)) => {
+                let products = self.field().ok_or_else(bad)?;
+                LazyKey::raw(algorithm, key, products)
+            }
             (_, None) => return Err(CertError("built-in key list: unknown key algorithm".into())),
         };
         Ok(TrustedCert::new(
@@ -231,6 +240,46 @@ mod tests {
             assert_eq!(g.key().name(), w.key().name());
             let after = alloc::format!("{g:?}");
             assert!(!after.contains("(not read yet)"), "{after}");
+            // An RSA key comes with the products the build computed: made
+            // without a verification, it already has them.
+            if let PublicKey::Rsa(k) = g.key() {
+                assert!(k.is_derived(), "the build's products were not taken");
+            }
+        }
+    }
+
+    #[test]
+    fn products_that_do_not_fit_the_key_are_refused() {
+        use der::Decode;
+        let blob = encode(RSA);
+        let cert = decode(&blob).next().unwrap().unwrap();
+        let PublicKey::Rsa(k) = cert.key() else {
+            panic!("the RSA certificate has no RSA key");
+        };
+        let products = k.products();
+        let parsed = x509_cert::Certificate::from_der(RSA).unwrap();
+        let (algorithm, raw) =
+            crate::keyring::key_of(parsed.tbs_certificate().subject_public_key_info()).unwrap();
+        let plain = || match crate::keyring::public_key(algorithm, raw) {
+            PublicKey::Rsa(k) => k,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            plain().products(),
+            products,
+            "encode wrote what the key computes"
+        );
+        let longer = [&products[..], &[0u8][..]].concat();
+        for bad in [
+            &products[..products.len() - 1],
+            &longer[..],
+            &[2u8][..],
+            &[0u8, 0][..],
+        ] {
+            let key = plain();
+            assert!(!key.set_products(bad), "{} bytes taken", bad.len());
+            assert!(!key.is_derived());
+            assert_eq!(key.products(), products, "computed as without");
         }
     }
 

@@ -71,7 +71,10 @@ pub struct TrustedCert {
 /// RSA-signed modules never runs the EC code (under TCG, code run once is
 /// mostly the cost of translating it: 3.6 ms of a boot with every driver).
 pub struct LazyKey {
-    raw: Option<(KeyAlgorithm, Vec<u8>)>,
+    /// The algorithm, the key's bytes, and an RSA key's products as the
+    /// build computed them ([`crate::rsa_verify::RsaPublicKey::products`];
+    /// empty: computed at the first verification).
+    raw: Option<(KeyAlgorithm, Vec<u8>, Vec<u8>)>,
     key: spin::Once<PublicKey>,
 }
 
@@ -84,10 +87,11 @@ impl LazyKey {
         }
     }
 
-    /// A key to make from its algorithm and raw bytes on first use.
-    pub fn raw(algorithm: KeyAlgorithm, bytes: &[u8]) -> LazyKey {
+    /// A key to make from its algorithm and raw bytes on first use, with
+    /// an RSA key's products if the build computed them (else empty).
+    pub fn raw(algorithm: KeyAlgorithm, bytes: &[u8], products: &[u8]) -> LazyKey {
         LazyKey {
-            raw: Some((algorithm, bytes.to_vec())),
+            raw: Some((algorithm, bytes.to_vec(), products.to_vec())),
             key: spin::Once::new(),
         }
     }
@@ -95,7 +99,15 @@ impl LazyKey {
     /// The key, made now if this is its first use.
     pub fn get(&self) -> &PublicKey {
         self.key.call_once(|| match &self.raw {
-            Some((algorithm, bytes)) => public_key(*algorithm, bytes),
+            Some((algorithm, bytes, products)) => {
+                let key = public_key(*algorithm, bytes);
+                if let (PublicKey::Rsa(k), false) = (&key, products.is_empty()) {
+                    // Products that do not fit the key are left out: the
+                    // first verification computes them, as without.
+                    k.set_products(products);
+                }
+                key
+            }
             None => PublicKey::Unsupported("no key".into()),
         })
     }

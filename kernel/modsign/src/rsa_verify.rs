@@ -165,16 +165,23 @@ impl RsaPublicKey {
         })
     }
 
+    /// The expected encoding per hash with the digest's bytes zero, in limbs.
+    fn em_base(&self) -> [Option<Vec<u64>>; 3] {
+        let (mont, k) = (&self.mont, self.size());
+        [HashAlgo::Sha256, HashAlgo::Sha384, HashAlgo::Sha512].map(|hash| {
+            let zeros = [0u8; 64];
+            let em = expected_em(k, digest_info_prefix(hash), &zeros[..digest_len(hash)])?;
+            from_be_bytes(&em, mont.limbs())
+        })
+    }
+
     /// The per-key products, computed on first use (once, whichever CPU
-    /// asks first; the others wait for it).
+    /// asks first; the others wait for it) unless [`RsaPublicKey::set_products`]
+    /// gave them.
     fn derived(&self) -> &Derived {
         self.derived.call_once(|| {
-            let (mont, e, k) = (&self.mont, &self.e, self.size());
-            let em_base = [HashAlgo::Sha256, HashAlgo::Sha384, HashAlgo::Sha512].map(|hash| {
-                let zeros = [0u8; 64];
-                let em = expected_em(k, digest_info_prefix(hash), &zeros[..digest_len(hash)])?;
-                from_be_bytes(&em, mont.limbs())
-            });
+            let (mont, e) = (&self.mont, &self.e);
+            let em_base = self.em_base();
             let shortcut = Shortcut::new(mont, e, &em_base);
             let r_to_e = match shortcut {
                 Some(_) => None,
@@ -193,6 +200,90 @@ impl RsaPublicKey {
                 shortcut,
             }
         })
+    }
+
+    /// The per-key products (about 30 Montgomery products for RSA-2048,
+    /// 0.85 ms of a first verification under TCG), computed now if they are
+    /// not yet, as bytes [`RsaPublicKey::set_products`] reads back: the
+    /// kernel's build computes them on the host for its built-in keys
+    /// ([`crate::compact`]), so the first module the kernel loads does not.
+    /// Per number a byte, 1 if present, then its limbs little-endian:
+    /// `R^e`, then a byte for the shortcut and, with it, `C 2^512` and
+    /// `EM_base C` for each hash.
+    pub fn products(&self) -> Vec<u8> {
+        let d = self.derived();
+        let mut out = Vec::new();
+        let mut put = |v: Option<&Vec<u64>>| match v {
+            None => out.push(0),
+            Some(v) => {
+                out.push(1);
+                for limb in v {
+                    out.extend_from_slice(&limb.to_le_bytes());
+                }
+            }
+        };
+        put(d.r_to_e.as_ref());
+        match &d.shortcut {
+            None => put(None),
+            Some(sc) => {
+                put(Some(&sc.c_shifted));
+                for b in &sc.base_times_c {
+                    put(b.as_ref());
+                }
+            }
+        }
+        out
+    }
+
+    /// Takes the products [`RsaPublicKey::products`] wrote for this key
+    /// instead of computing them at the first verification. False, and the
+    /// key unchanged, when `bytes` are not that shape for its modulus
+    /// length (the key then computes them itself). The bytes are trusted as
+    /// the key is: they are built into the kernel with it.
+    pub fn set_products(&self, bytes: &[u8]) -> bool {
+        let limbs = self.mont.limbs();
+        let mut rest = bytes;
+        let mut get = || -> Option<Option<Vec<u64>>> {
+            let (&flag, tail) = rest.split_first()?;
+            rest = tail;
+            match flag {
+                0 => Some(None),
+                1 => {
+                    let (body, tail) = (rest.get(..limbs * 8)?, rest.get(limbs * 8..)?);
+                    rest = tail;
+                    Some(Some(
+                        body.chunks_exact(8)
+                            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+                            .collect(),
+                    ))
+                }
+                _ => None,
+            }
+        };
+        let Some(r_to_e) = get() else { return false };
+        let Some(c_shifted) = get() else { return false };
+        let shortcut = match c_shifted {
+            None => None,
+            Some(c_shifted) => {
+                let (Some(a), Some(b), Some(c)) = (get(), get(), get()) else {
+                    return false;
+                };
+                Some(Shortcut {
+                    c_shifted,
+                    base_times_c: [a, b, c],
+                })
+            }
+        };
+        if !rest.is_empty() || (r_to_e.is_none() && shortcut.is_none()) {
+            return false;
+        }
+        let em_base = self.em_base();
+        self.derived.call_once(|| Derived {
+            r_to_e,
+            em_base,
+            shortcut,
+        });
+        true
     }
 
     /// Whether the key's products are computed yet (its first verification
