@@ -34,6 +34,21 @@ pub fn kernel_image() -> PathBuf {
     p
 }
 
+/// Builds the TCG plugin `qemu/prof/NAME.c` with gcc into
+/// `build/prof/libNAME.so`; None when gcc is missing or fails.
+pub fn build_plugin(name: &str) -> Option<PathBuf> {
+    let dir = root().join("build/prof");
+    std::fs::create_dir_all(&dir).ok()?;
+    let lib = dir.join(format!("lib{name}.so"));
+    Command::new("gcc")
+        .args(["-shared", "-fPIC", "-O2", "-o"])
+        .arg(&lib)
+        .arg(root().join(format!("qemu/prof/{name}.c")))
+        .status()
+        .is_ok_and(|s| s.success())
+        .then_some(lib)
+}
+
 /// The initrd `make initrd-all` writes (every module and the depmod index).
 pub fn initrd_image() -> PathBuf {
     let p = root().join("build/initrd-all.cpio");

@@ -7,26 +7,15 @@
 //! TCG plugin built here with gcc, lists the first guest store into each
 //! region with the storing instruction's address.
 
-use qemu_tests::{kernel_image, root, Machine, Opts, PROMPT};
+use qemu_tests::{build_plugin, kernel_image, root, Machine, Opts, PROMPT};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 const REGION: u64 = 2 << 20;
 
 fn plugin() -> PathBuf {
-    let dir = root().join("target/qemu-tests");
-    std::fs::create_dir_all(&dir).expect("create target/qemu-tests");
-    let lib = dir.join("libtouch.so");
-    let status = Command::new("gcc")
-        .args(["-shared", "-fPIC", "-O2", "-o"])
-        .arg(&lib)
-        .arg(root().join("qemu/prof/touch.c"))
-        .status()
-        .expect("gcc (Debian package gcc) is needed to build qemu/prof/touch.c");
-    assert!(status.success(), "gcc could not build qemu/prof/touch.c");
-    lib
+    build_plugin("touch").expect("gcc (Debian package gcc) could not build qemu/prof/touch.c")
 }
 
 /// Boots with the plugin and powers off: the regions written, each with the

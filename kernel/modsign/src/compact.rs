@@ -24,8 +24,8 @@
 //! issuer, serial, key identifier; then the key: one byte, 0 for none we
 //! verify with, then the reason as a field, or a [`KeyAlgorithm`], then the
 //! key's bytes as a field and its precomputed products as a field: an RSA
-//! key's [`crate::rsa_verify::RsaPublicKey::products`], empty for the others) or 1 for a certificate that could not be read
-//! (then its message). Bad input (the blob is built by this crate, but it is
+//! key's [`crate::rsa_verify::RsaPublicKey::products`], empty for the
+//! others) or 1 for a certificate that could not be read (then its message). Bad input (the blob is built by this crate, but it is
 //! still checked) ends the list with an error entry; nothing panics.
 
 use alloc::string::String;

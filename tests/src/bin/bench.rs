@@ -53,7 +53,7 @@
 //!   time, translated blocks, Image size).
 
 use qemu_tests::linux_bench::{parse_linux, parse_modstress, LinuxReport};
-use qemu_tests::{root, with_initrd, Burst, Machine, Opts, PROMPT};
+use qemu_tests::{build_plugin, root, with_initrd, Burst, Machine, Opts, PROMPT};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -364,18 +364,8 @@ fn signing() {
 /// wall time on a shared host it repeats exactly. None when gcc cannot build
 /// the plugin.
 fn translated_blocks(opts: &Opts) -> Option<(u64, u64)> {
+    let lib = build_plugin("blocks")?;
     let dir = root().join("build/prof");
-    std::fs::create_dir_all(&dir).ok()?;
-    let lib = dir.join("libblocks.so");
-    let built = Command::new("gcc")
-        .args(["-shared", "-fPIC", "-O2", "-o"])
-        .arg(&lib)
-        .arg(root().join("qemu/prof/blocks.c"))
-        .status()
-        .is_ok_and(|s| s.success());
-    if !built {
-        return None;
-    }
     let out = dir.join("blocks.out");
     let _ = std::fs::remove_file(&out);
     let mut extra = opts.extra.clone();
@@ -982,21 +972,13 @@ fn smp() {
 /// the guest time a CPU spends at one instruction a nanosecond, without the
 /// other vCPUs' instructions that `-icount`'s shared clock adds.
 fn smp_windows() {
-    let dir = root().join("build/prof");
-    std::fs::create_dir_all(&dir).expect("mkdir build/prof");
-    let lib = dir.join("libwindows.so");
-    let built = Command::new("gcc")
-        .args(["-shared", "-fPIC", "-O2", "-o"])
-        .arg(&lib)
-        .arg(root().join("qemu/prof/windows.c"))
-        .status()
-        .is_ok_and(|s| s.success());
-    if !built {
+    let Some(lib) = build_plugin("windows") else {
         println!(
             "== per-CPU instructions: not measured (gcc could not build qemu/prof/windows.c) =="
         );
         return;
-    }
+    };
+    let dir = root().join("build/prof");
     println!("== 4 CPUs: instructions CPU 0 executes per insmod and per rmmod of hello (qemu/prof/windows.c counts each vCPU's own; mean over 201 cycles, the warm-up included) ==");
     for (what, cmd) in [
         ("CPUs 1-3 idle", "modstress 200 /initrd/hello.ko"),
