@@ -703,16 +703,21 @@ mod stress {
     /// running its CPU's queued work between reads (the module's work items
     /// land there too).
     pub fn reader(cpu: usize) {
-        let name = DEVICE.lock().clone();
-        let mut buf = [0u8; 96];
-        while !STOP.load(Ordering::Acquire) {
-            match crate::kobject::devfs::read_once(&name, &mut buf) {
-                Ok(_) => READS[cpu].fetch_add(1, Ordering::Relaxed),
-                Err(_) => REFUSED[cpu].fetch_add(1, Ordering::Relaxed),
-            };
-            crate::smp::work::run_local();
-            // Between reads the device is free: rmmod gets its chances.
-            crate::irq::time::udelay(50);
+        {
+            let name = DEVICE.lock().clone();
+            let mut buf = [0u8; 96];
+            while !STOP.load(Ordering::Acquire) {
+                match crate::kobject::devfs::read_once(&name, &mut buf) {
+                    Ok(_) => READS[cpu].fetch_add(1, Ordering::Relaxed),
+                    Err(_) => REFUSED[cpu].fetch_add(1, Ordering::Relaxed),
+                };
+                crate::smp::work::run_local();
+                // Between reads the device is free: rmmod gets its chances.
+                crate::irq::time::udelay(50);
+            }
+            // `name` is freed here: the CPU that waits for RUNNING to reach
+            // zero measures the heap next, so nothing of the reader's may
+            // still be allocated when it says it is done.
         }
         RUNNING.fetch_sub(1, Ordering::AcqRel);
     }
