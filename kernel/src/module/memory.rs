@@ -373,7 +373,14 @@ struct Retired {
 
 impl Retired {
     fn free(self) {
-        for b in self.blocks.iter().flatten() {
+        // Data, rodata, then text: the reverse of the order `try_allocate`
+        // takes them. The page allocator hands back what was freed last
+        // first, so a reload of the same sizes gets each region's own pages
+        // back, text included, and the text stores nothing that did not
+        // change (`load::relocate`). Freed text first, a module whose text
+        // and rodata are both two pages got the other region's pages at
+        // every reload and stored all its text again.
+        for b in self.blocks.iter().rev().flatten() {
             mm::free_pages(b.addr, b.count.get());
         }
         VA.lock().free(self.base as u64, self.size as u64);
