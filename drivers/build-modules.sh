@@ -113,14 +113,42 @@ if [ ${#crates[@]} -gt 0 ]; then
     cargo build --target "$TARGET" --release "${pkgs[@]}" || die "cargo build of the module crates failed"
 fi
 
+# The string routines the kernel exports (kabi's memcpy, memmove, memset,
+# memcmp, as Linux exports them from arch/arm64/lib): the archive members of
+# compiler_builtins that define nothing else are left out of the link, so a
+# module's calls stay imports, as a C module's do, instead of a copy of each
+# routine in every module (about 1.4 KiB of text and QEMU translating it
+# again for every module).
+KERNEL_ROUTINES='memcpy|memmove|memset|memcmp'
+# kernel_routines_members LIB: the members of LIB that define only those.
+kernel_routines_members() {
+    readelf -sW "$1" 2>/dev/null | awk -v names="^($KERNEL_ROUTINES)\$" '
+        /^File: / { m = $2; sub(/^.*\(/, "", m); sub(/\)$/, "", m); next }
+        $1 ~ /^[0-9]+:$/ && $5 != "LOCAL" && $7 != "UND" && $8 != "" { defs[m] = defs[m] " " $8 }
+        END {
+            for (m in defs) {
+                n = split(defs[m], a, " "); only = 1
+                for (i = 1; i <= n; i++) if (a[i] !~ names) only = 0
+                if (only) print m
+            }
+        }'
+}
+
 rust_kos=()
+link_dir=$(mktemp -d)
+trap 'rm -rf "$link_dir"' EXIT
 for c in "${crates[@]}"; do
     mod=${c//-/_}
     rust_kos+=("$OUT/$mod.ko")
     lib="$LIB_DIR/lib$mod.a"
     [ -f "$lib" ] || die "$c: $lib was not built"
+    cp "$lib" "$link_dir/lib$mod.a"
+    mapfile -t routines < <(kernel_routines_members "$lib")
+    if [ ${#routines[@]} -gt 0 ]; then
+        llvm-ar d "$link_dir/lib$mod.a" "${routines[@]}" || die "$c: removing the kernel's routines from $lib failed"
+    fi
     "$LLD" -flavor gnu -r --gc-sections -T drivers/module.lds -u init_module -u cleanup_module \
-        "$lib" -o "$OUT/$mod.ko.debug" || die "$c: linking $mod.ko failed"
+        "$link_dir/lib$mod.a" -o "$OUT/$mod.ko.debug" || die "$c: linking $mod.ko failed"
     llvm-objcopy "${STRIP_FLAGS[@]}" --remove-section=.llvmbc --remove-section=.llvmcmd \
         "$OUT/$mod.ko.debug" "$OUT/$mod.ko" || die "$c: stripping $mod.ko failed"
     prelink "$OUT/$mod.ko"

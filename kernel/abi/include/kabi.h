@@ -343,7 +343,23 @@ void module_panic(const struct module *owner, const char *msg, size_t len);
 #define KABI_CRC_panic_notifier_register 0x6fe15420u
 void panic_notifier_register(const struct module *owner, panic_notifier_t func);
 
-#define KABI_EXPORT_COUNT 33
+/* memcpy(dest : *mut Opaque, src : *const Opaque, n : usize) -> *mut Opaque */
+#define KABI_CRC_memcpy 0x4934b688u
+void *memcpy(void *dest, const void *src, size_t n);
+
+/* memmove(dest : *mut Opaque, src : *const Opaque, n : usize) -> *mut Opaque */
+#define KABI_CRC_memmove 0x709871c3u
+void *memmove(void *dest, const void *src, size_t n);
+
+/* memset(dest : *mut Opaque, c : i32, n : usize) -> *mut Opaque */
+#define KABI_CRC_memset 0x8ce6ebf6u
+void *memset(void *dest, int32_t c, size_t n);
+
+/* memcmp(a : *const Opaque, b : *const Opaque, n : usize) -> i32 */
+#define KABI_CRC_memcmp 0xa15a2c41u
+int32_t memcmp(const void *a, const void *b, size_t n);
+
+#define KABI_EXPORT_COUNT 37
 
 /* ---- Module description ------------------------------------------------- */
 

@@ -143,4 +143,16 @@ kernel_api! {
     /// way to remove it, so using this pins the module: it cannot be unloaded.
     [unsafe_to_unload]
     fn panic_notifier_register(owner: *const ThisModule, func: PanicNotifier);
+    /// Copies `n` bytes from `src` to `dest` (the regions do not overlap);
+    /// returns `dest`. The kernel's own, as Linux exports its `memcpy`: a Rust
+    /// module's calls (the compiler's and `core`'s) land here instead of on a
+    /// copy in every module (`drivers/build-modules.sh` leaves it out).
+    fn memcpy(dest: *mut Opaque, src: *const Opaque, n: usize) -> *mut Opaque;
+    /// `memcpy` for regions that may overlap.
+    fn memmove(dest: *mut Opaque, src: *const Opaque, n: usize) -> *mut Opaque;
+    /// Fills `n` bytes at `dest` with the byte `c`; returns `dest`.
+    fn memset(dest: *mut Opaque, c: i32, n: usize) -> *mut Opaque;
+    /// Compares `n` bytes: < 0, 0 or > 0 as the first differing byte of `a`
+    /// is below, equal to or above that of `b` (unsigned).
+    fn memcmp(a: *const Opaque, b: *const Opaque, n: usize) -> i32;
 }

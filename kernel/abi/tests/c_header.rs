@@ -17,6 +17,7 @@ const C_TYPES: &[(&str, &str)] = &[
     ("*mut u8", "void *"),
     ("*mut u64", "uint64_t *"),
     ("*mut Opaque", "void *"),
+    ("*const Opaque", "const void *"),
     ("*mut DtDevice", "struct dt_device *"),
     ("*const DeviceDesc", "const struct device_desc *"),
     ("IrqHandler", "irq_handler_t"),

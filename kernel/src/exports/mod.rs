@@ -83,7 +83,22 @@ export!(
     request_module,
     module_panic,
     panic_notifier_register,
+    memcpy,
+    memmove,
+    memset,
+    memcmp,
 );
+
+// The string routines modules call (Linux exports the same four from
+// arch/arm64/lib): `memcpy`, `memset` and `memcmp` are the kernel's assembly
+// (`arch::mem`), `memmove` compiler_builtins'. Declared here with the ABI's
+// types so `export!` checks them like every other export.
+extern "C" {
+    fn memcpy(dest: *mut kabi::Opaque, src: *const kabi::Opaque, n: usize) -> *mut kabi::Opaque;
+    fn memmove(dest: *mut kabi::Opaque, src: *const kabi::Opaque, n: usize) -> *mut kabi::Opaque;
+    fn memset(dest: *mut kabi::Opaque, c: i32, n: usize) -> *mut kabi::Opaque;
+    fn memcmp(a: *const kabi::Opaque, b: *const kabi::Opaque, n: usize) -> i32;
+}
 
 fn owner(ptr: *const ThisModule) -> Option<Arc<Module>> {
     module::from_handle(ptr as usize)

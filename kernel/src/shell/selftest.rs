@@ -865,7 +865,7 @@ pub fn smpstress(args: &[&str]) {
 pub fn memtest(_args: &[&str]) {
     use core::hint::black_box;
     extern "C" {
-        fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32;
+        fn memcmp(a: *const kabi::Opaque, b: *const kabi::Opaque, n: usize) -> i32;
     }
     // Byte by byte, each byte through `black_box` so the compiler cannot
     // turn the loop back into a call of the routine under test.
@@ -899,7 +899,7 @@ pub fn memtest(_args: &[&str]) {
                 fail("memcpy", n, off);
             }
             // SAFETY: both ranges are `n` bytes inside their arrays (n + 8 <= 224).
-            let r = unsafe { memcmp(a.as_ptr(), b.as_ptr().add(off), n) };
+            let r = unsafe { memcmp(a.as_ptr().cast(), b.as_ptr().add(off).cast(), n) };
             checks += 1;
             if r != 0 {
                 fail("memcmp (equal)", n, off);
@@ -909,7 +909,7 @@ pub fn memtest(_args: &[&str]) {
                     let mut c = b;
                     c[off + at] = c[off + at].wrapping_add(delta);
                     // SAFETY: as above.
-                    let r = unsafe { memcmp(a.as_ptr(), c.as_ptr().add(off), n) };
+                    let r = unsafe { memcmp(a.as_ptr().cast(), c.as_ptr().add(off).cast(), n) };
                     let want = reference_cmp(&a[..n], &c[off..off + n]);
                     checks += 1;
                     if r.signum() != want {
