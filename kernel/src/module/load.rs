@@ -536,7 +536,15 @@ fn relocate<'a>(
     // store the file's unrelocated fields (the calls into the kernel and other
     // modules) and then the relocated ones, and QEMU would translate every
     // block around such a field again at every load.
-    let mut stage = Stage::new(text.len())
+    // The stage holds the planned text only: the loader writes each of its
+    // bytes (sections, gaps, veneers), none past it. The rest of the last
+    // page was cleared when the image was allocated (`allocate_to_fill`) and
+    // is not stored again: a stage of whole pages carried whatever its pages
+    // last held into the module's text there, stored it at every load and
+    // made QEMU translate the blocks around it again.
+    let planned = (layout.text.size as usize).min(text.len());
+    let text = &mut text[..planned];
+    let mut stage = Stage::new(planned)
         .map_err(|_| ModError::new(errno::ENOMEM, format!("{}: out of memory", module.name)))?;
     let regions = modloader::Regions {
         text: modloader::Region {
