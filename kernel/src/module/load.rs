@@ -418,7 +418,7 @@ fn resolve_imports<'a>(
                 format!("{name}: Unknown symbol {import}"),
             ));
         };
-        match versions.crc(import.as_bytes()) {
+        match versions.crc_hinted(import.as_bytes(), found.abi_index) {
             Some(crc) if crc == found.crc as u64 => {}
             Some(_) => {
                 return Err(logged(ModError::new(

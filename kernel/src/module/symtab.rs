@@ -26,6 +26,9 @@ pub struct Resolved {
     pub flags: u32,
     /// `None` for the kernel.
     pub owner: Option<Arc<Module>>,
+    /// A kernel export's position in `kabi::api::ALL`: where a Rust
+    /// module's `__versions` holds its CRC (`tables::Versions::crc_hinted`).
+    pub abi_index: Option<usize>,
 }
 
 struct KernelExport {
@@ -33,6 +36,8 @@ struct KernelExport {
     addr: u64,
     crc: u32,
     flags: u32,
+    /// Position in `kabi::api::ALL`, if listed there.
+    abi_index: Option<usize>,
 }
 
 /// The kernel's exports, sorted by name, and their hash index.
@@ -103,11 +108,13 @@ fn kernel_table() -> &'static KernelTable {
             .filter_map(|e| {
                 // SAFETY: kernel entries point at 'static string literals.
                 let bytes = unsafe { core::slice::from_raw_parts(e.name, e.name_len) };
+                let name = core::str::from_utf8(bytes).ok()?;
                 Some(KernelExport {
-                    name: core::str::from_utf8(bytes).ok()?,
+                    name,
                     addr: e.addr as u64,
                     crc: e.crc,
                     flags: e.flags,
+                    abi_index: kabi::api::ALL.iter().position(|(n, _, _)| *n == name),
                 })
             })
             .collect();
@@ -124,6 +131,7 @@ pub fn resolve(name: &str) -> Option<Resolved> {
             crc: e.crc,
             flags: e.flags,
             owner: None,
+            abi_index: e.abi_index,
         });
     }
     MODULE_EXPORTS.lock().get(name).cloned()
@@ -151,6 +159,7 @@ pub fn add_module_exports(
                 crc,
                 flags: 0,
                 owner: Some(Arc::clone(owner)),
+                abi_index: None,
             },
         );
     }

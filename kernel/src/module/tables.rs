@@ -40,28 +40,49 @@ impl<'a> Versions<'a> {
 
     /// The CRC of the first entry named `name` (which has no NUL in it).
     pub fn crc(&self, name: &[u8]) -> Option<u64> {
-        for table in &self.tables {
-            for chunk in table.chunks_exact(MOD_VERSION_SIZE) {
-                let (crc, field) = chunk.split_at(8);
-                // The entry's name is `name` when it ends where `name` does (a
-                // NUL there, or the field's end) and has the same bytes: the
-                // cheap tests first. The field is NUL-padded, so every shorter
-                // name has a NUL there too: its byte before must be `name`'s
-                // last (a `memcmp` call otherwise for each of them).
-                let ends_there = field.get(name.len()).is_none_or(|&b| b == 0)
-                    && name
-                        .len()
-                        .checked_sub(1)
-                        .is_none_or(|i| field.get(i) == name.get(i));
-                if ends_there && field.get(..name.len()) == Some(name) {
-                    let mut crc_bytes = [0u8; 8];
-                    crc_bytes.copy_from_slice(crc);
-                    return Some(u64::from_le_bytes(crc_bytes));
-                }
-            }
-        }
-        None
+        self.tables
+            .iter()
+            .flat_map(|table| table.chunks_exact(MOD_VERSION_SIZE))
+            .find_map(|entry| entry_crc(entry, name))
     }
+
+    /// [`Self::crc`], trying the first table's entry `hint` before the search.
+    /// A Rust module's `__versions` lists the kernel's exports in
+    /// `kabi::api::ALL` order (`kabi::rt`), so with the import's position
+    /// there as the hint each lookup reads one entry instead of scanning
+    /// past every export before it.
+    pub fn crc_hinted(&self, name: &[u8], hint: Option<usize>) -> Option<u64> {
+        hint.and_then(|i| {
+            let table = self.tables.first()?;
+            let start = i.checked_mul(MOD_VERSION_SIZE)?;
+            entry_crc(
+                table.get(start..start.checked_add(MOD_VERSION_SIZE)?)?,
+                name,
+            )
+        })
+        .or_else(|| self.crc(name))
+    }
+}
+
+/// The CRC of one `__versions` entry if it is named `name`.
+fn entry_crc(entry: &[u8], name: &[u8]) -> Option<u64> {
+    let (crc, field) = entry.split_at(8);
+    // The entry's name is `name` when it ends where `name` does (a NUL there,
+    // or the field's end) and has the same bytes: the cheap tests first. The
+    // field is NUL-padded, so every shorter name has a NUL there too: its
+    // byte before must be `name`'s last (a `memcmp` call otherwise for each
+    // of them).
+    let ends_there = field.get(name.len()).is_none_or(|&b| b == 0)
+        && name
+            .len()
+            .checked_sub(1)
+            .is_none_or(|i| field.get(i) == name.get(i));
+    if ends_there && field.get(..name.len()) == Some(name) {
+        let mut crc_bytes = [0u8; 8];
+        crc_bytes.copy_from_slice(crc);
+        return Some(u64::from_le_bytes(crc_bytes));
+    }
+    None
 }
 
 /// An ABI table entry type: `#[repr(C)]`, made only of integers and raw
