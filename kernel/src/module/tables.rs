@@ -18,19 +18,31 @@ use modloader::{LoadedModule, Object};
 /// first reading every entry's name: a load asks for a handful of them.
 pub struct Versions<'a> {
     tables: Vec<&'a [u8]>,
+    /// Where in the first table the kernel's exports start in
+    /// `kabi::api::ALL` order (a Rust module's `kabi::rt` table; the entries
+    /// of the modules it imports from may come first), if they do.
+    abi_start: Option<usize>,
 }
 
 impl<'a> Versions<'a> {
     /// Every section named `__versions`, in section order.
     pub fn of(object: &Object<'a>) -> Self {
-        Versions {
-            tables: object
-                .sections()
-                .iter()
-                .filter(|s| s.name == "__versions")
-                .map(|s| s.data)
-                .collect(),
-        }
+        let tables: Vec<&'a [u8]> = object
+            .sections()
+            .iter()
+            .filter(|s| s.name == "__versions")
+            .map(|s| s.data)
+            .collect();
+        // Looked for among the first entries only: a C module's table
+        // (modpost's, in import order) has its own order and is searched.
+        let first = kabi::api::ALL.first().map(|(name, _, _)| name.as_bytes());
+        let abi_start = tables.first().zip(first).and_then(|(table, first)| {
+            table
+                .chunks_exact(MOD_VERSION_SIZE)
+                .take(ABI_START_WITHIN)
+                .position(|entry| entry_crc(entry, first).is_some())
+        });
+        Versions { tables, abi_start }
     }
 
     /// Whether the file has a `__versions` section (even an empty one).
@@ -46,15 +58,18 @@ impl<'a> Versions<'a> {
             .find_map(|entry| entry_crc(entry, name))
     }
 
-    /// [`Self::crc`], trying the first table's entry `hint` before the search.
-    /// A Rust module's `__versions` lists the kernel's exports in
-    /// `kabi::api::ALL` order (`kabi::rt`), so with the import's position
-    /// there as the hint each lookup reads one entry instead of scanning
-    /// past every export before it.
+    /// [`Self::crc`], trying first the entry at `hint` (an export's position
+    /// in `kabi::api::ALL`) from where the kernel's exports start. A Rust
+    /// module's `__versions` lists them in that order (`kabi::rt`), so each
+    /// lookup reads one entry instead of scanning past every export before
+    /// it.
     pub fn crc_hinted(&self, name: &[u8], hint: Option<usize>) -> Option<u64> {
         hint.and_then(|i| {
             let table = self.tables.first()?;
-            let start = i.checked_mul(MOD_VERSION_SIZE)?;
+            let start = self
+                .abi_start?
+                .checked_add(i)?
+                .checked_mul(MOD_VERSION_SIZE)?;
             entry_crc(
                 table.get(start..start.checked_add(MOD_VERSION_SIZE)?)?,
                 name,
@@ -63,6 +78,11 @@ impl<'a> Versions<'a> {
         .or_else(|| self.crc(name))
     }
 }
+
+/// How far into a `__versions` table [`Versions::of`] looks for the start of
+/// the kernel's exports: past the entries of a Rust module's own imports from
+/// other modules.
+const ABI_START_WITHIN: usize = 16;
 
 /// The CRC of one `__versions` entry if it is named `name`.
 fn entry_crc(entry: &[u8], name: &[u8]) -> Option<u64> {
