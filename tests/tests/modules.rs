@@ -340,4 +340,31 @@ fn a_thousand_load_unload_cycles_return_the_heap_to_its_baseline() {
         pages[1].trim(),
         "pages in use differ: {line}"
     );
+    assert!(
+        out.contains("modstress: text pages after the planned text: zero at every load"),
+        "{out}"
+    );
+}
+
+/// Text pages hold nothing past the module's planned text, whoever had the
+/// pages before, and a reload stores only what changed: hello, then a C
+/// module and a small Rust one (two pages of text each) on the pages hello
+/// and the text stage used. Loads used to store the stage's old bytes there
+/// (busy_exit: 42 of 128 blocks a cycle, all past the code).
+#[test]
+fn text_pages_past_the_code_are_zero_and_reloads_store_only_changes() {
+    let mut m = Machine::boot(&with_initrd());
+    for (module, cycles) in [("hello", 10), ("hello_c", 6), ("busy_exit", 6)] {
+        let out = m.run(&format!("modstress {cycles} /initrd/{module}.ko"));
+        assert!(
+            out.contains("modstress: text pages after the planned text: zero at every load"),
+            "{module}: {out}"
+        );
+        let (mean, blocks) = qemu_tests::text_stored(&out).expect("text stored line");
+        // hello_c's handle is in its code (`&__this_module`): 4 blocks.
+        assert!(
+            mean <= blocks as f64 / 10.0,
+            "{module}: text stored at a reload: {mean} of {blocks} blocks: {out}"
+        );
+    }
 }

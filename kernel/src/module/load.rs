@@ -220,6 +220,7 @@ pub fn load(file_stem: &str, bytes: &[u8], args: &[&str]) -> Result<Arc<Module>,
         m.prelinked = layout.prelinked.unwrap_or(0);
         m.veneers = loaded.stats.veneers;
         m.text_stored = text_stored;
+        m.text_planned_end = m.text.0 + layout.text.size;
     }
     // The transaction's clones of the handle are taken only now, after the
     // `Arc::get_mut` above.
@@ -484,6 +485,7 @@ fn new_module(
         prelinked: 0,
         veneers: 0,
         text_stored: 0,
+        text_planned_end: 0,
         taints: 0,
         signer: None,
         charp_values: IrqLock::new(Vec::new()),

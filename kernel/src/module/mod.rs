@@ -93,6 +93,9 @@ pub struct Module {
     /// previous image ran). Under QEMU each stored block costs translations
     /// of the code around it; `modstress` reports the mean.
     pub text_stored: usize,
+    /// Where the planned text ends (sections, veneers, PLT, GOT): the rest of
+    /// its last page holds zeroes (see [`Module::text_tail_nonzero`]).
+    pub text_planned_end: u64,
     /// Taint flags this module brought (`(E)` unsigned, `(P)` proprietary),
     /// as bits of [`crate::taint::Taint`].
     pub taints: u32,
@@ -107,6 +110,20 @@ pub struct Module {
 }
 
 impl Module {
+    /// Non-zero bytes in the module's text pages after its planned text: the
+    /// allocation clears them, and nothing of an earlier owner of the pages
+    /// may show there (`modstress` checks every cycle).
+    pub fn text_tail_nonzero(&self) -> usize {
+        let guard = self.mem.lock();
+        let Some(mem) = guard.as_ref() else {
+            return 0;
+        };
+        let (start, end) = (self.text_planned_end, self.text.1);
+        let len = end.saturating_sub(start) as usize;
+        mem.image_bytes(start, len)
+            .map_or(0, |tail| tail.iter().filter(|&&b| b != 0).count())
+    }
+
     /// The `.modinfo` `key=value` strings, in order.
     pub fn modinfo_fields(&self) -> impl Iterator<Item = &str> + '_ {
         self.modinfo.split('\0').filter(|f| !f.is_empty())

@@ -71,9 +71,10 @@ pub fn modstress(args: &[&str]) {
     let name = crate::fs::file_stem(path);
     let mut previous_handle = None;
     let mut stale_refused = 0u64;
-    // Per cycle: (64-byte blocks of text stored, blocks of text).
+    // Per cycle: (64-byte blocks of text stored, blocks of text, non-zero
+    // bytes in the text pages after the planned text).
     let mut cycle =
-        |load_ticks: &mut u64, unload_ticks: &mut u64| -> Result<(usize, usize), String> {
+        |load_ticks: &mut u64, unload_ticks: &mut u64| -> Result<(usize, usize, usize), String> {
             let t0 = time::ticks_since_boot();
             cpu::mark_window(Window::Insmod as u8, true);
             let m = module::load(name, &bytes, &[]).map_err(|e| e.detail);
@@ -81,7 +82,13 @@ pub fn modstress(args: &[&str]) {
             let m = m?;
             let t1 = time::ticks_since_boot();
             let (size, relocs, prelinked) = (m.size, m.relocations, m.prelinked);
-            let text = (m.text_stored, (m.text.1 - m.text.0).div_ceil(64) as usize);
+            let text = (
+                m.text_stored,
+                (m.text.1 - m.text.0).div_ceil(64) as usize,
+                m.text_tail_nonzero(),
+            );
+            // The check is timed in neither the load nor the unload.
+            let checked = time::ticks_since_boot();
             // The last cycle's handle names no module now, not even this one.
             if let Some(old) = previous_handle.replace(m.handle()) {
                 if module::from_handle(old).is_none() && old != m.handle() {
@@ -95,7 +102,7 @@ pub fn modstress(args: &[&str]) {
             unloaded?;
             let t2 = time::ticks_since_boot();
             *load_ticks += t1 - t0;
-            *unload_ticks += t2 - t1;
+            *unload_ticks += t2 - checked;
             LAST_SIZE_RELOCS.lock().replace((size, relocs, prelinked));
             Ok(text)
         };
@@ -110,12 +117,17 @@ pub fn modstress(args: &[&str]) {
     let (mut lt, mut ut) = (0u64, 0u64);
     let mut done = 0;
     let (mut stored, mut text_blocks) = (0u64, 0usize);
+    let mut tail_dirty = match &warm {
+        Ok((_, _, z)) if *z > 0 => 1u64,
+        _ => 0,
+    };
     let mut err = warm.err();
     while err.is_none() && done < n {
         match cycle(&mut lt, &mut ut) {
-            Ok((s, t)) => {
+            Ok((s, t, z)) => {
                 stored += s as u64;
                 text_blocks = t;
+                tail_dirty += u64::from(z > 0);
             }
             Err(e) => err = Some(e),
         }
@@ -171,6 +183,14 @@ pub fn modstress(args: &[&str]) {
         "modstress: text stored at load: mean {:.2} of {text_blocks} 64-byte blocks a cycle",
         Ratio::new(stored as i128, 1).per(n)
     );
+    if tail_dirty == 0 {
+        println!("modstress: text pages after the planned text: zero at every load");
+    } else {
+        println!(
+            "modstress: error: text pages after the planned text not zero at {tail_dirty} of {} loads",
+            n + 1
+        );
+    }
     print_grace("modstress", grace_before, grace_after);
     print_heap(&before, &after);
 }
