@@ -2,19 +2,37 @@
 //! unload safety as lock-free state machines, independent of the kernel.
 //!
 //! [`ModuleRef`] packs a module's state and count in one atomic word, so that
-//! "take a reference only while LIVE" ([`ModuleRef::try_get`]) and "start
-//! unloading only at count zero" ([`ModuleRef::try_begin_unload`]) are each one
-//! compare-and-swap: no window in which a reference can be taken on a module
-//! that is going, on any number of CPUs (Linux gets the same effect with
-//! `MODULE_REF_BASE` and `try_stop_module`).
+//! "take a reference only while LIVE" ([`ModuleRef::try_get`]) is one
+//! compare-and-swap. The count holds `try_module_get` references and the holds
+//! of dependent modules.
 //!
 //! [`ObjectCount`] counts users of one object (a device, an open handle's
-//! target). Its 0 -> 1 transition takes one module reference and its 1 -> 0
-//! transition releases it, so a module's count is exactly the number of its
-//! objects in use plus its dependent modules. An unregistered object refuses new
-//! references.
+//! target). A module is in use while any of its objects is: the module's count
+//! as `lsmod` shows it is its own count plus its objects in use, derived when
+//! asked rather than kept (the first reference to an object no longer takes a
+//! module reference, nor the last releases one: two atomic read-modify-writes
+//! fewer on every first/last pair). What makes that safe is a handshake, the
+//! classic store-fence-load pair on each side:
+//!
+//! * a get adds one to the object, issues a full fence, and then reads the
+//!   module's state; it keeps the reference only if the module is LIVE (and
+//!   the object not unregistered meanwhile), else it takes it back;
+//! * [`ModuleRef::try_begin_unload`] moves the module from LIVE to STOPPING,
+//!   issues a full fence, and then counts the module's objects in use; at any
+//!   it goes back to LIVE and refuses, at none it is GOING.
+//!
+//! Of two fences one comes first: either the get's read sees STOPPING (it
+//! backs off) or the unload's count sees the get's increment (it refuses), so
+//! no reference survives into GOING. Every get checks, also one on an object
+//! already held: a count raised only by gets that are about to back off must
+//! not let a later get through unchecked. In GOING every object count that is
+//! not zero belongs to such a get, so unregistering there may discard them
+//! ([`ObjectCount::kill`] with `going`); the get notices when it reads the
+//! object again after the fence. Linux keeps the module count instead and
+//! takes it on every `cdev_get`; `try_stop_module` has the same STOPPING
+//! window (gets fail while an rmmod that will refuse is looking).
 
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
 /// Lifecycle of a module (Linux's `MODULE_STATE_*`, plus `Failed`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +47,9 @@ pub enum State {
     /// Init or exit faulted, or exit left objects behind: kept loaded, never
     /// used again, never freed while anything may point into it.
     Failed = 3,
+    /// `rmmod` is counting the objects in use ([`ModuleRef::try_begin_unload`]):
+    /// no new references; back to LIVE or on to GOING within the count.
+    Stopping = 4,
 }
 
 impl State {
@@ -37,6 +58,7 @@ impl State {
             0 => State::Coming,
             1 => State::Live,
             2 => State::Going,
+            4 => State::Stopping,
             _ => State::Failed,
         }
     }
@@ -111,8 +133,20 @@ impl ModuleRef {
         self.transition(State::Coming, State::Live)
     }
 
-    /// LIVE with count 0 -> GOING. Fails (returning the count) otherwise.
-    pub fn try_begin_unload(&self) -> Result<(), u32> {
+    /// Whether references may be taken (LIVE). An object's get asks this
+    /// after its fence.
+    #[inline]
+    pub fn is_live(&self) -> bool {
+        self.0.load(Ordering::Acquire) >> STATE_SHIFT == State::Live as u64
+    }
+
+    /// LIVE with count 0 and no object in use -> GOING, or the count (the
+    /// module's own, else `objects_in_use`'s) and the module as it was.
+    ///
+    /// LIVE -> STOPPING first, then a full fence, then `objects_in_use` (which
+    /// must count every object of the module with [`ObjectCount::count`] not
+    /// zero); the module-level docs say why no get can slip between.
+    pub fn try_begin_unload(&self, objects_in_use: impl FnOnce() -> u32) -> Result<(), u32> {
         let cur = self.0.load(Ordering::Acquire);
         let count = (cur & COUNT_MASK) as u32;
         if State::from_bits(cur >> STATE_SHIFT) != State::Live || count != 0 {
@@ -121,12 +155,24 @@ impl ModuleRef {
         self.0
             .compare_exchange(
                 pack(State::Live, 0),
-                pack(State::Going, 0),
+                pack(State::Stopping, 0),
                 Ordering::AcqRel,
                 Ordering::Acquire,
             )
-            .map(|_| ())
-            .map_err(|now| (now & COUNT_MASK) as u32)
+            .map_err(|now| (now & COUNT_MASK) as u32)?;
+        fence(Ordering::SeqCst);
+        let busy = objects_in_use();
+        // STOPPING refuses `try_get`, so the count is still 0; only a fault
+        // elsewhere (FAILED) can have moved the state meanwhile.
+        if busy != 0 {
+            self.transition(State::Stopping, State::Live);
+            return Err(busy);
+        }
+        if self.transition(State::Stopping, State::Going) {
+            Ok(())
+        } else {
+            Err(0)
+        }
     }
 
     /// GOING -> LIVE when exit refused.
@@ -149,8 +195,6 @@ impl ModuleRef {
         }
     }
 
-    /// Takes a reference regardless of state, for a dependent module's hold on
-    /// its provider made while the provider is LIVE (checked by the caller).
     fn transition(&self, from: State, to: State) -> bool {
         let cur = self.0.load(Ordering::Acquire);
         if State::from_bits(cur >> STATE_SHIFT) != from {
@@ -160,21 +204,6 @@ impl ModuleRef {
         self.0
             .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
-    }
-}
-
-/// What an object's owner must provide: Linux's `try_module_get`/`module_put`.
-pub trait Owner {
-    fn try_get(&self) -> bool;
-    fn put(&self);
-}
-
-impl Owner for ModuleRef {
-    fn try_get(&self) -> bool {
-        ModuleRef::try_get(self)
-    }
-    fn put(&self) {
-        ModuleRef::put(self);
     }
 }
 
@@ -207,82 +236,84 @@ impl ObjectCount {
         self.0.load(Ordering::Acquire) & DEAD != 0
     }
 
-    /// Takes a reference; the first one also takes a reference on `owner`.
+    /// Takes a reference on an object of `owner` (`None`: the kernel's own,
+    /// always live).
     ///
-    /// Inlined fast path for an object already referenced (an open handle
-    /// taken again, a tty written while open): one load and one
-    /// compare-and-swap, no call; the first reference, a dead object, a
-    /// saturated count or a lost race go to [`Self::get_slow`].
+    /// Inlined: one load and one compare-and-swap, then, for a module's
+    /// object, a full fence and two loads (the module's state, the object's
+    /// word again); a dead object, a saturated count or a lost race go to
+    /// [`Self::get_slow`].
     #[inline]
-    pub fn get(&self, owner: Option<&dyn Owner>) -> Result<(), GetError> {
-        let cur = self.0.load(Ordering::Acquire);
-        // 1 <= cur < DEAD - 1: held, alive, room for one more.
-        if cur.wrapping_sub(1) < DEAD - 2
-            && self
+    pub fn get(&self, owner: Option<&ModuleRef>) -> Result<(), GetError> {
+        let cur = self.0.load(Ordering::Relaxed);
+        // cur < DEAD - 1: alive, room for one more.
+        if cur >= DEAD - 1
+            || self
                 .0
-                .compare_exchange_weak(cur, cur + 1, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
+                .compare_exchange_weak(cur, cur + 1, Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
         {
-            return Ok(());
+            self.get_slow(cur)?;
         }
-        self.get_slow(owner, cur)
+        match owner {
+            Some(m) => self.check(m),
+            None => Ok(()),
+        }
     }
 
-    /// [`Self::get`] in every case, the first reference included; `cur` is
-    /// the count last seen.
+    /// The handshake with [`ModuleRef::try_begin_unload`] after the count went
+    /// up: keep the reference only if the module is LIVE and the object was
+    /// not unregistered meanwhile.
+    #[inline]
+    fn check(&self, owner: &ModuleRef) -> Result<(), GetError> {
+        fence(Ordering::SeqCst);
+        if owner.is_live() && self.0.load(Ordering::Acquire) & DEAD == 0 {
+            return Ok(());
+        }
+        let was = self.0.fetch_sub(1, Ordering::AcqRel);
+        Err(if was & DEAD != 0 {
+            GetError::Gone
+        } else {
+            GetError::ModuleNotLive
+        })
+    }
+
+    /// The count going up in every case; `cur` is the count last seen.
     #[inline(never)]
-    fn get_slow(&self, owner: Option<&dyn Owner>, mut cur: u32) -> Result<(), GetError> {
+    fn get_slow(&self, mut cur: u32) -> Result<(), GetError> {
         loop {
-            if cur & DEAD != 0 {
+            if cur & DEAD != 0 || cur == DEAD - 1 {
                 return Err(GetError::Gone);
-            }
-            if cur == DEAD - 1 {
-                return Err(GetError::Gone);
-            }
-            let first = cur == 0;
-            if first {
-                if let Some(o) = owner {
-                    if !o.try_get() {
-                        return Err(GetError::ModuleNotLive);
-                    }
-                }
             }
             match self
                 .0
-                .compare_exchange_weak(cur, cur + 1, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange_weak(cur, cur + 1, Ordering::AcqRel, Ordering::Relaxed)
             {
                 Ok(_) => return Ok(()),
-                Err(now) => {
-                    // Someone else moved the count: undo our module reference
-                    // and retry; the transition that wins takes its own.
-                    if first {
-                        if let Some(o) = owner {
-                            o.put();
-                        }
-                    }
-                    cur = now;
-                }
+                Err(now) => cur = now,
             }
         }
     }
 
-    /// Drops a reference; the last one releases the owner's reference.
-    /// Inlined: one atomic subtract; only the last reference calls out (to
-    /// the owner).
+    /// Drops a reference taken with [`Self::get`]: one atomic subtraction
+    /// (the module's count is derived, nothing else to release).
     #[inline]
-    pub fn put(&self, owner: Option<&dyn Owner>) {
+    pub fn put(&self) {
         let prev = self.0.fetch_sub(1, Ordering::AcqRel);
         debug_assert!(prev & !DEAD != 0, "object put without get");
-        if prev & !DEAD == 1 {
-            if let Some(o) = owner {
-                o.put();
-            }
-        }
     }
 
-    /// Marks the object unregistered if nobody uses it. Returns the user count
-    /// otherwise (the caller reports -EBUSY).
-    pub fn kill(&self) -> Result<(), u32> {
+    /// Marks the object unregistered if nobody uses it, or returns the user
+    /// count (the caller reports -EBUSY).
+    ///
+    /// `going`: the owner is GOING, so every count still on the object is a
+    /// get about to back off (module-level docs): the object is marked at
+    /// once, and those gets see it and take their increments back.
+    pub fn kill(&self, going: bool) -> Result<(), u32> {
+        if going {
+            self.0.fetch_or(DEAD, Ordering::AcqRel);
+            return Ok(());
+        }
         self.0
             .compare_exchange(0, DEAD, Ordering::AcqRel, Ordering::Acquire)
             .map(|_| ())
@@ -294,6 +325,7 @@ impl ObjectCount {
 mod tests {
     use super::*;
     extern crate std;
+    use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
 
     fn live() -> ModuleRef {
@@ -302,16 +334,20 @@ mod tests {
         m
     }
 
+    fn in_use(objs: &[&ObjectCount]) -> u32 {
+        objs.iter().filter(|o| o.count() != 0).count() as u32
+    }
+
     #[test]
     fn get_only_while_live_and_unload_only_at_zero() {
         let m = ModuleRef::new();
         assert!(!m.try_get(), "COMING refuses references");
         assert!(m.set_live());
         assert!(m.try_get());
-        assert_eq!(m.try_begin_unload(), Err(1));
+        assert_eq!(m.try_begin_unload(|| 0), Err(1));
         assert!(m.put());
         assert!(!m.put(), "put without get is refused");
-        assert_eq!(m.try_begin_unload(), Ok(()));
+        assert_eq!(m.try_begin_unload(|| 0), Ok(()));
         assert_eq!(m.state(), State::Going);
         assert!(!m.try_get(), "GOING refuses references");
         assert!(m.abort_unload(), "exit may fail: back to LIVE");
@@ -322,29 +358,59 @@ mod tests {
     }
 
     #[test]
-    fn first_object_reference_takes_the_module_and_last_releases_it() {
+    fn an_object_in_use_keeps_its_module_and_unload_leaves_it_live() {
         let m = live();
         let dev = ObjectCount::new();
         dev.get(Some(&m)).unwrap();
         dev.get(Some(&m)).unwrap();
-        assert_eq!((dev.count(), m.count()), (2, 1));
-        assert_eq!(dev.kill(), Err(2), "cannot unregister while open");
-        dev.put(Some(&m));
-        assert_eq!(m.count(), 1);
-        dev.put(Some(&m));
-        assert_eq!((dev.count(), m.count()), (0, 0));
-        assert_eq!(dev.kill(), Ok(()));
+        assert_eq!(dev.count(), 2);
+        assert_eq!(m.count(), 0, "the module's own count is not taken");
+        assert_eq!(m.try_begin_unload(|| in_use(&[&dev])), Err(1));
+        assert_eq!(m.state(), State::Live, "a refused unload leaves it LIVE");
+        assert_eq!(dev.kill(false), Err(2), "cannot unregister while open");
+        dev.put();
+        dev.put();
+        assert_eq!(dev.count(), 0);
+        assert_eq!(dev.kill(false), Ok(()));
         assert_eq!(dev.get(Some(&m)), Err(GetError::Gone));
-        assert_eq!(m.count(), 0, "a failed get leaves no module reference");
+        assert_eq!(dev.count(), 0, "a failed get leaves no count");
+        assert_eq!(m.try_begin_unload(|| in_use(&[&dev])), Ok(()));
     }
 
     #[test]
-    fn object_of_a_going_module_cannot_be_opened() {
+    fn object_of_a_stopping_or_going_module_cannot_be_opened() {
         let m = live();
-        assert!(m.try_begin_unload().is_ok());
         let dev = ObjectCount::new();
+        let mut seen = None;
+        // While rmmod counts, gets are refused (and a refused rmmod reopens).
+        assert_eq!(
+            m.try_begin_unload(|| {
+                seen = Some((m.state(), dev.get(Some(&m))));
+                1
+            }),
+            Err(1)
+        );
+        assert_eq!(seen, Some((State::Stopping, Err(GetError::ModuleNotLive))));
+        assert!(dev.get(Some(&m)).is_ok());
+        dev.put();
+        assert!(m.try_begin_unload(|| in_use(&[&dev])).is_ok());
         assert_eq!(dev.get(Some(&m)), Err(GetError::ModuleNotLive));
-        assert_eq!((dev.count(), m.count()), (0, 0));
+        assert_eq!(dev.count(), 0);
+    }
+
+    #[test]
+    fn killing_an_object_of_a_going_module_turns_pending_gets_away() {
+        let m = live();
+        let dev = ObjectCount::new();
+        assert!(m.try_begin_unload(|| 0).is_ok());
+        // A get that raised the count and has not yet checked (simulated).
+        dev.0.fetch_add(1, Ordering::AcqRel);
+        assert_eq!(dev.kill(false), Err(1), "not going: refused");
+        assert_eq!(dev.kill(true), Ok(()));
+        // Exit failed: LIVE again; the pending get still backs off.
+        assert!(m.abort_unload());
+        assert_eq!(dev.check(&m), Err(GetError::Gone));
+        assert_eq!((dev.count(), dev.is_dead()), (0, true));
     }
 
     #[test]
@@ -357,8 +423,8 @@ mod tests {
                 std::thread::spawn(move || {
                     for _ in 0..20_000 {
                         dev.get(Some(&*m)).unwrap();
-                        assert!(m.count() >= 1);
-                        dev.put(Some(&*m));
+                        assert!(dev.count() >= 1);
+                        dev.put();
                     }
                 })
             })
@@ -375,12 +441,88 @@ mod tests {
             let m = Arc::new(live());
             let m2 = Arc::clone(&m);
             let getter = std::thread::spawn(move || m2.try_get());
-            let unloaded = m.try_begin_unload().is_ok();
+            let unloaded = m.try_begin_unload(|| 0).is_ok();
             let got = getter.join().unwrap();
             // Either the get lost (refused) or it won before the unload, in
             // which case the unload must have failed: never both.
             assert!(!(unloaded && got), "got a reference on a GOING module");
             assert!(unloaded || got, "unload failed with no reference taken");
         }
+    }
+
+    /// The handshake under fire: threads take first and held references on
+    /// three objects while one thread tries to unload over and over, and
+    /// when it succeeds keeps the module GOING for a while (as exit runs),
+    /// unregisters an object there, then puts it back LIVE (exit refused).
+    /// A thread holding a reference must never see a successful unload
+    /// between its get and its put.
+    #[test]
+    fn object_gets_racing_unload_never_hold_through_going() {
+        let m = Arc::new(live());
+        let objs: Arc<[ObjectCount; 3]> = Arc::new(Default::default());
+        let unloads = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let getters: std::vec::Vec<_> = (0..3)
+            .map(|t| {
+                let (m, objs, unloads, stop) =
+                    (m.clone(), objs.clone(), unloads.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut held = 0u64;
+                    let mut i = t;
+                    while !stop.load(Ordering::Relaxed) {
+                        i = (i + 1) % 3;
+                        let o = &objs[i];
+                        if o.get(Some(&m)).is_err() {
+                            continue;
+                        }
+                        let before = unloads.load(Ordering::SeqCst);
+                        // Sometimes a second, already-held reference.
+                        let twice = i == t && o.get(Some(&m)).is_ok();
+                        for _ in 0..(i * 20) {
+                            core::hint::spin_loop();
+                        }
+                        assert_eq!(
+                            unloads.load(Ordering::SeqCst),
+                            before,
+                            "unloaded while a reference was held"
+                        );
+                        assert!(!o.is_dead(), "unregistered while held");
+                        if twice {
+                            o.put();
+                        }
+                        o.put();
+                        held += 1;
+                    }
+                    held
+                })
+            })
+            .collect();
+        let mut refused = 0u64;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(600);
+        while std::time::Instant::now() < deadline {
+            let r = m.try_begin_unload(|| in_use(&[&objs[0], &objs[1], &objs[2]]));
+            if r.is_err() {
+                refused += 1;
+                continue;
+            }
+            unloads.fetch_add(1, Ordering::SeqCst);
+            // Exit unregisters object 2 (whatever pending gets are on it) ...
+            assert_eq!(objs[2].kill(true), Ok(()));
+            for _ in 0..200 {
+                core::hint::spin_loop();
+            }
+            // ... then refuses: LIVE again, object 2 registered anew.
+            unloads.fetch_add(1, Ordering::SeqCst);
+            while objs[2].count() != 0 {
+                core::hint::spin_loop();
+            }
+            objs[2].0.store(0, Ordering::SeqCst);
+            assert!(m.abort_unload());
+        }
+        stop.store(true, Ordering::Relaxed);
+        let held: u64 = getters.into_iter().map(|g| g.join().unwrap()).sum();
+        assert!(held > 0 && refused > 0, "held {held}, refused {refused}");
+        assert!(unloads.load(Ordering::SeqCst) > 0, "never unloaded");
+        assert_eq!(in_use(&[&objs[0], &objs[1], &objs[2]]), 0);
     }
 }

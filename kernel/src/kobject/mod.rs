@@ -2,9 +2,12 @@
 //! handles through which the kernel reaches them.
 //!
 //! Every object names its owner module and carries its own user count
-//! ([`kcore::refcount::ObjectCount`]): the first [`ObjectRef`] to an object takes
-//! a reference on the owner (`try_module_get`, refused once the module is
-//! GOING), the last one dropped releases it. An `ObjectRef` is the only way to
+//! ([`kcore::refcount::ObjectCount`]): an [`ObjectRef`] is taken only while the
+//! owner is LIVE (refused once `rmmod` has begun), and an object in use keeps
+//! its owner loaded: `rmmod` counts the owner's objects in use and refuses at
+//! any (the module's count is derived from its objects rather than taken on
+//! every first reference; kcore::refcount has the handshake that makes that
+//! safe on every CPU). An `ObjectRef` is the only way to
 //! call a device's operations, so the kernel never calls into a module it does
 //! not hold. Registration itself holds no module reference (or no module could
 //! ever be unloaded); that is why a module's exit must unregister everything,
@@ -23,7 +26,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kabi::{errno, DeviceKind};
-use kcore::refcount::{GetError, ObjectCount, Owner};
+use kcore::refcount::{GetError, ModuleRef, ObjectCount, State};
 
 /// What an object is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,8 +95,8 @@ impl Resource for KObject {
 }
 
 impl KObject {
-    fn owner_ref(&self) -> Option<&dyn Owner> {
-        self.owner.as_deref().map(|m| &m.refs as &dyn Owner)
+    fn owner_ref(&self) -> Option<&ModuleRef> {
+        self.owner.as_deref().map(|m| &m.refs)
     }
 }
 
@@ -150,7 +153,13 @@ pub fn unregister(id: u32, owner: Option<&Arc<Module>>) -> Result<Arc<KObject>, 
     if !same_owner {
         return Err(-errno::EPERM);
     }
-    obj.users.kill().map_err(|_| -errno::EBUSY)?;
+    // GOING: `rmmod` found none of the module's objects in use, so any count
+    // now is a get that is about to back off (kcore::refcount).
+    let going = obj
+        .owner
+        .as_ref()
+        .is_some_and(|m| m.state() == State::Going);
+    obj.users.kill(going).map_err(|_| -errno::EBUSY)?;
     let obj = table.remove(&id).ok_or(-errno::ENOENT)?;
     if let Some(m) = &obj.owner {
         m.remove_resource(id);
@@ -232,7 +241,7 @@ impl ObjectRef {
 
 impl Drop for ObjectRef {
     fn drop(&mut self) {
-        self.obj.users.put(self.obj.owner_ref());
+        self.obj.users.put();
     }
 }
 

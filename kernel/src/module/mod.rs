@@ -199,6 +199,22 @@ impl Module {
         self.resources.lock().iter().any(|r| f(&**r))
     }
 
+    /// How many of the module's objects have users: each keeps it loaded
+    /// (`rmmod` asks this after its fence, kcore::refcount).
+    pub fn objects_in_use(&self) -> u32 {
+        self.resources
+            .lock()
+            .iter()
+            .filter(|r| r.users() != 0)
+            .count() as u32
+    }
+
+    /// The module's use count as `lsmod` shows it: its own references (the
+    /// modules that depend on it, `try_module_get`) plus its objects in use.
+    pub fn use_count(&self) -> u32 {
+        self.refs.count() + self.objects_in_use()
+    }
+
     /// Everything the module has registered and not unregistered.
     pub fn resources(&self) -> Vec<Arc<dyn Resource>> {
         self.resources.lock().clone()

@@ -85,7 +85,11 @@ pub fn unload(name: &str, force: bool) -> Result<(), ModError> {
     // the count was not zero may be gone when the holders are listed: then
     // the reference was transient, and the unload is tried again.
     let mut tries = 0;
-    while module.refs.try_begin_unload().is_err() {
+    while module
+        .refs
+        .try_begin_unload(|| module.objects_in_use())
+        .is_err()
+    {
         let who = holders(&module);
         tries += 1;
         if !who.is_empty() || tries == 100 {

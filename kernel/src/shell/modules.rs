@@ -59,7 +59,7 @@ pub fn lsmod(_: &[&str]) {
         let users = module::users_of(&m);
         let mut line = String::new();
         use core::fmt::Write;
-        let _ = write!(line, "{:<19} {:>7}  {}", m.name, m.size, m.refs.count());
+        let _ = write!(line, "{:<19} {:>7}  {}", m.name, m.size, m.use_count());
         if !users.is_empty() {
             let _ = write!(line, " {}", users.join(","));
         }
@@ -67,7 +67,7 @@ pub fn lsmod(_: &[&str]) {
             State::Coming => line.push_str(" (Loading)"),
             State::Going => line.push_str(" (Unloading)"),
             State::Failed => line.push_str(" [failed]"),
-            State::Live => {}
+            State::Live | State::Stopping => {}
         }
         if let Some(sym) = &m.pinned_by {
             let _ = write!(line, " [pinned: {sym}]");

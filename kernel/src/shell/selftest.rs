@@ -429,16 +429,16 @@ pub fn refbench(args: &[&str]) {
     let objref_held = measure(&|| {
         let o = black_box(&object);
         if o.get(Some(&module)).is_ok() {
-            o.put(Some(&module));
+            o.put();
         }
     });
     if held {
-        object.put(Some(&module));
+        object.put();
     }
     let objref = measure(&|| {
         let o = black_box(&object);
         if o.get(Some(&module)).is_ok() {
-            o.put(Some(&module));
+            o.put();
         }
     });
     let ns = |t: u64| Ratio::new(t as i128 * 1_000_000_000, time::frequency() as i128).per(n);

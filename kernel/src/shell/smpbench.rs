@@ -105,7 +105,7 @@ fn ref_pair(kind: usize) {
     } else {
         let o = black_box(&BENCH_OBJECT);
         if o.get(Some(&BENCH_MODULE)).is_ok() {
-            o.put(Some(&BENCH_MODULE));
+            o.put();
         }
     }
 }
@@ -164,7 +164,7 @@ pub fn refbench_smp(n: u64) {
         stop_crew();
         let window = time::ticks_since_boot() - window;
         if held {
-            BENCH_OBJECT.put(Some(&BENCH_MODULE));
+            BENCH_OBJECT.put();
         }
         let others: u64 = (1..=cpus.len())
             .map(|i| COUNT[i].load(Ordering::Relaxed))
