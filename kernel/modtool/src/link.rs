@@ -63,6 +63,59 @@ fn read_for_link(path: &str) -> Result<Vec<u8>, Failure> {
     Ok(bytes)
 }
 
+/// A file mapped read-only and private (`mmap(2)`), as `ld.lld` maps its inputs:
+/// the pages linking reads come straight from the page cache, with no zeroed
+/// buffer and no copy (for Debian's `amdgpu.ko` those were about a fifth of the
+/// whole process's time, `perf record`). Truncating the file while it is mapped
+/// would fault the reader (SIGBUS), as it would `ld.lld`.
+struct MappedFile {
+    ptr: *mut libc::c_void,
+    len: usize,
+}
+
+impl MappedFile {
+    /// The file mapped, or `None` (empty, not a regular file, mapping refused:
+    /// the caller reads it instead, and reports any error from that).
+    fn open(path: &str) -> Option<MappedFile> {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::File::open(path).ok()?;
+        let meta = file.metadata().ok()?;
+        let len = usize::try_from(meta.len()).ok()?;
+        if !meta.is_file() || len == 0 {
+            return None;
+        }
+        // SAFETY: a fresh private read-only mapping of `len` bytes of an open
+        // file at an address the kernel picks; nothing else is affected. The
+        // mapping outlives the descriptor, which may be closed after the call.
+        let ptr = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        (ptr != libc::MAP_FAILED).then_some(MappedFile { ptr, len })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr` is a live read-only mapping of `len` bytes (unmapped only
+        // in drop, after every borrow of `self`); the file is not written by us.
+        unsafe { core::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
+    }
+}
+
+impl Drop for MappedFile {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping `open` made; no borrow of it is live.
+        unsafe {
+            libc::munmap(self.ptr, self.len);
+        }
+    }
+}
+
 /// Reads the ELF header, the section header table and the section name table into
 /// `bytes` (as long as the file) and returns the other byte ranges linking reads,
 /// merged where they are close; `None` when the headers are not what
@@ -314,8 +367,16 @@ pub fn link_command(args: &[String]) -> Result<(), Failure> {
         }
         None => HashMap::new(),
     };
-    let bytes = read_for_link(&input)?;
-    let object = Object::parse(&bytes).map_err(|e| Failure::Error(format!("{input}: {e}")))?;
+    let mapped = MappedFile::open(&input);
+    let owned;
+    let bytes: &[u8] = match &mapped {
+        Some(m) => m.bytes(),
+        None => {
+            owned = read_for_link(&input)?;
+            &owned
+        }
+    };
+    let object = Object::parse(bytes).map_err(|e| Failure::Error(format!("{input}: {e}")))?;
     let linked = link_at(&object, base, &symbols, options).map_err(|e| match e {
         Failure::Error(m) => Failure::Error(format!("{input}: {m}")),
         u => u,
