@@ -23,7 +23,10 @@
 //!
 //! Of two fences one comes first: either the get's read sees STOPPING (it
 //! backs off) or the unload's count sees the get's increment (it refuses), so
-//! no reference survives into GOING. Every get checks, also one on an object
+//! no reference survives into GOING. (AArch64 would also keep a store-release
+//! before a later load-acquire without the DMB, but QEMU's TCG does not keep
+//! that order for STLR then LDAR on x86 hosts, qemu-project/qemu issue 4872;
+//! the explicit fence holds everywhere, for one instruction.) Every get checks, also one on an object
 //! already held: a count raised only by gets that are about to back off must
 //! not let a later get through unchecked. In GOING every object count that is
 //! not zero belongs to such a get, so unregistering there may discard them
