@@ -304,9 +304,10 @@ pub fn sigbench(args: &[&str]) {
 
 /// `refbench N`: the cost of the reference-count rules, measured in guest
 /// counter ticks over N iterations each: a bare atomic increment+decrement,
-/// `try_module_get`+`module_put` on a LIVE module, and an object get+put whose
-/// first reference takes the module reference (the worst case: every get is a
-/// 0 -> 1 transition). `refbench N smp`: the same loops alone and with CPUs
+/// `try_module_get`+`module_put` on a LIVE module, and an object get+put of a
+/// LIVE module's object, already held and as its first reference (every get a
+/// 0 -> 1 transition; the module's count is derived from its objects in use,
+/// so neither touches it: kcore::refcount). `refbench N smp`: the same loops alone and with CPUs
 /// 1..3 contending (`smpbench::refbench_smp`).
 /// `fpirqtest [N]`: the FP/SIMD registers of interrupted code survive N
 /// interrupts (default 5) whose entry overwrites all of them, and d8..d15
