@@ -270,7 +270,11 @@ impl ObjectCount {
     #[inline]
     fn check(&self, owner: &ModuleRef) -> Result<(), GetError> {
         fence(Ordering::SeqCst);
-        if owner.is_live() && self.0.load(Ordering::Acquire) & DEAD == 0 {
+        // The state is read with acquire, so the second read of the object
+        // comes after it and sees a DEAD mark made before an abort_unload
+        // whose LIVE it read; that read itself needs no ordering of its own
+        // (on an x86 host under QEMU's MTTCG every LDAR costs a host barrier).
+        if owner.is_live() && self.0.load(Ordering::Relaxed) & DEAD == 0 {
             return Ok(());
         }
         let was = self.0.fetch_sub(1, Ordering::AcqRel);
