@@ -141,8 +141,8 @@ pub struct Layout {
     pub(crate) slots: Vec<Option<SectionSlot>>,
     /// Per symbol index, for COMMON symbols: offset in the data region.
     pub(crate) common_offsets: Vec<(u32, u64)>,
-    /// Distinct veneer targets, sorted: (symbol index, addend).
-    pub(crate) veneer_keys: Vec<(u32, i64)>,
+    /// Distinct veneer targets and their slots.
+    pub(crate) veneer_keys: VeneerSlots,
     /// ADRPs at a page offset of 0xff8/0xffc, sorted: (section index, offset). Their
     /// veneer slots follow the branch veneers in the PLT.
     pub(crate) adrp_keys: Vec<(u32, u64)>,
@@ -411,12 +411,70 @@ fn place_common(
     Ok((common_offsets, common))
 }
 
+/// The veneer slots of a module: one per distinct (symbol, addend) target of
+/// a branch that may need one. Targets with addend 0 (calls to imports, nearly
+/// all of them) are numbered in the order the relocations name them, through
+/// a table by symbol index (as the GOT's): no sort, and a lookup at the load is
+/// one index. The few with another addend follow, sorted, found by a binary
+/// search.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct VeneerSlots {
+    /// Per symbol index, for addend 0: slot + 1, or 0 (empty until the first).
+    by_symbol: Vec<u32>,
+    /// Slots numbered through `by_symbol`.
+    numbered: u32,
+    /// Targets with a non-zero addend (or a symbol index past the table),
+    /// sorted and distinct once [`Self::finish`] ran; their slots follow.
+    others: Vec<(u32, i64)>,
+}
+
+impl VeneerSlots {
+    fn insert(&mut self, sym: u32, addend: i64, symbol_count: usize) {
+        if addend == 0 {
+            if self.by_symbol.is_empty() {
+                self.by_symbol = vec![0; symbol_count];
+            }
+            if let Some(slot) = self.by_symbol.get_mut(sym as usize) {
+                if *slot == 0 {
+                    self.numbered += 1;
+                    *slot = self.numbered;
+                }
+                return;
+            }
+        }
+        self.others.push((sym, addend));
+    }
+
+    fn finish(&mut self) {
+        if self.others.len() > 1 {
+            self.others.sort_unstable();
+            self.others.dedup();
+        }
+    }
+
+    /// How many slots.
+    pub(crate) fn len(&self) -> usize {
+        self.numbered as usize + self.others.len()
+    }
+
+    /// The slot of target (`sym`, `addend`), if one was reserved.
+    pub(crate) fn slot(&self, sym: u32, addend: i64) -> Option<usize> {
+        if addend == 0 {
+            if let Some(&slot) = self.by_symbol.get(sym as usize) {
+                return slot.checked_sub(1).map(|s| s as usize);
+            }
+        }
+        let i = self.others.binary_search(&(sym, addend)).ok()?;
+        Some(self.numbered as usize + i)
+    }
+}
+
 /// What the relocations ask of the layout, gathered in one pass over them.
 struct RelocNeeds {
     /// Relocations by kind.
     counts: [u64; RELOC_KIND_COUNT],
-    /// Distinct (symbol, addend) targets of CALL26/JUMP26 outside text, sorted.
-    veneer_keys: Vec<(u32, i64)>,
+    /// Distinct (symbol, addend) targets of CALL26/JUMP26 outside text.
+    veneer_keys: VeneerSlots,
     /// ADRPs at a page offset of 0xff8/0xffc (with the erratum fix on), sorted.
     adrp_keys: Vec<(u32, u64)>,
     /// Per symbol index: whether a GOT-relative relocation names it (empty
@@ -439,7 +497,7 @@ impl RelocNeeds {
     ) -> Result<RelocNeeds, LoadError> {
         let mut needs = RelocNeeds {
             counts: [0; RELOC_KIND_COUNT],
-            veneer_keys: Vec::new(),
+            veneer_keys: VeneerSlots::default(),
             adrp_keys: Vec::new(),
             got: Vec::new(),
             relocs: Vec::with_capacity(tables.iter().map(|t| t.len()).sum()),
@@ -465,8 +523,7 @@ impl RelocNeeds {
                 needs.note(reloc, symbol_in_text, slot, symbol_count, options)?;
             }
         }
-        needs.veneer_keys.sort_unstable();
-        needs.veneer_keys.dedup();
+        needs.veneer_keys.finish();
         needs.adrp_keys.sort_unstable();
         needs.adrp_keys.dedup();
         Ok(needs)
@@ -487,7 +544,8 @@ impl RelocNeeds {
             *count += 1;
         }
         if kind.may_use_veneer() && !symbol_in_text {
-            self.veneer_keys.push((reloc.sym, reloc.addend));
+            self.veneer_keys
+                .insert(reloc.sym, reloc.addend, symbol_count);
         }
         // `place_sections` kept every slot's end under MAX_REGION_SIZE and
         // `decode` the place inside its section: the sum fits a u32.

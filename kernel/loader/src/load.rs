@@ -884,9 +884,9 @@ impl<'r, 'a, 'm, 'o> Relocator<'r, 'a, 'm, 'o> {
     /// The address of the veneer for `reloc`'s target, writing it on first use.
     /// `None` when no slot was planned (then the range check reports the branch).
     fn veneer(&mut self, r: &PlannedReloc, target: u64) -> Result<Option<u64>, LoadError> {
-        let (Some(plt), Ok(slot)) = (
+        let (Some(plt), Some(slot)) = (
             self.layout.plt,
-            self.layout.veneer_keys.binary_search(&(r.sym, r.addend)),
+            self.layout.veneer_keys.slot(r.sym, r.addend),
         ) else {
             return Ok(None);
         };
