@@ -84,9 +84,8 @@ impl MappedFile {
         if !meta.is_file() || len == 0 {
             return None;
         }
-        // SAFETY: a fresh private read-only mapping of `len` bytes of an open
-        // file at an address the kernel picks; nothing else is affected. The
-        // mapping outlives the descriptor, which may be closed after the call.
+        // The mapping outlives the descriptor, which may be closed after the call.
+        // SAFETY: a fresh private read-only mapping of `len` bytes of an open file at an address the kernel picks; nothing else is affected.
         let ptr = unsafe {
             libc::mmap(
                 core::ptr::null_mut(),
@@ -101,8 +100,7 @@ impl MappedFile {
     }
 
     fn bytes(&self) -> &[u8] {
-        // SAFETY: `ptr` is a live read-only mapping of `len` bytes (unmapped only
-        // in drop, after every borrow of `self`); the file is not written by us.
+        // SAFETY: `ptr` is a live read-only mapping of `len` bytes (unmapped only in drop, after every borrow of `self`); the file is not written by us.
         unsafe { core::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
     }
 }
