@@ -89,6 +89,52 @@ fn class(p: &[u8], c: u8) -> Option<(bool, usize)> {
     None
 }
 
+/// The lines of an index file (`modules.dep`, `modules.alias`) without their
+/// line ends (`\n` or `\r\n`), skipping any that is not UTF-8 (module names
+/// and aliases are ASCII: such a line names nothing a lookup could ask for).
+/// Bytes, not a `String`: a file read from the disk or the initrd is parsed
+/// where it lies, with no copy and no conversion.
+pub fn text_lines(file: &[u8]) -> impl Iterator<Item = &str> {
+    file.split(|&b| b == b'\n')
+        .filter_map(|l| core::str::from_utf8(l.strip_suffix(b"\r").unwrap_or(l)).ok())
+}
+
+/// Whether two module names are the same module: `-` and `_` are one
+/// character in module names, as for Linux's modprobe.
+pub fn same_module(a: &str, b: &str) -> bool {
+    let dash = |c: u8| c == b'-' || c == b'_';
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .all(|(x, y)| x == y || (dash(x) && dash(y)))
+}
+
+/// Whether `name` is in the comma-separated `list` (`modprobe.blacklist=a,b`).
+pub fn listed(list: &str, name: &str) -> bool {
+    list.split(',').any(|m| same_module(m, name))
+}
+
+/// A module's name from its file's path: the last component without `.ko`
+/// (`/disk/drivers/hello.ko` -> `hello`).
+pub fn file_stem(path: &str) -> &str {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    base.strip_suffix(".ko").unwrap_or(base)
+}
+
+/// The `modules.dep` line of module `name`: its file and its dependencies'
+/// files, nearest first, as the line gives them (relative to the index).
+pub fn find_dep<'a>(
+    dep_file: &'a [u8],
+    name: &str,
+) -> Option<(&'a str, core::str::SplitAsciiWhitespace<'a>)> {
+    text_lines(dep_file).find_map(|line| {
+        let colon = line.bytes().position(|b| b == b':')?;
+        let file = &line[..colon];
+        same_module(file_stem(file), name)
+            .then(|| (file, line[colon + 1..].split_ascii_whitespace()))
+    })
+}
+
 /// The modules whose patterns in `alias_file` match `alias`, in file order.
 pub fn lookup<'a>(alias_file: &'a str, alias: &'a str) -> impl Iterator<Item = &'a str> + 'a {
     alias_file.lines().filter_map(move |line| {
@@ -99,37 +145,58 @@ pub fn lookup<'a>(alias_file: &'a str, alias: &'a str) -> impl Iterator<Item = &
 
 /// `(pattern, module)` of an `alias PATTERN MODULE` line.
 fn entry(line: &str) -> Option<(&str, &str)> {
-    let mut words = line.split_whitespace();
+    let mut words = line.split_ascii_whitespace();
     if words.next()? != "alias" {
         return None;
     }
     Some((words.next()?, words.next()?))
 }
 
-/// `modules.alias` split into its entries once, for matching many aliases
-/// (coldplug offers every device-tree node: splitting the file again for each
-/// was most of the matching's cost).
+/// `modules.alias` files split into their entries once, for matching many
+/// aliases (coldplug offers every device-tree node: splitting the file again
+/// for each was most of the matching's cost).
+#[derive(Default)]
 pub struct AliasTable<'a> {
-    entries: alloc::vec::Vec<(&'a str, &'a str)>,
+    /// `(pattern, module, length of the pattern's text before its first
+    /// wildcard)`.
+    entries: alloc::vec::Vec<(&'a str, &'a str, usize)>,
 }
 
 impl<'a> AliasTable<'a> {
+    /// The entries of one `modules.alias`.
     pub fn new(alias_file: &'a str) -> Self {
-        Self {
-            entries: alias_file.lines().filter_map(entry).collect(),
-        }
+        let mut table = Self::default();
+        table.add(alias_file.as_bytes());
+        table
+    }
+
+    /// Appends the entries of another `modules.alias` (looked up after the
+    /// ones already in the table), read as bytes (see [`text_lines`]).
+    pub fn add(&mut self, alias_file: &'a [u8]) {
+        self.entries.extend(
+            text_lines(alias_file)
+                .filter_map(entry)
+                .map(|(pattern, module)| {
+                    let literal = pattern
+                        .bytes()
+                        .position(|b| matches!(b, b'*' | b'?' | b'['))
+                        .unwrap_or(pattern.len());
+                    (pattern, module, literal)
+                }),
+        );
     }
 
     /// As [`lookup`]: the modules whose patterns match `alias`, in file
     /// order. A pattern whose text before its first wildcard is not a prefix
     /// of `alias` is skipped without globbing.
     pub fn lookup<'s>(&'s self, alias: &'s str) -> impl Iterator<Item = &'a str> + 's {
-        self.entries.iter().filter_map(move |&(pattern, module)| {
-            let literal = pattern
-                .find(['*', '?', '['])
-                .map_or(pattern, |i| &pattern[..i]);
-            (alias.starts_with(literal) && glob(pattern, alias)).then_some(module)
-        })
+        self.entries
+            .iter()
+            .filter_map(move |&(pattern, module, literal)| {
+                (alias.as_bytes().starts_with(&pattern.as_bytes()[..literal])
+                    && glob(pattern, alias))
+                .then_some(module)
+            })
     }
 }
 
@@ -143,7 +210,11 @@ pub fn of_alias<'a>(
     compatibles: impl Iterator<Item = &'a str>,
 ) -> alloc::string::String {
     let name = node.split('@').next().unwrap_or(node);
-    let mut s = alloc::format!("of:N{name}T{device_type}");
+    let mut s = alloc::string::String::with_capacity(64);
+    s.push_str("of:N");
+    s.push_str(name);
+    s.push('T');
+    s.push_str(device_type);
     for c in compatibles {
         s.push('C');
         s.push_str(c);
@@ -185,6 +256,58 @@ mod tests {
                 .collect::<alloc::vec::Vec<_>>(),
             ["virtio_any", "virtio_rng"]
         );
+    }
+
+    #[test]
+    fn index_files_are_read_as_bytes() {
+        let alias = b"alias of:N*T*Carm,pl011 pl011\r\nalias bad\xff x\nalias virtio:d00000002v* virtio_blk";
+        let disk = b"alias virtio:d00000002v* virtio-blk-new\n";
+        let mut table = AliasTable::default();
+        table.add(alias);
+        table.add(disk);
+        assert_eq!(
+            table
+                .lookup("virtio:d00000002v554D4551")
+                .collect::<alloc::vec::Vec<_>>(),
+            ["virtio_blk", "virtio-blk-new"],
+            "both files, in order; the CR and the line that is not UTF-8 dropped"
+        );
+        assert_eq!(
+            table
+                .lookup("of:NuartTCarm,pl011")
+                .collect::<alloc::vec::Vec<_>>(),
+            ["pl011"]
+        );
+
+        let dep = b"hello.ko:\nvirtio_blk.ko: virtio_mmio.ko  virtio_ring.ko\r\nuser-of-hello.ko: hello.ko\n";
+        let (file, deps) = find_dep(dep, "virtio_blk").unwrap();
+        assert_eq!(file, "virtio_blk.ko");
+        assert_eq!(
+            deps.collect::<alloc::vec::Vec<_>>(),
+            ["virtio_mmio.ko", "virtio_ring.ko"]
+        );
+        let (file, deps) = find_dep(dep, "user_of_hello").unwrap();
+        assert_eq!((file, deps.count()), ("user-of-hello.ko", 1));
+        assert_eq!(
+            find_dep(dep, "hello").map(|(f, d)| (f, d.count())),
+            Some(("hello.ko", 0))
+        );
+        assert!(find_dep(dep, "hell").is_none());
+        assert!(
+            find_dep(dep, "virtio_mmio").is_none(),
+            "a dependency is not an entry"
+        );
+        assert!(find_dep(b"", "x").is_none());
+        assert!(find_dep(b"no colon here\n", "no colon here").is_none());
+
+        assert!(same_module("virtio-blk", "virtio_blk"));
+        assert!(!same_module("virtio_blk", "virtio_blkx"));
+        assert!(!same_module("a-b", "a.b"));
+        assert!(listed("pl011,virtio-rng", "virtio_rng"));
+        assert!(!listed("pl011,virtio-rng", "virtio"));
+        assert!(!listed("", "pl011"));
+        assert_eq!(file_stem("/disk/drivers/hello.ko"), "hello");
+        assert_eq!(file_stem("hello"), "hello");
     }
 
     #[test]

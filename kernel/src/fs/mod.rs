@@ -24,6 +24,5 @@ pub fn read(path: &str) -> Result<Cow<'static, [u8]>, String> {
 /// A module's name from its file's path: the last component without `.ko`
 /// (`/disk/drivers/hello.ko` -> `hello`).
 pub fn file_stem(path: &str) -> &str {
-    let base = path.rsplit('/').next().unwrap_or(path);
-    base.strip_suffix(".ko").unwrap_or(base)
+    kcore::modalias::file_stem(path)
 }

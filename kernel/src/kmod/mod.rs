@@ -34,10 +34,6 @@ pub struct Binding {
 static PENDING: IrqLock<VecDeque<(String, String)>> = IrqLock::new(VecDeque::new());
 static BINDINGS: IrqLock<Vec<Binding>> = IrqLock::new(Vec::new());
 
-fn norm(s: &str) -> String {
-    s.replace('-', "_")
-}
-
 /// Where module files and indexes live: the initrd (boot modules), then the
 /// disk (every module) when mounted.
 fn places() -> Vec<&'static str> {
@@ -48,50 +44,44 @@ fn places() -> Vec<&'static str> {
     p
 }
 
-/// An index file (`modules.dep`, `modules.alias`) from every place, with the
-/// module paths in `modules.dep` made absolute.
-fn index(file: &str) -> Result<String, ModError> {
-    let mut out = String::new();
-    let mut found = false;
-    for place in places() {
-        let Ok(bytes) = crate::fs::read(&format!("{place}{file}")) else {
-            continue;
-        };
-        found = true;
-        for line in String::from_utf8_lossy(&bytes).lines() {
-            match line.split_once(':') {
-                Some((m, deps)) if file == "modules.dep" => {
-                    out.push_str(&format!("{place}{m}:"));
-                    for d in deps.split_whitespace() {
-                        out.push_str(&format!(" {place}{d}"));
-                    }
-                }
-                _ => out.push_str(line),
-            }
-            out.push('\n');
-        }
-    }
-    if found {
-        Ok(out)
-    } else {
-        Err(ModError {
-            errno: errno::ENOENT,
-            detail: format!("could not open {file} in /initrd or /disk"),
-        })
+/// `place` followed by `file` (`/initrd/` and `modules.dep`).
+fn join(place: &str, file: &str) -> String {
+    let mut path = String::with_capacity(place.len() + file.len());
+    path.push_str(place);
+    path.push_str(file);
+    path
+}
+
+fn no_index(file: &str) -> ModError {
+    ModError {
+        errno: errno::ENOENT,
+        detail: format!("could not open {file} in /initrd or /disk"),
     }
 }
 
-/// `(file, dependencies nearest first)` of module `name` in `modules.dep`.
-fn find_in_dep(dep: &str, name: &str) -> Option<(String, Vec<String>)> {
-    dep.lines().find_map(|line| {
-        let (file, deps) = line.split_once(':')?;
-        (norm(crate::fs::file_stem(file)) == norm(name)).then(|| {
-            (
-                file.to_string(),
-                deps.split_whitespace().map(String::from).collect(),
-            )
-        })
-    })
+/// `(file, dependencies nearest first)` of module `name`: the first line for
+/// it in the places' `modules.dep` files (the initrd's first), its paths
+/// made absolute. Each file is parsed where it was read (bytes, no copy);
+/// the disk's is read only when the initrd's has no line for `name`.
+fn find_in_dep(name: &str) -> Result<Option<(String, Vec<String>)>, ModError> {
+    let mut indexed = false;
+    for place in places() {
+        let Ok(dep) = crate::fs::read(&join(place, "modules.dep")) else {
+            continue;
+        };
+        indexed = true;
+        if let Some((file, deps)) = modalias::find_dep(&dep, name) {
+            return Ok(Some((
+                join(place, file),
+                deps.map(|d| join(place, d)).collect(),
+            )));
+        }
+    }
+    if indexed {
+        Ok(None)
+    } else {
+        Err(no_index("modules.dep"))
+    }
 }
 
 fn load_file(file: &str, params: &[&str]) -> Result<(), ModError> {
@@ -104,8 +94,7 @@ fn load_file(file: &str, params: &[&str]) -> Result<(), ModError> {
 
 /// Loads `name` and, first, what it depends on. Already loaded is success.
 pub fn probe(name: &str, params: &[&str]) -> Result<(), ModError> {
-    let dep = index("modules.dep")?;
-    let (file, deps) = find_in_dep(&dep, name).ok_or_else(|| ModError {
+    let (file, deps) = find_in_dep(name)?.ok_or_else(|| ModError {
         errno: errno::ENOENT,
         detail: format!("Module {name} not found in /initrd or /disk"),
     })?;
@@ -131,30 +120,32 @@ pub fn request(device: &str, alias: &str) {
     }
 }
 
-fn blacklisted(name: &str) -> bool {
-    let args = crate::machine::boot_info()
-        .map(|b| b.bootargs.as_str())
-        .unwrap_or("");
-    kcore::cmdline::get(args, "modprobe.blacklist")
-        .is_some_and(|list| list.split(',').any(|b| norm(b) == norm(name)))
-}
-
 /// Loads drivers for queued aliases until the queue is empty (a driver's init
 /// may queue more). Returns the modules loaded.
 pub fn run_pending() -> Vec<String> {
     let mut loaded = Vec::new();
-    let Ok(alias_file) = index("modules.alias") else {
+    let files: Vec<_> = places()
+        .into_iter()
+        .filter_map(|place| crate::fs::read(&join(place, "modules.alias")).ok())
+        .collect();
+    if files.is_empty() {
         PENDING.lock().clear();
         return loaded;
-    };
-    let aliases = modalias::AliasTable::new(&alias_file);
+    }
+    let mut aliases = modalias::AliasTable::default();
+    for file in &files {
+        aliases.add(file);
+    }
+    let blacklist = crate::machine::boot_info()
+        .and_then(|b| kcore::cmdline::get(&b.bootargs, "modprobe.blacklist"))
+        .unwrap_or("");
     loop {
         let Some((device, alias)) = PENDING.lock().pop_front() else {
             break;
         };
         let driver = aliases
             .lookup(&alias)
-            .find(|m| !blacklisted(m))
+            .find(|m| !modalias::listed(blacklist, m))
             .map(str::to_string);
         if let Some(d) = &driver {
             if module::find(d).is_none() {
