@@ -92,6 +92,27 @@ pub fn parse_linux(transcript: &str) -> LinuxReport {
     report
 }
 
+/// Our `modstress` per-cycle minimum and median, µs, of insmod and of rmmod
+/// (`[(min, median) of insmod, (min, median) of rmmod]`), from its line
+/// `insmod per cycle: min A, median B us; rmmod per cycle: min C, median D us`.
+pub fn parse_modstress_spread(output: &str) -> Option<[(f64, f64); 2]> {
+    let line = output
+        .lines()
+        .find(|l| l.starts_with("insmod per cycle: "))?;
+    let value = |key: &str, nth: usize| {
+        line.split(key)
+            .nth(nth)?
+            .split([' ', ','])
+            .next()?
+            .parse::<f64>()
+            .ok()
+    };
+    Some([
+        (value("min ", 1)?, value("median ", 1)?),
+        (value("min ", 2)?, value("median ", 2)?),
+    ])
+}
+
 /// Our `modstress` summary: mean µs per insmod and per rmmod, from its line
 /// `insmod: X us/cycle (...); rmmod: Y us/cycle`.
 pub fn parse_modstress(output: &str) -> Option<(f64, f64)> {
@@ -176,6 +197,29 @@ heap in use: before 39864 bytes, after 40664 bytes (difference 800); pages in us
         assert_eq!(parse_modstress(out), Some((3929.8, 683.4)));
         assert_eq!(
             parse_modstress("modstress: cycle 3 failed: File exists\n"),
+            None
+        );
+    }
+
+    #[test]
+    fn modstress_summary_gives_min_and_median_insmod_and_rmmod() {
+        let out = "\
+insmod: 647.5 us/cycle (15.38 us/KiB of file, 9.522 us/relocation); rmmod: 46.2 us/cycle
+insmod per cycle: min 571.2, median 598.0 us; rmmod per cycle: min 38.1, median 41.0 us
+";
+        assert_eq!(
+            parse_modstress_spread(out),
+            Some([(571.2, 598.0), (38.1, 41.0)])
+        );
+        assert_eq!(parse_modstress(out), Some((647.5, 46.2)));
+        assert_eq!(
+            parse_modstress_spread("insmod: 1.0 us/cycle; rmmod: 2.0 us/cycle\n"),
+            None
+        );
+        assert_eq!(
+            parse_modstress_spread(
+                "insmod per cycle: min 1.0, median x us; rmmod per cycle: min 1.0, median 2.0 us\n"
+            ),
             None
         );
     }

@@ -315,6 +315,19 @@ fn a_thousand_load_unload_cycles_return_the_heap_to_its_baseline() {
         "{out}"
     );
     assert!(out.contains("(difference 0)"), "{out}");
+    // Every cycle timed: the minimum at most the median, the mean (bursts
+    // of a shared host included) at least the minimum.
+    let [(ins_min, ins_median), (rm_min, rm_median)] =
+        qemu_tests::linux_bench::parse_modstress_spread(&out).expect("per-cycle line");
+    let (ins_mean, rm_mean) = qemu_tests::linux_bench::parse_modstress(&out).expect("summary");
+    assert!(
+        0.0 < ins_min && ins_min <= ins_median && ins_min <= ins_mean,
+        "{out}"
+    );
+    assert!(
+        0.0 < rm_min && rm_min <= rm_median && rm_min <= rm_mean,
+        "{out}"
+    );
     // Handles carry the module's never-reused id: a stale one names nothing.
     assert!(
         out.contains("modstress: handles of unloaded modules refused: 1000 of 1000"),

@@ -74,7 +74,7 @@ pub fn modstress(args: &[&str]) {
     // Per cycle: (64-byte blocks of text stored, blocks of text, non-zero
     // bytes in the text pages after the planned text).
     let mut cycle =
-        |load_ticks: &mut u64, unload_ticks: &mut u64| -> Result<(usize, usize, usize), String> {
+        |samples: &mut alloc::vec::Vec<(u64, u64)>| -> Result<(usize, usize, usize), String> {
             let t0 = time::ticks_since_boot();
             cpu::mark_window(Window::Insmod as u8, true);
             let m = module::load(name, &bytes, &[]).map_err(|e| e.detail);
@@ -101,20 +101,29 @@ pub fn modstress(args: &[&str]) {
             cpu::mark_window(Window::Rmmod as u8, false);
             unloaded?;
             let t2 = time::ticks_since_boot();
-            *load_ticks += t1 - t0;
-            *unload_ticks += t2 - checked;
+            samples.push((t1 - t0, t2 - checked));
             LAST_SIZE_RELOCS.lock().replace((size, relocs, prelinked));
             Ok(text)
         };
-    let (mut warm_l, mut warm_u) = (0, 0);
+    // Every cycle's (load, unload) ticks, for the mean, the minimum and the
+    // median (a burst on a shared host moves the mean, hardly the median);
+    // allocated before the heap baseline, never grown.
+    let mut samples = alloc::vec::Vec::new();
+    if samples
+        .try_reserve_exact((n as usize).saturating_add(1))
+        .is_err()
+    {
+        println!("modstress: {n} cycles: out of memory for their timings");
+        return;
+    }
     let spinners = busy.then(super::smpbench::BusyCpus::start);
     crate::klog::set_console_quiet(true);
-    let warm = cycle(&mut warm_l, &mut warm_u);
+    let warm = cycle(&mut samples);
+    samples.clear();
     crate::module::memory::reap_wait();
     let before = crate::mm::info();
     let grace_before = module::grace_stats(true);
     let steps_before = module::step_ticks();
-    let (mut lt, mut ut) = (0u64, 0u64);
     let mut done = 0;
     let (mut stored, mut text_blocks) = (0u64, 0usize);
     let mut tail_dirty = match &warm {
@@ -123,7 +132,7 @@ pub fn modstress(args: &[&str]) {
     };
     let mut err = warm.err();
     while err.is_none() && done < n {
-        match cycle(&mut lt, &mut ut) {
+        match cycle(&mut samples) {
             Ok((s, t, z)) => {
                 stored += s as u64;
                 text_blocks = t;
@@ -147,6 +156,8 @@ pub fn modstress(args: &[&str]) {
     }
     let freq = time::frequency();
     let us = |t: u64| Ratio::new(t as i128 * 1_000_000, freq as i128).per(n);
+    let lt: u64 = samples.iter().map(|s| s.0).sum();
+    let ut: u64 = samples.iter().map(|s| s.1).sum();
     let (size, relocs, prelinked) = LAST_SIZE_RELOCS.lock().unwrap_or((0, 0, 0));
     println!(
         "modstress: {n} load/unload cycles of {name} ({size} bytes mapped, {relocs} relocations, {prelinked} prelinked)"
@@ -173,6 +184,16 @@ pub fn modstress(args: &[&str]) {
         us(lt).per(relocs),
         us(ut)
     );
+    let one_us = |t: u64| Ratio::new(t as i128 * 1_000_000, freq as i128);
+    let (load_min, load_median) = min_median(samples.iter().map(|s| s.0));
+    let (unload_min, unload_median) = min_median(samples.iter().map(|s| s.1));
+    println!(
+        "insmod per cycle: min {:.1}, median {:.1} us; rmmod per cycle: min {:.1}, median {:.1} us",
+        one_us(load_min),
+        one_us(load_median),
+        one_us(unload_min),
+        one_us(unload_median)
+    );
     let steps: alloc::vec::Vec<String> = module::LOAD_STEPS
         .iter()
         .zip(steps_before.iter().zip(&steps_after))
@@ -193,6 +214,17 @@ pub fn modstress(args: &[&str]) {
     }
     print_grace("modstress", grace_before, grace_after);
     print_heap(&before, &after);
+}
+
+/// The smallest and the median (the lower of the middle two for an even
+/// count) of `values`; zeros for none.
+fn min_median(values: impl Iterator<Item = u64>) -> (u64, u64) {
+    let mut v: alloc::vec::Vec<u64> = values.collect();
+    v.sort_unstable();
+    match v.len() {
+        0 => (0, 0),
+        n => (v[0], v[(n - 1) / 2]),
+    }
 }
 
 /// `WHO: grace period before freeing: mean X us per unload, longest Y us,
