@@ -184,16 +184,7 @@ pub fn modstress(args: &[&str]) {
         us(lt).per(relocs),
         us(ut)
     );
-    let one_us = |t: u64| Ratio::new(t as i128 * 1_000_000, freq as i128);
-    let (load_min, load_median) = min_median(samples.iter().map(|s| s.0));
-    let (unload_min, unload_median) = min_median(samples.iter().map(|s| s.1));
-    println!(
-        "insmod per cycle: min {:.1}, median {:.1} us; rmmod per cycle: min {:.1}, median {:.1} us",
-        one_us(load_min),
-        one_us(load_median),
-        one_us(unload_min),
-        one_us(unload_median)
-    );
+    print_cycle_spread(&samples, freq);
     let steps: alloc::vec::Vec<String> = module::LOAD_STEPS
         .iter()
         .zip(steps_before.iter().zip(&steps_after))
@@ -214,6 +205,21 @@ pub fn modstress(args: &[&str]) {
     }
     print_grace("modstress", grace_before, grace_after);
     print_heap(&before, &after);
+}
+
+/// `insmod per cycle: min A, median B us; rmmod per cycle: ...` of
+/// modstress's per-cycle (load, unload) ticks.
+fn print_cycle_spread(samples: &[(u64, u64)], freq: u64) {
+    let us = |t: u64| Ratio::new(t as i128 * 1_000_000, freq as i128);
+    let (load_min, load_median) = min_median(samples.iter().map(|s| s.0));
+    let (unload_min, unload_median) = min_median(samples.iter().map(|s| s.1));
+    println!(
+        "insmod per cycle: min {:.1}, median {:.1} us; rmmod per cycle: min {:.1}, median {:.1} us",
+        us(load_min),
+        us(load_median),
+        us(unload_min),
+        us(unload_median)
+    );
 }
 
 /// The smallest and the median (the lower of the middle two for an even
