@@ -8,6 +8,9 @@
 #    .ksymtab and __param survive as `#[used]` sections) into NAME.ko.debug, and
 #    NAME.ko is that object without debug info, LLVM bitcode sections or the
 #    `$x`/`$d` mapping symbols (STRIP_FLAGS; .ko.debug keeps all of them).
+#    `modtool versions --trim` first cuts `__versions` to the symbols the
+#    module imports, as Linux's modpost writes it (kabi's table lists every
+#    kernel export).
 #  - C, as Linux's kbuild does it: for every drivers/c/NAME.c,
 #      1. `modtool genksyms` reads the preprocessed source (-D__GENKSYMS__) and
 #         writes build/c/NAME.ksyms.h, the version CRC of each EXPORT_SYMBOL;
@@ -149,6 +152,7 @@ for c in "${crates[@]}"; do
     fi
     "$LLD" -flavor gnu -r --gc-sections -T drivers/module.lds -u init_module -u cleanup_module \
         "$link_dir/lib$mod.a" -o "$OUT/$mod.ko.debug" || die "$c: linking $mod.ko failed"
+    "$MODTOOL" versions --trim "$OUT/$mod.ko.debug" || die "$c: trimming __versions of $mod.ko failed"
     llvm-objcopy "${STRIP_FLAGS[@]}" --remove-section=.llvmbc --remove-section=.llvmcmd \
         "$OUT/$mod.ko.debug" "$OUT/$mod.ko" || die "$c: stripping $mod.ko failed"
     prelink "$OUT/$mod.ko"

@@ -14,6 +14,9 @@
 //! - `modtool modpost --symvers Module.symvers IN.o -o OUT.ko` — a compiled C
 //!   object into a module: `__versions` and `abi=` added, undefined symbols
 //!   refused ([`modpost`]).
+//! - `modtool versions --trim FILE.ko [-o OUT.ko]` — cut `__versions` to the
+//!   symbols the module imports, as Linux's modpost writes it (a Rust module's
+//!   `kabi::rt` table lists every kernel export; [`modpost::trim_versions`]).
 //! - `modtool prelink [-q] FILE.ko [-o OUT.ko]` — apply at build time the
 //!   relocations that do not depend on where the module is loaded, and add the
 //!   `.modprelink` section listing the rest ([`prelink`], `modloader::prelink`).
@@ -41,6 +44,7 @@ const USAGE: &str = "usage:
   modtool genksyms [-o OUT.h] [FILE.i|-]
   modtool symvers -o Module.symvers [MODULE.ko|OBJECT.o ...]
   modtool modpost --symvers Module.symvers IN.o -o OUT.ko
+  modtool versions --trim FILE.ko [-o OUT.ko]
   modtool prelink [-q] FILE.ko [-o OUT.ko]
   modtool sign [-k] HASH KEY CERT FILE.ko [OUT]
   modtool verify FILE.ko CERT... [--bench N]";
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
         Some("genksyms") => genksyms::command(&args[1..]),
         Some("symvers") => symvers::command(&args[1..]),
         Some("modpost") => modpost::command(&args[1..]),
+        Some("versions") => modpost::versions_command(&args[1..]),
         Some("prelink") => prelink::command(&args[1..]),
         Some("sign") => sign::sign_command(&args[1..]),
         Some("verify") => sign::verify_command(&args[1..]),

@@ -70,6 +70,139 @@ fn modversion(name: &str, crc: u32) -> [u8; MODVERSION_SIZE] {
     e
 }
 
+/// The object's imports: its undefined global and weak symbols but
+/// `__this_module` (which the loader resolves to the module itself), each
+/// once, with whether it is weak.
+fn imports(builder: &Builder<'_>) -> Vec<(String, bool)> {
+    let mut imports: Vec<(String, bool)> = Vec::new();
+    for sym in builder.symbols.iter() {
+        if sym.delete || sym.section.is_some() || sym.st_shndx != elf::SHN_UNDEF {
+            continue;
+        }
+        let name = String::from_utf8_lossy(sym.name.as_slice()).into_owned();
+        let bind = sym.st_bind();
+        if name.is_empty()
+            || name == kabi::THIS_MODULE_SYMBOL
+            || !(bind == elf::STB_GLOBAL || bind == elf::STB_WEAK)
+            || imports.iter().any(|(n, _)| *n == name)
+        {
+            continue;
+        }
+        imports.push((name, bind == elf::STB_WEAK));
+    }
+    imports
+}
+
+/// `__versions` cut to the entries of the symbols the object imports, in
+/// their order, as Linux's modpost writes it. A Rust module's table comes
+/// from `kabi::rt` and lists every kernel export (the crate cannot know which
+/// the linker keeps): hello.ko used 7 of its 37 entries, and the signature
+/// hashes every byte of the file at each load. Returns the new object and
+/// the number of entries removed, or `None` when there is nothing to remove
+/// (no `__versions`, or every entry is used). Refuses a table that a
+/// relocation section or a symbol other than one covering the whole table
+/// points into (the entries would move under it).
+pub fn trim_versions(input: &[u8], ko: &str) -> Result<Option<(Vec<u8>, usize)>, String> {
+    let mut builder = Builder::read(input).map_err(|e| format!("{ko}: not an ELF object: {e}"))?;
+    let Some(id) = builder
+        .sections
+        .iter()
+        .find(|s| s.name.as_slice() == b"__versions")
+        .map(|s| s.id())
+    else {
+        return Ok(None);
+    };
+    let SectionData::Data(data) = &builder.sections.get(id).data else {
+        return Err(format!("{ko}: __versions is not a data section"));
+    };
+    if !data.len().is_multiple_of(MODVERSION_SIZE) {
+        return Err(format!(
+            "{ko}: __versions size {} is not a multiple of {MODVERSION_SIZE}",
+            data.len()
+        ));
+    }
+    let imports = imports(&builder);
+    let mut kept = Vec::with_capacity(data.len());
+    // kept_before[i]: entries kept among the first i.
+    let mut kept_before = vec![0u64];
+    for (entry, (name, _)) in data.chunks_exact(MODVERSION_SIZE).zip(versions_of(data)) {
+        let keep = imports.iter().any(|(n, _)| *n == name);
+        if keep {
+            kept.extend_from_slice(entry);
+        }
+        kept_before.push(kept_before.last().copied().unwrap_or(0) + u64::from(keep));
+    }
+    let removed = kept_before.len() - 1 - kept.len() / MODVERSION_SIZE;
+    if removed == 0 {
+        return Ok(None);
+    }
+    if builder
+        .sections
+        .iter()
+        .any(|s| matches!(s.data, SectionData::Relocation(_)) && s.sh_info_section == Some(id))
+    {
+        return Err(format!("{ko}: __versions has relocations: not trimmed"));
+    }
+    // The table's symbols (kabi's, and a module's own entry for another
+    // module's export) each cover whole entries: they shrink to the entries
+    // they keep.
+    let entry = MODVERSION_SIZE as u64;
+    for sym in builder.symbols.iter_mut() {
+        if sym.section != Some(id) {
+            continue;
+        }
+        let (start, end) = (sym.st_value, sym.st_value.saturating_add(sym.st_size));
+        let whole = |at: u64| at % entry == 0 && ((at / entry) as usize) < kept_before.len();
+        if !whole(start) || !whole(end) {
+            return Err(format!(
+                "{ko}: symbol {} covers part of a __versions entry: not trimmed",
+                String::from_utf8_lossy(sym.name.as_slice())
+            ));
+        }
+        let (a, b) = (
+            kept_before[(start / entry) as usize],
+            kept_before[(end / entry) as usize],
+        );
+        sym.st_value = a * entry;
+        sym.st_size = (b - a) * entry;
+    }
+    set_section(&mut builder, Some(id), "__versions", kept, 8);
+    let mut out = Vec::new();
+    builder
+        .write(&mut out)
+        .map_err(|e| format!("{ko}: writing: {e}"))?;
+    Ok(Some((out, removed)))
+}
+
+/// `modtool versions --trim FILE.ko [-o OUT.ko]` (in place without `-o`).
+pub fn versions_command(args: &[String]) -> Result<(), crate::link::Failure> {
+    use crate::link::Failure;
+    let (mut trim, mut out, mut input) = (false, None, None);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--trim" => trim = true,
+            "-o" => out = it.next().cloned(),
+            f if f.starts_with('-') => return Err(Failure::Usage(format!("unknown option {f}"))),
+            f => input = Some(f.to_string()),
+        }
+    }
+    let (true, Some(input)) = (trim, input) else {
+        return Err(Failure::Usage("versions needs --trim and FILE.ko".into()));
+    };
+    let out = out.unwrap_or_else(|| input.clone());
+    let data = std::fs::read(&input).map_err(|e| Failure::Error(format!("{input}: {e}")))?;
+    match trim_versions(&data, &input).map_err(Failure::Error)? {
+        Some((bytes, _)) => {
+            std::fs::write(&out, bytes).map_err(|e| Failure::Error(format!("{out}: {e}")))
+        }
+        None if out != input => {
+            std::fs::write(&out, data).map_err(|e| Failure::Error(format!("{out}: {e}")))
+        }
+        None => Ok(()),
+    }
+}
+
 /// Runs modpost on `input`; `ko` is the output's file name (for messages and
 /// the default `name=`). Returns the new object, or the report's errors.
 pub fn modpost(input: &[u8], ko: &str, exports: &[Export]) -> Result<(Vec<u8>, Report), Report> {
@@ -116,23 +249,7 @@ pub fn modpost(input: &[u8], ko: &str, exports: &[Export]) -> Result<(Vec<u8>, R
         .collect();
     let license = info.iter().find_map(|l| l.strip_prefix("license="));
 
-    // Imports: undefined global/weak symbols.
-    let mut imports: Vec<(String, bool)> = Vec::new();
-    for sym in builder.symbols.iter() {
-        if sym.delete || sym.section.is_some() || sym.st_shndx != elf::SHN_UNDEF {
-            continue;
-        }
-        let name = String::from_utf8_lossy(sym.name.as_slice()).into_owned();
-        let bind = sym.st_bind();
-        if name.is_empty()
-            || name == kabi::THIS_MODULE_SYMBOL
-            || !(bind == elf::STB_GLOBAL || bind == elf::STB_WEAK)
-            || imports.iter().any(|(n, _)| *n == name)
-        {
-            continue;
-        }
-        imports.push((name, bind == elf::STB_WEAK));
-    }
+    let imports = imports(&builder);
 
     // __versions as it is.
     let versions_id = builder
@@ -270,5 +387,113 @@ pub fn command(args: &[String]) -> Result<(), crate::link::Failure> {
             }
             Err(Failure::Quiet)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object::write::{Object as WObject, Symbol, SymbolSection};
+    use object::{
+        Architecture, BinaryFormat, Endianness, SectionKind, SymbolFlags, SymbolKind, SymbolScope,
+    };
+
+    /// A relocatable AArch64 object importing `imports`, whose `__versions`
+    /// holds an entry per name in `entries`, with `symbols` (name, offset,
+    /// size) defined in it.
+    fn object_with(imports: &[&str], entries: &[&str], symbols: &[(&str, u64, u64)]) -> Vec<u8> {
+        let mut o = WObject::new(BinaryFormat::Elf, Architecture::Aarch64, Endianness::Little);
+        let text = o.add_section(Vec::new(), b".text".to_vec(), SectionKind::Text);
+        o.append_section_data(text, &[0; 4], 4);
+        let versions = o.add_section(
+            Vec::new(),
+            b"__versions".to_vec(),
+            SectionKind::ReadOnlyData,
+        );
+        let data: Vec<u8> = entries
+            .iter()
+            .enumerate()
+            .flat_map(|(i, n)| modversion(n, 0x1000 + i as u32))
+            .collect();
+        o.append_section_data(versions, &data, 8);
+        for name in imports {
+            o.add_symbol(Symbol {
+                name: name.as_bytes().to_vec(),
+                value: 0,
+                size: 0,
+                kind: SymbolKind::Text,
+                scope: SymbolScope::Linkage,
+                weak: false,
+                section: SymbolSection::Undefined,
+                flags: SymbolFlags::None,
+            });
+        }
+        for (name, value, size) in symbols {
+            o.add_symbol(Symbol {
+                name: name.as_bytes().to_vec(),
+                value: *value,
+                size: *size,
+                kind: SymbolKind::Data,
+                scope: SymbolScope::Compilation,
+                weak: false,
+                section: SymbolSection::Section(versions),
+                flags: SymbolFlags::None,
+            });
+        }
+        o.write().unwrap()
+    }
+
+    fn table(bytes: &[u8]) -> (Vec<(String, u64)>, Vec<(String, u64, u64)>) {
+        use object::{Object, ObjectSection, ObjectSymbol};
+        let f = object::File::parse(bytes).unwrap();
+        let s = f.section_by_name("__versions").unwrap();
+        let syms = f
+            .symbols()
+            .filter(|y| y.section_index() == Some(s.index()) && y.kind() == SymbolKind::Data)
+            .map(|y| (y.name().unwrap().to_string(), y.address(), y.size()))
+            .collect();
+        (versions_of(s.data().unwrap()), syms)
+    }
+
+    #[test]
+    fn versions_keep_only_the_imports_and_their_symbols_shrink_with_them() {
+        let input = object_with(
+            &["printk", "memcpy", "hello_add"],
+            &[
+                "hello_add",
+                "printk",
+                "kmalloc",
+                "kfree",
+                "memcpy",
+                "udelay",
+            ],
+            &[("OWN", 0, 64), ("TABLE", 64, 5 * 64)],
+        );
+        let (out, removed) = trim_versions(&input, "t.ko").unwrap().expect("trimmed");
+        assert_eq!(removed, 3);
+        let (entries, syms) = table(&out);
+        assert_eq!(
+            entries,
+            [
+                ("hello_add".to_string(), 0x1000),
+                ("printk".to_string(), 0x1001),
+                ("memcpy".to_string(), 0x1004)
+            ]
+        );
+        assert_eq!(
+            syms,
+            [("OWN".to_string(), 0, 64), ("TABLE".to_string(), 64, 128)]
+        );
+        // Trimmed once, nothing more to do.
+        assert!(trim_versions(&out, "t.ko").unwrap().is_none());
+    }
+
+    #[test]
+    fn versions_a_symbol_inside_an_entry_refuses_the_trim() {
+        let input = object_with(&["printk"], &["printk", "kfree"], &[("ODD", 8, 64)]);
+        let err = trim_versions(&input, "t.ko").unwrap_err();
+        assert!(err.contains("covers part of a __versions entry"), "{err}");
+        let none = object_with(&["printk"], &[], &[]);
+        assert!(trim_versions(&none, "t.ko").unwrap().is_none());
     }
 }
