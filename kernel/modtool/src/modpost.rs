@@ -152,7 +152,8 @@ pub fn trim_versions(input: &[u8], ko: &str) -> Result<Option<(Vec<u8>, usize)>,
             continue;
         }
         let (start, end) = (sym.st_value, sym.st_value.saturating_add(sym.st_size));
-        let whole = |at: u64| at % entry == 0 && ((at / entry) as usize) < kept_before.len();
+        let whole =
+            |at: u64| at.is_multiple_of(entry) && ((at / entry) as usize) < kept_before.len();
         if !whole(start) || !whole(end) {
             return Err(format!(
                 "{ko}: symbol {} covers part of a __versions entry: not trimmed",
@@ -443,7 +444,10 @@ mod tests {
         o.write().unwrap()
     }
 
-    fn table(bytes: &[u8]) -> (Vec<(String, u64)>, Vec<(String, u64, u64)>) {
+    /// A symbol's (name, value, size).
+    type Sym = (String, u64, u64);
+
+    fn table(bytes: &[u8]) -> (Vec<(String, u64)>, Vec<Sym>) {
         use object::{Object, ObjectSection, ObjectSymbol};
         let f = object::File::parse(bytes).unwrap();
         let s = f.section_by_name("__versions").unwrap();
