@@ -93,8 +93,9 @@ fn imports(builder: &Builder<'_>) -> Vec<(String, bool)> {
     imports
 }
 
-/// `__versions` cut to the entries of the symbols the object imports, in
-/// their order, as Linux's modpost writes it. A Rust module's table comes
+/// `__versions` cut to the entries of the symbols the object imports, as
+/// Linux's modpost writes it, in the order the object imports them (see
+/// [`order_as_imported`]). A Rust module's table comes
 /// from `kabi::rt` and lists every kernel export (the crate cannot know which
 /// the linker keeps): hello.ko used 7 of its 37 entries, and the signature
 /// hashes every byte of the file at each load. Returns the new object and
@@ -147,6 +148,7 @@ pub fn trim_versions(input: &[u8], ko: &str) -> Result<Option<(Vec<u8>, usize)>,
     // module's export) each cover whole entries: they shrink to the entries
     // they keep.
     let entry = MODVERSION_SIZE as u64;
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
     for sym in builder.symbols.iter_mut() {
         if sym.section != Some(id) {
             continue;
@@ -166,13 +168,58 @@ pub fn trim_versions(input: &[u8], ko: &str) -> Result<Option<(Vec<u8>, usize)>,
         );
         sym.st_value = a * entry;
         sym.st_size = (b - a) * entry;
+        if b > a {
+            ranges.push((a as usize, b as usize));
+        }
     }
+    order_as_imported(&mut kept, &mut ranges, &imports);
     set_section(&mut builder, Some(id), "__versions", kept, 8);
     let mut out = Vec::new();
     builder
         .write(&mut out)
         .map_err(|e| format!("{ko}: writing: {e}"))?;
     Ok(Some((out, removed)))
+}
+
+/// Puts the entries of each symbol's range of `table` (the whole table when
+/// no symbol covers any) in the order of `imports`, the object's symbol
+/// table order, which is the order the loader resolves imports in: it
+/// tries the entry after the last one it found first, so a table in that
+/// order is read one entry an import. Ranges that overlap are left as they
+/// are.
+fn order_as_imported(
+    table: &mut [u8],
+    ranges: &mut Vec<(usize, usize)>,
+    imports: &[(String, bool)],
+) {
+    let entries = table.len() / MODVERSION_SIZE;
+    if ranges.is_empty() {
+        ranges.push((0, entries));
+    }
+    ranges.sort_unstable();
+    ranges.dedup();
+    if ranges.windows(2).any(|w| w[0].1 > w[1].0) {
+        return;
+    }
+    for &(a, b) in ranges.iter() {
+        let Some(part) = table.get_mut(a * MODVERSION_SIZE..b * MODVERSION_SIZE) else {
+            continue;
+        };
+        let mut rows: Vec<[u8; MODVERSION_SIZE]> = part
+            .chunks_exact(MODVERSION_SIZE)
+            .map(|c| c.try_into().unwrap_or([0; MODVERSION_SIZE]))
+            .collect();
+        rows.sort_by_key(|row| {
+            let (name, _) = versions_of(row).pop().unwrap_or_default();
+            imports
+                .iter()
+                .position(|(n, _)| *n == name)
+                .unwrap_or(usize::MAX)
+        });
+        for (dst, row) in part.chunks_exact_mut(MODVERSION_SIZE).zip(&rows) {
+            dst.copy_from_slice(row);
+        }
+    }
 }
 
 /// `modtool versions --trim FILE.ko [-o OUT.ko]` (in place without `-o`).
@@ -462,7 +509,7 @@ mod tests {
     #[test]
     fn versions_keep_only_the_imports_and_their_symbols_shrink_with_them() {
         let input = object_with(
-            &["printk", "memcpy", "hello_add"],
+            &["memcpy", "printk", "hello_add"],
             &[
                 "hello_add",
                 "printk",
@@ -480,9 +527,10 @@ mod tests {
             entries,
             [
                 ("hello_add".to_string(), 0x1000),
-                ("printk".to_string(), 0x1001),
-                ("memcpy".to_string(), 0x1004)
-            ]
+                ("memcpy".to_string(), 0x1004),
+                ("printk".to_string(), 0x1001)
+            ],
+            "each symbol's entries in import order"
         );
         assert_eq!(
             syms,

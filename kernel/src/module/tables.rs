@@ -19,9 +19,15 @@ use modloader::{LoadedModule, Object};
 pub struct Versions<'a> {
     tables: Vec<&'a [u8]>,
     /// Where in the first table the kernel's exports start in
-    /// `kabi::api::ALL` order (a Rust module's `kabi::rt` table; the entries
-    /// of the modules it imports from may come first), if they do.
+    /// `kabi::api::ALL` order (an untrimmed Rust module's `kabi::rt` table;
+    /// the entries of the modules it imports from may come first), if they
+    /// do.
     abi_start: Option<usize>,
+    /// The entry of the first table after the last one found: the first
+    /// looked at. `make modules` (`modtool versions --trim`) and modpost
+    /// write the entries in the order of the module's symbol table, the
+    /// order the load resolves imports in, so each is found at once.
+    next: core::cell::Cell<usize>,
 }
 
 impl<'a> Versions<'a> {
@@ -35,14 +41,21 @@ impl<'a> Versions<'a> {
             .collect();
         // Looked for among the first entries only: a C module's table
         // (modpost's, in import order) has its own order and is searched.
+        // A trimmed table (too short to hold every export after that
+        // start) has its entries elsewhere: no hints.
         let first = kabi::api::ALL.first().map(|(name, _, _)| name.as_bytes());
         let abi_start = tables.first().zip(first).and_then(|(table, first)| {
             table
                 .chunks_exact(MOD_VERSION_SIZE)
                 .take(ABI_START_WITHIN)
                 .position(|entry| entry_crc(entry, first).is_some())
+                .filter(|start| table.len() / MOD_VERSION_SIZE >= start + kabi::api::ALL.len())
         });
-        Versions { tables, abi_start }
+        Versions {
+            tables,
+            abi_start,
+            next: core::cell::Cell::new(0),
+        }
     }
 
     /// Whether the file has a `__versions` section (even an empty one).
@@ -50,32 +63,52 @@ impl<'a> Versions<'a> {
         !self.tables.is_empty()
     }
 
-    /// The CRC of the first entry named `name` (which has no NUL in it).
-    pub fn crc(&self, name: &[u8]) -> Option<u64> {
-        self.tables
-            .iter()
-            .flat_map(|table| table.chunks_exact(MOD_VERSION_SIZE))
-            .find_map(|entry| entry_crc(entry, name))
+    /// The CRC of the first entry named `name` (which has no NUL in it),
+    /// and where it is: (table, entry).
+    fn find(&self, name: &[u8]) -> Option<(usize, usize, u64)> {
+        self.tables.iter().enumerate().find_map(|(t, table)| {
+            table
+                .chunks_exact(MOD_VERSION_SIZE)
+                .enumerate()
+                .find_map(|(i, entry)| entry_crc(entry, name).map(|crc| (t, i, crc)))
+        })
     }
 
-    /// [`Self::crc`], trying first the entry at `hint` (an export's position
-    /// in `kabi::api::ALL`) from where the kernel's exports start. A Rust
-    /// module's `__versions` lists them in that order (`kabi::rt`), so each
-    /// lookup reads one entry instead of scanning past every export before
-    /// it.
+    /// Entry `i` of the first table, if it is named `name`.
+    fn first_table_entry(&self, i: usize, name: &[u8]) -> Option<u64> {
+        let table = self.tables.first()?;
+        let start = i.checked_mul(MOD_VERSION_SIZE)?;
+        entry_crc(
+            table.get(start..start.checked_add(MOD_VERSION_SIZE)?)?,
+            name,
+        )
+    }
+
+    /// The CRC of the first entry named `name` (which has no NUL in it),
+    /// trying first the entry after the last one found (a
+    /// table in import order: one entry read an import), then the entry at
+    /// `hint` (an export's position in `kabi::api::ALL`) from where the
+    /// kernel's exports start (an untrimmed Rust module's table lists them
+    /// in that order, `kabi::rt`), before scanning.
     pub fn crc_hinted(&self, name: &[u8], hint: Option<usize>) -> Option<u64> {
-        hint.and_then(|i| {
-            let table = self.tables.first()?;
-            let start = self
-                .abi_start?
-                .checked_add(i)?
-                .checked_mul(MOD_VERSION_SIZE)?;
-            entry_crc(
-                table.get(start..start.checked_add(MOD_VERSION_SIZE)?)?,
-                name,
-            )
-        })
-        .or_else(|| self.crc(name))
+        let next = self.next.get();
+        if let Some(crc) = self.first_table_entry(next, name) {
+            self.next.set(next + 1);
+            return Some(crc);
+        }
+        let hinted = hint.and_then(|i| {
+            let at = self.abi_start?.checked_add(i)?;
+            Some((at, self.first_table_entry(at, name)?))
+        });
+        if let Some((at, crc)) = hinted {
+            self.next.set(at + 1);
+            return Some(crc);
+        }
+        let (table, at, crc) = self.find(name)?;
+        if table == 0 {
+            self.next.set(at + 1);
+        }
+        Some(crc)
     }
 }
 
