@@ -10,7 +10,9 @@
 #    `$x`/`$d` mapping symbols (STRIP_FLAGS; .ko.debug keeps all of them).
 #    `modtool versions --trim` first cuts `__versions` to the symbols the
 #    module imports, as Linux's modpost writes it (kabi's table lists every
-#    kernel export).
+#    kernel export), and `modtool short-names` then drops the legacy-mangling
+#    hash from NAME.ko's local symbols (only backtraces read them, demangled;
+#    NAME.ko.debug keeps them whole).
 #  - C, as Linux's kbuild does it: for every drivers/c/NAME.c,
 #      1. `modtool genksyms` reads the preprocessed source (-D__GENKSYMS__) and
 #         writes build/c/NAME.ksyms.h, the version CRC of each EXPORT_SYMBOL;
@@ -155,6 +157,7 @@ for c in "${crates[@]}"; do
     "$MODTOOL" versions --trim "$OUT/$mod.ko.debug" || die "$c: trimming __versions of $mod.ko failed"
     llvm-objcopy "${STRIP_FLAGS[@]}" --remove-section=.llvmbc --remove-section=.llvmcmd \
         "$OUT/$mod.ko.debug" "$OUT/$mod.ko" || die "$c: stripping $mod.ko failed"
+    "$MODTOOL" short-names "$OUT/$mod.ko" || die "$c: shortening the local names of $mod.ko failed"
     prelink "$OUT/$mod.ko"
     sign "$OUT/$mod.ko"
     echo "build-modules: $OUT/$mod.ko $(stat -c %s "$OUT/$mod.ko") bytes (+ $mod.ko.debug)"

@@ -17,6 +17,8 @@
 //! - `modtool versions --trim FILE.ko [-o OUT.ko]` — cut `__versions` to the
 //!   symbols the module imports, as Linux's modpost writes it (a Rust module's
 //!   `kabi::rt` table lists every kernel export; [`modpost::trim_versions`]).
+//! - `modtool short-names FILE.ko [-o OUT.ko]` — local symbols without the
+//!   hash of Rust's legacy mangling ([`names`]).
 //! - `modtool prelink [-q] FILE.ko [-o OUT.ko]` — apply at build time the
 //!   relocations that do not depend on where the module is loaded, and add the
 //!   `.modprelink` section listing the rest ([`prelink`], `modloader::prelink`).
@@ -30,6 +32,7 @@
 mod genksyms;
 mod link;
 mod modpost;
+mod names;
 mod prelink;
 mod sign;
 mod symvers;
@@ -45,6 +48,7 @@ const USAGE: &str = "usage:
   modtool symvers -o Module.symvers [MODULE.ko|OBJECT.o ...]
   modtool modpost --symvers Module.symvers IN.o -o OUT.ko
   modtool versions --trim FILE.ko [-o OUT.ko]
+  modtool short-names FILE.ko [-o OUT.ko]
   modtool prelink [-q] FILE.ko [-o OUT.ko]
   modtool sign [-k] HASH KEY CERT FILE.ko [OUT]
   modtool verify FILE.ko CERT... [--bench N]";
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
         Some("symvers") => symvers::command(&args[1..]),
         Some("modpost") => modpost::command(&args[1..]),
         Some("versions") => modpost::versions_command(&args[1..]),
+        Some("short-names") => names::command(&args[1..]),
         Some("prelink") => prelink::command(&args[1..]),
         Some("sign") => sign::sign_command(&args[1..]),
         Some("verify") => sign::verify_command(&args[1..]),
