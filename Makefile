@@ -74,7 +74,7 @@ kernel: deps | $(SIGN_KEY) $(TRUSTED_CERTS) ## build the kernel Image (build/ker
 	$(CARGO) run -q -p kallsyms -- $(KELF) $(IMAGE)
 	@echo "kernel: $(IMAGE) $$(stat -c %s $(IMAGE)) bytes"
 
-tools: ## host tools for module authors in build/bin: modtool (info, link, prelink, genksyms, symvers, modpost, sign) and depmod
+tools: ## host tools for module authors in build/bin: modtool (info, link, prelink, versions, short-names, genksyms, symvers, modpost, sign) and depmod
 	$(CARGO) build --release -p modtool -p depmod
 	@mkdir -p $(BUILD)/bin
 	cp target/release/modtool target/release/depmod $(BUILD)/bin/
