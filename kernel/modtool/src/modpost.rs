@@ -238,17 +238,28 @@ pub fn versions_command(args: &[String]) -> Result<(), crate::link::Failure> {
     let (true, Some(input)) = (trim, input) else {
         return Err(Failure::Usage("versions needs --trim and FILE.ko".into()));
     };
-    let out = out.unwrap_or_else(|| input.clone());
-    let data = std::fs::read(&input).map_err(|e| Failure::Error(format!("{input}: {e}")))?;
-    match trim_versions(&data, &input).map_err(Failure::Error)? {
-        Some((bytes, _)) => {
-            std::fs::write(&out, bytes).map_err(|e| Failure::Error(format!("{out}: {e}")))
-        }
-        None if out != input => {
-            std::fs::write(&out, data).map_err(|e| Failure::Error(format!("{out}: {e}")))
-        }
-        None => Ok(()),
-    }
+    rewrite(&input, out.as_deref(), |data| {
+        Ok(trim_versions(data, &input)?.map(|(bytes, _)| bytes))
+    })
+}
+
+/// Applies `edit` to the file `input` and writes the result to `out`
+/// (`input` itself when `None`); an edit that changes nothing (`None`)
+/// copies the file to `out`, or leaves `input` untouched.
+pub(crate) fn rewrite(
+    input: &str,
+    out: Option<&str>,
+    edit: impl FnOnce(&[u8]) -> Result<Option<Vec<u8>>, String>,
+) -> Result<(), crate::link::Failure> {
+    use crate::link::Failure;
+    let out = out.unwrap_or(input);
+    let data = std::fs::read(input).map_err(|e| Failure::Error(format!("{input}: {e}")))?;
+    let bytes = match edit(&data).map_err(Failure::Error)? {
+        Some(bytes) => bytes,
+        None if out != input => data,
+        None => return Ok(()),
+    };
+    std::fs::write(out, bytes).map_err(|e| Failure::Error(format!("{out}: {e}")))
 }
 
 /// Runs modpost on `input`; `ko` is the output's file name (for messages and

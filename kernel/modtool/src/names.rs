@@ -91,17 +91,9 @@ pub fn command(args: &[String]) -> Result<(), crate::link::Failure> {
     let Some(input) = input else {
         return Err(Failure::Usage("short-names needs FILE.ko".into()));
     };
-    let out = out.unwrap_or_else(|| input.clone());
-    let data = std::fs::read(&input).map_err(|e| Failure::Error(format!("{input}: {e}")))?;
-    match short_names(&data, &input).map_err(Failure::Error)? {
-        Some((bytes, _)) => {
-            std::fs::write(&out, bytes).map_err(|e| Failure::Error(format!("{out}: {e}")))
-        }
-        None if out != input => {
-            std::fs::write(&out, data).map_err(|e| Failure::Error(format!("{out}: {e}")))
-        }
-        None => Ok(()),
-    }
+    crate::modpost::rewrite(&input, out.as_deref(), |data| {
+        Ok(short_names(data, &input)?.map(|(bytes, _)| bytes))
+    })
 }
 
 #[cfg(test)]
