@@ -184,7 +184,7 @@ pub fn modstress(args: &[&str]) {
         us(lt).per(relocs),
         us(ut)
     );
-    print_cycle_spread(&samples, freq);
+    print_cycle_spread(&mut samples, freq);
     let steps: alloc::vec::Vec<String> = module::LOAD_STEPS
         .iter()
         .zip(steps_before.iter().zip(&steps_after))
@@ -208,11 +208,20 @@ pub fn modstress(args: &[&str]) {
 }
 
 /// `insmod per cycle: min A, median B us; rmmod per cycle: ...` of
-/// modstress's per-cycle (load, unload) ticks.
-fn print_cycle_spread(samples: &[(u64, u64)], freq: u64) {
+/// modstress's per-cycle (load, unload) ticks, sorted in place (no
+/// allocation, O(n log n) for any N the timings fitted in).
+fn print_cycle_spread(samples: &mut [(u64, u64)], freq: u64) {
     let us = |t: u64| Ratio::new(t as i128 * 1_000_000, freq as i128);
-    let (load_min, load_median) = min_median(samples.iter().map(|s| s.0));
-    let (unload_min, unload_median) = min_median(samples.iter().map(|s| s.1));
+    // The smallest and the median (the lower of the middle two for an even
+    // count) of the sorted `samples`' `pick`; zeros for none.
+    let spread = |samples: &[(u64, u64)], pick: fn(&(u64, u64)) -> u64| match samples.len() {
+        0 => (0, 0),
+        n => (pick(&samples[0]), pick(&samples[(n - 1) / 2])),
+    };
+    kcore::sort::heap_sort_by_key(samples, |s| s.0);
+    let (load_min, load_median) = spread(samples, |s| s.0);
+    kcore::sort::heap_sort_by_key(samples, |s| s.1);
+    let (unload_min, unload_median) = spread(samples, |s| s.1);
     println!(
         "insmod per cycle: min {:.1}, median {:.1} us; rmmod per cycle: min {:.1}, median {:.1} us",
         us(load_min),
@@ -220,19 +229,6 @@ fn print_cycle_spread(samples: &[(u64, u64)], freq: u64) {
         us(unload_min),
         us(unload_median)
     );
-}
-
-/// The smallest and the median (the lower of the middle two for an even
-/// count) of `values`; zeros for none.
-fn min_median(values: impl Iterator<Item = u64>) -> (u64, u64) {
-    let mut v: alloc::vec::Vec<u64> = values.collect();
-    // Insertion sort (quadratic, after the timed cycles): no new
-    // instantiation of the slice quicksort in the kernel.
-    kcore::sort::insertion_sort_by(&mut v, |a, b| a.cmp(b));
-    match v.len() {
-        0 => (0, 0),
-        n => (v[0], v[(n - 1) / 2]),
-    }
 }
 
 /// `WHO: grace period before freeing: mean X us per unload, longest Y us,
