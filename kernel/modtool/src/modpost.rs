@@ -100,9 +100,10 @@ fn imports(builder: &Builder<'_>) -> Vec<(String, bool)> {
 /// the linker keeps): hello.ko used 7 of its 37 entries, and the signature
 /// hashes every byte of the file at each load. Returns the new object and
 /// the number of entries removed, or `None` when there is nothing to remove
-/// (no `__versions`, or every entry is used). Refuses a table that a
-/// relocation section or a symbol other than one covering the whole table
-/// points into (the entries would move under it).
+/// (no `__versions`, or every entry is used: such a table is left in its
+/// order too). Refuses a table that a relocation section points into, or
+/// that a symbol covers part of an entry of (the entries would move under
+/// them); symbols covering whole entries shrink to the entries they keep.
 pub fn trim_versions(input: &[u8], ko: &str) -> Result<Option<(Vec<u8>, usize)>, String> {
     let mut builder = Builder::read(input).map_err(|e| format!("{ko}: not an ELF object: {e}"))?;
     let Some(id) = builder
