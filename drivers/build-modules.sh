@@ -23,9 +23,11 @@
 #      3. `modtool modpost --symvers build/Module.symvers NAME.o -o NAME.ko.debug`
 #         adds abi= and the __versions entry of every symbol NAME calls, and
 #         refuses one nobody exports; NAME.ko is that without debug info.
-#  - Every NAME.ko is prelinked (`modtool prelink`: the relocations that do not
-#    depend on where the module is loaded are applied, `.modprelink` lists the
-#    rest; PRELINK=0 skips this), then
+#  - Every NAME.ko is prelinked (`modtool prelink --strip`: the relocations
+#    that do not depend on where the module is loaded are applied and removed
+#    from the RELA tables, `.modprelink` records the plan they assume; the
+#    module then loads only so. PRELINK=rela keeps the RELA tables whole (any
+#    linker may place the file), PRELINK=0 skips this), then
 #  - every NAME.ko is signed in Linux's format (`modtool sign sha256 KEY KEY NAME.ko`)
 #    with $SIGN_KEY (private key + certificate in one PEM; default
 #    build/signing_key.pem, made by kernel/modsign/genkey.sh when missing).
@@ -89,10 +91,17 @@ sign() {
 # --- Rust modules ------------------------------------------------------------
 # The relocations whose result does not depend on where the module is loaded
 # are applied now (modloader's prelink.rs); the load applies the rest. Before
-# signing: the signature covers the prelinked file. PRELINK=0 skips it.
+# signing: the signature covers the prelinked file. The applied entries leave
+# the RELA tables (--strip): about a third of a Rust module's file, which the
+# signature check hashes at every insmod. PRELINK=rela keeps them (the file
+# stays one any linker may place); PRELINK=0 skips prelinking.
 prelink() {
-    [ "${PRELINK:-1}" = 1 ] || return 0
-    "$MODTOOL" prelink -q "$1" || die "prelinking $1 failed"
+    case "${PRELINK:-1}" in
+        0) return 0 ;;
+        1) "$MODTOOL" prelink -q --strip "$1" || die "prelinking $1 failed" ;;
+        rela) "$MODTOOL" prelink -q "$1" || die "prelinking $1 failed" ;;
+        *) die "PRELINK=$PRELINK: expected 1 (default), rela or 0" ;;
+    esac
 }
 
 crates=()

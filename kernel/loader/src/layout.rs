@@ -250,17 +250,41 @@ impl Layout {
     /// Plans the layout of `object` with `options`: sections, COMMON, what the
     /// relocations need, GOT order, veneer area, GOT area, then the limits.
     pub fn plan_with(object: &Object<'_>, options: PlanOptions) -> Result<Layout, LoadError> {
-        if let Some(prelink) = object.prelink().filter(|_| options.use_prelink) {
-            let layout = Self::plan_from(object, options, &prelink.tables)?;
-            if prelink.matches(&layout) {
-                return Ok(Layout {
+        match object.prelink() {
+            // The build cut the RELA tables to the entries left: only its own
+            // plan applies them, so no fallback.
+            Some(prelink) if prelink.stripped => {
+                if !options.use_prelink {
+                    return Err(crate::prelink::stripped_refused(
+                        prelink.index,
+                        "asked to ignore it",
+                    ));
+                }
+                let layout = Self::plan_from(object, options, object.rela_tables())?;
+                if !prelink.matches(&layout) {
+                    return Err(crate::prelink::stripped_refused(
+                        prelink.index,
+                        "this loader plans it differently",
+                    ));
+                }
+                Ok(Layout {
                     prelinked: Some(prelink.resolved),
                     ..layout
-                });
+                })
             }
-            // Planned differently from the build: as if it had not prelinked.
+            Some(prelink) if options.use_prelink => {
+                let layout = Self::plan_from(object, options, &prelink.tables)?;
+                if prelink.matches(&layout) {
+                    return Ok(Layout {
+                        prelinked: Some(prelink.resolved),
+                        ..layout
+                    });
+                }
+                // Planned differently from the build: as if it had not prelinked.
+                Self::plan_from(object, options, object.rela_tables())
+            }
+            _ => Self::plan_from(object, options, object.rela_tables()),
         }
-        Self::plan_from(object, options, object.rela_tables())
     }
 
     /// Plans with the relocations of `tables` (the object's RELA tables, or

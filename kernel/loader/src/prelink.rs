@@ -36,9 +36,20 @@
 //! (they may need a veneer), and ADRPs at page offsets 0xff8/0xffc of text,
 //! which the erratum 843419 workaround may rewrite.
 //!
+//! Stripped (`modtool prelink --strip`, what `make modules` does): the RELA
+//! tables are cut to the entries left, and `.modprelink` (magic
+//! [`PRELINK_MAGIC_STRIPPED`]) copies none of them. The signature hashes every
+//! byte of the file at each load, and the applied entries were about a third
+//! of a Rust module's file. Such an object is no longer one any linker may
+//! place: the loader then plans from its (short) RELA tables and refuses,
+//! instead of falling back, a plan that differs from the recorded one or
+//! regions placed any other way; `modtool prelink` strips only objects whose
+//! plan the erratum 843419 workaround leaves alone (no kept ADRP at page
+//! offset 0xff8/0xffc of text).
+//!
 //! `.modprelink` layout: 24-byte records of three little-endian u64 words,
 //! the same shape as RELA entries so one reader serves both:
-//! - `[PRELINK_MAGIC, resolved count, tables | slots << 32]`
+//! - `[PRELINK_MAGIC or PRELINK_MAGIC_STRIPPED, resolved count, tables | slots << 32]`
 //! - `[text size, rodata size, data size]` as planned
 //! - one `[section index, region (0 text, 1 rodata, 2 data), offset]` per
 //!   allocated section, in section order
@@ -60,6 +71,9 @@ use crate::reloc::{CheckedSymbols, Reloc, RelocKind};
 pub const PRELINK_SECTION: &str = ".modprelink";
 /// First word of `.modprelink` ("MODPLK01" little-endian).
 pub const PRELINK_MAGIC: u64 = u64::from_le_bytes(*b"MODPLK01");
+/// First word of a stripped object's `.modprelink` ("MODPLKS1"): its RELA
+/// tables hold only the entries left, and the section copies none.
+pub const PRELINK_MAGIC_STRIPPED: u64 = u64::from_le_bytes(*b"MODPLKS1");
 /// The page the placement rounds regions to, and the largest region alignment
 /// a prelinked object may have.
 pub const PRELINK_PAGE: u64 = 4096;
@@ -84,6 +98,10 @@ pub fn consecutive_bases(layout: &Layout, text_base: u64) -> Option<(u64, u64)> 
 /// allocated section); the entries are checked by the plan like any RELA entry.
 #[derive(Clone, Debug)]
 pub(crate) struct Prelink<'a> {
+    /// Index of `.modprelink` in the section header table.
+    pub index: usize,
+    /// The build cut the RELA tables to the entries left ([`PRELINK_MAGIC_STRIPPED`]).
+    pub stripped: bool,
     /// Relocations the build applied.
     pub resolved: u64,
     /// Region sizes the build planned.
@@ -118,6 +136,23 @@ fn malformed(index: usize) -> LoadError {
     }
 }
 
+/// The error for a stripped object ([`PRELINK_MAGIC_STRIPPED`]) whose
+/// recorded plan cannot be used (`why`): its RELA tables no longer hold the
+/// relocations the build applied, so no other plan is correct.
+#[cold]
+#[inline(never)]
+pub(crate) fn stripped_refused(index: usize, why: &str) -> LoadError {
+    LoadError::BadSection {
+        index,
+        name: PRELINK_SECTION.into(),
+        reason: format!(
+            "the module was prelinked with its applied relocations removed \
+             (`modtool prelink --strip`) and loads only as the build planned it, \
+             but {why}; rebuild it with `make modules PRELINK=rela` or without prelinking"
+        ),
+    }
+}
+
 /// [`read`]: `None` when anything is out of place.
 fn read_records<'a>(index: usize, data: &'a [u8], sections: &[Section<'a>]) -> Option<Prelink<'a>> {
     if !data.len().is_multiple_of(24) {
@@ -132,11 +167,15 @@ fn read_records<'a>(index: usize, data: &'a [u8], sections: &[Section<'a>]) -> O
         words.get(i)
     }
     let [magic, resolved, counts] = record(&words, 0)?;
-    if magic != PRELINK_MAGIC {
+    let stripped = magic == PRELINK_MAGIC_STRIPPED;
+    if magic != PRELINK_MAGIC && !stripped {
         return None;
     }
     let sizes = record(&words, 1)?;
     let (tables, slots) = ((counts & 0xffff_ffff) as usize, (counts >> 32) as usize);
+    if stripped && tables != 0 {
+        return None;
+    }
     let mut at = 2usize;
     if slots > records.saturating_sub(at) {
         return None;
@@ -168,6 +207,8 @@ fn read_records<'a>(index: usize, data: &'a [u8], sections: &[Section<'a>]) -> O
         return None;
     }
     Some(Prelink {
+        index,
+        stripped,
         resolved,
         sizes,
         slots: slot_list,
@@ -279,6 +320,10 @@ pub struct Prelinked {
     pub resolved: usize,
     /// Relocations left for the load.
     pub kept: usize,
+    /// With [`prelink_stripped`]: the new bytes of every RELA table whose
+    /// target is loaded, (table's section index, the entries left as
+    /// `Elf64_Rela` records); empty otherwise.
+    pub rela: Vec<(usize, Vec<u8>)>,
 }
 
 /// Whether `kind`'s value is the same wherever the image is placed, given that
@@ -324,6 +369,18 @@ const BUILD_TEXT_BASE: u64 = 0x7f_0000_0000;
 /// Refuses an object that already has `.modprelink` or whose regions need
 /// more than page alignment.
 pub fn prelink(object: &Object<'_>) -> Result<Prelinked, String> {
+    prelink_as(object, false)
+}
+
+/// [`prelink`], and the RELA tables cut to the entries left (see the module
+/// comment on stripped objects). Refused for an object with an ADRP left at
+/// page offset 0xff8/0xffc of text: the erratum 843419 workaround gives it
+/// veneers, so its plan on a Cortex-A53 would not be the build's.
+pub fn prelink_stripped(object: &Object<'_>) -> Result<Prelinked, String> {
+    prelink_as(object, true)
+}
+
+fn prelink_as(object: &Object<'_>, strip: bool) -> Result<Prelinked, String> {
     if object.prelink().is_some() {
         return Err(format!("already has {PRELINK_SECTION}"));
     }
@@ -359,6 +416,7 @@ pub fn prelink(object: &Object<'_>) -> Result<Prelinked, String> {
     let mut new_data: Vec<Option<Vec<u8>>> = vec![None; sections.len()];
     let mut checked = CheckedSymbols::new(object.symbol_count());
     let mut kept_tables: Vec<(usize, Vec<[u64; 3]>)> = Vec::new();
+    let mut rela: Vec<(usize, Vec<u8>)> = Vec::new();
     let (mut resolved, mut kept) = (0usize, 0usize);
     for table in object.rela_tables() {
         let Some(target) = sections.get(table.target) else {
@@ -379,12 +437,20 @@ pub fn prelink(object: &Object<'_>) -> Result<Prelinked, String> {
                 Err(e) => return Err(e.to_string()),
             };
             let place = slot.offset + reloc.offset;
+            let erratum_adrp = is_adrp(reloc.kind)
+                && slot.region == RegionKind::Text
+                && place % PRELINK_PAGE >= ERRATUM_843419_FIRST_BAD_OFFSET;
+            if strip && erratum_adrp {
+                return Err(format!(
+                    "cannot strip: an ADRP at text+{place:#x} (page offset {:#x}) gets an \
+                     erratum 843419 veneer on a Cortex-A53, so the plan there is not the build's",
+                    place % PRELINK_PAGE
+                ));
+            }
             let invariant = placement_invariant(reloc.kind)
                 && symbol_region.is_some()
                 && (!reloc.kind.may_use_veneer() || symbol_region == Some(RegionKind::Text))
-                && !(is_adrp(reloc.kind)
-                    && slot.region == RegionKind::Text
-                    && place % PRELINK_PAGE >= ERRATUM_843419_FIRST_BAD_OFFSET);
+                && !erratum_adrp;
             if !invariant {
                 keep.push([
                     rela.offset,
@@ -412,7 +478,12 @@ pub fn prelink(object: &Object<'_>) -> Result<Prelinked, String> {
                 .copy_from_slice(value);
             resolved += 1;
         }
-        if !keep.is_empty() {
+        if strip {
+            let bytes = keep
+                .iter()
+                .flat_map(|r| r.iter().flat_map(|w| w.to_le_bytes()));
+            rela.push((table.index, bytes.collect()));
+        } else if !keep.is_empty() {
             kept_tables.push((table.target, keep));
         }
     }
@@ -427,7 +498,11 @@ pub fn prelink(object: &Object<'_>) -> Result<Prelinked, String> {
         .collect();
     let mut records: Vec<[u64; 3]> = vec![
         [
-            PRELINK_MAGIC,
+            if strip {
+                PRELINK_MAGIC_STRIPPED
+            } else {
+                PRELINK_MAGIC
+            },
             resolved as u64,
             kept_tables.len() as u64 | (slots.len() as u64) << 32,
         ],
@@ -451,5 +526,6 @@ pub fn prelink(object: &Object<'_>) -> Result<Prelinked, String> {
         section,
         resolved,
         kept,
+        rela,
     })
 }

@@ -19,7 +19,7 @@
 //!   `kabi::rt` table lists every kernel export; [`modpost::trim_versions`]).
 //! - `modtool short-names FILE.ko [-o OUT.ko]` — local symbols without the
 //!   hash of Rust's legacy mangling ([`names`]).
-//! - `modtool prelink [-q] FILE.ko [-o OUT.ko]` — apply at build time the
+//! - `modtool prelink [-q] [--strip] FILE.ko [-o OUT.ko]` — apply at build time the
 //!   relocations that do not depend on where the module is loaded, and add the
 //!   `.modprelink` section listing the rest ([`prelink`], `modloader::prelink`).
 //! - `modtool sign [-k] HASH KEY CERT FILE.ko [OUT]` — append a Linux-format signature
@@ -49,7 +49,7 @@ const USAGE: &str = "usage:
   modtool modpost --symvers Module.symvers IN.o -o OUT.ko
   modtool versions --trim FILE.ko [-o OUT.ko]
   modtool short-names FILE.ko [-o OUT.ko]
-  modtool prelink [-q] FILE.ko [-o OUT.ko]
+  modtool prelink [-q] [--strip] FILE.ko [-o OUT.ko]
   modtool sign [-k] HASH KEY CERT FILE.ko [OUT]
   modtool verify FILE.ko CERT... [--bench N]";
 

@@ -1,6 +1,9 @@
-//! `modtool prelink FILE.ko [-o OUT.ko]`: applies the relocations whose result
-//! does not depend on where the kernel loads the module (`modloader::prelink`)
-//! and adds the `.modprelink` section that lists the ones left.
+//! `modtool prelink [--strip] FILE.ko [-o OUT.ko]`: applies the relocations
+//! whose result does not depend on where the kernel loads the module
+//! (`modloader::prelink`) and adds the `.modprelink` section that lists the
+//! ones left. With `--strip` the RELA tables are cut to the entries left and
+//! the file laid out again without the space they took (`compact`); the
+//! object then loads only as the build planned it (see `modloader::prelink`).
 //!
 //! The file is edited, not rewritten: the prelinked fields are written in
 //! place (the sections keep their sizes and offsets), and `.modprelink`, a
@@ -13,7 +16,7 @@
 //! bases, it must give the same image, byte for byte, as the input loaded
 //! with all of its RELA tables.
 
-use modloader::prelink::{load_consecutive, prelink, PRELINK_SECTION};
+use modloader::prelink::{load_consecutive, prelink, prelink_stripped, PRELINK_SECTION};
 use modloader::{Layout, Object, PlanOptions};
 
 use crate::link::Failure;
@@ -48,15 +51,26 @@ fn pad_to_8(out: &mut Vec<u8>) {
 pub struct Report {
     pub resolved: usize,
     pub kept: usize,
+    /// Asked to strip: `Ok(bytes saved)`, or why the RELA tables stay whole.
+    pub stripped: Option<Result<usize, String>>,
 }
 
-/// The prelinked file for `input` (an unsigned module), checked.
-pub fn prelink_bytes(input: &[u8]) -> Result<(Vec<u8>, Report), String> {
+/// The prelinked file for `input` (an unsigned module), checked; with `strip`,
+/// its RELA tables cut to the entries left when the object allows it
+/// (`modloader::prelink::prelink_stripped`), else whole.
+pub fn prelink_bytes(input: &[u8], strip: bool) -> Result<(Vec<u8>, Report), String> {
     if input.ends_with(SIGNATURE_MAGIC) {
         return Err("the module is signed: prelink it before signing".into());
     }
     let object = Object::parse(input).map_err(|e| e.to_string())?;
-    let result = prelink(&object)?;
+    let (result, stripped) = if strip {
+        match prelink_stripped(&object) {
+            Ok(r) => (r, Some(Ok(0))),
+            Err(why) => (prelink(&object)?, Some(Err(why))),
+        }
+    } else {
+        (prelink(&object)?, None)
+    };
     let bad = || String::from("section header table unreadable");
     let shoff = usize::try_from(u64_at(input, E_SHOFF).ok_or_else(bad)?).map_err(|_| bad())?;
     let shnum = u16_at(input, E_SHNUM).ok_or_else(bad)?;
@@ -130,14 +144,89 @@ pub fn prelink_bytes(input: &[u8]) -> Result<(Vec<u8>, Report), String> {
     out[E_SHOFF..E_SHOFF + 8].copy_from_slice(&(new_shoff as u64).to_le_bytes());
     out[E_SHNUM..E_SHNUM + 2].copy_from_slice(&((shnum + 1) as u16).to_le_bytes());
 
-    check_same_image(input, &out)?;
+    let stripped = match stripped {
+        Some(Ok(_)) => {
+            let before = out.len();
+            out = compact(&out, &result.rela)?;
+            check_same_image(input, &out, true)?;
+            Some(Ok(before - out.len()))
+        }
+        other => {
+            check_same_image(input, &out, false)?;
+            other
+        }
+    };
     Ok((
         out,
         Report {
             resolved: result.resolved,
             kept: result.kept,
+            stripped,
         },
     ))
+}
+
+/// `file` (an ELF64 relocatable object) with the contents of the sections in
+/// `replace` (section index, new bytes) replaced and every section's bytes
+/// laid out again one after the other in their old order, each at its
+/// alignment, then the section header table: the space the old contents
+/// took is gone. Symbol and section indices do not change.
+fn compact(file: &[u8], replace: &[(usize, Vec<u8>)]) -> Result<Vec<u8>, String> {
+    const SH_TYPE: usize = 4;
+    const SH_ADDRALIGN: usize = 48;
+    const SHT_NULL: u32 = 0;
+    const SHT_NOBITS: u32 = 8;
+    const E_PHNUM: usize = 0x38;
+    let bad = || String::from("section header table unreadable");
+    if u16_at(file, E_PHNUM) != Some(0) {
+        return Err("the object has program headers".into());
+    }
+    let shoff = usize::try_from(u64_at(file, E_SHOFF).ok_or_else(bad)?).map_err(|_| bad())?;
+    let shnum = u16_at(file, E_SHNUM).ok_or_else(bad)?;
+    let mut table = file
+        .get(shoff..shoff + shnum * SHDR_SIZE)
+        .ok_or_else(bad)?
+        .to_vec();
+    let field = |table: &[u8], index: usize, at: usize| {
+        u64_at(table, index * SHDR_SIZE + at)
+            .and_then(|v| usize::try_from(v).ok())
+            .ok_or_else(bad)
+    };
+    let mut order = Vec::new();
+    for index in 0..shnum {
+        let kind = u32::from_le_bytes(
+            table[index * SHDR_SIZE + SH_TYPE..index * SHDR_SIZE + SH_TYPE + 4]
+                .try_into()
+                .map_err(|_| bad())?,
+        );
+        if kind != SHT_NULL && kind != SHT_NOBITS {
+            order.push((field(&table, index, SH_OFFSET)?, index));
+        }
+    }
+    order.sort_unstable();
+    let mut out = file.get(..64).ok_or_else(bad)?.to_vec();
+    for (offset, index) in order {
+        let bytes = match replace.iter().find(|(i, _)| *i == index) {
+            Some((_, new)) => new.as_slice(),
+            None => {
+                let size = field(&table, index, SH_SIZE)?;
+                file.get(offset..offset + size)
+                    .ok_or_else(|| format!("section {index} outside the file"))?
+            }
+        };
+        let align = field(&table, index, SH_ADDRALIGN)?.max(1);
+        out.resize(out.len().next_multiple_of(align), 0);
+        let at = index * SHDR_SIZE;
+        table[at + SH_OFFSET..at + SH_OFFSET + 8]
+            .copy_from_slice(&(out.len() as u64).to_le_bytes());
+        table[at + SH_SIZE..at + SH_SIZE + 8].copy_from_slice(&(bytes.len() as u64).to_le_bytes());
+        out.extend_from_slice(bytes);
+    }
+    pad_to_8(&mut out);
+    let new_shoff = out.len() as u64;
+    out.extend_from_slice(&table);
+    out[E_SHOFF..E_SHOFF + 8].copy_from_slice(&new_shoff.to_le_bytes());
+    Ok(out)
 }
 
 /// The image of `bytes` loaded with `options` at `text_base` (regions placed
@@ -159,12 +248,22 @@ fn image(bytes: &[u8], options: PlanOptions, text_base: u64) -> Result<(Layout, 
 }
 
 /// Checks that `prelinked` loads, through `.modprelink`, to the image
-/// `original` loads to through its RELA tables.
-fn check_same_image(original: &[u8], prelinked: &[u8]) -> Result<(), String> {
-    for text_base in [0x3c00_0000u64, 0x3f12_3000] {
+/// `original` loads to through its RELA tables; a `stripped` one also with
+/// the Cortex-A53 erratum 843419 workaround on (its plan must not change).
+fn check_same_image(original: &[u8], prelinked: &[u8], stripped: bool) -> Result<(), String> {
+    let erratum = if stripped {
+        &[false, true][..]
+    } else {
+        &[false][..]
+    };
+    for (text_base, &fix) in [0x3c00_0000u64, 0x3f12_3000]
+        .into_iter()
+        .flat_map(|b| erratum.iter().map(move |f| (b, f)))
+    {
         let (_, want) = image(original, PlanOptions::default(), text_base)?;
         let options = PlanOptions {
             use_prelink: true,
+            fix_cortex_a53_843419: fix,
             ..PlanOptions::default()
         };
         let (layout, got) = image(prelinked, options, text_base)?;
@@ -185,12 +284,13 @@ fn check_same_image(original: &[u8], prelinked: &[u8]) -> Result<(), String> {
 
 /// `modtool prelink FILE.ko [-o OUT.ko]` (OUT defaults to FILE.ko).
 pub fn command(args: &[String]) -> Result<(), Failure> {
-    let (mut out, mut input, mut quiet) = (None, None, false);
+    let (mut out, mut input, mut quiet, mut strip) = (None, None, false, false);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "-o" => out = it.next().cloned(),
             "-q" => quiet = true,
+            "--strip" => strip = true,
             f if f.starts_with('-') => return Err(Failure::Usage(format!("unknown option {f}"))),
             f if input.is_none() => input = Some(f.to_string()),
             f => return Err(Failure::Usage(format!("unexpected argument {f}"))),
@@ -201,8 +301,8 @@ pub fn command(args: &[String]) -> Result<(), Failure> {
     };
     let out = out.unwrap_or_else(|| input.clone());
     let data = std::fs::read(&input).map_err(|e| Failure::Error(format!("{input}: {e}")))?;
-    let (bytes, report) =
-        prelink_bytes(&data).map_err(|e| Failure::Error(format!("prelink: {input}: {e}")))?;
+    let (bytes, report) = prelink_bytes(&data, strip)
+        .map_err(|e| Failure::Error(format!("prelink: {input}: {e}")))?;
     std::fs::write(&out, bytes).map_err(|e| Failure::Error(format!("{out}: {e}")))?;
     if !quiet {
         println!(
@@ -211,6 +311,14 @@ pub fn command(args: &[String]) -> Result<(), Failure> {
             report.resolved + report.kept,
             report.kept
         );
+    }
+    match report.stripped {
+        Some(Ok(saved)) if !quiet => {
+            println!("prelink: {out}: applied entries removed from the RELA tables ({saved} bytes)")
+        }
+        // Said even with -q: the build should show why a module is larger.
+        Some(Err(why)) => eprintln!("prelink: {out}: RELA tables kept whole: {why}"),
+        _ => {}
     }
     Ok(())
 }

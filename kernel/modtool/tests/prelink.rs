@@ -17,10 +17,16 @@ const BASE: u64 = 0x4010_0000;
 /// `modtool prelink OBJ -o OBJ.pl.o`; returns the output path and how many
 /// relocations it applied.
 fn prelink(obj: &Path) -> (PathBuf, usize) {
-    let out = obj.with_extension("pl.o");
+    prelink_as(obj, false)
+}
+
+/// [`prelink`], with `--strip` when `strip` (output OBJ.pls.o).
+fn prelink_as(obj: &Path, strip: bool) -> (PathBuf, usize) {
+    let out = obj.with_extension(if strip { "pls.o" } else { "pl.o" });
     let said = run_capture(
         Command::new(MODTOOL)
             .arg("prelink")
+            .args(strip.then_some("--strip"))
             .arg(obj)
             .arg("-o")
             .arg(&out),
@@ -51,13 +57,70 @@ fn link(obj: &Path, syms: &Path, tag: &str, extra: &[&str]) -> (Vec<u8>, String)
     (bin, map)
 }
 
-/// Prelinks `obj` and checks both files link to the same image and map, with
-/// and without the erratum workaround. Returns the relocations applied.
+/// Whether `file` is a stripped prelinked object (`.modprelink`'s magic).
+fn is_stripped(file: &Path) -> bool {
+    let bytes = std::fs::read(file).unwrap();
+    let at = section_offset(&bytes, ".modprelink");
+    bytes[at..at + 8] == *b"MODPLKS1"
+}
+
+/// Prelinks `obj`, plain and stripped, and checks all three files link to the
+/// same image and map, with and without the erratum workaround; a stripped
+/// one refuses `--no-prelink`. Returns the relocations applied.
 fn same_image(obj: &Path) -> usize {
     let bytes = std::fs::read(obj).unwrap();
     let syms = obj.with_extension("syms");
     write_symbols(&syms, &symbols_for(&bytes, BASE));
     let (prelinked, applied) = prelink(obj);
+    let (stripped, applied_stripped) = prelink_as(obj, true);
+    assert_eq!(applied, applied_stripped);
+    if is_stripped(&stripped) {
+        assert!(
+            std::fs::metadata(&stripped).unwrap().len()
+                < std::fs::metadata(&prelinked).unwrap().len()
+                || applied == 0,
+            "{}: stripping saved nothing",
+            obj.display()
+        );
+        let refused = Command::new(MODTOOL)
+            .arg("link")
+            .arg(&stripped)
+            .args(["--base", &format!("{BASE:#x}"), "--symbols"])
+            .arg(&syms)
+            .arg("--no-prelink")
+            .arg("-o")
+            .arg(obj.with_extension("refused.out"))
+            .output()
+            .unwrap();
+        assert!(
+            !refused.status.success(),
+            "{}: --no-prelink linked a stripped object",
+            obj.display()
+        );
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains("loads only as the build planned it"),
+            "{}",
+            String::from_utf8_lossy(&refused.stderr)
+        );
+    }
+    for erratum in [&[][..], &["--fix-cortex-a53-843419"][..]] {
+        let mut plain = vec!["--no-prelink"];
+        plain.extend_from_slice(erratum);
+        let want = link(obj, &syms, "plain", &plain);
+        let got = link(&stripped, &syms, "pls", erratum);
+        assert_eq!(
+            want.1,
+            got.1,
+            "{}: stripped: maps differ ({erratum:?})",
+            obj.display()
+        );
+        assert!(
+            want.0 == got.0,
+            "{}: stripped: images differ ({erratum:?}) at {:#x?}",
+            obj.display(),
+            want.0.iter().zip(&got.0).position(|(a, b)| a != b)
+        );
+    }
     for erratum in [&[][..], &["--fix-cortex-a53-843419"][..]] {
         let mut plain = vec!["--no-prelink"];
         plain.extend_from_slice(erratum);
@@ -124,6 +187,18 @@ fn a_prelinked_object_still_links_like_lld() {
 /// The byte offset of section `name` in `bytes`.
 fn section_offset(bytes: &[u8], name: &str) -> usize {
     section_range(bytes, name).0
+}
+
+/// The names of the sections of `bytes`, in section header order.
+fn section_names(bytes: &[u8]) -> Vec<String> {
+    use elf::endian::LittleEndian;
+    let file = elf::ElfBytes::<LittleEndian>::minimal_parse(bytes).unwrap();
+    let (shdrs, strtab) = file.section_headers_with_strtab().unwrap();
+    let (shdrs, strtab) = (shdrs.unwrap(), strtab.unwrap());
+    shdrs
+        .iter()
+        .map(|s| strtab.get(s.sh_name as usize).unwrap().to_string())
+        .collect()
 }
 
 /// The byte offset and size of section `name` in `bytes`.
@@ -236,6 +311,64 @@ fn a_prelinked_object_is_refused_at_other_distances_and_its_section_checked() {
 }
 
 #[test]
+fn a_stripped_object_is_refused_rather_than_planned_another_way() {
+    let dir = workdir("prelink-strip");
+    let obj = build_rust(&dir, "module.rs", "static", "small", "2");
+    let (stripped, applied) = prelink_as(&obj, true);
+    assert!(is_stripped(&stripped), "the test object should strip");
+    let bytes = std::fs::read(&stripped).unwrap();
+    let original = std::fs::read(&obj).unwrap();
+    let (layout, image) = load_shifted(&bytes, 0).expect("loads where the kernel places it");
+    assert_eq!(layout.prelinked, Some(applied as u64));
+    let (_, want) = load_shifted(&original, 0).unwrap();
+    assert!(
+        image == want,
+        "the stripped image differs from the original's"
+    );
+    // Only the entries left are in the RELA tables; every other section's
+    // bytes are the prelinked file's.
+    let full = std::fs::read(prelink(&obj).0).unwrap();
+    let names = section_names(&full);
+    let rela = |b: &[u8]| {
+        names
+            .iter()
+            .filter(|n| n.starts_with(".rela"))
+            .map(|n| section_range(b, n).1 / 24)
+            .sum::<usize>()
+    };
+    assert_eq!(section_names(&bytes), names);
+    assert!(
+        rela(&bytes) < rela(&full),
+        "{} vs {}",
+        rela(&bytes),
+        rela(&full)
+    );
+    let same = |n: &&String| !n.starts_with(".rela") && !n.is_empty() && *n != ".modprelink";
+    for name in names.iter().filter(same) {
+        let (a, n) = section_range(&bytes, name);
+        let (b, m) = section_range(&full, name);
+        assert!(bytes[a..a + n] == full[b..b + m], "{name} differs");
+    }
+    // Regions a page further: refused, as for any prelinked object.
+    assert!(load_shifted(&bytes, 0x1000).is_err());
+    // A recorded size the plan does not match: refused, not planned from the
+    // (short) RELA tables.
+    let at = section_offset(&bytes, ".modprelink");
+    let mut other = bytes.clone();
+    other[at + 24] ^= 0x10;
+    let err = load_shifted(&other, 0).expect_err("a stripped object planned another way");
+    assert!(err.to_string().contains("plans it differently"), "{err}");
+    // A table count in a stripped section is malformed.
+    let mut bad = bytes.clone();
+    bad[at + 16] = 1;
+    assert!(Object::parse(&bad).is_err());
+    // Asked not to use `.modprelink`: refused.
+    let object = Object::parse(&bytes).unwrap();
+    let err = Layout::plan_with(&object, PlanOptions::default()).expect_err("no fallback");
+    assert!(err.to_string().contains("asked to ignore it"), "{err}");
+}
+
+#[test]
 fn every_byte_of_modprelink_mutated_loads_falls_back_or_is_refused_without_panic() {
     let dir = workdir("prelink-mutate");
     let obj = build_rust(&dir, "module.rs", "static", "small", "2");
@@ -270,6 +403,36 @@ fn every_byte_of_modprelink_mutated_loads_falls_back_or_is_refused_without_panic
     assert!(
         loaded > 0 && refused > 0,
         "loaded {loaded}, refused {refused}"
+    );
+
+    // Stripped: a changed size or slot is refused (no RELA entries to fall
+    // back to); whatever loads with the magic intact gives the original image.
+    let (stripped, _) = prelink_as(&obj, true);
+    let bytes = std::fs::read(&stripped).unwrap();
+    let (at, len) = section_range(&bytes, ".modprelink");
+    let (mut loaded, mut refused) = (0, 0);
+    for i in at..at + len {
+        for value in [0u8, 0xff, bytes[i].wrapping_add(1), bytes[i] ^ 0x80] {
+            let mut m = bytes.clone();
+            m[i] = value;
+            let _ = modloader::fuzz_one(&m);
+            match load_shifted(&m, 0) {
+                Ok((_, image)) => {
+                    loaded += 1;
+                    if i >= at + 8 {
+                        assert!(
+                            image == want,
+                            "stripped: image differs (byte {i} = {value:#x})"
+                        );
+                    }
+                }
+                Err(_) => refused += 1,
+            }
+        }
+    }
+    assert!(
+        loaded > 0 && refused > 0,
+        "stripped: loaded {loaded}, refused {refused}"
     );
 }
 
