@@ -134,7 +134,7 @@ clean: ## remove build outputs
 BOOT_MODULES := pl011 virtio_mmio virtio_blk
 DISK_MIB ?= 32
 
-modules: deps | $(SIGN_KEY) ## build every module (build/modules/*.ko), prelinked (PRELINK=0: not), signed with SIGN_KEY, and the depmod index
+modules: deps | $(SIGN_KEY) ## build every module (build/modules/*.ko), prelinked with the applied relocations removed (PRELINK=rela: RELA tables kept whole; PRELINK=0: not prelinked), signed with SIGN_KEY, and the depmod index
 	./drivers/build-modules.sh
 
 # pack DIR OUT: a cpio newc archive of DIR's modules and indexes.
