@@ -44,8 +44,8 @@
 //! place: the loader then plans from its (short) RELA tables and refuses,
 //! instead of falling back, a plan that differs from the recorded one or
 //! regions placed any other way; `modtool prelink` strips only objects whose
-//! plan the erratum 843419 workaround leaves alone (no kept ADRP at page
-//! offset 0xff8/0xffc of text).
+//! plan the erratum 843419 workaround leaves alone (the veneer slots of the
+//! ADRPs kept at page offset 0xff8/0xffc of text fit in its last page).
 //!
 //! `.modprelink` layout: 24-byte records of three little-endian u64 words,
 //! the same shape as RELA entries so one reader serves both:
@@ -218,11 +218,13 @@ fn read_records<'a>(index: usize, data: &'a [u8], sections: &[Section<'a>]) -> O
 
 impl Prelink<'_> {
     /// Whether `layout` (planned from this section's entries) places every
-    /// allocated section where the build did, with the same region sizes, no
-    /// region aligned past a page.
+    /// allocated section where the build did, with the same region sizes
+    /// rounded up to a page, no region aligned past a page. Rounded: the
+    /// regions' bases depend on nothing else ([`consecutive_bases`]), and the
+    /// erratum 843419 workaround's veneers may grow text within its last page.
     pub(crate) fn matches(&self, layout: &Layout) -> bool {
         let sizes = [layout.text.size, layout.rodata.size, layout.data.size];
-        if sizes != self.sizes {
+        if sizes.map(page_up) != self.sizes.map(page_up) {
             return false;
         }
         if [layout.text.align, layout.rodata.align, layout.data.align]
@@ -373,11 +375,26 @@ pub fn prelink(object: &Object<'_>) -> Result<Prelinked, String> {
 }
 
 /// [`prelink`], and the RELA tables cut to the entries left (see the module
-/// comment on stripped objects). Refused for an object with an ADRP left at
-/// page offset 0xff8/0xffc of text: the erratum 843419 workaround gives it
-/// veneers, so its plan on a Cortex-A53 would not be the build's.
+/// comment on stripped objects). Refused for an object whose plan with the
+/// erratum 843419 workaround (a Cortex-A53's) would not match the recorded
+/// one: its ADRPs at page offset 0xff8/0xffc get veneer slots, which must
+/// fit in text's last page.
 pub fn prelink_stripped(object: &Object<'_>) -> Result<Prelinked, String> {
-    prelink_as(object, true)
+    let result = prelink_as(object, true)?;
+    let a53 = PlanOptions {
+        fix_cortex_a53_843419: true,
+        ..PlanOptions::default()
+    };
+    let layout = Layout::plan_with(object, a53).map_err(|e| e.to_string())?;
+    let recorded = read(0, &result.section, object.sections()).map_err(|e| e.to_string())?;
+    if !recorded.matches(&layout) {
+        return Err(format!(
+            "cannot strip: with the erratum 843419 workaround (a Cortex-A53) text grows to \
+             {:#x} bytes, past the page its {:#x} end in, so the plan there is not the build's",
+            layout.text.size, recorded.sizes[0]
+        ));
+    }
+    Ok(result)
 }
 
 fn prelink_as(object: &Object<'_>, strip: bool) -> Result<Prelinked, String> {
@@ -440,13 +457,6 @@ fn prelink_as(object: &Object<'_>, strip: bool) -> Result<Prelinked, String> {
             let erratum_adrp = is_adrp(reloc.kind)
                 && slot.region == RegionKind::Text
                 && place % PRELINK_PAGE >= ERRATUM_843419_FIRST_BAD_OFFSET;
-            if strip && erratum_adrp {
-                return Err(format!(
-                    "cannot strip: an ADRP at text+{place:#x} (page offset {:#x}) gets an \
-                     erratum 843419 veneer on a Cortex-A53, so the plan there is not the build's",
-                    place % PRELINK_PAGE
-                ));
-            }
             let invariant = placement_invariant(reloc.kind)
                 && symbol_region.is_some()
                 && (!reloc.kind.may_use_veneer() || symbol_region == Some(RegionKind::Text))

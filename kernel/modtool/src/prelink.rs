@@ -260,11 +260,14 @@ fn check_same_image(original: &[u8], prelinked: &[u8], stripped: bool) -> Result
         .into_iter()
         .flat_map(|b| erratum.iter().map(move |f| (b, f)))
     {
-        let (_, want) = image(original, PlanOptions::default(), text_base)?;
-        let options = PlanOptions {
-            use_prelink: true,
+        let plain = PlanOptions {
             fix_cortex_a53_843419: fix,
             ..PlanOptions::default()
+        };
+        let (_, want) = image(original, plain, text_base)?;
+        let options = PlanOptions {
+            use_prelink: true,
+            ..plain
         };
         let (layout, got) = image(prelinked, options, text_base)?;
         if layout.prelinked.is_none() {

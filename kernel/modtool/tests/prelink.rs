@@ -22,15 +22,24 @@ fn prelink(obj: &Path) -> (PathBuf, usize) {
 
 /// [`prelink`], with `--strip` when `strip` (output OBJ.pls.o).
 fn prelink_as(obj: &Path, strip: bool) -> (PathBuf, usize) {
+    let (out, applied, _) = prelink_said(obj, strip);
+    (out, applied)
+}
+
+/// [`prelink_as`], and what `modtool` said on stderr.
+fn prelink_said(obj: &Path, strip: bool) -> (PathBuf, usize, String) {
     let out = obj.with_extension(if strip { "pls.o" } else { "pl.o" });
-    let said = run_capture(
-        Command::new(MODTOOL)
-            .arg("prelink")
-            .args(strip.then_some("--strip"))
-            .arg(obj)
-            .arg("-o")
-            .arg(&out),
-    );
+    let done = Command::new(MODTOOL)
+        .arg("prelink")
+        .args(strip.then_some("--strip"))
+        .arg(obj)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr).into_owned();
+    assert!(done.status.success(), "modtool prelink failed: {stderr}");
+    let said = String::from_utf8_lossy(&done.stdout);
     // "prelink: OUT: N of M relocations applied, K left for the load"
     let applied = said
         .split(": ")
@@ -38,7 +47,7 @@ fn prelink_as(obj: &Path, strip: bool) -> (PathBuf, usize) {
         .and_then(|s| s.split(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("unexpected prelink output {said:?}"));
-    (out, applied)
+    (out, applied, stderr)
 }
 
 /// `modtool link` of `obj` at BASE with `extra` flags: (image, map).
@@ -140,6 +149,49 @@ fn prelinked_rust_objects_load_to_the_same_image_in_every_model() {
             }
         }
     }
+}
+
+#[test]
+fn an_adrp_at_page_offset_0xff8_is_stripped_and_loads_the_same_with_the_erratum_workaround() {
+    let dir = workdir("prelink-erratum");
+    let obj = build_rust(&dir, "erratum.rs", "static", "small", "2");
+    let syms = obj.with_extension("syms");
+    write_symbols(&syms, &symbols_for(&std::fs::read(&obj).unwrap(), BASE));
+    // The workaround does rewrite this object (else the test tests nothing).
+    let plain = link(&obj, &syms, "plain", &["--no-prelink"]);
+    let fixed = link(
+        &obj,
+        &syms,
+        "fixed",
+        &["--no-prelink", "--fix-cortex-a53-843419"],
+    );
+    assert!(plain.0 != fixed.0, "the ADRP at 0xff8 was not rewritten");
+    assert!(same_image(&obj) > 0);
+    assert!(
+        is_stripped(&obj.with_extension("pls.o")),
+        "its veneer slot fits in text's last page: it should strip"
+    );
+}
+
+#[test]
+fn an_object_whose_erratum_veneer_starts_a_page_is_kept_whole() {
+    let dir = workdir("prelink-erratum-full");
+    // erratum.rs without the RET after the ADD and without the panic
+    // handler: text is the one page, ending with the pair.
+    let source = std::fs::read_to_string(fixture("erratum.rs")).unwrap();
+    let cut = source.find("#[panic_handler]").unwrap();
+    let full = dir.join("erratum_full.rs");
+    std::fs::write(&full, source[..cut].replace("    \"ret\",\n", "")).unwrap();
+    let obj = build_rust(&dir, full.to_str().unwrap(), "static", "small", "2");
+    let (_, _, said) = prelink_said(&obj, true);
+    assert!(
+        said.contains("RELA tables kept whole") && said.contains("erratum 843419"),
+        "{said}"
+    );
+    assert!(!is_stripped(&obj.with_extension("pls.o")));
+    // Whole, it still loads the same everywhere (falling back to its RELA
+    // tables under the workaround).
+    same_image(&obj);
 }
 
 #[test]
@@ -284,7 +336,7 @@ fn a_prelinked_object_is_refused_at_other_distances_and_its_section_checked() {
     // A recorded text size the plan does not match: the RELA tables are used
     // instead, and the image is the original's.
     let mut other = bytes.clone();
-    other[at + 24] ^= 0x10;
+    other[at + 25] ^= 0x10; // text size + 0x1000: another page count
     let (layout, image) = load_shifted(&other, 0).expect("falls back to the RELA tables");
     assert_eq!(layout.prelinked, None);
     let (_, want) = load_shifted(&std::fs::read(&obj).unwrap(), 0).unwrap();
@@ -339,7 +391,7 @@ fn a_stripped_object_is_refused_rather_than_planned_another_way() {
     // (short) RELA tables.
     let at = section_offset(&bytes, ".modprelink");
     let mut other = bytes.clone();
-    other[at + 24] ^= 0x10;
+    other[at + 25] ^= 0x10; // text size + 0x1000: another page count
     let err = load_shifted(&other, 0).expect_err("a stripped object planned another way");
     assert!(err.to_string().contains("plans it differently"), "{err}");
     // A table count in a stripped section is malformed.
