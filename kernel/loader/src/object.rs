@@ -1087,6 +1087,13 @@ impl<'a> Object<'a> {
         self.prelink.as_ref().map(|p| p.resolved)
     }
 
+    /// Whether the build also cut the RELA tables to the entries left
+    /// (`modtool prelink --strip`): such an object loads only as planned
+    /// with [`crate::PlanOptions::use_prelink`].
+    pub fn prelink_stripped(&self) -> bool {
+        self.prelink.as_ref().is_some_and(|p| p.stripped)
+    }
+
     /// Names of the undefined symbols the module needs (weak ones included), in
     /// symbol table order; `_GLOBAL_OFFSET_TABLE_`, which the loader defines, is not
     /// listed.

@@ -500,7 +500,24 @@ pub fn info(args: &[String]) -> Result<(), Failure> {
         .map(|(_, s)| object.symbol_name(s))
         .collect();
     let _ = writeln!(out, "exports ({}): {}", exported.len(), exported.join(" "));
-    let layout = Layout::plan(&object)?;
+    // A stripped object has no other plan; a whole one is shown with all of
+    // its RELA entries, as any linker sees it.
+    let options = modloader::PlanOptions {
+        use_prelink: object.prelink_stripped(),
+        ..modloader::PlanOptions::default()
+    };
+    let layout = Layout::plan_with(&object, options)?;
+    if let Some(applied) = object.prelinked_relocations() {
+        let _ = writeln!(
+            out,
+            "prelink:  {applied} relocations applied at build time; {}",
+            if object.prelink_stripped() {
+                "removed from the RELA tables (stripped: loads only as the build planned it)"
+            } else {
+                "RELA tables whole (.modprelink lists the ones left)"
+            }
+        );
+    }
     let _ = writeln!(
         out,
         "layout:   text {} (align {}), rodata {} (align {}), data {} (align {}); veneer slots {}, GOT slots {}",

@@ -398,6 +398,14 @@ fn a_stripped_object_is_refused_rather_than_planned_another_way() {
     let mut bad = bytes.clone();
     bad[at + 16] = 1;
     assert!(Object::parse(&bad).is_err());
+    // `modtool info` shows it with its one plan.
+    let info = run_capture(Command::new(MODTOOL).arg("info").arg(&stripped));
+    assert!(
+        info.contains(&format!(
+            "prelink:  {applied} relocations applied at build time; removed"
+        )),
+        "{info}"
+    );
     // Asked not to use `.modprelink`: refused.
     let object = Object::parse(&bytes).unwrap();
     let err = Layout::plan_with(&object, PlanOptions::default()).expect_err("no fallback");
