@@ -61,6 +61,8 @@ pub struct PlanOptions {
     /// made (`prelink.rs`). The caller must then place the regions with
     /// [`crate::prelink::consecutive_bases`], which [`crate::Object::load`]
     /// checks. Off by default (`modtool link` places regions so and turns it on).
+    /// A stripped object (`modtool prelink --strip`) has no other plan: it is
+    /// refused when this is off or when the plan does not match.
     pub use_prelink: bool,
 }
 
