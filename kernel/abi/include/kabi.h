@@ -338,6 +338,10 @@ int32_t request_module(const char *device, const char *alias);
 #define KABI_CRC_module_panic 0xf610d1cbu
 void module_panic(const struct module *owner, const char *msg, size_t len);
 
+/* printk_args: Rust modules only (not declared for C) */
+
+/* module_panic_info: Rust modules only (not declared for C) */
+
 /* panic_notifier_register(owner : *const ThisModule, func : PanicNotifier) */
 /* Unsafe to unload: a module that imports this is pinned. */
 #define KABI_CRC_panic_notifier_register 0x6fe15420u
@@ -359,7 +363,7 @@ void *memset(void *dest, int32_t c, size_t n);
 #define KABI_CRC_memcmp 0xa15a2c41u
 int32_t memcmp(const void *a, const void *b, size_t n);
 
-#define KABI_EXPORT_COUNT 37
+#define KABI_EXPORT_COUNT 39
 
 /* ---- Module description ------------------------------------------------- */
 

@@ -139,6 +139,15 @@ kernel_api! {
     fn request_module(device: *const u8, alias: *const u8) -> i32;
     /// Reports a module panic: the running module call is abandoned and fails.
     fn module_panic(owner: *const ThisModule, msg: *const u8, len: usize);
+    /// Logs `args`, a `&core::fmt::Arguments`, at Linux `level`, formatted by
+    /// the kernel's `core` (a module needs no formatting machinery of its own,
+    /// as Rust for Linux's `%pA`). Rust modules built by the kernel's compiler.
+    [rust_abi]
+    fn printk_args(owner: *const ThisModule, level: u32, args: *const Opaque);
+    /// `module_panic` with `info`, a `&core::panic::PanicInfo`, formatted
+    /// by the kernel. Rust modules built by the kernel's compiler.
+    [rust_abi]
+    fn module_panic_info(owner: *const ThisModule, info: *const Opaque);
     /// Adds `func` to the functions called when the kernel panics. There is no
     /// way to remove it, so using this pins the module: it cannot be unloaded.
     [unsafe_to_unload]

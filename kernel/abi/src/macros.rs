@@ -5,7 +5,9 @@
 /// generates `sig::name` (the function type), `api::crc::name` (CRC-32 of the
 /// signature text), `api::ALL` (name, CRC, flags for every export) and, for
 /// modules, the `sys::name` import. A `[unsafe_to_unload]` prefix marks an export that
-/// pins any module importing it.
+/// pins any module importing it; a `[rust_abi]` prefix one that passes `core`'s
+/// own types, for Rust modules only: its CRC text ends with the compiler's
+/// version ([`kabi_flag!`]).
 #[macro_export]
 #[doc(hidden)]
 macro_rules! kernel_api {
@@ -29,7 +31,7 @@ macro_rules! kernel_api {
             pub mod crc {
                 $(
                     pub const $name: u32 = $crate::crc::crc32(
-                        concat!(stringify!($name), "(", stringify!($($arg : $ty),*), ")" $(, " -> ", stringify!($ret))?)
+                        concat!(stringify!($name), "(", stringify!($($arg : $ty),*), ")" $(, " -> ", stringify!($ret))? $(, $crate::kabi_flag!(salt $flag))?)
                             .as_bytes(),
                     );
                 )*
@@ -38,14 +40,14 @@ macro_rules! kernel_api {
             #[allow(non_upper_case_globals)]
             pub mod flags {
                 $(
-                    pub const $name: u32 = 0 $(| { let _ = stringify!($flag); $crate::KernelSymbol::UNSAFE_TO_UNLOAD })?;
+                    pub const $name: u32 = 0 $(| $crate::kabi_flag!(bits $flag))?;
                 )*
             }
             /// `(name, crc, flags)` of every export, in declaration order.
             pub const ALL: &[(&str, u32, u32)] = &[ $( (stringify!($name), crc::$name, flags::$name), )* ];
             /// The signature text each CRC is computed from (for the C header).
             pub const SIGNATURES: &[&str] = &[
-                $( concat!(stringify!($name), "(", stringify!($($arg : $ty),*), ")" $(, " -> ", stringify!($ret))?), )*
+                $( concat!(stringify!($name), "(", stringify!($($arg : $ty),*), ")" $(, " -> ", stringify!($ret))? $(, $crate::kabi_flag!(salt $flag))?), )*
             ];
         }
 
@@ -58,6 +60,25 @@ macro_rules! kernel_api {
                 $( $(#[doc = $doc])* pub fn $name($($arg: $ty),*) $(-> $ret)?; )*
             }
         }
+    };
+}
+
+/// What a flag of [`kernel_api!`] adds: `bits` its [`crate::KernelSymbol`]
+/// flag bits, `salt` the text appended to the export's CRC text.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! kabi_flag {
+    (bits unsafe_to_unload) => {
+        $crate::KernelSymbol::UNSAFE_TO_UNLOAD
+    };
+    (bits rust_abi) => {
+        $crate::KernelSymbol::RUST_ABI
+    };
+    (salt unsafe_to_unload) => {
+        ""
+    };
+    (salt rust_abi) => {
+        concat!(" [", env!("KABI_RUSTC"), "]")
     };
 }
 

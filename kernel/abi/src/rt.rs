@@ -7,7 +7,7 @@
 
 use crate::{api, sys, ModVersion, ThisModule};
 use core::cell::UnsafeCell;
-use core::fmt::{self, Write};
+use core::fmt;
 
 const N: usize = api::ALL.len();
 
@@ -73,26 +73,13 @@ pub fn errno_of(r: Result<(), i32>) -> i32 {
     }
 }
 
-struct Buf {
-    b: [u8; 256],
-    n: usize,
-}
-
-impl Write for Buf {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let take = s.len().min(self.b.len() - self.n);
-        self.b[self.n..self.n + take].copy_from_slice(&s.as_bytes()[..take]);
-        self.n += take;
-        Ok(())
-    }
-}
-
-/// Logs at a Linux level (3 error .. 7 debug).
+/// Logs at a Linux level (3 error .. 7 debug): the kernel formats `args`
+/// (`printk_args`), so the module carries no `core::fmt::write` of its own.
 pub fn log(level: u32, args: fmt::Arguments<'_>) {
-    let mut buf = Buf { b: [0; 256], n: 0 };
-    let _ = buf.write_fmt(args);
-    // SAFETY: the buffer is valid for `n` bytes for the duration of the call.
-    unsafe { sys::printk(this_module(), level, buf.b.as_ptr(), buf.n) };
+    // The export's CRC includes the compiler version: a module built by
+    // another compiler is refused at load, so the layouts agree.
+    // SAFETY: `args` lives for the call; the kernel reads it as the `fmt::Arguments` it is.
+    unsafe { sys::printk_args(this_module(), level, (&raw const args).cast()) };
 }
 
 // A module's panic handler; on the host (where `cargo build --workspace`
@@ -100,13 +87,8 @@ pub fn log(level: u32, args: fmt::Arguments<'_>) {
 #[cfg(target_os = "none")]
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    let mut buf = Buf { b: [0; 256], n: 0 };
-    let _ = write!(buf, "{}", info.message());
-    if let Some(loc) = info.location() {
-        let _ = write!(buf, " at {}:{}", loc.file(), loc.line());
-    }
-    // SAFETY: the buffer is valid for `n` bytes; the kernel abandons this module call and does not return here.
-    unsafe { sys::module_panic(this_module(), buf.b.as_ptr(), buf.n) };
+    // SAFETY: `info` lives for the call, read by the kernel as the `PanicInfo` it is (same compiler, as for `log`); the kernel abandons this module call and does not return here.
+    unsafe { sys::module_panic_info(this_module(), core::ptr::from_ref(info).cast()) };
     loop {
         core::hint::spin_loop();
     }

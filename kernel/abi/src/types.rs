@@ -150,6 +150,9 @@ impl KernelSymbol {
     /// Exported with `EXPORT_SYMBOL_GPL`: for GPL-compatible modules only
     /// (checked at build time by `modtool modpost`; the loader ignores it).
     pub const GPL_ONLY: u32 = 2;
+    /// Passes `core`'s own types (`[rust_abi]` in `kernel_api!`): for Rust
+    /// modules built by the kernel's compiler (its CRC includes the version).
+    pub const RUST_ABI: u32 = 4;
 }
 
 /// One entry of a module's `__versions` section: the CRC of a symbol's signature

@@ -82,6 +82,8 @@ export!(
     tty_receive,
     request_module,
     module_panic,
+    printk_args,
+    module_panic_info,
     panic_notifier_register,
     memcpy,
     memmove,
