@@ -361,7 +361,7 @@ fn a_thousand_load_unload_cycles_return_the_heap_to_its_baseline() {
 
 /// Text pages hold nothing past the module's planned text, whoever had the
 /// pages before, and a reload stores only what changed: hello, then a C
-/// module and a small Rust one (two pages of text each) on the pages hello
+/// module and a small Rust one (two pages of text and one) on the pages hello
 /// and the text stage used. Loads used to store the stage's old bytes there
 /// (busy_exit: 42 of 128 blocks a cycle, all past the code).
 #[test]
@@ -374,10 +374,16 @@ fn text_pages_past_the_code_are_zero_and_reloads_store_only_changes() {
             "{module}: {out}"
         );
         let (mean, blocks) = qemu_tests::text_stored(&out).expect("text stored line");
-        // hello_c's handle is in its code (`&__this_module`): 4 blocks.
+        // hello_c's handle is in its code (`&__this_module`): 4 blocks. On
+        // several CPUs a freed image waits for the others' TLB flush, so a
+        // load now and then gets other pages and stores all its text (one of
+        // hello's 10 cycles in 3 boots of 5 with a 2-page text): in so few
+        // cycles, allow two such loads beside a tenth of the text for the
+        // others; a load that rewrites its text each time still fails.
+        let allowed = blocks as f64 / 10.0 + 2.0 * blocks as f64 / cycles as f64;
         assert!(
-            mean <= blocks as f64 / 10.0,
-            "{module}: text stored at a reload: {mean} of {blocks} blocks: {out}"
+            mean <= allowed,
+            "{module}: text stored at a reload: {mean} of {blocks} blocks (allowed {allowed}): {out}"
         );
     }
 }
