@@ -572,7 +572,13 @@ pub fn bench(args: &[String]) -> Result<(), Failure> {
         .enumerate()
         .map(|(i, n)| (n.to_string(), 0x3f00_0000 + 16 * i as u64))
         .collect();
-    let layout = Layout::plan(&object)?;
+    // A stripped object has one plan (its `.modprelink`); a whole one is
+    // timed with all of its RELA entries, as any linker applies them.
+    let options = modloader::PlanOptions {
+        use_prelink: object.prelink_stripped(),
+        ..modloader::PlanOptions::default()
+    };
+    let layout = Layout::plan_with(&object, options)?;
     let total = layout.text.size + layout.rodata.size + layout.data.size;
     let mut image = vec![0u8; usize::try_from(total + 3 * 65536).unwrap_or(0)];
     let relocations = layout.relocation_total();
@@ -583,7 +589,7 @@ pub fn bench(args: &[String]) -> Result<(), Failure> {
         let t0 = Instant::now();
         let object = Object::parse(&bytes)?;
         let t1 = Instant::now();
-        let layout = Layout::plan(&object)?;
+        let layout = Layout::plan_with(&object, options)?;
         let t2 = Instant::now();
         let regions = split_regions(&layout, &mut image, base);
         let mut resolver = |name: &str| symbols.get(name).copied();

@@ -406,6 +406,14 @@ fn a_stripped_object_is_refused_rather_than_planned_another_way() {
         )),
         "{info}"
     );
+    // `modtool bench` times it with that plan.
+    let bench = run_capture(
+        Command::new(MODTOOL)
+            .arg("bench")
+            .arg(&stripped)
+            .args(["--iterations", "3"]),
+    );
+    assert!(bench.contains("parse+plan+load:"), "{bench}");
     // Asked not to use `.modprelink`: refused.
     let object = Object::parse(&bytes).unwrap();
     let err = Layout::plan_with(&object, PlanOptions::default()).expect_err("no fallback");
