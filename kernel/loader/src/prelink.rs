@@ -389,9 +389,9 @@ pub fn prelink_stripped(object: &Object<'_>) -> Result<Prelinked, String> {
     let recorded = read(0, &result.section, object.sections()).map_err(|e| e.to_string())?;
     if !recorded.matches(&layout) {
         return Err(format!(
-            "cannot strip: with the erratum 843419 workaround (a Cortex-A53) text grows to \
-             {:#x} bytes, past the page its {:#x} end in, so the plan there is not the build's",
-            layout.text.size, recorded.sizes[0]
+            "cannot strip: with the erratum 843419 workaround (a Cortex-A53) text grows \
+             from {:#x} to {:#x} bytes, into another page, so the plan there is not the build's",
+            recorded.sizes[0], layout.text.size
         ));
     }
     Ok(result)
