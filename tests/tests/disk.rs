@@ -405,3 +405,59 @@ fn commands_share_one_path_lookup_and_name_themselves() {
         "hexdump: /dev/nothing: No such device\n"
     );
 }
+
+/// `hello.ko` (prelinked stripped, as `make modules` builds it) with its
+/// signature cut off and `.modprelink`'s recorded text size a page larger:
+/// its RELA tables no longer hold the applied relocations, so the kernel has
+/// no other plan and refuses it by name instead of loading it wrong; the
+/// untouched file still loads after.
+fn hello_planned_elsewhere() -> Vec<u8> {
+    let ko = std::fs::read(root().join("build/modules/hello.ko")).expect("hello.ko");
+    let magic = b"~Module signature appended~\n";
+    let mut elf = ko.clone();
+    if ko.ends_with(magic) {
+        let info = ko.len() - magic.len() - 12;
+        let sig_len = u32::from_be_bytes(ko[info + 8..info + 12].try_into().unwrap()) as usize;
+        elf.truncate(info - sig_len);
+    }
+    let u64_at =
+        |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap()) as usize;
+    let u16_at =
+        |b: &[u8], at: usize| u16::from_le_bytes(b[at..at + 2].try_into().unwrap()) as usize;
+    let (shoff, shnum, shstrndx) = (u64_at(&elf, 0x28), u16_at(&elf, 0x3c), u16_at(&elf, 0x3e));
+    let names = u64_at(&elf, shoff + shstrndx * 64 + 24);
+    let prelink = (0..shnum)
+        .map(|i| shoff + i * 64)
+        .find(|&h| {
+            let name = names + u32::from_le_bytes(elf[h..h + 4].try_into().unwrap()) as usize;
+            elf[name..].starts_with(b".modprelink\0")
+        })
+        .map(|h| u64_at(&elf, h + 24))
+        .expect("hello.ko has .modprelink");
+    assert_eq!(
+        &elf[prelink..prelink + 8],
+        b"MODPLKS1",
+        "hello.ko is not stripped"
+    );
+    elf[prelink + 25] ^= 0x10; // recorded text size + 0x1000
+    elf
+}
+
+#[test]
+fn a_stripped_module_planned_another_way_is_refused_by_name() {
+    let bad = hello_planned_elsewhere();
+    let disk = fat_disk("disk-stripped.img", &[("elsewhere.ko", &bad)]);
+    let mut m = machine(Some(&disk));
+    let before = m.heap_used();
+    let out = m.run("insmod /disk/elsewhere.ko");
+    assert!(
+        out.contains("insmod: ERROR: could not insert 'elsewhere': Invalid module format")
+            && out.contains(
+                "loads only as the build planned it, but this loader plans it differently"
+            ),
+        "{out}"
+    );
+    assert!(!m.run("lsmod").contains("hello"));
+    assert_eq!(before, m.heap_used(), "the failed load left a trace");
+    assert!(m.run("insmod /disk/hello.ko").contains("hello: loaded at"));
+}
