@@ -10,11 +10,15 @@
 //! copy of `.shstrtab` with its name added, and a copy of the section header
 //! table with one more entry are appended (replacing the old table when it
 //! ended the file); the ELF header points at the new table. Every other byte, the symbol table and the RELA tables included,
-//! stays as it was, so symbol indices in `.modprelink` are the file's.
+//! stays as it was, so symbol indices in `.modprelink` are the file's. With
+//! `--strip`, that file is then laid out again by `compact`: the RELA tables
+//! get their new, shorter contents, and every section and symbol keeps its
+//! index.
 //!
 //! Before writing, the result is checked: loaded with `.modprelink` at two
-//! bases, it must give the same image, byte for byte, as the input loaded
-//! with all of its RELA tables.
+//! bases (a stripped one also with the erratum 843419 workaround on), it must
+//! give the same image, byte for byte, as the input loaded with all of its
+//! RELA tables.
 
 use modloader::prelink::{load_consecutive, prelink, prelink_stripped, PRELINK_SECTION};
 use modloader::{Layout, Object, PlanOptions};
