@@ -318,14 +318,29 @@ fn drivers_work_on_gicv3_entered_at_el2_with_4_cpus() {
     }
     assert_eq!(m.run("echo through the tty"), "through the tty\n");
     assert_eq!(m.run("rng 8").lines().count(), 2);
-    let irqs = m.run("interrupts");
+    // The drivers poll their rings, so a request can finish before its
+    // interrupt is taken (one CI run read hwrng's count as 0 right after
+    // `rng 8`); the line stays asserted until the handler acks it, so the
+    // count must rise soon: read it again for up to two seconds.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
     for name in ["ttyAMA0", "vda", "hwrng"] {
-        let line = irqs
-            .lines()
-            .find(|l| l.contains(name))
-            .unwrap_or_else(|| panic!("{name}:\n{irqs}"));
-        let count: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-        assert!(count > 0 && line.contains("GICv3"), "{line}");
+        loop {
+            let irqs = m.run("interrupts");
+            let line = irqs
+                .lines()
+                .find(|l| l.contains(name))
+                .unwrap_or_else(|| panic!("{name}:\n{irqs}"))
+                .to_string();
+            let count: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+            assert!(line.contains("GICv3"), "{line}");
+            if count > 0 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no interrupt taken: {line}"
+            );
+        }
     }
     m.send(b"poweroff\r");
     assert!(m.wait_exit(std::time::Duration::from_secs(30)).success());
