@@ -26,13 +26,18 @@ use crate::pkcs7::SignerId;
 pub const RSA_BITS: core::ops::RangeInclusive<usize> = 2048..=4096;
 
 /// A public key we can verify module signatures with.
+// Without ECDSA, RSA's is the one large variant: a handful of keys, each
+// made once, so it stays inline.
+#[cfg_attr(not(feature = "ecdsa"), allow(clippy::large_enum_variant))]
 #[derive(Debug, Clone)]
 pub enum PublicKey {
     /// With its Montgomery constants, computed when the certificate is read.
     Rsa(crate::rsa_verify::RsaPublicKey),
     /// Verified by `p256_verify`; builds its comb table on first use.
+    #[cfg(feature = "ecdsa")]
     P256(crate::p256_verify::P256Key),
     /// Verified by `p384_verify`; builds its odd-multiples table on first use.
+    #[cfg(feature = "ecdsa")]
     P384(crate::p384_verify::P384Key),
     /// Kept, so a signature by it is "unsupported" (ENOPKG), not "unknown key".
     Unsupported(String),
@@ -43,7 +48,9 @@ impl PublicKey {
     pub fn name(&self) -> String {
         match self {
             PublicKey::Rsa(k) => format!("rsa{}", k.size() * 8),
+            #[cfg(feature = "ecdsa")]
             PublicKey::P256(_) => "p256".into(),
+            #[cfg(feature = "ecdsa")]
             PublicKey::P384(_) => "p384".into(),
             PublicKey::Unsupported(what) => what.clone(),
         }
@@ -193,6 +200,22 @@ impl TrustedCert {
         self.key.get()
     }
 
+    /// The key's algorithm, without making the key; `None` for a key
+    /// already found unusable.
+    pub fn algorithm(&self) -> Option<KeyAlgorithm> {
+        if let Some((algorithm, ..)) = &self.key.raw {
+            return Some(*algorithm);
+        }
+        match self.key.get() {
+            PublicKey::Rsa(_) => Some(KeyAlgorithm::Rsa),
+            #[cfg(feature = "ecdsa")]
+            PublicKey::P256(_) => Some(KeyAlgorithm::P256),
+            #[cfg(feature = "ecdsa")]
+            PublicKey::P384(_) => Some(KeyAlgorithm::P384),
+            PublicKey::Unsupported(_) => None,
+        }
+    }
+
     /// Whether a signature naming its signer `id` names this certificate.
     pub fn matches(&self, id: &SignerId) -> bool {
         match id {
@@ -288,14 +311,20 @@ pub fn public_key(algorithm: KeyAlgorithm, key: &[u8]) -> PublicKey {
             )),
             Err(e) => PublicKey::Unsupported(format!("RSA key: {e}")),
         },
+        #[cfg(feature = "ecdsa")]
         KeyAlgorithm::P256 => crate::p256_verify::P256Key::from_sec1(key).map_or_else(
             |e| PublicKey::Unsupported(format!("P-256 key: {e}")),
             PublicKey::P256,
         ),
+        #[cfg(feature = "ecdsa")]
         KeyAlgorithm::P384 => crate::p384_verify::P384Key::from_sec1(key).map_or_else(
             |e| PublicKey::Unsupported(format!("P-384 key: {e}")),
             PublicKey::P384,
         ),
+        #[cfg(not(feature = "ecdsa"))]
+        KeyAlgorithm::P256 | KeyAlgorithm::P384 => {
+            PublicKey::Unsupported(format!("{algorithm:?} key: ECDSA not built in"))
+        }
     }
 }
 
@@ -377,6 +406,22 @@ mod tests {
             assert_eq!(TrustedCert::from_der(cert).unwrap().issuer, want);
         }
         assert_eq!(raw_issuer(&[0x30, 0x00]), None);
+    }
+
+    /// Without feature `ecdsa` an EC certificate still reads (its signer is
+    /// known), but its key is unsupported and says why; RSA still verifies.
+    #[cfg(all(feature = "x509", not(feature = "ecdsa")))]
+    #[test]
+    fn without_ecdsa_an_ec_key_is_unsupported_and_rsa_still_works() {
+        let ec = TrustedCert::from_der(include_bytes!("../fuzz/certs/p256.der")).unwrap();
+        assert_eq!(ec.algorithm(), None);
+        match ec.key() {
+            PublicKey::Unsupported(why) => assert_eq!(why, "P256 key: ECDSA not built in"),
+            other => panic!("{other:?}"),
+        }
+        let rsa = TrustedCert::from_der(include_bytes!("../fuzz/certs/rsa2048.der")).unwrap();
+        assert!(matches!(rsa.key(), PublicKey::Rsa(_)));
+        assert_eq!(rsa.algorithm(), Some(KeyAlgorithm::Rsa));
     }
 
     /// What the keyring makes of an rsaEncryption key whose RSAPublicKey is `der`.

@@ -5,7 +5,8 @@
 //! splits off the appended trailer ([`trailer`]), parses the detached CMS
 //! SignedData ([`pkcs7`]), finds the signer among the trusted certificates
 //! ([`keyring`]), hashes the ELF ([`hash`]) and verifies RSA PKCS#1 v1.5
-//! (2048-4096 bits) or ECDSA P-256/P-384 over it. Nothing of the ELF is parsed:
+//! (2048-4096 bits) or ECDSA P-256/P-384 over it (ECDSA with feature
+//! `ecdsa`, on by default; without it an EC certificate reads as unsupported). Nothing of the ELF is parsed:
 //! on success the caller loads exactly [`Verified::elf_len`] bytes, the bytes
 //! that were hashed. Every outcome that is not success is a [`SigError`] whose
 //! class and errno are Linux's.
@@ -26,15 +27,20 @@ extern crate alloc;
 
 pub mod compact;
 mod der;
+#[cfg(feature = "ecdsa")]
 mod ec_arith;
+#[cfg(feature = "ecdsa")]
 mod ec_point;
+#[cfg(feature = "ecdsa")]
 mod ecdsa_der;
 pub mod error;
 pub mod hash;
 pub mod keyring;
 #[cfg(target_arch = "aarch64")]
 mod mont_aarch64;
+#[cfg(feature = "ecdsa")]
 pub mod p256_verify;
+#[cfg(feature = "ecdsa")]
 pub mod p384_verify;
 pub mod pkcs7;
 #[cfg(feature = "x509")]
@@ -96,6 +102,7 @@ fn check_signature(
         signer: cert.signer.clone(),
     };
     let sig = signer.signature.as_slice();
+    #[cfg(feature = "ecdsa")]
     let ecdsa_error = |e| match e {
         p256_verify::EcdsaError::MalformedSignature => {
             SigError::Malformed(Malformed::SignatureEncoding)
@@ -115,11 +122,13 @@ fn check_signature(
                 Err(rejected())
             }
         }
+        #[cfg(feature = "ecdsa")]
         (PublicKey::P256(key), SignatureKind::Ecdsa) => {
             // Variable-time (public values only); the same answer as the p256
             // crate's `DerSignature::from_bytes` + `verify_prehash`, faster.
             p256_verify::verify_prehash(key, digest, sig).map_err(ecdsa_error)
         }
+        #[cfg(feature = "ecdsa")]
         (PublicKey::P384(key), SignatureKind::Ecdsa) => {
             // Likewise against the p384 crate (tests/p384_differential.rs).
             p384_verify::verify_prehash(key, digest, sig).map_err(ecdsa_error)
