@@ -7,7 +7,10 @@
 //! kernel's keyring is built from (`modsign::compact`: boot then runs no
 //! X.509 decoder), and the permanent signature-enforcement
 //! option (`KERNEL_MODULE_SIG_FORCE=1`, Linux's CONFIG_MODULE_SIG_FORCE).
+//! A trusted EC certificate needs feature `sig-ecdsa`; its absence is an
+//! error here rather than a key the kernel reads as unsupported at run time.
 
+use modsign::KeyAlgorithm;
 use std::path::PathBuf;
 
 fn main() {
@@ -35,9 +38,21 @@ fn main() {
         _ => Vec::new(),
     };
     let keys = modsign::compact::encode(&certs);
+    let ecdsa = std::env::var_os("CARGO_FEATURE_SIG_ECDSA").is_some();
     for cert in modsign::compact::decode(&keys) {
-        if let Err(e) = cert {
-            println!("cargo::warning=built-in certificate not usable ({e}); the kernel will log it at boot");
+        match cert {
+            Err(e) => println!("cargo::warning=built-in certificate not usable ({e}); the kernel will log it at boot"),
+            // Like Linux's MODULE_SIG_KEY_TYPE_ECDSA selecting CRYPTO_ECDSA:
+            // an EC certificate the kernel could not use is a build error.
+            Ok(c) if !ecdsa && matches!(c.algorithm(), Some(KeyAlgorithm::P256 | KeyAlgorithm::P384)) => {
+                panic!(
+                    "trusted certificate '{}' has an ECDSA {:?} key: build the kernel with \
+                     `--features sig-ecdsa` (make adds it when TRUSTED_CERTS or SIGN_KEY is EC)",
+                    c.signer,
+                    c.algorithm().expect("matched above"),
+                );
+            }
+            Ok(_) => {}
         }
     }
     std::fs::write(out.join("trusted_keys.bin"), keys).expect("write OUT_DIR/trusted_keys.bin");
