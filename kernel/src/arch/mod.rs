@@ -9,5 +9,7 @@
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
 
+#[cfg(all(target_arch = "aarch64", feature = "selftest"))]
+pub use aarch64::fpsimd;
 #[cfg(target_arch = "aarch64")]
-pub use aarch64::{cpu, exceptions, fpsimd, gic as irqchip, mem, mmu, modcall, psci, smp, timer};
+pub use aarch64::{cpu, exceptions, gic as irqchip, mem, mmu, modcall, psci, smp, timer};

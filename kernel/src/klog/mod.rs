@@ -106,6 +106,7 @@ static QUIET: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::n
 
 /// While set, records go only to the ring, not the console (self-tests that
 /// would otherwise print thousands of lines).
+#[cfg(feature = "selftest")]
 pub fn set_console_quiet(quiet: bool) {
     QUIET.store(quiet, core::sync::atomic::Ordering::Relaxed);
 }

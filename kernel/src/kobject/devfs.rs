@@ -137,6 +137,7 @@ pub fn flush(fd: usize) -> Result<(), i32> {
 
 /// Sets the descriptor's offset (`lseek(fd, offset, SEEK_SET)`); the next
 /// transfer starts there.
+#[cfg(feature = "selftest")]
 pub fn seek(fd: usize, offset: u64) -> Result<(), i32> {
     let mut files = FILES.lock();
     match files.get_mut(fd.wrapping_sub(FIRST_FD)) {
@@ -149,6 +150,7 @@ pub fn seek(fd: usize, offset: u64) -> Result<(), i32> {
 }
 
 /// Whether the descriptor's device has its writes claimed (a mounted disk).
+#[cfg(feature = "selftest")]
 pub fn writes_claimed(fd: usize) -> bool {
     FILES
         .lock()
@@ -170,6 +172,7 @@ pub fn list(mut f: impl FnMut(usize, &str, u64)) {
 /// open/read/close), so any CPU may call it while the device's module comes
 /// and goes: -ENODEV when the device is gone, -EBUSY while its module is
 /// going.
+#[cfg(feature = "selftest")]
 pub fn read_once(name: &str, buf: &mut [u8]) -> Result<usize, i32> {
     let obj = kobject::find_device(name).ok_or(-errno::ENODEV)?;
     let handle = kobject::open_device(&obj)?;

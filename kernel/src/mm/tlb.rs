@@ -129,6 +129,7 @@ fn flush_everywhere_now() {
 }
 
 /// How many times a broadcast invalidation was needed so far.
+#[cfg(feature = "selftest")]
 pub fn broadcasts() -> u64 {
     BROADCASTS.load(Ordering::Relaxed)
 }

@@ -93,6 +93,7 @@ static GRACE_MAX_TICKS: AtomicU64 = AtomicU64::new(0);
 
 /// What the grace periods cost so far: (waits, total ticks, longest ticks).
 /// `reset_max` starts a new longest (a self-test measuring its own run).
+#[cfg(feature = "selftest")]
 pub fn grace_stats(reset_max: bool) -> (u64, u64, u64) {
     let max = if reset_max {
         GRACE_MAX_TICKS.swap(0, Ordering::Relaxed)
@@ -136,6 +137,7 @@ pub const STEPS: [&str; 10] = [
 static STEP_TICKS: [AtomicU64; STEPS.len()] = [const { AtomicU64::new(0) }; STEPS.len()];
 
 /// Counter ticks spent in each load step so far, in [`STEPS`] order.
+#[cfg(feature = "selftest")]
 pub fn step_ticks() -> [u64; STEPS.len()] {
     core::array::from_fn(|i| STEP_TICKS[i].load(Ordering::Relaxed))
 }

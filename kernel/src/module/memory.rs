@@ -52,6 +52,7 @@ pub struct Span {
 /// Who makes a new image's bytes defined: the allocation (zeroes) or its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fill {
+    #[cfg_attr(not(feature = "selftest"), allow(dead_code))] // used by the self-tests
     Zeroed,
     ByCaller,
 }
@@ -122,6 +123,7 @@ impl ModuleMemory {
     /// yet). Images still waiting for a TLB flush elsewhere are freed first
     /// when they can be, and waited for when memory or addresses ran out.
     /// Every byte reads zero.
+    #[cfg(feature = "selftest")]
     pub fn allocate(text: u64, rodata: u64, data: u64) -> Result<ModuleMemory, MemError> {
         Self::allocate_with(text, rodata, data, Fill::Zeroed)
     }

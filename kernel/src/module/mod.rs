@@ -30,7 +30,9 @@ pub mod symtab;
 mod tables;
 mod unload;
 
-pub use load::{grace_stats, load, step_ticks, STEPS as LOAD_STEPS};
+pub use load::load;
+#[cfg(feature = "selftest")]
+pub use load::{grace_stats, step_ticks, STEPS as LOAD_STEPS};
 pub use unload::unload;
 
 use crate::sync::IrqLock;
@@ -113,6 +115,7 @@ impl Module {
     /// Non-zero bytes in the module's text pages after its planned text: the
     /// allocation clears them, and nothing of an earlier owner of the pages
     /// may show there (`modstress` checks every cycle).
+    #[cfg(feature = "selftest")]
     pub fn text_tail_nonzero(&self) -> usize {
         let guard = self.mem.lock();
         let Some(mem) = guard.as_ref() else {

@@ -108,6 +108,7 @@ fn parse_built_in(log: bool) -> Keyring {
 
 /// The trusted keyring the load path checks against, for the `sigbench`
 /// self-test (which times `modsign::verify` with it); parsed here on first use.
+#[cfg(feature = "selftest")]
 pub fn trusted_keyring() -> &'static Keyring {
     keyring()
 }
@@ -115,6 +116,7 @@ pub fn trusted_keyring() -> &'static Keyring {
 /// The built-in certificates parsed again, quietly, into a keyring of their
 /// own: keys that have verified nothing yet (not made, no P-256 comb table),
 /// so `sigbench` can time a key's first verification.
+#[cfg(feature = "selftest")]
 pub fn fresh_keyring() -> Keyring {
     parse_built_in(false)
 }

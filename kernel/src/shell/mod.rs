@@ -18,8 +18,11 @@ use kcore::units::Bytes;
 mod disk;
 mod files;
 mod modules;
+#[cfg(feature = "selftest")]
 mod ratio;
+#[cfg(feature = "selftest")]
 mod selftest;
+#[cfg(feature = "selftest")]
 mod smpbench;
 
 pub const PROMPT: &str = "/ # ";
@@ -121,36 +124,43 @@ const COMMANDS: &[Command] = &[
         help: "sig_enforce [on]: require trusted module signatures from now on",
         run: modules::sig_enforce,
     },
+    #[cfg(feature = "selftest")]
     Command {
         name: "modstress",
         help: "modstress N PATH [--busy]: load/unload N times (other CPUs spinning), report time and memory",
         run: selftest::modstress,
     },
+    #[cfg(feature = "selftest")]
     Command {
         name: "sigbench",
         help: "sigbench PATH [N]: time hashing and signature check of a signed module",
         run: selftest::sigbench,
     },
+    #[cfg(feature = "selftest")]
     Command {
         name: "smpstress",
         help: "smpstress N PATH DEVICE: other CPUs read DEVICE while this one loads/unloads PATH N times",
         run: selftest::smpstress,
     },
+    #[cfg(feature = "selftest")]
     Command {
         name: "tlbstress",
         help: "tlbstress N: map, read on the other CPUs, unmap a module page N times; count stale TLB reads",
         run: selftest::tlbstress,
     },
+    #[cfg(feature = "selftest")]
     Command {
         name: "fpirqtest",
         help: "fpirqtest [N]: FP/SIMD registers survive N interrupts that overwrite them, and an abandoned module call",
         run: selftest::fpirqtest,
     },
+    #[cfg(feature = "selftest")]
     Command {
         name: "memtest",
         help: "memtest: the kernel's memcmp, memcpy, memset, the loader's copy, copy_changed, zero_changed and SHA-256 against reference code",
         run: selftest::memtest,
     },
+    #[cfg(feature = "selftest")]
     Command {
         name: "refbench",
         help: "refbench [N [smp]]: cost of module and object get/put (smp: 4 CPUs contending)",
@@ -171,6 +181,7 @@ const COMMANDS: &[Command] = &[
         help: "hexdump [-s OFFSET] [-n LENGTH] FILE: hexdump -C of a file or device",
         run: files::hexdump,
     },
+    #[cfg(feature = "selftest")]
     Command {
         name: "blkbench",
         help: "blkbench /dev/NAME MiB [write [--force] | --cpus N]: sequential MB/s in 1 MiB requests",
@@ -263,6 +274,19 @@ const COMMANDS: &[Command] = &[
     },
 ];
 
+/// The commands of feature `selftest` (`make ... SELFTEST=1`; `make test`
+/// and `make bench` build with it), named when the image was built without.
+const SELFTESTS: &[&str] = &[
+    "modstress",
+    "sigbench",
+    "smpstress",
+    "tlbstress",
+    "fpirqtest",
+    "memtest",
+    "refbench",
+    "blkbench",
+];
+
 /// Runs the shell forever.
 pub fn run() -> ! {
     let mut ed = LineEditor::new();
@@ -312,6 +336,10 @@ pub fn execute(line: &str) {
     }
     match COMMANDS.iter().find(|c| c.name == words[0]) {
         Some(c) => (c.run)(&words[1..n]),
+        None if !cfg!(feature = "selftest") && SELFTESTS.contains(&words[0]) => println!(
+            "sh: {}: a self-test, not built in (make run SELFTEST=1)",
+            words[0]
+        ),
         None => println!("sh: {}: command not found", words[0]),
     }
 }

@@ -21,6 +21,7 @@ use core::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 #[derive(Clone, Copy)]
 pub enum Func {
     /// A kernel function, `f(ctx)`.
+    #[cfg_attr(not(feature = "selftest"), allow(dead_code))] // used by the self-tests
     Kernel(fn(usize)),
     /// A module's `extern "C" fn(*mut c_void)` in `text`.
     Module { func: usize, text: (u64, u64) },

@@ -170,6 +170,7 @@ pub fn midr() -> u64 {
 /// counts every vCPU's instructions, busy ones included). At most 8.
 #[derive(Clone, Copy)]
 #[repr(u8)]
+#[cfg(feature = "selftest")]
 pub enum Window {
     /// One `module::load` (`modstress`).
     Insmod = 0,
@@ -186,6 +187,7 @@ pub enum Window {
 /// C6.2.110) and the plugin recognises: `hint #(0x70 + 2*w)` opens,
 /// `hint #(0x71 + 2*w)` closes.
 #[inline(always)]
+#[cfg(feature = "selftest")]
 pub fn mark_window(w: u8, open: bool) {
     macro_rules! hint {
         ($($n:literal)*) => {

@@ -14,8 +14,11 @@
 //!   then abandoned (the path of a module panic) returns to a caller holding a
 //!   pattern in d8..d15.
 
+#[cfg(feature = "selftest")]
 use aarch64_cpu::registers::{Readable, CNTVCT_EL0};
-use core::arch::{asm, global_asm};
+use core::arch::asm;
+#[cfg(feature = "selftest")]
+use core::arch::global_asm;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Set by [`survives_irqs`] while it runs: interrupts on this CPU clobber the
@@ -75,6 +78,7 @@ fn clobber_all() {
 }
 
 /// Byte `i` of register `n`'s pattern: distinct per register and per byte.
+#[cfg(feature = "selftest")]
 pub fn pattern_byte(n: usize, i: usize) -> u8 {
     (n as u8).wrapping_mul(16).wrapping_add(i as u8) ^ 0x3c
 }
@@ -83,6 +87,7 @@ pub fn pattern_byte(n: usize, i: usize) -> u8 {
 /// `irqs` of them have clobbered this CPU's registers or `timeout` counter
 /// ticks pass. Call with interrupts enabled (the shell's context). Returns the interrupts seen and a mask of the registers (bit 32:
 /// FPSR) that did not come back intact.
+#[cfg(feature = "selftest")]
 pub fn survives_irqs(irqs: u64, timeout: u64) -> (u64, u64) {
     let mut pattern = [0u8; 512];
     for (k, b) in pattern.iter_mut().enumerate() {
@@ -139,6 +144,7 @@ pub fn survives_irqs(irqs: u64, timeout: u64) -> (u64, u64) {
 
 // A stand-in for module code that changes the callee-saved d8..d15 and then
 // panics (the module's panic handler abandons the call).
+#[cfg(feature = "selftest")]
 global_asm!(
     r#"
     .section .text.fpsimd_probe, "ax"
@@ -159,6 +165,7 @@ fpsimd_probe_end:
 "#
 );
 
+#[cfg(feature = "selftest")]
 extern "C" {
     static fpsimd_probe_start: u8;
     static fpsimd_probe_end: u8;
@@ -166,12 +173,14 @@ extern "C" {
 
 /// What a module's panic handler does: fail the innermost guarded call.
 #[no_mangle]
+#[cfg(feature = "selftest")]
 extern "C" fn fpsimd_probe_abandon() -> ! {
     // SAFETY: reached only from `fpsimd_probe_start`, which `guarded_probe` calls through `call_guarded` on this stack, holding nothing that needs dropping.
     unsafe { super::modcall::abandon() }
 }
 
 /// The guarded call of the probe; 1 when it was abandoned, as it must be.
+#[cfg(feature = "selftest")]
 extern "C" fn guarded_probe() -> u64 {
     // SAFETY: only the addresses of the linker-placed probe are taken.
     let (lo, hi) = unsafe {
@@ -188,6 +197,7 @@ extern "C" fn guarded_probe() -> u64 {
 /// Holds a pattern in d8..d15 across an abandoned guarded call that changed
 /// them. Returns whether the call was abandoned and a mask of d8..d15 (bit
 /// 0: d8) that did not come back.
+#[cfg(feature = "selftest")]
 pub fn survives_abandoned_call() -> (bool, u8) {
     let pattern: [u64; 8] = core::array::from_fn(|n| 0x0123_4567_89ab_cdef ^ (n as u64 * 0x1111));
     let mut after = [0u64; 8];
