@@ -34,12 +34,18 @@ export SIGN_KEY
 TRUSTED_CERTS ?=
 MODULE_SIG_FORCE ?=
 CERTS := $(BUILD)/trusted_certs.der
+# What is built into the kernel, like Linux's Kconfig: sig-ecdsa when a
+# trusted certificate is EC (certs.sh writes $(CERTS).features), selftest
+# with SELFTEST=1 (the shell's self-tests and benchmarks; `make test` and
+# `make bench` set it).
+SELFTEST ?=
+KERNEL_FEATURES = $$(cat $(CERTS).features) $(if $(filter 1,$(SELFTEST)),selftest)
 # Extra keys the tests and the bench sign with (RSA-4096, P-256, P-384); the
 # kernel trusts them only when built by `make test`, `make test-qemu` or
 # `make bench`.
 TEST_KEYS := $(BUILD)/test-keys/rsa4096.pem $(BUILD)/test-keys/p256.pem $(BUILD)/test-keys/p384.pem
 
-.PHONY: help deps kernel tools run debug test test-host test-qemu lint bench bench-linux fuzz clean
+.PHONY: help deps kernel kernel-default tools run debug test test-host test-qemu lint bench bench-linux fuzz clean
 
 help: ## this list
 	@echo "Targets:"
@@ -48,6 +54,8 @@ help: ## this list
 	@echo "Machine options for run/debug: CPU=cortex-a72 MEM=256M SMP=1 GIC=2|3 EL=1|2 APPEND='...' INITRD=file DISK=file QEMU_EXTRA='...'"
 	@echo "Module signing: SIGN_KEY=key.pem (private key + certificate; default build/signing_key.pem, made on first build)"
 	@echo "                TRUSTED_CERTS='a.pem b.pem' (more certificates built in), MODULE_SIG_FORCE=1 (always enforce)"
+	@echo "Built in: SELFTEST=1 (the shell's self-tests and benchmarks: modstress, sigbench, refbench, ...; make test/bench set it);"
+	@echo "          ECDSA signature checks when a trusted certificate is EC"
 
 deps: ## install what is missing (rustup target, Debian packages)
 	@./qemu/install-deps.sh
@@ -67,12 +75,19 @@ kernel: deps | $(SIGN_KEY) $(TRUSTED_CERTS) ## build the kernel Image (build/ker
 	@for k in $(filter $(BUILD)/test-keys/%,$(TRUSTED_CERTS)); do $(MAKE) -s --no-print-directory $$k; done
 	./kernel/modsign/certs.sh $(CERTS) $(SIGN_KEY) $(TRUSTED_CERTS)
 	KERNEL_TRUSTED_CERTS=$(abspath $(CERTS)) KERNEL_MODULE_SIG_FORCE=$(MODULE_SIG_FORCE) \
-		$(CARGO) build -p kernel --target $(TARGET) $(CARGO_PROFILE_FLAG)
-	@mkdir -p $(BUILD)
+		$(CARGO) build -p kernel --target $(TARGET) $(CARGO_PROFILE_FLAG) --features "$(KERNEL_FEATURES)"
+	@mkdir -p $(dir $(KELF))
 	cp $(ELF) $(KELF)
 	llvm-objcopy -O binary $(KELF) $(IMAGE)
 	$(CARGO) run -q -p kallsyms -- $(KELF) $(IMAGE)
 	@echo "kernel: $(IMAGE) $$(stat -c %s $(IMAGE)) bytes"
+
+# The image `make run` boots (SIGN_KEY's certificate only, no self-tests),
+# built beside the test kernel for the test that boots it and the bench's size.
+DEFAULT_DIR := $(BUILD)/default
+kernel-default: deps | $(SIGN_KEY) ## the default-configuration kernel (what `make kernel` builds with no options) in build/default/, for the tests and the bench
+	@$(MAKE) -s --no-print-directory kernel SELFTEST= TRUSTED_CERTS= MODULE_SIG_FORCE= \
+		IMAGE=$(DEFAULT_DIR)/kernel.img KELF=$(DEFAULT_DIR)/kernel.elf CERTS=$(DEFAULT_DIR)/trusted_certs.der
 
 tools: ## host tools for module authors in build/bin: modtool (info, link, prelink, versions, short-names, genksyms, symvers, modpost, sign) and depmod
 	$(CARGO) build --release -p modtool -p depmod
@@ -94,18 +109,22 @@ lint: deps ## cargo fmt --check and clippy (host and target) with warnings denie
 	  echo "lint: the kernel links RustCrypto's DER crates (modsign's feature x509 is host only)"; exit 1; fi
 	$(CARGO) clippy --workspace $(HOST_EXCLUDES) --all-targets -- -D warnings
 	$(CARGO) clippy -p kernel -p kcore -p modloader -p modsign --target $(TARGET) $(CARGO_PROFILE_FLAG) -- -D warnings
+	$(CARGO) clippy -p kernel --target $(TARGET) $(CARGO_PROFILE_FLAG) --features sig-ecdsa,selftest -- -D warnings
 	$(CARGO) clippy $(foreach d,$(DRIVER_CRATES),-p $(d)) --target $(TARGET) $(CARGO_PROFILE_FLAG) -- -D warnings
 
 test-host: deps ## host unit tests (kcore, loader, modsign, modtool, kallsyms, kabi, depmod, the bench's parsers)
 	$(CARGO) test --workspace $(HOST_EXCLUDES) --exclude qemu-tests
 	$(CARGO) test -p qemu-tests --lib
+	@# modsign as the default kernel has it: no ECDSA (see kernel/Cargo.toml).
+	$(CARGO) test -p modsign --no-default-features --features x509 --lib
 
 test-qemu bench bench-linux: TRUSTED_CERTS += $(TEST_KEYS)
+test-qemu bench bench-linux: SELFTEST = 1
 # The QEMU suites run three times: on the machine each test asks for (1 CPU,
 # GICv2 unless it says otherwise), then with 4 CPUs on GICv2 and on GICv3
 # (smp.rs chooses its machines itself and runs once).
 QEMU_SUITES := ckit console disk matrix modules oops shell signing virtio
-test-qemu: kernel initrd initrd-all ## QEMU tests (1 CPU, then 4 CPUs on GICv2 and GICv3): boot, shell, oops, matrix, modules, drivers, disk, SMP, signing
+test-qemu: kernel kernel-default initrd initrd-all ## QEMU tests (1 CPU, then 4 CPUs on GICv2 and GICv3): boot, shell, oops, matrix, modules, drivers, disk, SMP, signing
 	$(CARGO) test -p qemu-tests -- --test-threads=2
 	QEMU_TEST_SMP=4 QEMU_TEST_GIC=2 $(CARGO) test -p qemu-tests $(foreach t,$(QEMU_SUITES),--test $(t)) -- --test-threads=2
 	QEMU_TEST_SMP=4 QEMU_TEST_GIC=3 $(CARGO) test -p qemu-tests $(foreach t,$(QEMU_SUITES),--test $(t)) -- --test-threads=2
@@ -113,7 +132,7 @@ test-qemu: kernel initrd initrd-all ## QEMU tests (1 CPU, then 4 CPUs on GICv2 a
 test: lint test-host test-qemu ## everything CI runs: lint, host tests, QEMU tests
 	@echo "make test: all passed"
 
-bench: kernel initrd initrd-all disk ## print figures: boot vs QEMU floor, image size, memory, serial input, modules, module signatures, drivers, loader, Linux side by side, SMP
+bench: kernel kernel-default initrd initrd-all disk ## print figures: boot vs QEMU floor, image size, memory, serial input, modules, module signatures, drivers, loader, Linux side by side, SMP
 	./tests/bench.sh
 
 bench-linux: kernel initrd-all disk ## insmod/rmmod and boot beside Debian's arm64 Linux 6.1 in the same QEMU (fetches it into build/linux-bench)

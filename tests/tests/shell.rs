@@ -130,3 +130,54 @@ fn reboot_resets_the_machine() {
     assert!(status.success(), "{status}");
     assert!(m.transcript().contains("reboot: Restarting system"));
 }
+
+/// The image `make run` boots (`make kernel-default`: the signing key's
+/// certificate only, no `SELFTEST`) leaves the self-tests and ECDSA out, says
+/// so for a self-test's name, and still loads signed modules.
+#[test]
+fn the_default_image_leaves_out_selftests_and_ecdsa() {
+    let dir = qemu_tests::root().join("build/default");
+    let elf = std::fs::read(dir.join("kernel.elf"))
+        .expect("build/default/kernel.elf is missing: run `make kernel-default` (make test does)");
+    let has = |name: &[u8]| elf.windows(name.len()).any(|w| w == name);
+    // Symbol names in .strtab: the P-256 verifier and the self-test commands.
+    assert!(
+        !has(b"p256_verify"),
+        "ECDSA is built into the default image"
+    );
+    assert!(
+        !has(b"8selftest9modstress"),
+        "the self-tests are built into the default image"
+    );
+    assert!(has(b"rsa_verify"), "RSA is missing from the default image");
+    let default = std::fs::metadata(dir.join("kernel.img"))
+        .expect("kernel.img")
+        .len();
+    let full = std::fs::metadata(qemu_tests::kernel_image())
+        .expect("kernel.img")
+        .len();
+    assert!(default < full, "default {default} bytes, test image {full}");
+
+    let mut m = Machine::boot(&Opts {
+        kernel: Some(dir.join("kernel.img")),
+        initrd: Some(qemu_tests::root().join("build/initrd-all.cpio")),
+        ..Opts::default()
+    });
+    assert_eq!(
+        m.run("modstress 1 /initrd/pl011.ko"),
+        "sh: modstress: a self-test, not built in (make run SELFTEST=1)\n"
+    );
+    assert!(!m.run("help").contains("modstress"));
+    assert_eq!(m.run("nosuch"), "sh: nosuch: command not found\n");
+    // A module verified against the signing key's certificate.
+    let out = m.run("insmod /initrd/hello.ko");
+    assert!(out.contains("hello: loaded at"), "{out}");
+    let dmesg = m.run("dmesg");
+    assert!(dmesg.contains("Loaded X.509 cert '"), "{dmesg}");
+    assert!(!dmesg.contains("module verification failed"), "{dmesg}");
+    let taint = m.run("taint");
+    assert!(taint.starts_with("0\n"), "{taint}");
+    let lsmod = m.run("lsmod");
+    assert!(lsmod.lines().any(|l| l.starts_with("hello ")), "{lsmod}");
+    assert!(m.run("modinfo hello").contains("signer:"));
+}

@@ -1272,10 +1272,20 @@ fn main() {
     let image = root().join("build/kernel.img");
     let size = std::fs::metadata(&image).map(|m| m.len()).unwrap_or(0);
     println!(
-        "kernel Image size: {size} bytes ({:.1} KiB), {}",
+        "kernel Image size, as benchmarked (SELFTEST=1, the test keys: RSA-4096, P-256, P-384): {size} bytes ({:.1} KiB), {}",
         size as f64 / 1024.0,
         image.display()
     );
+    let default = root().join("build/default/kernel.img");
+    match std::fs::metadata(&default) {
+        Ok(m) => println!(
+            "kernel Image size, default (`make run`: the signing key's RSA certificate, no self-tests): {} bytes ({:.1} KiB), {}",
+            m.len(),
+            m.len() as f64 / 1024.0,
+            default.display()
+        ),
+        Err(_) => println!("kernel Image size, default: {} missing (make kernel-default)", default.display()),
+    }
     if let Some((blocks, insns)) = translated_blocks(&Opts::default()) {
         println!("translated blocks, power-on to the prompt and poweroff: {blocks} ({insns} instructions; qemu/prof/blocks.c)");
     }
