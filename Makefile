@@ -135,7 +135,7 @@ test: lint test-host test-qemu ## everything CI runs: lint, host tests, QEMU tes
 bench: kernel kernel-default initrd initrd-all disk ## print figures: boot vs QEMU floor, image size, memory, serial input, modules, module signatures, drivers, loader, Linux side by side, SMP
 	./tests/bench.sh
 
-bench-linux: kernel initrd-all disk ## insmod/rmmod and boot beside Debian's arm64 Linux 6.1 in the same QEMU (fetches it into build/linux-bench)
+bench-linux: kernel kernel-default initrd-all disk ## insmod/rmmod and boot beside Debian's arm64 Linux 6.1 in the same QEMU (fetches it into build/linux-bench)
 	$(CARGO) run -q --release -p qemu-tests --bin bench -- --linux
 
 fuzz: ## fuzz the module load path and the signature check with cargo fuzz (nightly); FUZZ_SECONDS=600 each
