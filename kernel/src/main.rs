@@ -111,7 +111,6 @@ pub extern "C" fn kernel_main(dtb: usize, entry_el: u64) -> ! {
     // This CPU's TLB counts for unmaps from now on; freed module images wait
     // for every CPU's flush (`mm::tlb`).
     mm::tlb::cpu_up();
-    module::memory::init();
     smp::boot_secondaries();
     kmod::coldplug();
     kmod::mount_disk();

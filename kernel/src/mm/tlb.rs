@@ -18,6 +18,12 @@
 //!
 //! Used by module memory (`module::memory`), whose freed images wait in a
 //! [`kcore::lazyflush::Pending`] list until their generation is flushed.
+//! Catching up frees nothing: the list is reaped only by the CPU that loads,
+//! unloads or reads memory figures. When the CPU that caught up last freed
+//! them (from its IPI or tick), it held the list's lock while freeing, and a
+//! vCPU preempted by the host there kept CPU 0's next `rmmod` spinning on
+//! that lock: 44-325 k instructions per rmmod with CPUs 1..3 busy instead of
+//! 7.5 k (`bench --smp-windows`, 4 vCPUs on 2 host cores).
 
 use crate::arch::{cpu, mmu};
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
@@ -35,13 +41,11 @@ static TRACKED: [AtomicBool; cpu::MAX_CPUS] = [const { AtomicBool::new(false) };
 
 /// Asks the other CPUs to catch up (set by `smp`: an IPI each, not waited for).
 static KICK: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
-/// Runs after a CPU caught up (set by module memory: free what became free).
-static CAUGHT_UP: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
 
 fn call(hook: &AtomicPtr<()>) {
     let f = hook.load(Ordering::Acquire);
     if !f.is_null() {
-        // SAFETY: the hooks are only ever set from a `fn()` (`on_kick`, `on_caught_up`).
+        // SAFETY: the hook is only ever set from a `fn()` (`on_kick`).
         let f: fn() = unsafe { core::mem::transmute(f) };
         f();
     }
@@ -50,11 +54,6 @@ fn call(hook: &AtomicPtr<()>) {
 /// Sets how the other CPUs are asked to catch up.
 pub fn on_kick(f: fn()) {
     KICK.store(f as *mut (), Ordering::Release);
-}
-
-/// Sets what runs after a CPU caught up (in whatever context it did).
-pub fn on_caught_up(f: fn()) {
-    CAUGHT_UP.store(f as *mut (), Ordering::Release);
 }
 
 /// This CPU's TLB counts from now on (at boot and as each CPU comes up,
@@ -100,7 +99,6 @@ pub fn catch_up() {
     }
     mmu::flush_tlb_local();
     SEEN[me].fetch_max(g, Ordering::SeqCst);
-    call(&CAUGHT_UP);
 }
 
 /// The oldest generation every CPU has flushed at: memory unmapped at this

@@ -401,8 +401,10 @@ impl Retired {
 /// list: retiring never allocates.
 static RETIRED: IrqLock<Pending<Retired, 32>> = IrqLock::new(Pending::new());
 
-/// Frees every retired image all CPUs have flushed for. Any context (it also
-/// runs from the IPI or tick in which the last CPU caught up).
+/// Frees every retired image all CPUs have flushed for: called by the CPU
+/// that unloads (after retiring an image), allocates (before) or reads
+/// memory figures ([`reap_wait`]), never from another CPU's interrupt, so an
+/// unload never waits for a CPU that holds this lock (see `mm::tlb`).
 ///
 /// Frees under the list's lock, so that once the list is seen empty (by
 /// [`reap_wait`], before memory figures are read) no other CPU is still in
@@ -440,9 +442,4 @@ pub fn pages_awaiting_flush() -> usize {
     let mut n = 0;
     list.for_each(|r| n += r.pages());
     n
-}
-
-/// Wires module memory to the TLB generations (once, at boot).
-pub fn init() {
-    tlb::on_caught_up(reap);
 }
