@@ -49,7 +49,7 @@ TEST_KEYS := $(BUILD)/test-keys/rsa4096.pem $(BUILD)/test-keys/p256.pem $(BUILD)
 
 help: ## this list
 	@echo "Targets:"
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  \1\t\2/' | expand -t 16
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  \1\t\2/' | expand -t 18
 	@echo
 	@echo "Machine options for run/debug: CPU=cortex-a72 MEM=256M SMP=1 GIC=2|3 EL=1|2 APPEND='...' INITRD=file DISK=file QEMU_EXTRA='...'"
 	@echo "Module signing: SIGN_KEY=key.pem (private key + certificate; default build/signing_key.pem, made on first build)"
