@@ -18,8 +18,9 @@
 //!
 //! Used by module memory (`module::memory`), whose freed images wait in a
 //! [`kcore::lazyflush::Pending`] list until their generation is flushed.
-//! Catching up frees nothing: the list is reaped only by the CPU that loads,
-//! unloads or reads memory figures. When the CPU that caught up last freed
+//! Catching up frees nothing: the list is reaped by the CPU that loads,
+//! unloads or reads memory figures, and by the shell's idle loop without
+//! waiting for the list's lock. When the CPU that caught up last freed
 //! them (from its IPI or tick), it held the list's lock while freeing, and a
 //! vCPU preempted by the host there kept CPU 0's next `rmmod` spinning on
 //! that lock: 44-325 k instructions per rmmod with CPUs 1..3 busy instead of

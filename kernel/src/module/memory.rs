@@ -403,8 +403,9 @@ static RETIRED: IrqLock<Pending<Retired, 32>> = IrqLock::new(Pending::new());
 
 /// Frees every retired image all CPUs have flushed for: called by the CPU
 /// that unloads (after retiring an image), allocates (before) or reads
-/// memory figures ([`reap_wait`]), never from another CPU's interrupt, so an
-/// unload never waits for a CPU that holds this lock (see `mm::tlb`).
+/// memory figures ([`reap_wait`]); the shell's idle loop uses [`reap_idle`].
+/// Never from another CPU's interrupt, so an unload never waits for a CPU
+/// that holds this lock (see `mm::tlb`).
 ///
 /// Frees under the list's lock, so that once the list is seen empty (by
 /// [`reap_wait`], before memory figures are read) no other CPU is still in
@@ -415,6 +416,20 @@ pub fn reap() {
     let mut list = RETIRED.lock();
     while let Some(r) = list.take_ready(flushed) {
         r.free();
+    }
+}
+
+/// Frees what is ready if the list's lock is free, never waiting for it: the
+/// shell's idle loop calls it between commands, so an unloaded image's pages
+/// go back to the page allocator (for drivers' `dma_alloc` too) once every
+/// CPU caught up, not only at the next load, unload or `mem`. An unload on
+/// another CPU can meet this holder only between the shell's commands.
+pub fn reap_idle() {
+    let flushed = tlb::flushed_everywhere();
+    if let Some(mut list) = RETIRED.try_lock() {
+        while let Some(r) = list.take_ready(flushed) {
+            r.free();
+        }
     }
 }
 

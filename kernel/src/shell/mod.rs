@@ -293,8 +293,10 @@ pub fn run() -> ! {
     console::write_str(PROMPT);
     loop {
         let Some(byte) = console::read_byte() else {
-            // Runs this CPU's queued work, then sleeps until an interrupt
-            // unless input came in meanwhile.
+            // Unloaded images every CPU has flushed for go back to the page
+            // allocator; then this CPU's queued work, then sleep until an
+            // interrupt unless input came in meanwhile.
+            crate::module::memory::reap_idle();
             crate::smp::idle_unless(console::input_waiting);
             continue;
         };
