@@ -24,7 +24,7 @@
 //! them (from its IPI or tick), it held the list's lock while freeing, and a
 //! vCPU preempted by the host there kept CPU 0's next `rmmod` spinning on
 //! that lock: 44-325 k instructions per rmmod with CPUs 1..3 busy instead of
-//! 7.5 k (`bench --smp-windows`, 4 vCPUs on 2 host cores).
+//! 6.9 k (`bench --smp-windows`, 4 vCPUs on 2 host cores).
 
 use crate::arch::{cpu, mmu};
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};

@@ -412,8 +412,12 @@ static RETIRED: IrqLock<Pending<Retired, 32>> = IrqLock::new(Pending::new());
 /// the middle of freeing an image it took from it. Lock order: this list,
 /// then the page and address allocators (nothing takes them the other way).
 pub fn reap() {
+    free_ready(&mut RETIRED.lock());
+}
+
+/// Frees, under the list's lock, every image all CPUs have flushed for.
+fn free_ready(list: &mut Pending<Retired, 32>) {
     let flushed = tlb::flushed_everywhere();
-    let mut list = RETIRED.lock();
     while let Some(r) = list.take_ready(flushed) {
         r.free();
     }
@@ -425,11 +429,8 @@ pub fn reap() {
 /// CPU caught up, not only at the next load, unload or `mem`. An unload on
 /// another CPU can meet this holder only between the shell's commands.
 pub fn reap_idle() {
-    let flushed = tlb::flushed_everywhere();
     if let Some(mut list) = RETIRED.try_lock() {
-        while let Some(r) = list.take_ready(flushed) {
-            r.free();
-        }
+        free_ready(&mut list);
     }
 }
 
