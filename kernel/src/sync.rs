@@ -12,6 +12,25 @@ use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicBool, Ordering};
 
+/// `spin`'s waiting, as [`cpu::relax`]: every `spin::Mutex` and `spin::Once`
+/// in the kernel is one of these, so a CPU waiting on one lets the holder
+/// run under QEMU's round-robin TCG.
+pub struct Relax;
+
+impl spin::relax::RelaxStrategy for Relax {
+    #[inline(always)]
+    fn relax() {
+        cpu::relax();
+    }
+}
+
+/// A `spin::Mutex` that waits with [`cpu::relax`] (no IRQ masking: for locks
+/// no IRQ handler takes; see [`IrqLock`]).
+pub type Mutex<T> = spin::mutex::Mutex<T, Relax>;
+
+/// A `spin::Once` that waits with [`cpu::relax`].
+pub type Once<T> = spin::once::Once<T, Relax>;
+
 /// The lock word and its data. The word is taken and released by
 /// non-generic, out-of-line functions ([`acquire`], [`try_acquire`]): on this
 /// CPU (no LSE atomics) a compare-and-swap is a load-exclusive /
@@ -41,7 +60,7 @@ fn acquire(locked: &AtomicBool) -> cpu::IrqState {
         .is_err()
     {
         while locked.load(Ordering::Relaxed) {
-            core::hint::spin_loop();
+            crate::arch::cpu::relax();
         }
     }
     state
@@ -92,7 +111,7 @@ impl<T> IrqLock<T> {
             if let Some(g) = self.try_lock() {
                 return Some(g);
             }
-            core::hint::spin_loop();
+            crate::arch::cpu::relax();
         }
         None
     }

@@ -69,7 +69,7 @@ impl EarlyUart {
 
     pub fn put(&self, byte: u8) {
         while self.regs.fr.is_set(FR::TXFF) {
-            core::hint::spin_loop();
+            crate::arch::cpu::relax();
         }
         self.regs.dr.set(byte as u32);
     }

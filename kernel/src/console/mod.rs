@@ -50,7 +50,7 @@ static EARLY_BASE: AtomicUsize = AtomicUsize::new(0);
 static WRITE_LOCK: IrqLock<()> = IrqLock::new(());
 /// Serializes writers to a tty with interrupts left enabled (the tty's
 /// transmit interrupt must be able to drain its buffer while a writer waits).
-static TTY_WRITE: spin::Mutex<()> = spin::Mutex::new(());
+static TTY_WRITE: crate::sync::Mutex<()> = crate::sync::Mutex::new(());
 static TTY: IrqLock<Option<ObjectRef>> = IrqLock::new(None);
 static ON_TTY: AtomicBool = AtomicBool::new(false);
 

@@ -71,7 +71,7 @@ pub unsafe extern "C" fn spin_lock_irqsave(lock: *mut RawSpinLock) -> u64 {
         .compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed)
         .is_err()
     {
-        core::hint::spin_loop();
+        crate::arch::cpu::relax();
     }
     flags.bits()
 }

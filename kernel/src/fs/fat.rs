@@ -212,7 +212,7 @@ unsafe impl Send for Mount {}
 
 /// Boxed, so that `None` is a null pointer: the static is all-zero bytes and
 /// sits in `.bss` instead of 1.2 KiB of the Image's `.data`.
-static MOUNT: spin::Mutex<Option<alloc::boxed::Box<Mount>>> = spin::Mutex::new(None);
+static MOUNT: crate::sync::Mutex<Option<alloc::boxed::Box<Mount>>> = crate::sync::Mutex::new(None);
 
 fn fs_error(e: embedded_sdmmc::Error<i32>) -> String {
     use embedded_sdmmc::Error as E;

@@ -240,7 +240,7 @@ pub fn free(intid: u32) -> Result<Action, IrqError> {
     let own = HANDLING.get(me).map(|h| h.load(Ordering::Relaxed)) == Some(intid);
     let others = |n: u32| if own { n > 1 } else { n > 0 };
     while others(RUNNING[intid as usize].load(Ordering::Acquire)) {
-        core::hint::spin_loop();
+        crate::arch::cpu::relax();
     }
     Ok(action)
 }

@@ -117,6 +117,6 @@ pub fn reprogram() {
 pub fn udelay(us: u64) {
     let end = cpu::counter() + us * frequency() / 1_000_000;
     while cpu::counter() < end {
-        core::hint::spin_loop();
+        crate::arch::cpu::relax();
     }
 }

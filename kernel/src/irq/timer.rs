@@ -99,7 +99,7 @@ pub fn remove(id: i64, owner: u32) -> Option<u32> {
             }
         }
         // Running on another CPU: wait for the callback to return.
-        core::hint::spin_loop();
+        crate::arch::cpu::relax();
     }
 }
 

@@ -309,7 +309,7 @@ pub fn irq_exit() {
 
 /// One CPU's report as it stops for another CPU's oops, one CPU at a time.
 fn report_stopped_cpu(n: usize) {
-    static ONE_AT_A_TIME: spin::Mutex<()> = spin::Mutex::new(());
+    static ONE_AT_A_TIME: crate::sync::Mutex<()> = crate::sync::Mutex::new(());
     let _turn = ONE_AT_A_TIME.lock();
     let out = &mut Emergency;
     let frame = IRQ_FRAMES

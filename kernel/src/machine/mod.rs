@@ -31,7 +31,7 @@ pub struct BootInfo {
     pub cpus_described: usize,
 }
 
-static BOOT_INFO: spin::Once<BootInfo> = spin::Once::new();
+static BOOT_INFO: crate::sync::Once<BootInfo> = crate::sync::Once::new();
 
 /// Records the facts of this boot (once, at the end of `late_init`).
 pub fn set_boot_info(info: BootInfo) {
@@ -42,7 +42,7 @@ pub fn boot_info() -> Option<&'static BootInfo> {
     BOOT_INFO.get()
 }
 
-static DEVICES: spin::Once<alloc::vec::Vec<dt::Device<'static>>> = spin::Once::new();
+static DEVICES: crate::sync::Once<alloc::vec::Vec<dt::Device<'static>>> = crate::sync::Once::new();
 
 /// Every device-tree node with a `compatible`, parsed once (on first use) from
 /// the DTB, which stays in reserved RAM for good. Walking the tree costs

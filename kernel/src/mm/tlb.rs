@@ -148,6 +148,6 @@ pub fn wait_flushed(g: u64, timeout_us: u64) {
             flush_everywhere_now();
             return;
         }
-        core::hint::spin_loop();
+        crate::arch::cpu::relax();
     }
 }

@@ -229,7 +229,7 @@ impl Module {
 pub const HANDLE_BASE: usize = 0x3800_0000;
 
 static MODULES: IrqLock<Vec<Arc<Module>>> = IrqLock::new(Vec::new());
-static MODULE_MUTEX: spin::Mutex<()> = spin::Mutex::new(());
+static MODULE_MUTEX: crate::sync::Mutex<()> = crate::sync::Mutex::new(());
 static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 
 /// Why a load or unload failed: the errno (for the `insmod: ERROR:` line) and

@@ -36,7 +36,7 @@ static BUILT_IN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/trusted_keys.
 const FORCED: bool = cfg!(module_sig_force);
 
 static ENFORCE: AtomicBool = AtomicBool::new(FORCED);
-static KEYRING: spin::Once<Keyring> = spin::Once::new();
+static KEYRING: crate::sync::Once<Keyring> = crate::sync::Once::new();
 
 /// What the signature check says about an image.
 pub struct Checked<'a> {

@@ -88,7 +88,7 @@ fn name_hash(name: &[u8]) -> u64 {
     })
 }
 
-static KERNEL: spin::Once<KernelTable> = spin::Once::new();
+static KERNEL: crate::sync::Once<KernelTable> = crate::sync::Once::new();
 static MODULE_EXPORTS: IrqLock<BTreeMap<String, Resolved>> = IrqLock::new(BTreeMap::new());
 
 fn kernel_table() -> &'static KernelTable {

@@ -100,7 +100,7 @@ pub fn unload(name: &str, force: bool) -> Result<(), ModError> {
             };
             return Err(ModError::new(errno::EBUSY, detail));
         }
-        core::hint::spin_loop();
+        crate::arch::cpu::relax();
     }
     // GOING: no new references. Run exit.
     if let Some(f) = module.cleanup {

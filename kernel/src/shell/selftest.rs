@@ -748,8 +748,8 @@ mod stress {
     use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
     pub static STOP: AtomicBool = AtomicBool::new(false);
-    pub static DEVICE: spin::Mutex<alloc::string::String> =
-        spin::Mutex::new(alloc::string::String::new());
+    pub static DEVICE: crate::sync::Mutex<alloc::string::String> =
+        crate::sync::Mutex::new(alloc::string::String::new());
     pub static READS: [AtomicU64; crate::arch::cpu::MAX_CPUS] =
         [const { AtomicU64::new(0) }; crate::arch::cpu::MAX_CPUS];
     pub static REFUSED: [AtomicU64; crate::arch::cpu::MAX_CPUS] =

@@ -55,7 +55,7 @@ fn start_crew(cpus: &[usize], first: usize, f: fn(usize)) -> usize {
     }
     let t0 = time::micros();
     while STARTED.load(Ordering::Acquire) < cpus.len() && time::micros() - t0 < 1_000_000 {
-        core::hint::spin_loop();
+        crate::arch::cpu::relax();
     }
     STARTED.load(Ordering::Acquire)
 }
@@ -68,7 +68,7 @@ fn started() {
 fn stop_crew() {
     STOP.store(true, Ordering::Release);
     while RUNNING.load(Ordering::Acquire) != 0 {
-        core::hint::spin_loop();
+        crate::arch::cpu::relax();
     }
 }
 
@@ -199,7 +199,7 @@ fn spinner(i: usize) {
     started();
     let mut loops = 0u64;
     while !stopping() {
-        core::hint::spin_loop();
+        crate::arch::cpu::relax();
         loops += 1;
     }
     COUNT[i].store(loops, Ordering::Relaxed);
@@ -232,7 +232,7 @@ impl BusyCpus {
 
 // ---- blkbench ... --cpus N ----
 
-static BLK_DEVICE: spin::Mutex<String> = spin::Mutex::new(String::new());
+static BLK_DEVICE: crate::sync::Mutex<String> = crate::sync::Mutex::new(String::new());
 static BLK_PARTS: AtomicUsize = AtomicUsize::new(1);
 static BLK_MIB: AtomicUsize = AtomicUsize::new(0);
 static BLK_GO: AtomicBool = AtomicBool::new(false);
@@ -297,7 +297,7 @@ fn blk_read_part(i: usize, fd: usize, buf: &mut [u8]) -> Result<(), i32> {
                 Ok(_) => return Err(-errno::ENOSPC),
                 Err(e) if e == -errno::EBUSY => {
                     COUNT[i].fetch_add(1, Ordering::Relaxed);
-                    core::hint::spin_loop();
+                    crate::arch::cpu::relax();
                 }
                 Err(e) => return Err(e),
             }
@@ -311,7 +311,7 @@ fn blk_reader(i: usize) {
     let prepared = blk_prepare(i);
     started();
     while !BLK_GO.load(Ordering::Acquire) && !stopping() {
-        core::hint::spin_loop();
+        crate::arch::cpu::relax();
     }
     let r = match prepared {
         Ok((fd, mut buf)) => {
@@ -374,7 +374,7 @@ fn read_split(name: &str, mib: usize, cpus: usize) -> Result<(u64, Vec<PartRead>
     let mine = blk_read_part(0, fd, &mut buf);
     let _ = devfs::close(fd);
     while RUNNING.load(Ordering::Acquire) != 0 {
-        core::hint::spin_loop();
+        crate::arch::cpu::relax();
     }
     let ticks = time::ticks_since_boot() - t0;
     drop(buf);
@@ -444,7 +444,7 @@ fn tlb_reader(i: usize) {
             TLB_ACK[i].store(seq, Ordering::Release);
             last = seq;
         }
-        core::hint::spin_loop();
+        crate::arch::cpu::relax();
     }
     if let Some(saved) = masked {
         cpu::irq_restore(saved);
@@ -526,7 +526,7 @@ pub fn tlbstress(n: u64) {
                 hung = true;
                 break;
             }
-            core::hint::spin_loop();
+            crate::arch::cpu::relax();
         }
         drop(mem);
         if let Some(h) = hold {

@@ -84,7 +84,7 @@ pub fn sync_all_cpus() {
                 log::warn!("smp: CPU{n} did not answer a synchronization IPI");
                 break;
             }
-            core::hint::spin_loop();
+            crate::arch::cpu::relax();
         }
     }
 }
@@ -107,7 +107,7 @@ pub fn stop_others(report: fn(usize)) {
     }
     let start = time::micros();
     while STOPPED.load(Ordering::Acquire) < sent && time::micros() - start < 200_000 {
-        core::hint::spin_loop();
+        crate::arch::cpu::relax();
     }
 }
 
@@ -230,7 +230,7 @@ pub fn boot_secondaries() {
         }
         let start = time::micros();
         while cpu(n).0 != State::Online && time::micros() - start < START_TIMEOUT_US {
-            core::hint::spin_loop();
+            crate::arch::cpu::relax();
         }
         if cpu(n).0 != State::Online {
             log::error!("CPU{n}: failed to come online");

@@ -103,7 +103,7 @@ pub fn cancel(id: i64) -> bool {
             continue;
         }
         while r.load(Ordering::Acquire) == id {
-            core::hint::spin_loop();
+            crate::arch::cpu::relax();
         }
     }
     false

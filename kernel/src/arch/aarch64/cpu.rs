@@ -58,6 +58,19 @@ pub fn wait_for_interrupt() {
     aarch64_cpu::asm::wfi();
 }
 
+/// Says this CPU is spinning on another's progress: a YIELD hint, Linux's
+/// arm64 `cpu_relax()`. Every loop that waits for another CPU (a lock, an
+/// acknowledgement, a CPU leaving a module) calls it. Under QEMU's
+/// round-robin TCG (`-icount`, or one host thread for every vCPU) YIELD also
+/// hands the thread to the next vCPU, which may be the one waited for;
+/// `core::hint::spin_loop` (an ISB here) does not, and the waiter would spin
+/// until its time slice ends (a timer deadline, up to 100 ms of guest time).
+#[inline(always)]
+pub fn relax() {
+    // SAFETY: YIELD is a hint: it changes no register, memory or state.
+    unsafe { asm!("yield", options(nomem, nostack, preserves_flags)) };
+}
+
 /// Stops this CPU for good: interrupts masked, waiting forever.
 pub fn halt() -> ! {
     let _ = irq_save();

@@ -299,7 +299,7 @@ fn init_cpu_v3(frames: (usize, usize)) -> bool {
         .waker
         .set(gicr_regs.waker.get() & !GICR_WAKER_PROCESSOR_SLEEP);
     while gicr_regs.waker.get() & GICR_WAKER_CHILDREN_ASLEEP != 0 {
-        core::hint::spin_loop();
+        crate::arch::cpu::relax();
     }
     gicr_regs.igroupr0.set(u32::MAX);
     gicr_regs.icenabler0.set(u32::MAX);
@@ -336,7 +336,7 @@ fn init_cpu_v3(frames: (usize, usize)) -> bool {
 fn wait_rwp(gicd: &GicdRegs) {
     // GICD_CTLR.RWP (bit 31): register write pending.
     while gicd.ctlr.get() & (1 << 31) != 0 {
-        core::hint::spin_loop();
+        crate::arch::cpu::relax();
     }
 }
 

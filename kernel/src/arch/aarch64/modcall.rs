@@ -56,7 +56,7 @@ pub fn wait_until_no_cpu_in(text_lo: u64) {
     core::sync::atomic::fence(Ordering::SeqCst);
     for slot in &ACTIVE {
         while slot.load(Ordering::SeqCst) == text_lo {
-            core::hint::spin_loop();
+            crate::arch::cpu::relax();
         }
     }
 }
