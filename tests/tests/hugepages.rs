@@ -1,7 +1,7 @@
 //! Guest RAM the kernel writes, by 2 MiB region. QEMU backs guest RAM with
 //! transparent huge pages, so the first write into each 2 MiB region costs
 //! the host a fault and 2 MiB zeroed: about 4 ms on the project's host, more
-//! than translating 500 blocks (README "Host huge pages"). Boot therefore
+//! than translating 500 blocks (docs/performance.md, "Host huge pages"). Boot therefore
 //! writes only into regions QEMU's loader already wrote: the Image's (with
 //! its BSS and stacks), the DTB's and the initrd's. `qemu/prof/touch.c`, a
 //! TCG plugin built here with gcc, lists the first guest store into each
