@@ -59,8 +59,9 @@ pub fn wait_for_interrupt() {
 }
 
 /// Says this CPU is spinning on another's progress: a YIELD hint, Linux's
-/// arm64 `cpu_relax()`. Every loop that waits for another CPU (a lock, an
-/// acknowledgement, a CPU leaving a module) calls it. Under QEMU's
+/// arm64 `cpu_relax()`. Every busy-wait calls it: on another CPU (a lock, an
+/// acknowledgement, a CPU leaving a module) or on a device or the counter
+/// (the UART's FIFO, GIC register writes, `udelay`). Under QEMU's
 /// round-robin TCG (`-icount`, or one host thread for every vCPU) YIELD also
 /// hands the thread to the next vCPU, which may be the one waited for;
 /// `core::hint::spin_loop` (an ISB here) does not, and the waiter would spin
