@@ -30,3 +30,4 @@ pub mod rangealloc;
 pub mod refcount;
 pub mod sort;
 pub mod units;
+pub mod vecmap;

@@ -15,8 +15,8 @@ pub mod timer;
 
 use crate::arch::irqchip;
 use crate::sync::IrqLock;
-use alloc::collections::BTreeMap;
 use core::sync::atomic::{AtomicU32, Ordering};
+use kcore::vecmap::VecMap;
 
 /// Highest INTID handled (GICv2/v3 SPIs end at 1019).
 pub const MAX_IRQ: usize = 1020;
@@ -75,7 +75,7 @@ pub struct Action {
     pub count: u64,
 }
 
-static TABLE: IrqLock<BTreeMap<u32, Action>> = IrqLock::new(BTreeMap::new());
+static TABLE: IrqLock<VecMap<u32, Action>> = IrqLock::new(VecMap::new());
 
 /// The SGI that only wakes a CPU from WFI (the `smp` room's IPI_WAKE).
 pub const IPI_WAKE: u32 = 0;

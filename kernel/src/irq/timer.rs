@@ -16,8 +16,8 @@
 use crate::arch::{cpu, modcall};
 use crate::irq::time;
 use crate::sync::IrqLock;
-use alloc::collections::BTreeMap;
 use core::sync::atomic::{AtomicI64, Ordering};
+use kcore::vecmap::VecMap;
 
 #[derive(Clone, Copy)]
 pub struct Timer {
@@ -36,7 +36,7 @@ pub struct Timer {
     dead: bool,
 }
 
-static TIMERS: IrqLock<BTreeMap<i64, Timer>> = IrqLock::new(BTreeMap::new());
+static TIMERS: IrqLock<VecMap<i64, Timer>> = IrqLock::new(VecMap::new());
 static NEXT_ID: AtomicI64 = AtomicI64::new(1);
 
 fn us_to_ticks(us: u64) -> u64 {

@@ -20,13 +20,13 @@ pub mod devfs;
 
 use crate::module::{Module, Resource};
 use crate::sync::IrqLock;
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kabi::{errno, DeviceKind};
 use kcore::refcount::{GetError, ModuleRef, ObjectCount, State};
+use kcore::vecmap::VecMap;
 
 /// What an object is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +100,7 @@ impl KObject {
     }
 }
 
-static OBJECTS: IrqLock<BTreeMap<u32, Arc<KObject>>> = IrqLock::new(BTreeMap::new());
+static OBJECTS: IrqLock<VecMap<u32, Arc<KObject>>> = IrqLock::new(VecMap::new());
 static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 
 /// Registers an object. Device names are unique (-EEXIST).

@@ -12,11 +12,11 @@
 
 use super::Module;
 use crate::sync::IrqLock;
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use kabi::KernelSymbol;
+use kcore::vecmap::VecMap;
 
 /// A symbol a module may import.
 #[derive(Clone)]
@@ -89,7 +89,7 @@ fn name_hash(name: &[u8]) -> u64 {
 }
 
 static KERNEL: crate::sync::Once<KernelTable> = crate::sync::Once::new();
-static MODULE_EXPORTS: IrqLock<BTreeMap<String, Resolved>> = IrqLock::new(BTreeMap::new());
+static MODULE_EXPORTS: IrqLock<VecMap<String, Resolved>> = IrqLock::new(VecMap::new());
 
 fn kernel_table() -> &'static KernelTable {
     KERNEL.call_once(|| {
