@@ -740,69 +740,15 @@ impl Cursor {
 }
 
 /// Sorts plan keys (tuples of integers: every order of equal keys is the same
-/// bytes, so any sort gives the one result). In the kernel a heapsort: `core`'s
-/// `sort_unstable` is about 4.5 KB of code for each key type, [`heap_sort`] a
-/// loop of a few dozen instructions, and a module has tens to hundreds of
-/// keys. On the host `modtool link` plans the largest modules of a Linux
-/// build (amdgpu: hundreds of thousands), where `sort_unstable` is faster.
-fn sort_keys<T: Ord>(v: &mut [T]) {
+/// bytes, so any sort gives the one result). In the kernel
+/// `kcore::sort::heap_sort_by_key`: `core`'s `sort_unstable` is about 4.5 KB
+/// of code for each key type, a heapsort a loop of a few dozen instructions,
+/// and a module has tens to hundreds of keys. On the host `modtool link`
+/// plans the largest modules of a Linux build (amdgpu: hundreds of
+/// thousands), where `sort_unstable` is faster.
+fn sort_keys<T: Ord + Copy>(v: &mut [T]) {
     #[cfg(not(target_os = "none"))]
     v.sort_unstable();
     #[cfg(target_os = "none")]
-    heap_sort(v);
-}
-
-/// Sorts `v` in O(n log n) with no allocation and little code (not stably).
-#[cfg_attr(not(any(test, target_os = "none")), allow(dead_code))]
-fn heap_sort<T: Ord>(v: &mut [T]) {
-    // Moves `v[root]` down the max-heap `v[..end]` to its place.
-    let sift = |v: &mut [T], mut root: usize, end: usize| loop {
-        let mut child = 2 * root + 1;
-        if child >= end {
-            break;
-        }
-        if child + 1 < end && v[child] < v[child + 1] {
-            child += 1;
-        }
-        if v[root] >= v[child] {
-            break;
-        }
-        v.swap(root, child);
-        root = child;
-    };
-    let n = v.len();
-    for i in (0..n / 2).rev() {
-        sift(v, i, n);
-    }
-    for end in (1..n).rev() {
-        v.swap(0, end);
-        sift(v, 0, end);
-    }
-}
-
-#[cfg(test)]
-mod sort_tests {
-    use super::heap_sort;
-    use alloc::vec::Vec;
-
-    /// The kernel's sort gives what `sort_unstable` gives, for every length up
-    /// to 64 and pseudo-random keys with repeats.
-    #[test]
-    fn heap_sort_matches_sort_unstable() {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        for n in 0..64 {
-            let mut v: Vec<(u32, i64)> = (0..n)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    ((x % 7) as u32, (x >> 40) as i64 % 5 - 2)
-                })
-                .collect();
-            let mut want = v.clone();
-            want.sort_unstable();
-            heap_sort(&mut v);
-            assert_eq!(v, want, "n = {n}");
-        }
-    }
+    kcore::sort::heap_sort_by_key(v, |k| *k);
 }
