@@ -149,8 +149,9 @@ clean: ## remove build outputs
 .PHONY: modules initrd initrd-all disk
 
 # Boot modules go in the initrd (the console and what it takes to reach the
-# disk); every module goes on the disk.
-BOOT_MODULES := pl011 virtio_mmio virtio_blk
+# disk: its transport, its driver and its file system); every module goes on
+# the disk.
+BOOT_MODULES := pl011 virtio_mmio virtio_blk vfat
 DISK_MIB ?= 32
 
 modules: deps | $(SIGN_KEY) ## build every module (build/modules/*.ko), prelinked with the applied relocations removed (PRELINK=rela: RELA tables kept whole; PRELINK=0: not prelinked), signed with SIGN_KEY, and the depmod index
@@ -164,7 +165,7 @@ define pack
 	@echo "initrd: $(2) $$(stat -c %s $(2)) bytes"
 endef
 
-initrd: modules ## initrd with the boot modules (build/initrd.cpio): pl011, virtio_mmio, virtio_blk
+initrd: modules ## initrd with the boot modules (build/initrd.cpio): pl011, virtio_mmio, virtio_blk, vfat
 	rm -rf $(BUILD)/boot-modules && mkdir -p $(BUILD)/boot-modules
 	cp $(foreach m,$(BOOT_MODULES),$(BUILD)/modules/$(m).ko) $(BUILD)/boot-modules/
 	$(CARGO) run -q -p depmod -- $(BUILD)/boot-modules

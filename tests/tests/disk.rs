@@ -3,7 +3,8 @@
 //! the console, virtio_mmio finds the disk, virtio_blk registers vda), the disk
 //! is mounted at /disk, a device whose driver is only on the disk gets it after
 //! the mount, modules load from the disk by path and by `modprobe`, the mount
-//! holds the disk's driver, and bad disks and files give clear errors.
+//! holds the disk's driver and the `vfat` file system module, and bad disks
+//! and files give clear errors.
 
 use qemu_tests::{root, Machine, Opts};
 use std::path::PathBuf;
@@ -83,7 +84,7 @@ fn drivers_bind_at_boot_and_the_disk_serves_modules() {
         assert!(dmesg.contains(want), "missing {want:?} in\n{dmesg}");
     }
     let lsmod = m.run("lsmod");
-    for module in ["pl011", "virtio_mmio", "virtio_blk", "virtio_rng"] {
+    for module in ["pl011", "virtio_mmio", "virtio_blk", "virtio_rng", "vfat"] {
         assert!(
             lsmod.lines().any(|l| l.starts_with(&format!("{module} "))),
             "{module} not loaded:\n{lsmod}"
@@ -94,7 +95,7 @@ fn drivers_bind_at_boot_and_the_disk_serves_modules() {
             .lines()
             .filter(|l| l.ends_with(".ko"))
             .count(),
-        3,
+        4,
         "the initrd holds the boot modules"
     );
     let files = m.run("lsdisk");
@@ -156,6 +157,70 @@ fn drivers_bind_at_boot_and_the_disk_serves_modules() {
         .contains("irq_user: counting"));
 }
 
+/// FAT is the `vfat` module, not kernel code: boot loads it from the initrd
+/// through its `fs-vfat` alias to mount the disk, the mount holds it (and
+/// `rmmod` says so), `umount` lets it go, `mount` loads it again, and with the
+/// module kept out (`modprobe.blacklist=vfat`) mount says the type is
+/// unknown and the kernel carries on.
+#[test]
+fn the_fat_file_system_is_a_module_the_mount_holds() {
+    let disk = fat_disk("disk-vfat.img", &[]);
+    let mut m = machine(Some(&disk));
+    let dmesg = m.run("dmesg");
+    let loaded = dmesg.find("vfat: loaded at").expect("vfat loaded at boot");
+    let mounted = dmesg.find("disk: mounted vda").expect("mounted");
+    assert!(loaded < mounted, "{dmesg}");
+    let lsmod = m.run("lsmod");
+    assert!(
+        lsmod
+            .lines()
+            .any(|l| l.starts_with("vfat ") && l.ends_with(" 1")),
+        "the mount is vfat's one user:\n{lsmod}"
+    );
+    assert_eq!(
+        m.run("rmmod vfat"),
+        "rmmod: ERROR: Module vfat is in use by: vfat (1 mount)\n"
+    );
+    assert!(m.run("lsdev").contains("vfat"));
+    assert_eq!(m.run("umount"), "umount: /dev/vda unmounted from /disk\n");
+    assert!(m.run("rmmod vfat").contains("vfat: unloaded"));
+    let out = m.run("mount vda");
+    assert!(
+        out.contains("vfat: loaded at")
+            && out.contains("mount: /dev/vda mounted on /disk (FAT volume 'MODULES')"),
+        "{out}"
+    );
+    assert!(m
+        .run("cat /disk/modules.alias")
+        .contains("alias fs-vfat vfat"));
+    drop(m);
+
+    let mut m = machine_on(
+        Some(&disk),
+        Opts {
+            append: Some("modprobe.blacklist=vfat".to_string()),
+            ..Opts::default()
+        },
+    );
+    let dmesg = m.run("dmesg");
+    assert!(
+        dmesg.contains(
+            "disk: cannot mount: unknown filesystem type 'vfat' (no module for fs-vfat in /initrd or /disk)"
+        ),
+        "{dmesg}"
+    );
+    assert!(!m.run("lsmod").contains("vfat"));
+    assert_eq!(
+        m.run("mount vda"),
+        "mount: unknown filesystem type 'vfat' (no module for fs-vfat in /initrd or /disk)\n"
+    );
+    assert!(m.run("lsdisk").contains("/disk: not mounted"));
+    assert!(m.run("insmod /initrd/vfat.ko").contains("vfat: loaded at"));
+    assert!(m
+        .run("mount vda")
+        .contains("mount: /dev/vda mounted on /disk (FAT volume 'MODULES')"));
+}
+
 #[test]
 fn no_disk_and_a_disk_that_is_not_fat_are_reported_not_fatal() {
     let mut m = machine(None);
@@ -172,10 +237,12 @@ fn no_disk_and_a_disk_that_is_not_fat_are_reported_not_fatal() {
     std::fs::write(&raw, vec![0x5au8; 4 << 20]).expect("write");
     let mut m = machine(Some(&raw));
     let dmesg = m.run("dmesg");
-    assert!(
-        dmesg.contains("disk: cannot mount: vda: not a FAT file system"),
-        "{dmesg}"
-    );
+    for want in [
+        "vfat: vda: not a FAT file system",
+        "disk: cannot mount: vda: wrong fs type, bad option, bad superblock on /dev/vda",
+    ] {
+        assert!(dmesg.contains(want), "{want:?} in {dmesg}");
+    }
     assert_eq!(m.run("echo still here"), "still here\n");
     let t = m.transcript();
     assert!(!t.contains("Kernel panic") && !t.contains("Oops"), "{t}");
@@ -310,7 +377,7 @@ fn drivers_work_on_gicv3_entered_at_el2_with_4_cpus() {
         },
     );
     let lsmod = m.run("lsmod");
-    for module in ["pl011", "virtio_mmio", "virtio_blk", "virtio_rng"] {
+    for module in ["pl011", "virtio_mmio", "virtio_blk", "virtio_rng", "vfat"] {
         assert!(
             lsmod.lines().any(|l| l.starts_with(&format!("{module} "))),
             "{module} not loaded:\n{lsmod}"

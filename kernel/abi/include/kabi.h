@@ -69,6 +69,8 @@ _Static_assert(sizeof(struct spinlock) == 4, "struct spinlock size");
 #define EBUSY 16
 #define EEXIST 17
 #define ENODEV 19
+#define ENOTDIR 20
+#define EISDIR 21
 #define EINVAL 22
 #define ENOSPC 28
 #define ETIMEDOUT 110
@@ -145,6 +147,55 @@ _Static_assert(offsetof(struct device_desc, name) == 8, "device_desc.name");
 _Static_assert(offsetof(struct device_desc, ops) == 16, "device_desc.ops");
 _Static_assert(offsetof(struct device_desc, ctx) == 24, "device_desc.ctx");
 _Static_assert(offsetof(struct device_desc, size) == 32, "device_desc.size");
+
+/* A block device as a file system sees it during a mount (BlockDevice): the
+ * kernel holds it open from mount to umount and reads and writes it for the
+ * file system. */
+struct block_device {
+	void *handle; /* the kernel's, passed back to read/write */
+	uint64_t size; /* bytes */
+	/* Reads len bytes at byte offset; bytes read or -errno. */
+	intptr_t (*read)(void *handle, char *buf, size_t len, uint64_t offset);
+	/* Writes len bytes at byte offset; bytes written or -errno. */
+	intptr_t (*write)(void *handle, const char *buf, size_t len, uint64_t offset);
+	const char *name; /* NUL-terminated, e.g. "vda" */
+};
+_Static_assert(sizeof(struct block_device) == 40, "struct block_device size");
+_Static_assert(offsetof(struct block_device, handle) == 0, "block_device.handle");
+_Static_assert(offsetof(struct block_device, size) == 8, "block_device.size");
+_Static_assert(offsetof(struct block_device, read) == 16, "block_device.read");
+_Static_assert(offsetof(struct block_device, write) == 24, "block_device.write");
+_Static_assert(offsetof(struct block_device, name) == 32, "block_device.name");
+
+/* Called by readdir once per entry (FillDir): name (not NUL-terminated), size,
+ * 1 for a directory. */
+typedef void (*fill_dir_t)(void *cookie, const char *name, size_t name_len, uint64_t size,
+			   uint32_t is_dir);
+
+/* Bytes of the label buffer fs_ops.mount fills (NUL-terminated). */
+#define FS_LABEL_SIZE 16
+
+/* Operations of a file system type (FsOps); all required. Paths are
+ * NUL-terminated, relative to the root ("" is the root). The kernel calls
+ * them one at a time, only while a mount holds the file system type. */
+struct fs_ops {
+	/* Mounts on bdev: *sb = the mount's context, label filled; 0 or -errno. */
+	int32_t (*mount)(const struct block_device *bdev, void **sb, char *label);
+	/* Ends the mount sb. */
+	void (*umount)(void *sb);
+	/* Writes path's size; 0 file, 1 directory, or -errno. */
+	int32_t (*stat)(void *sb, const char *path, uint64_t *size);
+	/* Reads the file at path into buf, up to len bytes; bytes read or -errno. */
+	intptr_t (*read)(void *sb, const char *path, char *buf, size_t len);
+	/* Calls fill(cookie, ...) for each entry of the directory at path. */
+	int32_t (*readdir)(void *sb, const char *path, fill_dir_t fill, void *cookie);
+};
+_Static_assert(sizeof(struct fs_ops) == 40, "struct fs_ops size");
+_Static_assert(offsetof(struct fs_ops, mount) == 0, "fs_ops.mount");
+_Static_assert(offsetof(struct fs_ops, umount) == 8, "fs_ops.umount");
+_Static_assert(offsetof(struct fs_ops, stat) == 16, "fs_ops.stat");
+_Static_assert(offsetof(struct fs_ops, read) == 24, "fs_ops.read");
+_Static_assert(offsetof(struct fs_ops, readdir) == 32, "fs_ops.readdir");
 
 /* An exported symbol, in .ksymtab (KernelSymbol). */
 struct kernel_symbol {
@@ -326,6 +377,14 @@ int32_t register_device(const struct module *owner, const struct device_desc *de
 #define KABI_CRC_unregister_device 0x693dc120u
 int32_t unregister_device(const struct module *owner, int32_t id);
 
+/* register_filesystem(owner : *const ThisModule, name : *const u8, ops : *const FsOps) -> i32 */
+#define KABI_CRC_register_filesystem 0x1f2967fbu
+int32_t register_filesystem(const struct module *owner, const char *name, const struct fs_ops *ops);
+
+/* unregister_filesystem(owner : *const ThisModule, id : i32) -> i32 */
+#define KABI_CRC_unregister_filesystem 0x3bd100d7u
+int32_t unregister_filesystem(const struct module *owner, int32_t id);
+
 /* tty_receive(owner : *const ThisModule, id : i32, buf : *const u8, len : usize) */
 #define KABI_CRC_tty_receive 0x1efa98eeu
 void tty_receive(const struct module *owner, int32_t id, const char *buf, size_t len);
@@ -363,7 +422,7 @@ void *memset(void *dest, int32_t c, size_t n);
 #define KABI_CRC_memcmp 0xa15a2c41u
 int32_t memcmp(const void *a, const void *b, size_t n);
 
-#define KABI_EXPORT_COUNT 39
+#define KABI_EXPORT_COUNT 41
 
 /* ---- Module description ------------------------------------------------- */
 

@@ -29,7 +29,7 @@ pub mod types;
 #[cfg(feature = "module")]
 pub mod rt;
 #[cfg(feature = "module")]
-pub use rt::{Device, Global, SpinLock, Timer};
+pub use rt::{Device, Global, KernelAllocator, SpinLock, Timer};
 
 pub use types::*;
 
@@ -130,6 +130,12 @@ kernel_api! {
     fn register_device(owner: *const ThisModule, desc: *const DeviceDesc) -> i32;
     /// Unregisters a device; -EBUSY while it is open.
     fn unregister_device(owner: *const ThisModule, id: i32) -> i32;
+    /// Registers file system type `name` (NUL-terminated, e.g. `vfat`) with
+    /// `ops`, owned by `owner`; returns its id (> 0) or -errno (-EEXIST: the
+    /// name is taken). A mount holds a reference to it, and so to `owner`.
+    fn register_filesystem(owner: *const ThisModule, name: *const u8, ops: *const FsOps) -> i32;
+    /// Unregisters a file system type; -EBUSY while it is mounted.
+    fn unregister_filesystem(owner: *const ThisModule, id: i32) -> i32;
     /// Hands bytes a tty driver received (from its interrupt handler) to the
     /// kernel's tty layer for device `id`; the console reads them.
     fn tty_receive(owner: *const ThisModule, id: i32, buf: *const u8, len: usize);

@@ -321,3 +321,23 @@ impl Drop for SpinGuard<'_> {
         unsafe { sys::spin_unlock_irqrestore(raw, self.flags) };
     }
 }
+
+/// The kernel heap as a module's global allocator (`kmalloc`/`kfree`), for a
+/// module that uses `alloc`: `#[global_allocator] static A: KernelAllocator =
+/// KernelAllocator;`. What the module leaves allocated at exit stays in the
+/// kernel heap's count, so `modstress`'s heap check sees it.
+pub struct KernelAllocator;
+
+// SAFETY: `kmalloc` returns memory of at least `size` bytes aligned to `align`
+// (or null), which stays the caller's until `kfree` with the same layout.
+unsafe impl core::alloc::GlobalAlloc for KernelAllocator {
+    unsafe fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
+        // SAFETY: any size and power-of-two alignment may be asked for.
+        unsafe { sys::kmalloc(layout.size(), layout.align()) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: core::alloc::Layout) {
+        // SAFETY: `ptr` came from `alloc` with this layout (GlobalAlloc's contract).
+        unsafe { sys::kfree(ptr, layout.size(), layout.align()) }
+    }
+}

@@ -56,6 +56,8 @@ pub mod errno {
     pub const EEXIST: i32 = 17;
     pub const ENODEV: i32 = 19;
     pub const EINVAL: i32 = 22;
+    pub const ENOTDIR: i32 = 20;
+    pub const EISDIR: i32 = 21;
     pub const ENOSPC: i32 = 28;
     pub const ETIMEDOUT: i32 = 110;
 }
@@ -126,6 +128,63 @@ pub struct DeviceDesc {
     pub ctx: *mut Opaque,
     /// Size in bytes for block devices, 0 otherwise.
     pub size: u64,
+}
+
+/// A block device as a file system sees it during a mount. The kernel holds
+/// the device open (and so its driver loaded) from the mount to the umount,
+/// and reads and writes it for the file system through `read` and `write`,
+/// which it implements: the file system never calls the driver itself.
+#[repr(C)]
+pub struct BlockDevice {
+    /// The kernel's handle on the open device, passed back to `read`/`write`.
+    pub handle: *mut Opaque,
+    /// Size in bytes.
+    pub size: u64,
+    /// Reads `len` bytes at byte `offset`; bytes read or -errno.
+    pub read: extern "C" fn(handle: *mut Opaque, buf: *mut u8, len: usize, offset: u64) -> isize,
+    /// Writes `len` bytes at byte `offset`; bytes written or -errno.
+    pub write: extern "C" fn(handle: *mut Opaque, buf: *const u8, len: usize, offset: u64) -> isize,
+    /// NUL-terminated device name (`vda`), for messages.
+    pub name: *const u8,
+}
+
+/// Called by a file system's `readdir` once per entry: its name (not
+/// NUL-terminated), its size in bytes, and 1 for a directory, 0 for a file.
+pub type FillDir =
+    extern "C" fn(cookie: *mut Opaque, name: *const u8, name_len: usize, size: u64, is_dir: u32);
+
+/// Bytes of the label buffer `FsOps::mount` fills (NUL-terminated).
+pub const FS_LABEL_SIZE: usize = 16;
+
+/// Operations of a registered file system type (Linux's `file_system_type`
+/// and the few `super_operations` a read-only mount at `/disk` needs). Every
+/// one is required. `path` is NUL-terminated, relative to the file system's
+/// root, components separated by `/` (empty: the root). The kernel calls them
+/// one at a time (it serialises a mount's operations) and only while a mount
+/// holds a reference to the file system type, so to its module.
+#[repr(C)]
+pub struct FsOps {
+    /// Mounts the file system on `bdev` (valid until `umount` returns):
+    /// writes the mount's context to `*sb` and the volume label to `label`
+    /// ([`FS_LABEL_SIZE`] bytes, NUL-terminated); 0 or -errno (-EINVAL: not
+    /// this file system).
+    pub mount: Option<
+        extern "C" fn(bdev: *const BlockDevice, sb: *mut *mut Opaque, label: *mut u8) -> i32,
+    >,
+    /// Ends the mount `sb` and frees what it holds.
+    pub umount: Option<extern "C" fn(sb: *mut Opaque)>,
+    /// Looks `path` up: writes its size; 0 for a file, 1 for a directory, or
+    /// -errno (-ENOENT, -ENOTDIR).
+    pub stat: Option<extern "C" fn(sb: *mut Opaque, path: *const u8, size: *mut u64) -> i32>,
+    /// Reads the file at `path` from its start into `buf`, up to `len` bytes;
+    /// bytes read or -errno (-EISDIR for a directory).
+    pub read:
+        Option<extern "C" fn(sb: *mut Opaque, path: *const u8, buf: *mut u8, len: usize) -> isize>,
+    /// Calls `fill(cookie, ...)` for each entry of the directory at `path`
+    /// (not `.` and `..`); 0 or -errno.
+    pub readdir: Option<
+        extern "C" fn(sb: *mut Opaque, path: *const u8, fill: FillDir, cookie: *mut Opaque) -> i32,
+    >,
 }
 
 /// An exported symbol, in the `.ksymtab` section of the kernel or a module.

@@ -6,8 +6,8 @@
 
 use core::mem::{offset_of, size_of};
 use kabi::{
-    DeviceDesc, DeviceKind, DeviceOps, DtDevice, KernelSymbol, ModVersion, ParamDesc, ParamKind,
-    RawSpinLock,
+    BlockDevice, DeviceDesc, DeviceKind, DeviceOps, DtDevice, FsOps, KernelSymbol, ModVersion,
+    ParamDesc, ParamKind, RawSpinLock,
 };
 
 /// `(C struct, C field or "" for sizeof, Rust value)`.
@@ -46,6 +46,26 @@ fn rust_layout() -> Vec<(&'static str, &'static str, usize)> {
         ("struct device_desc", "ops", offset_of!(DeviceDesc, ops)),
         ("struct device_desc", "ctx", offset_of!(DeviceDesc, ctx)),
         ("struct device_desc", "size", offset_of!(DeviceDesc, size)),
+        ("struct block_device", "", size_of::<BlockDevice>()),
+        (
+            "struct block_device",
+            "handle",
+            offset_of!(BlockDevice, handle),
+        ),
+        ("struct block_device", "size", offset_of!(BlockDevice, size)),
+        ("struct block_device", "read", offset_of!(BlockDevice, read)),
+        (
+            "struct block_device",
+            "write",
+            offset_of!(BlockDevice, write),
+        ),
+        ("struct block_device", "name", offset_of!(BlockDevice, name)),
+        ("struct fs_ops", "", size_of::<FsOps>()),
+        ("struct fs_ops", "mount", offset_of!(FsOps, mount)),
+        ("struct fs_ops", "umount", offset_of!(FsOps, umount)),
+        ("struct fs_ops", "stat", offset_of!(FsOps, stat)),
+        ("struct fs_ops", "read", offset_of!(FsOps, read)),
+        ("struct fs_ops", "readdir", offset_of!(FsOps, readdir)),
         ("struct kernel_symbol", "", size_of::<KernelSymbol>()),
         (
             "struct kernel_symbol",
@@ -173,6 +193,8 @@ fn header_errno_values_match_kabi_errno() {
         ("EBUSY", EBUSY),
         ("EEXIST", EEXIST),
         ("ENODEV", ENODEV),
+        ("ENOTDIR", ENOTDIR),
+        ("EISDIR", EISDIR),
         ("EINVAL", EINVAL),
         ("ENOSPC", ENOSPC),
         ("ETIMEDOUT", ETIMEDOUT),

@@ -7,12 +7,13 @@
 //! unknown handle is -EINVAL), sizes bounded, null pointers refused. Pointers a
 //! module passes for its own buffers are trusted to be valid for the stated
 //! length, as in any kernel: modules run at EL1. One file a family: [`printk`],
-//! [`mem`], [`irq`], [`timer`], [`device`], [`work`].
+//! [`mem`], [`irq`], [`timer`], [`device`], [`fs`], [`work`].
 //!
 //! Room `exports`: may use every room below it (it is the modules' view of
 //! the kernel); only `boot` and `shell` sit above.
 
 mod device;
+mod fs;
 mod irq;
 mod mem;
 mod printk;
@@ -25,6 +26,7 @@ use alloc::sync::Arc;
 use kabi::{Opaque, ThisModule};
 
 use device::*;
+use fs::*;
 use irq::*;
 use mem::*;
 use printk::*;
@@ -79,6 +81,8 @@ export!(
     dt_find_compatible,
     register_device,
     unregister_device,
+    register_filesystem,
+    unregister_filesystem,
     tty_receive,
     request_module,
     module_panic,

@@ -1,15 +1,15 @@
-//! Paths: `/initrd/NAME` (the boot archive), `/disk/NAME` (the mounted FAT
-//! disk); a bare `NAME` means `/initrd/NAME`. One read function for the shell,
-//! `insmod` and `modprobe`.
+//! Paths: `/initrd/NAME` (the boot archive), `/disk/NAME` (the mounted
+//! disk, through the file system module that mounted it); a bare `NAME` means
+//! `/initrd/NAME`. One read function for the shell, `insmod` and `modprobe`.
 //!
-//! Room `fs` (also `initrd.rs`, `fat.rs`): uses `arch`, `machine`, `kobject`.
+//! Room `fs` (also `initrd.rs`, `disk.rs`): uses `arch`, `machine`, `module`,
+//! `kobject`.
 
-pub mod fat;
+pub mod disk;
 pub mod initrd;
 
 use alloc::borrow::Cow;
 use alloc::string::{String, ToString};
-use fat as disk;
 
 /// Reads a whole file.
 pub fn read(path: &str) -> Result<Cow<'static, [u8]>, String> {

@@ -38,7 +38,7 @@ static BINDINGS: IrqLock<Vec<Binding>> = IrqLock::new(Vec::new());
 /// disk (every module) when mounted.
 fn places() -> Vec<&'static str> {
     let mut p = alloc::vec!["/initrd/"];
-    if crate::fs::fat::mounted().is_some() {
+    if crate::fs::disk::mounted().is_some() {
         p.push("/disk/");
     }
     p
@@ -109,6 +109,59 @@ pub fn probe(name: &str, params: &[&str]) -> Result<(), ModError> {
     load_file(&file, params)
 }
 
+/// The places' `modules.alias` files.
+fn alias_files() -> Vec<alloc::borrow::Cow<'static, [u8]>> {
+    places()
+        .into_iter()
+        .filter_map(|place| crate::fs::read(&join(place, "modules.alias")).ok())
+        .collect()
+}
+
+/// `modprobe.blacklist=a,b` from the command line.
+fn blacklist() -> &'static str {
+    crate::machine::boot_info()
+        .and_then(|b| kcore::cmdline::get(&b.bootargs, "modprobe.blacklist"))
+        .unwrap_or("")
+}
+
+/// Loads the module for `alias` (Linux's `request_module`, synchronous: the
+/// kernel needs it now), e.g. `fs-vfat`; returns its name. Already loaded is
+/// success.
+pub fn load_alias(alias: &str) -> Result<String, ModError> {
+    let files = alias_files();
+    if files.is_empty() {
+        return Err(no_index("modules.alias"));
+    }
+    let mut aliases = modalias::AliasTable::default();
+    for file in &files {
+        aliases.add(file);
+    }
+    let blacklist = blacklist();
+    let name = aliases
+        .lookup(alias)
+        .find(|m| !modalias::listed(blacklist, m))
+        .map(str::to_string)
+        .ok_or_else(|| ModError {
+            errno: errno::ENOENT,
+            detail: format!("no module for {alias} in /initrd or /disk"),
+        })?;
+    probe(&name, &[])?;
+    Ok(name)
+}
+
+/// Mounts block device `dev` at `/disk` as FAT (`vfat`), loading the file
+/// system module through its `fs-vfat` alias first when it is not loaded,
+/// as Linux's mount does through `get_fs_type`.
+pub fn mount(dev: &str) -> Result<String, String> {
+    const FSTYPE: &str = "vfat";
+    crate::fs::disk::block_device(dev)?;
+    if !crate::fs::disk::has_type(FSTYPE) {
+        load_alias(&format!("fs-{FSTYPE}"))
+            .map_err(|e| format!("unknown filesystem type '{FSTYPE}' ({})", e.detail))?;
+    }
+    crate::fs::disk::mount(dev, FSTYPE)
+}
+
 /// Queues a device alias for a driver (from bus code or `request_module`).
 pub fn request(device: &str, alias: &str) {
     let mut pending = PENDING.lock();
@@ -124,10 +177,7 @@ pub fn request(device: &str, alias: &str) {
 /// may queue more). Returns the modules loaded.
 pub fn run_pending() -> Vec<String> {
     let mut loaded = Vec::new();
-    let files: Vec<_> = places()
-        .into_iter()
-        .filter_map(|place| crate::fs::read(&join(place, "modules.alias")).ok())
-        .collect();
+    let files = alias_files();
     if files.is_empty() {
         PENDING.lock().clear();
         return loaded;
@@ -136,9 +186,7 @@ pub fn run_pending() -> Vec<String> {
     for file in &files {
         aliases.add(file);
     }
-    let blacklist = crate::machine::boot_info()
-        .and_then(|b| kcore::cmdline::get(&b.bootargs, "modprobe.blacklist"))
-        .unwrap_or("");
+    let blacklist = blacklist();
     loop {
         let Some((device, alias)) = PENDING.lock().pop_front() else {
             break;
@@ -201,7 +249,7 @@ pub fn mount_disk() {
     }
     kcore::sort::insertion_sort_by(&mut disks, |a, b| a.cmp(b));
     let mut errors = Vec::new();
-    let mounted = disks.iter().find(|d| match crate::fs::fat::mount(d) {
+    let mounted = disks.iter().find(|d| match mount(d) {
         Ok(label) => {
             log::info!("disk: mounted {d} at /disk (FAT volume '{}')", label.trim());
             true

@@ -35,6 +35,8 @@ pub enum Kind {
     Irq(u32),
     Timer(i64),
     Work,
+    /// A file system type (`register_filesystem`); `ctx` is its `FsOps`.
+    Filesystem,
 }
 
 impl Kind {
@@ -46,6 +48,7 @@ impl Kind {
             Kind::Irq(_) => "irq",
             Kind::Timer(_) => "timer",
             Kind::Work => "work",
+            Kind::Filesystem => "filesystem",
         }
     }
 }

@@ -33,7 +33,13 @@ pub fn holders(module: &Arc<Module>) -> String {
     for o in module.resources() {
         let n = o.users();
         if n > 0 {
-            parts.push(format!("{} ({} open)", o.name(), n));
+            // A file system type is held by its mounts, a device by its opens.
+            let what = if o.label() == "filesystem" {
+                "mount"
+            } else {
+                "open"
+            };
+            parts.push(format!("{} ({n} {what})", o.name()));
         }
     }
     parts.join(", ")

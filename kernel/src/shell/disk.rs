@@ -1,6 +1,6 @@
 //! Disk commands: `mount [DEV]`, `umount`, `lsdisk`.
 
-use crate::fs::fat as disk;
+use crate::fs::disk;
 use crate::println;
 
 /// `mount`: lists what is mounted, as Linux's `mount` does. `mount DEV`
@@ -10,13 +10,13 @@ pub fn mount(args: &[&str]) {
         if crate::fs::initrd::archive().is_some() {
             println!("initrd on /initrd type cpio (ro)");
         }
-        if let Some(dev) = disk::mounted() {
-            println!("/dev/{dev} on /disk type vfat (ro)");
+        if let Some((dev, fstype)) = disk::mounted_as() {
+            println!("/dev/{dev} on /disk type {fstype} (ro)");
         }
         return;
     };
     let dev = dev.trim_start_matches("/dev/");
-    match disk::mount(dev) {
+    match crate::kmod::mount(dev) {
         Ok(label) => println!(
             "mount: /dev/{dev} mounted on /disk (FAT volume '{}')",
             label.trim()
