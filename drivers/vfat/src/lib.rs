@@ -224,6 +224,21 @@ fn errno_of(e: Error<i32>) -> i32 {
     }
 }
 
+/// What went wrong, in words (not `Debug`: that would link `core`'s
+/// formatting machinery into the module, where the kernel formats for it).
+fn what(e: &Error<i32>) -> &'static str {
+    match e {
+        Error::DeviceError(_) => "I/O error",
+        Error::FormatError(what) => what,
+        Error::NoSuchVolume => "no FAT volume on the disk",
+        Error::NotFound => "not found",
+        Error::BadCluster => "bad cluster",
+        Error::UnterminatedFatChain => "unterminated FAT chain",
+        Error::EndOfFile => "unexpected end of file",
+        _ => "FAT error",
+    }
+}
+
 /// `NAME.EXT` of a short name, in `buf`.
 fn short_name<'a>(name: &ShortFileName, buf: &'a mut [u8; 12]) -> &'a [u8] {
     let (base, ext) = (name.base_name(), name.extension());
@@ -327,7 +342,7 @@ extern "C" fn vfat_mount(bdev: *const BlockDevice, sb: *mut *mut Opaque, label: 
             match &e {
                 Error::FormatError(what) => pr_err!("{name}: not a FAT file system ({what})"),
                 Error::DeviceError(code) => pr_err!("{name}: I/O error ({code})"),
-                other => pr_err!("{name}: cannot mount: {other:?}"),
+                other => pr_err!("{name}: cannot mount: {}", what(other)),
             }
             return errno_of(e);
         }
@@ -335,7 +350,7 @@ extern "C" fn vfat_mount(bdev: *const BlockDevice, sb: *mut *mut Opaque, label: 
     let root = match vm.open_root_dir(volume) {
         Ok(r) => r,
         Err(e) => {
-            pr_err!("{name}: cannot open the root directory: {e:?}");
+            pr_err!("{name}: cannot open the root directory: {}", what(&e));
             let _ = vm.close_volume(volume);
             return errno_of(e);
         }
