@@ -11,7 +11,7 @@
 //! registers), `sync`, `taint`, `machine` (what the device tree says), `mm` (pages,
 //! heap, address space), `module` (registry, load, unload, exports), `kobject`
 //! (objects modules provide, devfs), `irq` (interrupts, time, timers),
-//! `smp` (secondary CPUs), `console`, `klog` (kernel log, oops, symbols), `fs` (paths, initrd, FAT),
+//! `smp` (secondary CPUs), `console`, `klog` (kernel log, oops, symbols), `fs` (paths, initrd, the mount of a module's file system),
 //! `kmod` (modprobe, coldplug), `exports` (what the kernel exports to modules), `boot`,
 //! `shell`.
 //!
