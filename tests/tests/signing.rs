@@ -52,16 +52,26 @@ fn sign_with(file: &Path, key: &Path, hash: &str) {
     assert!(st.success(), "modtool sign {}", file.display());
 }
 
+/// Makes the key `out` unless it exists. Tests run in parallel and share it:
+/// the key is made under a name of this thread's own and renamed into
+/// place, so no test ever sees a half-written PEM (two makers: the last
+/// rename wins, and both keys are strangers to the kernel alike).
 fn genkey(out: &Path, kind: &str) {
     if out.exists() {
         return;
     }
+    let tmp = out.with_extension(format!(
+        "{}-{:?}.tmp",
+        std::process::id(),
+        std::thread::current().id()
+    ));
     let st = Command::new(root().join("kernel/modsign/genkey.sh"))
-        .arg(out)
+        .arg(&tmp)
         .arg(kind)
         .status()
         .expect("genkey.sh");
     assert!(st.success(), "genkey {kind}");
+    std::fs::rename(&tmp, out).expect("rename the key into place");
 }
 
 /// A FAT disk (made like `make disk`) holding `files`.
