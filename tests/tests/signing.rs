@@ -52,26 +52,16 @@ fn sign_with(file: &Path, key: &Path, hash: &str) {
     assert!(st.success(), "modtool sign {}", file.display());
 }
 
-/// Makes the key `out` unless it exists. Tests run in parallel and share it:
-/// the key is made under a name of this thread's own and renamed into
-/// place, so no test ever sees a half-written PEM (two makers: the last
-/// rename wins, and both keys are strangers to the kernel alike).
 fn genkey(out: &Path, kind: &str) {
     if out.exists() {
         return;
     }
-    let tmp = out.with_extension(format!(
-        "{}-{:?}.tmp",
-        std::process::id(),
-        std::thread::current().id()
-    ));
     let st = Command::new(root().join("kernel/modsign/genkey.sh"))
-        .arg(&tmp)
+        .arg(out)
         .arg(kind)
         .status()
         .expect("genkey.sh");
     assert!(st.success(), "genkey {kind}");
-    std::fs::rename(&tmp, out).expect("rename the key into place");
 }
 
 /// A FAT disk (made like `make disk`) holding `files`.
@@ -113,8 +103,10 @@ fn variants(test: &str) -> Vec<PathBuf> {
         p
     };
     let plain = write("plain.ko", &elf);
-    // Signed by a key the kernel does not know.
-    let stranger = dir("keys").join("stranger.pem");
+    // Signed by a key the kernel does not know: each test its own, since
+    // tests run in parallel and one making the key while another signs
+    // with it reads a key and a certificate from two different files.
+    let stranger = d.join("stranger.pem");
     genkey(&stranger, "p256");
     let unknown = write("unknown.ko", &elf);
     sign(&unknown, &stranger);
