@@ -453,7 +453,7 @@ fn drivers(floor_ms: f64) {
         }
     }
     let (b, q, f) = (median(&mut times), median(&mut quiet), median(&mut floor));
-    println!("== drivers as modules (boot initrd: pl011 virtio_mmio virtio_blk; disk: every module; virtio-rng; {}) ==", user_kernel_name());
+    println!("== drivers as modules (boot initrd: pl011 virtio_mmio virtio_blk vfat; disk: every module; virtio-rng; {}) ==", user_kernel_name());
     println!("boot to prompt with every driver coldplugged and /disk mounted: {b:.1} ms median of {RUNS} = {:.2}x the QEMU floor ({f:.1} ms, interleaved)", b / f);
     println!("  the same with `quiet`: {q:.1} ms = {:.2}x", q / f);
     println!("last coldplug log line: {}", guest.trim());
@@ -463,13 +463,19 @@ fn drivers(floor_ms: f64) {
     for mem in ["8M", "12M", "16M", "24M"] {
         let mut m = Machine::start(&with_drivers(mem));
         let ok = m.wait_for(PROMPT, Duration::from_secs(30)).is_ok()
-            && ["pl011 ", "virtio_mmio ", "virtio_blk ", "virtio_rng "]
-                .iter()
-                .all(|n| m.run("lsmod").lines().any(|l| l.starts_with(n)));
+            && [
+                "pl011 ",
+                "virtio_mmio ",
+                "virtio_blk ",
+                "virtio_rng ",
+                "vfat ",
+            ]
+            .iter()
+            .all(|n| m.run("lsmod").lines().any(|l| l.starts_with(n)));
         println!(
             "-m {mem}: {}",
             if ok {
-                "prompt with all four drivers loaded"
+                "prompt with all four drivers and vfat loaded (/disk mounted)"
             } else {
                 "does NOT reach the prompt with every driver"
             }
