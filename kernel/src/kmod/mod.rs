@@ -124,6 +124,25 @@ fn blacklist() -> &'static str {
         .unwrap_or("")
 }
 
+/// The entries of every place's `modules.alias`, in place order.
+fn alias_table<'a>(files: &'a [alloc::borrow::Cow<'static, [u8]>]) -> modalias::AliasTable<'a> {
+    let mut aliases = modalias::AliasTable::default();
+    for file in files {
+        aliases.add(file);
+    }
+    aliases
+}
+
+/// The first module `alias` names that `modprobe.blacklist` does not list
+/// (modprobe's choice: the index's order, blacklisted ones skipped).
+fn driver_for(aliases: &modalias::AliasTable<'_>, alias: &str) -> Option<String> {
+    let blacklist = blacklist();
+    aliases
+        .lookup(alias)
+        .find(|m| !modalias::listed(blacklist, m))
+        .map(str::to_string)
+}
+
 /// Loads the module for `alias` (Linux's `request_module`, synchronous: the
 /// kernel needs it now), e.g. `fs-vfat`; returns its name. Already loaded is
 /// success.
@@ -132,19 +151,10 @@ pub fn load_alias(alias: &str) -> Result<String, ModError> {
     if files.is_empty() {
         return Err(no_index("modules.alias"));
     }
-    let mut aliases = modalias::AliasTable::default();
-    for file in &files {
-        aliases.add(file);
-    }
-    let blacklist = blacklist();
-    let name = aliases
-        .lookup(alias)
-        .find(|m| !modalias::listed(blacklist, m))
-        .map(str::to_string)
-        .ok_or_else(|| ModError {
-            errno: errno::ENOENT,
-            detail: format!("no module for {alias} in /initrd or /disk"),
-        })?;
+    let name = driver_for(&alias_table(&files), alias).ok_or_else(|| ModError {
+        errno: errno::ENOENT,
+        detail: format!("no module for {alias} in /initrd or /disk"),
+    })?;
     probe(&name, &[])?;
     Ok(name)
 }
@@ -182,19 +192,12 @@ pub fn run_pending() -> Vec<String> {
         PENDING.lock().clear();
         return loaded;
     }
-    let mut aliases = modalias::AliasTable::default();
-    for file in &files {
-        aliases.add(file);
-    }
-    let blacklist = blacklist();
+    let aliases = alias_table(&files);
     loop {
         let Some((device, alias)) = PENDING.lock().pop_front() else {
             break;
         };
-        let driver = aliases
-            .lookup(&alias)
-            .find(|m| !modalias::listed(blacklist, m))
-            .map(str::to_string);
+        let driver = driver_for(&aliases, &alias);
         if let Some(d) = &driver {
             if module::find(d).is_none() {
                 match probe(d, &[]) {
