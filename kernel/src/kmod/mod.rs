@@ -133,10 +133,9 @@ fn alias_table<'a>(files: &'a [alloc::borrow::Cow<'static, [u8]>]) -> modalias::
     aliases
 }
 
-/// The first module `alias` names that `modprobe.blacklist` does not list
-/// (modprobe's choice: the index's order, blacklisted ones skipped).
-fn driver_for(aliases: &modalias::AliasTable<'_>, alias: &str) -> Option<String> {
-    let blacklist = blacklist();
+/// The first module `alias` names that `blacklist` ([`blacklist`]) does
+/// not list (modprobe's choice: the index's order, blacklisted ones skipped).
+fn driver_for(aliases: &modalias::AliasTable<'_>, blacklist: &str, alias: &str) -> Option<String> {
     aliases
         .lookup(alias)
         .find(|m| !modalias::listed(blacklist, m))
@@ -151,7 +150,7 @@ pub fn load_alias(alias: &str) -> Result<String, ModError> {
     if files.is_empty() {
         return Err(no_index("modules.alias"));
     }
-    let name = driver_for(&alias_table(&files), alias).ok_or_else(|| ModError {
+    let name = driver_for(&alias_table(&files), blacklist(), alias).ok_or_else(|| ModError {
         errno: errno::ENOENT,
         detail: format!("no module for {alias} in /initrd or /disk"),
     })?;
@@ -193,11 +192,12 @@ pub fn run_pending() -> Vec<String> {
         return loaded;
     }
     let aliases = alias_table(&files);
+    let blacklist = blacklist();
     loop {
         let Some((device, alias)) = PENDING.lock().pop_front() else {
             break;
         };
-        let driver = driver_for(&aliases, &alias);
+        let driver = driver_for(&aliases, blacklist, &alias);
         if let Some(d) = &driver {
             if module::find(d).is_none() {
                 match probe(d, &[]) {
